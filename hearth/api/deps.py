@@ -1,0 +1,34 @@
+"""Request-scoped dependencies: the services container and the caller's identity."""
+
+from __future__ import annotations
+
+from fastapi import Request
+
+from hearth.errors import AuthenticationFailed
+from hearth.services.container import Services
+from hearth.store.api_keys import Principal
+
+
+def services(request: Request) -> Services:
+    """The app's ``Services`` (built in the lifespan)."""
+    return request.app.state.services  # type: ignore[no-any-return]
+
+
+def _redact(key: str) -> str:
+    return f"{key[:8]}{'*' * 10}{key[-4:]}" if len(key) > 12 else "*" * len(key)
+
+
+async def authenticate(request: Request) -> Principal:
+    """``Authorization: Bearer <key>`` -> ``Principal``; 401 in OpenAI's shape otherwise."""
+    header = request.headers.get("authorization", "")
+    scheme, _, key = header.partition(" ")
+    key = key.strip()
+    if scheme.lower() != "bearer" or not key:
+        raise AuthenticationFailed(
+            "You didn't provide an API key. You need to provide your API key in an "
+            "Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY).",
+            code="missing_api_key")
+    principal = services(request).api_keys.verify(key)
+    if principal is None:
+        raise AuthenticationFailed(f"Incorrect API key provided: {_redact(key)}.")
+    return principal

@@ -1,0 +1,27 @@
+"""Hearth's own operational endpoints (not part of OpenAI's API): health, engine stats."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse
+
+from hearth.api.deps import authenticate, services
+
+router = APIRouter()
+
+
+@router.get("/health")
+async def health() -> JSONResponse:
+    """Liveness: ``{"status": "ok"}`` once models are loaded (no auth)."""
+    return JSONResponse({"status": "ok"})
+
+
+@router.get("/hearth/engine", dependencies=[Depends(authenticate)])
+async def engine_stats(request: Request) -> JSONResponse:
+    """Per model: active/waiting requests, busy sequences, KV positions held per
+    sequence id (as llama.cpp reports them), steps, tokens, mean step time (s)."""
+    data = {m.id: dataclasses.asdict(m.scheduler.stats)
+            for m in services(request).models.list()}
+    return JSONResponse({"object": "hearth.engine_stats", "models": data})

@@ -1,0 +1,40 @@
+"""Server-sent events as OpenAI sends them: ``data: <json>\\n\\n`` frames, then
+``data: [DONE]``; a failure mid-stream becomes one ``data: {"error": {...}}`` frame."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import AsyncIterator
+
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel
+
+from hearth.errors import HearthError, InternalError
+
+log = logging.getLogger(__name__)
+
+
+async def _frames(events: AsyncIterator[BaseModel]) -> AsyncIterator[bytes]:
+    try:
+        async for event in events:
+            yield b"data: " + event.model_dump_json(exclude_unset=True).encode() + b"\n\n"
+    except HearthError as exc:
+        yield b"data: " + _json(exc) + b"\n\n"
+        return
+    except Exception:
+        log.exception("stream failed")
+        yield b"data: " + _json(InternalError("The server had an error while streaming.")) \
+            + b"\n\n"
+        return
+    yield b"data: [DONE]\n\n"
+
+
+def _json(error: HearthError) -> bytes:
+    return json.dumps(error.to_dict()).encode()
+
+
+def sse_response(events: AsyncIterator[BaseModel]) -> StreamingResponse:
+    """A ``text/event-stream`` response over ``events`` (SDK models)."""
+    return StreamingResponse(_frames(events), media_type="text/event-stream",
+                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})

@@ -1,0 +1,39 @@
+"""``create_app(settings)``: the FastAPI application; services are built in the lifespan."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+import hearth
+from hearth.api import engine, models
+from hearth.api.chat import completions
+from hearth.api.errors import install_error_handlers
+from hearth.config import Settings
+from hearth.services.container import Services
+
+
+def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
+    """The app. ``services`` may be injected (tests share one); otherwise the lifespan
+    builds them from ``settings`` off the event loop and closes them at shutdown."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        own = services is None
+        app.state.services = services or await asyncio.to_thread(Services.build, settings)
+        try:
+            yield
+        finally:
+            if own:
+                await asyncio.to_thread(app.state.services.close)
+
+    app = FastAPI(title="Hearth", version=hearth.__version__, lifespan=lifespan,
+                  docs_url=None, redoc_url=None)
+    install_error_handlers(app)
+    app.include_router(engine.router)
+    app.include_router(models.router, prefix="/v1")
+    app.include_router(completions.router, prefix="/v1")
+    return app

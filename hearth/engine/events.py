@@ -1,0 +1,59 @@
+"""What a generation stream yields to its consumer (the asyncio side)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class TopLogprob:
+    """One alternative token: its text, raw bytes and log probability (natural log)."""
+
+    token: str
+    bytes: tuple[int, ...]
+    logprob: float
+
+
+@dataclass(frozen=True)
+class LogprobEntry:
+    """Log probability of one generated token plus its ``top_logprobs`` alternatives."""
+
+    token: str
+    bytes: tuple[int, ...]
+    logprob: float
+    top_logprobs: tuple[TopLogprob, ...] = ()
+
+
+@dataclass(frozen=True)
+class TokenDelta:
+    """New text for choice ``choice`` and the logprobs of the tokens it completes."""
+
+    choice: int
+    text: str
+    logprobs: tuple[LogprobEntry, ...] = field(default=())
+
+
+@dataclass(frozen=True)
+class ChoiceFinished:
+    """Choice ``choice`` ended: ``finish_reason`` is ``stop`` or ``length``."""
+
+    choice: int
+    finish_reason: str
+
+
+@dataclass(frozen=True)
+class Completed:
+    """Every choice ended; exact token counts from the model's tokenizer."""
+
+    prompt_tokens: int
+    completion_tokens: int
+
+
+@dataclass(frozen=True)
+class Failed:
+    """Generation failed; ``error`` is raised to the consumer."""
+
+    error: BaseException
+
+
+Event = TokenDelta | ChoiceFinished | Completed | Failed

@@ -1,0 +1,204 @@
+"""The llama.cpp runner: GGUF weights through llama-cpp-python's low-level C API.
+
+One ``llama_context`` with a unified KV cache shared by up to ``max_sequences``
+sequence ids; every scheduler step is one ``llama_decode`` over all of them
+(continuous batching). Only the scheduler thread calls into it.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import logging
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import llama_cpp as lc
+import numpy as np
+
+from hearth.engine.runner import BatchItem, KVCacheFull, ModelInfo
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RunnerConfig:
+    """Context parameters: per-sequence context, sequences, KV cells, batch, threads."""
+
+    context_length: int = 8192
+    max_sequences: int = 8
+    kv_cells: int = 32768
+    batch_tokens: int = 512
+    threads: int | None = None
+    flash_attention: bool = True
+
+
+_LOG_CALLBACK = None
+
+
+def quiet_llama_logs() -> None:
+    """Route llama.cpp's stderr chatter to Python logging at DEBUG (once)."""
+    global _LOG_CALLBACK
+    if _LOG_CALLBACK is not None:
+        return
+
+    @lc.llama_log_callback
+    def _callback(level: int, text: bytes, user_data: ctypes.c_void_p) -> None:
+        log.debug("llama.cpp: %s", text.decode("utf-8", "replace").rstrip())
+
+    _LOG_CALLBACK = _callback
+    lc.llama_log_set(_callback, ctypes.c_void_p(0))
+    lc.llama_backend_init()
+
+
+def _meta(model: lc.llama_model_p, key: str) -> str | None:
+    buf = ctypes.create_string_buffer(1 << 16)
+    n = lc.llama_model_meta_val_str(model, key.encode(), buf, len(buf))
+    return buf.value.decode("utf-8", "replace") if n >= 0 else None
+
+
+class LlamaCppRunner:
+    """A GGUF model loaded for batched decoding. See ``ModelRunner`` for the contract.
+
+    Raises ``RuntimeError`` if llama.cpp cannot load the file or create the context.
+    """
+
+    def __init__(self, path: str, model_id: str, fingerprint: str, config: RunnerConfig):
+        quiet_llama_logs()
+        self._model = self._load_model(path)
+        self._vocab = lc.llama_model_get_vocab(self._model)
+        n_ctx_train = lc.llama_model_n_ctx_train(self._model)
+        self.context_length = min(config.context_length, n_ctx_train)
+        self.max_sequences = config.max_sequences
+        self.kv_cells = max(config.kv_cells, self.context_length)
+        self._batch_tokens = config.batch_tokens
+        self._ctx = self._new_context(config)
+        self._memory = lc.llama_get_memory(self._ctx)
+        self._batch = lc.llama_batch_init(config.batch_tokens, 0, 1)
+        self._n_vocab = lc.llama_vocab_n_tokens(self._vocab)
+        self._piece_cache: dict[int, bytes] = {}
+        self.info = ModelInfo(
+            id=model_id, path=path, n_vocab=self._n_vocab, n_ctx_train=n_ctx_train,
+            chat_template=_meta(self._model, "tokenizer.chat_template"),
+            bos_token=self._special_text(lc.llama_vocab_bos(self._vocab)),
+            eos_token=self._special_text(lc.llama_vocab_eos(self._vocab)),
+            fingerprint=fingerprint, description=self._describe(),
+        )
+
+    @staticmethod
+    def _load_model(path: str) -> lc.llama_model_p:
+        params = lc.llama_model_default_params()
+        model = lc.llama_model_load_from_file(path.encode(), params)
+        if not model:
+            raise RuntimeError(f"llama.cpp could not load model file {path}")
+        return model
+
+    def _new_context(self, config: RunnerConfig) -> lc.llama_context_p:
+        params = lc.llama_context_default_params()
+        params.n_ctx = self.kv_cells
+        params.n_batch = config.batch_tokens
+        params.n_ubatch = config.batch_tokens
+        params.n_seq_max = config.max_sequences
+        params.kv_unified = True
+        threads = config.threads or os.cpu_count() or 1
+        params.n_threads = threads
+        params.n_threads_batch = threads
+        params.flash_attn_type = (lc.LLAMA_FLASH_ATTN_TYPE_ENABLED if config.flash_attention
+                                  else lc.LLAMA_FLASH_ATTN_TYPE_DISABLED)
+        ctx = lc.llama_init_from_model(self._model, params)
+        if not ctx:
+            raise RuntimeError("llama.cpp could not create a context (out of memory?)")
+        return ctx
+
+    def _describe(self) -> str:
+        buf = ctypes.create_string_buffer(256)
+        lc.llama_model_desc(self._model, buf, len(buf))
+        return buf.value.decode("utf-8", "replace")
+
+    def _special_text(self, token: int) -> str:
+        if token < 0:
+            return ""
+        return self._piece(token, special=True).decode("utf-8", "replace")
+
+    def _piece(self, token: int, *, special: bool) -> bytes:
+        buf = ctypes.create_string_buffer(256)
+        n = lc.llama_token_to_piece(self._vocab, token, buf, len(buf), 0, special)
+        if n < 0:
+            buf = ctypes.create_string_buffer(-n)
+            n = lc.llama_token_to_piece(self._vocab, token, buf, len(buf), 0, special)
+        return buf.raw[:n]
+
+    def tokenize(self, text: str, *, special: bool) -> list[int]:
+        """Token ids of ``text`` (no BOS added; chat templates add their own)."""
+        data = text.encode("utf-8")
+        cap = len(data) + 8
+        arr = (lc.llama_token * cap)()
+        n = lc.llama_tokenize(self._vocab, data, len(data), arr, cap, False, special)
+        if n < 0:
+            arr = (lc.llama_token * -n)()
+            n = lc.llama_tokenize(self._vocab, data, len(data), arr, -n, False, special)
+        return list(arr[:n])
+
+    def token_bytes(self, token: int) -> bytes:
+        """Raw bytes of a token as it appears in output text (control tokens: empty)."""
+        piece = self._piece_cache.get(token)
+        if piece is None:
+            piece = self._piece_cache[token] = self._piece(token, special=False)
+        return piece
+
+    def is_end_of_generation(self, token: int) -> bool:
+        """EOS, EOT and other end-of-generation tokens from the GGUF vocabulary."""
+        return bool(lc.llama_vocab_is_eog(self._vocab, token))
+
+    def decode(self, items: Sequence[BatchItem]) -> list[np.ndarray]:
+        """One ``llama_decode`` over all items; logits copied out as float32 arrays."""
+        rows = self._fill_batch(items)
+        ret = lc.llama_decode(self._ctx, self._batch)
+        if ret == 1:
+            raise KVCacheFull("no free KV cells for this batch")
+        if ret != 0:
+            raise RuntimeError(f"llama_decode failed with code {ret}")
+        out = []
+        for row in rows:
+            ptr = lc.llama_get_logits_ith(self._ctx, row)
+            out.append(np.ctypeslib.as_array(ptr, shape=(self._n_vocab,)).copy())
+        return out
+
+    def _fill_batch(self, items: Sequence[BatchItem]) -> list[int]:
+        total = sum(len(item.tokens) for item in items)
+        if total > self._batch_tokens:
+            raise ValueError(f"batch of {total} tokens exceeds batch_tokens={self._batch_tokens}")
+        batch, i, rows = self._batch, 0, []
+        for item in items:
+            for k, token in enumerate(item.tokens):
+                batch.token[i] = token
+                batch.pos[i] = item.pos + k
+                batch.n_seq_id[i] = 1
+                batch.seq_id[i][0] = item.seq_id
+                batch.logits[i] = 0
+                i += 1
+            if item.logits:
+                batch.logits[i - 1] = 1
+                rows.append(i - 1)
+        batch.n_tokens = i
+        return rows
+
+    def copy_sequence(self, src: int, dst: int) -> None:
+        """``dst`` shares every KV cell of ``src`` (llama.cpp seq-copy, no recompute)."""
+        lc.llama_memory_seq_cp(self._memory, src, dst, -1, -1)
+
+    def free_sequence(self, seq_id: int) -> None:
+        """Remove all of ``seq_id``'s KV cells at once."""
+        lc.llama_memory_seq_rm(self._memory, seq_id, -1, -1)
+
+    def sequence_length(self, seq_id: int) -> int:
+        """Positions llama.cpp holds for ``seq_id``: ``pos_max + 1`` (0 when empty)."""
+        return int(lc.llama_memory_seq_pos_max(self._memory, seq_id)) + 1
+
+    def close(self) -> None:
+        """Free the context, batch and model (idempotent)."""
+        if self._ctx:
+            lc.llama_batch_free(self._batch)
+            lc.llama_free(self._ctx)
+            lc.llama_model_free(self._model)
+            self._ctx = None

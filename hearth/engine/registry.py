@@ -1,0 +1,80 @@
+"""The models this server serves, each with its runner and scheduler thread."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from hearth.config import Settings
+from hearth.engine.llamacpp import LlamaCppRunner, RunnerConfig
+from hearth.engine.scheduler import Scheduler
+from hearth.engine.weights import (ModelSource, bundled_chat_model, converted, fingerprint,
+                                   parse_model_spec)
+from hearth.errors import ModelNotFound
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ServedModel:
+    """A loaded chat model: id, creation time (unix s), runner and scheduler."""
+
+    id: str
+    created: int
+    runner: LlamaCppRunner
+    scheduler: Scheduler
+
+
+def _runner_config(settings: Settings) -> RunnerConfig:
+    return RunnerConfig(context_length=settings.context_length,
+                        max_sequences=settings.max_sequences,
+                        kv_cells=settings.kv_cache_tokens, batch_tokens=settings.batch_tokens,
+                        threads=settings.threads, flash_attention=settings.flash_attention)
+
+
+def _load(source: ModelSource, settings: Settings, weight_format: str) -> ServedModel:
+    config = _runner_config(settings)
+    weights = converted(source.path, weight_format, settings.data_dir / "models")
+    fp = fingerprint(weights, f"{weight_format}|{config}")
+    runner = LlamaCppRunner(str(weights), source.id, fp, config)
+    scheduler = Scheduler(runner, settings.batch_tokens)
+    scheduler.start()
+    log.info("loaded model %s (%s, %s weights) from %s", source.id, runner.info.description,
+             weight_format, source.path)
+    return ServedModel(source.id, int(source.path.stat().st_mtime), runner, scheduler)
+
+
+class ModelRegistry:
+    """Model id -> ``ServedModel``. Build with ``load(settings)``; ``close()`` stops all."""
+
+    def __init__(self, models: list[ServedModel]) -> None:
+        self._models = {m.id: m for m in models}
+
+    @classmethod
+    def load(cls, settings: Settings) -> ModelRegistry:
+        """Load the bundled model (converted per ``weight_format``) and every
+        ``--model`` GGUF (served as given). Raises ``ValueError`` for a missing file."""
+        served = []
+        if settings.bundled_models:
+            served.append(_load(bundled_chat_model(), settings, settings.weight_format))
+        served += [_load(parse_model_spec(spec), settings, "original")
+                   for spec in settings.models]
+        return cls(served)
+
+    def get(self, model_id: str) -> ServedModel:
+        """The model served as ``model_id``; raises ``ModelNotFound``."""
+        try:
+            return self._models[model_id]
+        except KeyError:
+            raise ModelNotFound(f"The model `{model_id}` does not exist or you do not have "
+                                "access to it.", param="model") from None
+
+    def list(self) -> list[ServedModel]:
+        """All served models, in load order."""
+        return list(self._models.values())
+
+    def close(self) -> None:
+        """Stop every scheduler thread and free llama.cpp memory."""
+        for model in self._models.values():
+            model.scheduler.stop()
+            model.runner.close()

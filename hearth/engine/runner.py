@@ -1,0 +1,84 @@
+"""The ModelRunner protocol: what the scheduler needs from an inference backend.
+
+A runner tokenizes, holds KV cells per sequence id and computes next-token logits for a
+batch of sequences in one forward pass. The llama.cpp runner is the embedded default;
+a transformers runner or a remote engine implement the same protocol.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class BatchItem:
+    """Tokens of one sequence to feed at consecutive positions ``pos, pos+1, ...``.
+
+    ``logits``: whether the next-token logits after the last token are wanted.
+    """
+
+    seq_id: int
+    tokens: Sequence[int]
+    pos: int
+    logits: bool
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """Facts about a loaded model that the API reports."""
+
+    id: str
+    path: str
+    n_vocab: int
+    n_ctx_train: int
+    chat_template: str | None
+    bos_token: str
+    eos_token: str
+    fingerprint: str
+    description: str
+
+
+class ModelRunner(Protocol):
+    """A loaded model with KV cells for up to ``max_sequences`` sequence ids."""
+
+    info: ModelInfo
+    max_sequences: int
+    context_length: int
+    kv_cells: int
+
+    def tokenize(self, text: str, *, special: bool) -> list[int]:
+        """Token ids of ``text``; ``special`` parses control tokens like ``<|im_end|>``."""
+        ...
+
+    def token_bytes(self, token: int) -> bytes:
+        """The raw bytes a token stands for (may be part of a UTF-8 character)."""
+        ...
+
+    def is_end_of_generation(self, token: int) -> bool:
+        """True for EOS/EOT-like tokens that end a completion."""
+        ...
+
+    def decode(self, items: Sequence[BatchItem]) -> list[np.ndarray]:
+        """Run one forward pass; return float32 logits (shape ``(n_vocab,)``), one per
+        item with ``logits=True``, in order. Raises ``KVCacheFull`` if cells run out."""
+        ...
+
+    def copy_sequence(self, src: int, dst: int) -> None:
+        """Make ``dst`` share all of ``src``'s KV cells (no recompute)."""
+        ...
+
+    def free_sequence(self, seq_id: int) -> None:
+        """Drop every KV cell of ``seq_id``."""
+        ...
+
+    def sequence_length(self, seq_id: int) -> int:
+        """Positions held in the KV cache for ``seq_id`` (0 when free)."""
+        ...
+
+
+class KVCacheFull(RuntimeError):
+    """The backend found no free KV cells for a batch."""

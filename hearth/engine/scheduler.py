@@ -1,0 +1,223 @@
+"""Continuous batching on a dedicated engine thread.
+
+Every step gathers one token from each decoding sequence plus chunks of waiting prompts
+(chunked prefill, within ``batch_tokens``) into a single ``llama_decode``; new requests
+join between steps and finished or cancelled ones leave, freeing their KV cells at once.
+The asyncio side talks to it only through ``submit`` and ``GenerationHandle``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import queue
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass
+
+from hearth.engine.events import Completed, Failed
+from hearth.engine.runner import BatchItem, KVCacheFull, ModelRunner
+from hearth.engine.sequence import GenerationHandle, GenerationRequest, Job
+from hearth.engine.stepper import Stepper
+from hearth.errors import InvalidRequest, ServiceUnavailable
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class EngineStats:
+    """A snapshot taken on the engine thread after each step.
+
+    ``kv_positions``: positions llama.cpp itself reports held, per busy sequence id.
+    ``step_seconds``: mean wall time of recent decode steps (model forward + sampling).
+    """
+
+    active_requests: int
+    waiting_requests: int
+    active_sequences: int
+    kv_positions: dict[int, int]
+    steps: int
+    decoded_tokens: int
+    step_seconds: float
+
+
+class Scheduler:
+    """Owns a ``ModelRunner`` and runs it on one thread (see module doc)."""
+
+    def __init__(self, runner: ModelRunner, batch_tokens: int, max_waiting: int = 256):
+        self._runner = runner
+        self._stepper = Stepper(runner)
+        self._batch_tokens = batch_tokens
+        self._max_waiting = max_waiting
+        self._inbox: queue.SimpleQueue[Job | None] = queue.SimpleQueue()
+        self._waiting: deque[Job] = deque()
+        self._active: list[Job] = []
+        self._free_ids = list(range(runner.max_sequences))
+        self._share = max(runner.kv_cells // runner.max_sequences, 256)
+        self._stopping = False
+        self._thread = threading.Thread(target=self._run, name="hearth-engine", daemon=True)
+        self._recent: deque[float] = deque(maxlen=64)
+        self._steps = self._decoded = 0
+        self.stats = self._snapshot()
+
+    def start(self) -> None:
+        """Start the engine thread."""
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Finish the thread: pending requests fail with 503."""
+        self._stopping = True
+        self._inbox.put(None)
+        self._thread.join(timeout=30)
+
+    def submit(self, request: GenerationRequest) -> GenerationHandle:
+        """Queue a request from the event loop; returns its handle immediately.
+
+        Raises ``InvalidRequest`` if it could never fit the KV cache, ``ServiceUnavailable``
+        when stopping or when ``max_waiting`` requests already wait.
+        """
+        if self._stopping:
+            raise ServiceUnavailable("The engine is shutting down.")
+        if len(self._waiting) + self._inbox.qsize() >= self._max_waiting:
+            raise ServiceUnavailable("Too many requests are waiting; retry shortly.")
+        if request.n > self._runner.max_sequences:
+            raise InvalidRequest(f"n must be at most {self._runner.max_sequences} here.",
+                                 param="n")
+        handle = GenerationHandle(asyncio.get_running_loop(), self._wake)
+        job = Job(request=request, emit=handle.emit, reserved=self._reservation(request))
+        if job.reserved > self._runner.kv_cells:
+            raise InvalidRequest("The request needs more KV cache than this server has; "
+                                 "lower n or max_tokens.", param="n")
+        handle.job = job
+        self._inbox.put(job)
+        return handle
+
+    def _wake(self) -> None:
+        self._inbox.put(None)
+
+    def _reservation(self, request: GenerationRequest) -> int:
+        return len(request.prompt) + request.n * min(request.max_tokens, self._share)
+
+    # engine thread ---------------------------------------------------------------
+    def _run(self) -> None:
+        while not self._stopping:
+            self._drain_inbox(block=not self._active)
+            self._reap()
+            self._admit()
+            if self._active:
+                self._step()
+            self.stats = self._snapshot()
+        self._fail_all(ServiceUnavailable("The engine stopped."))
+
+    def _drain_inbox(self, *, block: bool) -> None:
+        try:
+            item = self._inbox.get(timeout=0.5) if block else self._inbox.get_nowait()
+            while True:
+                if item is not None:
+                    self._waiting.append(item)
+                item = self._inbox.get_nowait()
+        except queue.Empty:
+            return
+
+    def _reap(self) -> None:
+        for job in [j for j in self._active if j.cancelled]:
+            self._retire(job)
+        self._waiting = deque(j for j in self._waiting if not j.cancelled)
+
+    def _free_cells(self) -> int:
+        return self._runner.kv_cells - sum(max(j.reserved, j.used) for j in self._active)
+
+    def _admit(self) -> None:
+        while self._waiting:
+            job = self._waiting[0]
+            n = job.request.n
+            if n > len(self._free_ids) or job.reserved > self._free_cells():
+                return  # FIFO: later requests wait behind the head
+            self._waiting.popleft()
+            ids, self._free_ids = self._free_ids[:n], self._free_ids[n:]
+            self._stepper.open(job, ids)
+            self._active.append(job)
+
+    def _step(self) -> None:
+        items, owners = self._plan()
+        start = time.perf_counter()
+        try:
+            logits = self._runner.decode(items)
+        except KVCacheFull:
+            self._fail(self._active[-1], ServiceUnavailable("KV cache exhausted; retry."))
+            return
+        except Exception as exc:  # a backend failure fails this batch, not the server
+            log.exception("decode failed")
+            for job in list(self._active):
+                self._fail(job, exc)
+            return
+        self._stepper.dispatch(owners, logits, self._grow)
+        self._recent.append(time.perf_counter() - start)
+        self._steps += 1
+        self._decoded += sum(len(i.tokens) for i in items)
+        for job in [j for j in self._active if not j.live]:
+            job.emit(Completed(len(job.request.prompt), job.completion_tokens))
+            self._retire(job)
+
+    def _plan(self) -> tuple[list[BatchItem], list[tuple[Job, int | None]]]:
+        """Decode tokens first (one per live sequence), then prompt chunks in FIFO order."""
+        items: list[BatchItem] = []
+        owners: list[tuple[Job, int | None]] = []
+        budget = self._batch_tokens
+        for job in self._active:
+            if not job.prefilling:
+                for seq in job.live:
+                    assert seq.next_token is not None
+                    items.append(BatchItem(seq.seq_id, [seq.next_token], seq.pos, True))
+                    owners.append((job, seq.choice))
+                    seq.pos += 1
+                    budget -= 1
+        for job in self._active:
+            if job.prefilling and budget > 0:
+                chunk = job.request.prompt[job.prefilled:job.prefilled + budget]
+                last = job.prefilled + len(chunk) == len(job.request.prompt)
+                items.append(BatchItem(job.seqs[0].seq_id, chunk, job.prefilled, last))
+                job.prefilled += len(chunk)
+                budget -= len(chunk)
+                if last:
+                    owners.append((job, None))
+        return items, owners
+
+    def _grow(self, job: Job) -> bool:
+        """Take one more KV cell for ``job`` beyond its reservation, if any is free."""
+        if job.used < job.reserved or self._free_cells() > 0:
+            job.used += 1
+            return True
+        return False
+
+    def _fail(self, job: Job, error: BaseException) -> None:
+        job.emit(Failed(error))
+        self._retire(job)
+
+    def _fail_all(self, error: BaseException) -> None:
+        for job in list(self._active) + list(self._waiting):
+            job.emit(Failed(error))
+        for job in list(self._active):
+            self._retire(job)
+        self._waiting.clear()
+
+    def _retire(self, job: Job) -> None:
+        for seq in job.seqs:
+            self._runner.free_sequence(seq.seq_id)
+            self._free_ids.append(seq.seq_id)
+        job.seqs = []
+        self._active.remove(job)
+
+    def _snapshot(self) -> EngineStats:
+        busy = [s.seq_id for j in self._active for s in j.seqs]
+        recent = list(self._recent)
+        return EngineStats(
+            active_requests=len(self._active), waiting_requests=len(self._waiting),
+            active_sequences=len(busy),
+            kv_positions={i: self._runner.sequence_length(i)
+                          for i in range(self._runner.max_sequences)
+                          if self._runner.sequence_length(i) > 0},
+            steps=self._steps, decoded_tokens=self._decoded,
+            step_seconds=sum(recent) / len(recent) if recent else 0.0,
+        )

@@ -1,0 +1,96 @@
+"""Turns logits into tokens, text and events for each sequence (engine thread).
+
+Separated from the scheduler so batching policy and per-token semantics (sampling,
+end of generation, stop sequences, ``max_tokens``, logprobs) stay small and testable.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+from hearth.engine.events import ChoiceFinished, LogprobEntry, TokenDelta, TopLogprob
+from hearth.engine.runner import ModelRunner
+from hearth.engine.sampling import SampledToken, Sampler
+from hearth.engine.sequence import Job, Seq
+from hearth.engine.text import TextAssembler
+
+
+class Stepper:
+    """Per-token semantics over a ``ModelRunner``'s vocabulary."""
+
+    def __init__(self, runner: ModelRunner) -> None:
+        self._runner = runner
+
+    def open(self, job: Job, seq_ids: Sequence[int]) -> None:
+        """Create the job's sequences on the given ids (choice i on ``seq_ids[i]``)."""
+        req = job.request
+        job.seqs = [Seq(seq_id=sid, choice=i, text=TextAssembler(req.stop),
+                        sampler=Sampler(req.params, self._runner.info.n_vocab, stream=i))
+                    for i, sid in enumerate(seq_ids)]
+        job.used = len(req.prompt)
+
+    def dispatch(self, owners: Sequence[tuple[Job, int | None]], logits: Sequence[np.ndarray],
+                 grow: Callable[[Job], bool]) -> None:
+        """Sample one token for each owner. ``choice`` None means the prompt just
+        finished prefilling: its logits seed every choice (KV shared by seq-copy)."""
+        for (job, choice), row in zip(owners, logits, strict=True):
+            if job.cancelled:
+                continue
+            if choice is None:
+                self._fork(job)
+                for seq in job.seqs:
+                    self._advance(job, seq, row, grow)
+            else:
+                self._advance(job, job.seqs[choice], row, grow)
+
+    def _fork(self, job: Job) -> None:
+        first = job.seqs[0]
+        for seq in job.seqs:
+            if seq is not first:
+                self._runner.copy_sequence(first.seq_id, seq.seq_id)
+            seq.pos = len(job.request.prompt)
+
+    def _advance(self, job: Job, seq: Seq, logits: np.ndarray,
+                 grow: Callable[[Job], bool]) -> None:
+        sampled = seq.sampler.sample(logits)
+        seq.sampler.accept(sampled.token)
+        seq.generated += 1
+        job.completion_tokens += 1
+        if self._runner.is_end_of_generation(sampled.token):
+            return self._finish(job, seq, "stop")
+        if sampled.logprob is not None:
+            seq.held_logprobs.append(self._logprob_entry(sampled))
+        step = seq.text.feed(self._runner.token_bytes(sampled.token))
+        self._emit_text(job, seq, step.text, step.released_tokens)
+        if step.stopped:
+            return self._finish(job, seq, "stop", flush=False)
+        if seq.generated >= job.request.max_tokens or not grow(job):
+            return self._finish(job, seq, "length")
+        seq.next_token = sampled.token
+
+    def _emit_text(self, job: Job, seq: Seq, text: str, released: int) -> None:
+        entries = tuple(seq.held_logprobs[:released])
+        del seq.held_logprobs[:released]
+        if text or entries:
+            job.emit(TokenDelta(seq.choice, text, entries))
+
+    def _finish(self, job: Job, seq: Seq, reason: str, *, flush: bool = True) -> None:
+        if flush:
+            step = seq.text.flush()
+            self._emit_text(job, seq, step.text, len(seq.held_logprobs))
+        seq.finished = True
+        self._runner.free_sequence(seq.seq_id)
+        job.emit(ChoiceFinished(seq.choice, reason))
+
+    def _token_info(self, token: int) -> tuple[str, tuple[int, ...]]:
+        raw = self._runner.token_bytes(token)
+        return raw.decode("utf-8", "replace"), tuple(raw)
+
+    def _logprob_entry(self, sampled: SampledToken) -> LogprobEntry:
+        text, raw = self._token_info(sampled.token)
+        top = tuple(TopLogprob(*self._token_info(t.token), t.logprob)
+                    for t in sampled.top_logprobs)
+        assert sampled.logprob is not None
+        return LogprobEntry(text, raw, sampled.logprob, top)

@@ -1,0 +1,96 @@
+"""Errors in OpenAI's shape: ``{"error": {"message", "type", "param", "code"}}``.
+
+Services and the engine raise these; ``hearth.api.errors`` renders them, in one place.
+Status codes and types follow the OpenAI API reference ("Error codes").
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+
+class HearthError(Exception):
+    """Base of every error a client may see; subclasses fix status and type."""
+
+    status_code: ClassVar[int] = 500
+    error_type: ClassVar[str] = "server_error"
+    default_code: ClassVar[str | None] = None
+
+    def __init__(self, message: str, *, param: str | None = None, code: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.param = param
+        self.code = code if code is not None else self.default_code
+
+    def to_dict(self) -> dict[str, Any]:
+        """The wire body: ``{"error": {"message", "type", "param", "code"}}``."""
+        return {"error": {"message": self.message, "type": self.error_type,
+                          "param": self.param, "code": self.code}}
+
+
+class InvalidRequest(HearthError):
+    """400: a bad value, type or combination in the request."""
+
+    status_code = 400
+    error_type = "invalid_request_error"
+
+
+class ContextLengthExceeded(InvalidRequest):
+    """400: prompt + max_tokens do not fit in the model's context."""
+
+    default_code = "context_length_exceeded"
+
+
+class AuthenticationFailed(HearthError):
+    """401: missing or unknown API key."""
+
+    status_code = 401
+    error_type = "invalid_request_error"
+    default_code = "invalid_api_key"
+
+
+class PermissionDenied(HearthError):
+    """403: the key may not touch this resource."""
+
+    status_code = 403
+    error_type = "invalid_request_error"
+
+
+class NotFound(HearthError):
+    """404: no such resource (or route)."""
+
+    status_code = 404
+    error_type = "invalid_request_error"
+
+
+class ModelNotFound(NotFound):
+    """404: the requested model id is not served here."""
+
+    default_code = "model_not_found"
+
+
+class PayloadTooLarge(HearthError):
+    """413: request body or upload over the limit."""
+
+    status_code = 413
+    error_type = "invalid_request_error"
+
+
+class RateLimited(HearthError):
+    """429: too many requests queued."""
+
+    status_code = 429
+    error_type = "requests"
+    default_code = "rate_limit_exceeded"
+
+
+class ServiceUnavailable(HearthError):
+    """503: the engine is shutting down or overloaded."""
+
+    status_code = 503
+    error_type = "server_error"
+    default_code = "engine_unavailable"
+
+
+class InternalError(HearthError):
+    """500: a bug; the message never carries a traceback."""

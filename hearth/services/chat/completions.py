@@ -1,0 +1,147 @@
+"""``client.chat.completions.create``: non-streaming and streaming (OpenAI API reference:
+Chat Completions). Responses are the official SDK's own types, so the wire shape is
+OpenAI's by construction.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+
+from openai.types.chat import ChatCompletion, ChatCompletionChunk, ChatCompletionTokenLogprob
+from openai.types.chat.chat_completion import Choice, ChoiceLogprobs
+from openai.types.chat.chat_completion_chunk import Choice as ChunkChoice
+from openai.types.chat.chat_completion_chunk import ChoiceDelta
+from openai.types.chat.chat_completion_chunk import ChoiceLogprobs as ChunkLogprobs
+from openai.types.chat.chat_completion_message import ChatCompletionMessage
+from openai.types.chat.chat_completion_token_logprob import TopLogprob
+from openai.types.completion_usage import CompletionUsage, PromptTokensDetails
+
+from hearth.engine.events import (ChoiceFinished, Completed, Failed, LogprobEntry,
+                                  TokenDelta)
+from hearth.engine.registry import ModelRegistry
+from hearth.engine.sequence import GenerationHandle
+from hearth.services.chat.params import ChatCompletionParams
+from hearth.services.chat.prepare import generation_request
+
+
+@dataclass
+class _Meta:
+    id: str
+    created: int
+    model: str
+    fingerprint: str
+
+
+@dataclass
+class _Choice:
+    text: list[str] = field(default_factory=list)
+    logprobs: list[ChatCompletionTokenLogprob] = field(default_factory=list)
+    finish_reason: str = "stop"
+
+
+def _sdk_logprob(entry: LogprobEntry) -> ChatCompletionTokenLogprob:
+    return ChatCompletionTokenLogprob(
+        token=entry.token, bytes=list(entry.bytes), logprob=entry.logprob,
+        top_logprobs=[TopLogprob(token=t.token, bytes=list(t.bytes), logprob=t.logprob)
+                      for t in entry.top_logprobs])
+
+
+def _usage(done: Completed) -> CompletionUsage:
+    return CompletionUsage(
+        prompt_tokens=done.prompt_tokens, completion_tokens=done.completion_tokens,
+        total_tokens=done.prompt_tokens + done.completion_tokens,
+        prompt_tokens_details=PromptTokensDetails(cached_tokens=0))
+
+
+class ChatCompletions:
+    """The Chat Completions use-case over a ``ModelRegistry``."""
+
+    def __init__(self, registry: ModelRegistry) -> None:
+        self._registry = registry
+
+    def start(self, params: ChatCompletionParams) -> tuple[_Meta, GenerationHandle]:
+        """Validate, tokenize and submit; raises ``InvalidRequest``/``ModelNotFound``."""
+        served = self._registry.get(params.model)
+        request = generation_request(params, served.runner)
+        handle = served.scheduler.submit(request)
+        meta = _Meta(f"chatcmpl-{secrets.token_urlsafe(21)}", int(time.time()), served.id,
+                     served.runner.info.fingerprint)
+        return meta, handle
+
+    async def create(self, params: ChatCompletionParams) -> ChatCompletion:
+        """Generate every choice to the end; one ``ChatCompletion``."""
+        meta, handle = self.start(params)
+        choices = [_Choice() for _ in range(params.n or 1)]
+        try:
+            done = await _drain(handle, choices)
+        finally:
+            handle.cancel()
+        return ChatCompletion(
+            id=meta.id, object="chat.completion", created=meta.created, model=meta.model,
+            system_fingerprint=meta.fingerprint, usage=_usage(done),
+            choices=[_final_choice(i, c, bool(params.logprobs)) for i, c in enumerate(choices)])
+
+    async def stream(self, meta: _Meta, handle: GenerationHandle, params: ChatCompletionParams,
+                     ) -> AsyncIterator[ChatCompletionChunk]:
+        """Chunks as OpenAI streams them: a role chunk per choice, content deltas, a
+        finish chunk per choice, then (``include_usage``) a usage chunk with no choices.
+        Cancels generation if the consumer stops early (client disconnect)."""
+        usage_on = bool(params.stream_options and params.stream_options.include_usage)
+        logprobs_on = bool(params.logprobs)
+
+        def chunk(choices: list[ChunkChoice], usage: CompletionUsage | None = None,
+                  ) -> ChatCompletionChunk:
+            extra = {"usage": usage} if usage_on else {}
+            return ChatCompletionChunk(
+                id=meta.id, object="chat.completion.chunk", created=meta.created,
+                model=meta.model, system_fingerprint=meta.fingerprint, choices=choices,
+                **extra)
+
+        try:
+            for i in range(params.n or 1):
+                yield chunk([ChunkChoice(index=i, delta=ChoiceDelta(
+                    role="assistant", content="", refusal=None), logprobs=None,
+                    finish_reason=None)])
+            while True:
+                event = await handle.next()
+                if isinstance(event, TokenDelta):
+                    lp = (ChunkLogprobs(content=[_sdk_logprob(e) for e in event.logprobs],
+                                        refusal=None) if logprobs_on else None)
+                    yield chunk([ChunkChoice(index=event.choice, delta=ChoiceDelta(
+                        content=event.text), logprobs=lp, finish_reason=None)])
+                elif isinstance(event, ChoiceFinished):
+                    yield chunk([ChunkChoice(index=event.choice, delta=ChoiceDelta(),
+                                             logprobs=None, finish_reason=event.finish_reason)])
+                elif isinstance(event, Completed):
+                    if usage_on:
+                        yield chunk([], _usage(event))
+                    return
+                else:
+                    raise event.error
+        finally:
+            handle.cancel()
+
+
+async def _drain(handle: GenerationHandle, choices: list[_Choice]) -> Completed:
+    while True:
+        event = await handle.next()
+        if isinstance(event, TokenDelta):
+            choices[event.choice].text.append(event.text)
+            choices[event.choice].logprobs += [_sdk_logprob(e) for e in event.logprobs]
+        elif isinstance(event, ChoiceFinished):
+            choices[event.choice].finish_reason = event.finish_reason
+        elif isinstance(event, Completed):
+            return event
+        elif isinstance(event, Failed):
+            raise event.error
+
+
+def _final_choice(index: int, choice: _Choice, logprobs: bool) -> Choice:
+    return Choice(
+        index=index, finish_reason=choice.finish_reason,  # type: ignore[arg-type]
+        message=ChatCompletionMessage(role="assistant", content="".join(choice.text),
+                                      refusal=None),
+        logprobs=ChoiceLogprobs(content=choice.logprobs, refusal=None) if logprobs else None)

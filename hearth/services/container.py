@@ -1,0 +1,49 @@
+"""Everything a running server needs, built once from ``Settings`` (no web framework)."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from sqlalchemy import Engine
+
+from hearth.config import Settings
+from hearth.engine.registry import ModelRegistry
+from hearth.services.chat.completions import ChatCompletions
+from hearth.store.api_keys import ApiKeyStore
+from hearth.store.db import create_db_engine, migrate, session_factory
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Services:
+    """The server's long-lived parts; ``close()`` releases them."""
+
+    settings: Settings
+    db: Engine
+    api_keys: ApiKeyStore
+    models: ModelRegistry
+    chat: ChatCompletions
+
+    @classmethod
+    def build(cls, settings: Settings) -> Services:
+        """Create the data dir, migrate the database, bootstrap the API key (printing a
+        generated one once) and load the models."""
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        (settings.data_dir / "blobs").mkdir(exist_ok=True)
+        db = create_db_engine(settings.resolved_database_url())
+        migrate(db)
+        api_keys = ApiKeyStore(session_factory(db))
+        explicit = settings.api_key.get_secret_value() if settings.api_key else None
+        created = api_keys.bootstrap(explicit)
+        if created:
+            print(f"Created API key (shown once, store it now): {created}", flush=True)
+        models = ModelRegistry.load(settings)
+        log.info("serving models: %s", ", ".join(m.id for m in models.list()))
+        return cls(settings, db, api_keys, models, ChatCompletions(models))
+
+    def close(self) -> None:
+        """Stop the engines and dispose of database connections."""
+        self.models.close()
+        self.db.dispose()
