@@ -32,6 +32,8 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
 
     app = FastAPI(title="Hearth", version=hearth.__version__, lifespan=lifespan,
                   docs_url=None, redoc_url=None)
+    if services is not None:  # in-process tests run without a lifespan
+        app.state.services = services
     install_error_handlers(app)
     app.include_router(engine.router)
     app.include_router(models.router, prefix="/v1")

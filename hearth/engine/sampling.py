@@ -49,6 +49,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -158,7 +159,7 @@ class Sampler:
         u = float(self._rng.random())
         temperature = self._params.temperature
         if temperature == 0.0:
-            return self._report(int(np.argmax(z)), z)
+            return self._report(int(np.argmax(z)), z, None)
         if temperature != 1.0:
             np.divide(z, temperature, out=z)
         weights = self._softmax_weights(z)
@@ -167,7 +168,7 @@ class Sampler:
             token = _inverse_cdf(weights, u)
         else:
             token = int(kept[_inverse_cdf(weights[kept], u)])
-        return self._report(token, z)
+        return self._report(token, z, weights)
 
     def accept(self, token: int) -> None:
         """Record ``token`` (in ``[0, n_vocab)``) as generated, for the penalties.
@@ -203,15 +204,22 @@ class Sampler:
         np.subtract(scaled, scaled.max(), out=self._scratch)
         return np.exp(self._scratch, out=self._weights)
 
-    def _report(self, token: int, scaled: FloatArray) -> SampledToken:
-        """Step 5: build the result, with logprobs from ``log_softmax(scaled)`` when on."""
+    def _report(self, token: int, scaled: FloatArray, weights: FloatArray | None) -> SampledToken:
+        """Step 5: build the result, with logprobs from ``log_softmax(scaled)`` when on.
+
+        ``weights`` is ``exp(scaled - max(scaled))`` if already computed, else None.
+        """
         k = self._params.top_logprobs
         if k is None:
             return SampledToken(token=token, logprob=None, top_logprobs=())
-        log_z = float(scaled.max()) + float(np.log(self._softmax_weights(scaled).sum()))
+        if weights is None:
+            weights = self._softmax_weights(scaled)
+        log_z = float(scaled.max()) + float(np.log(weights.sum()))
         best = _top_sorted(scaled, k, self._scratch) if k else np.empty(0, dtype=np.intp)
+        logprobs = np.maximum(scaled[best] - log_z, LOGPROB_FLOOR)
         alternatives = tuple(
-            TokenLogprob(token=int(j), logprob=_floored(scaled[j] - log_z)) for j in best
+            TokenLogprob(token=j, logprob=lp)
+            for j, lp in zip(best.tolist(), logprobs.tolist(), strict=True)
         )
         return SampledToken(
             token=token, logprob=_floored(scaled[token] - log_z), top_logprobs=alternatives
@@ -307,12 +315,29 @@ def _ids_at_least(values: FloatArray, cutoff: float, count: int) -> IntArray:
     return ids
 
 
-def _kth_largest(values: FloatArray, k: int, scratch: FloatArray) -> float:
-    """The ``k``-th largest entry of ``values`` (1 <= k <= size), via a partition in ``scratch``."""
-    n = values.size
+def _partition_pool(values: FloatArray, scratch: FloatArray) -> FloatArray:
+    """A disposable array holding the entries of ``values`` that a partition needs to see.
+
+    NumPy's partition gets ~30x slower when most entries share one value, which is how
+    masked (-inf) or underflowed (0.0) tokens look. So when the minimum fills more than half
+    of ``values`` only the entries above it are returned (a fresh array); otherwise a copy
+    of all of them, in ``scratch``.
+    """
+    above = values > values.min()
+    count = int(np.count_nonzero(above))
+    if 0 < 2 * count < values.size:
+        return values[above]
     np.copyto(scratch, values)
-    scratch.partition(n - k)
-    return float(scratch[n - k])
+    return scratch
+
+
+def _kth_largest(values: FloatArray, k: int, scratch: FloatArray) -> float:
+    """The ``k``-th largest entry of ``values`` (1 <= k <= size); overwrites ``scratch``."""
+    pool = _partition_pool(values, scratch)
+    if pool.size < k:  # the pool left out the minimum, which is then the answer
+        return float(values.min())
+    pool.partition(pool.size - k)
+    return float(pool[pool.size - k])
 
 
 def _top_sorted(values: FloatArray, k: int, scratch: FloatArray) -> IntArray:
@@ -335,49 +360,73 @@ def _nucleus(weights: FloatArray, top_p: float, scratch: FloatArray) -> IntArray
     """
     if top_p >= 1.0:
         return None
-    n = weights.size
     threshold = (top_p - _TOP_P_TOLERANCE) * float(weights.sum())
-    np.copyto(scratch, weights)
-    for k in [t for t in _NUCLEUS_TIERS if t < n] + [n]:
-        top = _largest_descending(scratch, k)
-        cumulative = np.cumsum(top)
-        if cumulative[-1] >= threshold or k == n:
-            n_keep = min(int(np.searchsorted(cumulative, threshold, side="left")) + 1, k)
-            return _ids_at_least(weights, float(top[n_keep - 1]), n_keep)
-    raise AssertionError("unreachable: the last tier covers the whole vocabulary")
+    pool = _partition_pool(weights, scratch)
+    for k in [t for t in _NUCLEUS_TIERS if t < pool.size] + [pool.size]:
+        top = _largest_descending(pool, k)
+        if float(top.sum()) >= threshold:
+            return _keep_prefix(weights, top, threshold)
+    np.copyto(scratch, weights)  # the pool left out tokens the nucleus needs
+    top = _largest_descending(scratch, scratch.size)
+    return _keep_prefix(weights, top, threshold)
 
 
-def _largest_descending(scratch: FloatArray, k: int) -> FloatArray:
-    """The ``k`` largest values of ``scratch``, descending; reorders ``scratch`` in place."""
-    n = scratch.size
-    if k < n:
-        scratch.partition(n - k)
-        return np.sort(scratch[n - k :])[::-1]
-    scratch.sort()
-    return scratch[::-1]
+def _largest_descending(pool: FloatArray, k: int) -> FloatArray:
+    """The ``k`` (>= 1) largest values of ``pool``, descending; reorders ``pool`` in place."""
+    n = pool.size
+    if k == n:
+        pool.sort()
+        return pool[::-1]
+    pool.partition(n - k)
+    return np.sort(pool[n - k :])[::-1]
+
+
+def _keep_prefix(weights: FloatArray, top: FloatArray, threshold: float) -> IntArray:
+    """Ascending ids of the tokens in the shortest prefix of ``top`` whose mass reaches
+    ``threshold`` (all of ``top`` if none does).
+
+    ``top`` holds the largest entries of ``weights`` in descending order; tokens tied at
+    the cut-off are taken lowest id first.
+    """
+    n_keep = min(_crossing(top, threshold, "left") + 1, top.size)
+    return _ids_at_least(weights, float(top[n_keep - 1]), n_keep)
 
 
 def _inverse_cdf(weights: FloatArray, u: float) -> int:
     """Index of the token at quantile ``u`` (in [0, 1)) of ``weights`` (some > 0), in id order.
 
-    Returns ``i`` with ``cdf[i-1] <= u * total < cdf[i]``; zero-weight entries are never
-    returned. Large inputs are walked in blocks of 256 to avoid a full cumulative sum.
+    Returns the first ``i`` with ``cumsum(weights)[i] > u * sum(weights)``; a zero-weight
+    entry is never returned.
     """
-    if weights.size <= 4 * _CDF_BLOCK:
-        cdf = np.cumsum(weights)
-        return _locate(cdf, u * float(cdf[-1]))
-    starts = np.arange(0, weights.size, _CDF_BLOCK)
-    block_cdf = np.cumsum(np.add.reduceat(weights, starts))
-    target = u * float(block_cdf[-1])
-    block = _locate(block_cdf, target)
-    residual = target - (float(block_cdf[block - 1]) if block else 0.0)
-    first = int(starts[block])
-    return first + _locate(np.cumsum(weights[first : first + _CDF_BLOCK]), residual)
-
-
-def _locate(cdf: FloatArray, target: float) -> int:
-    """First index with ``cdf[i] > target``, or the last index where ``cdf`` rises (rounding)."""
-    index = int(np.searchsorted(cdf, target, side="right"))
-    if index >= cdf.size:
-        index = int(np.searchsorted(cdf, cdf[-1], side="left"))
+    index = _crossing(weights, u * float(weights.sum()), "right")
+    if index >= weights.size:  # u * total rounded up to the running total
+        index = _last_positive(weights)
     return index
+
+
+def _crossing(values: FloatArray, target: float, side: Literal["left", "right"]) -> int:
+    """First ``i`` with ``cumsum(values)[i] >= target`` (side "left") or ``> target`` ("right").
+
+    ``values`` must be >= 0. Returns ``values.size`` when the running sum never gets there.
+    Long inputs are searched block by block (256 entries), so no full running sum is formed.
+    """
+    if values.size <= 4 * _CDF_BLOCK:
+        return int(np.searchsorted(np.cumsum(values), target, side=side))
+    starts = np.arange(0, values.size, _CDF_BLOCK)
+    block_cdf = np.cumsum(np.add.reduceat(values, starts))
+    block = int(np.searchsorted(block_cdf, target, side=side))
+    if block >= block_cdf.size:
+        return values.size
+    first = int(starts[block])
+    inner = np.cumsum(values[first : first + _CDF_BLOCK])
+    inner += float(block_cdf[block - 1]) if block else 0.0
+    index = int(np.searchsorted(inner, target, side=side))
+    if index >= inner.size:  # rounding: the block's own running sum fell short
+        index = _last_positive(values[first : first + _CDF_BLOCK])
+    return first + index
+
+
+def _last_positive(values: FloatArray) -> int:
+    """Index of the last entry > 0 of ``values``; the last index if there is none."""
+    positive = np.flatnonzero(values > 0)
+    return int(positive[-1]) if positive.size else values.size - 1

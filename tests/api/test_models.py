@@ -1,0 +1,31 @@
+"""client.models through the SDK, in-process."""
+
+from __future__ import annotations
+
+import openai
+import pytest
+
+from tests.conftest import MODEL
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_list_contains_bundled_model(client: openai.AsyncOpenAI) -> None:
+    page = await client.models.list()
+    ids = [m.id for m in page.data]
+    assert ids == [MODEL]
+    assert page.data[0].object == "model" and page.data[0].owned_by == "hearth"
+
+
+async def test_retrieve(client: openai.AsyncOpenAI) -> None:
+    model = await client.models.retrieve(MODEL)
+    assert model.id == MODEL and model.created > 0
+
+
+async def test_retrieve_unknown_is_404(client: openai.AsyncOpenAI) -> None:
+    with pytest.raises(openai.NotFoundError) as err:
+        await client.models.retrieve("gpt-9")
+    assert err.value.code == "model_not_found"
+    assert err.value.body == {"message": err.value.body["message"],  # type: ignore[index]
+                              "type": "invalid_request_error", "param": "model",
+                              "code": "model_not_found"}

@@ -1,0 +1,58 @@
+"""Shared fixtures: one real Services (bundled model, SQLite file) for in-process tests."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import httpx2
+import openai
+import pytest
+from fastapi import FastAPI
+
+from hearth.app import create_app
+from hearth.config import Settings
+from hearth.services.container import Services
+
+API_KEY = "sk-hearth-test-key-0123456789"
+MODEL = "smollm2-135m-instruct"
+
+
+@pytest.fixture(scope="session")
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+def test_settings(data_dir: Path, **overrides: object) -> Settings:
+    """Small-footprint settings for tests (still the real bundled model)."""
+    values: dict[str, object] = dict(
+        data_dir=data_dir, api_key=API_KEY, context_length=2048, max_sequences=8,
+        kv_cache_tokens=8192, batch_tokens=512)
+    values.update(overrides)
+    return Settings(**values)  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="session")
+def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services]:
+    svc = Services.build(test_settings(tmp_path_factory.mktemp("hearth")))
+    yield svc
+    svc.close()
+
+
+@pytest.fixture(scope="session")
+def app(services: Services) -> FastAPI:
+    return create_app(services.settings, services)
+
+
+@pytest.fixture
+async def http(app: FastAPI) -> AsyncIterator[httpx2.AsyncClient]:
+    transport = httpx2.ASGITransport(app=app)
+    async with httpx2.AsyncClient(transport=transport, base_url="http://hearth.test") as c:
+        yield c
+
+
+@pytest.fixture
+async def client(http: httpx2.AsyncClient) -> AsyncIterator[openai.AsyncOpenAI]:
+    async with openai.AsyncOpenAI(base_url="http://hearth.test/v1", api_key=API_KEY,
+                                  http_client=http, max_retries=0) as c:
+        yield c
