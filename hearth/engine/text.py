@@ -31,12 +31,14 @@ class TextAssembler:
         self._stop = [s for s in stop if s]
         self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         self._held = ""
-        self._held_tokens: list[int] = []  # end offset in _held of each held token
+        # (start, end) of each unreleased token in _held; start < 0 once partly emitted
+        self._spans: list[tuple[int, int]] = []
 
     def feed(self, data: bytes) -> TextStep:
         """Add one token's bytes; return what may be emitted now."""
+        start = len(self._held)
         self._held += self._decoder.decode(data)
-        self._held_tokens.append(len(self._held))
+        self._spans.append((start, len(self._held)))
         hit = self._find_stop()
         if hit is not None:
             return self._release(hit, stopped=True)
@@ -45,9 +47,9 @@ class TextAssembler:
     def flush(self) -> TextStep:
         """End of generation without a stop match: release everything held."""
         self._held += self._decoder.decode(b"", final=True)
-        if self._held_tokens:
-            self._held_tokens[-1] = len(self._held)
-        return self._release(len(self._held), stopped=False)
+        if self._spans:
+            self._spans[-1] = (self._spans[-1][0], len(self._held))
+        return self._release(len(self._held), stopped=False, final=True)
 
     def _find_stop(self) -> int | None:
         hits = [i for i in (self._held.find(s) for s in self._stop) if i >= 0]
@@ -63,20 +65,14 @@ class TextAssembler:
                     break
         return best
 
-    def _release(self, upto: int, *, stopped: bool) -> TextStep:
+    def _release(self, upto: int, *, stopped: bool, final: bool = False) -> TextStep:
         text = self._held[:upto]
         if stopped:  # tokens that contributed text before the stop; the rest are dropped
-            n = self._tokens_starting_before(upto)
-        else:  # only tokens whose text is wholly released
-            n = sum(1 for end in self._held_tokens if end <= upto)
+            n = sum(1 for start, _ in self._spans if start < upto)
+        else:  # tokens whose text is wholly released (and not mid-character)
+            incomplete = not final and self._decoder.getstate()[0] != b""
+            n = sum(1 for _, end in self._spans if end <= upto
+                    and not (incomplete and end == len(self._held)))
         self._held = self._held[upto:]
-        self._held_tokens = [e - upto for e in self._held_tokens[n:]]
+        self._spans = [] if stopped else [(a - upto, b - upto) for a, b in self._spans[n:]]
         return TextStep(text=text, stopped=stopped, released_tokens=n)
-
-    def _tokens_starting_before(self, upto: int) -> int:
-        start = 0
-        for i, end in enumerate(self._held_tokens):
-            if start >= upto:
-                return i
-            start = end
-        return len(self._held_tokens)
