@@ -29,7 +29,7 @@ def test_settings(data_dir: Path, **overrides: object) -> Settings:
         data_dir=data_dir, api_key=API_KEY, context_length=2048, max_sequences=8,
         kv_cache_tokens=8192, batch_tokens=512)
     values.update(overrides)
-    return Settings(**values)  # type: ignore[arg-type]
+    return Settings(**values)
 
 
 @pytest.fixture(scope="session")

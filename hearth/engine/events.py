@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal
+
+FinishReason = Literal["stop", "length"]
 
 
 @dataclass(frozen=True)
@@ -38,7 +41,7 @@ class ChoiceFinished:
     """Choice ``choice`` ended: ``finish_reason`` is ``stop`` or ``length``."""
 
     choice: int
-    finish_reason: str
+    finish_reason: FinishReason
 
 
 @dataclass(frozen=True)

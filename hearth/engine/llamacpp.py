@@ -77,6 +77,7 @@ class LlamaCppRunner:
         self._batch = lc.llama_batch_init(config.batch_tokens, 0, 1)
         self._n_vocab = lc.llama_vocab_n_tokens(self._vocab)
         self._piece_cache: dict[int, bytes] = {}
+        self._closed = False
         self.info = ModelInfo(
             id=model_id, path=path, n_vocab=self._n_vocab, n_ctx_train=n_ctx_train,
             chat_template=_meta(self._model, "tokenizer.chat_template"),
@@ -197,8 +198,8 @@ class LlamaCppRunner:
 
     def close(self) -> None:
         """Free the context, batch and model (idempotent)."""
-        if self._ctx:
+        if not self._closed:
+            self._closed = True
             lc.llama_batch_free(self._batch)
             lc.llama_free(self._ctx)
             lc.llama_model_free(self._model)
-            self._ctx = None

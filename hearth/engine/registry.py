@@ -8,8 +8,13 @@ from dataclasses import dataclass
 from hearth.config import Settings
 from hearth.engine.llamacpp import LlamaCppRunner, RunnerConfig
 from hearth.engine.scheduler import Scheduler
-from hearth.engine.weights import (ModelSource, bundled_chat_model, converted, fingerprint,
-                                   parse_model_spec)
+from hearth.engine.weights import (
+    ModelSource,
+    bundled_chat_model,
+    converted,
+    fingerprint,
+    parse_model_spec,
+)
 from hearth.errors import ModelNotFound
 
 log = logging.getLogger(__name__)

@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from hearth.engine.events import ChoiceFinished, LogprobEntry, TokenDelta, TopLogprob
+from hearth.engine.events import ChoiceFinished, FinishReason, LogprobEntry, TokenDelta, TopLogprob
 from hearth.engine.runner import ModelRunner
 from hearth.engine.sampling import SampledToken, Sampler
 from hearth.engine.sequence import Job, Seq
@@ -76,7 +76,7 @@ class Stepper:
         if text or entries:
             job.emit(TokenDelta(seq.choice, text, entries))
 
-    def _finish(self, job: Job, seq: Seq, reason: str, *, flush: bool = True) -> None:
+    def _finish(self, job: Job, seq: Seq, reason: FinishReason, *, flush: bool = True) -> None:
         if flush:
             step = seq.text.flush()
             self._emit_text(job, seq, step.text, len(seq.held_logprobs))

@@ -34,7 +34,7 @@ async def test_wrong_key_is_401_through_sdk(http: httpx2.AsyncClient) -> None:
     bad = openai.AsyncOpenAI(base_url="http://hearth.test/v1", api_key="sk-wrong",
                              http_client=http, max_retries=0)
     with pytest.raises(openai.AuthenticationError) as err:
-        await bad.chat.completions.create(model=MODEL, messages=USER)  # type: ignore[arg-type]
+        await bad.chat.completions.create(model=MODEL, messages=USER)
     assert err.value.code == "invalid_api_key"
     assert "sk-wrong" not in str(err.value.body)
 
@@ -85,13 +85,13 @@ async def test_malformed_json_is_400(http: httpx2.AsyncClient) -> None:
 
 async def test_unknown_model_is_404(client: openai.AsyncOpenAI) -> None:
     with pytest.raises(openai.NotFoundError) as err:
-        await client.chat.completions.create(model="gpt-4o", messages=USER)  # type: ignore[arg-type]
+        await client.chat.completions.create(model="gpt-4o", messages=USER)
     assert err.value.code == "model_not_found"
 
 
 async def test_context_length_exceeded(client: openai.AsyncOpenAI) -> None:
     with pytest.raises(openai.BadRequestError) as err:
-        await client.chat.completions.create(model=MODEL, messages=USER,  # type: ignore[arg-type]
+        await client.chat.completions.create(model=MODEL, messages=USER,
                                              max_tokens=100_000)
     assert err.value.code == "context_length_exceeded"
     assert "maximum context length is 2048" in err.value.message
@@ -99,7 +99,7 @@ async def test_context_length_exceeded(client: openai.AsyncOpenAI) -> None:
 
 async def test_streaming_request_errors_before_stream(client: openai.AsyncOpenAI) -> None:
     with pytest.raises(openai.BadRequestError):
-        await client.chat.completions.create(model=MODEL, messages=USER,  # type: ignore[arg-type]
+        await client.chat.completions.create(model=MODEL, messages=USER,
                                              temperature=5, stream=True)
 
 

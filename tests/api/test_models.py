@@ -26,6 +26,6 @@ async def test_retrieve_unknown_is_404(client: openai.AsyncOpenAI) -> None:
     with pytest.raises(openai.NotFoundError) as err:
         await client.models.retrieve("gpt-9")
     assert err.value.code == "model_not_found"
-    assert err.value.body == {"message": err.value.body["message"],  # type: ignore[index]
+    assert err.value.body == {"message": err.value.body["message"],
                               "type": "invalid_request_error", "param": "model",
                               "code": "model_not_found"}

@@ -86,4 +86,4 @@ def engine_stats(server: Server) -> dict[str, object]:
     r = httpx2.get(f"{server.url}/hearth/engine",
                    headers={"Authorization": f"Bearer {API_KEY}"}, timeout=5)
     r.raise_for_status()
-    return r.json()["models"]["smollm2-135m-instruct"]  # type: ignore[no-any-return]
+    return r.json()["models"]["smollm2-135m-instruct"]

@@ -20,12 +20,12 @@ USER = [{"role": "user", "content": "Tell me a short story about a lighthouse."}
 
 def test_chat_and_stream_agree(sync_client: openai.OpenAI) -> None:
     kwargs = dict(model=MODEL, messages=USER, max_tokens=24, temperature=0.9, seed=42)
-    full = sync_client.chat.completions.create(**kwargs)  # type: ignore[call-overload]
-    again = sync_client.chat.completions.create(**kwargs)  # type: ignore[call-overload]
+    full = sync_client.chat.completions.create(**kwargs)
+    again = sync_client.chat.completions.create(**kwargs)
     assert full.choices[0].message.content and full.usage is not None
     assert again.choices[0].message.content == full.choices[0].message.content
     assert again.system_fingerprint == full.system_fingerprint
-    stream = sync_client.chat.completions.create(  # type: ignore[call-overload]
+    stream = sync_client.chat.completions.create(
         **kwargs, stream=True, stream_options={"include_usage": True})
     chunks = list(stream)
     assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) \
@@ -50,12 +50,12 @@ def test_errors_over_the_wire(server: Server, sync_client: openai.OpenAI) -> Non
                              "Content-Type": "application/json"})
     assert r.status_code == 400 and set(r.json()["error"]) == {"message", "type", "param", "code"}
     with pytest.raises(openai.BadRequestError) as bad:
-        sync_client.chat.completions.create(model=MODEL, messages=USER, n=0)  # type: ignore[arg-type]
+        sync_client.chat.completions.create(model=MODEL, messages=USER, n=0)
     assert bad.value.param == "n"
     with pytest.raises(openai.NotFoundError):
-        sync_client.chat.completions.create(model="nope", messages=USER)  # type: ignore[arg-type]
+        sync_client.chat.completions.create(model="nope", messages=USER)
     with pytest.raises(openai.BadRequestError) as ctx:
-        sync_client.chat.completions.create(model=MODEL, messages=USER, max_tokens=5000)  # type: ignore[arg-type]
+        sync_client.chat.completions.create(model=MODEL, messages=USER, max_tokens=5000)
     assert ctx.value.code == "context_length_exceeded"
     anonymous = openai.OpenAI(base_url=f"{server.url}/v1", api_key="sk-nope", max_retries=0)
     with pytest.raises(openai.AuthenticationError):
@@ -86,7 +86,7 @@ def test_disconnect_cancels_and_frees_kv(server: Server) -> None:
     stats = _wait_idle(server)
     assert stats["active_sequences"] == 0
     assert stats["kv_positions"] == {}
-    generated = int(stats["decoded_tokens"]) - int(before)  # type: ignore[call-overload]
+    generated = int(stats["decoded_tokens"]) - int(before)
     assert generated < 1000  # stopped long before max_tokens
 
 
@@ -112,7 +112,7 @@ def test_eight_concurrent_streams_share_decode_steps(server: Server) -> None:
     results = asyncio.run(run())
     assert all(text and finish == "length" for text, finish in results)
     after = engine_stats(server)
-    steps = int(after["steps"]) - int(before["steps"])  # type: ignore[call-overload]
+    steps = int(after["steps"]) - int(before["steps"])
     # 8 x 32 sampled tokens; serialized decoding would need >= 256 steps
     assert steps < 128, steps
 

@@ -212,7 +212,8 @@ def test_logit_bias_minus_100_bans() -> None:
     assert 0 not in tokens
     result = sampler.sample(logits)
     expected = exact_log_softmax([5.0 - 100.0, 0.0, 0.0, 0.0])
-    assert result.top_logprobs[-1] == TokenLogprob(0, pytest.approx(expected[0], abs=1e-9))
+    assert result.top_logprobs[-1].token == 0
+    assert result.top_logprobs[-1].logprob == pytest.approx(expected[0], abs=1e-9)
 
 
 def test_logit_bias_plus_100_forces() -> None:
@@ -221,8 +222,9 @@ def test_logit_bias_plus_100_forces() -> None:
     logits = np.array([0.0, 1.0, 2.0, 3.0], dtype=np.float32)
     assert draw_tokens(sampler, logits, 500) == [0] * 500
     result = sampler.sample(logits)
+    assert result.logprob is not None
     assert result.logprob == pytest.approx(0.0, abs=1e-30)
-    assert result.top_logprobs == (TokenLogprob(0, result.logprob or 0.0),)
+    assert result.top_logprobs == (TokenLogprob(0, result.logprob),)
 
 
 def test_logit_bias_small_values_shift_logprobs_exactly() -> None:
@@ -271,6 +273,15 @@ def test_top_p_exactly_on_cumulative_boundary(top_p: float, kept: set[int]) -> N
     sampler = Sampler(SamplingParams(top_p=top_p, seed=7), n_vocab=4)
     tokens = draw_tokens(sampler, logits_for([0.5, 0.25, 0.125, 0.125]), 3000)
     assert set(tokens) == kept
+
+
+@pytest.mark.parametrize("tenths", range(1, 10))
+def test_top_p_decimal_boundaries_on_uniform_vocab(tenths: int) -> None:
+    # ten tokens of probability 0.1: top_p = k/10 keeps exactly k tokens, although e.g.
+    # 0.3 * 10 == 3.0000000000000004 in floating point
+    sampler = Sampler(SamplingParams(top_p=tenths / 10, seed=tenths), n_vocab=10)
+    tokens = draw_tokens(sampler, np.zeros(10, dtype=np.float32), 2000)
+    assert set(tokens) == set(range(tenths))
 
 
 @pytest.mark.parametrize(
@@ -325,31 +336,50 @@ def test_draw_is_inverse_cdf_of_one_uniform_in_id_order() -> None:
     assert draw_tokens(sampler, logits, 300) == expected
 
 
+def assert_matches_reference(
+    logits: npt.NDArray[np.float32],
+    params: SamplingParams,
+    allowed: npt.NDArray[np.bool_] | None = None,
+    steps: int = 40,
+) -> None:
+    """Tokens of a seeded Sampler equal the full-sort reference fed the same uniforms."""
+    assert params.seed is not None
+    sampler = Sampler(params, n_vocab=logits.size)
+    masked = logits if allowed is None else np.where(allowed, logits, -np.inf)
+    expected = [
+        reference_token(masked, params.temperature, params.top_p, u)
+        for u in uniforms(params.seed, 0, steps)
+    ]
+    assert [sampler.sample(logits, allowed).token for _ in range(steps)] == expected
+
+
 @pytest.mark.parametrize(
     ("scale", "temperature", "top_p", "masked"),
     [
-        (4.0, 1.0, 0.9, False),  # nucleus found within the top 256
-        (1.5, 1.0, 0.9, False),  # needs the top 1024
-        (0.2, 1.0, 0.95, False),  # needs a full sort
-        (0.5, 1.0, 1.0, False),  # no truncation, blocked inverse CDF
-        (3.0, 0.05, 0.99, False),  # most weights underflow to exactly 0
+        (4.0, 1.0, 0.9, False),  # nucleus (6 tokens) found within the top 256
+        (2.5, 1.0, 0.9, False),  # nucleus of ~650 tokens: needs the top 1024
+        (0.2, 1.0, 0.95, False),  # nucleus of ~4600 tokens: needs a full sort
+        (0.5, 1.0, 1.0, False),  # no truncation: blocked inverse CDF over 5000 tokens
+        (3.0, 0.01, 0.99, False),  # most weights underflow to exactly 0
         (2.0, 1.3, 0.9, True),  # 95% of the vocabulary masked out
     ],
 )
 def test_matches_full_sort_reference_on_larger_vocab(
     scale: float, temperature: float, top_p: float, masked: bool
 ) -> None:
-    n_vocab, seed, steps = 5000, 2024, 40
     rng = np.random.default_rng(int(scale * 100))
-    logits = (rng.standard_normal(n_vocab) * scale).astype(np.float32)
-    allowed = rng.random(n_vocab) < 0.05 if masked else None
-    params = SamplingParams(temperature=temperature, top_p=top_p, seed=seed)
-    sampler = Sampler(params, n_vocab=n_vocab)
-    masked_logits = logits if allowed is None else np.where(allowed, logits, -np.inf)
-    expected = [
-        reference_token(masked_logits, temperature, top_p, u) for u in uniforms(seed, 0, steps)
-    ]
-    assert [sampler.sample(logits, allowed).token for _ in range(steps)] == expected
+    logits = (rng.standard_normal(5000) * scale).astype(np.float32)
+    allowed = rng.random(5000) < 0.05 if masked else None
+    params = SamplingParams(temperature=temperature, top_p=top_p, seed=2024)
+    assert_matches_reference(logits, params, allowed)
+
+
+def test_matches_reference_when_most_tokens_share_the_lowest_logit() -> None:
+    # 3000 of 5000 tokens tie at the minimum logit, and the nucleus must reach into them
+    rng = np.random.default_rng(5)
+    logits = np.zeros(5000, dtype=np.float32)
+    logits[rng.permutation(5000)[:2000]] = rng.random(2000).astype(np.float32) * 0.5 + 0.1
+    assert_matches_reference(logits, SamplingParams(top_p=0.8, seed=31))
 
 
 # --- seeds and streams ---------------------------------------------------------------------
@@ -433,7 +463,8 @@ def test_chosen_logprob_exact_even_outside_top_k_and_nucleus_truncation() -> Non
     assert {r.token for r in results} == {0, 1}
     for r in results:
         assert r.logprob == pytest.approx(exact[r.token], abs=1e-12)
-        assert r.top_logprobs == (TokenLogprob(0, pytest.approx(exact[0], abs=1e-12)),)
+        assert [t.token for t in r.top_logprobs] == [0]
+        assert r.top_logprobs[0].logprob == pytest.approx(exact[0], abs=1e-12)
 
 
 # --- allowed mask ---------------------------------------------------------------------------

@@ -19,8 +19,14 @@ from openai.types.chat.chat_completion_message import ChatCompletionMessage
 from openai.types.chat.chat_completion_token_logprob import TopLogprob
 from openai.types.completion_usage import CompletionUsage, PromptTokensDetails
 
-from hearth.engine.events import (ChoiceFinished, Completed, Failed, LogprobEntry,
-                                  TokenDelta)
+from hearth.engine.events import (
+    ChoiceFinished,
+    Completed,
+    Failed,
+    FinishReason,
+    LogprobEntry,
+    TokenDelta,
+)
 from hearth.engine.registry import ModelRegistry
 from hearth.engine.sequence import GenerationHandle
 from hearth.services.chat.params import ChatCompletionParams
@@ -39,7 +45,7 @@ class _Meta:
 class _Choice:
     text: list[str] = field(default_factory=list)
     logprobs: list[ChatCompletionTokenLogprob] = field(default_factory=list)
-    finish_reason: str = "stop"
+    finish_reason: FinishReason = "stop"
 
 
 def _sdk_logprob(entry: LogprobEntry) -> ChatCompletionTokenLogprob:
@@ -94,11 +100,12 @@ class ChatCompletions:
 
         def chunk(choices: list[ChunkChoice], usage: CompletionUsage | None = None,
                   ) -> ChatCompletionChunk:
-            extra = {"usage": usage} if usage_on else {}
-            return ChatCompletionChunk(
+            out = ChatCompletionChunk(
                 id=meta.id, object="chat.completion.chunk", created=meta.created,
-                model=meta.model, system_fingerprint=meta.fingerprint, choices=choices,
-                **extra)
+                model=meta.model, system_fingerprint=meta.fingerprint, choices=choices)
+            if usage_on:  # OpenAI sends "usage": null on every chunk but the last
+                out.usage = usage
+            return out
 
         try:
             for i in range(params.n or 1):
@@ -141,7 +148,7 @@ async def _drain(handle: GenerationHandle, choices: list[_Choice]) -> Completed:
 
 def _final_choice(index: int, choice: _Choice, logprobs: bool) -> Choice:
     return Choice(
-        index=index, finish_reason=choice.finish_reason,  # type: ignore[arg-type]
+        index=index, finish_reason=choice.finish_reason,
         message=ChatCompletionMessage(role="assistant", content="".join(choice.text),
                                       refusal=None),
         logprobs=ChoiceLogprobs(content=choice.logprobs, refusal=None) if logprobs else None)

@@ -1,0 +1,165 @@
+"""The continuous-batching scheduler over a deterministic fake runner (unit level)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+
+import numpy as np
+import pytest
+
+from hearth.engine.events import ChoiceFinished, Completed, Failed, TokenDelta
+from hearth.engine.runner import BatchItem, ModelInfo
+from hearth.engine.sampling import SamplingParams
+from hearth.engine.scheduler import Scheduler
+from hearth.engine.sequence import GenerationHandle, GenerationRequest
+
+pytestmark = pytest.mark.anyio
+EOG = 9
+
+
+class FakeRunner:
+    """Greedy next token = last token + 1 (letters 'a'..), EOG after token 8."""
+
+    def __init__(self, max_sequences: int = 4, kv_cells: int = 4096) -> None:
+        self.info = ModelInfo(id="fake", path="", n_vocab=10, n_ctx_train=512,
+                              chat_template=None, bos_token="", eos_token="",
+                              fingerprint="fp_fake", description="fake")
+        self.max_sequences, self.context_length, self.kv_cells = max_sequences, 512, kv_cells
+        self.lengths: dict[int, int] = {}
+        self.batches: list[list[BatchItem]] = []
+        self.copies: list[tuple[int, int]] = []
+
+    def tokenize(self, text: str, *, special: bool) -> list[int]:
+        return [ord(c) - 97 for c in text]
+
+    def token_bytes(self, token: int) -> bytes:
+        return bytes([97 + token])
+
+    def is_end_of_generation(self, token: int) -> bool:
+        return token == EOG
+
+    def decode(self, items: Sequence[BatchItem]) -> list[np.ndarray]:
+        self.batches.append(list(items))
+        out = []
+        for item in items:
+            assert item.pos == self.lengths.get(item.seq_id, 0), "positions must be contiguous"
+            self.lengths[item.seq_id] = item.pos + len(item.tokens)
+            if item.logits:
+                logits = np.zeros(10, dtype=np.float32)
+                logits[min(item.tokens[-1] + 1, EOG)] = 10.0
+                out.append(logits)
+        return out
+
+    def copy_sequence(self, src: int, dst: int) -> None:
+        self.copies.append((src, dst))
+        self.lengths[dst] = self.lengths[src]
+
+    def free_sequence(self, seq_id: int) -> None:
+        self.lengths.pop(seq_id, None)
+
+    def sequence_length(self, seq_id: int) -> int:
+        return self.lengths.get(seq_id, 0)
+
+
+GREEDY = SamplingParams(temperature=0, seed=0)
+
+
+async def collect(handle: GenerationHandle) -> tuple[dict[int, str], dict[int, str], Completed]:
+    texts: dict[int, str] = {}
+    reasons: dict[int, str] = {}
+    while True:
+        event = await handle.next()
+        if isinstance(event, TokenDelta):
+            texts[event.choice] = texts.get(event.choice, "") + event.text
+        elif isinstance(event, ChoiceFinished):
+            reasons[event.choice] = event.finish_reason
+        elif isinstance(event, Completed):
+            return texts, reasons, event
+        elif isinstance(event, Failed):
+            raise event.error
+
+
+@pytest.fixture
+def runner() -> FakeRunner:
+    return FakeRunner()
+
+
+@pytest.fixture
+def scheduler(runner: FakeRunner):
+    sched = Scheduler(runner, batch_tokens=8)
+    sched.start()
+    yield sched
+    sched.stop()
+
+
+async def test_generates_until_end_of_generation(scheduler: Scheduler) -> None:
+    handle = scheduler.submit(GenerationRequest(prompt=[0, 1], params=GREEDY, max_tokens=50))
+    texts, reasons, done = await collect(handle)
+    assert texts == {0: "cdefghi"} and reasons == {0: "stop"}
+    assert (done.prompt_tokens, done.completion_tokens) == (2, 8)  # 7 letters + EOG
+
+
+async def test_max_tokens_and_stop(scheduler: Scheduler) -> None:
+    length = scheduler.submit(GenerationRequest(prompt=[0], params=GREEDY, max_tokens=3))
+    stop = scheduler.submit(GenerationRequest(prompt=[0], params=GREEDY, max_tokens=50,
+                                              stop=("ef",)))
+    assert (await collect(length))[:2] == ({0: "bcd"}, {0: "length"})
+    assert (await collect(stop))[:2] == ({0: "bcd"}, {0: "stop"})
+
+
+async def test_concurrent_requests_share_decode_steps(scheduler: Scheduler,
+                                                      runner: FakeRunner) -> None:
+    handles = [scheduler.submit(GenerationRequest(prompt=[0], params=GREEDY, max_tokens=6))
+               for _ in range(3)]
+    for handle in handles:
+        assert (await collect(handle))[0] == {0: "bcdefg"}
+    assert max(len({i.seq_id for i in batch}) for batch in runner.batches) == 3
+    assert len(runner.batches) < 3 * 6
+
+
+async def test_long_prompt_is_prefilled_in_chunks(scheduler: Scheduler,
+                                                  runner: FakeRunner) -> None:
+    prompt = [0] * 20 + [3]
+    texts, _, done = await collect(scheduler.submit(
+        GenerationRequest(prompt=prompt, params=GREEDY, max_tokens=2)))
+    assert texts == {0: "ef"} and done.prompt_tokens == 21
+    prefill_sizes = [len(b[0].tokens) for b in runner.batches[:3]]
+    assert prefill_sizes == [8, 8, 5]
+
+
+async def test_n_choices_share_the_prompt_by_seq_copy(scheduler: Scheduler,
+                                                      runner: FakeRunner) -> None:
+    texts, _, done = await collect(scheduler.submit(
+        GenerationRequest(prompt=[5], params=GREEDY, max_tokens=10, n=3)))
+    assert texts == {0: "ghi", 1: "ghi", 2: "ghi"}
+    assert len(runner.copies) == 2 and done.completion_tokens == 12
+    assert runner.lengths == {}
+
+
+async def test_cancel_frees_sequence(scheduler: Scheduler, runner: FakeRunner) -> None:
+    never_ends = SamplingParams(temperature=0, logit_bias={EOG: -100, 0: 50})
+    handle = scheduler.submit(GenerationRequest(prompt=[0], params=never_ends, max_tokens=500))
+    assert isinstance(await handle.next(), TokenDelta)
+    handle.cancel()
+    for _ in range(200):
+        if scheduler.stats.active_sequences == 0:
+            break
+        await asyncio.sleep(0.01)
+    assert scheduler.stats.active_sequences == 0 and runner.lengths == {}
+    assert sum(len(b) for b in runner.batches) < 500
+
+
+async def test_waits_for_kv_cells_then_runs() -> None:
+    small = FakeRunner(max_sequences=4, kv_cells=512)
+    sched = Scheduler(small, batch_tokens=8)
+    sched.start()
+    try:
+        # each reserves 1 + 300 of 512 cells: the second must wait for the first
+        a = sched.submit(GenerationRequest(prompt=[0], params=GREEDY, max_tokens=300))
+        b = sched.submit(GenerationRequest(prompt=[0], params=GREEDY, max_tokens=300))
+        assert (await collect(a))[1] == {0: "stop"}
+        assert (await collect(b))[1] == {0: "stop"}
+        assert max(len(batch) for batch in small.batches) == 1
+    finally:
+        sched.stop()
