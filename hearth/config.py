@@ -47,7 +47,7 @@ class Settings(BaseSettings):
     training context."""
     max_sequences: int = Field(default=8, ge=1, le=256)
     """Sequences decoded together in one batch (continuous batching); more wait."""
-    kv_cache_tokens: int = Field(default=32768, ge=512)
+    kv_cache_tokens: int = Field(default=16384, ge=512)
     """KV cells shared by all sequences (memory ~23 KB per cell for SmolLM2-135M)."""
     batch_tokens: int = Field(default=512, ge=32)
     """Tokens per llama.cpp decode step (prompt chunks are split to fit)."""

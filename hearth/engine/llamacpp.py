@@ -27,7 +27,7 @@ class RunnerConfig:
 
     context_length: int = 8192
     max_sequences: int = 8
-    kv_cells: int = 32768
+    kv_cells: int = 16384
     batch_tokens: int = 512
     threads: int | None = None
     flash_attention: bool = True

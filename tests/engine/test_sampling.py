@@ -275,13 +275,23 @@ def test_top_p_exactly_on_cumulative_boundary(top_p: float, kept: set[int]) -> N
     assert set(tokens) == kept
 
 
-@pytest.mark.parametrize("tenths", range(1, 10))
-def test_top_p_decimal_boundaries_on_uniform_vocab(tenths: int) -> None:
-    # ten tokens of probability 0.1: top_p = k/10 keeps exactly k tokens, although e.g.
-    # 0.3 * 10 == 3.0000000000000004 in floating point
-    sampler = Sampler(SamplingParams(top_p=tenths / 10, seed=tenths), n_vocab=10)
-    tokens = draw_tokens(sampler, np.zeros(10, dtype=np.float32), 2000)
-    assert set(tokens) == set(range(tenths))
+@pytest.mark.parametrize(
+    ("probs", "top_p", "kept"),
+    [
+        ([0.7, 0.2, 0.1], 0.7, {0}),
+        ([0.7, 0.2, 0.1], 0.9, {0, 1}),
+        ([0.3, 0.25, 0.25, 0.2], 0.3, {0}),
+        ([0.3, 0.25, 0.25, 0.2], 0.55, {0, 1}),
+        ([0.3, 0.25, 0.25, 0.2], 0.8, {0, 1, 2}),
+    ],
+)
+def test_top_p_decimal_boundaries_survive_rounding(
+    probs: list[float], top_p: float, kept: set[int]
+) -> None:
+    # float64 log/exp round trips put these cumulative sums a few ulps below top_p; the
+    # documented 1e-9 tolerance still treats them as reaching it
+    sampler = Sampler(SamplingParams(top_p=top_p, seed=10), n_vocab=len(probs))
+    assert set(draw_tokens(sampler, np.log(np.array(probs)), 3000)) == kept
 
 
 @pytest.mark.parametrize(
