@@ -26,17 +26,17 @@ def _settings(**overrides: Any) -> Settings:
 
 @app.command()
 def serve(
-    host: Annotated[str | None, typer.Option(help="Interface to bind. [env: HEARTH_HOST]")]
+    host: Annotated[str | None, typer.Option(help="Interface to bind. \\[env: HEARTH_HOST]")]
     = None,
-    port: Annotated[int | None, typer.Option(help="TCP port. [env: HEARTH_PORT]")] = None,
+    port: Annotated[int | None, typer.Option(help="TCP port. \\[env: HEARTH_PORT]")] = None,
     data_dir: Annotated[Path | None, typer.Option(
-        help="Database, file blobs and converted weights. [env: HEARTH_DATA_DIR]")] = None,
+        help="Database, file blobs and converted weights. \\[env: HEARTH_DATA_DIR]")] = None,
     api_key: Annotated[str | None, typer.Option(
-        help="Bootstrap API key; generated and printed once if unset. [env: HEARTH_API_KEY]")]
+        help="Bootstrap API key; generated and printed once if unset. \\[env: HEARTH_API_KEY]")]
     = None,
     model: Annotated[list[str] | None, typer.Option(
         help="Extra GGUF chat model, 'path.gguf' or 'path.gguf=id'; repeatable. "
-             "[env: HEARTH_MODELS as a JSON list]")] = None,
+             "\\[env: HEARTH_MODELS as a JSON list]")] = None,
 ) -> None:
     """Start the OpenAI-compatible server with the bundled models."""
     import uvicorn

@@ -136,3 +136,19 @@ def test_first_start_prints_a_key_once(tmp_path: Path) -> None:
     finally:
         stop_server(second)
     assert key not in (data / "hearth.db").read_bytes().decode("latin-1")
+
+
+def test_extra_gguf_model_is_served(tmp_path: Path) -> None:
+    from hearth.engine.weights import bundled_chat_model
+
+    gguf = bundled_chat_model().path
+    srv = start_server(tmp_path / "data", "--api-key", API_KEY, "--model", f"{gguf}=my-model")
+    try:
+        with openai.OpenAI(base_url=f"{srv.url}/v1", api_key=API_KEY, max_retries=0) as c:
+            assert [m.id for m in c.models.list().data] == [MODEL, "my-model"]
+            out = c.chat.completions.create(model="my-model", max_tokens=4,
+                                            messages=[{"role": "user", "content": "Hi"}])
+            assert out.model == "my-model" and out.choices[0].message.content
+        assert "my-model" in srv.output()  # the log names every loaded model
+    finally:
+        stop_server(srv)
