@@ -35,7 +35,9 @@ lint: install-test
 	$(VENV)/bin/mypy
 
 bench: install-test
-	$(PY) benchmarks/run_all.py
+	$(PIP) install -e '.[test,bench]'
+	$(PY) benchmarks/quality.py
+	$(PY) benchmarks/serving.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

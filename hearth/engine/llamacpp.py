@@ -100,7 +100,7 @@ class LlamaCppRunner:
         params.n_batch = config.batch_tokens
         params.n_ubatch = config.batch_tokens
         params.n_seq_max = config.max_sequences
-        params.kv_unified = True
+        params.kv_unified = True  # one cell pool: any sequence may use the whole context
         threads = config.threads or os.cpu_count() or 1
         params.n_threads = threads
         params.n_threads_batch = threads
