@@ -16,6 +16,9 @@ from hearth.services.container import Services
 
 API_KEY = "sk-hearth-test-key-0123456789"
 MODEL = "smollm2-135m-instruct"
+# SmolLM2's end-of-generation tokens (<|endoftext|>, <|im_end|>, <empty_output>), banned
+# where a test needs the full max_tokens whatever the sampler draws
+NO_EOG = {"0": -100, "2": -100, "4": -100}
 
 
 @pytest.fixture(scope="session")

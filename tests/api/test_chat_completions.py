@@ -10,7 +10,7 @@ import pytest
 from hearth.services.chat.params import Message
 from hearth.services.chat.prepare import prompt_tokens
 from hearth.services.container import Services
-from tests.conftest import MODEL
+from tests.conftest import MODEL, NO_EOG
 
 pytestmark = pytest.mark.anyio
 USER = [{"role": "user", "content": "Write one sentence about the sea."}]
@@ -38,7 +38,7 @@ async def test_plain_chat_shape_and_usage(client: openai.AsyncOpenAI, services: 
 async def test_max_completion_tokens_gives_length(client: openai.AsyncOpenAI) -> None:
     out = await client.chat.completions.create(model=MODEL, messages=USER,
                                                max_completion_tokens=3, temperature=0,
-                                               logit_bias={"2": -100})
+                                               logit_bias=NO_EOG)
     assert out.choices[0].finish_reason == "length"
     assert out.usage is not None and out.usage.completion_tokens == 3
 
@@ -84,7 +84,7 @@ async def test_stream_without_usage_has_no_usage_chunk(client: openai.AsyncOpenA
 async def test_logprobs_shape_and_values(client: openai.AsyncOpenAI) -> None:
     out = await client.chat.completions.create(
         model=MODEL, messages=USER, max_tokens=10, temperature=0,
-        logprobs=True, top_logprobs=5, logit_bias={"2": -100})
+        logprobs=True, top_logprobs=5, logit_bias=NO_EOG)
     content = out.choices[0].logprobs.content
     assert content is not None and len(content) == out.usage.completion_tokens
     assert "".join(t.token for t in content) == out.choices[0].message.content
@@ -102,7 +102,7 @@ async def test_logprobs_shape_and_values(client: openai.AsyncOpenAI) -> None:
 
 async def test_stop_sequence_across_tokens_is_not_emitted(client: openai.AsyncOpenAI) -> None:
     kwargs = dict(model=MODEL, messages=USER, temperature=0, max_tokens=30,
-                  logit_bias={"2": -100}, logprobs=True)
+                  logit_bias=NO_EOG, logprobs=True)
     base = await client.chat.completions.create(**kwargs)
     text = base.choices[0].message.content
     tokens = [t.token for t in base.choices[0].logprobs.content]
@@ -121,7 +121,7 @@ async def test_stop_sequence_across_tokens_is_not_emitted(client: openai.AsyncOp
 async def test_n_choices(client: openai.AsyncOpenAI) -> None:
     out = await client.chat.completions.create(model=MODEL, messages=USER, n=3,
                                                max_tokens=12, temperature=1.0, seed=3,
-                                               logprobs=True, logit_bias={"2": -100})
+                                               logprobs=True, logit_bias=NO_EOG)
     assert [c.index for c in out.choices] == [0, 1, 2]
     assert len({c.message.content for c in out.choices}) > 1
     per_choice = sum(len(c.logprobs.content) for c in out.choices)

@@ -11,11 +11,11 @@ import pytest
 from hearth.engine.events import Event, Failed, TokenDelta
 from hearth.engine.sequence import GenerationHandle
 from hearth.errors import ServiceUnavailable
-from tests.conftest import API_KEY, MODEL
+from tests.conftest import API_KEY, MODEL, NO_EOG
 
 pytestmark = pytest.mark.anyio
 BODY = {"model": MODEL, "messages": [{"role": "user", "content": "Hello"}], "max_tokens": 50,
-        "stream": True, "logit_bias": {"2": -100}}
+        "stream": True, "logit_bias": NO_EOG}
 
 
 @pytest.fixture

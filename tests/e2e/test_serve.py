@@ -11,7 +11,7 @@ import httpx2
 import openai
 import pytest
 
-from tests.conftest import API_KEY, MODEL
+from tests.conftest import API_KEY, MODEL, NO_EOG
 from tests.e2e.conftest import Server, engine_stats, start_server, stop_server
 
 pytestmark = pytest.mark.e2e
@@ -75,7 +75,7 @@ def test_disconnect_cancels_and_frees_kv(server: Server) -> None:
     _wait_idle(server)
     before = engine_stats(server)["decoded_tokens"]
     body = {"model": MODEL, "messages": USER, "max_tokens": 1500, "stream": True,
-            "logit_bias": {"2": -100}}
+            "logit_bias": NO_EOG}
     with httpx2.stream("POST", f"{server.url}/v1/chat/completions", json=body,
                        headers={"Authorization": f"Bearer {API_KEY}"}, timeout=30) as r:
         lines = r.iter_lines()
@@ -97,7 +97,7 @@ def test_eight_concurrent_streams_share_decode_steps(server: Server) -> None:
     async def one(client: openai.AsyncOpenAI, i: int) -> tuple[str, str | None]:
         stream = await client.chat.completions.create(
             model=MODEL, messages=[{"role": "user", "content": f"Count to {i + 3}."}],
-            max_tokens=32, stream=True, seed=i, logit_bias={"2": -100})
+            max_tokens=32, stream=True, seed=i, logit_bias=NO_EOG)
         parts, finish = [], None
         async for chunk in stream:
             parts.append(chunk.choices[0].delta.content or "")
