@@ -6,7 +6,7 @@ from typing import TypeVar
 
 from fastapi import Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from hearth.api.errors import validation_error
 from hearth.errors import InvalidRequest
@@ -22,11 +22,8 @@ async def parse_body(request: Request, model: type[P]) -> P:
         raise InvalidRequest("The request body is empty; expected a JSON object.")
     try:
         return model.model_validate_json(raw, strict=True)
-    except ValueError as exc:  # pydantic.ValidationError
-        errors = getattr(exc, "errors", None)
-        if errors is None:
-            raise
-        raise validation_error(errors()) from None
+    except ValidationError as exc:
+        raise validation_error(exc.errors()) from None
 
 
 def json_response(model: BaseModel, status_code: int = 200) -> JSONResponse:

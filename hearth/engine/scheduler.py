@@ -144,13 +144,12 @@ class Scheduler:
         start = time.perf_counter()
         try:
             logits = self._runner.decode(items)
-        except KVCacheFull:
-            self._fail(self._active[-1], ServiceUnavailable("KV cache exhausted; retry."))
-            return
-        except Exception as exc:  # a backend failure fails this batch, not the server
+        except Exception as exc:  # the batch's jobs are now out of step: fail them, not all
             log.exception("decode failed")
-            for job in list(self._active):
-                self._fail(job, exc)
+            error = (ServiceUnavailable("KV cache exhausted; retry.")
+                     if isinstance(exc, KVCacheFull) else exc)
+            for job in self._jobs_in(items):
+                self._fail(job, error)
             return
         self._stepper.dispatch(owners, logits, self._grow)
         self._recent.append(time.perf_counter() - start)
@@ -159,6 +158,10 @@ class Scheduler:
         for job in [j for j in self._active if not j.live]:
             job.emit(Completed(len(job.request.prompt), job.completion_tokens))
             self._retire(job)
+
+    def _jobs_in(self, items: list[BatchItem]) -> list[Job]:
+        ids = {item.seq_id for item in items}
+        return [j for j in self._active if any(s.seq_id in ids for s in j.seqs)]
 
     def _plan(self) -> tuple[list[BatchItem], list[tuple[Job, int | None]]]:
         """Decode tokens first (one per live sequence), then prompt chunks in FIFO order."""
@@ -215,9 +218,8 @@ class Scheduler:
         return EngineStats(
             active_requests=len(self._active), waiting_requests=len(self._waiting),
             active_sequences=len(busy),
-            kv_positions={i: self._runner.sequence_length(i)
-                          for i in range(self._runner.max_sequences)
-                          if self._runner.sequence_length(i) > 0},
+            kv_positions={i: n for i in range(self._runner.max_sequences)
+                          if (n := self._runner.sequence_length(i)) > 0},
             steps=self._steps, decoded_tokens=self._decoded,
             step_seconds=sum(recent) / len(recent) if recent else 0.0,
         )

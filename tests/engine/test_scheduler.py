@@ -163,3 +163,23 @@ async def test_waits_for_kv_cells_then_runs() -> None:
         assert max(len(batch) for batch in small.batches) == 1
     finally:
         sched.stop()
+
+
+async def test_backend_failure_fails_the_batch_and_engine_carries_on(runner: FakeRunner,
+                                                                     scheduler: Scheduler) -> None:
+    real_decode = runner.decode
+    calls = {"n": 0}
+
+    def flaky(items: Sequence[BatchItem]) -> list[np.ndarray]:
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise RuntimeError("backend hiccup")
+        return real_decode(items)
+
+    runner.decode = flaky  # type: ignore[method-assign]
+    doomed = scheduler.submit(GenerationRequest(prompt=[0], params=GREEDY, max_tokens=5))
+    with pytest.raises(RuntimeError, match="hiccup"):
+        await collect(doomed)
+    later = scheduler.submit(GenerationRequest(prompt=[0], params=GREEDY, max_tokens=3))
+    assert (await collect(later))[0] == {0: "bcd"}
+    assert runner.lengths == {}
