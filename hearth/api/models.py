@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
+from hearth.api.bodies import json_response
 from hearth.api.deps import authenticate, services
 from hearth.services.models import list_models, retrieve_model
 
@@ -14,11 +15,12 @@ router = APIRouter(dependencies=[Depends(authenticate)])
 @router.get("/models")
 async def list_(request: Request) -> JSONResponse:
     """Every served model: ``{"object": "list", "data": [Model]}``."""
-    data = [m.model_dump(mode="json") for m in list_models(services(request).models)]
+    data = [m.model_dump(mode="json", exclude_unset=True)
+            for m in list_models(services(request).models)]
     return JSONResponse({"object": "list", "data": data})
 
 
 @router.get("/models/{model:path}")
 async def retrieve(request: Request, model: str) -> JSONResponse:
     """One ``Model``; 404 ``model_not_found``."""
-    return JSONResponse(retrieve_model(services(request).models, model).model_dump(mode="json"))
+    return json_response(retrieve_model(services(request).models, model))

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import httpx2
 import openai
 import pytest
 
-from tests.conftest import MODEL
+from tests.conftest import API_KEY, MODEL
 
 pytestmark = pytest.mark.anyio
 
@@ -15,6 +16,11 @@ async def test_list_contains_bundled_model(client: openai.AsyncOpenAI) -> None:
     ids = [m.id for m in page.data]
     assert ids == [MODEL]
     assert page.data[0].object == "model" and page.data[0].owned_by == "hearth"
+
+
+async def test_wire_shape_is_openais(http: httpx2.AsyncClient) -> None:
+    r = await http.get(f"/v1/models/{MODEL}", headers={"Authorization": f"Bearer {API_KEY}"})
+    assert set(r.json()) == {"id", "object", "created", "owned_by"}
 
 
 async def test_retrieve(client: openai.AsyncOpenAI) -> None:
