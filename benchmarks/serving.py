@@ -17,7 +17,7 @@ Every request uses temperature 0 and a logit_bias of -100 on all end-of-generati
 ``max_tokens`` tokens. Each request starts with a unique ticket number so the reference's
 prompt-prefix reuse cannot skip the prefill of a repeated prompt.
 
-Usage: .venv/bin/python benchmarks/serving.py [--formats original,q8_0] [--runs N] [--quick]
+Usage: .venv/bin/python benchmarks/serving.py [--formats original,f16,q8_0] [--runs N] [--quick]
 """
 
 from __future__ import annotations
@@ -584,7 +584,7 @@ def run_format(weight_format: str, setup: Setup, w: Workload) -> dict[str, Any]:
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--formats", default="original,q8_0",
+    parser.add_argument("--formats", default="original,f16,q8_0",
                         help="comma-separated weight formats (original,q8_0,q4_0,f16)")
     parser.add_argument("--runs", type=int, default=None,
                         help="measured runs per figure (default 3; 1 with --quick)")
