@@ -12,6 +12,7 @@ from hearth.engine.weights import (
     ModelSource,
     bundled_chat_model,
     converted,
+    file_digest,
     fingerprint,
     parse_model_spec,
 )
@@ -39,8 +40,9 @@ def _runner_config(settings: Settings) -> RunnerConfig:
 
 def _load(source: ModelSource, settings: Settings, weight_format: str) -> ServedModel:
     config = _runner_config(settings)
-    weights = converted(source.path, weight_format, settings.data_dir / "models")
-    fp = fingerprint(weights, f"{weight_format}|{config}")
+    digest = file_digest(source.path)
+    weights = converted(source.path, weight_format, settings.data_dir / "models", digest)
+    fp = fingerprint(digest, f"{weight_format}|{config}")
     runner = LlamaCppRunner(str(weights), source.id, fp, config)
     scheduler = Scheduler(runner, settings.batch_tokens)
     scheduler.start()

@@ -67,15 +67,17 @@ def file_digest(path: Path) -> str:
     return digest.hexdigest()
 
 
-def converted(source: Path, weight_format: str, cache_dir: Path) -> Path:
+def converted(source: Path, weight_format: str, cache_dir: Path,
+              digest: str | None = None) -> Path:
     """``source`` rewritten as ``weight_format`` (q8_0/q4_0/f16) in ``cache_dir``, once.
 
-    ``original`` returns ``source``. Written to a temp name and renamed, so a crash
-    never leaves a half-written file in place.
+    ``digest``: the source's ``file_digest`` if the caller has it. ``original`` returns
+    ``source``. Written to a temp name and renamed, so a crash never leaves a half-written
+    file in place.
     """
     if weight_format == "original":
         return source
-    key = file_digest(source)[:16]
+    key = (digest or file_digest(source))[:16]
     target = cache_dir / f"{source.stem}.{key}.{weight_format}.gguf"
     if target.is_file():
         return target
@@ -93,7 +95,11 @@ def converted(source: Path, weight_format: str, cache_dir: Path) -> Path:
     return target
 
 
-def fingerprint(weights: Path, config: str) -> str:
-    """``system_fingerprint``: model file + Hearth build + llama.cpp build + config."""
-    parts = [file_digest(weights), hearth.__version__, lc.__version__, config]
+def fingerprint(source_digest: str, config: str) -> str:
+    """``system_fingerprint``: source weights + Hearth build + llama.cpp build + config.
+
+    ``config`` must name the weight format: with the source digest and llama.cpp's version
+    it determines the converted file, so that file need not be hashed again.
+    """
+    parts = [source_digest, hearth.__version__, lc.__version__, config]
     return "fp_" + hashlib.sha256("|".join(parts).encode()).hexdigest()[:10]
