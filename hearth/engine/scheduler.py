@@ -199,10 +199,10 @@ class Scheduler:
         self._retire(job)
 
     def _fail_all(self, error: BaseException) -> None:
-        for job in list(self._active) + list(self._waiting):
-            job.emit(Failed(error))
         for job in list(self._active):
-            self._retire(job)
+            self._fail(job, error)
+        for job in self._waiting:
+            job.emit(Failed(error))
         self._waiting.clear()
 
     def _retire(self, job: Job) -> None:
