@@ -6,16 +6,12 @@ from fastapi import Request
 
 from hearth.errors import AuthenticationFailed
 from hearth.services.container import Services
-from hearth.store.api_keys import Principal
+from hearth.store.api_keys import Principal, redact_secret
 
 
 def services(request: Request) -> Services:
     """The app's ``Services`` (built in the lifespan)."""
     return request.app.state.services  # type: ignore[no-any-return]
-
-
-def _redact(key: str) -> str:
-    return f"{key[:8]}{'*' * 10}{key[-4:]}" if len(key) > 12 else "*" * len(key)
 
 
 async def authenticate(request: Request) -> Principal:
@@ -30,5 +26,5 @@ async def authenticate(request: Request) -> Principal:
             code="missing_api_key")
     principal = services(request).api_keys.verify(key)
     if principal is None:
-        raise AuthenticationFailed(f"Incorrect API key provided: {_redact(key)}.")
+        raise AuthenticationFailed(f"Incorrect API key provided: {redact_secret(key)}.")
     return principal
