@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Sequence
 
 import numpy as np
@@ -29,6 +30,9 @@ class FakeRunner:
         self.lengths: dict[int, int] = {}
         self.batches: list[list[BatchItem]] = []
         self.copies: list[tuple[int, int]] = []
+        # decode blocks once `hold_after` batches ran, until `release` is set
+        self.hold_after: int | None = None
+        self.release = threading.Event()
 
     def tokenize(self, text: str, *, special: bool) -> list[int]:
         return [ord(c) - 97 for c in text]
@@ -40,6 +44,8 @@ class FakeRunner:
         return token == EOG
 
     def decode(self, items: Sequence[BatchItem]) -> list[np.ndarray]:
+        if self.hold_after is not None and len(self.batches) >= self.hold_after:
+            assert self.release.wait(10), "test never released the runner"
         self.batches.append(list(items))
         out = []
         for item in items:
@@ -110,8 +116,10 @@ async def test_max_tokens_and_stop(scheduler: Scheduler) -> None:
 
 async def test_concurrent_requests_share_decode_steps(scheduler: Scheduler,
                                                       runner: FakeRunner) -> None:
+    runner.hold_after = 0  # the fake is instant: hold it until all three are queued
     handles = [scheduler.submit(GenerationRequest(prompt=[0], params=GREEDY, max_tokens=6))
                for _ in range(3)]
+    runner.release.set()
     for handle in handles:
         assert (await collect(handle))[0] == {0: "bcdefg"}
     assert max(len({i.seq_id for i in batch}) for batch in runner.batches) == 3
@@ -139,9 +147,11 @@ async def test_n_choices_share_the_prompt_by_seq_copy(scheduler: Scheduler,
 
 async def test_cancel_frees_sequence(scheduler: Scheduler, runner: FakeRunner) -> None:
     never_ends = SamplingParams(temperature=0, logit_bias={EOG: -100, 0: 50})
+    runner.hold_after = 2  # the fake is instant: pause it so the cancel lands mid-generation
     handle = scheduler.submit(GenerationRequest(prompt=[0], params=never_ends, max_tokens=500))
     assert isinstance(await handle.next(), TokenDelta)
     handle.cancel()
+    runner.release.set()
     for _ in range(200):
         if scheduler.stats.active_sequences == 0:
             break
