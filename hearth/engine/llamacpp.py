@@ -8,6 +8,7 @@ sequence ids; every scheduler step is one ``llama_decode`` over all of them
 from __future__ import annotations
 
 import ctypes
+import warnings
 import logging
 import os
 from collections.abc import Sequence
@@ -15,6 +16,8 @@ from dataclasses import dataclass
 
 import llama_cpp as lc
 import numpy as np
+from llguidance import LLTokenizer
+from llguidance.llamacpp import lltokenizer_from_vocab
 
 from hearth.engine.runner import BatchItem, KVCacheFull, ModelInfo
 
@@ -146,6 +149,14 @@ class LlamaCppRunner:
         if piece is None:
             piece = self._piece_cache[token] = self._piece(token, special=False)
         return piece
+
+    def grammar_tokenizer(self) -> LLTokenizer:
+        """The vocabulary as llguidance sees it (~0.3 s to build), with every
+        end-of-generation token as an EOS the grammar may allow when complete."""
+        eog = [t for t in range(self._n_vocab) if lc.llama_vocab_is_eog(self._vocab, t)]
+        with warnings.catch_warnings():  # llguidance calls llama_token_get_attr (deprecated)
+            warnings.simplefilter("ignore", DeprecationWarning)
+            return lltokenizer_from_vocab(self._vocab, n_vocab=self._n_vocab, eos_token=eog)
 
     def is_end_of_generation(self, token: int) -> bool:
         """EOS, EOT and other end-of-generation tokens from the GGUF vocabulary."""

@@ -6,6 +6,7 @@ import logging
 from dataclasses import dataclass
 
 from hearth.config import Settings
+from hearth.engine.constraints import GrammarCompiler
 from hearth.engine.llamacpp import LlamaCppRunner, RunnerConfig
 from hearth.engine.scheduler import Scheduler
 from hearth.engine.weights import (
@@ -23,12 +24,14 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class ServedModel:
-    """A loaded chat model: id, creation time (unix s), runner and scheduler."""
+    """A loaded chat model: id, creation time (unix s), runner, scheduler and its
+    grammar compiler (structured outputs)."""
 
     id: str
     created: int
     runner: LlamaCppRunner
     scheduler: Scheduler
+    grammars: GrammarCompiler
 
 
 def _runner_config(settings: Settings) -> RunnerConfig:
@@ -48,7 +51,8 @@ def _load(source: ModelSource, settings: Settings, weight_format: str) -> Served
     scheduler.start()
     log.info("loaded model %s (%s, %s weights) from %s", source.id, runner.info.description,
              weight_format, source.path)
-    return ServedModel(source.id, int(source.path.stat().st_mtime), runner, scheduler)
+    return ServedModel(source.id, int(source.path.stat().st_mtime), runner, scheduler,
+                       GrammarCompiler(runner.grammar_tokenizer()))
 
 
 class ModelRegistry:

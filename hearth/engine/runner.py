@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
+from llguidance import LLTokenizer
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,10 @@ class ModelRunner(Protocol):
 
     def is_end_of_generation(self, token: int) -> bool:
         """True for EOS/EOT-like tokens that end a completion."""
+        ...
+
+    def grammar_tokenizer(self) -> LLTokenizer:
+        """The vocabulary for llguidance token masks (EOS = the end-of-generation ids)."""
         ...
 
     def decode(self, items: Sequence[BatchItem]) -> list[np.ndarray]:

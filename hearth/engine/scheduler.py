@@ -142,16 +142,20 @@ class Scheduler:
     def _step(self) -> None:
         items, owners = self._plan()
         start = time.perf_counter()
+        pending = self._stepper.start_masks(owners)  # overlaps the forward pass
         try:
             logits = self._runner.decode(items)
+            masks = pending.result() if pending else None
         except Exception as exc:  # the batch's jobs are now out of step: fail them, not all
+            if pending:
+                pending.wait()
             log.exception("decode failed")
             error = (ServiceUnavailable("KV cache exhausted; retry.")
                      if isinstance(exc, KVCacheFull) else exc)
             for job in self._jobs_in(items):
                 self._fail(job, error)
             return
-        self._stepper.dispatch(owners, logits, self._grow)
+        self._stepper.dispatch(owners, logits, self._grow, masks)
         self._recent.append(time.perf_counter() - start)
         self._steps += 1
         self._decoded += sum(len(i.tokens) for i in items)
@@ -204,6 +208,7 @@ class Scheduler:
         for job in self._waiting:
             job.emit(Failed(error))
         self._waiting.clear()
+        self._stepper.close()
 
     def _retire(self, job: Job) -> None:
         for seq in job.seqs:

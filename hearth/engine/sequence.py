@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from hearth.engine.constraints import Constraint, Grammar
 from hearth.engine.events import Event, LogprobEntry
 from hearth.engine.sampling import Sampler, SamplingParams
 from hearth.engine.text import TextAssembler
@@ -16,7 +17,8 @@ class GenerationRequest:
     """A tokenized prompt to complete ``n`` times.
 
     ``max_tokens``: completion tokens per choice (already bounded by the context);
-    ``stop``: up to 4 strings that end a choice and are never emitted.
+    ``stop``: up to 4 strings that end a choice and are never emitted;
+    ``grammar``: every choice's tokens are masked to this grammar (structured outputs).
     """
 
     prompt: list[int]
@@ -24,16 +26,19 @@ class GenerationRequest:
     max_tokens: int
     n: int = 1
     stop: tuple[str, ...] = ()
+    grammar: Grammar | None = None
 
 
 @dataclass
 class Seq:
-    """One choice: its llama.cpp sequence id, sampler, text state and next input."""
+    """One choice: its llama.cpp sequence id, sampler, text state, grammar position
+    and next input."""
 
     seq_id: int
     choice: int
     sampler: Sampler
     text: TextAssembler
+    constraint: Constraint | None = None
     pos: int = 0
     next_token: int | None = None
     generated: int = 0

@@ -6,15 +6,44 @@ end of generation, stop sequences, ``max_tokens``, logprobs) stay small and test
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future
 
 import numpy as np
+import numpy.typing as npt
 
-from hearth.engine.events import ChoiceFinished, FinishReason, LogprobEntry, TokenDelta, TopLogprob
+from hearth.engine.constraints import ConstraintFailed, MaskWorker
+from hearth.engine.events import (
+    ChoiceFinished,
+    Failed,
+    FinishReason,
+    LogprobEntry,
+    TokenDelta,
+    TopLogprob,
+)
 from hearth.engine.runner import ModelRunner
 from hearth.engine.sampling import SampledToken, Sampler
 from hearth.engine.sequence import Job, Seq
 from hearth.engine.text import TextAssembler
+from hearth.errors import InternalError
+
+Masks = Mapping[int, npt.NDArray[np.bool_]]
+
+
+class PendingMasks:
+    """Masks being computed for the sequences sampled after the current forward pass."""
+
+    def __init__(self, seq_ids: list[int], future: Future[list[npt.NDArray[np.bool_]]]):
+        self._seq_ids = seq_ids
+        self._future = future
+
+    def result(self) -> Masks:
+        """Wait for the masks: seq id -> bool mask over the vocabulary."""
+        return dict(zip(self._seq_ids, self._future.result(), strict=True))
+
+    def wait(self) -> None:
+        """Wait for the helper to finish with the matchers, ignoring its result."""
+        self._future.exception()
 
 
 class Stepper:
@@ -22,28 +51,53 @@ class Stepper:
 
     def __init__(self, runner: ModelRunner) -> None:
         self._runner = runner
+        self._masks: MaskWorker | None = None
 
     def open(self, job: Job, seq_ids: Sequence[int]) -> None:
         """Create the job's sequences on the given ids (choice i on ``seq_ids[i]``)."""
         req = job.request
         job.seqs = [Seq(seq_id=sid, choice=i, text=TextAssembler(req.stop),
-                        sampler=Sampler(req.params, self._runner.info.n_vocab, stream=i))
+                        sampler=Sampler(req.params, self._runner.info.n_vocab, stream=i),
+                        constraint=req.grammar.constraint() if req.grammar else None)
                     for i, sid in enumerate(seq_ids)]
         job.used = len(req.prompt)
 
+    def start_masks(self, owners: Sequence[tuple[Job, int | None]]) -> PendingMasks | None:
+        """Start computing the grammar masks the next ``dispatch`` needs, so they are
+        ready when the forward pass ends; None when no owner is constrained."""
+        seqs = [seq for job, choice in owners if not job.cancelled
+                for seq in (job.seqs if choice is None else [job.seqs[choice]])
+                if seq.constraint is not None]
+        if not seqs:
+            return None
+        if self._masks is None:
+            self._masks = MaskWorker(self._runner.info.n_vocab)
+        future = self._masks.start([s.constraint for s in seqs if s.constraint])
+        return PendingMasks([s.seq_id for s in seqs], future)
+
     def dispatch(self, owners: Sequence[tuple[Job, int | None]], logits: Sequence[np.ndarray],
-                 grow: Callable[[Job], bool]) -> None:
+                 grow: Callable[[Job], bool], masks: Masks | None = None) -> None:
         """Sample one token for each owner. ``choice`` None means the prompt just
-        finished prefilling: its logits seed every choice (KV shared by seq-copy)."""
+        finished prefilling: its logits seed every choice (KV shared by seq-copy).
+        ``masks``: allowed tokens per constrained sequence id (from ``start_masks``)."""
         for (job, choice), row in zip(owners, logits, strict=True):
             if job.cancelled:
                 continue
             if choice is None:
                 self._fork(job)
-                for seq in job.seqs:
-                    self._advance(job, seq, row, grow)
-            else:
-                self._advance(job, job.seqs[choice], row, grow)
+            for seq in job.seqs if choice is None else [job.seqs[choice]]:
+                try:
+                    self._advance(job, seq, row, grow, (masks or {}).get(seq.seq_id))
+                except ConstraintFailed as exc:
+                    job.emit(Failed(InternalError(
+                        f"Constrained decoding failed: {exc}. Simplify the schema.")))
+                    job.cancelled = True
+                    break
+
+    def close(self) -> None:
+        """Stop the mask helper thread."""
+        if self._masks is not None:
+            self._masks.close()
 
     def _fork(self, job: Job) -> None:
         first = job.seqs[0]
@@ -52,20 +106,26 @@ class Stepper:
                 self._runner.copy_sequence(first.seq_id, seq.seq_id)
             seq.pos = len(job.request.prompt)
 
-    def _advance(self, job: Job, seq: Seq, logits: np.ndarray,
-                 grow: Callable[[Job], bool]) -> None:
-        sampled = seq.sampler.sample(logits)
+    def _advance(self, job: Job, seq: Seq, logits: np.ndarray, grow: Callable[[Job], bool],
+                 allowed: npt.NDArray[np.bool_] | None) -> None:
+        if seq.constraint is not None and (allowed is None or not allowed.any()):
+            raise ConstraintFailed(seq.constraint.matcher.get_error() or "no token allowed")
+        sampled = seq.sampler.sample(logits, allowed)
         seq.sampler.accept(sampled.token)
         seq.generated += 1
         job.completion_tokens += 1
         if self._runner.is_end_of_generation(sampled.token):
             return self._finish(job, seq, "stop")
+        if seq.constraint is not None:
+            seq.constraint.consume(sampled.token)
         if sampled.logprob is not None:
             seq.held_logprobs.append(self._logprob_entry(sampled))
         step = seq.text.feed(self._runner.token_bytes(sampled.token))
         self._emit_text(job, seq, step.text, step.released_tokens)
         if step.stopped:
             return self._finish(job, seq, "stop", flush=False)
+        if seq.constraint is not None and seq.constraint.stopped:
+            return self._finish(job, seq, "stop")  # the grammar is complete
         if seq.generated >= job.request.max_tokens or not grow(job):
             return self._finish(job, seq, "length")
         seq.next_token = sampled.token

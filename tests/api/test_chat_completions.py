@@ -7,7 +7,6 @@ import math
 import openai
 import pytest
 
-from hearth.services.chat.params import Message
 from hearth.services.chat.prepare import prompt_tokens
 from hearth.services.container import Services
 from tests.conftest import MODEL, NO_EOG
@@ -27,7 +26,7 @@ async def test_plain_chat_shape_and_usage(client: openai.AsyncOpenAI, services: 
     assert choice.message.content
     assert choice.finish_reason in ("stop", "length")
     runner = services.models.get(MODEL).runner
-    expected_prompt = len(prompt_tokens(runner, [Message(role="user", content=USER[0]["content"])]))
+    expected_prompt = len(prompt_tokens(runner, [{"role": "user", "content": USER[0]["content"]}]))
     assert out.usage is not None
     assert out.usage.prompt_tokens == expected_prompt
     assert out.usage.total_tokens == out.usage.prompt_tokens + out.usage.completion_tokens

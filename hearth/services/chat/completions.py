@@ -9,13 +9,27 @@ import secrets
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from typing import Literal
 
-from openai.types.chat import ChatCompletion, ChatCompletionChunk, ChatCompletionTokenLogprob
+from openai.types.chat import (
+    ChatCompletion,
+    ChatCompletionChunk,
+    ChatCompletionMessageToolCallUnion,
+    ChatCompletionTokenLogprob,
+)
 from openai.types.chat.chat_completion import Choice, ChoiceLogprobs
 from openai.types.chat.chat_completion_chunk import Choice as ChunkChoice
-from openai.types.chat.chat_completion_chunk import ChoiceDelta
+from openai.types.chat.chat_completion_chunk import (
+    ChoiceDelta,
+    ChoiceDeltaToolCall,
+    ChoiceDeltaToolCallFunction,
+)
 from openai.types.chat.chat_completion_chunk import ChoiceLogprobs as ChunkLogprobs
 from openai.types.chat.chat_completion_message import ChatCompletionMessage
+from openai.types.chat.chat_completion_message_function_tool_call import (
+    ChatCompletionMessageFunctionToolCall,
+    Function,
+)
 from openai.types.chat.chat_completion_token_logprob import TopLogprob
 from openai.types.completion_usage import CompletionUsage, PromptTokensDetails
 
@@ -31,6 +45,13 @@ from hearth.engine.registry import ModelRegistry
 from hearth.engine.sequence import GenerationHandle
 from hearth.services.chat.params import ChatCompletionParams
 from hearth.services.chat.prepare import generation_request
+from hearth.services.chat.tool_calls import (
+    Arguments,
+    CallStarted,
+    Content,
+    Piece,
+    ToolCallParser,
+)
 
 
 @dataclass
@@ -39,6 +60,7 @@ class _Meta:
     created: int
     model: str
     fingerprint: str
+    tool_calls: bool = False
 
 
 @dataclass
@@ -46,6 +68,11 @@ class _Choice:
     text: list[str] = field(default_factory=list)
     logprobs: list[ChatCompletionTokenLogprob] = field(default_factory=list)
     finish_reason: FinishReason = "stop"
+
+
+def _finish_reason(reason: FinishReason, parser: ToolCallParser | None,
+                   ) -> Literal["stop", "length", "tool_calls"]:
+    return "tool_calls" if reason == "stop" and parser and parser.calls else reason
 
 
 def _sdk_logprob(entry: LogprobEntry) -> ChatCompletionTokenLogprob:
@@ -71,10 +98,10 @@ class ChatCompletions:
     def start(self, params: ChatCompletionParams) -> tuple[_Meta, GenerationHandle]:
         """Validate, tokenize and submit; raises ``InvalidRequest``/``ModelNotFound``."""
         served = self._registry.get(params.model)
-        request = generation_request(params, served.runner)
+        request, plan = generation_request(params, served.runner, served.grammars)
         handle = served.scheduler.submit(request)
         meta = _Meta(f"chatcmpl-{secrets.token_urlsafe(21)}", int(time.time()), served.id,
-                     served.runner.info.fingerprint)
+                     served.runner.info.fingerprint, plan.tool_calls)
         return meta, handle
 
     async def create(self, params: ChatCompletionParams) -> ChatCompletion:
@@ -88,7 +115,8 @@ class ChatCompletions:
         return ChatCompletion(
             id=meta.id, object="chat.completion", created=meta.created, model=meta.model,
             system_fingerprint=meta.fingerprint, usage=_usage(done),
-            choices=[_final_choice(i, c, bool(params.logprobs)) for i, c in enumerate(choices)])
+            choices=[_final_choice(i, c, bool(params.logprobs), meta.tool_calls)
+                     for i, c in enumerate(choices)])
 
     async def stream(self, meta: _Meta, handle: GenerationHandle, params: ChatCompletionParams,
                      ) -> AsyncIterator[ChatCompletionChunk]:
@@ -97,6 +125,7 @@ class ChatCompletions:
         Cancels generation if the consumer stops early (client disconnect)."""
         usage_on = bool(params.stream_options and params.stream_options.include_usage)
         logprobs_on = bool(params.logprobs)
+        parsers = [ToolCallParser() if meta.tool_calls else None for _ in range(params.n or 1)]
 
         def chunk(choices: list[ChunkChoice], usage: CompletionUsage | None = None,
                   ) -> ChatCompletionChunk:
@@ -117,11 +146,17 @@ class ChatCompletions:
                 if isinstance(event, TokenDelta):
                     lp = (ChunkLogprobs(content=[_sdk_logprob(e) for e in event.logprobs],
                                         refusal=None) if logprobs_on else None)
-                    yield chunk([ChunkChoice(index=event.choice, delta=ChoiceDelta(
-                        content=event.text), logprobs=lp, finish_reason=None)])
+                    parser = parsers[event.choice]
+                    pieces: list[Piece] = parser.feed(event.text) if parser else [
+                        Content(event.text)]
+                    for delta in _deltas(pieces):
+                        yield chunk([ChunkChoice(index=event.choice, delta=delta,
+                                                 logprobs=lp, finish_reason=None)])
+                        lp = None
                 elif isinstance(event, ChoiceFinished):
+                    reason = _finish_reason(event.finish_reason, parsers[event.choice])
                     yield chunk([ChunkChoice(index=event.choice, delta=ChoiceDelta(),
-                                             logprobs=None, finish_reason=event.finish_reason)])
+                                             logprobs=None, finish_reason=reason)])
                 elif isinstance(event, Completed):
                     if usage_on:
                         yield chunk([], _usage(event))
@@ -146,9 +181,34 @@ async def _drain(handle: GenerationHandle, choices: list[_Choice]) -> Completed:
             raise event.error
 
 
-def _final_choice(index: int, choice: _Choice, logprobs: bool) -> Choice:
+def _deltas(pieces: list[Piece]) -> list[ChoiceDelta]:
+    """Stream deltas as OpenAI sends them: a call's id and name first (arguments ""),
+    then argument fragments."""
+    out = []
+    for piece in pieces:
+        if isinstance(piece, Content):
+            out.append(ChoiceDelta(content=piece.text))
+        elif isinstance(piece, CallStarted):
+            out.append(ChoiceDelta(tool_calls=[ChoiceDeltaToolCall(
+                index=piece.index, id=piece.id, type="function",
+                function=ChoiceDeltaToolCallFunction(name=piece.name, arguments=""))]))
+        elif isinstance(piece, Arguments):
+            out.append(ChoiceDelta(tool_calls=[ChoiceDeltaToolCall(
+                index=piece.index, function=ChoiceDeltaToolCallFunction(arguments=piece.text))]))
+    return out
+
+
+def _final_choice(index: int, choice: _Choice, logprobs: bool, tool_calls: bool) -> Choice:
+    text = "".join(choice.text)
+    parser = ToolCallParser() if tool_calls else None
+    calls: list[ChatCompletionMessageToolCallUnion] = []
+    if parser is not None:
+        text = "".join(p.text for p in parser.feed(text) if isinstance(p, Content))
+        calls = [ChatCompletionMessageFunctionToolCall(
+            id=c.id, type="function", function=Function(name=c.name, arguments=c.arguments))
+            for c in parser.calls]
     return Choice(
-        index=index, finish_reason=choice.finish_reason,
-        message=ChatCompletionMessage(role="assistant", content="".join(choice.text),
-                                      refusal=None),
+        index=index, finish_reason=_finish_reason(choice.finish_reason, parser),
+        message=ChatCompletionMessage(role="assistant", content=None if calls else text,
+                                      refusal=None, tool_calls=calls or None),
         logprobs=ChoiceLogprobs(content=choice.logprobs, refusal=None) if logprobs else None)

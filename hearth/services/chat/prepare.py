@@ -10,29 +10,29 @@ import secrets
 from typing import Any
 
 from hearth.engine.chat_format import render_chat
+from hearth.engine.constraints import GrammarCompiler
 from hearth.engine.runner import ModelRunner
 from hearth.engine.sampling import SamplingParams
 from hearth.engine.sequence import GenerationRequest
 from hearth.errors import ContextLengthExceeded, InvalidRequest
 from hearth.services.chat.params import ChatCompletionParams, Message
+from hearth.services.chat.structured import OutputPlan, plan_output
+from hearth.services.chat.tool_calls import call_text
 
 
 def _unsupported(what: str, param: str) -> InvalidRequest:
     return InvalidRequest(f"{what} is not supported by Hearth yet.", param=param)
 
 
-def _reject_unsupported(params: ChatCompletionParams) -> None:
-    fmt = (params.response_format or {}).get("type", "text")
-    if fmt != "text":
-        raise _unsupported(f"response_format type '{fmt}'", "response_format")
-    if params.tools:
-        raise _unsupported("Function calling (tools)", "tools")
+def _check_combinations(params: ChatCompletionParams) -> None:
     if params.top_logprobs is not None and not params.logprobs:
         raise InvalidRequest("top_logprobs requires logprobs to be true.", param="top_logprobs")
 
 
 def message_text(message: Message, index: int) -> str:
     """A message's text: the string, or its text parts joined; other parts are a 400."""
+    if message.content is None and message.role == "assistant" and message.tool_calls:
+        return ""
     if message.content is None:
         raise InvalidRequest(f"messages[{index}].content is required.",
                              param=f"messages[{index}].content")
@@ -50,10 +50,46 @@ def message_text(message: Message, index: int) -> str:
     return "".join(texts)
 
 
-def prompt_tokens(runner: ModelRunner, messages: list[Message]) -> list[int]:
+def conversation_rows(messages: list[Message]) -> list[dict[str, Any]]:
+    """``{"role", "content"}`` rows for the chat template. Earlier tool calls become
+    ``<tool_call>`` blocks in the assistant's text; consecutive ``tool`` results become
+    one user turn of ``<tool_response>`` blocks (Hearth's generic tool format). Raises
+    ``InvalidRequest`` for a tool message that answers no preceding call."""
+    rows: list[dict[str, Any]] = []
+    open_calls: set[str] = set()
+    for i, m in enumerate(messages):
+        text = message_text(m, i)
+        if m.role == "tool":
+            if m.tool_call_id not in open_calls:
+                raise InvalidRequest(
+                    "Invalid parameter: messages with role 'tool' must be a response to a "
+                    "preceding message with 'tool_calls'.", param=f"messages[{i}].role")
+            block = f"<tool_response>\n{text}\n</tool_response>"
+            if rows and rows[-1].get("tool_results"):
+                rows[-1]["content"] += "\n" + block
+            else:
+                rows.append({"role": "user", "content": block, "tool_results": True})
+            continue
+        if m.role == "assistant" and m.tool_calls:
+            calls = [call_text(c.function.name, c.function.arguments) for c in m.tool_calls]
+            text = "\n".join(([text] if text else []) + calls)
+        open_calls = {c.id for c in m.tool_calls or []} if m.role == "assistant" else (
+            open_calls)
+        rows.append({"role": m.role, "content": text})
+    return [{"role": r["role"], "content": r["content"]} for r in rows]
+
+
+def with_instructions(rows: list[dict[str, Any]], text: str | None) -> list[dict[str, Any]]:
+    """``rows`` with ``text`` appended to the leading system message (or one added)."""
+    if not text:
+        return rows
+    if rows and rows[0]["role"] in ("system", "developer"):
+        return [{**rows[0], "content": f"{rows[0]['content']}\n\n{text}"}, *rows[1:]]
+    return [{"role": "system", "content": text}, *rows]
+
+
+def prompt_tokens(runner: ModelRunner, rows: list[dict[str, Any]]) -> list[int]:
     """The prompt token ids, rendered with the model's own chat template."""
-    rows: list[dict[str, Any]] = [{"role": m.role, "content": message_text(m, i)}
-                                  for i, m in enumerate(messages)]
     info = runner.info
     text = render_chat(info.chat_template, rows, bos_token=info.bos_token,
                        eos_token=info.eos_token)
@@ -87,13 +123,17 @@ def _max_tokens(params: ChatCompletionParams, prompt: int, context: int) -> int:
     return wanted or context - prompt
 
 
-def generation_request(params: ChatCompletionParams, runner: ModelRunner) -> GenerationRequest:
-    """Validate and tokenize; raises ``InvalidRequest``/``ContextLengthExceeded``."""
-    _reject_unsupported(params)
-    tokens = prompt_tokens(runner, params.messages)
+def generation_request(params: ChatCompletionParams, runner: ModelRunner,
+                       grammars: GrammarCompiler) -> tuple[GenerationRequest, OutputPlan]:
+    """Validate, plan the output (grammar, tool calls) and tokenize; raises
+    ``InvalidRequest``/``ContextLengthExceeded``."""
+    _check_combinations(params)
+    rows = conversation_rows(params.messages)
+    plan = plan_output(params, grammars, [r["content"] for r in rows])
+    tokens = prompt_tokens(runner, with_instructions(rows, plan.instructions))
     stop = [params.stop] if isinstance(params.stop, str) else list(params.stop or [])
     return GenerationRequest(
         prompt=tokens, params=_sampling(params, runner.info.n_vocab),
         max_tokens=_max_tokens(params, len(tokens), runner.context_length),
-        n=params.n or 1, stop=tuple(stop),
-    )
+        n=params.n or 1, stop=tuple(stop), grammar=plan.grammar,
+    ), plan

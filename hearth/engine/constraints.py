@@ -1,0 +1,166 @@
+"""Constrained decoding with llguidance: grammars -> per-step token masks.
+
+A ``Grammar`` is compiled once per canonical source (JSON Schema or Lark) and cached
+(LRU, bounded by an estimate of its memory); each sequence gets its own ``Constraint``,
+a cheap copy of the compiled matcher, that yields the allowed-token mask for the next
+step and consumes the sampled token. ``MaskWorker`` computes the masks of a whole batch
+on a helper thread while the forward pass runs (llama.cpp and llguidance both release
+the GIL), as OpenAI described for Structured Outputs (DevDay 2024) and llguidance
+implements (github.com/guidance-ai/llguidance).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any, cast
+
+import numpy as np
+import numpy.typing as npt
+from llguidance import LLExecutor, LLMatcher, LLParserLimits, LLTokenizer
+from llguidance.numpy import fill_next_token_bitmask_par
+
+if TYPE_CHECKING:
+    from llguidance._lib import JsonCompileOptions
+
+# Compact separators and no free whitespace: output can never loop on "\n\n\n...".
+JSON_OPTIONS: dict[str, Any] = {"whitespace_flexible": False, "item_separator": ", ",
+                                "key_separator": ": "}
+# The default lexer fuel (1e6) rejects length-bounded word patterns mid-generation
+# ("too many expressions constructed"); 1e7 costs at most ~200 ms once per schema.
+_LIMITS = LLParserLimits(initial_lexer_fuel=10_000_000, verbose_errors=False)
+
+
+class GrammarError(ValueError):
+    """llguidance cannot compile or enforce this grammar; ``str()`` is its message."""
+
+
+class ConstraintFailed(RuntimeError):
+    """The matcher reached an error state mid-generation (a resource limit was hit)."""
+
+
+class Grammar:
+    """A compiled grammar: ``constraint()`` gives a fresh per-sequence matcher (~10 µs)."""
+
+    def __init__(self, prototype: LLMatcher, size: int) -> None:
+        self._prototype = prototype
+        self.size = size
+
+    def constraint(self) -> Constraint:
+        """A new ``Constraint`` at the start of the grammar."""
+        return Constraint(self._prototype.deep_copy())
+
+
+class Constraint:
+    """One sequence's position in its grammar."""
+
+    def __init__(self, matcher: LLMatcher) -> None:
+        self.matcher = matcher
+
+    @property
+    def stopped(self) -> bool:
+        """The grammar is complete and admits no further token but end-of-generation."""
+        return self.matcher.is_stopped()
+
+    def consume(self, token: int) -> None:
+        """Advance past ``token``; raises ``ConstraintFailed`` if the matcher errors."""
+        if not self.matcher.consume_token(token) or self.matcher.is_error():
+            raise ConstraintFailed(self.matcher.get_error() or "token rejected by grammar")
+
+
+def unpack_mask(bits: npt.NDArray[np.int32], n_vocab: int) -> npt.NDArray[np.bool_]:
+    """An llguidance bitmask (``ceil(n_vocab/32)`` int32, bit i = token i) as bools."""
+    unpacked = np.unpackbits(bits.view(np.uint8), bitorder="little")[:n_vocab]
+    return unpacked.astype(np.bool_)
+
+
+class GrammarCompiler:
+    """Compiles JSON Schema and Lark grammars for one tokenizer, with an LRU cache.
+
+    ``cache_bytes`` bounds the cache by an estimate (grammar source size x 64 plus
+    64 KiB per entry: llguidance's lexer and parser tables live in Rust memory).
+    """
+
+    def __init__(self, tokenizer: LLTokenizer, cache_bytes: int = 64 << 20) -> None:
+        self.tokenizer = tokenizer
+        self._cache: OrderedDict[str, Grammar] = OrderedDict()
+        self._cache_bytes = cache_bytes
+        self._used = 0
+        self._lock = threading.Lock()
+        self.hits = self.misses = 0
+
+    def json_schema(self, schema: dict[str, Any]) -> Grammar:
+        """The grammar of JSON values valid under ``schema`` (keys in schema order).
+
+        Raises ``GrammarError`` naming what llguidance cannot enforce.
+        """
+        key = "json:" + json.dumps(schema, separators=(",", ":"), ensure_ascii=False)
+        return self._cached(key, lambda: LLMatcher.grammar_from_json_schema(
+            schema, defaults=cast("JsonCompileOptions", JSON_OPTIONS)))
+
+    def lark(self, source: str) -> Grammar:
+        """The grammar of a Lark source in llguidance's dialect (``%json {...}`` allowed)."""
+        return self._cached("lark:" + source, lambda: LLMatcher.grammar_from_lark(source))
+
+    def _cached(self, key: str, build: Any) -> Grammar:
+        with self._lock:
+            hit = self._cache.get(key)
+            if hit is not None:
+                self._cache.move_to_end(key)
+                self.hits += 1
+                return hit
+        grammar = self._compile(build)
+        with self._lock:
+            self.misses += 1
+            if key not in self._cache:
+                self._cache[key] = grammar
+                self._used += grammar.size
+                self._evict()
+        return grammar
+
+    def _compile(self, build: Any) -> Grammar:
+        try:
+            source = build()
+        except ValueError as exc:
+            raise GrammarError(str(exc)) from exc
+        matcher = LLMatcher(self.tokenizer, source, log_level=0, limits=_LIMITS)
+        if matcher.is_error():
+            raise GrammarError(_first_line(matcher.get_error()))
+        return Grammar(matcher, len(source) * 64 + (64 << 10))
+
+    def _evict(self) -> None:
+        while self._used > self._cache_bytes and len(self._cache) > 1:
+            _, old = self._cache.popitem(last=False)
+            self._used -= old.size
+
+
+def _first_line(message: str) -> str:
+    return message.strip().splitlines()[0] if message.strip() else "invalid grammar"
+
+
+class MaskWorker:
+    """Computes a batch's token masks on a helper thread, overlapping the forward pass."""
+
+    def __init__(self, n_vocab: int) -> None:
+        self._n_vocab = n_vocab
+        self._words = (n_vocab + 31) // 32
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hearth-masks")
+        self._executor = LLExecutor(num_threads=2)
+
+    def start(self, constraints: Sequence[Constraint],
+              ) -> Future[list[npt.NDArray[np.bool_]]]:
+        """Begin computing each constraint's next mask; the future yields bool masks."""
+        return self._pool.submit(self._compute, list(constraints))
+
+    def _compute(self, constraints: list[Constraint]) -> list[npt.NDArray[np.bool_]]:
+        bits = np.zeros((len(constraints), self._words), dtype=np.int32)
+        fill_next_token_bitmask_par(
+            self._executor, [(c.matcher, i) for i, c in enumerate(constraints)], bits)
+        return [unpack_mask(row, self._n_vocab) for row in bits]
+
+    def close(self) -> None:
+        """Stop the helper thread."""
+        self._pool.shutdown(wait=False, cancel_futures=True)
