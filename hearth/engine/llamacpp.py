@@ -8,9 +8,9 @@ sequence ids; every scheduler step is one ``llama_decode`` over all of them
 from __future__ import annotations
 
 import ctypes
-import warnings
 import logging
 import os
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 

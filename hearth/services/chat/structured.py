@@ -142,7 +142,7 @@ def _tools_lark(params: ChatCompletionParams, tools: list[Tool],
         start = "start: calls"
     else:
         start = f"start: calls | body\nbody: {_body_rule(params, compiler)}"
-    calls = "calls: call" if single else 'calls: call ("\\n" call)*'
+    calls = "calls: call" if single else "calls: call+"
     return "\n".join([start, calls, "call: " + " | ".join(alternatives), *rules])
 
 
