@@ -49,7 +49,10 @@ def plan_output(params: ChatCompletionParams, compiler: GrammarCompiler,
                              "'response_format' of type 'json_object'.", param="messages")
     schema_hint = _schema_instructions(fmt.json_schema) if fmt and fmt.json_schema else None
     if not tools:
-        return OutputPlan(grammar=_format_grammar(params, compiler), instructions=schema_hint)
+        grammar = _format_grammar(params, compiler)
+        if grammar is None and params.tools:  # tool_choice "none": text that is no call
+            grammar = compiler.lark(f"start: TEXT\nTEXT: {_TEXT}")
+        return OutputPlan(grammar=grammar, instructions=schema_hint)
     source = _tools_lark(params, tools, compiler)
     try:
         grammar = compiler.lark(source)
