@@ -8,7 +8,9 @@ from collections.abc import Sequence
 
 import numpy as np
 import pytest
+from llguidance import LLTokenizer, TokenizerWrapper
 
+from hearth.engine.constraints import GrammarCompiler
 from hearth.engine.events import ChoiceFinished, Completed, Failed, TokenDelta
 from hearth.engine.runner import BatchItem, ModelInfo
 from hearth.engine.sampling import SamplingParams
@@ -43,6 +45,9 @@ class FakeRunner:
     def is_end_of_generation(self, token: int) -> bool:
         return token == EOG
 
+    def grammar_tokenizer(self) -> LLTokenizer:
+        return LLTokenizer(TokenizerWrapper(_FakeVocab()))
+
     def decode(self, items: Sequence[BatchItem]) -> list[np.ndarray]:
         if self.hold_after is not None and len(self.batches) >= self.hold_after:
             assert self.release.wait(10), "test never released the runner"
@@ -66,6 +71,17 @@ class FakeRunner:
 
     def sequence_length(self, seq_id: int) -> int:
         return self.lengths.get(seq_id, 0)
+
+
+class _FakeVocab:
+    """The fake vocabulary as llguidance's TokenizerWrapper wants it."""
+
+    eos_token_id = EOG
+    bos_token_id = None
+    tokens = [bytes([97 + i]) for i in range(EOG)] + [b"\xff<eos>"]
+
+    def __call__(self, text: bytes) -> list[int]:
+        return [b - 97 for b in text]
 
 
 GREEDY = SamplingParams(temperature=0, seed=0)
@@ -193,3 +209,23 @@ async def test_backend_failure_fails_the_batch_and_engine_carries_on(runner: Fak
     later = scheduler.submit(GenerationRequest(prompt=[0], params=GREEDY, max_tokens=3))
     assert (await collect(later))[0] == {0: "bcd"}
     assert runner.lengths == {}
+
+
+async def test_grammar_masks_every_choice_and_ends_when_complete(scheduler: Scheduler,
+                                                                 runner: FakeRunner) -> None:
+    # greedy alone would write "bcdefgh" then stop; the grammar forces "ca" or "cab..."
+    grammar = GrammarCompiler(runner.grammar_tokenizer()).lark('start: "c" "a" "b"?')
+    texts, reasons, done = await collect(scheduler.submit(GenerationRequest(
+        prompt=[0], params=GREEDY, max_tokens=20, n=2, grammar=grammar)))
+    assert texts == {0: "cab", 1: "cab"} and reasons == {0: "stop", 1: "stop"}
+    assert done.completion_tokens == 6  # complete grammar: no end-of-generation token needed
+    assert runner.lengths == {}
+
+
+async def test_grammar_allows_end_of_generation_when_accepting(scheduler: Scheduler,
+                                                               runner: FakeRunner) -> None:
+    grammar = GrammarCompiler(runner.grammar_tokenizer()).lark('start: "a"+')
+    biased = SamplingParams(temperature=0, logit_bias={EOG: 30})
+    texts, reasons, _ = await collect(scheduler.submit(GenerationRequest(
+        prompt=[0], params=biased, max_tokens=20, grammar=grammar)))
+    assert texts == {0: "a"} and reasons == {0: "stop"}

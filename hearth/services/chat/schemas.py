@@ -49,11 +49,12 @@ def subschemas(schema: Any, path: str = "$") -> Iterator[tuple[str, dict[str, An
     for key in _MAP:
         if isinstance(schema.get(key), dict):
             for name, sub in schema[key].items():
-                yield from subschemas(sub, f"{path}.{key}.{_member(name)}")
+                yield from subschemas(sub, f"{path}.{key}{_member(name)}")
 
 
 def _member(name: str) -> str:
-    return name if re.fullmatch(r"[A-Za-z_$][\w$-]*", name) else json.dumps([name])[1:-1]
+    """``.name``, or ``["a b"]`` for names that are not identifiers."""
+    return f".{name}" if re.fullmatch(r"[A-Za-z_$][\w$-]*", name) else json.dumps([name])
 
 
 def _locate(schema: dict[str, Any], keyword: str) -> str:
