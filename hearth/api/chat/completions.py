@@ -19,6 +19,6 @@ async def create(request: Request) -> Response:
     params = await parse_body(request, ChatCompletionParams)
     chat = services(request).chat
     if params.stream:
-        meta, handle = chat.start(params)  # errors before the stream are plain 4xx
+        meta, handle = await chat.start(params)  # errors before the stream are plain 4xx
         return sse_response(chat.stream(meta, handle, params))
     return json_response(await chat.create(params))

@@ -5,6 +5,7 @@ OpenAI's by construction.
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import time
 from collections.abc import AsyncIterator
@@ -95,10 +96,12 @@ class ChatCompletions:
     def __init__(self, registry: ModelRegistry) -> None:
         self._registry = registry
 
-    def start(self, params: ChatCompletionParams) -> tuple[_Meta, GenerationHandle]:
-        """Validate, tokenize and submit; raises ``InvalidRequest``/``ModelNotFound``."""
+    async def start(self, params: ChatCompletionParams) -> tuple[_Meta, GenerationHandle]:
+        """Validate, tokenize and submit; raises ``InvalidRequest``/``ModelNotFound``.
+        Preparation (grammar compile: up to ~100 ms for a huge schema) runs off the loop."""
         served = self._registry.get(params.model)
-        request, plan = generation_request(params, served.runner, served.grammars)
+        request, plan = await asyncio.to_thread(
+            generation_request, params, served.runner, served.grammars)
         handle = served.scheduler.submit(request)
         meta = _Meta(f"chatcmpl-{secrets.token_urlsafe(21)}", int(time.time()), served.id,
                      served.runner.info.fingerprint, plan.tool_calls)
@@ -106,7 +109,7 @@ class ChatCompletions:
 
     async def create(self, params: ChatCompletionParams) -> ChatCompletion:
         """Generate every choice to the end; one ``ChatCompletion``."""
-        meta, handle = self.start(params)
+        meta, handle = await self.start(params)
         choices = [_Choice() for _ in range(params.n or 1)]
         try:
             done = await _drain(handle, choices)
