@@ -48,17 +48,27 @@ class Grammar:
     def __init__(self, prototype: LLMatcher, size: int) -> None:
         self._prototype = prototype
         self.size = size
+        # set when a copy hit a lexer limit: copies share the lexer, so it is spent
+        self.failed = False
 
     def constraint(self) -> Constraint:
         """A new ``Constraint`` at the start of the grammar."""
-        return Constraint(self._prototype.deep_copy())
+        return Constraint(self._prototype.deep_copy(), self)
 
 
 class Constraint:
     """One sequence's position in its grammar."""
 
-    def __init__(self, matcher: LLMatcher) -> None:
+    def __init__(self, matcher: LLMatcher, grammar: Grammar) -> None:
         self.matcher = matcher
+        self._grammar = grammar
+
+    def check(self) -> None:
+        """Raise ``ConstraintFailed`` if the matcher is in an error state (a resource
+        limit hit mid-generation); its grammar is then recompiled on next use."""
+        if self.matcher.is_error():
+            self._grammar.failed = True
+            raise ConstraintFailed(_first_line(self.matcher.get_error()))
 
     @property
     def stopped(self) -> bool:
@@ -67,8 +77,10 @@ class Constraint:
 
     def consume(self, token: int) -> None:
         """Advance past ``token``; raises ``ConstraintFailed`` if the matcher errors."""
-        if not self.matcher.consume_token(token) or self.matcher.is_error():
-            raise ConstraintFailed(self.matcher.get_error() or "token rejected by grammar")
+        accepted = self.matcher.consume_token(token)
+        self.check()
+        if not accepted:
+            raise ConstraintFailed("token rejected by grammar")
 
 
 def unpack_mask(bits: npt.NDArray[np.int32], n_vocab: int) -> npt.NDArray[np.bool_]:
@@ -108,7 +120,10 @@ class GrammarCompiler:
     def _cached(self, key: str, build: Any) -> Grammar:
         with self._lock:
             hit = self._cache.get(key)
-            if hit is not None:
+            if hit is not None and hit.failed:
+                del self._cache[key]
+                self._used -= hit.size
+            elif hit is not None:
                 self._cache.move_to_end(key)
                 self.hits += 1
                 return hit

@@ -108,8 +108,10 @@ class Stepper:
 
     def _advance(self, job: Job, seq: Seq, logits: np.ndarray, grow: Callable[[Job], bool],
                  allowed: npt.NDArray[np.bool_] | None) -> None:
-        if seq.constraint is not None and (allowed is None or not allowed.any()):
-            raise ConstraintFailed(seq.constraint.matcher.get_error() or "no token allowed")
+        if seq.constraint is not None:
+            seq.constraint.check()  # an errored matcher would only allow end tokens
+            if allowed is None or not allowed.any():
+                raise ConstraintFailed("no token allowed")
         sampled = seq.sampler.sample(logits, allowed)
         seq.sampler.accept(sampled.token)
         seq.generated += 1

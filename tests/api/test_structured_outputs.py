@@ -196,3 +196,17 @@ async def test_non_strict_schema_is_only_a_hint(client: openai.AsyncOpenAI) -> N
     out = await ask(client, "Hi, answer in JSON.", {"type": "json_schema", "json_schema": {
         "name": "loose", "schema": schema, "strict": False}}, max_tokens=30)
     assert out.choices[0].message.content is not None
+
+
+async def test_grammar_limit_is_a_clear_error_not_broken_json(
+        client: openai.AsyncOpenAI) -> None:
+    # MaskBench Github_easy---o21053: this pattern under maxLength exhausts llguidance's
+    # lexer mid-string. It must fail loudly every time, never end "stop" on cut JSON.
+    words = {"type": "string", "minLength": 1, "maxLength": 5000,
+             "pattern": "^$|(^(?:\\S+\\s+){0,99}\\S+$)"}
+    schema = {"type": "object", "properties": {"question": words, "answer": words},
+              "required": ["question", "answer"], "additionalProperties": False}
+    for _ in range(2):  # the second request gets a freshly compiled grammar
+        with pytest.raises(openai.InternalServerError) as caught:
+            await ask(client, "Ask and answer a question.", schema_format(schema))
+        assert "Constrained decoding failed" in caught.value.message

@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 import json
 import re
+import warnings
 from collections.abc import Iterator
 from typing import Any
 
@@ -86,7 +87,9 @@ def check_schema(schema: Any, where: str, param: str) -> dict[str, Any]:
         raise InvalidRequest(f"Invalid schema for {where}: the schema must be a JSON object.",
                              param=param)
     try:
-        validator_for(schema).check_schema(schema)
+        with warnings.catch_warnings():  # re's FutureWarning ("possible nested set")
+            warnings.simplefilter("ignore", FutureWarning)
+            validator_for(schema).check_schema(schema)
     except SchemaError as exc:
         at = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in exc.path)
         raise InvalidRequest(f"Invalid schema for {where}: {exc.message} (at $.{at[1:]})",
