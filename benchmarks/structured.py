@@ -39,6 +39,8 @@ from hearth import __version__ as hearth_version  # noqa: E402
 from hearth.app import create_app  # noqa: E402
 from hearth.config import Settings  # noqa: E402
 from hearth.engine.constraints import GrammarCompiler, MaskWorker  # noqa: E402
+from hearth.services.chat.params import JsonSchemaFormat  # noqa: E402
+from hearth.services.chat.structured import schema_instructions  # noqa: E402
 from hearth.services.container import Services  # noqa: E402
 from tests.engine.test_maskbench import (  # noqa: E402
     DATASET,
@@ -77,7 +79,7 @@ def pct(values: list[float], q: float, scale: float = 1e3) -> float | None:
 def coverage(rows: list[dict[str, Any]], compiler: GrammarCompiler, vocab: Vocab,
              n_vocab: int) -> dict[str, Any]:
     """Figure 1: the test's walk over every schema and instance (64 masks per call)."""
-    worker, calls = MaskWorker(n_vocab), [0.0, 0]
+    worker, calls = MaskWorker(n_vocab, overlap=False), [0.0, 0]
 
     def count(seconds: float, n: int) -> None:
         calls[0] += seconds
@@ -113,7 +115,7 @@ def costs(rows: list[dict[str, Any]], compiler: GrammarCompiler, vocab: Vocab,
     """Figures 2 and 3: per schema a fresh compiler (cold), a hit, the first mask; then
     one MaskWorker call per token of each valid instance."""
     cold, rejected, hit, first, masks = [], [], [], [], []
-    worker = MaskWorker(n_vocab)
+    worker = MaskWorker(n_vocab, overlap=False)
     try:
         for row in rows:
             fresh = GrammarCompiler(compiler.tokenizer)
@@ -156,10 +158,16 @@ def costs(rows: list[dict[str, Any]], compiler: GrammarCompiler, vocab: Vocab,
 
 async def request(client: openai.AsyncOpenAI, constrained: bool, max_tokens: int) -> int:
     """One non-streaming chat completion; returns its completion tokens."""
-    extra: dict[str, Any] = {"response_format": {"type": "json_schema", "json_schema": {
-        "name": "fruits", "schema": LONG_SCHEMA, "strict": True}}} if constrained else {}
+    spec = {"name": "fruits", "schema": LONG_SCHEMA, "strict": True}
+    messages: list[Any] = [{"role": "user", "content": PROMPT}]
+    extra: dict[str, Any] = {}
+    if constrained:
+        extra["response_format"] = {"type": "json_schema", "json_schema": spec}
+    else:  # the same prompt: the system line Hearth adds for the schema, without the mask
+        hint = schema_instructions(JsonSchemaFormat.model_validate(spec))
+        messages.insert(0, {"role": "system", "content": hint})
     out = await client.chat.completions.create(
-        model=MODEL, messages=[{"role": "user", "content": PROMPT}], max_tokens=max_tokens,
+        model=MODEL, messages=messages, max_tokens=max_tokens,
         temperature=0, logit_bias=NO_EOG, **extra)
     assert out.usage is not None
     return out.usage.completion_tokens

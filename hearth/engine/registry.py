@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass
 
 from hearth.config import Settings
@@ -47,7 +48,9 @@ def _load(source: ModelSource, settings: Settings, weight_format: str) -> Served
     weights = converted(source.path, weight_format, settings.data_dir / "models", digest)
     fp = fingerprint(digest, f"{weight_format}|{config}")
     runner = LlamaCppRunner(str(weights), source.id, fp, config)
-    scheduler = Scheduler(runner, settings.batch_tokens)
+    # masks overlap the forward pass only where llama.cpp leaves a core free
+    spare = (settings.threads or os.cpu_count() or 1) < (os.cpu_count() or 1)
+    scheduler = Scheduler(runner, settings.batch_tokens, overlap_masks=spare)
     scheduler.start()
     log.info("loaded model %s (%s, %s weights) from %s", source.id, runner.info.description,
              weight_format, source.path)

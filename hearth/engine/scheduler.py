@@ -45,9 +45,10 @@ class EngineStats:
 class Scheduler:
     """Owns a ``ModelRunner`` and runs it on one thread (see module doc)."""
 
-    def __init__(self, runner: ModelRunner, batch_tokens: int, max_waiting: int = 256):
+    def __init__(self, runner: ModelRunner, batch_tokens: int, max_waiting: int = 256,
+                 *, overlap_masks: bool = False):
         self._runner = runner
-        self._stepper = Stepper(runner)
+        self._stepper = Stepper(runner, overlap_masks=overlap_masks)
         self._batch_tokens = batch_tokens
         self._max_waiting = max_waiting
         self._inbox: queue.SimpleQueue[Job | None] = queue.SimpleQueue()
@@ -142,7 +143,7 @@ class Scheduler:
     def _step(self) -> None:
         items, owners = self._plan()
         start = time.perf_counter()
-        pending = self._stepper.start_masks(owners)  # overlaps the forward pass
+        pending = self._stepper.start_masks(owners)  # may overlap the forward pass
         try:
             logits = self._runner.decode(items)
             masks = pending.result() if pending else None

@@ -7,12 +7,11 @@ end of generation, stop sequences, ``max_tokens``, logprobs) stay small and test
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import Future
 
 import numpy as np
 import numpy.typing as npt
 
-from hearth.engine.constraints import ConstraintFailed, MaskWorker
+from hearth.engine.constraints import ConstraintFailed, MaskWorker, PendingMasks
 from hearth.engine.events import (
     ChoiceFinished,
     Failed,
@@ -30,27 +29,28 @@ from hearth.errors import InternalError
 Masks = Mapping[int, npt.NDArray[np.bool_]]
 
 
-class PendingMasks:
-    """Masks being computed for the sequences sampled after the current forward pass."""
+class BatchMasks:
+    """Masks for the sequences sampled after the current forward pass."""
 
-    def __init__(self, seq_ids: list[int], future: Future[list[npt.NDArray[np.bool_]]]):
+    def __init__(self, seq_ids: list[int], pending: PendingMasks) -> None:
         self._seq_ids = seq_ids
-        self._future = future
+        self._pending = pending
 
     def result(self) -> Masks:
-        """Wait for the masks: seq id -> bool mask over the vocabulary."""
-        return dict(zip(self._seq_ids, self._future.result(), strict=True))
+        """Seq id -> bool mask over the vocabulary (waits for them if overlapped)."""
+        return dict(zip(self._seq_ids, self._pending.result(), strict=True))
 
     def wait(self) -> None:
         """Wait for the helper to finish with the matchers, ignoring its result."""
-        self._future.exception()
+        self._pending.wait()
 
 
 class Stepper:
     """Per-token semantics over a ``ModelRunner``'s vocabulary."""
 
-    def __init__(self, runner: ModelRunner) -> None:
+    def __init__(self, runner: ModelRunner, *, overlap_masks: bool = False) -> None:
         self._runner = runner
+        self._overlap = overlap_masks
         self._masks: MaskWorker | None = None
 
     def open(self, job: Job, seq_ids: Sequence[int]) -> None:
@@ -62,18 +62,18 @@ class Stepper:
                     for i, sid in enumerate(seq_ids)]
         job.used = len(req.prompt)
 
-    def start_masks(self, owners: Sequence[tuple[Job, int | None]]) -> PendingMasks | None:
-        """Start computing the grammar masks the next ``dispatch`` needs, so they are
-        ready when the forward pass ends; None when no owner is constrained."""
+    def start_masks(self, owners: Sequence[tuple[Job, int | None]]) -> BatchMasks | None:
+        """Start computing the grammar masks the next ``dispatch`` needs (overlapping the
+        forward pass when ``overlap_masks``); None when no owner is constrained."""
         seqs = [seq for job, choice in owners if not job.cancelled
                 for seq in (job.seqs if choice is None else [job.seqs[choice]])
                 if seq.constraint is not None]
         if not seqs:
             return None
         if self._masks is None:
-            self._masks = MaskWorker(self._runner.info.n_vocab)
-        future = self._masks.start([s.constraint for s in seqs if s.constraint])
-        return PendingMasks([s.seq_id for s in seqs], future)
+            self._masks = MaskWorker(self._runner.info.n_vocab, overlap=self._overlap)
+        pending = self._masks.start([s.constraint for s in seqs if s.constraint])
+        return BatchMasks([s.seq_id for s in seqs], pending)
 
     def dispatch(self, owners: Sequence[tuple[Job, int | None]], logits: Sequence[np.ndarray],
                  grow: Callable[[Job], bool], masks: Masks | None = None) -> None:

@@ -107,9 +107,9 @@ def runner() -> FakeRunner:
     return FakeRunner()
 
 
-@pytest.fixture
-def scheduler(runner: FakeRunner):
-    sched = Scheduler(runner, batch_tokens=8)
+@pytest.fixture(params=[False, True], ids=["inline-masks", "overlapped-masks"])
+def scheduler(runner: FakeRunner, request: pytest.FixtureRequest):
+    sched = Scheduler(runner, batch_tokens=8, overlap_masks=request.param)
     sched.start()
     yield sched
     sched.stop()

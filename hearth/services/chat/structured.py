@@ -47,7 +47,7 @@ def plan_output(params: ChatCompletionParams, compiler: GrammarCompiler,
             "json" in t.lower() for t in texts):
         raise InvalidRequest("'messages' must contain the word 'json' in some form, to use "
                              "'response_format' of type 'json_object'.", param="messages")
-    schema_hint = _schema_instructions(fmt.json_schema) if fmt and fmt.json_schema else None
+    schema_hint = schema_instructions(fmt.json_schema) if fmt and fmt.json_schema else None
     if not tools:
         grammar = _format_grammar(params, compiler)
         if grammar is None and params.tools:  # tool_choice "none": text that is no call
@@ -159,7 +159,8 @@ def _tool_instructions(tools: list[Tool]) -> str:
             "\nFunction results come back inside <tool_response></tool_response>.")
 
 
-def _schema_instructions(spec: JsonSchemaFormat) -> str:
+def schema_instructions(spec: JsonSchemaFormat) -> str:
+    """The system text that shows a ``json_schema`` response format to the model."""
     schema = json.dumps(spec.schema_ or {}, ensure_ascii=False)
     about = f" ({spec.description})" if spec.description else ""
     return f"Answer with a JSON value for '{spec.name}'{about} matching this JSON Schema:\n{schema}"
