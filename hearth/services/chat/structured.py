@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from typing import Any
 
 from hearth.engine.constraints import Grammar, GrammarCompiler, GrammarError
 from hearth.errors import InvalidRequest
@@ -22,7 +23,7 @@ from hearth.services.chat.params import (
 from hearth.services.chat.schemas import enforceable, lark_json
 from hearth.services.chat.tool_calls import CLOSE, OPEN
 
-ANY_OBJECT: dict[str, object] = {"type": "object"}
+ANY_OBJECT: dict[str, Any] = {"type": "object"}
 # Tools on: a text answer may not start with "<", so it can never be a malformed call.
 _TEXT = r"/[^<](.|\n)*/"
 
@@ -83,18 +84,25 @@ def _active_tools(params: ChatCompletionParams) -> list[Tool]:
     return tools
 
 
-def _format_grammar(params: ChatCompletionParams, compiler: GrammarCompiler,
-                    ) -> Grammar | None:
+def _format_schema(params: ChatCompletionParams, compiler: GrammarCompiler,
+                   ) -> dict[str, Any] | None:
+    """The JSON Schema the answer must match; None for free text."""
     fmt = params.response_format
     if fmt is None or fmt.type == "text":
         return None
     if fmt.type == "json_object":
-        return compiler.json_schema(ANY_OBJECT)
+        return dict(ANY_OBJECT)
     spec = _json_schema_spec(params)
     if not spec.strict:
-        return compiler.json_schema({})  # valid JSON; the schema is only a hint
-    return compiler.json_schema(enforceable(
-        compiler, spec.schema_ or {}, f"response_format '{spec.name}'", "response_format"))
+        return {}  # valid JSON; the schema is only a hint
+    return enforceable(compiler, spec.schema_ or {}, f"response_format '{spec.name}'",
+                       "response_format")
+
+
+def _format_grammar(params: ChatCompletionParams, compiler: GrammarCompiler,
+                    ) -> Grammar | None:
+    schema = _format_schema(params, compiler)
+    return None if schema is None else compiler.json_schema(schema)
 
 
 def _json_schema_spec(params: ChatCompletionParams) -> JsonSchemaFormat:
@@ -107,16 +115,8 @@ def _json_schema_spec(params: ChatCompletionParams) -> JsonSchemaFormat:
 
 def _body_rule(params: ChatCompletionParams, compiler: GrammarCompiler) -> str:
     """The Lark body for a non-call answer when tools are on."""
-    fmt = params.response_format
-    if fmt is None or fmt.type == "text":
-        return _TEXT
-    if fmt.type == "json_object":
-        return "%json " + lark_json(dict(ANY_OBJECT))
-    spec = _json_schema_spec(params)
-    if not spec.strict:
-        return "%json " + lark_json({})
-    return "%json " + lark_json(enforceable(
-        compiler, spec.schema_ or {}, f"response_format '{spec.name}'", "response_format"))
+    schema = _format_schema(params, compiler)
+    return _TEXT if schema is None else "%json " + lark_json(schema)
 
 
 def _arguments_rule(tool: Tool, index: int, compiler: GrammarCompiler) -> str:
