@@ -1,7 +1,8 @@
 """Turns logits into tokens, text and events for each sequence (engine thread).
 
 Separated from the scheduler so batching policy and per-token semantics (sampling,
-end of generation, stop sequences, ``max_tokens``, logprobs) stay small and testable.
+end of generation, stop sequences, ``max_tokens``, logprobs, grammar masks) stay small
+and testable.
 """
 
 from __future__ import annotations
