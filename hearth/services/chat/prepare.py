@@ -65,18 +65,19 @@ def conversation_rows(messages: list[Message]) -> list[dict[str, Any]]:
                     "Invalid parameter: messages with role 'tool' must be a response to a "
                     "preceding message with 'tool_calls'.", param=f"messages[{i}].role")
             block = f"<tool_response>\n{text}\n</tool_response>"
-            if rows and rows[-1].get("tool_results"):
+            if messages[i - 1].role == "tool":  # i > 0: a call precedes every result
                 rows[-1]["content"] += "\n" + block
             else:
-                rows.append({"role": "user", "content": block, "tool_results": True})
+                rows.append({"role": "user", "content": block})
             continue
-        if m.role == "assistant" and m.tool_calls:
-            calls = [call_text(c.function.name, c.function.arguments) for c in m.tool_calls]
-            text = "\n".join(([text] if text else []) + calls)
-        open_calls = {c.id for c in m.tool_calls or []} if m.role == "assistant" else (
-            open_calls)
+        if m.role == "assistant":
+            open_calls = {c.id for c in m.tool_calls or []}
+            if m.tool_calls:
+                calls = [call_text(c.function.name, c.function.arguments)
+                         for c in m.tool_calls]
+                text = "\n".join(([text] if text else []) + calls)
         rows.append({"role": m.role, "content": text})
-    return [{"role": r["role"], "content": r["content"]} for r in rows]
+    return rows
 
 
 def with_instructions(rows: list[dict[str, Any]], text: str | None) -> list[dict[str, Any]]:
