@@ -56,6 +56,17 @@ class Settings(BaseSettings):
     """CPU threads for llama.cpp; default: all cores."""
     flash_attention: bool = True
     """Use llama.cpp's flash attention kernels."""
+    prompt_cache: bool = True
+    """Automatic prompt caching: reuse the KV of previously computed prompt prefixes in
+    128-token blocks, per organization (docs/prompt-caching.md)."""
+    prompt_cache_idle_ttl: float = Field(default=300.0, gt=0)
+    """Seconds a cached prefix survives without being used (OpenAI: 5-10 minutes)."""
+    prompt_cache_max_lifetime: float = Field(default=3600.0, gt=0)
+    """Seconds after it was computed that a cached prefix is dropped, however often it is
+    used (OpenAI: always within an hour)."""
+    prompt_cache_memory_mb: float | None = Field(default=None, ge=0)
+    """Host memory (MiB) for cached prefixes, LRU beyond it. Default: the served weights'
+    size, at least 256 MiB (~11,000 tokens of SmolLM2-135M's 23 KiB-per-token KV)."""
     log_level: str = "info"
     """Python/uvicorn log level."""
 

@@ -46,10 +46,15 @@ class ChoiceFinished:
 
 @dataclass(frozen=True)
 class Completed:
-    """Every choice ended; exact token counts from the model's tokenizer."""
+    """Every choice ended; exact token counts from the model's tokenizer.
+
+    ``cached_tokens``: leading prompt tokens reused from the prompt cache (a multiple of
+    128, any size; the API reports it per OpenAI's 1,024-token rule).
+    """
 
     prompt_tokens: int
     completion_tokens: int
+    cached_tokens: int = 0
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ import numpy as np
 from llguidance import LLTokenizer
 from llguidance.llamacpp import lltokenizer_from_vocab
 
+from hearth.engine.prefix_cache import Blob
 from hearth.engine.runner import BatchItem, KVCacheFull, ModelInfo
 
 log = logging.getLogger(__name__)
@@ -37,6 +38,10 @@ class RunnerConfig:
 
 
 _LOG_CALLBACK = None
+
+
+def _u8(data: Blob) -> ctypes._Pointer[ctypes.c_uint8]:
+    return data.ctypes.data_as(ctypes.POINTER(ctypes.c_uint8))
 
 
 def quiet_llama_logs() -> None:
@@ -73,6 +78,7 @@ class LlamaCppRunner:
         n_ctx_train = lc.llama_model_n_ctx_train(self._model)
         self.context_length = min(config.context_length, n_ctx_train)
         self.max_sequences = config.max_sequences
+        self._scratch = config.max_sequences
         self.kv_cells = max(config.kv_cells, self.context_length)
         self._batch_tokens = config.batch_tokens
         self._ctx = self._new_context(config)
@@ -102,7 +108,7 @@ class LlamaCppRunner:
         params.n_ctx = self.kv_cells
         params.n_batch = config.batch_tokens
         params.n_ubatch = config.batch_tokens
-        params.n_seq_max = config.max_sequences
+        params.n_seq_max = config.max_sequences + 1  # + a scratch id for cache blocks
         params.kv_unified = True  # one cell pool: any sequence may use the whole context
         threads = config.threads or os.cpu_count() or 1
         params.n_threads = threads
@@ -198,6 +204,35 @@ class LlamaCppRunner:
     def copy_sequence(self, src: int, dst: int) -> None:
         """``dst`` shares every KV cell of ``src`` (llama.cpp seq-copy, no recompute)."""
         lc.llama_memory_seq_cp(self._memory, src, dst, -1, -1)
+
+    def copy_prefix(self, src: int, dst: int, n_tokens: int) -> None:
+        """``dst`` shares ``src``'s cells for positions ``[0, n_tokens)``."""
+        lc.llama_memory_seq_cp(self._memory, src, dst, 0, n_tokens)
+
+    def save_block(self, seq_id: int, start: int, end: int) -> Blob:
+        """Positions ``[start, end)`` of ``seq_id`` as llama.cpp state bytes (positions,
+        then each layer's K and V rows), via the scratch sequence id."""
+        scratch = self._scratch
+        lc.llama_memory_seq_cp(self._memory, seq_id, scratch, start, end)
+        try:
+            size = lc.llama_state_seq_get_size_ext(self._ctx, scratch, 0)
+            data = np.empty(size, dtype=np.uint8)
+            written = lc.llama_state_seq_get_data_ext(self._ctx, _u8(data), size, scratch, 0)
+            if written != size:
+                raise RuntimeError(f"llama.cpp wrote {written} of {size} state bytes")
+        finally:
+            lc.llama_memory_seq_rm(self._memory, scratch, -1, -1)
+        return data
+
+    def restore_block(self, data: Blob, seq_id: int) -> None:
+        """New cells for ``seq_id`` holding a saved block (at its original positions).
+        Raises ``KVCacheFull`` when no contiguous free cells are left."""
+        scratch = self._scratch
+        if not lc.llama_state_seq_set_data_ext(self._ctx, _u8(data), len(data), scratch, 0):
+            lc.llama_memory_seq_rm(self._memory, scratch, -1, -1)
+            raise KVCacheFull("no free KV cells to restore a cached block")
+        lc.llama_memory_seq_cp(self._memory, scratch, seq_id, -1, -1)
+        lc.llama_memory_seq_rm(self._memory, scratch, -1, -1)
 
     def free_sequence(self, seq_id: int) -> None:
         """Remove all of ``seq_id``'s KV cells at once."""

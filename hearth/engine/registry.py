@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import logging
 import os
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from hearth.config import Settings
 from hearth.engine.constraints import GrammarCompiler
 from hearth.engine.llamacpp import LlamaCppRunner, RunnerConfig
+from hearth.engine.prefix_cache import CacheConfig, PrefixCache
 from hearth.engine.scheduler import Scheduler
 from hearth.engine.weights import (
     ModelSource,
@@ -21,6 +25,9 @@ from hearth.engine.weights import (
 from hearth.errors import ModelNotFound
 
 log = logging.getLogger(__name__)
+
+DEFAULT_CACHE_FLOOR = 256 * 2**20
+"""The smallest default prompt-cache budget (bytes)."""
 
 
 @dataclass
@@ -42,7 +49,19 @@ def _runner_config(settings: Settings) -> RunnerConfig:
                         threads=settings.threads, flash_attention=settings.flash_attention)
 
 
-def _load(source: ModelSource, settings: Settings, weight_format: str) -> ServedModel:
+def _prompt_cache(runner: LlamaCppRunner, weights: Path, settings: Settings,
+                  clock: Callable[[], float]) -> PrefixCache | None:
+    if not settings.prompt_cache:
+        return None
+    mb = settings.prompt_cache_memory_mb
+    budget = (int(mb * 2**20) if mb is not None
+              else max(weights.stat().st_size, DEFAULT_CACHE_FLOOR))
+    return PrefixCache(runner, CacheConfig(budget, settings.prompt_cache_idle_ttl,
+                                           settings.prompt_cache_max_lifetime), clock)
+
+
+def _load(source: ModelSource, settings: Settings, weight_format: str,
+          clock: Callable[[], float]) -> ServedModel:
     config = _runner_config(settings)
     digest = file_digest(source.path)
     weights = converted(source.path, weight_format, settings.data_dir / "models", digest)
@@ -50,7 +69,8 @@ def _load(source: ModelSource, settings: Settings, weight_format: str) -> Served
     runner = LlamaCppRunner(str(weights), source.id, fp, config)
     # masks overlap the forward pass only where llama.cpp leaves a core free
     spare = (settings.threads or os.cpu_count() or 1) < (os.cpu_count() or 1)
-    scheduler = Scheduler(runner, settings.batch_tokens, overlap_masks=spare)
+    scheduler = Scheduler(runner, settings.batch_tokens, overlap_masks=spare,
+                          cache=_prompt_cache(runner, weights, settings, clock))
     scheduler.start()
     log.info("loaded model %s (%s, %s weights) from %s", source.id, runner.info.description,
              weight_format, source.path)
@@ -65,13 +85,15 @@ class ModelRegistry:
         self._models = {m.id: m for m in models}
 
     @classmethod
-    def load(cls, settings: Settings) -> ModelRegistry:
+    def load(cls, settings: Settings,
+             clock: Callable[[], float] = time.monotonic) -> ModelRegistry:
         """Load the bundled model (converted per ``weight_format``) and every
-        ``--model`` GGUF (served as given). Raises ``ValueError`` for a missing file."""
+        ``--model`` GGUF (served as given). Raises ``ValueError`` for a missing file.
+        ``clock`` (seconds) times prompt-cache expiry; tests inject a fake one."""
         served = []
         if settings.bundled_models:
-            served.append(_load(bundled_chat_model(), settings, settings.weight_format))
-        served += [_load(parse_model_spec(spec), settings, "original")
+            served.append(_load(bundled_chat_model(), settings, settings.weight_format, clock))
+        served += [_load(parse_model_spec(spec), settings, "original", clock)
                    for spec in settings.models]
         return cls(served)
 

@@ -14,6 +14,8 @@ from typing import Protocol
 import numpy as np
 from llguidance import LLTokenizer
 
+from hearth.engine.prefix_cache import Blob
+
 
 @dataclass(frozen=True)
 class BatchItem:
@@ -74,6 +76,18 @@ class ModelRunner(Protocol):
 
     def copy_sequence(self, src: int, dst: int) -> None:
         """Make ``dst`` share all of ``src``'s KV cells (no recompute)."""
+        ...
+
+    def copy_prefix(self, src: int, dst: int, n_tokens: int) -> None:
+        """``dst`` shares ``src``'s cells for positions ``[0, n_tokens)``."""
+        ...
+
+    def save_block(self, seq_id: int, start: int, end: int) -> Blob:
+        """A host copy of ``seq_id``'s cells for positions ``[start, end)``."""
+        ...
+
+    def restore_block(self, data: Blob, seq_id: int) -> None:
+        """New cells for ``seq_id`` holding a block from ``save_block``."""
         ...
 
     def free_sequence(self, seq_id: int) -> None:

@@ -17,6 +17,7 @@ from collections import deque
 from dataclasses import dataclass
 
 from hearth.engine.events import Completed, Failed
+from hearth.engine.prefix_cache import BLOCK, NO_MATCH, CacheStats, Match, PrefixCache, block_keys
 from hearth.engine.runner import BatchItem, KVCacheFull, ModelRunner
 from hearth.engine.sequence import GenerationHandle, GenerationRequest, Job
 from hearth.engine.stepper import Stepper
@@ -31,6 +32,7 @@ class EngineStats:
 
     ``kv_positions``: positions llama.cpp itself reports held, per busy sequence id.
     ``step_seconds``: mean wall time of recent decode steps (model forward + sampling).
+    ``prompt_cache``: the prefix cache's counters, None when caching is off.
     """
 
     active_requests: int
@@ -40,15 +42,17 @@ class EngineStats:
     steps: int
     decoded_tokens: int
     step_seconds: float
+    prompt_cache: CacheStats | None = None
 
 
 class Scheduler:
     """Owns a ``ModelRunner`` and runs it on one thread (see module doc)."""
 
     def __init__(self, runner: ModelRunner, batch_tokens: int, max_waiting: int = 256,
-                 *, overlap_masks: bool = False):
+                 *, overlap_masks: bool = False, cache: PrefixCache | None = None):
         self._runner = runner
-        self._stepper = Stepper(runner, overlap_masks=overlap_masks)
+        self._cache = cache
+        self._stepper = Stepper(runner, overlap_masks=overlap_masks, cache=cache)
         self._batch_tokens = batch_tokens
         self._max_waiting = max_waiting
         self._inbox: queue.SimpleQueue[Job | None] = queue.SimpleQueue()
@@ -105,6 +109,8 @@ class Scheduler:
         while not self._stopping:
             self._drain_inbox(block=not self._active)
             self._reap()
+            if self._cache:
+                self._cache.sweep()
             self._admit()
             if self._active:
                 self._step()
@@ -127,18 +133,66 @@ class Scheduler:
         self._waiting = deque(j for j in self._waiting if not j.cancelled)
 
     def _free_cells(self) -> int:
-        return self._runner.kv_cells - sum(max(j.reserved, j.used) for j in self._active)
+        own = sum(max(j.reserved, j.used) + j.pending_blocks * BLOCK for j in self._active)
+        shared = self._cache.resident_cells if self._cache else 0
+        return self._runner.kv_cells - own - shared
 
     def _admit(self) -> None:
+        """FIFO by resources; a job whose prefix another job is still computing steps
+        aside (so concurrent shared prefixes are computed once) and keeps its place."""
+        deferred: list[Job] = []
         while self._waiting:
             job = self._waiting[0]
-            n = job.request.n
-            if n > len(self._free_ids) or job.reserved > self._free_cells():
-                return  # FIFO: later requests wait behind the head
+            match = self._lookup(job)
+            if match is None:
+                deferred.append(self._waiting.popleft())
+                continue
+            req = job.request
+            own_prompt = len(req.prompt) - len(job.cache_keys) * BLOCK
+            reserved = own_prompt + req.n * min(req.max_tokens, self._share)
+            pending = len(job.cache_keys) - len(match.nodes)
+            restored = sum(1 for node in match.nodes if not node.holders)
+            need = reserved + (pending + restored) * BLOCK
+            if req.n > len(self._free_ids) or need > self._free_cells():
+                break  # later requests wait behind the head
             self._waiting.popleft()
-            ids, self._free_ids = self._free_ids[:n], self._free_ids[n:]
+            ids, self._free_ids = self._free_ids[:req.n], self._free_ids[req.n:]
             self._stepper.open(job, ids)
+            job.reserved, job.used, job.pending_blocks = reserved, own_prompt, pending
             self._active.append(job)
+            if self._cache and req.cache_scope is not None:
+                self._attach(job, match)
+        self._waiting.extendleft(reversed(deferred))
+
+    def _lookup(self, job: Job) -> Match | None:
+        """The job's cached prefix, or None while an active job of the same scope is
+        still prefilling blocks beyond it."""
+        scope = job.request.cache_scope
+        if self._cache is None or scope is None:
+            return NO_MATCH
+        if not job.cache_keys:
+            job.cache_keys = block_keys(job.request.prompt)
+        match = self._cache.match(scope, job.cache_keys)
+        for other in self._active:
+            if other.request.cache_scope != scope or not other.prefilling:
+                continue
+            common = 0
+            for mine, theirs in zip(job.cache_keys, other.cache_keys, strict=False):
+                if mine != theirs:
+                    break
+                common += 1
+            if common > len(match.nodes) and other.prefilled < common * BLOCK:
+                return None
+        return match
+
+    def _attach(self, job: Job, match: Match) -> None:
+        assert self._cache is not None
+        try:
+            hit = self._cache.attach(match, job.seqs[0].seq_id, len(job.request.prompt))
+        except KVCacheFull:
+            self._fail(job, ServiceUnavailable("KV cache exhausted; retry."))
+            return
+        job.prefilled = job.cached_tokens = hit
 
     def _step(self) -> None:
         items, owners = self._plan()
@@ -156,13 +210,31 @@ class Scheduler:
             for job in self._jobs_in(items):
                 self._fail(job, error)
             return
+        self._register_blocks(items)
         self._stepper.dispatch(owners, logits, self._grow, masks)
         self._recent.append(time.perf_counter() - start)
         self._steps += 1
         self._decoded += sum(len(i.tokens) for i in items)
         for job in [j for j in self._active if not j.live]:
-            job.emit(Completed(len(job.request.prompt), job.completion_tokens))
+            job.emit(Completed(len(job.request.prompt), job.completion_tokens,
+                               job.cached_tokens))
             self._retire(job)
+
+    def _register_blocks(self, items: list[BatchItem]) -> None:
+        """Publish the prompt blocks this step completed, so waiting requests can share
+        them; at the end of prefill, blocks that stayed private count as own cells."""
+        if self._cache is None:
+            return
+        for job in self._jobs_in(items):
+            scope = job.request.cache_scope
+            if not job.cache_keys or scope is None or not job.seqs:
+                continue
+            added = self._cache.register(scope, job.seqs[0].seq_id, job.cache_keys,
+                                         job.prefilled)
+            job.pending_blocks -= added
+            if not job.prefilling:
+                job.used += job.pending_blocks * BLOCK
+                job.pending_blocks = 0
 
     def _jobs_in(self, items: list[BatchItem]) -> list[Job]:
         ids = {item.seq_id for item in items}
@@ -183,8 +255,14 @@ class Scheduler:
                     budget -= 1
         for job in self._active:
             if job.prefilling and budget > 0:
-                chunk = job.request.prompt[job.prefilled:job.prefilled + budget]
-                last = job.prefilled + len(chunk) == len(job.request.prompt)
+                start, n_prompt = job.prefilled, len(job.request.prompt)
+                end = min(n_prompt, start + budget)
+                if end < n_prompt and end // BLOCK > start // BLOCK:
+                    # chunks end on block edges: llama.cpp's attention rounds differently
+                    # per batch split, and a reused prefix must see the same splits
+                    end = end // BLOCK * BLOCK
+                chunk = job.request.prompt[start:end]
+                last = end == n_prompt
                 items.append(BatchItem(job.seqs[0].seq_id, chunk, job.prefilled, last))
                 job.prefilled += len(chunk)
                 budget -= len(chunk)
@@ -213,7 +291,7 @@ class Scheduler:
 
     def _retire(self, job: Job) -> None:
         for seq in job.seqs:
-            self._runner.free_sequence(seq.seq_id)
+            self._stepper.release(seq.seq_id)
             self._free_ids.append(seq.seq_id)
         job.seqs = []
         self._active.remove(job)
@@ -228,4 +306,5 @@ class Scheduler:
                           if (n := self._runner.sequence_length(i)) > 0},
             steps=self._steps, decoded_tokens=self._decoded,
             step_seconds=sum(recent) / len(recent) if recent else 0.0,
+            prompt_cache=self._cache.stats() if self._cache else None,
         )

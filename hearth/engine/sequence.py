@@ -18,7 +18,8 @@ class GenerationRequest:
 
     ``max_tokens``: completion tokens per choice (already bounded by the context);
     ``stop``: up to 4 strings that end a choice and are never emitted;
-    ``grammar``: every choice's tokens are masked to this grammar (structured outputs).
+    ``grammar``: every choice's tokens are masked to this grammar (structured outputs);
+    ``cache_scope``: the prompt-cache tree to use (the organization), None for none.
     """
 
     prompt: list[int]
@@ -27,6 +28,7 @@ class GenerationRequest:
     n: int = 1
     stop: tuple[str, ...] = ()
     grammar: Grammar | None = None
+    cache_scope: str | None = None
 
 
 @dataclass
@@ -48,7 +50,12 @@ class Seq:
 
 @dataclass
 class Job:
-    """A request in the scheduler: its sequences, prefill progress and KV budget."""
+    """A request in the scheduler: its sequences, prefill progress and KV budget.
+
+    KV accounting: ``reserved``/``used`` count the job's own cells; cacheable prompt
+    blocks are counted by the prefix cache once shared, and as ``pending_blocks`` until
+    computed. ``cached_tokens``: prompt tokens reused from the cache.
+    """
 
     request: GenerationRequest
     emit: Callable[[Event], None]
@@ -58,6 +65,9 @@ class Job:
     used: int = 0
     completion_tokens: int = 0
     cancelled: bool = False
+    cache_keys: list[tuple[int, ...]] = field(default_factory=list)
+    pending_blocks: int = 0
+    cached_tokens: int = 0
 
     @property
     def prefilling(self) -> bool:

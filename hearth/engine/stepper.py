@@ -21,6 +21,7 @@ from hearth.engine.events import (
     TokenDelta,
     TopLogprob,
 )
+from hearth.engine.prefix_cache import PrefixCache
 from hearth.engine.runner import ModelRunner
 from hearth.engine.sampling import SampledToken, Sampler
 from hearth.engine.sequence import Job, Seq
@@ -49,8 +50,10 @@ class BatchMasks:
 class Stepper:
     """Per-token semantics over a ``ModelRunner``'s vocabulary."""
 
-    def __init__(self, runner: ModelRunner, *, overlap_masks: bool = False) -> None:
+    def __init__(self, runner: ModelRunner, *, overlap_masks: bool = False,
+                 cache: PrefixCache | None = None) -> None:
         self._runner = runner
+        self._cache = cache
         self._overlap = overlap_masks
         self._masks: MaskWorker | None = None
 
@@ -95,6 +98,13 @@ class Stepper:
                     job.cancelled = True
                     break
 
+    def release(self, seq_id: int) -> None:
+        """Free a sequence's cells (through the prefix cache, which may keep blocks)."""
+        if self._cache is not None:
+            self._cache.release(seq_id)
+        else:
+            self._runner.free_sequence(seq_id)
+
     def close(self) -> None:
         """Stop the mask helper thread."""
         if self._masks is not None:
@@ -105,6 +115,8 @@ class Stepper:
         for seq in job.seqs:
             if seq is not first:
                 self._runner.copy_sequence(first.seq_id, seq.seq_id)
+                if self._cache is not None:
+                    self._cache.fork(first.seq_id, seq.seq_id)
             seq.pos = len(job.request.prompt)
 
     def _advance(self, job: Job, seq: Seq, logits: np.ndarray, grow: Callable[[Job], bool],
@@ -144,7 +156,7 @@ class Stepper:
             step = seq.text.flush()
             self._emit_text(job, seq, step.text, len(seq.held_logprobs))
         seq.finished = True
-        self._runner.free_sequence(seq.seq_id)
+        self.release(seq.seq_id)
         job.emit(ChoiceFinished(seq.choice, reason))
 
     def _token_info(self, token: int) -> tuple[str, tuple[int, ...]]:

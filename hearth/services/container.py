@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy import Engine
@@ -27,9 +29,10 @@ class Services:
     chat: ChatCompletions
 
     @classmethod
-    def build(cls, settings: Settings) -> Services:
+    def build(cls, settings: Settings,
+              clock: Callable[[], float] = time.monotonic) -> Services:
         """Create the data dir, migrate the database, bootstrap the API key (printing a
-        generated one once) and load the models."""
+        generated one once) and load the models (``clock``: prompt-cache expiry)."""
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         (settings.data_dir / "blobs").mkdir(exist_ok=True)
         db = create_db_engine(settings.resolved_database_url())
@@ -39,7 +42,7 @@ class Services:
         created = api_keys.bootstrap(explicit)
         if created:
             print(f"Created API key (shown once, store it now): {created}", flush=True)
-        models = ModelRegistry.load(settings)
+        models = ModelRegistry.load(settings, clock)
         log.info("serving models: %s", ", ".join(m.id for m in models.list()))
         return cls(settings, db, api_keys, models, ChatCompletions(models))
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
@@ -9,16 +11,20 @@ from hearth.api.bodies import json_response, parse_body
 from hearth.api.deps import authenticate, services
 from hearth.api.sse import sse_response
 from hearth.services.chat.params import ChatCompletionParams
+from hearth.store.api_keys import Principal
 
-router = APIRouter(dependencies=[Depends(authenticate)])
+router = APIRouter()
 
 
 @router.post("/chat/completions")
-async def create(request: Request) -> Response:
-    """A ``ChatCompletion``, or with ``stream: true`` ``ChatCompletionChunk`` events."""
+async def create(request: Request,
+                 principal: Annotated[Principal, Depends(authenticate)]) -> Response:
+    """A ``ChatCompletion``, or with ``stream: true`` ``ChatCompletionChunk`` events.
+    The caller's organization scopes the prompt cache."""
     params = await parse_body(request, ChatCompletionParams)
     chat = services(request).chat
+    org = principal.organization_id
     if params.stream:
-        meta, handle = await chat.start(params)  # errors before the stream are plain 4xx
+        meta, handle = await chat.start(params, org)  # errors before the stream are plain 4xx
         return sse_response(chat.stream(meta, handle, params))
-    return json_response(await chat.create(params))
+    return json_response(await chat.create(params, org))

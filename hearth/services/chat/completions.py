@@ -6,6 +6,7 @@ OpenAI's by construction.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import secrets
 import time
 from collections.abc import AsyncIterator
@@ -83,11 +84,23 @@ def _sdk_logprob(entry: LogprobEntry) -> ChatCompletionTokenLogprob:
                       for t in entry.top_logprobs])
 
 
+CACHE_MIN_TOKENS = 1024
+"""OpenAI reports cached tokens only for prompts of 1,024 tokens or more (platform
+guide, "Prompt caching"); shorter hits still save time but report 0."""
+
+
+def reported_cached_tokens(cached: int) -> int:
+    """``usage.prompt_tokens_details.cached_tokens`` for ``cached`` reused prompt tokens
+    (a multiple of 128): 0 below 1,024, otherwise 1,024 + 128·k."""
+    return cached if cached >= CACHE_MIN_TOKENS else 0
+
+
 def _usage(done: Completed) -> CompletionUsage:
     return CompletionUsage(
         prompt_tokens=done.prompt_tokens, completion_tokens=done.completion_tokens,
         total_tokens=done.prompt_tokens + done.completion_tokens,
-        prompt_tokens_details=PromptTokensDetails(cached_tokens=0))
+        prompt_tokens_details=PromptTokensDetails(
+            cached_tokens=reported_cached_tokens(done.cached_tokens)))
 
 
 class ChatCompletions:
@@ -96,20 +109,24 @@ class ChatCompletions:
     def __init__(self, registry: ModelRegistry) -> None:
         self._registry = registry
 
-    async def start(self, params: ChatCompletionParams) -> tuple[_Meta, GenerationHandle]:
+    async def start(self, params: ChatCompletionParams, organization_id: str,
+                    ) -> tuple[_Meta, GenerationHandle]:
         """Validate, tokenize and submit; raises ``InvalidRequest``/``ModelNotFound``.
-        Preparation (grammar compile: up to ~100 ms for a huge schema) runs off the loop."""
+        Preparation (grammar compile: up to ~100 ms for a huge schema) runs off the loop.
+        Prompt-cache entries are shared within ``organization_id`` only."""
         served = self._registry.get(params.model)
         request, plan = await asyncio.to_thread(
             generation_request, params, served.runner, served.grammars)
+        request = dataclasses.replace(request, cache_scope=organization_id)
         handle = served.scheduler.submit(request)
         meta = _Meta(f"chatcmpl-{secrets.token_urlsafe(21)}", int(time.time()), served.id,
                      served.runner.info.fingerprint, plan.tool_calls)
         return meta, handle
 
-    async def create(self, params: ChatCompletionParams) -> ChatCompletion:
+    async def create(self, params: ChatCompletionParams, organization_id: str,
+                     ) -> ChatCompletion:
         """Generate every choice to the end; one ``ChatCompletion``."""
-        meta, handle = await self.start(params)
+        meta, handle = await self.start(params, organization_id)
         choices = [_Choice() for _ in range(params.n or 1)]
         try:
             done = await _drain(handle, choices)
