@@ -237,7 +237,11 @@ class PrefixCache:
         """Free ``seq_id``'s cells, first saving to host memory every block it was the
         last holder of (within the budget)."""
         self._private.discard(seq_id)
-        for node in self._held.pop(seq_id, []):
+        now = self._clock()
+        held = self._held.pop(seq_id, [])
+        for node in held:  # one stamp per prefix, so LRU takes its tail before its head
+            node.last_used = now
+        for node in held:
             node.holders.discard(seq_id)
             if not node.holders:
                 self._resident -= 1

@@ -257,10 +257,11 @@ class Scheduler:
             if job.prefilling and budget > 0:
                 start, n_prompt = job.prefilled, len(job.request.prompt)
                 end = min(n_prompt, start + budget)
-                if end < n_prompt and end // BLOCK > start // BLOCK:
-                    # chunks end on block edges: llama.cpp's attention rounds differently
-                    # per batch split, and a reused prefix must see the same splits
-                    end = end // BLOCK * BLOCK
+                if self._cache and job.request.cache_scope is not None:
+                    # one block per step: llama.cpp's attention rounds differently with
+                    # the tokens batched beside a query, so a hit's suffix must be
+                    # computed in the same splits as a cold prompt for equal output
+                    end = min(end, (start // BLOCK + 1) * BLOCK)
                 chunk = job.request.prompt[start:end]
                 last = end == n_prompt
                 items.append(BatchItem(job.seqs[0].seq_id, chunk, job.prefilled, last))

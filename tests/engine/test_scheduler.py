@@ -12,6 +12,7 @@ from llguidance import LLTokenizer, TokenizerWrapper
 
 from hearth.engine.constraints import GrammarCompiler
 from hearth.engine.events import ChoiceFinished, Completed, Failed, TokenDelta
+from hearth.engine.prefix_cache import BLOCK, CacheConfig, PrefixCache
 from hearth.engine.runner import BatchItem, ModelInfo
 from hearth.engine.sampling import SamplingParams
 from hearth.engine.scheduler import Scheduler
@@ -65,6 +66,17 @@ class FakeRunner:
     def copy_sequence(self, src: int, dst: int) -> None:
         self.copies.append((src, dst))
         self.lengths[dst] = self.lengths[src]
+
+    def copy_prefix(self, src: int, dst: int, n_tokens: int) -> None:
+        self.copies.append((src, dst))
+        self.lengths[dst] = n_tokens
+
+    def save_block(self, seq_id: int, start: int, end: int) -> np.ndarray:
+        assert self.lengths[seq_id] >= end
+        return np.zeros(10, dtype=np.uint8)
+
+    def restore_block(self, data: np.ndarray, seq_id: int) -> None:
+        self.lengths[seq_id] = self.lengths.get(seq_id, 0) + BLOCK
 
     def free_sequence(self, seq_id: int) -> None:
         self.lengths.pop(seq_id, None)
@@ -229,3 +241,49 @@ async def test_grammar_allows_end_of_generation_when_accepting(scheduler: Schedu
     texts, reasons, _ = await collect(scheduler.submit(GenerationRequest(
         prompt=[0], params=biased, max_tokens=20, grammar=grammar)))
     assert texts == {0: "a"} and reasons == {0: "stop"}
+
+
+def prefill_items(runner: FakeRunner) -> list[BatchItem]:
+    return [i for batch in runner.batches for i in batch if len(i.tokens) > 1 or i.pos == 0]
+
+
+async def test_cached_prompts_prefill_one_block_per_step(runner: FakeRunner) -> None:
+    sched = Scheduler(runner, batch_tokens=200,
+                      cache=PrefixCache(runner, CacheConfig(budget_bytes=10**6)))
+    sched.start()
+    try:
+        await collect(sched.submit(GenerationRequest(prompt=[1] * 301, params=GREEDY,
+                                                     max_tokens=2, cache_scope="org")))
+        await collect(sched.submit(GenerationRequest(prompt=[2] * 301, params=GREEDY,
+                                                     max_tokens=2)))
+    finally:
+        sched.stop()
+    assert [(i.pos, len(i.tokens)) for i in prefill_items(runner)] == [
+        (0, 128), (128, 128), (256, 45), (0, 200), (200, 101)]
+
+
+async def test_concurrent_shared_prefix_is_computed_once_and_reused(
+        runner: FakeRunner) -> None:
+    cache = PrefixCache(runner, CacheConfig(budget_bytes=10**6))
+    sched = Scheduler(runner, batch_tokens=64, cache=cache)
+    sched.start()
+    try:
+        runner.hold_after = 0
+        handles = [sched.submit(GenerationRequest(
+            prompt=[1] * 300 + [k], params=GREEDY, max_tokens=2, cache_scope="org"))
+            for k in range(3)]
+        runner.release.set()
+        done = [(await collect(h))[2] for h in handles]
+        other_org = await collect(sched.submit(GenerationRequest(
+            prompt=[1] * 300 + [5], params=GREEDY, max_tokens=2, cache_scope="org-b")))
+        again = await collect(sched.submit(GenerationRequest(
+            prompt=[1] * 300 + [6], params=GREEDY, max_tokens=2, cache_scope="org")))
+    finally:
+        sched.stop()
+    assert [d.cached_tokens for d in done] == [0, 2 * BLOCK, 2 * BLOCK]
+    prefilled = sum(len(i.tokens) for i in prefill_items(runner))
+    assert prefilled == 301 + 2 * (301 - 2 * BLOCK) + 301 + (301 - 2 * BLOCK)
+    assert other_org[2].cached_tokens == 0 and again[2].cached_tokens == 2 * BLOCK
+    stats = sched.stats.prompt_cache
+    assert stats is not None and stats.resident_tokens == 0
+    assert stats.stored_tokens == 4 * BLOCK  # both organizations' prefixes
