@@ -59,6 +59,9 @@ from serving import (  # noqa: E402
     passage_text,
     server,
 )
+from serving import (  # noqa: E402
+    stream_chat as serving_stream_chat,
+)
 
 from hearth.engine.weights import bundled_chat_model  # noqa: E402
 
@@ -184,36 +187,15 @@ def body(b: Bench, system: str, user: str, max_tokens: int) -> dict[str, Any]:
 
 
 async def stream_chat(client: httpx2.AsyncClient, payload: dict[str, Any]) -> Reply:
-    """POST a streaming request; timestamp content chunks as their lines arrive and read
-    the final usage chunk."""
-    sent = time.perf_counter()
-    first: float | None = None
-    finish: str | None = None
-    usage: dict[str, Any] = {}
-    async with client.stream("POST", "/v1/chat/completions", json=payload) as resp:
-        if resp.status_code != 200:
-            raise RuntimeError(f"HTTP {resp.status_code}: {(await resp.aread())[:500]!r}")
-        async for line in resp.aiter_lines():
-            now = time.perf_counter()
-            if not line.startswith("data:"):
-                continue
-            data = line[5:].strip()
-            if data == "[DONE]":
-                break
-            event = json.loads(data)
-            if "error" in event:
-                raise RuntimeError(f"stream error: {event['error']}")
-            for choice in event.get("choices") or []:
-                if first is None and (choice.get("delta") or {}).get("content"):
-                    first = now
-                finish = choice.get("finish_reason") or finish
-            usage = event.get("usage") or usage
-    end = time.perf_counter()
-    if first is None or not usage:
-        raise RuntimeError("the stream carried no content or no usage")
+    """POST a streaming request (``serving.stream_chat``) and read its usage chunk."""
+    stream = await serving_stream_chat(client, payload)
+    usage = stream.usage
+    if not usage:
+        raise RuntimeError("the stream carried no usage")
     details = usage.get("prompt_tokens_details") or {}
-    return Reply(sent, first, end, finish, int(usage["prompt_tokens"]),
-                 int(details.get("cached_tokens") or 0), int(usage["completion_tokens"]))
+    return Reply(stream.sent, stream.chunk_times[0], stream.end, stream.finish_reason,
+                 int(usage["prompt_tokens"]), int(details.get("cached_tokens") or 0),
+                 int(usage["completion_tokens"]))
 
 
 async def cache_stats(client: httpx2.AsyncClient) -> dict[str, Any]:

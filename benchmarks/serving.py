@@ -37,7 +37,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -309,11 +309,14 @@ def reference_command(port: int, weights: Path, flags: list[str]) -> list[str]:
 
 @dataclass
 class Stream:
-    """One streamed completion: when it was sent, when each content chunk arrived."""
+    """One streamed completion: when it was sent, when each content chunk arrived, when
+    the stream ended and its usage chunk (empty unless ``include_usage`` was asked)."""
 
     sent: float
     chunk_times: list[float]
     finish_reason: str | None
+    end: float = 0.0
+    usage: dict[str, Any] = field(default_factory=dict)
 
     def tokens(self, max_tokens: int) -> int:
         """Completion tokens: ``max_tokens`` when it stopped for length, else one per chunk."""
@@ -348,6 +351,7 @@ async def stream_chat(client: httpx2.AsyncClient, body: dict[str, Any]) -> Strea
     """POST a streaming request; timestamp each SSE content chunk as its line arrives."""
     times: list[float] = []
     finish: str | None = None
+    usage: dict[str, Any] = {}
     sent = time.perf_counter()
     async with client.stream("POST", "/v1/chat/completions", json=body) as resp:
         if resp.status_code != 200:
@@ -366,9 +370,10 @@ async def stream_chat(client: httpx2.AsyncClient, body: dict[str, Any]) -> Strea
                 if (choice.get("delta") or {}).get("content"):
                     times.append(now)
                 finish = choice.get("finish_reason") or finish
+            usage = event.get("usage") or usage
     if not times:
         raise RuntimeError("the stream carried no content")
-    return Stream(sent, times, finish)
+    return Stream(sent, times, finish, time.perf_counter(), usage)
 
 
 async def prompt_tokens(client: httpx2.AsyncClient, body: dict[str, Any]) -> int:
