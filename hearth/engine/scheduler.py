@@ -101,8 +101,11 @@ class Scheduler:
     def _wake(self) -> None:
         self._inbox.put(None)
 
-    def _reservation(self, request: GenerationRequest) -> int:
-        return len(request.prompt) + request.n * min(request.max_tokens, self._share)
+    def _reservation(self, request: GenerationRequest, prompt_cells: int | None = None) -> int:
+        """KV cells to reserve: the prompt's (all, or ``prompt_cells`` when cached blocks
+        are counted elsewhere) plus each choice's share of completion."""
+        prompt = len(request.prompt) if prompt_cells is None else prompt_cells
+        return prompt + request.n * min(request.max_tokens, self._share)
 
     # engine thread ---------------------------------------------------------------
     def _run(self) -> None:
@@ -149,7 +152,7 @@ class Scheduler:
                 continue
             req = job.request
             own_prompt = len(req.prompt) - len(job.cache_keys) * BLOCK
-            reserved = own_prompt + req.n * min(req.max_tokens, self._share)
+            reserved = self._reservation(req, own_prompt)
             pending = len(job.cache_keys) - len(match.nodes)
             restored = sum(1 for node in match.nodes if not node.holders)
             need = reserved + (pending + restored) * BLOCK

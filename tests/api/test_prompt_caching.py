@@ -22,6 +22,7 @@ from hearth.engine.scheduler import EngineStats
 from hearth.services.chat.params import ChatCompletionParams
 from hearth.services.chat.prepare import generation_request
 from hearth.services.container import Services
+from hearth.store.db import session_factory
 from hearth.store.models import Organization, Project
 from tests.conftest import API_KEY, MODEL, NO_EOG
 from tests.conftest import test_settings as settings_for
@@ -59,8 +60,6 @@ def caching(tmp_path_factory: pytest.TempPathFactory, clock: FakeClock) -> Itera
 
 def other_org_key(svc: Services, *, same_org: bool = False) -> str:
     """A key of a new project, in a new organization unless ``same_org``."""
-    from hearth.store.db import session_factory
-
     with session_factory(svc.db).begin() as s:
         if same_org:
             org_id = svc.api_keys.verify(API_KEY).organization_id  # type: ignore[union-attr]
