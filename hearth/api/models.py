@@ -16,11 +16,12 @@ router = APIRouter(dependencies=[Depends(authenticate)])
 async def list_(request: Request) -> JSONResponse:
     """Every served model: ``{"object": "list", "data": [Model]}``."""
     data = [m.model_dump(mode="json", exclude_unset=True)
-            for m in list_models(services(request).models)]
+            for m in list_models(services(request).models, services(request).audio)]
     return JSONResponse({"object": "list", "data": data})
 
 
 @router.get("/models/{model:path}")
 async def retrieve(request: Request, model: str) -> JSONResponse:
     """One ``Model``; 404 ``model_not_found``."""
-    return json_response(retrieve_model(services(request).models, model))
+    svc = services(request)
+    return json_response(retrieve_model(svc.models, svc.audio, model))

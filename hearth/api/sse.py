@@ -15,7 +15,7 @@ from hearth.errors import HearthError, InternalError
 log = logging.getLogger(__name__)
 
 
-async def _frames(events: AsyncIterator[BaseModel]) -> AsyncIterator[bytes]:
+async def _frames(events: AsyncIterator[BaseModel], done: bool) -> AsyncIterator[bytes]:
     try:
         async for event in events:
             yield b"data: " + event.model_dump_json(exclude_unset=True).encode() + b"\n\n"
@@ -27,14 +27,16 @@ async def _frames(events: AsyncIterator[BaseModel]) -> AsyncIterator[bytes]:
         yield b"data: " + _json(InternalError("The server had an error while streaming.")) \
             + b"\n\n"
         return
-    yield b"data: [DONE]\n\n"
+    if done:
+        yield b"data: [DONE]\n\n"
 
 
 def _json(error: HearthError) -> bytes:
     return json.dumps(error.to_dict()).encode()
 
 
-def sse_response(events: AsyncIterator[BaseModel]) -> StreamingResponse:
-    """A ``text/event-stream`` response over ``events`` (SDK models)."""
-    return StreamingResponse(_frames(events), media_type="text/event-stream",
+def sse_response(events: AsyncIterator[BaseModel], done: bool = True) -> StreamingResponse:
+    """A ``text/event-stream`` response over ``events`` (SDK models), ending with
+    ``data: [DONE]`` unless ``done`` is false (speech streams have no such frame)."""
+    return StreamingResponse(_frames(events, done), media_type="text/event-stream",
                              headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})

@@ -9,8 +9,11 @@ from dataclasses import dataclass
 
 from sqlalchemy import Engine
 
+from hearth.audio.registry import AudioRegistry
 from hearth.config import Settings
 from hearth.engine.registry import ModelRegistry
+from hearth.services.audio.speech import Speech
+from hearth.services.audio.transcriptions import Transcriptions
 from hearth.services.chat.completions import ChatCompletions
 from hearth.store.api_keys import ApiKeyStore
 from hearth.store.db import create_db_engine, migrate, session_factory
@@ -27,12 +30,16 @@ class Services:
     api_keys: ApiKeyStore
     models: ModelRegistry
     chat: ChatCompletions
+    audio: AudioRegistry
+    speech: Speech
+    transcriptions: Transcriptions
 
     @classmethod
     def build(cls, settings: Settings,
               clock: Callable[[], float] = time.monotonic) -> Services:
         """Create the data dir, migrate the database, bootstrap the API key (printing a
-        generated one once) and load the models (``clock``: prompt-cache expiry)."""
+        generated one once) and load the chat models; speech models are only located here
+        and load on first use (``clock``: prompt-cache expiry, speech-model idle time)."""
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         (settings.data_dir / "blobs").mkdir(exist_ok=True)
         db = create_db_engine(settings.resolved_database_url())
@@ -43,10 +50,14 @@ class Services:
         if created:
             print(f"Created API key (shown once, store it now): {created}", flush=True)
         models = ModelRegistry.load(settings, clock)
-        log.info("serving models: %s", ", ".join(m.id for m in models.list()))
-        return cls(settings, db, api_keys, models, ChatCompletions(models))
+        audio = AudioRegistry.build(settings, clock)
+        log.info("serving models: %s", ", ".join(
+            [m.id for m in models.list()] + [m.id for m in audio.models()]))
+        return cls(settings, db, api_keys, models, ChatCompletions(models), audio,
+                   Speech(audio), Transcriptions(audio, settings.stt_beam_size))
 
     def close(self) -> None:
         """Stop the engines and dispose of database connections."""
+        self.audio.close()
         self.models.close()
         self.db.dispose()

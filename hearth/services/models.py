@@ -4,18 +4,25 @@ from __future__ import annotations
 
 from openai.types import Model
 
-from hearth.engine.registry import ModelRegistry, ServedModel
+from hearth.audio.registry import AudioRegistry
+from hearth.engine.registry import ModelRegistry
+from hearth.errors import ModelNotFound
 
 
-def _model(served: ServedModel) -> Model:
-    return Model(id=served.id, object="model", created=served.created, owned_by="hearth")
+def _model(model_id: str, created: int) -> Model:
+    return Model(id=model_id, object="model", created=created, owned_by="hearth")
 
 
-def list_models(registry: ModelRegistry) -> list[Model]:
-    """Every served model as an SDK ``Model``."""
-    return [_model(m) for m in registry.list()]
+def list_models(registry: ModelRegistry, audio: AudioRegistry) -> list[Model]:
+    """Every served model as an SDK ``Model``: chat models, then speech models."""
+    return ([_model(m.id, m.created) for m in registry.list()]
+            + [_model(m.id, m.created) for m in audio.models()])
 
 
-def retrieve_model(registry: ModelRegistry, model_id: str) -> Model:
+def retrieve_model(registry: ModelRegistry, audio: AudioRegistry, model_id: str) -> Model:
     """One model; raises ``ModelNotFound``."""
-    return _model(registry.get(model_id))
+    for model in list_models(registry, audio):
+        if model.id == model_id:
+            return model
+    raise ModelNotFound(f"The model `{model_id}` does not exist or you do not have access "
+                        "to it.", param="model")

@@ -1,0 +1,1 @@
+"""``client.audio`` routes."""

@@ -1,0 +1,27 @@
+"""``client.audio.speech``: ``POST /v1/audio/speech`` (audio bytes or SSE, streamed)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import Response, StreamingResponse
+
+from hearth.api.bodies import parse_body
+from hearth.api.deps import authenticate, services
+from hearth.api.sse import sse_response
+from hearth.services.audio.speech import SpeechParams
+
+router = APIRouter(dependencies=[Depends(authenticate)])
+
+
+@router.post("/audio/speech")
+async def create(request: Request) -> Response:
+    """The speech as ``response_format`` bytes, sent sentence by sentence; with
+    ``stream_format: "sse"`` ``speech.audio.delta`` / ``speech.audio.done`` events."""
+    params = await parse_body(request, SpeechParams)
+    speech = await services(request).speech.create(params)
+    if speech.events is not None:
+        return sse_response(speech.events, done=False)
+    assert speech.audio is not None
+    return StreamingResponse(speech.audio, media_type=speech.media_type,
+                             headers={"Cache-Control": "no-cache",
+                                      "X-Accel-Buffering": "no"})

@@ -1,0 +1,65 @@
+"""``client.audio.transcriptions`` and ``client.audio.translations``:
+``POST /v1/audio/transcriptions`` and ``POST /v1/audio/translations`` (multipart)."""
+
+from __future__ import annotations
+
+from typing import TypeVar
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import PlainTextResponse, Response
+from pydantic import BaseModel, ValidationError
+
+from hearth.api.bodies import json_response
+from hearth.api.deps import authenticate, services
+from hearth.api.errors import validation_error
+from hearth.api.forms import parse_form
+from hearth.api.sse import sse_response
+from hearth.errors import InvalidRequest
+from hearth.services.audio.transcriptions import (
+    Rendered,
+    TranscriptionParams,
+    TranslationParams,
+    Upload,
+)
+
+router = APIRouter(dependencies=[Depends(authenticate)])
+
+P = TypeVar("P", bound=BaseModel)
+
+
+async def _read(request: Request, model: type[P]) -> tuple[P, Upload]:
+    limit = int(services(request).settings.max_upload_mb * 1_000_000)
+    form = await parse_form(request, "file", limit)
+    if form.data is None:
+        raise InvalidRequest("Missing required parameter: 'file'.", param="file")
+    try:
+        params = model.model_validate(form.fields)  # lax: form values are strings
+    except ValidationError as exc:
+        raise validation_error(exc.errors()) from None
+    return params, Upload(form.filename or "", form.data)
+
+
+def _respond(rendered: Rendered) -> Response:
+    if isinstance(rendered.body, str):
+        return PlainTextResponse(rendered.body)
+    return json_response(rendered.body)
+
+
+@router.post("/audio/transcriptions")
+async def transcribe(request: Request) -> Response:
+    """``Transcription`` / ``TranscriptionVerbose`` JSON, text, SRT or VTT; with
+    ``stream=true`` ``transcript.text.delta`` / ``transcript.text.done`` events."""
+    params, upload = await _read(request, TranscriptionParams)
+    transcriptions = services(request).transcriptions
+    if params.stream:
+        return sse_response(await transcriptions.stream(params, upload))
+    return _respond(await transcriptions.create(params, upload))
+
+
+@router.post("/audio/translations")
+async def translate(request: Request) -> Response:
+    """Speech in any language as English text: ``Translation`` / ``TranslationVerbose``
+    JSON, text, SRT or VTT."""
+    params, upload = await _read(request, TranslationParams)
+    return _respond(await services(request).transcriptions.create(params, upload,
+                                                                   "translate"))

@@ -1,0 +1,162 @@
+"""Audio in and out through PyAV (FFmpeg's decoders, encoders, muxers and libswresample).
+
+Samples inside Hearth are mono float32 numpy arrays in [-1, 1]. ``decode`` turns any
+container FFmpeg reads into that at the rate a model wants; ``Encoder`` turns a stream of
+such chunks into the bytes of one of OpenAI's speech formats, chunk by chunk, so a response
+can stream (OpenAI API reference: Audio, "Create speech", ``response_format``).
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from typing import Any, Literal, cast
+
+import av
+import numpy as np
+from av.audio.resampler import AudioResampler
+
+from hearth.errors import InvalidRequest
+
+SpeechFormat = Literal["mp3", "opus", "aac", "flac", "wav", "pcm"]
+
+SPEECH_RATE = 24_000
+"""OpenAI's speech output rate (Hz); ``pcm`` is raw s16le mono at this rate."""
+
+
+@dataclass(frozen=True)
+class _Container:
+    muxer: str | None  # None: raw samples, no container
+    codec: str
+    media_type: str
+    bit_rate: int | None = None
+    options: tuple[tuple[str, str], ...] = ()
+
+
+CONTAINERS: dict[str, _Container] = {
+    "mp3": _Container("mp3", "libmp3lame", "audio/mpeg", 64_000),
+    # Ogg pages of 100 ms (FFmpeg's default is 1 s) so opus streams without a 1 s stall
+    "opus": _Container("ogg", "libopus", "audio/ogg", 32_000, (("page_duration", "100000"),)),
+    "aac": _Container("adts", "aac", "audio/aac", 64_000),
+    "flac": _Container("flac", "flac", "audio/flac"),
+    "wav": _Container("wav", "pcm_s16le", "audio/wav"),
+    "pcm": _Container(None, "pcm_s16le", "audio/pcm"),
+}
+"""Speech ``response_format`` -> how it is written (muxer, encoder, media type)."""
+
+
+class _Sink(io.RawIOBase):
+    """A write-only, non-seekable buffer: muxers then write streamable headers (WAV's
+    sizes as 0xFFFFFFFF, as OpenAI's streamed WAV), and ``drain`` hands bytes out."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._chunks: list[bytes] = []
+
+    def writable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return False
+
+    def write(self, b: Any) -> int:
+        data = bytes(b)
+        self._chunks.append(data)
+        return len(data)
+
+    def drain(self) -> bytes:
+        out, self._chunks = b"".join(self._chunks), []
+        return out
+
+
+def _frame(samples: np.ndarray, rate: int) -> av.AudioFrame:
+    pcm = np.ascontiguousarray(np.clip(samples, -1.0, 1.0), dtype=np.float32)[None, :]
+    frame = av.AudioFrame.from_ndarray(pcm, format="flt", layout="mono")
+    frame.sample_rate = rate
+    return frame
+
+
+class Encoder:
+    """Mono float32 chunks at ``input_rate`` -> bytes of ``fmt`` at 24 kHz, incrementally.
+
+    ``encode(chunk)`` returns whatever bytes are complete so far (possibly ``b""``);
+    ``finish()`` flushes the resampler, encoder and muxer trailer. Not thread-safe: one
+    encoder per response.
+    """
+
+    def __init__(self, fmt: SpeechFormat, input_rate: int, rate: int = SPEECH_RATE) -> None:
+        spec = CONTAINERS[fmt]
+        self.media_type = spec.media_type
+        self._input_rate = input_rate
+        self._sink = _Sink()
+        self._container: Any = None
+        self._stream: Any = None
+        if spec.muxer is None:
+            self._resampler = AudioResampler(format="s16", layout="mono", rate=rate)
+            return
+        self._container = av.open(self._sink, mode="w", format=spec.muxer,
+                                  options=dict(spec.options))
+        stream = self._container.add_stream(spec.codec, rate=rate, layout="mono")
+        if spec.bit_rate:
+            stream.bit_rate = spec.bit_rate
+        self._stream = stream
+        # frame_size: fixed-frame encoders (mp3 1152, aac 1024, opus 480) get whole frames
+        self._resampler = AudioResampler(
+            format=stream.codec_context.format.name, layout="mono", rate=rate,
+            frame_size=stream.codec_context.frame_size or None)
+
+    def _write(self, frames: list[av.AudioFrame]) -> bytes:
+        if self._container is None:
+            return b"".join(bytes(f.planes[0])[: f.samples * 2] for f in frames)
+        for frame in frames:
+            for packet in self._stream.encode(frame):
+                self._container.mux(packet)
+        return self._sink.drain()
+
+    def encode(self, samples: np.ndarray) -> bytes:
+        """Encode one chunk; the bytes complete so far."""
+        if samples.size == 0:
+            return b""
+        return self._write(self._resampler.resample(_frame(samples, self._input_rate)))
+
+    def finish(self) -> bytes:
+        """Flush everything; the final bytes. The encoder is closed afterwards."""
+        out = self._write(self._resampler.resample(None))
+        if self._container is None:
+            return out
+        for packet in self._stream.encode(None):
+            self._container.mux(packet)
+        self._container.close()
+        return out + self._sink.drain()
+
+
+def decode(data: bytes, rate: int = 16_000) -> np.ndarray:
+    """Any audio FFmpeg can read -> mono float32 samples at ``rate`` Hz (shape ``(n,)``).
+
+    Raises ``InvalidRequest`` (param ``file``) for bytes that are not audio, a container
+    without an audio stream, or audio that decodes to nothing.
+    """
+    try:
+        with av.open(io.BytesIO(data), mode="r", metadata_errors="ignore") as container:
+            if not container.streams.audio:
+                raise InvalidRequest("The file has no audio stream.", param="file",
+                                     code="invalid_value")
+            stream = container.streams.audio[0]
+            resampler = AudioResampler(format="flt", layout="mono", rate=rate)
+            parts: list[np.ndarray] = []
+            for frame in container.decode(stream):
+                frame.pts = None  # some containers carry broken timestamps
+                parts += [f.to_ndarray()[0] for f in resampler.resample(frame)]
+            parts += [f.to_ndarray()[0] for f in resampler.resample(None)]
+    except (av.FFmpegError, UnicodeDecodeError, ValueError) as exc:
+        raise InvalidRequest("Audio file might be corrupted or unsupported: "
+                             f"{_reason(exc)}", param="file", code="invalid_value") from None
+    if not parts or sum(p.size for p in parts) == 0:
+        raise InvalidRequest("Audio file might be corrupted or unsupported: it decodes to "
+                             "no audio samples.", param="file", code="invalid_value")
+    return cast(np.ndarray, np.concatenate(parts).astype(np.float32, copy=False))
+
+
+def _reason(exc: Exception) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return text if text.endswith(".") else text + "."

@@ -1,0 +1,184 @@
+"""Lazily loaded speech models and the bounded worker pool that runs them.
+
+Speech models are big and used in bursts, so ``hearth serve`` starts without them: a
+``LazyModel`` loads on first use (once, however many requests arrive together) and a
+sweep unloads it after an idle period. All model work runs on ``AudioWorkers`` threads
+(CTranslate2, onnxruntime and FFmpeg release the GIL), never on the event loop; past
+``workers + max_waiting`` requests in flight, new ones get a 429 instead of queueing
+without bound.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
+from typing import Any, Generic, TypeVar
+
+from hearth.errors import HearthError, RateLimited, ServiceUnavailable
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+class LazyModel(Generic[T]):
+    """A model built by ``load()`` on first ``use()`` and dropped by ``unload_if_idle``
+    once unused for ``idle_unload`` seconds (``clock``: monotonic seconds)."""
+
+    def __init__(self, name: str, load: Callable[[], T], idle_unload: float,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.name = name
+        self._load = load
+        self._idle_unload = idle_unload
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._model: T | None = None
+        self._users = 0
+        self._last_used = 0.0
+        self.loads = 0
+
+    @contextmanager
+    def use(self) -> Iterator[T]:
+        """The loaded model for the duration of the block (call from a worker thread).
+        Raises ``ServiceUnavailable`` when loading fails."""
+        with self._lock:  # concurrent first users wait here: one load
+            if self._model is None:
+                started = time.monotonic()
+                try:
+                    self._model = self._load()
+                except Exception as exc:
+                    log.exception("loading %s failed", self.name)
+                    raise ServiceUnavailable(f"The model `{self.name}` could not be loaded: "
+                                             f"{exc}", code="model_unavailable") from None
+                self.loads += 1
+                log.info("loaded %s in %.2f s", self.name, time.monotonic() - started)
+            self._users += 1
+            model = self._model
+        try:
+            yield model
+        finally:
+            with self._lock:
+                self._users -= 1
+                self._last_used = self._clock()
+
+    @property
+    def loaded(self) -> bool:
+        return self._model is not None
+
+    def unload_if_idle(self) -> bool:
+        """Drop the model if nobody uses it and it has idled long enough; True if it did."""
+        with self._lock:
+            idle = self._clock() - self._last_used
+            if self._model is None or self._users or idle < self._idle_unload:
+                return False
+            self._model = None
+        log.info("unloaded %s after %.0f s idle", self.name, idle)
+        return True
+
+    def stats(self) -> dict[str, Any]:
+        """``{"loaded", "loads", "in_use"}``."""
+        return {"loaded": self.loaded, "loads": self.loads, "in_use": self._users}
+
+
+class AudioWorkers:
+    """``workers`` threads for model work; at most ``max_waiting`` jobs wait for one."""
+
+    def __init__(self, workers: int, max_waiting: int) -> None:
+        self._executor = ThreadPoolExecutor(workers, thread_name_prefix="hearth-audio")
+        self._capacity = workers + max_waiting
+        self._lock = threading.Lock()
+        self._in_flight = 0
+
+    def submit(self, fn: Callable[[], T]) -> Future[T]:
+        """Queue ``fn``; raises ``RateLimited`` (429) when the queue is full."""
+        with self._lock:
+            if self._in_flight >= self._capacity:
+                raise RateLimited("Too many audio requests are in progress on this server; "
+                                  "retry after a short wait.")
+            self._in_flight += 1
+        future = self._executor.submit(fn)
+        future.add_done_callback(self._done)
+        return future
+
+    def _done(self, _: Future[Any]) -> None:
+        with self._lock:
+            self._in_flight -= 1
+
+    async def run(self, fn: Callable[[], T]) -> T:
+        """Run ``fn`` on a worker; cancelling the await drops it if not yet started."""
+        return await asyncio.wrap_future(self.submit(fn))
+
+    @property
+    def in_flight(self) -> int:
+        return self._in_flight
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=True, cancel_futures=True)
+
+
+class Cancelled(Exception):
+    """Raised inside a producer by ``emit`` once its consumer went away."""
+
+
+class ThreadStream(Generic[T]):
+    """Items a producer running on a worker thread emits, as an async iterator.
+
+    ``produce(emit)`` calls ``emit(item)`` for each item; ``emit`` raises ``Cancelled``
+    once the consumer stopped (client gone), so the producer stops between items. The job
+    is submitted at construction, so a full queue raises ``RateLimited`` before any
+    response starts; the producer's own ``HearthError`` comes out of the iteration.
+    """
+
+    def __init__(self, workers: AudioWorkers, produce: Callable[[Callable[[T], None]], None]):
+        self._loop = asyncio.get_running_loop()
+        self._queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
+        self._stop = threading.Event()
+        self._produce = produce
+        self._future = workers.submit(self._job)
+
+    def _put(self, kind: str, value: Any) -> None:
+        try:
+            self._loop.call_soon_threadsafe(self._queue.put_nowait, (kind, value))
+        except RuntimeError:  # loop closed: nobody is listening
+            self._stop.set()
+
+    def _emit(self, item: T) -> None:
+        if self._stop.is_set():
+            raise Cancelled
+        self._put("item", item)
+
+    def _job(self) -> None:
+        try:
+            self._produce(self._emit)
+        except Cancelled:
+            return
+        except HearthError as exc:
+            self._put("error", exc)
+            return
+        except Exception as exc:
+            log.exception("audio job failed")
+            self._put("error", exc)
+            return
+        self._put("done", None)
+
+    async def __aiter__(self) -> AsyncIterator[T]:
+        try:
+            while True:
+                kind, value = await self._queue.get()
+                if kind == "done":
+                    return
+                if kind == "error":
+                    raise value
+                yield value
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        """Stop the producer at its next item (or before it starts)."""
+        self._stop.set()
+        self._future.cancel()

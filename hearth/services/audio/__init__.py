@@ -1,0 +1,1 @@
+"""``client.audio``: speech (text-to-speech), transcriptions and translations."""

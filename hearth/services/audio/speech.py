@@ -1,0 +1,152 @@
+"""``client.audio.speech.create`` (OpenAI API reference: Audio, "Create speech").
+
+Synthesis runs sentence by sentence on an audio worker and each sentence is encoded as
+soon as it exists, so the body streams: with ``stream_format: "audio"`` the bytes of one
+file in ``response_format``; with ``"sse"`` ``speech.audio.delta`` events carrying those
+bytes base64-encoded, then ``speech.audio.done`` with usage.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from hearth.audio.codecs import CONTAINERS, Encoder, SpeechFormat
+from hearth.audio.registry import AudioRegistry
+from hearth.audio.slots import ThreadStream
+from hearth.errors import InvalidRequest
+
+MAX_INPUT_CHARS = 4096
+
+
+class VoiceId(BaseModel):
+    """A voice given as an object: ``{"id": "<voice>"}``."""
+
+    model_config = ConfigDict(extra="forbid")
+    id: str
+
+
+class SpeechParams(BaseModel):
+    """The JSON body of ``POST /v1/audio/speech``."""
+
+    model_config = ConfigDict(extra="allow")
+
+    model: str
+    input: str
+    voice: str | VoiceId
+    instructions: str | None = None
+    response_format: SpeechFormat = "mp3"
+    speed: float = Field(default=1.0, ge=0.25, le=4.0)
+    stream_format: Literal["audio", "sse"] = "audio"
+
+
+class AudioDelta(BaseModel):
+    """SSE ``speech.audio.delta``: base64 audio bytes."""
+
+    type: Literal["speech.audio.delta"] = "speech.audio.delta"
+    audio: str
+
+
+class SpeechUsage(BaseModel):
+    """Tokens of a speech request: phoneme ids in, audio frames (Piper hops) out."""
+
+    input_tokens: int
+    output_tokens: int
+    total_tokens: int
+
+
+class AudioDone(BaseModel):
+    """SSE ``speech.audio.done``."""
+
+    type: Literal["speech.audio.done"] = "speech.audio.done"
+    usage: SpeechUsage
+
+
+@dataclass
+class SpeechResponse:
+    """What the route sends: ``media_type`` and a body of bytes (``stream_format:
+    audio``) or of SSE events (``sse``)."""
+
+    media_type: str
+    audio: AsyncIterator[bytes] | None = None
+    events: AsyncIterator[BaseModel] | None = None
+
+
+_HOP = 256  # Piper's samples per output frame (hop length), for usage
+
+
+class Speech:
+    """Text-to-speech over the registry's voices."""
+
+    def __init__(self, audio: AudioRegistry) -> None:
+        self._audio = audio
+
+    async def create(self, params: SpeechParams) -> SpeechResponse:
+        """Validate, start synthesis and wait for its first audio. Raises
+        ``InvalidRequest`` (400: input empty or over 4,096 characters, unknown voice),
+        ``ModelNotFound`` (404), ``RateLimited`` (429: too many audio jobs) or
+        ``ServiceUnavailable`` (503: the voice failed to load)."""
+        if not params.input.strip():
+            raise InvalidRequest("Invalid 'input': the text is empty.", param="input",
+                                 code="invalid_value")
+        if len(params.input) > MAX_INPUT_CHARS:
+            raise InvalidRequest(
+                f"Invalid 'input': string too long. Expected a string with maximum length "
+                f"{MAX_INPUT_CHARS}, but got a string with length {len(params.input)} "
+                "instead.", param="input", code="string_above_max_length")
+        voice_name = params.voice if isinstance(params.voice, str) else params.voice.id
+        slot = self._audio.tts_voice(params.model, voice_name)
+        text, speed, fmt = params.input, params.speed, params.response_format
+
+        def produce(emit: Callable[[bytes | SpeechUsage], None]) -> None:
+            phonemes = samples = 0
+            with slot.use() as tts:
+                encoder = Encoder(fmt, tts.sample_rate)
+                for chunk in tts.synthesize(text, speed):
+                    phonemes += chunk.phonemes
+                    samples += chunk.samples.size
+                    data = encoder.encode(chunk.samples)
+                    if data:
+                        emit(data)
+            emit(encoder.finish())
+            frames = samples // _HOP
+            emit(SpeechUsage(input_tokens=phonemes, output_tokens=frames,
+                             total_tokens=phonemes + frames))
+
+        items = aiter(ThreadStream(self._audio.workers, produce))
+        first = await anext(items)  # errors before any byte become plain 4xx/5xx
+        media_type = CONTAINERS[fmt].media_type
+        if params.stream_format == "sse":
+            return SpeechResponse("text/event-stream", events=_events(first, items))
+        return SpeechResponse(media_type, audio=_audio(first, items))
+
+
+async def _audio(first: bytes | SpeechUsage,
+                 rest: AsyncIterator[bytes | SpeechUsage]) -> AsyncIterator[bytes]:
+    try:
+        if isinstance(first, bytes):
+            yield first
+        async for item in rest:
+            if isinstance(item, bytes) and item:
+                yield item
+    finally:
+        await rest.aclose()  # type: ignore[attr-defined]
+
+
+async def _events(first: bytes | SpeechUsage,
+                  rest: AsyncIterator[bytes | SpeechUsage]) -> AsyncIterator[BaseModel]:
+    try:
+        for item in (first,):
+            if isinstance(item, bytes):
+                yield AudioDelta(type="speech.audio.delta", audio=base64.b64encode(item).decode())
+        async for item in rest:
+            if isinstance(item, SpeechUsage):
+                yield AudioDone(type="speech.audio.done", usage=item)
+            elif item:
+                yield AudioDelta(type="speech.audio.delta", audio=base64.b64encode(item).decode())
+    finally:
+        await rest.aclose()  # type: ignore[attr-defined]
