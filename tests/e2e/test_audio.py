@@ -1,0 +1,41 @@
+"""End to end: speech streams from a real ``hearth serve``, and uploads go over real HTTP."""
+
+from __future__ import annotations
+
+import time
+
+import openai
+import pytest
+
+from hearth.audio.codecs import decode
+from tests.api.audio_helpers import SENTENCES, wer
+
+pytestmark = pytest.mark.e2e
+
+LONG = " ".join(SENTENCES * 4)  # 12 sentences, ~40 s of speech
+
+
+@pytest.mark.parametrize("fmt", ["mp3", "pcm"])
+def test_speech_streams_sentence_by_sentence(sync_client: openai.OpenAI, fmt: str) -> None:
+    sync_client.audio.speech.create(model="tts-1", voice="alloy", input="Warm up.")
+    started = time.monotonic()
+    arrivals: list[tuple[float, int]] = []
+    with sync_client.audio.speech.with_streaming_response.create(
+            model="tts-1", voice="alloy", input=LONG, response_format=fmt) as response:
+        for chunk in response.iter_bytes():
+            arrivals.append((time.monotonic() - started, len(chunk)))
+    first, total = arrivals[0][0], arrivals[-1][0]
+    # the first audio leaves while later sentences are still being synthesized
+    assert len(arrivals) > 3
+    assert first < total / 3, arrivals
+    if fmt == "pcm":
+        assert sum(n for _, n in arrivals) / 48_000 > 25
+
+
+def test_upload_over_http_round_trip(sync_client: openai.OpenAI) -> None:
+    wav = sync_client.audio.speech.create(model="tts-1", voice="alloy", input=SENTENCES[0],
+                                          response_format="wav").content
+    assert len(decode(wav)) > 16_000
+    result = sync_client.audio.transcriptions.create(file=("speech.wav", wav),
+                                                     model="gpt-4o-mini-transcribe")
+    assert wer(SENTENCES[0], result.text) <= 0.15, result.text
