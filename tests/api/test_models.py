@@ -11,11 +11,17 @@ from tests.conftest import API_KEY, MODEL
 pytestmark = pytest.mark.anyio
 
 
-async def test_list_contains_bundled_model(client: openai.AsyncOpenAI) -> None:
+async def test_list_contains_bundled_models(client: openai.AsyncOpenAI) -> None:
     page = await client.models.list()
     ids = [m.id for m in page.data]
-    assert ids == [MODEL]
-    assert page.data[0].object == "model" and page.data[0].owned_by == "hearth"
+    assert ids == [MODEL, "piper", "tts-1", "tts-1-hd", "gpt-4o-mini-tts",
+                   "gpt-4o-mini-tts-2025-12-15", "whisper-tiny.en", "whisper-base",
+                   "whisper-1", "gpt-4o-transcribe", "gpt-4o-mini-transcribe"]
+    assert all(m.object == "model" and m.owned_by == "hearth" for m in page.data)
+
+
+async def test_retrieve_speech_model(client: openai.AsyncOpenAI) -> None:
+    assert (await client.models.retrieve("whisper-1")).id == "whisper-1"
 
 
 async def test_wire_shape_is_openais(http: httpx2.AsyncClient) -> None:

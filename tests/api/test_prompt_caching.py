@@ -256,7 +256,7 @@ async def test_lru_under_a_tiny_memory_budget(tmp_path: Path, clock: FakeClock) 
             assert cached(await ask(client, first, "Alpha, answer briefly.")) == 0
             clock.now += 1
             assert cached(await ask(client, second, "Alpha, answer briefly.")) == 0
-            stats = engine(svc).prompt_cache
+            stats = (await idle(svc)).prompt_cache  # blocks are saved as a request ends
             assert stats is not None and stats.bytes_per_token * 128 == BLOCK_BYTES
             assert stats.stored_bytes <= stats.budget_bytes and stats.evicted_lru == 6
             clock.now += 1
