@@ -102,14 +102,23 @@ async def test_overload_is_429_and_loses_nothing(tmp_path: Path) -> None:
         assert len(await _speech(server.client)) > 1000  # and the server serves again
 
 
-async def test_voice_that_fails_to_load_is_503(tmp_path: Path) -> None:
+async def test_configured_voices_and_one_that_fails_to_load(tmp_path: Path) -> None:
     voice = bundled_voice()
     assert voice is not None
+    extra = tmp_path / "en_US-copy-medium.onnx"  # a user's own Piper voice files
+    shutil.copyfile(voice.model, extra)
+    shutil.copyfile(voice.config, tmp_path / "en_US-copy-medium.onnx.json")
     broken = tmp_path / "broken.onnx"
     broken.write_bytes(b"not an onnx model")
     shutil.copyfile(voice.config, tmp_path / "broken.onnx.json")
-    async for server in _server(tmp_path / "data", tts_voices=[f"{broken}=broken"],
-                                tts_voice_map={"echo": "broken"}):
+    async for server in _server(tmp_path / "data", tts_voices=[str(extra), f"{broken}=broken"],
+                                tts_voice_map={"nova": "en_US-copy-medium", "echo": "broken"}):
+        spoken = await server.client.audio.speech.create(model="tts-1", voice="nova",
+                                                         input="Hello.", response_format="wav")
+        assert len(spoken.content) > 1000
+        models = (await server.audio_stats())["models"]
+        assert models["en_US-copy-medium"]["loads"] == 1
+        assert not models["en_US-joe-medium"]["loaded"]  # nova no longer maps to it
         with pytest.raises(openai.InternalServerError) as err:
             await server.client.audio.speech.create(model="tts-1", voice="echo", input="Hi.")
         assert err.value.status_code == 503 and err.value.code == "model_unavailable"
