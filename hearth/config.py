@@ -87,11 +87,15 @@ class Settings(BaseSettings):
     audio_idle_unload: float = Field(default=300.0, gt=0)
     """Seconds a speech model stays loaded without being used."""
     audio_threads: int | None = Field(default=None, ge=1)
-    """CPU threads per Whisper model (CTranslate2); default: all cores."""
+    """CPU threads per Whisper model (CTranslate2); default: all cores. A model runs one
+    transcription at a time; two models (tiny.en, base) can run side by side."""
     stt_beam_size: int = Field(default=5, ge=1, le=16)
     """Whisper beam width (5, as openai-whisper's default decoding)."""
     max_upload_mb: float = Field(default=25.0, gt=0)
     """Largest audio upload (MB, 10^6 bytes; OpenAI: 25 MB); larger gets a 413."""
+    max_audio_seconds: float = Field(default=7200.0, gt=0)
+    """Longest audio accepted for transcription (seconds); 16 kHz float32 samples take
+    230 MB per hour while a file is processed."""
     log_level: str = "info"
     """Python/uvicorn log level."""
 

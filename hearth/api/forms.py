@@ -2,7 +2,8 @@
 
 Fields come back as strings (``name[]`` fields, as the SDK sends arrays, as lists) and one
 uploaded file; the upload limit is enforced from ``Content-Length`` before anything is
-read, and again on the parsed file.
+read (a body without one, chunked, is read into memory up to the limit and then parsed),
+and again on the parsed file.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from dataclasses import dataclass
 
 from fastapi import Request
 from starlette.datastructures import UploadFile
+from starlette.types import Message
 
 from hearth.errors import InvalidRequest, PayloadTooLarge
 
@@ -39,7 +41,9 @@ async def parse_form(request: Request, file_field: str, limit: int) -> Form:
         raise InvalidRequest("The request must be multipart/form-data with the audio in a "
                              f"'{file_field}' field (got content type '{content_type}').")
     length = request.headers.get("content-length")
-    if length and length.isdigit() and int(length) > limit + _FORM_OVERHEAD:
+    if length is None:
+        request = await _buffered(request, limit + _FORM_OVERHEAD, limit)
+    elif length.isdigit() and int(length) > limit + _FORM_OVERHEAD:
         raise _too_large(limit)
     fields: dict[str, str | list[str]] = {}
     filename: str | None = None
@@ -62,3 +66,23 @@ async def parse_form(request: Request, file_field: str, limit: int) -> Form:
             else:
                 fields[key] = value
     return Form(fields, filename, data)
+
+
+async def _buffered(request: Request, cap: int, limit: int) -> Request:
+    """A request whose body (no Content-Length) was read, refusing more than ``cap``
+    bytes, and is replayed to the form parser."""
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > cap:
+            raise _too_large(limit)
+    sent = False
+
+    async def receive() -> Message:
+        nonlocal sent
+        if sent:
+            return {"type": "http.disconnect"}
+        sent = True
+        return {"type": "http.request", "body": bytes(body), "more_body": False}
+
+    return Request(request.scope, receive)

@@ -130,12 +130,16 @@ class Encoder:
         return out + self._sink.drain()
 
 
-def decode(data: bytes, rate: int = 16_000) -> np.ndarray:
+def decode(data: bytes, rate: int = 16_000, max_seconds: float | None = None) -> np.ndarray:
     """Any audio FFmpeg can read -> mono float32 samples at ``rate`` Hz (shape ``(n,)``).
 
     Raises ``InvalidRequest`` (param ``file``) for bytes that are not audio, a container
-    without an audio stream, or audio that decodes to nothing.
+    without an audio stream, audio that decodes to nothing, or audio longer than
+    ``max_seconds`` (checked while decoding: a small file of near-silence can expand to
+    gigabytes of samples).
     """
+    cap = None if max_seconds is None else int(max_seconds * rate)
+    total = 0
     try:
         with av.open(io.BytesIO(data), mode="r", metadata_errors="ignore") as container:
             if not container.streams.audio:
@@ -146,7 +150,13 @@ def decode(data: bytes, rate: int = 16_000) -> np.ndarray:
             parts: list[np.ndarray] = []
             for frame in container.decode(stream):
                 frame.pts = None  # some containers carry broken timestamps
-                parts += [f.to_ndarray()[0] for f in resampler.resample(frame)]
+                for out in resampler.resample(frame):
+                    parts.append(out.to_ndarray()[0])
+                    total += out.samples
+                if cap is not None and total > cap:
+                    raise InvalidRequest(
+                        f"The audio is longer than the {max_seconds:.0f} seconds this server "
+                        "accepts.", param="file", code="audio_too_long")
             parts += [f.to_ndarray()[0] for f in resampler.resample(None)]
     except (av.FFmpegError, UnicodeDecodeError, ValueError) as exc:
         raise InvalidRequest("Audio file might be corrupted or unsupported: "

@@ -63,6 +63,7 @@ class AudioRegistry:
         self.voices = voices
         self.voice_map = voice_map
         self.whisper = whisper
+        # default aliases of a model that is not installed are dropped
         self.aliases = {a: t for a, t in aliases.items() if t in whisper}
         self.workers = workers
         self._created = created
@@ -99,6 +100,10 @@ class AudioRegistry:
         if settings.audio and has_whisper_base():
             whisper[BASE] = LazyModel(
                 BASE, lambda: WhisperSTT(joined_whisper_base(cache), threads), idle, clock)
+        for alias, target in settings.audio_model_aliases.items():
+            if target not in whisper:
+                raise ValueError(f"HEARTH_AUDIO_MODEL_ALIASES: {alias} -> unknown model "
+                                 f"{target!r} (have: {', '.join(whisper) or 'none'})")
         aliases = {**DEFAULT_STT_ALIASES, **settings.audio_model_aliases}
         workers = AudioWorkers(settings.audio_workers, settings.audio_max_waiting)
         created = int(sources[0].model.stat().st_mtime) if sources else int(time.time())
@@ -146,7 +151,8 @@ class AudioRegistry:
         """Load state per model and the jobs in flight (``GET /hearth/engine``)."""
         return {"models": {**{n: s.stats() for n, s in self.voices.items()},
                            **{n: s.stats() for n, s in self.whisper.items()}},
-                "jobs_in_flight": self.workers.in_flight}
+                "jobs_in_flight": self.workers.in_flight,
+                "jobs_cancelled": self.workers.cancelled}
 
     def close(self) -> None:
         self._stop.set()

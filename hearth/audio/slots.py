@@ -19,7 +19,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any, Generic, TypeVar
 
-from hearth.errors import HearthError, RateLimited, ServiceUnavailable
+from hearth.errors import HearthError, InternalError, RateLimited, ServiceUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -93,19 +93,30 @@ class AudioWorkers:
         self._capacity = workers + max_waiting
         self._lock = threading.Lock()
         self._in_flight = 0
+        self.cancelled = 0
+        """Streamed jobs stopped early because their client went away."""
 
     def submit(self, fn: Callable[[], T]) -> Future[T]:
-        """Queue ``fn``; raises ``RateLimited`` (429) when the queue is full."""
+        """Queue ``fn``; raises ``RateLimited`` (429) when the queue is full and
+        ``ServiceUnavailable`` (503) once the server is shutting down."""
         with self._lock:
             if self._in_flight >= self._capacity:
                 raise RateLimited("Too many audio requests are in progress on this server; "
                                   "retry after a short wait.")
             self._in_flight += 1
-        future = self._executor.submit(fn)
+        try:
+            future = self._executor.submit(fn)
+        except RuntimeError:  # shut down
+            self._done(None)
+            raise ServiceUnavailable("The server is shutting down.") from None
         future.add_done_callback(self._done)
         return future
 
-    def _done(self, _: Future[Any]) -> None:
+    def note_cancelled(self) -> None:
+        with self._lock:
+            self.cancelled += 1
+
+    def _done(self, _: Future[Any] | None) -> None:
         with self._lock:
             self._in_flight -= 1
 
@@ -139,7 +150,9 @@ class ThreadStream(Generic[T]):
         self._queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
         self._stop = threading.Event()
         self._produce = produce
+        self._workers = workers
         self._future = workers.submit(self._job)
+        self._future.add_done_callback(self._never_ran)
 
     def _put(self, kind: str, value: Any) -> None:
         try:
@@ -152,17 +165,23 @@ class ThreadStream(Generic[T]):
             raise Cancelled
         self._put("item", item)
 
+    def _never_ran(self, future: Future[None]) -> None:
+        if future.cancelled():  # dropped from the queue (shutdown, or the consumer left)
+            self._put("error", ServiceUnavailable("The audio job was cancelled."))
+
     def _job(self) -> None:
         try:
             self._produce(self._emit)
         except Cancelled:
+            self._workers.note_cancelled()
             return
         except HearthError as exc:
             self._put("error", exc)
             return
-        except Exception as exc:
+        except BaseException as exc:
             log.exception("audio job failed")
-            self._put("error", exc)
+            self._put("error", exc if isinstance(exc, Exception) else
+                      InternalError("The audio job failed."))
             return
         self._put("done", None)
 

@@ -8,12 +8,15 @@ does for ``temperature: 0``; any other temperature is used alone.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
 import numpy as np
+
+from hearth.errors import InvalidRequest
 
 SAMPLE_RATE = 16_000
 """Whisper's input rate (Hz)."""
@@ -78,13 +81,24 @@ class WhisperSTT:
     def __init__(self, path: Path, threads: int | None = None) -> None:
         from faster_whisper import WhisperModel  # heavy: ctranslate2
 
+        # one transcription at a time per model (num_workers=1): a second worker would
+        # be a second copy of the weights, and on few cores it only splits the same CPUs
         self._model = WhisperModel(str(path), device="cpu", compute_type="int8",
-                                   cpu_threads=threads or 0, num_workers=1)
+                                   cpu_threads=threads or os.cpu_count() or 0, num_workers=1)
         self.multilingual: bool = bool(self._model.model.is_multilingual)
+        tokens = self._model.hf_tokenizer
+        # faster-whisper lists every Whisper code; older checkpoints lack some (yue)
+        self.languages = frozenset(
+            code for code in self._model.supported_languages
+            if tokens.token_to_id(f"<|{code}|>") is not None)
 
     def transcribe(self, audio: np.ndarray, options: Options) -> Transcript:
         """Decode 16 kHz mono float32 ``audio``; language detection (when ``language`` is
-        None) runs here, the segments as they are iterated."""
+        None) runs here, the segments as they are iterated. Raises ``InvalidRequest`` for
+        a language this checkpoint does not know."""
+        if options.language is not None and options.language not in self.languages:
+            raise InvalidRequest(f"Language '{options.language}' is not supported by this "
+                                 "model.", param="language", code="unsupported_value")
         temperature = (FALLBACK_TEMPERATURES if options.temperature == 0
                        else (options.temperature,))
         segments, info = self._model.transcribe(

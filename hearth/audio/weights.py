@@ -13,7 +13,6 @@ import os
 import shutil
 import tempfile
 from dataclasses import dataclass
-from importlib import import_module
 from importlib.util import find_spec
 from pathlib import Path
 
@@ -33,11 +32,11 @@ class VoiceSource:
 
 
 def _package_dir(module: str) -> Path | None:
-    try:
-        mod = import_module(module)
-    except ImportError:
+    """The package's folder, found without importing it."""
+    spec = find_spec(module)
+    if spec is None or not spec.submodule_search_locations:
         return None
-    return Path(mod.__file__ or "").parent
+    return Path(next(iter(spec.submodule_search_locations)))
 
 
 def piper_installed() -> bool:

@@ -54,7 +54,8 @@ class Services:
         log.info("serving models: %s", ", ".join(
             [m.id for m in models.list()] + [m.id for m in audio.models()]))
         return cls(settings, db, api_keys, models, ChatCompletions(models), audio,
-                   Speech(audio), Transcriptions(audio, settings.stt_beam_size))
+                   Speech(audio), Transcriptions(audio, settings.stt_beam_size,
+                                                  settings.max_audio_seconds))
 
     def close(self) -> None:
         """Stop the engines and dispose of database connections."""

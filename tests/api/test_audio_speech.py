@@ -104,6 +104,7 @@ async def test_sse_stream_format(http: httpx2.AsyncClient) -> None:
 @pytest.mark.parametrize(("body", "param", "status"), [
     ({"input": "x" * 4097}, "input", 400),
     ({"input": "   "}, "input", 400),
+    ({"input": "... ?!"}, "input", 400),
     ({"voice": "darth"}, "voice", 400),
     ({"voice": {"id": "voice_123"}}, "voice", 400),
     ({"response_format": "ogg"}, "response_format", 400),

@@ -146,6 +146,7 @@ async def _error(http: httpx2.AsyncClient, path: str = "/v1/audio/transcriptions
     ("speech", {"model": "whisper-9"}, 404, "model"),
     ("speech", {"model": "tts-1"}, 404, "model"),
     ("speech", {"language": "xx"}, 400, "language"),
+    ("speech", {"language": "yue"}, 400, "language"),  # Whisper v3 only
     ("speech", {"model": "whisper-tiny.en", "language": "es"}, 400, "language"),
     ("speech", {"temperature": "1.5"}, 400, "temperature"),
     ("speech", {"temperature": "warm"}, 400, "temperature"),
@@ -176,6 +177,33 @@ async def test_over_25_mb_is_413(http: httpx2.AsyncClient) -> None:
     r = await _error(http, files={"file": ("big.wav", bytes(25_000_001))})
     assert r.status_code == 413
     assert r.json()["error"]["code"] == "file_too_large"
+    # far over: refused from Content-Length alone
+    r = await _error(http, files={"file": ("big.wav", bytes(27_000_000))})
+    assert r.status_code == 413 and r.json()["error"]["param"] == "file"
+
+
+async def test_chunked_upload_is_capped_and_parsed(http: httpx2.AsyncClient,
+                                                   speech: bytes) -> None:
+    boundary = "hearth-boundary"
+
+    def body(data: bytes) -> bytes:
+        return (f"--{boundary}\r\nContent-Disposition: form-data; name=\"model\"\r\n\r\n"
+                f"gpt-4o-mini-transcribe\r\n--{boundary}\r\nContent-Disposition: form-data; "
+                f"name=\"file\"; filename=\"a.wav\"\r\nContent-Type: audio/wav\r\n\r\n"
+                ).encode() + data + f"\r\n--{boundary}--\r\n".encode()
+
+    async def chunks(data: bytes):  # type: ignore[no-untyped-def]
+        for i in range(0, len(data), 1 << 20):
+            yield data[i:i + (1 << 20)]
+
+    headers = {**AUTH, "Content-Type": f"multipart/form-data; boundary={boundary}"}
+    r = await http.post("/v1/audio/transcriptions", headers=headers,
+                        content=chunks(body(bytes(27_000_000))))
+    assert "content-length" not in r.request.headers
+    assert r.status_code == 413
+    r = await http.post("/v1/audio/transcriptions", headers=headers,
+                        content=chunks(body(speech)))
+    assert r.status_code == 200 and wer(SPOKEN, r.json()["text"]) <= 0.15
 
 
 async def test_translation_needs_a_multilingual_model(http: httpx2.AsyncClient) -> None:

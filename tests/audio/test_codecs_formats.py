@@ -36,6 +36,15 @@ def test_decode_rejects_non_audio_with_400(data: bytes) -> None:
     assert err.value.param == "file"
 
 
+def test_decode_refuses_audio_over_the_length_cap() -> None:
+    encoder = Encoder("flac", 22_050)
+    data = b"".join(encoder.encode(TONE) for _ in range(5)) + encoder.finish()
+    assert len(decode(data, 16_000, max_seconds=6)) == 5 * 16_000
+    with pytest.raises(InvalidRequest) as err:
+        decode(data, 16_000, max_seconds=3)
+    assert err.value.code == "audio_too_long"
+
+
 def _segment(i: int, start: float, end: float, text: str) -> Segment:
     return Segment(i, 0, start, end, text, [1], 0.0, -0.2, 1.1, 0.01)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
@@ -116,3 +117,12 @@ async def test_thread_stream_stops_the_producer_when_the_consumer_leaves() -> No
     await stream.aclose()  # type: ignore[attr-defined]
     assert stopped.wait(5) and len(emitted) < 1000
     workers.close()
+
+
+def test_unknown_alias_target_fails_at_start(tmp_path: Path) -> None:
+    from hearth.audio.registry import AudioRegistry
+    from tests.conftest import test_settings as make_settings
+
+    settings = make_settings(tmp_path, audio_model_aliases={"whisper-1": "whisper-large"})
+    with pytest.raises(ValueError, match="whisper-large"):
+        AudioRegistry.build(settings)

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import time
 
+import httpx2
 import openai
 import pytest
 
 from hearth.audio.codecs import decode
 from tests.api.audio_helpers import SENTENCES, wer
+from tests.conftest import API_KEY
+from tests.e2e.conftest import Server
 
 pytestmark = pytest.mark.e2e
 
@@ -39,3 +42,21 @@ def test_upload_over_http_round_trip(sync_client: openai.OpenAI) -> None:
     result = sync_client.audio.transcriptions.create(file=("speech.wav", wav),
                                                      model="gpt-4o-mini-transcribe")
     assert wer(SENTENCES[0], result.text) <= 0.15, result.text
+
+
+def test_client_that_leaves_stops_synthesis(sync_client: openai.OpenAI, server: Server) -> None:
+    def audio() -> dict[str, int]:
+        r = httpx2.get(f"{server.url}/hearth/engine",
+                       headers={"Authorization": f"Bearer {API_KEY}"}, timeout=5)
+        return r.json()["audio"]  # type: ignore[no-any-return]
+
+    before = audio()["jobs_cancelled"]
+    text = ("Word by word the story goes on, and nobody listens to the end. " * 60)[:4096]
+    with sync_client.audio.speech.with_streaming_response.create(
+            model="tts-1", voice="alloy", input=text, response_format="pcm") as response:
+        next(response.iter_bytes())  # ~4 minutes of speech: leave after the first chunk
+    deadline = time.monotonic() + 30
+    while audio()["jobs_cancelled"] == before and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert audio()["jobs_cancelled"] == before + 1
+    assert audio()["jobs_in_flight"] == 0

@@ -52,7 +52,8 @@ async def transcribe(request: Request) -> Response:
     params, upload = await _read(request, TranscriptionParams)
     transcriptions = services(request).transcriptions
     if params.stream:
-        return sse_response(await transcriptions.stream(params, upload))
+        # OpenAI's transcript stream ends at transcript.text.done (no [DONE] frame)
+        return sse_response(await transcriptions.stream(params, upload), done=False)
     return _respond(await transcriptions.create(params, upload))
 
 

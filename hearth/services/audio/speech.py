@@ -112,6 +112,9 @@ class Speech:
                     data = encoder.encode(chunk.samples)
                     if data:
                         emit(data)
+            if samples == 0:  # e.g. only emoji or punctuation: nothing a voice can say
+                raise InvalidRequest("Invalid 'input': the text has nothing to speak.",
+                                     param="input", code="invalid_value")
             emit(encoder.finish())
             frames = samples // _HOP
             emit(SpeechUsage(input_tokens=phonemes, output_tokens=frames,

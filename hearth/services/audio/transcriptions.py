@@ -122,9 +122,10 @@ def _segment(s: Segment) -> TranscriptionSegment:
 class Transcriptions:
     """Speech-to-text and speech-to-English over the registry's Whisper models."""
 
-    def __init__(self, audio: AudioRegistry, beam_size: int) -> None:
+    def __init__(self, audio: AudioRegistry, beam_size: int, max_seconds: float) -> None:
         self._audio = audio
         self._beam_size = beam_size
+        self._max_seconds = max_seconds
 
     def _options(self, params: TranslationParams, task: Task) -> tuple[Options, str]:
         slot_name = params.model
@@ -170,7 +171,7 @@ class Transcriptions:
         slot = self._audio.stt_model(name)
 
         def job() -> _Result:
-            audio = decode(upload.data, SAMPLE_RATE)
+            audio = decode(upload.data, SAMPLE_RATE, self._max_seconds)
             with slot.use() as stt:
                 transcript = stt.transcribe(audio, options)
                 return _Result(transcript.language, transcript.duration,
@@ -188,7 +189,7 @@ class Transcriptions:
         slot = self._audio.stt_model(name)
 
         def produce(emit: Callable[[Segment], None]) -> None:
-            audio = decode(upload.data, SAMPLE_RATE)
+            audio = decode(upload.data, SAMPLE_RATE, self._max_seconds)
             with slot.use() as stt:
                 for segment in stt.transcribe(audio, options).segments:
                     emit(segment)
