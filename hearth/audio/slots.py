@@ -152,7 +152,9 @@ class ThreadStream(Generic[T]):
         self._produce = produce
         self._workers = workers
         self._future = workers.submit(self._job)
-        self._future.add_done_callback(self._never_ran)
+        # runs after the worker's own done-callback, so the job no longer counts as in
+        # flight when the consumer sees the end (back-to-back requests get no false 429)
+        self._future.add_done_callback(self._finished)
 
     def _put(self, kind: str, value: Any) -> None:
         try:
@@ -165,25 +167,25 @@ class ThreadStream(Generic[T]):
             raise Cancelled
         self._put("item", item)
 
-    def _never_ran(self, future: Future[None]) -> None:
-        if future.cancelled():  # dropped from the queue (shutdown, or the consumer left)
-            self._put("error", ServiceUnavailable("The audio job was cancelled."))
-
     def _job(self) -> None:
         try:
             self._produce(self._emit)
         except Cancelled:
             self._workers.note_cancelled()
+
+    def _finished(self, future: Future[None]) -> None:
+        if future.cancelled():  # dropped from the queue (shutdown, or the consumer left)
+            self._put("error", ServiceUnavailable("The audio job was cancelled."))
             return
-        except HearthError as exc:
+        exc = future.exception()
+        if exc is None:
+            self._put("done", None)
+        elif isinstance(exc, HearthError):
             self._put("error", exc)
-            return
-        except BaseException as exc:
-            log.exception("audio job failed")
-            self._put("error", exc if isinstance(exc, Exception) else
-                      InternalError("The audio job failed."))
-            return
-        self._put("done", None)
+        else:
+            log.error("audio job failed", exc_info=exc)
+            self._put("error", exc if isinstance(exc, Exception)
+                      else InternalError("The audio job failed."))
 
     async def __aiter__(self) -> AsyncIterator[T]:
         try:

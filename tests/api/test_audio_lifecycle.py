@@ -93,7 +93,9 @@ async def test_overload_is_429_and_loses_nothing(tmp_path: Path) -> None:
         long_speech = await _speech(server.client, " ".join(SENTENCES * 3))
         busy = asyncio.create_task(server.client.audio.transcriptions.create(
             file=("long.wav", long_speech), model="whisper-1"))
-        while (await server.audio_stats())["jobs_in_flight"] == 0:
+        # the one worker is busy once Whisper is in use (not merely a job in flight: the
+        # speech job above may still be returning on its thread)
+        while not (await server.audio_stats())["models"]["whisper-base"]["in_use"]:
             await asyncio.sleep(0.01)
         with pytest.raises(openai.RateLimitError) as err:
             await _speech(server.client)

@@ -98,6 +98,15 @@ async def test_thread_stream_yields_items_and_errors() -> None:
 
 
 @pytest.mark.anyio
+async def test_a_finished_stream_frees_its_worker_before_it_ends() -> None:
+    workers = AudioWorkers(1, 0)
+    for _ in range(20):  # back to back on a single worker: never a false 429
+        assert [i async for i in ThreadStream(workers, lambda emit: emit(1))] == [1]
+        assert workers.in_flight == 0
+    workers.close()
+
+
+@pytest.mark.anyio
 async def test_thread_stream_stops_the_producer_when_the_consumer_leaves() -> None:
     workers = AudioWorkers(1, 0)
     stopped = threading.Event()

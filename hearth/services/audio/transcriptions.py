@@ -33,8 +33,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from hearth.audio.codecs import decode
 from hearth.audio.languages import LANGUAGES, language_name
 from hearth.audio.registry import AudioRegistry
-from hearth.audio.slots import ThreadStream
-from hearth.audio.stt import SAMPLE_RATE, Options, Segment, Task, Word
+from hearth.audio.slots import LazyModel, ThreadStream
+from hearth.audio.stt import SAMPLE_RATE, Options, Segment, Task, WhisperSTT, Word
 from hearth.errors import InvalidRequest
 from hearth.services.audio.formats import joined_text, srt, vtt
 
@@ -127,9 +127,10 @@ class Transcriptions:
         self._beam_size = beam_size
         self._max_seconds = max_seconds
 
-    def _options(self, params: TranslationParams, task: Task) -> tuple[Options, str]:
-        slot_name = params.model
-        slot = self._audio.stt_model(slot_name)
+    def _options(self, params: TranslationParams,
+                 task: Task) -> tuple[Options, LazyModel[WhisperSTT]]:
+        """The decoding options and the Whisper model for a request; 400/404 on bad ones."""
+        slot = self._audio.stt_model(params.model)
         language = getattr(params, "language", None) or None
         granularities = getattr(params, "timestamp_granularities", [])
         include = getattr(params, "include", [])
@@ -159,7 +160,7 @@ class Transcriptions:
         return Options(task=task, language="en" if english_only else language,
                        prompt=params.prompt, temperature=params.temperature,
                        word_timestamps="word" in granularities or "logprobs" in include,
-                       beam_size=self._beam_size), slot.name
+                       beam_size=self._beam_size), slot
 
     async def create(self, params: TranslationParams, upload: Upload,
                      task: Task = "transcribe") -> Rendered:
@@ -167,8 +168,7 @@ class Transcriptions:
         ``InvalidRequest`` (400: bad file or options), ``ModelNotFound`` (404),
         ``RateLimited`` (429) or ``ServiceUnavailable`` (503: model failed to load)."""
         check_upload(upload)
-        options, name = self._options(params, task)
-        slot = self._audio.stt_model(name)
+        options, slot = self._options(params, task)
 
         def job() -> _Result:
             audio = decode(upload.data, SAMPLE_RATE, self._max_seconds)
@@ -185,8 +185,7 @@ class Transcriptions:
         """Validate and start; the returned iterator yields ``transcript.text.delta`` per
         segment and then ``transcript.text.done``. Errors before the first event raise."""
         check_upload(upload)
-        options, name = self._options(params, "transcribe")
-        slot = self._audio.stt_model(name)
+        options, slot = self._options(params, "transcribe")
 
         def produce(emit: Callable[[Segment], None]) -> None:
             audio = decode(upload.data, SAMPLE_RATE, self._max_seconds)
