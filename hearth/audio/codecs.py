@@ -170,3 +170,69 @@ def decode(data: bytes, rate: int = 16_000, max_seconds: float | None = None) ->
 def _reason(exc: Exception) -> str:
     text = str(exc).strip() or type(exc).__name__
     return text if text.endswith(".") else text + "."
+
+
+class Resampler:
+    """Stateful mono float32 resampling (libswresample) for audio that arrives in pieces:
+    ``push`` returns what is ready, ``flush`` the rest."""
+
+    def __init__(self, input_rate: int, output_rate: int) -> None:
+        self._input_rate = input_rate
+        self._same = input_rate == output_rate
+        self._resampler = AudioResampler(format="flt", layout="mono", rate=output_rate)
+
+    def _out(self, frames: list[av.AudioFrame]) -> np.ndarray:
+        if not frames:
+            return np.zeros(0, dtype=np.float32)
+        return cast(np.ndarray, np.concatenate([f.to_ndarray()[0] for f in frames]))
+
+    def push(self, samples: np.ndarray) -> np.ndarray:
+        if self._same or samples.size == 0:
+            return samples.astype(np.float32, copy=False)
+        return self._out(self._resampler.resample(_frame(samples, self._input_rate)))
+
+    def flush(self) -> np.ndarray:
+        return np.zeros(0, dtype=np.float32) if self._same else self._out(
+            self._resampler.resample(None))
+
+
+def pcm16_to_float(data: bytes) -> np.ndarray:
+    """Raw s16le mono bytes -> float32 samples in [-1, 1). Raises ``ValueError`` for an
+    odd number of bytes."""
+    if len(data) % 2:
+        raise ValueError("16-bit PCM needs an even number of bytes")
+    return np.frombuffer(data, dtype="<i2").astype(np.float32) / 32768.0
+
+
+def float_to_pcm16(samples: np.ndarray) -> bytes:
+    """float32 samples -> raw s16le mono bytes (clipped)."""
+    return (np.clip(samples, -1.0, 1.0) * 32767.0).astype("<i2").tobytes()
+
+
+G711_RATE = 8_000
+_G711 = {"g711_ulaw": "pcm_mulaw", "g711_alaw": "pcm_alaw"}
+
+
+def g711_decode(data: bytes, law: str) -> np.ndarray:
+    """ITU-T G.711 bytes (``g711_ulaw`` / ``g711_alaw``, 8 kHz, one byte per sample) ->
+    float32 samples at 8 kHz, by FFmpeg's ``pcm_mulaw`` / ``pcm_alaw`` decoders."""
+    decoder: Any = av.CodecContext.create(_G711[law], "r")  # an AudioCodecContext
+    decoder.sample_rate = G711_RATE
+    decoder.layout = "mono"
+    frames = decoder.decode(av.Packet(data)) if data else []
+    pcm = b"".join(bytes(f.planes[0])[: f.samples * 2] for f in frames)
+    return pcm16_to_float(pcm)
+
+
+def g711_encode(samples: np.ndarray, law: str) -> bytes:
+    """float32 samples at 8 kHz -> G.711 bytes (``g711_ulaw`` / ``g711_alaw``)."""
+    if samples.size == 0:
+        return b""
+    encoder: Any = av.CodecContext.create(_G711[law], "w")
+    encoder.sample_rate = G711_RATE
+    encoder.layout = "mono"
+    encoder.format = "s16"
+    pcm = np.frombuffer(float_to_pcm16(samples), dtype="<i2")[None, :]
+    frame = av.AudioFrame.from_ndarray(pcm, format="s16", layout="mono")
+    frame.sample_rate = G711_RATE
+    return b"".join(bytes(p) for p in [*encoder.encode(frame), *encoder.encode(None)])
