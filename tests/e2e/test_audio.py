@@ -62,3 +62,28 @@ def test_client_that_leaves_stops_synthesis(sync_client: openai.OpenAI, server: 
         time.sleep(0.05)
         stats = audio()
     assert stats["jobs_cancelled"] == before + 1 and stats["jobs_in_flight"] == 0
+
+
+def test_transcription_stops_when_its_client_leaves(sync_client: openai.OpenAI,
+                                                    server: Server) -> None:
+    def audio() -> dict[str, int]:
+        r = httpx2.get(f"{server.url}/hearth/engine",
+                       headers={"Authorization": f"Bearer {API_KEY}"}, timeout=5)
+        return r.json()["audio"]  # type: ignore[no-any-return]
+
+    long_speech = sync_client.audio.speech.create(
+        model="tts-1", voice="alloy", input=" ".join(SENTENCES * 12), response_format="wav",
+    ).content  # ~2 minutes: four 30 s windows for Whisper base
+    before = audio()["jobs_cancelled"]
+    with pytest.raises(httpx2.TimeoutException):
+        httpx2.post(f"{server.url}/v1/audio/transcriptions",
+                    headers={"Authorization": f"Bearer {API_KEY}"},
+                    files={"file": ("long.wav", long_speech)}, data={"model": "whisper-1"},
+                    timeout=httpx2.Timeout(30, read=1.0))
+    deadline = time.monotonic() + 60
+    stats = audio()
+    while (stats["jobs_cancelled"] == before or stats["jobs_in_flight"]) \
+            and time.monotonic() < deadline:
+        time.sleep(0.1)
+        stats = audio()
+    assert stats["jobs_cancelled"] == before + 1 and stats["jobs_in_flight"] == 0

@@ -3,6 +3,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import threading
+from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 from fastapi import APIRouter, Depends, Request
@@ -39,6 +42,19 @@ async def _read(request: Request, model: type[P]) -> tuple[P, Upload]:
     return params, Upload(form.filename or "", form.data)
 
 
+async def _unless_client_leaves(request: Request,
+                                work: Callable[[threading.Event], Awaitable[Rendered]]) -> Rendered:
+    """Run ``work(stop)``, setting ``stop`` if the client disconnects meanwhile (Starlette
+    does not cancel a handler whose client left; a long transcription would run on)."""
+    stop = threading.Event()
+    task = asyncio.ensure_future(work(stop))
+    while not task.done():
+        await asyncio.wait({task}, timeout=0.5)
+        if not task.done() and await request.is_disconnected():
+            stop.set()
+    return task.result()
+
+
 def _respond(rendered: Rendered) -> Response:
     if isinstance(rendered.body, str):
         return PlainTextResponse(rendered.body)
@@ -54,7 +70,8 @@ async def transcribe(request: Request) -> Response:
     if params.stream:
         # OpenAI's transcript stream ends at transcript.text.done (no [DONE] frame)
         return sse_response(await transcriptions.stream(params, upload), done=False)
-    return _respond(await transcriptions.create(params, upload))
+    return _respond(await _unless_client_leaves(
+        request, lambda stop: transcriptions.create(params, upload, stop=stop)))
 
 
 @router.post("/audio/translations")
@@ -62,5 +79,6 @@ async def translate(request: Request) -> Response:
     """Speech in any language as English text: ``Translation`` / ``TranslationVerbose``
     JSON, text, SRT or VTT."""
     params, upload = await _read(request, TranslationParams)
-    return _respond(await services(request).transcriptions.create(params, upload,
-                                                                   "translate"))
+    transcriptions = services(request).transcriptions
+    return _respond(await _unless_client_leaves(
+        request, lambda stop: transcriptions.create(params, upload, "translate", stop)))

@@ -10,6 +10,7 @@ is ``transcript.text.done``.
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Literal, TypeVar
@@ -35,7 +36,7 @@ from hearth.audio.languages import LANGUAGES, language_name
 from hearth.audio.registry import AudioRegistry
 from hearth.audio.slots import LazyModel, ThreadStream
 from hearth.audio.stt import SAMPLE_RATE, Options, Segment, Task, WhisperSTT, Word
-from hearth.errors import InvalidRequest
+from hearth.errors import InvalidRequest, ServiceUnavailable
 from hearth.services.audio.formats import joined_text, srt, vtt
 
 ResponseFormat = Literal["json", "text", "srt", "verbose_json", "vtt"]
@@ -163,21 +164,28 @@ class Transcriptions:
                        beam_size=self._beam_size), slot
 
     async def create(self, params: TranslationParams, upload: Upload,
-                     task: Task = "transcribe") -> Rendered:
-        """Recognize ``upload`` and render it per ``response_format``. Raises
-        ``InvalidRequest`` (400: bad file or options), ``ModelNotFound`` (404),
-        ``RateLimited`` (429) or ``ServiceUnavailable`` (503: model failed to load)."""
+                     task: Task = "transcribe", stop: threading.Event | None = None) -> Rendered:
+        """Recognize ``upload`` and render it per ``response_format``; setting ``stop``
+        (the client left) ends the work at the next segment. Raises ``InvalidRequest``
+        (400: bad file or options), ``ModelNotFound`` (404), ``RateLimited`` (429) or
+        ``ServiceUnavailable`` (503: model failed to load, or stopped)."""
         check_upload(upload)
         options, slot = self._options(params, task)
+        workers = self._audio.workers
 
         def job() -> _Result:
             audio = decode(upload.data, SAMPLE_RATE, self._max_seconds)
+            segments: list[Segment] = []
             with slot.use() as stt:
                 transcript = stt.transcribe(audio, options)
-                return _Result(transcript.language, transcript.duration,
-                               list(transcript.segments))
+                for segment in transcript.segments:
+                    if stop is not None and stop.is_set():
+                        workers.note_cancelled()
+                        raise ServiceUnavailable("The request was cancelled.")
+                    segments.append(segment)
+            return _Result(transcript.language, transcript.duration, segments)
 
-        result = await self._audio.workers.run(job)
+        result = await workers.run(job)
         return _render(params, task, result)
 
     async def stream(self, params: TranscriptionParams,
