@@ -14,9 +14,9 @@ import asyncio
 import logging
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncGenerator, Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import aclosing, contextmanager
 from typing import Any, Generic, TypeVar
 
 from hearth.errors import HearthError, InternalError, RateLimited, ServiceUnavailable
@@ -187,7 +187,7 @@ class ThreadStream(Generic[T]):
             self._put("error", exc if isinstance(exc, Exception)
                       else InternalError("The audio job failed."))
 
-    async def __aiter__(self) -> AsyncIterator[T]:
+    async def __aiter__(self) -> AsyncGenerator[T, None]:
         try:
             while True:
                 kind, value = await self._queue.get()
@@ -199,7 +199,26 @@ class ThreadStream(Generic[T]):
         finally:
             self.close()
 
+    async def started(self) -> AsyncGenerator[T, None]:
+        """Wait for the first item, so a failure before it (bad audio, a model that will
+        not load) raises here, before any response starts; then every item, the first
+        included. Closing the returned generator stops the producer."""
+        items = aiter(self)
+        try:
+            first = [await anext(items)]
+        except StopAsyncIteration:
+            first = []
+        return _prepend(first, items)
+
     def close(self) -> None:
         """Stop the producer at its next item (or before it starts)."""
         self._stop.set()
         self._future.cancel()
+
+
+async def _prepend(first: list[T], rest: AsyncGenerator[T, None]) -> AsyncGenerator[T, None]:
+    async with aclosing(rest):
+        for item in first:
+            yield item
+        async for item in rest:
+            yield item

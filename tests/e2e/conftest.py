@@ -10,6 +10,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx2
 import openai
@@ -82,8 +83,13 @@ def sync_client(server: Server) -> Iterator[openai.OpenAI]:
         yield c
 
 
-def engine_stats(server: Server) -> dict[str, object]:
+def hearth_engine(server: Server) -> dict[str, Any]:
+    """``GET /hearth/engine``: chat engine stats per model, and ``audio``."""
     r = httpx2.get(f"{server.url}/hearth/engine",
                    headers={"Authorization": f"Bearer {API_KEY}"}, timeout=5)
     r.raise_for_status()
-    return r.json()["models"]["smollm2-135m-instruct"]
+    return r.json()  # type: ignore[no-any-return]
+
+
+def engine_stats(server: Server) -> dict[str, object]:
+    return hearth_engine(server)["models"]["smollm2-135m-instruct"]  # type: ignore[no-any-return]

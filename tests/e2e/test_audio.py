@@ -11,7 +11,7 @@ import pytest
 from hearth.audio.codecs import decode
 from tests.api.audio_helpers import SENTENCES, wer
 from tests.conftest import API_KEY
-from tests.e2e.conftest import Server
+from tests.e2e.conftest import Server, hearth_engine
 
 pytestmark = pytest.mark.e2e
 
@@ -44,46 +44,35 @@ def test_upload_over_http_round_trip(sync_client: openai.OpenAI) -> None:
     assert wer(SENTENCES[0], result.text) <= 0.15, result.text
 
 
-def test_client_that_leaves_stops_synthesis(sync_client: openai.OpenAI, server: Server) -> None:
-    def audio() -> dict[str, int]:
-        r = httpx2.get(f"{server.url}/hearth/engine",
-                       headers={"Authorization": f"Bearer {API_KEY}"}, timeout=5)
-        return r.json()["audio"]  # type: ignore[no-any-return]
+def assert_one_job_cancelled(server: Server, before: int, within_s: float) -> None:
+    """Wait until the audio job whose client left has stopped, and nothing is in flight."""
+    deadline = time.monotonic() + within_s
+    stats = hearth_engine(server)["audio"]
+    while (stats["jobs_cancelled"] == before or stats["jobs_in_flight"]) \
+            and time.monotonic() < deadline:
+        time.sleep(0.05)
+        stats = hearth_engine(server)["audio"]
+    assert stats["jobs_cancelled"] == before + 1 and stats["jobs_in_flight"] == 0
 
-    before = audio()["jobs_cancelled"]
+
+def test_client_that_leaves_stops_synthesis(sync_client: openai.OpenAI, server: Server) -> None:
+    before = hearth_engine(server)["audio"]["jobs_cancelled"]
     text = ("Word by word the story goes on, and nobody listens to the end. " * 60)[:4096]
     with sync_client.audio.speech.with_streaming_response.create(
             model="tts-1", voice="alloy", input=text, response_format="pcm") as response:
         next(response.iter_bytes())  # ~4 minutes of speech: leave after the first chunk
-    deadline = time.monotonic() + 30
-    stats = audio()
-    while (stats["jobs_cancelled"] == before or stats["jobs_in_flight"]) \
-            and time.monotonic() < deadline:
-        time.sleep(0.05)
-        stats = audio()
-    assert stats["jobs_cancelled"] == before + 1 and stats["jobs_in_flight"] == 0
+    assert_one_job_cancelled(server, before, within_s=30)
 
 
 def test_transcription_stops_when_its_client_leaves(sync_client: openai.OpenAI,
                                                     server: Server) -> None:
-    def audio() -> dict[str, int]:
-        r = httpx2.get(f"{server.url}/hearth/engine",
-                       headers={"Authorization": f"Bearer {API_KEY}"}, timeout=5)
-        return r.json()["audio"]  # type: ignore[no-any-return]
-
     long_speech = sync_client.audio.speech.create(
         model="tts-1", voice="alloy", input=" ".join(SENTENCES * 12), response_format="wav",
     ).content  # ~2 minutes: four 30 s windows for Whisper base
-    before = audio()["jobs_cancelled"]
+    before = hearth_engine(server)["audio"]["jobs_cancelled"]
     with pytest.raises(httpx2.TimeoutException):
         httpx2.post(f"{server.url}/v1/audio/transcriptions",
                     headers={"Authorization": f"Bearer {API_KEY}"},
                     files={"file": ("long.wav", long_speech)}, data={"model": "whisper-1"},
                     timeout=httpx2.Timeout(30, read=1.0))
-    deadline = time.monotonic() + 60
-    stats = audio()
-    while (stats["jobs_cancelled"] == before or stats["jobs_in_flight"]) \
-            and time.monotonic() < deadline:
-        time.sleep(0.1)
-        stats = audio()
-    assert stats["jobs_cancelled"] == before + 1 and stats["jobs_in_flight"] == 0
+    assert_one_job_cancelled(server, before, within_s=60)

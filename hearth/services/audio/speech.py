@@ -9,7 +9,8 @@ bytes base64-encoded, then ``speech.audio.done`` with usage.
 from __future__ import annotations
 
 import base64
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from contextlib import aclosing
 from dataclasses import dataclass
 from typing import Literal
 
@@ -120,36 +121,24 @@ class Speech:
             emit(SpeechUsage(input_tokens=phonemes, output_tokens=frames,
                              total_tokens=phonemes + frames))
 
-        items = aiter(ThreadStream(self._audio.workers, produce))
-        first = await anext(items)  # errors before any byte become plain 4xx/5xx
-        media_type = CONTAINERS[fmt].media_type
+        # errors before the first byte become plain 4xx/5xx
+        items = await ThreadStream(self._audio.workers, produce).started()
         if params.stream_format == "sse":
-            return SpeechResponse("text/event-stream", events=_events(first, items))
-        return SpeechResponse(media_type, audio=_audio(first, items))
+            return SpeechResponse("text/event-stream", events=_events(items))
+        return SpeechResponse(CONTAINERS[fmt].media_type, audio=_audio(items))
 
 
-async def _audio(first: bytes | SpeechUsage,
-                 rest: AsyncIterator[bytes | SpeechUsage]) -> AsyncIterator[bytes]:
-    try:
-        if isinstance(first, bytes):
-            yield first
-        async for item in rest:
+async def _audio(items: AsyncGenerator[bytes | SpeechUsage, None]) -> AsyncIterator[bytes]:
+    async with aclosing(items):
+        async for item in items:
             if isinstance(item, bytes) and item:
                 yield item
-    finally:
-        await rest.aclose()  # type: ignore[attr-defined]
 
 
-async def _events(first: bytes | SpeechUsage,
-                  rest: AsyncIterator[bytes | SpeechUsage]) -> AsyncIterator[BaseModel]:
-    try:
-        for item in (first,):
-            if isinstance(item, bytes):
-                yield AudioDelta(type="speech.audio.delta", audio=base64.b64encode(item).decode())
-        async for item in rest:
+async def _events(items: AsyncGenerator[bytes | SpeechUsage, None]) -> AsyncIterator[BaseModel]:
+    async with aclosing(items):
+        async for item in items:
             if isinstance(item, SpeechUsage):
                 yield AudioDone(type="speech.audio.done", usage=item)
             elif item:
                 yield AudioDelta(type="speech.audio.delta", audio=base64.b64encode(item).decode())
-    finally:
-        await rest.aclose()  # type: ignore[attr-defined]

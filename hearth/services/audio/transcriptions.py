@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import math
 import threading
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from contextlib import aclosing
 from dataclasses import dataclass
 from typing import Literal, TypeVar
 
@@ -201,34 +202,21 @@ class Transcriptions:
                 for segment in stt.transcribe(audio, options).segments:
                     emit(segment)
 
-        items = aiter(ThreadStream(self._audio.workers, produce))
-        want_logprobs = "logprobs" in params.include
-        try:
-            first: Segment | None = await anext(items)
-        except StopAsyncIteration:
-            first = None
-        return _deltas(first, items, want_logprobs)
+        items = await ThreadStream(self._audio.workers, produce).started()
+        return _deltas(items, "logprobs" in params.include)
 
 
-async def _deltas(first: Segment | None, rest: AsyncIterator[Segment],
+async def _deltas(items: AsyncGenerator[Segment, None],
                   want_logprobs: bool) -> AsyncIterator[BaseModel]:
     done: list[Segment] = []
-    try:
-        pending = [first] if first is not None else []
-        while True:
-            for segment in pending:
-                text = segment.text if done else segment.text.lstrip()
-                done.append(segment)
-                delta = TranscriptionTextDeltaEvent(type="transcript.text.delta", delta=text)
-                if want_logprobs:
-                    delta.logprobs = _logprobs(segment.words, delta_event.Logprob)
-                yield delta
-            try:
-                pending = [await anext(rest)]
-            except StopAsyncIteration:
-                break
-    finally:
-        await rest.aclose()  # type: ignore[attr-defined]
+    async with aclosing(items):
+        async for segment in items:
+            text = segment.text if done else segment.text.lstrip()
+            done.append(segment)
+            delta = TranscriptionTextDeltaEvent(type="transcript.text.delta", delta=text)
+            if want_logprobs:
+                delta.logprobs = _logprobs(segment.words, delta_event.Logprob)
+            yield delta
     final = TranscriptionTextDoneEvent(type="transcript.text.done", text=joined_text(done))
     if want_logprobs:
         final.logprobs = _logprobs([w for s in done for w in s.words], done_event.Logprob)
