@@ -16,7 +16,7 @@ import pytest
 from hearth.app import create_app
 from hearth.audio.weights import bundled_voice
 from hearth.services.container import Services
-from tests.api.audio_helpers import SENTENCES
+from tests.api.audio_helpers import SENTENCES, wer
 from tests.conftest import API_KEY
 from tests.conftest import test_settings as make_settings
 
@@ -69,10 +69,11 @@ async def test_models_load_on_first_use_once_and_unload_when_idle(server: Server
     stats = await server.audio_stats()
     assert not any(m["loaded"] for m in stats["models"].values())  # serve starts without them
 
-    wavs = await asyncio.gather(*[_speech(server.client) for _ in range(3)])
+    # a whole sentence: tiny.en misheard a bare "Hello there." about once in 15 runs
+    wavs = await asyncio.gather(*[_speech(server.client, SENTENCES[0]) for _ in range(3)])
     texts = await asyncio.gather(*[server.client.audio.transcriptions.create(
         file=("a.wav", wav), model="gpt-4o-mini-transcribe") for wav in wavs])
-    assert all("hello" in t.text.lower() for t in texts)
+    assert all(wer(SENTENCES[0], t.text) <= 0.15 for t in texts), [t.text for t in texts]
     models = (await server.audio_stats())["models"]
     assert models["en_US-joe-medium"] == {"loaded": True, "loads": 1, "in_use": 0}
     assert models["whisper-tiny.en"] == {"loaded": True, "loads": 1, "in_use": 0}

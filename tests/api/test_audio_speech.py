@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import statistics
 
 import httpx2
 import openai
@@ -54,13 +55,16 @@ async def test_mp3_is_the_default(client: openai.AsyncOpenAI) -> None:
 
 async def test_speed_scales_duration(client: openai.AsyncOpenAI) -> None:
     async def length(speed: float) -> float:
-        return seconds((await client.audio.speech.create(
+        # median of 3: Piper's duration noise moves one synthesis by up to ~15%
+        return statistics.median([seconds((await client.audio.speech.create(
             model="tts-1", voice="alloy", input=TEXT, response_format="flac",
-            speed=speed)).content)
+            speed=speed)).content) for _ in range(3)])
 
     normal, fast, slow = await length(1.0), await length(2.0), await length(0.5)
-    assert 0.35 < fast / normal < 0.65
-    assert 1.6 < slow / normal < 2.4
+    # measured on the bundled voice: x0.63 at speed 2, x1.8 at speed 0.5 (pauses between
+    # sentences scale less than phonemes)
+    assert 0.5 < fast / normal < 0.75
+    assert 1.5 < slow / normal < 2.1
 
 
 async def test_every_openai_voice_is_accepted(client: openai.AsyncOpenAI) -> None:
