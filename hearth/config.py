@@ -96,6 +96,17 @@ class Settings(BaseSettings):
     max_audio_seconds: float = Field(default=7200.0, gt=0)
     """Longest audio accepted for transcription (seconds); 16 kHz float32 samples take
     230 MB per hour while a file is processed."""
+    realtime_model: str | None = None
+    """Chat model that answers Realtime sessions opened with OpenAI's realtime model ids
+    (``gpt-realtime``, ``gpt-4o-realtime-preview``, ...); default: the first chat model."""
+    realtime_stt_model: str = "whisper-tiny.en"
+    """Whisper model that transcribes each spoken turn for the chat model when the session
+    sets no ``input_audio_transcription`` model (tiny.en: the fastest)."""
+    realtime_session_seconds: float = Field(default=3600.0, gt=0)
+    """Longest Realtime session (OpenAI: 60 minutes); then the server closes it."""
+    realtime_demo: bool = True
+    """Serve the Realtime demo page at ``/realtime``; it gets client secrets from
+    ``/hearth/realtime/demo-token``, which answers loopback clients only."""
     log_level: str = "info"
     """Python/uvicorn log level."""
 

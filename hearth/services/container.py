@@ -15,7 +15,9 @@ from hearth.engine.registry import ModelRegistry
 from hearth.services.audio.speech import Speech
 from hearth.services.audio.transcriptions import Transcriptions
 from hearth.services.chat.completions import ChatCompletions
+from hearth.services.realtime.service import Realtime
 from hearth.store.api_keys import ApiKeyStore
+from hearth.store.client_secrets import ClientSecretStore
 from hearth.store.db import create_db_engine, migrate, session_factory
 
 log = logging.getLogger(__name__)
@@ -33,6 +35,7 @@ class Services:
     audio: AudioRegistry
     speech: Speech
     transcriptions: Transcriptions
+    realtime: Realtime
 
     @classmethod
     def build(cls, settings: Settings,
@@ -53,9 +56,12 @@ class Services:
         audio = AudioRegistry.build(settings, clock)
         log.info("serving models: %s", ", ".join(
             [m.id for m in models.list()] + [m.id for m in audio.models()]))
-        return cls(settings, db, api_keys, models, ChatCompletions(models), audio,
-                   Speech(audio), Transcriptions(audio, settings.stt_beam_size,
-                                                  settings.max_audio_seconds))
+        chat = ChatCompletions(models)
+        realtime = Realtime(settings, models, chat, audio,
+                            ClientSecretStore(session_factory(db)))
+        return cls(settings, db, api_keys, models, chat, audio, Speech(audio),
+                   Transcriptions(audio, settings.stt_beam_size, settings.max_audio_seconds),
+                   realtime)
 
     def close(self) -> None:
         """Stop the engines and dispose of database connections."""

@@ -216,6 +216,22 @@ class ApiKeyStore:
             self._cache.put(secret_hash, principal)
         return principal
 
+    def default_principal(self) -> Principal | None:
+        """The oldest key of the oldest project, or None without keys (the server acts
+        as it for its own loopback-only demo page)."""
+        stmt = (
+            select(ApiKey.id, ApiKey.project_id, Project.organization_id)
+            .join(Project, ApiKey.project_id == Project.id)
+            .order_by(Project.created_at, ApiKey.created_at, ApiKey.id)
+            .limit(1)
+        )
+        with self._sessions() as session:
+            row = session.execute(stmt).one_or_none()
+        if row is None:
+            return None
+        return Principal(organization_id=row.organization_id, project_id=row.project_id,
+                         api_key_id=row.id)
+
     def clear_cache(self) -> None:
         """Forget all cached verifications (e.g. after deleting keys)."""
         self._cache.clear()

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import time
 
-from sqlalchemy import BigInteger, ForeignKey, MetaData, String
+from sqlalchemy import BigInteger, ForeignKey, MetaData, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from hearth.store.ids import new_id
@@ -122,3 +122,20 @@ class ApiKey(Base):
     def __repr__(self) -> str:
         # Deliberately omits secret_hash.
         return f"ApiKey(id={self.id!r}, name={self.name!r}, redacted={self.redacted_value!r})"
+
+
+class RealtimeClientSecret(Base):
+    """An ephemeral Realtime key (``ek_...``) minted by ``POST /v1/realtime/client_secrets``:
+    only its sha256 is stored, with the key that minted it and the session it presets."""
+
+    __tablename__ = "realtime_client_secrets"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    secret_hash: Mapped[str] = mapped_column(String(64), unique=True, index=True)
+    api_key_id: Mapped[str] = mapped_column(
+        String(64), ForeignKey("api_keys.id", ondelete="CASCADE"), index=True
+    )
+    session: Mapped[str] = mapped_column(Text)
+    """The session settings (GA JSON) a connection with this key starts from."""
+    created_at: Mapped[int] = mapped_column(BigInteger, default=now_unix)
+    expires_at: Mapped[int] = mapped_column(BigInteger, index=True)

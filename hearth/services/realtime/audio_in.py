@@ -1,0 +1,143 @@
+"""The input audio buffer of a Realtime session (API reference: Realtime,
+``input_audio_buffer.*``).
+
+Appended audio (``pcm16``: 24 kHz s16le; ``g711_ulaw`` / ``g711_alaw``: 8 kHz) is
+converted to 16 kHz float32 once, for both Silero VAD and Whisper. Positions are
+milliseconds since the session's first appended audio, as OpenAI's ``audio_start_ms`` /
+``audio_end_ms``; VAD judges the whole timeline, so its times need no offset.
+"""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass
+
+import numpy as np
+
+from hearth.audio.codecs import Resampler, g711_decode, pcm16_to_float
+from hearth.audio.vad import (
+    SileroVad,
+    SpeechStarted,
+    SpeechStopped,
+    VadConfig,
+    VadEvent,
+    VadStream,
+)
+from hearth.errors import InvalidRequest
+
+RATE = 16_000
+_INPUT_RATES = {"pcm16": 24_000, "g711_ulaw": 8_000, "g711_alaw": 8_000}
+MIN_COMMIT_MS = 100
+"""OpenAI refuses to commit less than 100 ms of audio."""
+
+
+def to_float(data: bytes, fmt: str) -> np.ndarray:
+    """Wire bytes in ``fmt`` -> float32 samples at the format's own rate; raises
+    ``InvalidRequest`` for a partial 16-bit sample."""
+    if fmt == "pcm16":
+        try:
+            return pcm16_to_float(data)
+        except ValueError:
+            raise InvalidRequest("Invalid 'audio': pcm16 audio must be a whole number of "
+                                 "16-bit samples (an even number of bytes).", param="audio",
+                                 code="invalid_value") from None
+    return g711_decode(data, fmt)
+
+
+@dataclass(frozen=True)
+class Committed:
+    """Audio taken out of the buffer: 16 kHz samples, the wire bytes, and its span."""
+
+    samples: np.ndarray
+    wire: bytes
+    start_ms: int
+    end_ms: int
+
+
+class InputBuffer:
+    """Audio appended since the last commit or clear, plus the session's VAD stream."""
+
+    def __init__(self, vad_model: SileroVad | None) -> None:
+        self._vad_model = vad_model
+        self._vad: VadStream | None = None
+        self._fmt = "pcm16"
+        self._resampler = Resampler(24_000, RATE)
+        self._chunks: list[np.ndarray] = []
+        self._wire: list[bytes] = []
+        self.total = 0  # 16 kHz samples appended this session
+        self.start = 0  # session sample where the buffer begins
+
+    @property
+    def total_ms(self) -> int:
+        return self.total * 1000 // RATE
+
+    @property
+    def buffered_ms(self) -> int:
+        return (self.total - self.start) * 1000 // RATE
+
+    def configure(self, fmt: str, vad: VadConfig | None) -> None:
+        """Input format and server VAD (``None``: push-to-talk). A new format restarts
+        resampling; VAD keeps its state across parameter changes."""
+        if fmt != self._fmt:
+            self._fmt = fmt
+            self._resampler = Resampler(_INPUT_RATES[fmt], RATE)
+        if vad is None or self._vad_model is None:
+            self._vad = None
+        elif self._vad is None:
+            self._vad = _OffsetVad(self._vad_model, vad, self.total_ms)
+        else:
+            self._vad.config = vad
+
+    def append(self, audio_b64: str) -> list[VadEvent]:
+        """Add base64 audio; the VAD events it completes. Raises ``InvalidRequest``."""
+        try:
+            data = base64.b64decode(audio_b64, validate=True)
+        except (ValueError, TypeError):
+            raise InvalidRequest("Invalid 'audio': the value is not valid base64.",
+                                 param="audio", code="invalid_value") from None
+        samples = self._resampler.push(to_float(data, self._fmt))
+        self._chunks.append(samples)
+        self._wire.append(data)
+        self.total += samples.size
+        return self._vad.feed(samples) if self._vad is not None else []
+
+    def commit(self, from_ms: int | None = None) -> Committed:
+        """Take the buffer (from ``from_ms`` on, if later than its start). Raises
+        ``InvalidRequest`` (``input_audio_buffer_commit_empty``) under 100 ms."""
+        if self.buffered_ms < MIN_COMMIT_MS:
+            raise InvalidRequest(
+                f"Error committing input audio buffer: buffer too small. Expected at least "
+                f"{MIN_COMMIT_MS}ms of audio, but buffer only has {self.buffered_ms:.2f}ms "
+                "of audio.", code="input_audio_buffer_commit_empty")
+        samples = np.concatenate(self._chunks) if self._chunks else np.zeros(0, np.float32)
+        wire = b"".join(self._wire)
+        skip = 0
+        if from_ms is not None:
+            skip = max(0, min(from_ms * RATE // 1000 - self.start, samples.size))
+        start_ms = (self.start + skip) * 1000 // RATE
+        bytes_per_sample = len(wire) / max(samples.size, 1)
+        committed = Committed(samples[skip:], wire[int(skip * bytes_per_sample) // 2 * 2:],
+                              start_ms, self.total_ms)
+        self.clear()
+        return committed
+
+    def clear(self) -> None:
+        self._chunks, self._wire = [], []
+        self.start = self.total
+
+
+class _OffsetVad(VadStream):
+    """A VAD stream started mid-session: times shifted to the session timeline."""
+
+    def __init__(self, model: SileroVad, config: VadConfig, offset_ms: int) -> None:
+        super().__init__(model, config)
+        self._offset = offset_ms
+
+    def feed(self, samples: np.ndarray) -> list[VadEvent]:
+        out: list[VadEvent] = []
+        for event in super().feed(samples):
+            if isinstance(event, SpeechStarted):
+                out.append(SpeechStarted(event.audio_start_ms + self._offset))
+            else:
+                out.append(SpeechStopped(event.audio_end_ms + self._offset))
+        return out
