@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 import hearth
-from hearth.api import engine, models, realtime
+from hearth.api import demo, engine, models, realtime
 from hearth.api.audio import speech, transcriptions
 from hearth.api.chat import completions
 from hearth.api.errors import install_error_handlers
@@ -43,4 +43,6 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     app.include_router(transcriptions.router, prefix="/v1")
     app.include_router(realtime.router, prefix="/v1")
     app.include_router(realtime.demo_router)
+    if settings.realtime_demo:
+        app.include_router(demo.router)
     return app

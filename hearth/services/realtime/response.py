@@ -23,7 +23,7 @@ import numpy as np
 
 from hearth.audio.codecs import Resampler, float_to_pcm16, g711_encode
 from hearth.audio.registry import AudioRegistry
-from hearth.errors import HearthError
+from hearth.errors import HearthError, InvalidRequest
 from hearth.services.chat.completions import ChatCompletions
 from hearth.services.chat.params import ChatCompletionParams
 from hearth.services.realtime.config import GA_FORMATS
@@ -176,7 +176,7 @@ class ResponseRun:
                                                   "message": message, "param": None,
                                                   "event_id": None}})
 
-    def _params(self, items: list[Item]) -> ChatCompletionParams:
+    def _params(self, items: list[Item], strict: bool = True) -> ChatCompletionParams:
         o = self.state.options
         body: dict[str, Any] = {
             "model": self.ctx.chat_model, "stream": True,
@@ -188,7 +188,8 @@ class ResponseRun:
         if o.tools and o.tool_choice != "none":
             body["tools"] = [{"type": "function", "function": {
                 "name": t["name"], "description": t.get("description") or "",
-                "parameters": t.get("parameters") or {"type": "object", "properties": {}}}}
+                "parameters": t.get("parameters") or {"type": "object", "properties": {}},
+                "strict": strict}}
                 for t in o.tools]
             choice = o.tool_choice
             body["tool_choice"] = ({"type": "function", "function": {"name": choice["name"]}}
@@ -202,7 +203,15 @@ class ResponseRun:
             if item.transcribed is not None:
                 await asyncio.shield(item.transcribed)
         params = self._params(items)
-        meta, handle = await self.ctx.chat.start(params, self.ctx.organization_id)
+        try:
+            meta, handle = await self.ctx.chat.start(params, self.ctx.organization_id)
+        except InvalidRequest as exc:
+            # Realtime tools have no `strict`; arguments follow the schema whenever the
+            # grammar engine can enforce it (a small model needs that), else it is a hint
+            if exc.code != "invalid_json_schema":
+                raise
+            params = self._params(items, strict=False)
+            meta, handle = await self.ctx.chat.start(params, self.ctx.organization_id)
         audio_out = "audio" in o.output_modalities
         speaker = _Speaker(self) if audio_out else None
         finish = None
@@ -227,7 +236,8 @@ class ResponseRun:
                         if speaker is not None:
                             await speaker.finish()
                         self._close_message()
-                        self._open_call(call.id, (call.function.name if call.function else "") or "")
+                        name = call.function.name if call.function else None
+                        self._open_call(call.id, name or "")
                     if call.function and call.function.arguments:
                         self._call_delta(call.function.arguments)
             if speaker is not None:

@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import json
 import secrets
-from typing import Any
+from typing import Any, get_args
 
 from openai.types.beta.realtime.realtime_client_event import (
     RealtimeClientEvent as BetaClientEvent,
 )
 from openai.types.realtime.realtime_client_event import RealtimeClientEvent as GAClientEvent
-from pydantic import TypeAdapter, ValidationError
+from pydantic import BaseModel, ValidationError
 
 from hearth.errors import InvalidRequest
 from hearth.services.realtime.config import SessionConfig, render_beta, render_ga
@@ -36,8 +36,17 @@ _BETA_NAMES = {
 }
 _BETA_DROPPED = {"conversation.item.done"}  # beta has only item.created
 
-_GA_ADAPTER: TypeAdapter[Any] = TypeAdapter(GAClientEvent)
-_BETA_ADAPTER: TypeAdapter[Any] = TypeAdapter(BetaClientEvent)
+
+
+def _by_type(union: Any) -> dict[str, type[BaseModel]]:
+    """Each event class of an SDK union by its ``type`` literal, so an event is checked
+    against its own class (the union's errors would name another member's fields)."""
+    members = get_args(get_args(union)[0])
+    return {get_args(m.model_fields["type"].annotation)[0]: m for m in members}
+
+
+_GA_EVENTS = _by_type(GAClientEvent)
+_BETA_EVENTS = _by_type(BetaClientEvent)
 
 CLIENT_EVENTS = ("session.update", "input_audio_buffer.append", "input_audio_buffer.commit",
                  "input_audio_buffer.clear", "conversation.item.create",
@@ -55,12 +64,24 @@ class ClientEventError(InvalidRequest):
         self.event_id = event_id
 
 
+def _without_references(event: dict[str, Any]) -> dict[str, Any]:
+    """``response.create`` minus ``item_reference`` inputs: the SDK's request params
+    allow them but its event model does not (they are checked when resolved)."""
+    response = event.get("response")
+    if event["type"] != "response.create" or not isinstance(response, dict) or \
+            not isinstance(response.get("input"), list):
+        return event
+    kept = [i for i in response["input"]
+            if not (isinstance(i, dict) and i.get("type") == "item_reference")]
+    return {**event, "response": {**response, "input": kept}}
+
+
 class Vocabulary:
     """GA (``beta=False``) or beta event names and object shapes."""
 
     def __init__(self, beta: bool) -> None:
         self.beta = beta
-        self._adapter = _BETA_ADAPTER if beta else _GA_ADAPTER
+        self._events = _BETA_EVENTS if beta else _GA_EVENTS
 
     def parse(self, text: str) -> dict[str, Any]:
         """A client event as a dict, checked against the SDK's types. Raises
@@ -79,10 +100,12 @@ class Vocabulary:
                 + ", ".join(f"'{k}'" for k in CLIENT_EVENTS) + ".",
                 param="type", code="invalid_value", event_id=event_id)
         try:
-            self._adapter.validate_python(event)
+            self._events[kind].model_validate(_without_references(event))
         except ValidationError as exc:
             first = exc.errors()[0]
-            loc = ".".join(str(p) for p in first["loc"][1:] if not str(p).endswith("]"))
+            # drop union member names (``AudioPCM``) and validator tags from the path
+            loc = ".".join(str(p) for p in first["loc"]
+                           if not (str(p)[:1].isupper() or "[" in str(p) or "-" in str(p)))
             raise ClientEventError(f"Invalid '{loc or kind}': {first['msg']}.",
                                    param=loc or None, code="invalid_value",
                                    event_id=event_id) from None

@@ -1,0 +1,1 @@
+"""Static web pages served by ``hearth.api.demo`` (plain files, no build step)."""

@@ -1,0 +1,1 @@
+"""The Realtime demo page: ``index.html``, ``app.js``, ``mic-worklet.js``."""
