@@ -23,8 +23,9 @@ async def engine_stats(request: Request) -> JSONResponse:
     """Per model: active/waiting requests, busy sequences, KV positions held per
     sequence id (as llama.cpp reports them), steps, tokens, mean step time (s); ``audio``:
     per speech model whether it is loaded, its load count and users, and audio jobs in
-    flight."""
+    flight; ``realtime``: open Realtime sessions."""
     svc = services(request)
     data = {m.id: dataclasses.asdict(m.scheduler.stats) for m in svc.models.list()}
     return JSONResponse({"object": "hearth.engine_stats", "models": data,
-                         "audio": svc.audio.stats()})
+                         "audio": svc.audio.stats(),
+                         "realtime": {"sessions_open": svc.realtime.sessions_open}})

@@ -8,6 +8,7 @@ import asyncio
 import base64
 import io
 import json
+import time
 import wave
 from typing import Any
 
@@ -20,7 +21,7 @@ import websockets
 from hearth.audio.codecs import Resampler, g711_decode, g711_encode
 from tests.api.audio_helpers import wer
 from tests.conftest import API_KEY
-from tests.e2e.conftest import Server
+from tests.e2e.conftest import Server, engine_stats, hearth_engine
 from tests.e2e.realtime_helpers import (
     SILENCE,
     audio_of,
@@ -465,3 +466,27 @@ async def test_client_secrets_open_sessions_for_browsers(server: Server) -> None
 async def test_demo_token_is_for_this_machine_only(server: Server) -> None:
     r = httpx2.post(f"{server.url}/hearth/realtime/demo-token")
     assert r.status_code == 200 and r.json()["value"].startswith("ek_")
+
+
+async def test_a_client_that_leaves_mid_answer_stops_everything(server: Server) -> None:
+    async with connect(server) as s:
+        await s.conn.session.update(session=session_update(
+            False, turn_detection=None, max_tokens=400,
+            instructions="Tell a very long story in many sentences."))
+        await s.until("session.updated")
+        await s.conn.conversation.item.create(item={
+            "type": "message", "role": "user",
+            "content": [{"type": "input_text", "text": "Tell me a long story."}]})
+        await s.conn.response.create()
+        await s.until("response.output_audio.delta", timeout=60)
+        assert hearth_engine(server)["realtime"]["sessions_open"] >= 1
+    # the socket closed mid-answer: the session, its generation and its speech jobs end
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        stats = hearth_engine(server)
+        busy = (stats["realtime"]["sessions_open"], stats["audio"]["jobs_in_flight"],
+                engine_stats(server)["active_requests"])
+        if busy == (0, 0, 0):
+            break
+        await asyncio.sleep(0.1)
+    assert busy == (0, 0, 0)

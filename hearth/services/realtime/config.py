@@ -122,6 +122,10 @@ def _turn_detection(raw: Mapping[str, Any] | None, current: TurnDetection | None
         raise _bad(f"{param}.threshold", "threshold must be between 0 and 1.")
     if base.silence_duration_ms < 0 or base.prefix_padding_ms < 0:
         raise _bad(param, "prefix_padding_ms and silence_duration_ms must not be negative.")
+    if base.idle_timeout_ms is not None:
+        raise InvalidRequest("idle_timeout_ms is not supported by this server; leave it "
+                             "null.", param=f"{param}.idle_timeout_ms",
+                             code="unsupported_value")
     if base.eagerness not in SEMANTIC_SILENCE_MS:
         raise _bad(f"{param}.eagerness", f"Invalid value: '{base.eagerness}'.")
     return base

@@ -1,0 +1,149 @@
+"""Unit tests of the Realtime pieces that need no model: session config in both
+vocabularies, sentence cutting, items and their chat messages, event renaming."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from openai.types.beta.realtime.session import Session as BetaSession
+from openai.types.realtime.realtime_session_create_request import (
+    RealtimeSessionCreateRequest,
+)
+
+from hearth.errors import InvalidRequest
+from hearth.services.realtime.config import (
+    SessionConfig,
+    apply_beta,
+    apply_ga,
+    render_beta,
+    render_ga,
+)
+from hearth.services.realtime.items import (
+    Conversation,
+    Item,
+    Part,
+    Spoken,
+    chat_messages,
+    item_from_wire,
+    item_wire,
+)
+from hearth.services.realtime.sentences import SentenceSplitter
+from hearth.services.realtime.wire import ClientEventError, Vocabulary
+
+
+def allow(kind: str, value: Any) -> None:
+    if value == "nobody":
+        raise InvalidRequest("Unknown voice.", param="voice", code="invalid_value")
+
+
+def test_ga_update_is_partial_and_renders_as_the_sdk_session() -> None:
+    config = apply_ga(SessionConfig(model="gpt-realtime"), {
+        "type": "realtime", "instructions": "Hi.",
+        "audio": {"input": {"format": {"type": "audio/pcmu"},
+                            "turn_detection": {"type": "server_vad", "threshold": 0.7}},
+                  "output": {"voice": "marin", "speed": 1.2}}}, allow)
+    assert config.input_format == "g711_ulaw" and config.output_format == "pcm16"
+    assert config.turn_detection is not None and config.turn_detection.threshold == 0.7
+    assert config.turn_detection.silence_duration_ms == 500  # untouched default
+    again = apply_ga(config, {"type": "realtime", "audio": {"input": {"turn_detection": None}}},
+                     allow)
+    assert again.turn_detection is None and again.voice == "marin"
+    assert config.turn_detection is not None  # updates never change the original
+    session = RealtimeSessionCreateRequest.model_validate(render_ga(again))
+    assert session.audio and session.audio.output and session.audio.output.voice == "marin"
+
+
+def test_beta_update_and_render() -> None:
+    config = apply_beta(SessionConfig(model="gpt-4o-realtime-preview"), {
+        "modalities": ["text"], "input_audio_format": "g711_alaw", "temperature": 0.7,
+        "max_response_output_tokens": 100,
+        "input_audio_transcription": {"model": "whisper-1"}}, allow)
+    assert config.output_modalities == ["text"] and config.max_output_tokens == 100
+    wire = render_beta(config)
+    assert wire["modalities"] == ["text"] and wire["input_audio_format"] == "g711_alaw"
+    BetaSession.model_validate(wire)
+
+
+@pytest.mark.parametrize(("beta", "session", "param"), [
+    (False, {"type": "realtime", "audio": {"output": {"voice": "nobody"}}},
+     "session.audio.output.voice"),
+    (False, {"type": "realtime", "output_modalities": ["text", "audio"]},
+     "session.output_modalities"),
+    (False, {"type": "realtime", "max_output_tokens": 0}, "session.max_output_tokens"),
+    (False, {"type": "realtime", "tools": [{"type": "function", "name": "f"}],
+             "tool_choice": {"type": "function", "name": "g"}}, "session.tool_choice.name"),
+    (False, {"type": "transcription"}, "session.type"),
+    (True, {"temperature": 2.0}, "session.temperature"),
+    (True, {"output_audio_format": "mp3"}, "session.output_audio_format"),
+    (True, {"turn_detection": {"type": "magic_vad"}}, "session.turn_detection.type"),
+])
+def test_bad_values_name_their_field(beta: bool, session: dict[str, Any], param: str) -> None:
+    apply = apply_beta if beta else apply_ga
+    with pytest.raises(InvalidRequest) as err:
+        apply(SessionConfig(model="m"), session, allow)
+    assert err.value.param == param
+
+
+def test_sentences_are_cut_as_they_complete() -> None:
+    splitter = SentenceSplitter()
+    pieces = []
+    for token in "Sure, I can help with that question. Paris is lovely! And so".split(" "):
+        pieces += splitter.feed(token + " ")
+    # the first piece may end at a clause once it is long enough
+    assert pieces == ["Sure, I can help with that question.", "Paris is lovely!"]
+    assert splitter.flush() == "And so"
+    first = SentenceSplitter()
+    assert first.feed("The capital city of France, as you know, is Paris") == [
+        "The capital city of France,"]
+
+
+def test_chat_messages_from_items() -> None:
+    conversation = Conversation()
+    conversation.insert(Item("a", "message", "user", content=[Part("input_audio",
+                                                                   transcript="Weather?")]))
+    conversation.insert(Item("b", "function_call", call_id="c1", name="w", arguments="{}"))
+    conversation.insert(Item("c", "function_call_output", call_id="c1", output="sunny"))
+    conversation.insert(Item("s", "message", "system",
+                             content=[Part("input_text", text="Be brief.")]), "root")
+    messages = chat_messages("Rules.", conversation.items)
+    assert [m["role"] for m in messages] == ["system", "system", "user", "assistant", "tool"]
+    assert messages[3]["tool_calls"][0]["id"] == "c1" and messages[4]["content"] == "sunny"
+    with pytest.raises(InvalidRequest):
+        conversation.insert(Item("z", "message", "user"), "missing")
+
+
+def test_truncation_keeps_the_sentences_heard() -> None:
+    item = Item("x", "message", "assistant", content=[Part("output_audio", transcript="")])
+    item.audio_samples = 48_000
+    item.spoken = [Spoken("One.", 24_000), Spoken("Two.", 48_000)]
+    item.truncate(1500)
+    assert item.content[0].transcript == "One." and item.audio_samples == 36_000
+
+
+def test_items_speak_both_vocabularies() -> None:
+    raw = {"type": "message", "role": "assistant", "content": [{"type": "text", "text": "x"}]}
+    item = item_from_wire(raw, beta=True)
+    assert item.content[0].type == "output_text"
+    assert item_wire(item, beta=True)["content"] == [{"type": "text", "text": "x"}]
+    assert item_wire(item, beta=False)["content"] == [{"type": "output_text", "text": "x"}]
+    with pytest.raises(InvalidRequest):  # GA has no "text" part
+        item_from_wire(raw, beta=False)
+
+
+def test_vocabulary_names_and_errors() -> None:
+    ga, beta = Vocabulary(False), Vocabulary(True)
+    event = {"type": "response.output_audio.delta", "delta": "AA=="}
+    assert ga.render(event)["type"] == "response.output_audio.delta"  # type: ignore[index]
+    assert beta.render(event)["type"] == "response.audio.delta"  # type: ignore[index]
+    assert beta.render({"type": "conversation.item.done"}) is None
+    with pytest.raises(ClientEventError) as err:
+        ga.parse('{"type": "input_audio_buffer.append", "event_id": "e1"}')
+    assert err.value.param == "audio" and err.value.event_id == "e1"
+    with pytest.raises(ClientEventError) as err:
+        ga.parse('{"type": "session.update", "session": {"type": "realtime", "audio": '
+                 '{"input": {"format": {"type": "audio/pcm", "rate": 16000}}}}}')
+    assert err.value.param == "session.audio.input.format.rate"
+    parsed = ga.parse('{"type": "response.create", "response": {"input": '
+                      '[{"type": "item_reference", "id": "item_1"}]}}')
+    assert parsed["response"]["input"][0]["id"] == "item_1"
