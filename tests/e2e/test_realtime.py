@@ -207,15 +207,27 @@ async def test_tool_call_round_trip(server: Server) -> None:
 
         await s.conn.conversation.item.create(item={
             "type": "function_call_output", "call_id": call["call_id"],
-            "output": json.dumps({"weather": "sunny", "temperature_celsius": 21})})
+            "output": json.dumps({"report": "It is sunny and 21 degrees in Paris."})})
         await s.conn.response.create(response={
             "tool_choice": "none",
-            "instructions": "Tell the user the weather the tool reported."})
+            "instructions": "Repeat the weather report from the tool result to the user."})
         second = await s.until("response.done", timeout=90)
+        # the same request without the function's output, out of band, for comparison
+        user_item = s.of("conversation.item.added")[0]["item"]["id"]
+        await s.conn.response.create(response={
+            "tool_choice": "none", "conversation": "none", "max_output_tokens": 1,
+            "instructions": "Repeat the weather report from the tool result to the user.",
+            "input": [{"type": "item_reference", "id": user_item},
+                      {"type": "item_reference", "id": call["id"]}]})
+        control = await s.until("response.done", timeout=90)
 
-    answer = second["response"]["output"][0]["content"][0]["text"].lower()
-    assert second["response"]["status"] in ("completed", "incomplete"), answer
-    assert "sunny" in answer or "21" in answer, answer
+    answer = second["response"]["output"][0]["content"][0]["text"]
+    assert second["response"]["status"] in ("completed", "incomplete") and answer.strip()
+    # the answer was generated with the call and its output in context (whether a
+    # 135M-parameter model then repeats the report is up to the model: ~3 runs in 4)
+    grew = second["response"]["usage"]["input_tokens"] - control["response"]["usage"][
+        "input_tokens"]
+    assert grew >= 15, (second["response"]["usage"], control["response"]["usage"])
 
 
 async def test_speaking_over_an_answer_interrupts_and_truncates(server: Server) -> None:
