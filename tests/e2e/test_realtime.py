@@ -123,9 +123,9 @@ async def test_spoken_question_gets_a_spoken_answer(server: Server, beta: bool) 
     assert len(heard) == 1 and heard[0]["item_id"] == committed["item_id"]
     assert wer(QUESTION, heard[0]["transcript"]) <= 0.3, heard[0]["transcript"]
     response = done["response"]
-    assert response["status"] == "completed", response
+    assert response["status"] in ("completed", "incomplete"), response  # 40-token cap
     [message] = response["output"]
-    assert message["role"] == "assistant" and message["status"] == "completed"
+    assert message["role"] == "assistant" and message["status"] == response["status"]
     transcript = "".join(e["delta"] for e in s.of(n["transcript"]))
     assert transcript.strip() and message["content"][0]["transcript"] == transcript
     assert s.of(n["transcript_done"])[0]["transcript"] == transcript
@@ -421,7 +421,7 @@ async def test_two_sessions_at_once_stay_apart(server: Server) -> None:
     (seen_a, done_a), (seen_b, done_b) = await asyncio.gather(
         ask("Name a color."), ask("Name an animal."))
     for seen, done in ((seen_a, done_a), (seen_b, done_b)):
-        assert done["response"]["status"] == "completed"
+        assert done["response"]["status"] in ("completed", "incomplete")
         assert audio_of(seen, beta=False)
         sessions = {e["session"]["id"] for e in seen if e["type"] == "session.created"}
         assert len(sessions) == 1

@@ -88,7 +88,9 @@ def test_bad_values_name_their_field(beta: bool, session: dict[str, Any], param:
 def test_sentences_are_cut_as_they_complete() -> None:
     splitter = SentenceSplitter()
     pieces = []
-    for token in "Sure, I can help with that question. Paris is lovely! And so".split(" "):
+    words = ["Sure,", "I", "can", "help", "with", "that", "question.", "Paris", "is",
+             "lovely!", "And", "so"]
+    for token in words:
         pieces += splitter.feed(token + " ")
     # the first piece may end at a clause once it is long enough
     assert pieces == ["Sure, I can help with that question.", "Paris is lovely!"]
@@ -147,3 +149,29 @@ def test_vocabulary_names_and_errors() -> None:
     parsed = ga.parse('{"type": "response.create", "response": {"input": '
                       '[{"type": "item_reference", "id": "item_1"}]}}')
     assert parsed["response"]["input"][0]["id"] == "item_1"
+
+
+def test_input_buffer_commits_trims_and_refuses_bad_audio() -> None:
+    import base64
+
+    import numpy as np
+
+    from hearth.services.realtime.audio_in import InputBuffer
+
+    buffer = InputBuffer(None)
+    buffer.configure("pcm16", None)
+    second = base64.b64encode((np.ones(24_000, "<i2") * 1000).tobytes()).decode()
+    for _ in range(3):
+        buffer.append(second)
+    total = buffer.total_ms  # the streaming resampler holds back a few samples
+    assert 2990 <= total <= 3000 and buffer.buffered_ms == total
+    buffer.trim(400)  # keeps the last 400 ms, positions stay on the session timeline
+    assert buffer.buffered_ms == 400 and buffer.start == (total - 400) * 16
+    committed = buffer.commit(from_ms=total - 200)
+    assert (committed.start_ms, committed.end_ms) == (total - 200, total)
+    assert committed.samples.size == 3200 and abs(len(committed.wire) - 9600) <= 64
+    with pytest.raises(InvalidRequest) as err:
+        buffer.commit()
+    assert err.value.code == "input_audio_buffer_commit_empty"
+    with pytest.raises(InvalidRequest):
+        buffer.append(base64.b64encode(b"\x01\x02\x03").decode())

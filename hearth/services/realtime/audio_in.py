@@ -125,6 +125,23 @@ class InputBuffer:
         self._chunks, self._wire = [], []
         self.start = self.total
 
+    @property
+    def speaking(self) -> bool:
+        return self._vad is not None and self._vad.speaking
+
+    def trim(self, keep_ms: int) -> None:
+        """Drop all but the last ``keep_ms`` (server VAD between turns: only the prefix
+        padding can still become part of a turn, so silence does not pile up)."""
+        keep = keep_ms * RATE // 1000
+        drop = self.total - self.start - keep
+        if drop <= RATE:  # trim in steps of at least a second
+            return
+        samples = np.concatenate(self._chunks)
+        wire = b"".join(self._wire)
+        cut = int(drop * len(wire) / samples.size) // 2 * 2
+        self._chunks, self._wire = [samples[drop:]], [wire[cut:]]
+        self.start += drop
+
 
 class _OffsetVad(VadStream):
     """A VAD stream started mid-session: times shifted to the session timeline."""

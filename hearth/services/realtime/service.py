@@ -170,7 +170,8 @@ class Realtime:
 
         stt = self._settings.realtime_stt_model
         self._warm(config, stt)
-        deps = SessionDeps(context, self.check, self._vad_model, stt, self.rate_limits)
+        deps = SessionDeps(context, self.check, self._vad_model, stt, self.rate_limits,
+                           int(self._settings.max_audio_seconds * 1000))
         return RealtimeSession(deps, config, Vocabulary(beta))
 
     # ---- client secrets ------------------------------------------------------------------

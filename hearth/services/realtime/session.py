@@ -60,6 +60,8 @@ class SessionDeps:
     stt_model: str
     """Whisper model that transcribes turns when the session names none."""
     rate_limits: Callable[[], list[dict[str, Any]]]
+    max_buffer_ms: int
+    """Most audio the input buffer holds (push-to-talk); more appends get an error."""
 
 
 class RealtimeSession:
@@ -163,8 +165,14 @@ class RealtimeSession:
     # ---- input audio ---------------------------------------------------------------
 
     async def _on_input_audio_buffer_append(self, event: dict[str, Any]) -> None:
+        if self.buffer.buffered_ms > self.deps.max_buffer_ms:
+            raise InvalidRequest("The input audio buffer is full; commit or clear it.",
+                                 param="audio", code="input_audio_buffer_full")
         for vad_event in self.buffer.append(event["audio"]):
             self._on_vad(vad_event)
+        td = self.config.turn_detection
+        if td is not None and not self.buffer.speaking:
+            self.buffer.trim(td.prefix_padding_ms + 100)
 
     def _on_vad(self, event: VadEvent) -> None:
         td = self.config.turn_detection

@@ -27,6 +27,8 @@
       parameters: { type: "object", properties: {}, required: [] },
     }],
     tool_choice: "auto",
+    // a spoken answer is bounded: small local models do not always stop after two sentences
+    max_output_tokens: 80,
   };
   const TOOLS = { get_time: () => ({ time: new Date().toLocaleTimeString() }) };
 
@@ -341,8 +343,8 @@
     const calledTool = toolResponses.delete(id) || toolResponses.delete("*");
     if (calledTool && response.status !== "cancelled" && response.status !== "failed") {
       send({ type: "response.create" }); // let the model answer with the tool's output
-    } else if (demo.state === "live" && !isPlaying()) {
-      say("Listening…");
+    } else {
+      listenAfterPlayback();
     }
     if (response.status === "failed") {
       const details = response.status_details || {};
@@ -350,6 +352,14 @@
       demo.errors.push(error);
       say("Error: " + (error.message || "the response failed"), true);
     }
+  }
+
+  function listenAfterPlayback() {
+    const gen = generation;
+    const left = ctx ? Math.max(0, playback.nextTime - ctx.currentTime) : 0;
+    setTimeout(() => {
+      if (gen === generation && demo.state === "live" && !isPlaying()) say("Listening…");
+    }, left * 1000 + 100);
   }
 
   // ---- microphone ---------------------------------------------------------------------
