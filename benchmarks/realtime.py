@@ -7,8 +7,9 @@ running one). The client is the official ``openai`` SDK's GA realtime client
 
 Spoken input. Each distinct question is synthesized once with Hearth's own TTS
 (``tts-1``, voice ``alloy``, ``pcm``: 24 kHz s16le). A turn is that speech, padded with
-zeros to whole 100 ms chunks, then 700 ms of zeros (server VAD ends a turn after 500 ms of
-silence). It is sent as 100 ms ``input_audio_buffer.append`` chunks **paced at real time**:
+zeros to whole 100 ms chunks, then 500 ms of zeros: exactly the silence server VAD needs to
+end a turn (``silence_duration_ms``), so the turn's last frame is the one that lets VAD
+decide (the synthesized speech's own faint tail may let it decide a little earlier). It is sent as 100 ms ``input_audio_buffer.append`` chunks **paced at real time**:
 chunk k leaves at t0 + k x 100 ms, as a microphone would send it. The speech's onset and end
 are the first and last samples above ``AMPLITUDE`` (|s16| > 328, 1 % of full scale); the
 synthesized audio starts and ends with a little near-silence of its own.
@@ -111,7 +112,7 @@ from hearth import __version__ as hearth_version  # noqa: E402
 RATE = 24_000  # pcm16 on the wire, both ways
 CHUNK_MS = 100
 CHUNK_BYTES = RATE * 2 * CHUNK_MS // 1000  # 4,800
-TRAILING_SILENCE_MS = 700
+TRAILING_SILENCE_MS = 500
 AMPLITUDE = 328  # |s16| above this counts as speech (1 % of full scale)
 REALTIME_MODEL = "gpt-realtime"
 STT_MODEL = "gpt-4o-mini-transcribe"

@@ -98,6 +98,11 @@ class VadStream:
         """Milliseconds of audio judged so far."""
         return self._windows * WINDOW_MS
 
+    @property
+    def silence_ms(self) -> int:
+        """While speaking: how long the current run of non-speech windows has lasted."""
+        return self._silent_windows * WINDOW_MS if self.speaking else 0
+
     def feed(self, samples: np.ndarray) -> list[VadEvent]:
         self._pending = np.concatenate([self._pending, samples.astype(np.float32)])
         n = self._pending.size // WINDOW

@@ -104,6 +104,12 @@ class InputBuffer:
     def commit(self, from_ms: int | None = None) -> Committed:
         """Take the buffer (from ``from_ms`` on, if later than its start). Raises
         ``InvalidRequest`` (``input_audio_buffer_commit_empty``) under 100 ms."""
+        committed = self.peek(from_ms)
+        self.clear()
+        return committed
+
+    def peek(self, from_ms: int | None = None) -> Committed:
+        """What ``commit`` would take, leaving the buffer as it is."""
         if self.buffered_ms < MIN_COMMIT_MS:
             raise InvalidRequest(
                 f"Error committing input audio buffer: buffer too small. Expected at least "
@@ -116,10 +122,8 @@ class InputBuffer:
             skip = max(0, min(from_ms * RATE // 1000 - self.start, samples.size))
         start_ms = (self.start + skip) * 1000 // RATE
         bytes_per_sample = len(wire) / max(samples.size, 1)
-        committed = Committed(samples[skip:], wire[int(skip * bytes_per_sample) // 2 * 2:],
-                              start_ms, self.total_ms)
-        self.clear()
-        return committed
+        return Committed(samples[skip:], wire[int(skip * bytes_per_sample) // 2 * 2:],
+                         start_ms, self.total_ms)
 
     def clear(self) -> None:
         self._chunks, self._wire = [], []
@@ -128,6 +132,11 @@ class InputBuffer:
     @property
     def speaking(self) -> bool:
         return self._vad is not None and self._vad.speaking
+
+    @property
+    def silence_ms(self) -> int:
+        """How long the speaker has been silent within the current turn (VAD)."""
+        return self._vad.silence_ms if self._vad is not None else 0
 
     def trim(self, keep_ms: int) -> None:
         """Drop all but the last ``keep_ms`` (server VAD between turns: only the prefix

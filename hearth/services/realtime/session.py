@@ -49,6 +49,10 @@ log = logging.getLogger(__name__)
 
 _INPUT_RATES = {"pcm16": 24_000, "g711_ulaw": 8_000, "g711_alaw": 8_000}
 
+SPECULATE_AFTER_MS = 160
+"""Silence within a turn after which its transcription starts, before VAD ends the turn
+(``silence_duration_ms``, 500 by default): most pauses this long are the end."""
+
 
 @dataclass
 class SessionDeps:
@@ -82,6 +86,7 @@ class RealtimeSession:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._speech_item: str | None = None
         self._speech_start_ms = 0
+        self._guess: asyncio.Task[str] | None = None  # transcript of the turn so far
 
     # ---- transport -----------------------------------------------------------------
 
@@ -126,6 +131,8 @@ class RealtimeSession:
         task = asyncio.ensure_future(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        # a dropped guess may fail unseen; its error must not be logged as lost
+        task.add_done_callback(lambda t: t.cancelled() or t.exception())
         return task
 
     # ---- dispatch ------------------------------------------------------------------
@@ -171,8 +178,19 @@ class RealtimeSession:
         for vad_event in self.buffer.append(event["audio"]):
             self._on_vad(vad_event)
         td = self.config.turn_detection
-        if td is not None and not self.buffer.speaking:
+        if td is None:
+            return
+        if not self.buffer.speaking:
             self.buffer.trim(td.prefix_padding_ms + 100)
+        elif self.buffer.silence_ms == 0 and self._guess is not None:
+            self._guess.cancel()  # the speaker went on: that guess is stale
+            self._guess = None
+        elif self.buffer.silence_ms >= SPECULATE_AFTER_MS and self._guess is None:
+            # the turn has probably ended: transcribe it now, while VAD waits out
+            # silence_duration_ms; the audio after this is silence, so it stays valid
+            with contextlib.suppress(InvalidRequest):  # under 100 ms: no turn yet
+                turn = self.buffer.peek(self._speech_start_ms - td.prefix_padding_ms)
+                self._guess = self._spawn(self._stt(turn.samples))
 
     def _on_vad(self, event: VadEvent) -> None:
         td = self.config.turn_detection
@@ -189,11 +207,12 @@ class RealtimeSession:
         self.emit({"type": "input_audio_buffer.speech_stopped",
                    "audio_end_ms": event.audio_end_ms, "item_id": item_id})
         padding = td.prefix_padding_ms if td is not None else 0
+        guess, self._guess = self._guess, None
         try:
             committed = self.buffer.commit(from_ms=self._speech_start_ms - padding)
         except InvalidRequest:
             return  # a blip too short to keep
-        self._commit(committed, item_id)
+        self._commit(committed, item_id, guess)
         if td is not None and td.create_response:
             self._spawn(self._respond_after(self.active))
 
@@ -209,7 +228,8 @@ class RealtimeSession:
         self._speech_item = None
         self._commit(committed, item_id)
 
-    def _commit(self, committed: Committed, item_id: str) -> None:
+    def _commit(self, committed: Committed, item_id: str,
+                guess: asyncio.Task[str] | None = None) -> None:
         part = Part("input_audio", audio=committed.samples,
                     audio_b64=base64.b64encode(committed.wire).decode())
         item = Item(id=item_id, type="message", role="user", content=[part])
@@ -217,7 +237,7 @@ class RealtimeSession:
         self.emit({"type": "input_audio_buffer.committed", "item_id": item.id,
                    "previous_item_id": previous})
         self._added(item, previous)
-        self._transcribe(item, part)
+        self._transcribe(item, part, guess)
 
     async def _on_input_audio_buffer_clear(self, event: dict[str, Any]) -> None:
         self.buffer.clear()
@@ -229,27 +249,34 @@ class RealtimeSession:
                              "SIP; over a WebSocket, send response.cancel and "
                              "conversation.item.truncate.", code="unsupported_event")
 
-    def _transcribe(self, item: Item, part: Part) -> None:
+    def _transcribe(self, item: Item, part: Part,
+                    guess: asyncio.Task[str] | None = None) -> None:
         loop = asyncio.get_running_loop()
         item.transcribed = loop.create_future()
-        self._spawn(self._run_transcription(item, part))
+        self._spawn(self._run_transcription(item, part, guess))
 
-    async def _run_transcription(self, item: Item, part: Part) -> None:
+    async def _stt(self, samples: np.ndarray) -> str:
+        """Whisper (greedy) on 16 kHz ``samples`` with the session's transcription
+        settings, on an audio worker."""
+        spec = self.config.transcription or {}
+        slot = self.ctx.audio.stt_model(spec.get("model") or self.deps.stt_model)
+        options = Options(language=spec.get("language"), prompt=spec.get("prompt"),
+                          beam_size=1)
+
+        def work() -> str:
+            with slot.use() as stt:
+                result = stt.transcribe(samples, options)
+                return "".join(s.text for s in result.segments).strip()
+
+        return await self.ctx.audio.workers.run(work)
+
+    async def _run_transcription(self, item: Item, part: Part,
+                                 guess: asyncio.Task[str] | None) -> None:
         assert item.transcribed is not None and part.audio is not None
         shown = self.config.transcription  # None: transcribe for the model, show nothing
-        spec = shown or {}
         samples = part.audio
         try:
-            slot = self.ctx.audio.stt_model(spec.get("model") or self.deps.stt_model)
-            options = Options(language=spec.get("language"), prompt=spec.get("prompt"),
-                              beam_size=1)
-
-            def work() -> str:
-                with slot.use() as stt:
-                    result = stt.transcribe(samples, options)
-                    return "".join(s.text for s in result.segments).strip()
-
-            transcript = await self.ctx.audio.workers.run(work)
+            transcript = await (guess if guess is not None else self._stt(samples))
         except HearthError as exc:
             item.transcribed.set_result("")
             if shown is not None:
