@@ -502,3 +502,24 @@ async def test_a_client_that_leaves_mid_answer_stops_everything(server: Server) 
             break
         await asyncio.sleep(0.1)
     assert busy == (0, 0, 0)
+
+
+async def test_a_pause_inside_a_turn_keeps_the_whole_turn(server: Server) -> None:
+    # the pause is long enough to start transcribing early, too short to end the turn:
+    # that early transcript must be dropped when the speaker goes on
+    pause = b"\x00\x00" * 24 * 400
+    audio = speech(server, "The weather is nice today,") + pause + speech(
+        server, "so we will walk to the park.") + SILENCE * 2
+    async with connect(server) as s:
+        await s.conn.session.update(session={
+            "type": "realtime", "output_modalities": ["text"], "max_output_tokens": 8,
+            "audio": {"input": {"transcription": {"model": "gpt-4o-mini-transcribe"},
+                                "turn_detection": {"type": "server_vad",
+                                                   "silence_duration_ms": 1200}}}})
+        await s.until("session.updated")
+        await s.send_audio(audio)
+        heard = await s.until("conversation.item.input_audio_transcription.completed")
+        await s.until("response.done", timeout=60)
+    assert len(s.of("input_audio_buffer.committed")) == 1
+    assert wer("The weather is nice today, so we will walk to the park.",
+               heard["transcript"]) <= 0.2, heard["transcript"]
