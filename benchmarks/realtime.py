@@ -9,8 +9,9 @@ Spoken input. Each distinct question is synthesized once with Hearth's own TTS
 (``tts-1``, voice ``alloy``, ``pcm``: 24 kHz s16le). A turn is that speech, padded with
 zeros to whole 100 ms chunks, then 500 ms of zeros: exactly the silence server VAD needs to
 end a turn (``silence_duration_ms``), so the turn's last frame is the one that lets VAD
-decide (the synthesized speech's own faint tail may let it decide a little earlier). It is sent as 100 ms ``input_audio_buffer.append`` chunks **paced at real time**:
-chunk k leaves at t0 + k x 100 ms, as a microphone would send it. The speech's onset and end
+decide (the synthesized speech's own faint tail may let it decide a little earlier). It is
+sent as 100 ms ``input_audio_buffer.append`` chunks **paced at real time**: chunk k leaves
+at t0 + k x 100 ms, as a microphone would send it. The speech's onset and end
 are the first and last samples above ``AMPLITUDE`` (|s16| > 328, 1 % of full scale); the
 synthesized audio starts and ends with a little near-silence of its own.
 
