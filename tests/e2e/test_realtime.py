@@ -466,6 +466,12 @@ async def test_client_secrets_open_sessions_for_browsers(server: Server) -> None
             pass
     assert refused.value.response.status_code == 401
     assert json.loads(refused.value.response.body)["error"]["code"] == "invalid_api_key"
+    with pytest.raises(websockets.InvalidStatus) as unknown:
+        async with websockets.connect(url.replace("gpt-realtime", "no-such-model"),
+                                      additional_headers={"Authorization": f"Bearer {API_KEY}"}):
+            pass
+    assert unknown.value.response.status_code == 404
+    assert json.loads(unknown.value.response.body)["error"]["code"] == "model_not_found"
     with pytest.raises(openai.BadRequestError) as bad:
         await c.realtime.client_secrets.create(
             session={"type": "realtime", "audio": {"output": {"voice": "nobody"}}})
