@@ -289,6 +289,7 @@ class RealtimeSession:
             item.transcribed.set_result("")
             raise
         part.transcript = transcript
+        part.audio = None  # only Whisper needed it; the client's bytes stay for retrieve
         item.transcribed.set_result(transcript)
         if shown is not None:
             self.emit({"type": "conversation.item.input_audio_transcription.delta",
