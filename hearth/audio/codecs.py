@@ -196,6 +196,12 @@ class Resampler:
             self._resampler.resample(None))
 
 
+def resample(samples: np.ndarray, input_rate: int, output_rate: int) -> np.ndarray:
+    """Resample a whole mono float32 clip at once (``Resampler`` for a stream)."""
+    resampler = Resampler(input_rate, output_rate)
+    return np.concatenate([resampler.push(samples), resampler.flush()])
+
+
 def pcm16_to_float(data: bytes) -> np.ndarray:
     """Raw s16le mono bytes -> float32 samples in [-1, 1). Raises ``ValueError`` for an
     odd number of bytes."""

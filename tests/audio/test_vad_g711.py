@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from hearth.audio.codecs import Resampler, g711_decode, g711_encode
+from hearth.audio.codecs import g711_decode, g711_encode, resample
 from hearth.audio.tts import PiperTTS
 from hearth.audio.vad import SileroVad, SpeechStarted, SpeechStopped, VadConfig
 from hearth.audio.weights import bundled_voice
@@ -20,8 +20,7 @@ def speech_16k() -> tuple[np.ndarray, np.ndarray]:
 
     def say(text: str) -> np.ndarray:
         samples = np.concatenate([c.samples for c in tts.synthesize(text)])
-        resampler = Resampler(tts.sample_rate, 16_000)
-        return np.concatenate([resampler.push(samples), resampler.flush()])
+        return resample(samples, tts.sample_rate, 16_000)
     return say("Hello there, how are you today?"), say("I am fine, thank you.")
 
 

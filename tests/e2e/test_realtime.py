@@ -18,7 +18,7 @@ import openai
 import pytest
 import websockets
 
-from hearth.audio.codecs import Resampler, g711_decode, g711_encode
+from hearth.audio.codecs import g711_decode, g711_encode, resample
 from tests.api.audio_helpers import wer
 from tests.conftest import API_KEY
 from tests.e2e.conftest import Server, engine_stats, hearth_engine
@@ -381,8 +381,7 @@ async def test_items_create_retrieve_delete_and_out_of_band_responses(server: Se
 
 async def test_g711_in_and_out(server: Server) -> None:
     pcm = speech(server, QUESTION)
-    to_8k = Resampler(24_000, 8_000)
-    narrow = np.concatenate([to_8k.push(pcm_to_float(pcm)), to_8k.flush()])
+    narrow = resample(pcm_to_float(pcm), 24_000, 8_000)
     ulaw = g711_encode(np.concatenate([narrow, np.zeros(8000, np.float32)]), "g711_ulaw")
     async with connect(server) as s:
         await s.conn.session.update(session={

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from hearth.audio.codecs import Resampler, g711_decode, pcm16_to_float
+from hearth.audio.codecs import Resampler, g711_decode, pcm16_to_float, resample
 from hearth.audio.vad import (
     SileroVad,
     SpeechStarted,
@@ -26,7 +26,7 @@ from hearth.audio.vad import (
 from hearth.errors import InvalidRequest
 
 RATE = 16_000
-_INPUT_RATES = {"pcm16": 24_000, "g711_ulaw": 8_000, "g711_alaw": 8_000}
+INPUT_RATES = {"pcm16": 24_000, "g711_ulaw": 8_000, "g711_alaw": 8_000}
 MIN_COMMIT_MS = 100
 """OpenAI refuses to commit less than 100 ms of audio."""
 
@@ -42,6 +42,12 @@ def to_float(data: bytes, fmt: str) -> np.ndarray:
                                  "16-bit samples (an even number of bytes).", param="audio",
                                  code="invalid_value") from None
     return g711_decode(data, fmt)
+
+
+def to_16k(data: bytes, fmt: str) -> np.ndarray:
+    """A whole clip of wire bytes in ``fmt`` -> 16 kHz float32 (as the buffer keeps
+    audio); raises ``InvalidRequest`` as ``to_float``."""
+    return resample(to_float(data, fmt), INPUT_RATES[fmt], RATE)
 
 
 @dataclass(frozen=True)
@@ -80,7 +86,7 @@ class InputBuffer:
         resampling; VAD keeps its state across parameter changes."""
         if fmt != self._fmt:
             self._fmt = fmt
-            self._resampler = Resampler(_INPUT_RATES[fmt], RATE)
+            self._resampler = Resampler(INPUT_RATES[fmt], RATE)
         if vad is None or self._vad_model is None:
             self._vad = None
         elif self._vad is None:

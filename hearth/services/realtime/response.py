@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from hearth.audio.codecs import Resampler, float_to_pcm16, g711_encode
+from hearth.audio.codecs import G711_RATE, float_to_pcm16, g711_encode, resample
 from hearth.audio.registry import AudioRegistry
 from hearth.errors import HearthError, InvalidRequest
 from hearth.services.chat.completions import ChatCompletions
@@ -121,7 +121,6 @@ class ResponseRun:
         self.cancel_reason: str | None = None
         self._message: Item | None = None
         self._calls: list[Item] = []
-        self._audio_ms = 0
         self._chat_usage: Any = None
         self.task: asyncio.Task[None] | None = None
 
@@ -249,7 +248,8 @@ class ResponseRun:
 
     def _usage(self, usage: Any) -> None:
         cached = usage.prompt_tokens_details.cached_tokens if usage.prompt_tokens_details else 0
-        audio_tokens = math.ceil(self._audio_ms / AUDIO_TOKEN_MS)
+        audio_ms = sum(i.audio_samples for i in self.state.output) * 1000 // OUTPUT_RATE
+        audio_tokens = math.ceil(audio_ms / AUDIO_TOKEN_MS)
         output = usage.completion_tokens + audio_tokens
         self.state.usage = {
             "total_tokens": usage.prompt_tokens + output, "input_tokens": usage.prompt_tokens,
@@ -304,11 +304,15 @@ class ResponseRun:
                 if part.type == "output_audio" else {"type": "text", "text": part.text or ""})
         self._emit_part(kind, part=wire)
 
+    def _item_status(self) -> str:
+        """An output item ends ``completed`` unless its response did not."""
+        return "completed" if self.state.status in ("in_progress", "completed") \
+            else "incomplete"
+
     def _close_message(self) -> None:
-        item, self._message = self._message, None
+        item = self._message
         if item is None:
             return
-        self._message = item  # for _part_fields
         part = item.content[0]
         if part.type == "output_audio":
             self._emit_part("response.output_audio.done")
@@ -318,8 +322,7 @@ class ResponseRun:
             self._emit_part("response.output_text.done", text=part.text or "")
         self._emit_part_event("response.content_part.done", part)
         self._message = None
-        item.status = "completed" if self.state.status == "in_progress" or \
-            self.state.status == "completed" else "incomplete"
+        item.status = self._item_status()
         self._done_output(item)
 
     def _open_call(self, call_id: str, name: str) -> None:
@@ -345,8 +348,7 @@ class ResponseRun:
             self.ctx.emit({"type": "response.function_call_arguments.done",
                            **self._call_fields(item), "name": item.name,
                            "arguments": item.arguments or ""})
-            item.status = "completed" if self.state.status in ("in_progress", "completed") \
-                else "incomplete"
+            item.status = self._item_status()
             self._done_output(item)
 
     # ---- audio ------------------------------------------------------------------------
@@ -367,7 +369,6 @@ class ResponseRun:
                             delta=base64.b64encode(wire[start:start + step]).decode())
         message.audio_samples += samples
         message.spoken.append(Spoken(text, message.audio_samples))
-        self._audio_ms = message.audio_samples * 1000 // OUTPUT_RATE
 
 
 class _Speaker:
@@ -412,10 +413,10 @@ class _Speaker:
             rate = tts.sample_rate
         if not chunks:
             return b"", 0
-        resampler = Resampler(rate, OUTPUT_RATE)
-        audio = np.concatenate([resampler.push(np.concatenate(chunks)), resampler.flush()])
+        voice = np.concatenate(chunks)
         if self._fmt == "pcm16":
+            audio = resample(voice, rate, OUTPUT_RATE)
             return float_to_pcm16(audio), audio.size
-        to_8k = Resampler(OUTPUT_RATE, 8_000)
-        narrow = np.concatenate([to_8k.push(audio), to_8k.flush()])
-        return g711_encode(narrow, self._fmt), audio.size
+        # G.711 straight from the voice's rate; positions still count 24 kHz samples
+        narrow = resample(voice, rate, G711_RATE)
+        return g711_encode(narrow, self._fmt), narrow.size * (OUTPUT_RATE // G711_RATE)

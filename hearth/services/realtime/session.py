@@ -23,11 +23,10 @@ from typing import Any
 
 import numpy as np
 
-from hearth.audio.codecs import Resampler
 from hearth.audio.stt import Options
 from hearth.audio.vad import SileroVad, SpeechStarted, VadConfig, VadEvent
 from hearth.errors import HearthError, InvalidRequest
-from hearth.services.realtime.audio_in import RATE, Committed, InputBuffer, to_float
+from hearth.services.realtime.audio_in import RATE, Committed, InputBuffer, to_16k
 from hearth.services.realtime.config import SessionConfig, apply_beta, apply_ga
 from hearth.services.realtime.items import (
     OUTPUT_RATE,
@@ -46,8 +45,6 @@ from hearth.services.realtime.response import (
 from hearth.services.realtime.wire import ClientEventError, Vocabulary
 
 log = logging.getLogger(__name__)
-
-_INPUT_RATES = {"pcm16": 24_000, "g711_ulaw": 8_000, "g711_alaw": 8_000}
 
 SPECULATE_AFTER_MS = 160
 """Silence within a turn after which its transcription starts, before VAD ends the turn
@@ -312,10 +309,7 @@ class RealtimeSession:
         for index, part in enumerate(item.content):
             if part.type == "input_audio" and part.audio_b64:
                 data = decode_b64(part.audio_b64, f"{param}.content[{index}].audio")
-                fmt = self.config.input_format
-                resampler = Resampler(_INPUT_RATES[fmt], RATE)
-                wave = to_float(data, fmt)
-                part.audio = np.concatenate([resampler.push(wave), resampler.flush()])
+                part.audio = to_16k(data, self.config.input_format)
         return item
 
     async def _on_conversation_item_create(self, event: dict[str, Any]) -> None:
