@@ -31,6 +31,15 @@ MIN_COMMIT_MS = 100
 """OpenAI refuses to commit less than 100 ms of audio."""
 
 
+def decode_b64(data: str, param: str) -> bytes:
+    """Strict base64 audio (``InvalidRequest`` with code ``invalid_value`` otherwise)."""
+    try:
+        return base64.b64decode(data, validate=True)
+    except (ValueError, TypeError):
+        raise InvalidRequest("Invalid 'audio': the value is not valid base64.", param=param,
+                             code="invalid_value") from None
+
+
 def to_float(data: bytes, fmt: str) -> np.ndarray:
     """Wire bytes in ``fmt`` -> float32 samples at the format's own rate; raises
     ``InvalidRequest`` for a partial 16-bit sample."""
@@ -96,11 +105,7 @@ class InputBuffer:
 
     def append(self, audio_b64: str) -> list[VadEvent]:
         """Add base64 audio; the VAD events it completes. Raises ``InvalidRequest``."""
-        try:
-            data = base64.b64decode(audio_b64, validate=True)
-        except (ValueError, TypeError):
-            raise InvalidRequest("Invalid 'audio': the value is not valid base64.",
-                                 param="audio", code="invalid_value") from None
+        data = decode_b64(audio_b64, "audio")
         samples = self._resampler.push(to_float(data, self._fmt))
         self._chunks.append(samples)
         self._wire.append(data)

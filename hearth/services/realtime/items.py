@@ -9,8 +9,6 @@ assistant item keeps exactly the sentences whose audio reached the client.
 from __future__ import annotations
 
 import asyncio
-import base64
-import json
 import secrets
 from dataclasses import dataclass, field
 from typing import Any
@@ -225,16 +223,3 @@ def chat_messages(instructions: str, items: list[Item]) -> list[dict[str, Any]]:
             messages.append({"role": item.role, "content": item.text()})
     return messages
 
-
-def decode_b64(data: str, param: str) -> bytes:
-    """Strict base64 (``InvalidRequest`` with code ``invalid_value`` otherwise)."""
-    try:
-        return base64.b64decode(data, validate=True)
-    except (ValueError, TypeError):
-        raise InvalidRequest("Invalid 'audio': the value is not valid base64.", param=param,
-                             code="invalid_value") from None
-
-
-def arguments_json(arguments: str) -> str:
-    """Arguments as the model wrote them, or ``{}`` if empty."""
-    return arguments if arguments.strip() else json.dumps({})

@@ -26,14 +26,19 @@ import numpy as np
 from hearth.audio.stt import Options
 from hearth.audio.vad import SileroVad, SpeechStarted, VadConfig, VadEvent
 from hearth.errors import HearthError, InvalidRequest
-from hearth.services.realtime.audio_in import RATE, Committed, InputBuffer, to_16k
+from hearth.services.realtime.audio_in import (
+    RATE,
+    Committed,
+    InputBuffer,
+    decode_b64,
+    to_16k,
+)
 from hearth.services.realtime.config import SessionConfig, apply_beta, apply_ga
 from hearth.services.realtime.items import (
     OUTPUT_RATE,
     Conversation,
     Item,
     Part,
-    decode_b64,
     item_from_wire,
     new_item_id,
 )
