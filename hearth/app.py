@@ -9,9 +9,9 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 import hearth
-from hearth.api import demo, engine, models, realtime
+from hearth.api import demo, engine, evals, files, fine_tuning, models, realtime
 from hearth.api.audio import speech, transcriptions
-from hearth.api.chat import completions
+from hearth.api.chat import completions, stored
 from hearth.api.errors import install_error_handlers
 from hearth.config import Settings
 from hearth.services.container import Services
@@ -25,10 +25,13 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         own = services is None
         app.state.services = services or await asyncio.to_thread(Services.build, settings)
+        if own:
+            await app.state.services.start_background()
         try:
             yield
         finally:
             if own:
+                await app.state.services.stop_background()
                 await asyncio.to_thread(app.state.services.close)
 
     app = FastAPI(title="Hearth", version=hearth.__version__, lifespan=lifespan,
@@ -39,6 +42,10 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     app.include_router(engine.router)
     app.include_router(models.router, prefix="/v1")
     app.include_router(completions.router, prefix="/v1")
+    app.include_router(stored.router, prefix="/v1")
+    app.include_router(files.router, prefix="/v1")
+    app.include_router(evals.router, prefix="/v1")
+    app.include_router(fine_tuning.router, prefix="/v1")
     app.include_router(speech.router, prefix="/v1")
     app.include_router(transcriptions.router, prefix="/v1")
     app.include_router(realtime.router, prefix="/v1")

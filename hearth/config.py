@@ -107,6 +107,21 @@ class Settings(BaseSettings):
     realtime_demo: bool = True
     """Serve the Realtime demo page at ``/realtime``; it gets client secrets from
     ``/hearth/realtime/demo-token``, which answers loopback clients only."""
+    max_file_mb: float = Field(default=512.0, gt=0)
+    """Largest file accepted by ``POST /v1/files`` (MB, 10^6 bytes; OpenAI: 512 MB);
+    larger gets a 413 and nothing is kept."""
+    eval_concurrency: int = Field(default=4, ge=1)
+    """Samples of one eval run generated and graded at once."""
+    finetune_threads: int | None = Field(default=None, ge=1)
+    """CPU threads of a fine-tuning worker process (torch); default: all cores."""
+    finetune_min_examples: int = Field(default=10, ge=1)
+    """Fewest training examples a fine-tuning job accepts (OpenAI: 10)."""
+    finetuned_models_loaded: int = Field(default=2, ge=1)
+    """Fine-tuned models (and checkpoints) kept loaded at once; others load on first use
+    and the least recently used one is unloaded."""
+    lease_seconds: float = Field(default=30.0, gt=0)
+    """A running eval run or fine-tuning job renews its lease this often x3; after a
+    crash, another start resumes it once the lease has expired."""
     log_level: str = "info"
     """Python/uvicorn log level."""
 

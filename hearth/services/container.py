@@ -15,8 +15,13 @@ from hearth.engine.registry import ModelRegistry
 from hearth.services.audio.speech import Speech
 from hearth.services.audio.transcriptions import Transcriptions
 from hearth.services.chat.completions import ChatCompletions
+from hearth.services.chat.stored import StoredCompletions
+from hearth.services.evals.service import Evals
+from hearth.services.files import Files
+from hearth.services.fine_tuning.service import FineTuning
 from hearth.services.realtime.service import Realtime
 from hearth.store.api_keys import ApiKeyStore
+from hearth.store.blobs import BlobStore
 from hearth.store.client_secrets import ClientSecretStore
 from hearth.store.db import create_db_engine, migrate, session_factory
 
@@ -36,6 +41,10 @@ class Services:
     speech: Speech
     transcriptions: Transcriptions
     realtime: Realtime
+    files: Files
+    stored_completions: StoredCompletions
+    evals: Evals
+    fine_tuning: FineTuning
 
     @classmethod
     def build(cls, settings: Settings,
@@ -44,10 +53,10 @@ class Services:
         generated one once) and load the chat models; speech models are only located here
         and load on first use (``clock``: prompt-cache expiry, speech-model idle time)."""
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-        (settings.data_dir / "blobs").mkdir(exist_ok=True)
         db = create_db_engine(settings.resolved_database_url())
         migrate(db)
-        api_keys = ApiKeyStore(session_factory(db))
+        sessions = session_factory(db)
+        api_keys = ApiKeyStore(sessions)
         explicit = settings.api_key.get_secret_value() if settings.api_key else None
         created = api_keys.bootstrap(explicit)
         if created:
@@ -57,11 +66,24 @@ class Services:
         log.info("serving models: %s", ", ".join(
             [m.id for m in models.list()] + [m.id for m in audio.models()]))
         chat = ChatCompletions(models)
-        realtime = Realtime(settings, models, chat, audio,
-                            ClientSecretStore(session_factory(db)))
+        realtime = Realtime(settings, models, chat, audio, ClientSecretStore(sessions))
+        files = Files(sessions, BlobStore(settings.data_dir / "blobs"), settings)
+        stored = StoredCompletions(sessions)
         return cls(settings, db, api_keys, models, chat, audio, Speech(audio),
                    Transcriptions(audio, settings.stt_beam_size, settings.max_audio_seconds),
-                   realtime)
+                   realtime, files, stored, Evals(sessions, chat, files, stored, settings),
+                   FineTuning(sessions, files, models, settings))
+
+    async def start_background(self) -> None:
+        """Start the eval-run and fine-tuning runners (on the serving event loop); they
+        resume work whose lease expired (a previous server was killed)."""
+        await self.evals.start()
+        await self.fine_tuning.start()
+
+    async def stop_background(self) -> None:
+        """Stop the runners; work in progress resumes on the next start."""
+        await self.fine_tuning.stop()
+        await self.evals.stop()
 
     def close(self) -> None:
         """Stop the engines and dispose of database connections."""

@@ -19,9 +19,21 @@ Any change here needs a matching Alembic revision in ``migrations/versions``;
 
 from __future__ import annotations
 
+import threading
 import time
+from typing import Any
 
-from sqlalchemy import BigInteger, ForeignKey, MetaData, String, Text
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Float,
+    ForeignKey,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from hearth.store.ids import new_id
@@ -139,3 +151,199 @@ class RealtimeClientSecret(Base):
     """The session settings (GA JSON) a connection with this key starts from."""
     created_at: Mapped[int] = mapped_column(BigInteger, default=now_unix)
     expires_at: Mapped[int] = mapped_column(BigInteger, index=True)
+
+
+# --- Files, stored completions, Evals and fine-tuning (issue 7, migration 0003) ---------
+#
+# Every listable row has ``seq``: a process-monotonic nanosecond stamp (``next_seq``) that
+# orders lists and cursors (``after=<id>``) exactly in creation order, where ``created_at``
+# (seconds) ties. Project-owned rows cascade with their project. JSON columns hold the
+# OpenAI-shaped objects as the API returns them.
+
+
+class StoredFile(Base):
+    """``client.files``: an uploaded file. Bytes live in blob storage under ``blob_key``."""
+
+    __tablename__ = "files"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    project_id: Mapped[str] = mapped_column(
+        String(64), ForeignKey("projects.id", ondelete="CASCADE"), index=True)
+    filename: Mapped[str] = mapped_column(String(1024))
+    purpose: Mapped[str] = mapped_column(String(32), index=True)
+    bytes: Mapped[int] = mapped_column(BigInteger)
+    blob_key: Mapped[str] = mapped_column(String(256))
+    status: Mapped[str] = mapped_column(String(16), default="processed")
+    status_details: Mapped[str | None] = mapped_column(Text, default=None)
+    created_at: Mapped[int] = mapped_column(BigInteger, default=now_unix)
+    expires_at: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    seq: Mapped[int] = mapped_column(BigInteger, index=True)
+
+
+class StoredCompletion(Base):
+    """A chat completion created with ``store: true``: the request's messages and
+    parameters and the returned ``ChatCompletion``, with the caller's ``metadata``."""
+
+    __tablename__ = "stored_completions"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    project_id: Mapped[str] = mapped_column(
+        String(64), ForeignKey("projects.id", ondelete="CASCADE"), index=True)
+    model: Mapped[str] = mapped_column(String(256), index=True)
+    request: Mapped[dict[str, Any]] = mapped_column(JSON)
+    """The request body as sent (messages, tools, sampling parameters)."""
+    response: Mapped[dict[str, Any]] = mapped_column(JSON)
+    """The ``ChatCompletion`` as returned (streamed ones are assembled)."""
+    metadata_: Mapped[dict[str, str]] = mapped_column("metadata", JSON, default=dict)
+    created_at: Mapped[int] = mapped_column(BigInteger, default=now_unix)
+    seq: Mapped[int] = mapped_column(BigInteger, index=True)
+
+
+class Eval(Base):
+    """``client.evals``: a data source config and testing criteria."""
+
+    __tablename__ = "evals"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    project_id: Mapped[str] = mapped_column(
+        String(64), ForeignKey("projects.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(1024))
+    data_source_config: Mapped[dict[str, Any]] = mapped_column(JSON)
+    testing_criteria: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    metadata_: Mapped[dict[str, str] | None] = mapped_column("metadata", JSON, default=None)
+    created_at: Mapped[int] = mapped_column(BigInteger, default=now_unix)
+    updated_at: Mapped[int] = mapped_column(BigInteger, default=now_unix)
+    seq: Mapped[int] = mapped_column(BigInteger, index=True)
+
+
+class EvalRun(Base):
+    """``client.evals.runs``: one run of an eval over a data source, executed in the
+    background under a lease (``lease_owner`` / ``lease_expires_at``)."""
+
+    __tablename__ = "eval_runs"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    eval_id: Mapped[str] = mapped_column(
+        String(64), ForeignKey("evals.id", ondelete="CASCADE"), index=True)
+    project_id: Mapped[str] = mapped_column(String(64), index=True)
+    organization_id: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(1024))
+    model: Mapped[str | None] = mapped_column(String(256), default=None)
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    """queued | in_progress | completed | failed | canceled"""
+    data_source: Mapped[dict[str, Any]] = mapped_column(JSON)
+    metadata_: Mapped[dict[str, str] | None] = mapped_column("metadata", JSON, default=None)
+    result_counts: Mapped[dict[str, int]] = mapped_column(JSON, default=dict)
+    per_testing_criteria_results: Mapped[list[dict[str, Any]]] = mapped_column(
+        JSON, default=list)
+    per_model_usage: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    error: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    created_at: Mapped[int] = mapped_column(BigInteger, default=now_unix)
+    seq: Mapped[int] = mapped_column(BigInteger, index=True)
+    lease_owner: Mapped[str | None] = mapped_column(String(64), default=None)
+    lease_expires_at: Mapped[float | None] = mapped_column(Float, default=None)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class EvalOutputItem(Base):
+    """One graded sample of an eval run; unique per (run, data source item index), so a
+    resumed run skips what it already wrote."""
+
+    __tablename__ = "eval_output_items"
+    __table_args__ = (UniqueConstraint("run_id", "datasource_item_id"),)
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    run_id: Mapped[str] = mapped_column(
+        String(64), ForeignKey("eval_runs.id", ondelete="CASCADE"), index=True)
+    eval_id: Mapped[str] = mapped_column(String(64))
+    datasource_item_id: Mapped[int] = mapped_column(Integer)
+    datasource_item: Mapped[dict[str, Any]] = mapped_column(JSON)
+    results: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    sample: Mapped[dict[str, Any]] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    """pass | fail | error"""
+    created_at: Mapped[int] = mapped_column(BigInteger, default=now_unix)
+    seq: Mapped[int] = mapped_column(BigInteger, index=True)
+
+
+class FineTuningJob(Base):
+    """``client.fine_tuning.jobs``: a LoRA training job, run by a worker process under a
+    lease. ``control`` carries a pending ``pause`` / ``cancel`` request to the runner."""
+
+    __tablename__ = "fine_tuning_jobs"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    project_id: Mapped[str] = mapped_column(
+        String(64), ForeignKey("projects.id", ondelete="CASCADE"), index=True)
+    organization_id: Mapped[str] = mapped_column(String(64))
+    model: Mapped[str] = mapped_column(String(256))
+    fine_tuned_model: Mapped[str | None] = mapped_column(String(512), default=None,
+                                                         index=True)
+    status: Mapped[str] = mapped_column(String(32), index=True)
+    """validating_files | queued | running | paused | succeeded | failed | cancelled"""
+    training_file: Mapped[str] = mapped_column(String(64))
+    validation_file: Mapped[str | None] = mapped_column(String(64), default=None)
+    suffix: Mapped[str | None] = mapped_column(String(64), default=None)
+    seed: Mapped[int] = mapped_column(BigInteger)
+    method: Mapped[dict[str, Any]] = mapped_column(JSON)
+    """OpenAI's ``method`` object with every hyperparameter resolved (no ``"auto"``)."""
+    metadata_: Mapped[dict[str, str] | None] = mapped_column("metadata", JSON, default=None)
+    error: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    trained_tokens: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    result_files: Mapped[list[str]] = mapped_column(JSON, default=list)
+    model_path: Mapped[str | None] = mapped_column(String(1024), default=None)
+    """The served GGUF (relative to the data dir), set only once it is completely written."""
+    control: Mapped[str | None] = mapped_column(String(16), default=None)
+    created_at: Mapped[int] = mapped_column(BigInteger, default=now_unix)
+    finished_at: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    estimated_finish: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    seq: Mapped[int] = mapped_column(BigInteger, index=True)
+    lease_owner: Mapped[str | None] = mapped_column(String(64), default=None)
+    lease_expires_at: Mapped[float | None] = mapped_column(Float, default=None)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class FineTuningEvent(Base):
+    """``jobs.list_events``: status changes and per-step metrics of a job."""
+
+    __tablename__ = "fine_tuning_events"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    job_id: Mapped[str] = mapped_column(
+        String(64), ForeignKey("fine_tuning_jobs.id", ondelete="CASCADE"), index=True)
+    level: Mapped[str] = mapped_column(String(8), default="info")
+    message: Mapped[str] = mapped_column(Text)
+    type: Mapped[str] = mapped_column(String(16), default="message")
+    data: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    created_at: Mapped[int] = mapped_column(BigInteger, default=now_unix)
+    seq: Mapped[int] = mapped_column(BigInteger, index=True)
+
+
+class FineTuningCheckpoint(Base):
+    """``jobs.checkpoints.list``: one per epoch, each served as its own model."""
+
+    __tablename__ = "fine_tuning_checkpoints"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    job_id: Mapped[str] = mapped_column(
+        String(64), ForeignKey("fine_tuning_jobs.id", ondelete="CASCADE"), index=True)
+    fine_tuned_model_checkpoint: Mapped[str] = mapped_column(String(512), index=True)
+    step_number: Mapped[int] = mapped_column(Integer)
+    metrics: Mapped[dict[str, Any]] = mapped_column(JSON)
+    model_path: Mapped[str] = mapped_column(String(1024))
+    """The checkpoint's GGUF, relative to the data dir (written before this row)."""
+    created_at: Mapped[int] = mapped_column(BigInteger, default=now_unix)
+    seq: Mapped[int] = mapped_column(BigInteger, index=True)
+
+
+_last_seq = 0
+_seq_lock = threading.Lock()
+
+
+def next_seq() -> int:
+    """A strictly increasing int64 (ns since the epoch, bumped past the last one), the
+    creation order used by every list endpoint."""
+    global _last_seq
+    with _seq_lock:
+        _last_seq = max(time.time_ns(), _last_seq + 1)
+        return _last_seq
