@@ -25,7 +25,7 @@ async def engine_stats(request: Request) -> JSONResponse:
     per speech model whether it is loaded, its load count and users, and audio jobs in
     flight; ``realtime``: open Realtime sessions."""
     svc = services(request)
-    data = {m.id: dataclasses.asdict(m.scheduler.stats) for m in svc.models.list()}
+    data = {m.id: dataclasses.asdict(m.scheduler.stats) for m in svc.models.loaded()}
     return JSONResponse({"object": "hearth.engine_stats", "models": data,
                          "audio": svc.audio.stats(),
                          "realtime": {"sessions_open": svc.realtime.sessions_open}})

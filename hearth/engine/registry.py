@@ -1,13 +1,28 @@
-"""The models this server serves, each with its runner and scheduler thread."""
+"""The models this server serves, each with its runner and scheduler thread.
+
+Base models (the bundled one and ``--model`` files) load at start and are visible to
+every organization. Fine-tuned models come from a ``ModelCatalog``: each is visible only
+to its organization, loads on first use and is unloaded again when it is the least
+recently used of more than ``finetuned_models_loaded`` (docs/distillation-plan.md).
+"""
 
 from __future__ import annotations
 
+import asyncio
+import builtins
+import hashlib
 import logging
+import math
 import os
+import shutil
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol, overload
 
 from hearth.config import Settings
 from hearth.engine.constraints import GrammarCompiler
@@ -22,95 +37,328 @@ from hearth.engine.weights import (
     fingerprint,
     parse_model_spec,
 )
-from hearth.errors import ModelNotFound
+from hearth.errors import ModelNotFound, ServiceUnavailable
 
 log = logging.getLogger(__name__)
 
 DEFAULT_CACHE_FLOOR = 256 * 2**20
 """The smallest default prompt-cache budget (bytes)."""
 
+FINETUNED_SHARE = 4
+"""A fine-tuned model gets 1/4 of the base's KV cells (at least ``context_length``) and
+of its prompt-cache memory: several may be loaded beside the base."""
+
+HANDOFF_SECONDS = 10.0
+"""A model handed out this recently may still be preparing a request it has not yet
+submitted (tokenizing with its runner), so it is not unloaded."""
+
 
 @dataclass
 class ServedModel:
-    """A loaded chat model: id, creation time (unix s), runner, scheduler and its
-    grammar compiler (structured outputs)."""
+    """A loaded chat model: id, creation time (unix s), runner, scheduler, its grammar
+    compiler (structured outputs), ``source`` (the original GGUF file, before any
+    ``weight_format`` conversion) and ``owner`` (organization id; None for base models)."""
 
     id: str
     created: int
     runner: LlamaCppRunner
     scheduler: Scheduler
     grammars: GrammarCompiler
+    source: Path
+    owner: str | None = None
 
 
-def _runner_config(settings: Settings) -> RunnerConfig:
+@dataclass
+class ExtraModel:
+    """A fine-tuned model a ``ModelCatalog`` knows: id, GGUF ``path``, ``owner``
+    (organization id) and ``created`` (unix s)."""
+
+    id: str
+    path: Path
+    owner: str
+    created: int
+
+
+class ModelCatalog(Protocol):
+    """Where fine-tuned models are recorded (the fine-tuning service implements it)."""
+
+    def resolve(self, model_id: str) -> ExtraModel | None:
+        """The model with this id, whatever its owner; None if there is none."""
+        ...
+
+    def list(self, organization_id: str) -> list[ExtraModel]:
+        """The organization's models, in the order ``/v1/models`` lists them."""
+        ...
+
+    def delete(self, model_id: str, organization_id: str) -> bool:
+        """Delete the organization's model; False if it has none with this id."""
+        ...
+
+
+def _not_found(model_id: str) -> ModelNotFound:
+    return ModelNotFound(f"The model `{model_id}` does not exist or you do not have "
+                         "access to it.", param="model")
+
+
+def _runner_config(settings: Settings, share: int) -> RunnerConfig:
     return RunnerConfig(context_length=settings.context_length,
                         max_sequences=settings.max_sequences,
-                        kv_cells=settings.kv_cache_tokens, batch_tokens=settings.batch_tokens,
+                        kv_cells=max(settings.kv_cache_tokens // share, settings.context_length),
+                        batch_tokens=settings.batch_tokens,
                         threads=settings.threads, flash_attention=settings.flash_attention)
 
 
 def _prompt_cache(runner: LlamaCppRunner, weights: Path, settings: Settings,
-                  clock: Callable[[], float]) -> PrefixCache | None:
+                  clock: Callable[[], float], share: int) -> PrefixCache | None:
     if not settings.prompt_cache:
         return None
     mb = settings.prompt_cache_memory_mb
     budget = (int(mb * 2**20) if mb is not None
               else max(weights.stat().st_size, DEFAULT_CACHE_FLOOR))
-    return PrefixCache(runner, CacheConfig(budget, settings.prompt_cache_idle_ttl,
+    return PrefixCache(runner, CacheConfig(budget // share, settings.prompt_cache_idle_ttl,
                                            settings.prompt_cache_max_lifetime), clock)
 
 
 def _load(source: ModelSource, settings: Settings, weight_format: str,
-          clock: Callable[[], float]) -> ServedModel:
-    config = _runner_config(settings)
+          clock: Callable[[], float], extra: ExtraModel | None = None,
+          cache_dir: Path | None = None) -> ServedModel:
+    """Convert (once, into ``cache_dir``), load and start one model; a catalog model
+    (``extra``) gets the smaller ``FINETUNED_SHARE`` budgets."""
+    share = FINETUNED_SHARE if extra else 1
+    config = _runner_config(settings, share)
     digest = file_digest(source.path)
-    weights = converted(source.path, weight_format, settings.data_dir / "models", digest)
+    weights = converted(source.path, weight_format, cache_dir or settings.data_dir / "models",
+                        digest)
     fp = fingerprint(digest, f"{weight_format}|{config}")
     runner = LlamaCppRunner(str(weights), source.id, fp, config)
     # masks overlap the forward pass only where llama.cpp leaves a core free
     spare = (settings.threads or os.cpu_count() or 1) < (os.cpu_count() or 1)
     scheduler = Scheduler(runner, settings.batch_tokens, overlap_masks=spare,
-                          cache=_prompt_cache(runner, weights, settings, clock))
+                          cache=_prompt_cache(runner, weights, settings, clock, share))
     scheduler.start()
     log.info("loaded model %s (%s, %s weights) from %s", source.id, runner.info.description,
              weight_format, source.path)
-    return ServedModel(source.id, int(source.path.stat().st_mtime), runner, scheduler,
-                       GrammarCompiler(runner.grammar_tokenizer()))
+    created = extra.created if extra else int(source.path.stat().st_mtime)
+    return ServedModel(source.id, created, runner, scheduler,
+                       GrammarCompiler(runner.grammar_tokenizer()), source.path,
+                       extra.owner if extra else None)
+
+
+def _unload(models: list[ServedModel]) -> None:
+    for model in models:
+        model.scheduler.stop()
+        model.runner.close()
+        if model.owner is not None:
+            log.info("unloaded model %s", model.id)
 
 
 class ModelRegistry:
-    """Model id -> ``ServedModel``. Build with ``load(settings)``; ``close()`` stops all."""
+    """Model id -> ``ServedModel``. Build with ``load(settings)``; ``close()`` stops all.
 
-    def __init__(self, models: list[ServedModel]) -> None:
+    Thread-safe: ``get`` may be called from several threads at once; a catalog model
+    is loaded by the first caller while the others wait for it.
+    """
+
+    def __init__(self, models: list[ServedModel], settings: Settings,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self._models = {m.id: m for m in models}
+        self._settings = settings
+        self._clock = clock
+        self._catalog: ModelCatalog | None = None
+        self._lock = threading.Lock()
+        self._extra: OrderedDict[str, ServedModel] = OrderedDict()  # least recent first
+        self._handed: dict[str, float] = {}  # id -> clock() when ``get`` last returned it
+        self._loading: dict[str, Future[ServedModel]] = {}
+        self._forgotten: set[str] = set()  # ids forgotten while loading
+        self._retired: list[tuple[ServedModel, float]] = []  # unload once idle
+        self._closed = False
 
     @classmethod
     def load(cls, settings: Settings,
              clock: Callable[[], float] = time.monotonic) -> ModelRegistry:
         """Load the bundled model (converted per ``weight_format``) and every
         ``--model`` GGUF (served as given). Raises ``ValueError`` for a missing file.
-        ``clock`` (seconds) times prompt-cache expiry; tests inject a fake one."""
+        ``clock`` (seconds) times prompt-cache expiry and unloading; tests inject a fake."""
         served = []
         if settings.bundled_models:
             served.append(_load(bundled_chat_model(), settings, settings.weight_format, clock))
         served += [_load(parse_model_spec(spec), settings, "original", clock)
                    for spec in settings.models]
-        return cls(served)
+        return cls(served, settings, clock)
 
-    def get(self, model_id: str) -> ServedModel:
-        """The model served as ``model_id``; raises ``ModelNotFound``."""
-        try:
-            return self._models[model_id]
-        except KeyError:
-            raise ModelNotFound(f"The model `{model_id}` does not exist or you do not have "
-                                "access to it.", param="model") from None
+    @property
+    def catalog(self) -> ModelCatalog | None:
+        """The fine-tuned model catalog, if one is set."""
+        return self._catalog
 
-    def list(self) -> list[ServedModel]:
-        """All served models, in load order."""
-        return list(self._models.values())
+    def set_catalog(self, catalog: ModelCatalog | None) -> None:
+        """Serve ``catalog``'s models beside the base models (None: stop looking them up;
+        loaded ones stay until ``forget``)."""
+        self._catalog = catalog
+
+    def get(self, model_id: str, organization_id: str | None = None) -> ServedModel:
+        """The model served as ``model_id`` to ``organization_id``. A catalog model is
+        loaded on first use, converted like the base (``weight_format``): this blocks
+        for ~1 s, so async callers use ``aget``. Raises ``ModelNotFound`` for an unknown
+        id and for another organization's model (the same message),
+        ``ServiceUnavailable`` after ``close``."""
+        if (base := self._models.get(model_id)) is not None:
+            return base
+        with self._lock:
+            served = self._resident(model_id, organization_id)
+        if served is not None:
+            _unload(self._trim())
+            return served
+        catalog = self._catalog
+        extra = catalog.resolve(model_id) if catalog else None
+        if extra is None or extra.owner != organization_id:
+            raise _not_found(model_id)
+        return self._load_once(extra)
+
+    async def aget(self, model_id: str, organization_id: str | None = None) -> ServedModel:
+        """``get`` for the event loop: a loaded model is returned at once; loading and
+        unloading run on a worker thread (``asyncio.to_thread``)."""
+        served = self._models.get(model_id)
+        if served is None:
+            with self._lock:
+                served = self._resident(model_id, organization_id)
+        if served is None:
+            return await asyncio.to_thread(self.get, model_id, organization_id)
+        if self._retired or len(self._extra) > self._settings.finetuned_models_loaded:
+            await asyncio.to_thread(lambda: _unload(self._trim()))
+        return served
+
+    @overload
+    def list(self) -> list[ServedModel]: ...
+
+    @overload
+    def list(self, organization_id: str | None) -> list[ServedModel | ExtraModel]: ...
+
+    def list(self, organization_id: str | None = None,
+             ) -> list[ServedModel] | list[ServedModel | ExtraModel]:
+        """The base models in load order, then (given an organization) that
+        organization's catalog models, loaded or not, in the catalog's order."""
+        base = [*self._models.values()]
+        if organization_id is None or self._catalog is None:
+            return base
+        both: builtins.list[ServedModel | ExtraModel] = [
+            *base, *self._catalog.list(organization_id)]
+        return both
+
+    def loaded(self) -> builtins.list[ServedModel]:
+        """Every model in memory now: the base models, then loaded catalog models
+        (least recently used first)."""
+        with self._lock:
+            return [*self._models.values(), *self._extra.values()]
+
+    def forget(self, model_id: str) -> None:
+        """Unload a catalog model (at once, or when the requests it is serving end) and
+        delete its converted weights; a load under way is discarded. No-op otherwise."""
+        with self._lock:
+            served = self._extra.pop(model_id, None)
+            handed = self._handed.pop(model_id, -math.inf)
+            if served is not None:
+                self._retired.append((served, handed))
+            if model_id in self._loading:
+                self._forgotten.add(model_id)
+        _unload(self._trim())
+        shutil.rmtree(self._cache_dir(model_id), ignore_errors=True)
 
     def close(self) -> None:
         """Stop every scheduler thread and free llama.cpp memory."""
-        for model in self._models.values():
-            model.scheduler.stop()
-            model.runner.close()
+        with self._lock:
+            self._closed = True
+            models = [*self._models.values(), *self._extra.values(),
+                      *(m for m, _ in self._retired)]
+            self._extra.clear()
+            self._retired.clear()
+        _unload(models)
+
+    # internals -------------------------------------------------------------------
+    def _cache_dir(self, model_id: str) -> Path:
+        """Where a catalog model's converted weights live (one folder per model id, so
+        ``forget`` can delete them even after a restart)."""
+        key = hashlib.sha256(model_id.encode()).hexdigest()[:16]
+        return self._settings.data_dir / "models" / "finetuned" / key
+
+    def _resident(self, model_id: str, organization_id: str | None) -> ServedModel | None:
+        """A loaded catalog model, marked used (caller holds the lock)."""
+        served = self._extra.get(model_id)
+        if served is None:
+            return None
+        if served.owner != organization_id:
+            raise _not_found(model_id)
+        self._extra.move_to_end(model_id)
+        self._handed[model_id] = self._clock()
+        return served
+
+    def _load_once(self, extra: ExtraModel) -> ServedModel:
+        with self._lock:
+            if (served := self._resident(extra.id, extra.owner)) is not None:
+                return served
+            waiting = self._loading.get(extra.id)
+            if waiting is None:
+                future = self._loading[extra.id] = Future()
+        if waiting is not None:  # another caller is loading it
+            served = waiting.result()
+            with self._lock:
+                self._handed[extra.id] = self._clock()
+            return served
+        _unload(self._trim(room=1))
+        try:
+            served = _load(ModelSource(extra.id, extra.path), self._settings,
+                           self._settings.weight_format, self._clock, extra,
+                           self._cache_dir(extra.id))
+        except BaseException as exc:
+            with self._lock:
+                del self._loading[extra.id]
+                self._forgotten.discard(extra.id)
+            future.set_exception(exc)
+            raise
+        with self._lock:
+            del self._loading[extra.id]
+            error: Exception | None = None
+            if self._closed:
+                error = ServiceUnavailable("The engine is shutting down.")
+            elif extra.id in self._forgotten:
+                self._forgotten.discard(extra.id)
+                error = _not_found(extra.id)
+            else:
+                self._extra[extra.id] = served
+                self._handed[extra.id] = self._clock()
+        if error is not None:
+            _unload([served])
+            future.set_exception(error)
+            raise error
+        future.set_result(served)
+        _unload(self._trim())
+        return served
+
+    def _trim(self, room: int = 0) -> builtins.list[ServedModel]:
+        """Take out the models to unload now: retired ones that went idle, then idle
+        catalog models beyond the limit (less ``room`` for one about to load), least
+        recently used first. Busy ones stay (over the limit for a while) and are tried
+        again on the next ``get``/``aget``."""
+        with self._lock:
+            now = self._clock()
+            doomed = [m for m, at in self._retired if self._idle(m, at, now)]
+            self._retired = [(m, at) for m, at in self._retired
+                             if not any(m is d for d in doomed)]
+            excess = len(self._extra) + room - self._settings.finetuned_models_loaded
+            for model_id, served in list(self._extra.items()):
+                if excess <= 0:
+                    break
+                if self._idle(served, self._handed.get(model_id, -math.inf), now):
+                    del self._extra[model_id]
+                    del self._handed[model_id]
+                    doomed.append(served)
+                    excess -= 1
+            return doomed
+
+    @staticmethod
+    def _idle(served: ServedModel, handed: float, now: float) -> bool:
+        """No job queued or running, and not handed out within ``HANDOFF_SECONDS``
+        (a job submitted since shows in the stats within one engine step)."""
+        stats = served.scheduler.stats
+        return (not stats.active_requests and not stats.waiting_requests
+                and now - handed >= HANDOFF_SECONDS)

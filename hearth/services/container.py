@@ -65,10 +65,10 @@ class Services:
         audio = AudioRegistry.build(settings, clock)
         log.info("serving models: %s", ", ".join(
             [m.id for m in models.list()] + [m.id for m in audio.models()]))
-        chat = ChatCompletions(models)
+        stored = StoredCompletions(sessions)
+        chat = ChatCompletions(models, stored)
         realtime = Realtime(settings, models, chat, audio, ClientSecretStore(sessions))
         files = Files(sessions, BlobStore(settings.data_dir / "blobs"), settings)
-        stored = StoredCompletions(sessions)
         return cls(settings, db, api_keys, models, chat, audio, Speech(audio),
                    Transcriptions(audio, settings.stt_beam_size, settings.max_audio_seconds),
                    realtime, files, stored, Evals(sessions, chat, files, stored, settings),

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from pathlib import Path
+
 import httpx2
 import openai
 import pytest
 
+from hearth.engine.registry import ExtraModel
+from hearth.engine.weights import bundled_chat_model, converted
+from hearth.services.container import Services
 from tests.conftest import API_KEY, MODEL
+from tests.engine.test_registry_finetuned import FakeCatalog
 
 pytestmark = pytest.mark.anyio
 
@@ -41,3 +48,87 @@ async def test_retrieve_unknown_is_404(client: openai.AsyncOpenAI) -> None:
     assert err.value.body == {"message": err.value.body["message"],
                               "type": "invalid_request_error", "param": "model",
                               "code": "model_not_found"}
+
+
+# fine-tuned models -----------------------------------------------------------------
+OWN = "ft:smollm2-135m-instruct:default::ftjob-own"
+OWN_2 = "ft:smollm2-135m-instruct:default::ftjob-own2"
+OTHERS = "ft:smollm2-135m-instruct:other::ftjob-other"
+
+
+@pytest.fixture
+def catalog(services: Services, tmp_path: Path) -> Iterator[FakeCatalog]:
+    """Two fine-tuned models of the test key's organization (real GGUFs that can load)
+    and one of another organization, in place of the shared services' catalog until
+    teardown."""
+    org = services.api_keys.verify(API_KEY).organization_id  # type: ignore[union-attr]
+    gguf = converted(bundled_chat_model().path, "q8_0", tmp_path)
+    fake = FakeCatalog([ExtraModel(OWN, gguf, org, 1_700_000_000),
+                        ExtraModel(OWN_2, gguf, org, 1_700_000_001),
+                        ExtraModel(OTHERS, gguf, "org-someone-else", 1_700_000_002)])
+    previous = services.models.catalog
+    services.models.set_catalog(fake)
+    yield fake
+    services.models.set_catalog(previous)
+    for model_id in (OWN, OWN_2, OTHERS):
+        services.models.forget(model_id)
+
+
+async def test_list_includes_own_organizations_finetuned_models(
+        client: openai.AsyncOpenAI, services: Services, catalog: FakeCatalog) -> None:
+    page = await client.models.list()
+    org = services.api_keys.verify(API_KEY).organization_id  # type: ignore[union-attr]
+    owners = {m.id: m.owned_by for m in page.data}
+    assert [m.id for m in page.data][:3] == [MODEL, OWN, OWN_2]
+    assert owners[MODEL] == owners["whisper-1"] == "hearth"
+    assert owners[OWN] == owners[OWN_2] == org
+    assert OTHERS not in owners
+
+
+async def test_retrieve_finetuned_model(client: openai.AsyncOpenAI, services: Services,
+                                        catalog: FakeCatalog) -> None:
+    model = await client.models.retrieve(OWN)
+    org = services.api_keys.verify(API_KEY).organization_id  # type: ignore[union-attr]
+    assert (model.id, model.object, model.created, model.owned_by) == (
+        OWN, "model", 1_700_000_000, org)
+    with pytest.raises(openai.NotFoundError) as err:
+        await client.models.retrieve(OTHERS)
+    assert err.value.code == "model_not_found"
+
+
+async def test_delete_finetuned_model_unloads_it(
+        client: openai.AsyncOpenAI, http: httpx2.AsyncClient, services: Services,
+        catalog: FakeCatalog) -> None:
+    org = services.api_keys.verify(API_KEY).organization_id  # type: ignore[union-attr]
+    await services.models.aget(OWN, org)  # loaded, as after a chat completion
+    assert OWN in [m.id for m in services.models.loaded()]
+    deleted = await client.models.delete(OWN)
+    assert (deleted.id, deleted.object, deleted.deleted) == (OWN, "model", True)
+    assert OWN not in catalog.models
+    assert OWN not in [m.id for m in services.models.loaded()]
+    assert OWN not in [m.id for m in (await client.models.list()).data]
+    with pytest.raises(openai.NotFoundError):
+        await client.models.retrieve(OWN)
+    with pytest.raises(openai.NotFoundError):
+        await client.models.delete(OWN)
+    r = await http.delete(f"/v1/models/{OWN_2}",
+                          headers={"Authorization": f"Bearer {API_KEY}"})
+    assert r.json() == {"id": OWN_2, "object": "model", "deleted": True}
+
+
+async def test_delete_another_organizations_or_unknown_model_is_404(
+        client: openai.AsyncOpenAI, catalog: FakeCatalog) -> None:
+    for model_id in (OTHERS, "ft:nope"):
+        with pytest.raises(openai.NotFoundError) as err:
+            await client.models.delete(model_id)
+        assert err.value.code == "model_not_found"
+        assert err.value.body["param"] == "model"  # type: ignore[index]
+    assert OTHERS in catalog.models
+
+
+async def test_delete_base_model_is_403(client: openai.AsyncOpenAI) -> None:
+    for model_id in (MODEL, "whisper-1"):
+        with pytest.raises(openai.PermissionDeniedError) as err:
+            await client.models.delete(model_id)
+        assert err.value.body["param"] == "model"  # type: ignore[index]
+    assert MODEL in [m.id for m in (await client.models.list()).data]

@@ -20,11 +20,12 @@ router = APIRouter()
 async def create(request: Request,
                  principal: Annotated[Principal, Depends(authenticate)]) -> Response:
     """A ``ChatCompletion``, or with ``stream: true`` ``ChatCompletionChunk`` events.
-    The caller's organization scopes the prompt cache."""
+    The caller's organization scopes the prompt cache; with ``store: true`` the
+    completion is stored in the caller's project."""
     params = await parse_body(request, ChatCompletionParams)
     chat = services(request).chat
-    org = principal.organization_id
-    if params.stream:
-        meta, handle = await chat.start(params, org)  # errors before the stream are plain 4xx
+    org, project = principal.organization_id, principal.project_id
+    if params.stream:  # errors before the stream are plain 4xx
+        meta, handle = await chat.start(params, org, project)
         return sse_response(chat.stream(meta, handle, params))
-    return json_response(await chat.create(params, org))
+    return json_response(await chat.create(params, org, project))

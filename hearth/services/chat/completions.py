@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import logging
 import secrets
 import time
 from collections.abc import AsyncIterator
@@ -47,6 +48,7 @@ from hearth.engine.registry import ModelRegistry
 from hearth.engine.sequence import GenerationHandle
 from hearth.services.chat.params import ChatCompletionParams
 from hearth.services.chat.prepare import generation_request
+from hearth.services.chat.stored import StoredCompletions
 from hearth.services.chat.tool_calls import (
     Arguments,
     CallStarted,
@@ -54,6 +56,8 @@ from hearth.services.chat.tool_calls import (
     Piece,
     ToolCallParser,
 )
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -63,6 +67,7 @@ class _Meta:
     model: str
     fingerprint: str
     tool_calls: bool = False
+    project_id: str | None = None
 
 
 @dataclass
@@ -104,48 +109,55 @@ def _usage(done: Completed) -> CompletionUsage:
 
 
 class ChatCompletions:
-    """The Chat Completions use-case over a ``ModelRegistry``."""
+    """The Chat Completions use-case over a ``ModelRegistry``; with ``stored``, requests
+    with ``store: true`` and a project are kept as stored completions."""
 
-    def __init__(self, registry: ModelRegistry) -> None:
+    def __init__(self, registry: ModelRegistry, stored: StoredCompletions | None = None,
+                 ) -> None:
         self._registry = registry
+        self.stored = stored
 
     async def start(self, params: ChatCompletionParams, organization_id: str,
-                    ) -> tuple[_Meta, GenerationHandle]:
+                    project_id: str | None = None) -> tuple[_Meta, GenerationHandle]:
         """Validate, tokenize and submit; raises ``InvalidRequest``/``ModelNotFound``.
         Preparation (grammar compile: up to ~100 ms for a huge schema) runs off the loop.
-        Prompt-cache entries are shared within ``organization_id`` only."""
-        served = self._registry.get(params.model)
+        Prompt-cache entries are shared within ``organization_id`` only; ``project_id``
+        (kept on the returned meta) owns the stored completion when ``params.store``."""
+        served = await self._registry.aget(params.model, organization_id)
         request, plan = await asyncio.to_thread(
             generation_request, params, served.runner, served.grammars)
         request = dataclasses.replace(request, cache_scope=organization_id)
         handle = served.scheduler.submit(request)
         meta = _Meta(f"chatcmpl-{secrets.token_urlsafe(21)}", int(time.time()), served.id,
-                     served.runner.info.fingerprint, plan.tool_calls)
+                     served.runner.info.fingerprint, plan.tool_calls, project_id)
         return meta, handle
 
     async def create(self, params: ChatCompletionParams, organization_id: str,
-                     ) -> ChatCompletion:
-        """Generate every choice to the end; one ``ChatCompletion``."""
-        meta, handle = await self.start(params, organization_id)
+                     project_id: str | None = None) -> ChatCompletion:
+        """Generate every choice to the end; one ``ChatCompletion`` (stored first when
+        ``params.store`` and ``project_id`` are given)."""
+        meta, handle = await self.start(params, organization_id, project_id)
         choices = [_Choice() for _ in range(params.n or 1)]
         try:
             done = await _drain(handle, choices)
         finally:
             handle.cancel()
-        return ChatCompletion(
-            id=meta.id, object="chat.completion", created=meta.created, model=meta.model,
-            system_fingerprint=meta.fingerprint, usage=_usage(done),
-            choices=[_final_choice(i, c, bool(params.logprobs), meta.tool_calls)
-                     for i, c in enumerate(choices)])
+        completion = _completion(meta, done, [
+            _final_choice(i, c, bool(params.logprobs), meta.tool_calls)
+            for i, c in enumerate(choices)])
+        await self._save(meta, params, completion)
+        return completion
 
     async def stream(self, meta: _Meta, handle: GenerationHandle, params: ChatCompletionParams,
                      ) -> AsyncIterator[ChatCompletionChunk]:
         """Chunks as OpenAI streams them: a role chunk per choice, content deltas, a
         finish chunk per choice, then (``include_usage``) a usage chunk with no choices.
-        Cancels generation if the consumer stops early (client disconnect)."""
+        Cancels generation if the consumer stops early (client disconnect). A stream
+        that completes is stored (assembled, with usage) as ``create`` would store it."""
         usage_on = bool(params.stream_options and params.stream_options.include_usage)
         logprobs_on = bool(params.logprobs)
         parsers = [ToolCallParser() if meta.tool_calls else None for _ in range(params.n or 1)]
+        assembled = [_Choice() for _ in range(params.n or 1)]  # content only, no call text
 
         def chunk(choices: list[ChunkChoice], usage: CompletionUsage | None = None,
                   ) -> ChatCompletionChunk:
@@ -164,20 +176,27 @@ class ChatCompletions:
             while True:
                 event = await handle.next()
                 if isinstance(event, TokenDelta):
-                    lp = (ChunkLogprobs(content=[_sdk_logprob(e) for e in event.logprobs],
-                                        refusal=None) if logprobs_on else None)
+                    entries = [_sdk_logprob(e) for e in event.logprobs]
+                    assembled[event.choice].logprobs += entries
+                    lp = ChunkLogprobs(content=entries, refusal=None) if logprobs_on else None
                     parser = parsers[event.choice]
                     pieces: list[Piece] = parser.feed(event.text) if parser else [
                         Content(event.text)]
+                    assembled[event.choice].text += [
+                        p.text for p in pieces if isinstance(p, Content)]
                     for delta in _deltas(pieces):
                         yield chunk([ChunkChoice(index=event.choice, delta=delta,
                                                  logprobs=lp, finish_reason=None)])
                         lp = None
                 elif isinstance(event, ChoiceFinished):
+                    assembled[event.choice].finish_reason = event.finish_reason
                     reason = _finish_reason(event.finish_reason, parsers[event.choice])
                     yield chunk([ChunkChoice(index=event.choice, delta=ChoiceDelta(),
                                              logprobs=None, finish_reason=reason)])
                 elif isinstance(event, Completed):
+                    await self._save(meta, params, _completion(meta, event, [
+                        _choice(i, "".join(c.text), c, parsers[i], logprobs_on)
+                        for i, c in enumerate(assembled)]))
                     if usage_on:
                         yield chunk([], _usage(event))
                     return
@@ -185,6 +204,27 @@ class ChatCompletions:
                     raise event.error
         finally:
             handle.cancel()
+
+    async def _save(self, meta: _Meta, params: ChatCompletionParams,
+                    completion: ChatCompletion) -> None:
+        """Store ``completion`` off the event loop when asked to. A storage failure is
+        logged, never raised: the caller still gets the completion it paid for."""
+        if not params.store or meta.project_id is None or self.stored is None:
+            return
+        request = params.model_dump(mode="json", exclude_unset=True, by_alias=True)
+        try:
+            await asyncio.to_thread(
+                self.stored.save, meta.project_id, request,
+                completion.model_dump(mode="json", exclude_unset=True), params.metadata or {})
+        except Exception:
+            log.exception("could not store chat completion %s for project %s",
+                          meta.id, meta.project_id)
+
+
+def _completion(meta: _Meta, done: Completed, choices: list[Choice]) -> ChatCompletion:
+    return ChatCompletion(
+        id=meta.id, object="chat.completion", created=meta.created, model=meta.model,
+        system_fingerprint=meta.fingerprint, usage=_usage(done), choices=choices)
 
 
 async def _drain(handle: GenerationHandle, choices: list[_Choice]) -> Completed:
@@ -221,12 +261,19 @@ def _deltas(pieces: list[Piece]) -> list[ChoiceDelta]:
 def _final_choice(index: int, choice: _Choice, logprobs: bool, tool_calls: bool) -> Choice:
     text = "".join(choice.text)
     parser = ToolCallParser() if tool_calls else None
-    calls: list[ChatCompletionMessageToolCallUnion] = []
     if parser is not None:
         text = "".join(p.text for p in parser.feed(text) if isinstance(p, Content))
-        calls = [ChatCompletionMessageFunctionToolCall(
+    return _choice(index, text, choice, parser, logprobs)
+
+
+def _choice(index: int, text: str, choice: _Choice, parser: ToolCallParser | None,
+            logprobs: bool) -> Choice:
+    """A finished choice: ``text`` is its content (call blocks already taken out by
+    ``parser``, whose calls keep the ids a stream sent)."""
+    calls: list[ChatCompletionMessageToolCallUnion] = [
+        ChatCompletionMessageFunctionToolCall(
             id=c.id, type="function", function=Function(name=c.name, arguments=c.arguments))
-            for c in parser.calls]
+        for c in (parser.calls if parser else [])]
     return Choice(
         index=index, finish_reason=_finish_reason(choice.finish_reason, parser),
         message=ChatCompletionMessage(role="assistant", content=None if calls else text,

@@ -10,6 +10,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from hearth.services.chat.metadata import Metadata
+
 Role = Literal["system", "developer", "user", "assistant", "tool"]
 
 
@@ -129,8 +131,10 @@ class ChatCompletionParams(BaseModel):
     top_logprobs: int | None = Field(default=None, ge=0, le=20)
     seed: int | None = None
     user: str | None = None
-    metadata: dict[str, str] | None = None
+    metadata: Metadata = None
+    """Tags kept with a stored completion; validated even when ``store`` is false."""
     store: bool | None = None
+    """Persist the request and the returned completion (``services/chat/stored.py``)."""
     response_format: ResponseFormat | None = None
     tools: list[Tool] | None = None
     tool_choice: Literal["none", "auto", "required"] | NamedToolChoice | None = None

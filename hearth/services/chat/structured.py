@@ -59,7 +59,7 @@ def plan_output(params: ChatCompletionParams, compiler: GrammarCompiler,
         grammar = compiler.lark(source)
     except GrammarError as exc:
         raise InvalidRequest(f"Hearth cannot enforce these tools: {exc}", param="tools") from None
-    text = "\n\n".join(t for t in (_tool_instructions(tools), schema_hint) if t)
+    text = "\n\n".join(t for t in (tool_instructions(tools), schema_hint) if t)
     return OutputPlan(grammar=grammar, instructions=text, tool_calls=True)
 
 
@@ -149,7 +149,8 @@ def _tools_lark(params: ChatCompletionParams, tools: list[Tool],
     return "\n".join([start, calls, "call: " + " | ".join(alternatives), *rules])
 
 
-def _tool_instructions(tools: list[Tool]) -> str:
+def tool_instructions(tools: list[Tool]) -> str:
+    """The system text that shows ``tools`` and the ``<tool_call>`` format to the model."""
     listing = "\n".join(json.dumps(t.model_dump(exclude_none=True), ensure_ascii=False)
                         for t in tools)
     return ("# Tools\n\nYou can call functions to help answer the user. Their signatures "

@@ -1,0 +1,136 @@
+"""Per-epoch checkpoints in JOB_DIR, each complete or absent.
+
+``ckpt-<epoch>/`` holds ``model.gguf`` (merged), ``adapter.gguf`` and ``state/`` (the PEFT
+adapter, ``trainer.pt`` with optimizer, LR scheduler and torch RNG state, and
+``progress.json``). It is written as ``.ckpt-<epoch>.tmp/``, fsynced, then renamed, so a
+crash or kill at any moment leaves either the whole checkpoint or none; leftover temp
+directories are removed on the next start. ``final/`` links the last epoch's files.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from peft import PeftModel, set_peft_model_state_dict
+from peft.utils import load_peft_weights
+
+MODEL = "model.gguf"
+ADAPTER = "adapter.gguf"
+FINAL = "final"
+_STATE = "state"
+_TRAINER = "trainer.pt"
+_PROGRESS = "progress.json"
+_CKPT = re.compile(r"ckpt-(\d+)")
+
+
+@dataclass
+class Progress:
+    """Where training stands after ``epoch`` (1-based): global ``step``, tokens trained so
+    far, and the checkpoint's metrics (OpenAI's checkpoint ``metrics`` keys)."""
+
+    epoch: int = 0
+    step: int = 0
+    trained_tokens: int = 0
+    metrics: dict[str, float] = field(default_factory=dict)
+
+
+def name(epoch: int) -> str:
+    return f"ckpt-{epoch}"
+
+
+def latest(job_dir: Path) -> int:
+    """The last complete epoch checkpoint in ``job_dir`` (0 if none); removes temp
+    directories a killed worker left behind."""
+    for tmp in job_dir.glob(".*.tmp"):
+        shutil.rmtree(tmp, ignore_errors=True)
+    epochs = [int(m.group(1)) for p in job_dir.iterdir()
+              if (m := _CKPT.fullmatch(p.name)) and (p / _STATE / _PROGRESS).is_file()]
+    return max(epochs, default=0)
+
+
+def read_progress(job_dir: Path, epoch: int) -> Progress:
+    """``progress.json`` of checkpoint ``epoch``."""
+    data = json.loads((job_dir / name(epoch) / _STATE / _PROGRESS).read_text())
+    return Progress(**data)
+
+
+def write(job_dir: Path, epoch: int, fill: Callable[[Path], None]) -> Path:
+    """Create ``ckpt-<epoch>/`` atomically: ``fill(tmp_dir)`` writes the files. If it
+    raises (or the process is terminated meanwhile), the temp directory is removed."""
+    return _atomic_dir(job_dir / name(epoch), fill)
+
+
+def save_state(directory: Path, model: PeftModel, optimizer: torch.optim.Optimizer,
+               scheduler: torch.optim.lr_scheduler.LRScheduler, progress: Progress) -> None:
+    """Everything needed to continue after this epoch, into ``directory/state``."""
+    state = directory / _STATE
+    model.save_pretrained(str(state), save_embedding_layers=False)
+    torch.save({"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+                "torch_rng": torch.get_rng_state()}, state / _TRAINER)
+    (state / _PROGRESS).write_text(json.dumps(asdict(progress)))
+
+
+def load_state(job_dir: Path, epoch: int, model: PeftModel, optimizer: torch.optim.Optimizer,
+               scheduler: torch.optim.lr_scheduler.LRScheduler) -> Progress:
+    """Restore the adapter, optimizer, scheduler and RNG of checkpoint ``epoch``."""
+    state = job_dir / name(epoch) / _STATE
+    set_peft_model_state_dict(model, load_peft_weights(str(state), device="cpu"))
+    saved: dict[str, Any] = torch.load(state / _TRAINER, weights_only=True)
+    optimizer.load_state_dict(saved["optimizer"])
+    scheduler.load_state_dict(saved["scheduler"])
+    torch.set_rng_state(saved["torch_rng"])
+    return read_progress(job_dir, epoch)
+
+
+def finalize(job_dir: Path, epoch: int) -> Path:
+    """``final/`` with the model and adapter of checkpoint ``epoch`` (hard links, so
+    deleting old checkpoints never touches it; copies where links are impossible)."""
+    source = job_dir / name(epoch)
+
+    def fill(tmp: Path) -> None:
+        for file in (MODEL, ADAPTER):
+            try:
+                os.link(source / file, tmp / file)
+            except OSError:
+                shutil.copy2(source / file, tmp / file)
+
+    return _atomic_dir(job_dir / FINAL, fill)
+
+
+def _atomic_dir(target: Path, fill: Callable[[Path], None]) -> Path:
+    tmp = target.with_name(f".{target.name}.tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
+    try:
+        fill(tmp)
+        _fsync_tree(tmp)
+        if target.exists():
+            shutil.rmtree(target)
+        os.replace(tmp, target)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    _fsync(target.parent)
+    return target
+
+
+def _fsync_tree(root: Path) -> None:
+    for path in sorted(root.rglob("*"), reverse=True):
+        _fsync(path)
+    _fsync(root)
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
