@@ -30,7 +30,9 @@ serve: install
 test: install-test
 	$(VENV)/bin/ruff check hearth tests benchmarks
 	$(VENV)/bin/mypy
-	$(PY) -m pytest
+	# torch (fine-tuning tests, the cosine metric) in the test process must not spin on
+	# the cores llama.cpp uses
+	OMP_WAIT_POLICY=PASSIVE $(PY) -m pytest
 
 lint: install-test
 	$(VENV)/bin/ruff check hearth tests benchmarks

@@ -13,6 +13,7 @@ import json
 import os
 import re
 import shutil
+import signal
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -29,6 +30,7 @@ _STATE = "state"
 _TRAINER = "trainer.pt"
 _PROGRESS = "progress.json"
 _CKPT = re.compile(r"ckpt-(\d+)")
+_STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT}
 
 
 @dataclass
@@ -62,10 +64,13 @@ def read_progress(job_dir: Path, epoch: int) -> Progress:
     return Progress(**data)
 
 
-def write(job_dir: Path, epoch: int, fill: Callable[[Path], None]) -> Path:
+def write(job_dir: Path, epoch: int, fill: Callable[[Path], None],
+          announce: Callable[[], None]) -> Path:
     """Create ``ckpt-<epoch>/`` atomically: ``fill(tmp_dir)`` writes the files. If it
-    raises (or the process is terminated meanwhile), the temp directory is removed."""
-    return _atomic_dir(job_dir / name(epoch), fill)
+    raises (or the process is terminated meanwhile), the temp directory is removed.
+    ``announce()`` runs right after the rename with SIGTERM/SIGINT held back, so a stop
+    never falls between a checkpoint and its event."""
+    return _atomic_dir(job_dir / name(epoch), fill, announce)
 
 
 def save_state(directory: Path, model: PeftModel, optimizer: torch.optim.Optimizer,
@@ -90,9 +95,10 @@ def load_state(job_dir: Path, epoch: int, model: PeftModel, optimizer: torch.opt
     return read_progress(job_dir, epoch)
 
 
-def finalize(job_dir: Path, epoch: int) -> Path:
+def finalize(job_dir: Path, epoch: int, announce: Callable[[], None]) -> Path:
     """``final/`` with the model and adapter of checkpoint ``epoch`` (hard links, so
-    deleting old checkpoints never touches it; copies where links are impossible)."""
+    deleting old checkpoints never touches it; copies where links are impossible), then
+    ``announce()`` as in ``write``."""
     source = job_dir / name(epoch)
 
     def fill(tmp: Path) -> None:
@@ -102,23 +108,29 @@ def finalize(job_dir: Path, epoch: int) -> Path:
             except OSError:
                 shutil.copy2(source / file, tmp / file)
 
-    return _atomic_dir(job_dir / FINAL, fill)
+    return _atomic_dir(job_dir / FINAL, fill, announce)
 
 
-def _atomic_dir(target: Path, fill: Callable[[Path], None]) -> Path:
+def _atomic_dir(target: Path, fill: Callable[[Path], None],
+                announce: Callable[[], None]) -> Path:
     tmp = target.with_name(f".{target.name}.tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()
     try:
         fill(tmp)
         _fsync_tree(tmp)
-        if target.exists():
-            shutil.rmtree(target)
-        os.replace(tmp, target)
+        held = signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
+        try:
+            if target.exists():
+                shutil.rmtree(target)
+            os.replace(tmp, target)
+            _fsync(target.parent)
+            announce()
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, held)  # a held-back stop lands here
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    _fsync(target.parent)
     return target
 
 

@@ -31,6 +31,7 @@ import signal  # noqa: E402
 import sys  # noqa: E402
 import traceback  # noqa: E402
 import warnings  # noqa: E402
+from functools import partial  # noqa: E402
 from pathlib import Path  # noqa: E402
 from types import FrameType  # noqa: E402
 from typing import Any  # noqa: E402
@@ -43,7 +44,7 @@ from tqdm import tqdm  # noqa: E402
 from hearth.finetune import checkpoint, data  # noqa: E402
 from hearth.finetune.gguf_lora import BaseGGUF, lora_from_peft, write_adapter, write_merged  # noqa: E402,E501
 from hearth.finetune.model import add_lora, load_base, lora_arrays  # noqa: E402
-from hearth.finetune.spec import read_spec  # noqa: E402
+from hearth.finetune.spec import JobSpec, read_spec  # noqa: E402
 from hearth.finetune.trainer import Result, Trainer  # noqa: E402
 
 VALID_EVERY = 10
@@ -121,46 +122,58 @@ def run(job_dir: Path, events: Events) -> None:
     bar = tqdm(total=per_epoch * hp.n_epochs, initial=progress.step, unit="step",
                desc=f"fine-tune {job_dir.name}", file=sys.stderr, dynamic_ncols=True,
                mininterval=1.0 if sys.stderr.isatty() else 15.0)
+
+    def fill(directory: Path) -> None:  # one checkpoint's files (merged GGUF: ~1.5 s)
+        lora = lora_from_peft(lora_arrays(trainer.model), spec.lora.alpha, base)
+        write_adapter(directory / checkpoint.ADAPTER, lora, base)
+        write_merged(directory / checkpoint.MODEL, base, lora)
+        checkpoint.save_state(directory, trainer.model, trainer.optimizer, trainer.scheduler,
+                              progress)
+
     for epoch in range(done_epochs + 1, hp.n_epochs + 1):
-        order = data.epoch_order(len(train), spec.seed, epoch)
-        results: list[Result] = []
-        for index, batch in enumerate(data.batches(train, hp.batch_size, order), start=1):
-            result = trainer.step(batch)
-            if not math.isfinite(result.loss):
-                raise ValueError("the training loss is no longer finite; "
-                                 "try a lower learning_rate_multiplier")
-            results.append(result)
-            progress.step += 1
-            progress.trained_tokens += batch.tokens
-            step = {"step": progress.step, "epoch": epoch, "train_loss": result.loss,
-                    "tokens": batch.tokens}
-            if result.accuracy is not None:
-                step["train_mean_token_accuracy"] = result.accuracy
-            if valid_batches and index == per_epoch:
-                step.update(_valid_metrics(trainer.evaluate(valid_batches), full=True))
-            elif valid_batches and progress.step % VALID_EVERY == 0:
-                one = valid_batches[(progress.step // VALID_EVERY) % len(valid_batches)]
-                step.update(_valid_metrics(trainer.evaluate([one]), full=False))
-            events.emit("step", **step)
-            bar.update(1)
-            bar.set_postfix(loss=f"{result.loss:.3f}", epoch=epoch)
+        progress.metrics = _train_epoch(trainer, spec, epoch, train, valid_batches, progress,
+                                        events, bar)
         progress.epoch = epoch
-        progress.metrics = _checkpoint_metrics(progress.step, results, step)
-
-        def fill(directory: Path) -> None:
-            lora = lora_from_peft(lora_arrays(trainer.model), spec.lora.alpha, base)
-            write_adapter(directory / checkpoint.ADAPTER, lora, base)
-            write_merged(directory / checkpoint.MODEL, base, lora)
-            checkpoint.save_state(directory, trainer.model, trainer.optimizer,
-                                  trainer.scheduler, progress)
-
-        checkpoint.write(job_dir, epoch, fill)
         ckpt = checkpoint.name(epoch)
-        events.emit("checkpoint", epoch=epoch, step=progress.step,
-                    model=f"{ckpt}/{checkpoint.MODEL}", adapter=f"{ckpt}/{checkpoint.ADAPTER}",
-                    metrics=progress.metrics)
+        checkpoint.write(job_dir, epoch, fill, partial(
+            events.emit, "checkpoint", epoch=epoch, step=progress.step,
+            model=f"{ckpt}/{checkpoint.MODEL}", adapter=f"{ckpt}/{checkpoint.ADAPTER}",
+            metrics=progress.metrics))
     bar.close()
     _finish(job_dir, events, progress)
+
+
+def _train_epoch(trainer: Trainer, spec: JobSpec, epoch: int, train: list[data.Example],
+                 valid_batches: list[data.Batch], progress: checkpoint.Progress,
+                 events: Events, bar: tqdm) -> dict[str, float]:
+    """One pass over ``train`` in this epoch's order, a ``step`` event per batch (the last
+    one with the full validation loss); returns the checkpoint's metrics."""
+    batch_size = spec.hyperparameters.batch_size
+    per_epoch = data.steps_per_epoch(len(train), batch_size)
+    order = data.epoch_order(len(train), spec.seed, epoch)
+    results: list[Result] = []
+    step: dict[str, Any] = {}
+    for index, batch in enumerate(data.batches(train, batch_size, order), start=1):
+        result = trainer.step(batch)
+        if not math.isfinite(result.loss):
+            raise ValueError("the training loss is no longer finite; "
+                             "try a lower learning_rate_multiplier")
+        results.append(result)
+        progress.step += 1
+        progress.trained_tokens += batch.tokens
+        step = {"step": progress.step, "epoch": epoch, "train_loss": result.loss,
+                "tokens": batch.tokens}
+        if result.accuracy is not None:
+            step["train_mean_token_accuracy"] = result.accuracy
+        if valid_batches and index == per_epoch:
+            step.update(_valid_metrics(trainer.evaluate(valid_batches), full=True))
+        elif valid_batches and progress.step % VALID_EVERY == 0:
+            one = valid_batches[(progress.step // VALID_EVERY) % len(valid_batches)]
+            step.update(_valid_metrics(trainer.evaluate([one]), full=False))
+        events.emit("step", **step)
+        bar.update(1)
+        bar.set_postfix(loss=f"{result.loss:.3f}", epoch=epoch, refresh=False)
+    return _checkpoint_metrics(progress.step, results, step)
 
 
 def _check_fits(config: Any, examples: list[data.Example]) -> None:
@@ -199,10 +212,10 @@ def _checkpoint_metrics(step: int, results: list[Result], last: dict[str, Any]) 
 
 
 def _finish(job_dir: Path, events: Events, progress: checkpoint.Progress) -> None:
-    checkpoint.finalize(job_dir, progress.epoch)
-    events.emit("done", trained_tokens=progress.trained_tokens,
-                model=f"{checkpoint.FINAL}/{checkpoint.MODEL}",
-                adapter=f"{checkpoint.FINAL}/{checkpoint.ADAPTER}")
+    checkpoint.finalize(job_dir, progress.epoch, partial(
+        events.emit, "done", trained_tokens=progress.trained_tokens,
+        model=f"{checkpoint.FINAL}/{checkpoint.MODEL}",
+        adapter=f"{checkpoint.FINAL}/{checkpoint.ADAPTER}"))
 
 
 def _message(exc: Exception) -> str:

@@ -98,22 +98,21 @@ def test_completions_run_with_model_and_judge(sync_client: openai.OpenAI) -> Non
     ev = sync_client.evals.create(
         name="model", data_source_config=CUSTOM,  # type: ignore[arg-type]
         testing_criteria=[{**EXACT, "operation": "ne"}, judge])  # type: ignore[list-item]
-    rows = [{"item": {"question": "What is 2+2?", "answer": "x"}},
-            {"item": {"question": "Name a colour.", "answer": "x"}}]
+    rows = [{"item": {"question": "What is 2+2?", "answer": "x"}}]
     run = sync_client.evals.runs.create(ev.id, data_source=completions(rows, 6))  # type: ignore[arg-type]
     assert run.status == "queued" and run.model == MODEL
     run = wait_for(sync_client, ev.id, run.id)
     assert run.status == "completed", run.error
-    assert run.result_counts.total == 2 and run.result_counts.passed == 2
+    assert run.result_counts.total == 1 and run.result_counts.passed == 1
     usage = run.per_model_usage[0]
     assert usage.run_model_name == MODEL
-    assert usage.invocation_count == 4  # two samples and two judge calls
+    assert usage.invocation_count == 2  # the sample and the judge's call
     assert usage.total_tokens == usage.prompt_tokens + usage.completion_tokens > 0
 
     item = sync_client.evals.runs.output_items.list(run.id, eval_id=ev.id).data[0]
     sample = item.sample
     assert [m.role for m in sample.input] == ["system", "user"]
-    assert sample.input[1].content == rows[item.datasource_item_id]["item"]["question"]
+    assert sample.input[1].content == rows[0]["item"]["question"]
     assert sample.output[0].role == "assistant" and sample.output[0].content
     assert sample.model == MODEL and sample.finish_reason in ("stop", "length")
     assert (sample.temperature, sample.max_completion_tokens, sample.seed) == (0, 6, 7)

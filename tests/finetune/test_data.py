@@ -7,10 +7,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from pydantic import ValidationError
 from transformers.modeling_gguf_pytorch_utils import LlamaTensorProcessor
 
 from hearth.finetune import data
 from hearth.finetune.gguf_lora import permute_rows
+from hearth.finetune.spec import read_spec
 
 
 def write_lines(path: Path, *lines: object) -> Path:
@@ -75,3 +77,16 @@ def test_qk_permutation_is_the_inverse_of_transformers_gguf_loader(name: str, ro
     restored = loader.process(permute_rows(hf, n_head), f"blk.0.{name}.weight").weights
     np.testing.assert_array_equal(restored, hf)
     assert not np.array_equal(permute_rows(hf, n_head), hf)
+
+
+def test_spec_defaults_and_rejects_unknown_or_out_of_range_values(tmp_path: Path) -> None:
+    (tmp_path / "spec.json").write_text(json.dumps({"base_gguf": "/m.gguf", "method": "dpo"}))
+    spec = read_spec(tmp_path)
+    assert (spec.hyperparameters.n_epochs, spec.hyperparameters.beta, spec.lora.r) == (3, 0.1, 16)
+    assert spec.learning_rate == 1e-4
+    for bad in ({"hyperparameters": {"n_epochs": 0}}, {"epochs": 3},
+                {"lora": {"targets": ["lm_head"]}}):
+        (tmp_path / "spec.json").write_text(
+            json.dumps({"base_gguf": "/m.gguf", "method": "supervised", **bad}))
+        with pytest.raises(ValidationError):
+            read_spec(tmp_path)

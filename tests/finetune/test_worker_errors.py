@@ -21,12 +21,3 @@ def test_a_bad_example_line_is_an_error_event(tmp_path: Path, bundled: Path) -> 
     assert sorted(p.name for p in job_dir.iterdir()) == ["spec.json", "train.jsonl",
                                                          "valid.jsonl"]
 
-
-def test_a_bad_spec_is_an_error_event(tmp_path: Path, bundled: Path) -> None:
-    good = {"input_ids": [1, 2, 3], "loss_mask": [0, 1, 1]}
-    job_dir = write_job(tmp_path / "job", "supervised", [good], [good], bundled,
-                        tmp_path / "cache", n_epochs=0)
-    run = run_worker(job_dir)
-    assert run.returncode == 1
-    [error] = run.events
-    assert error["message"].startswith("spec.json: hyperparameters.n_epochs: ")

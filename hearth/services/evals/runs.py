@@ -277,6 +277,7 @@ class RunExecutor:
                 status=graded.status, created_at=now_unix(), seq=next_seq()))
 
     def _finish(self, job: _Job, status: str, error: dict[str, str] | None) -> None:
+        log.info("eval run %s %s: %s", job.run_id, status, error or job.tally.counts)
         with self._sessions.begin() as session:
             session.execute(
                 update(EvalRun).where(EvalRun.id == job.run_id, EvalRun.lease_owner == OWNER,

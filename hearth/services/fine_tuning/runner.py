@@ -152,9 +152,8 @@ class JobRunner:
             if kind == "started":
                 total = int(event.get("total_steps", 0))
                 if event.get("resumed_from_epoch"):
-                    await asyncio.to_thread(
-                        self._store.add_event, job.id,
-                        f"Resuming after epoch {event['resumed_from_epoch']}")
+                    await asyncio.to_thread(self._recover, job, known,
+                                            int(event["resumed_from_epoch"]))
             elif kind == "step":
                 await asyncio.to_thread(self._step, job, event, total, started)
             elif kind == "checkpoint" and int(event["step"]) not in known:
@@ -187,6 +186,21 @@ class JobRunner:
         metrics = {"step": step, **(event.get("metrics") or {})}
         self._store.add_checkpoint(job.id, f"{job.fine_tuned_model}:ckpt-step-{step}", step,
                                    metrics, rel, f"Checkpoint created at step {step}")
+
+    def _recover(self, job: FineTuningJob, known: set[int], epochs: int) -> None:
+        """Record checkpoints a kill left without a row (between the worker's rename and
+        its event), from their ``progress.json``."""
+        self._store.add_event(job.id, f"Resuming after epoch {epochs}")
+        for epoch in range(1, epochs + 1):
+            progress = self.job_dir(job.id) / f"ckpt-{epoch}" / "state" / "progress.json"
+            try:
+                data = json.loads(progress.read_text())
+            except (OSError, ValueError):
+                continue
+            if int(data["step"]) not in known:
+                known.add(int(data["step"]))
+                self._checkpoint(job, {"step": data["step"], "model": f"ckpt-{epoch}/model.gguf",
+                                       "metrics": data.get("metrics")})
 
     def _control(self, job_id: str) -> str | None:
         job = self._store.job(None, job_id)

@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import importlib.util
 import io
 import json
 import logging
 import re
 import secrets
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -85,6 +87,9 @@ class FineTuning:
         ``InvalidRequest`` (400) for a model that cannot be fine-tuned, a bad suffix or
         hyperparameter, a missing file or one with another purpose, and a bad training or
         validation file (line-numbered, ``code`` ``invalid_training_file``)."""
+        if not all(importlib.util.find_spec(m) for m in ("torch", "transformers", "peft")):
+            raise InvalidRequest("Fine-tuning needs Hearth's 'finetune' extra: pip install "
+                                 "'hearth[finetune]'.", code="finetune_unavailable")
         if params.model.startswith("ft:"):  # continuing a fine-tune is not supported yet
             await self._models.aget(params.model, principal.organization_id)  # 404 if absent
             raise InvalidRequest(f"Model {params.model} is not available for fine-tuning.",
@@ -151,7 +156,8 @@ class FineTuning:
                 "threads": self._settings.finetune_threads, "lora": LORA,
                 "train": "train.jsonl", "valid": "valid.jsonl" if valid is not None else None,
                 # the base dequantized to fp32 once, shared by later jobs (loads in ~1 s)
-                "base_cache": str(self._settings.data_dir / "models" / "finetune-base")}
+                "base_cache": str(self._settings.data_dir / "models" / "finetune-base"
+                                  / base.stem)}
         tmp = folder / "spec.json.tmp"
         tmp.write_text(json.dumps(spec, indent=1))
         tmp.replace(folder / "spec.json")
@@ -249,6 +255,8 @@ class FineTuning:
                 "fine-tune-results")["id"])
         except Exception:  # a missing results file must not fail the job
             log.exception("fine-tuning job %s: could not write its results file", job.id)
+        for state in self.runner.job_dir(job.id).glob("ckpt-*/state"):
+            shutil.rmtree(state, ignore_errors=True)  # resume state: not needed any more
         if leases.release(self.store.sessions, FineTuningJob, job.id, status="succeeded",
                           model_path=rel, finished_at=now_unix(), estimated_finish=None,
                           trained_tokens=int(done.get("trained_tokens") or 0),
