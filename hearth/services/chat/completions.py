@@ -117,6 +117,11 @@ class ChatCompletions:
         self._registry = registry
         self.stored = stored
 
+    async def check_model(self, model_id: str, organization_id: str) -> None:
+        """Raise ``ModelNotFound`` unless ``organization_id`` may use ``model_id`` (a
+        fine-tuned model is loaded by the check)."""
+        await self._registry.aget(model_id, organization_id)
+
     async def start(self, params: ChatCompletionParams, organization_id: str,
                     project_id: str | None = None) -> tuple[_Meta, GenerationHandle]:
         """Validate, tokenize and submit; raises ``InvalidRequest``/``ModelNotFound``.

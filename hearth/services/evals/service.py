@@ -314,7 +314,7 @@ class Evals:
 
     async def _check_model(self, model: str, organization_id: str, param: str) -> None:
         try:  # the registry loads a fine-tuned model here; it is about to be used anyway
-            await self._chat._registry.aget(model, organization_id)
+            await self._chat.check_model(model, organization_id)
         except ModelNotFound as exc:
             raise ModelNotFound(exc.message, param=param) from None
 
