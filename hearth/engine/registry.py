@@ -3,7 +3,7 @@
 Base models (the bundled one and ``--model`` files) load at start and are visible to
 every organization. Fine-tuned models come from a ``ModelCatalog``: each is visible only
 to its organization, loads on first use and is unloaded again when it is the least
-recently used of more than ``finetuned_models_loaded`` (docs/distillation-plan.md).
+recently used of more than ``finetuned_models_loaded`` (docs/fine-tuning.md).
 """
 
 from __future__ import annotations

@@ -180,8 +180,8 @@ async def test_cancel_frees_sequence(scheduler: Scheduler, runner: FakeRunner) -
     assert isinstance(await handle.next(), TokenDelta)
     handle.cancel()
     runner.release.set()
-    for _ in range(200):
-        if scheduler.stats.active_sequences == 0:
+    for _ in range(500):  # the KV is freed just after the stats change: wait for both
+        if scheduler.stats.active_sequences == 0 and runner.lengths == {}:
             break
         await asyncio.sleep(0.01)
     assert scheduler.stats.active_sequences == 0 and runner.lengths == {}
