@@ -28,3 +28,11 @@ async def authenticate(request: Request) -> Principal:
     if principal is None:
         raise AuthenticationFailed(f"Incorrect API key provided: {redact_secret(key)}.")
     return principal
+
+
+def metadata_filter(request: Request) -> dict[str, str] | None:
+    """The ``metadata[key]=value`` query pairs of a list request (how the SDK encodes a
+    ``metadata`` dict in a query); None when there are none."""
+    found = {key[len("metadata["):-1]: value for key, value in request.query_params.multi_items()
+             if key.startswith("metadata[") and key.endswith("]") and len(key) > 10}
+    return found or None

@@ -10,19 +10,12 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
 from hearth.api.bodies import parse_body
-from hearth.api.deps import authenticate, services
+from hearth.api.deps import authenticate, metadata_filter, services
 from hearth.services.fine_tuning.params import JobParams
 from hearth.store.api_keys import Principal
 
 router = APIRouter()
 Caller = Annotated[Principal, Depends(authenticate)]
-
-
-def _metadata_filter(request: Request) -> dict[str, str] | None:
-    """``metadata[k]=v`` query pairs (the SDK's bracket encoding of a dict)."""
-    found = {key[9:-1]: value for key, value in request.query_params.items()
-             if key.startswith("metadata[") and key.endswith("]")}
-    return found or None
 
 
 @router.post("/fine_tuning/jobs")
@@ -37,7 +30,7 @@ def list_(request: Request, principal: Caller, after: str | None = None,
                 limit: int = 20) -> JSONResponse:
     """This project's jobs, newest first; ``metadata[k]=v`` filters."""
     return JSONResponse(services(request).fine_tuning.list(
-        principal.project_id, after=after, limit=limit, metadata=_metadata_filter(request)))
+        principal.project_id, after=after, limit=limit, metadata=metadata_filter(request)))
 
 
 @router.get("/fine_tuning/jobs/{job_id}")

@@ -5,14 +5,13 @@ Every call is scoped to the caller's project; the service's work runs off the lo
 from __future__ import annotations
 
 import asyncio
-import re
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
 from hearth.api.bodies import parse_body
-from hearth.api.deps import authenticate, services
+from hearth.api.deps import authenticate, metadata_filter, services
 from hearth.errors import InvalidRequest
 from hearth.services.chat.stored import UpdateParams
 from hearth.store.api_keys import Principal
@@ -20,7 +19,6 @@ from hearth.store.pages import Order
 
 router = APIRouter()
 Caller = Annotated[Principal, Depends(authenticate)]
-_METADATA_KEY = re.compile(r"^metadata\[(.+)\]$")
 
 
 @router.get("/chat/completions")
@@ -29,11 +27,10 @@ async def list_completions(request: Request, principal: Caller) -> JSONResponse:
     match; the SDK sends a dict this way), ``after``, ``limit`` (20, max 100), ``order``
     (``asc``)."""
     query = request.query_params
-    metadata = {m.group(1): value for key, value in query.multi_items()
-                if (m := _METADATA_KEY.match(key))}
+    metadata = metadata_filter(request)
     body = await asyncio.to_thread(
         services(request).stored_completions.list, principal.project_id,
-        model=query.get("model"), metadata=metadata or None, after=query.get("after"),
+        model=query.get("model"), metadata=metadata, after=query.get("after"),
         limit=_limit(request), order=_order(request))
     return JSONResponse(body)
 
