@@ -36,6 +36,9 @@ from hearth.engine.llamacpp import LlamaCppRunner, RunnerConfig
 from hearth.engine.runner import BatchItem
 from hearth.engine.weights import bundled_chat_model
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from tests.finetune.conftest import greedy  # noqa: E402
+
 
 def log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
@@ -131,20 +134,6 @@ def decode_rate(runner: LlamaCppRunner, ids: list[int], tokens: int = 128) -> fl
     return best
 
 
-def answer(runner: LlamaCppRunner, ids: list[int], limit: int = 24) -> str:
-    runner.free_sequence(0)
-    logits = runner.decode([BatchItem(0, ids, 0, True)])[0]
-    out: list[int] = []
-    while len(out) < limit:
-        token = int(np.argmax(logits))
-        if runner.is_end_of_generation(token):
-            break
-        out.append(token)
-        logits = runner.decode([BatchItem(0, [token], len(ids) + len(out) - 1, True)])[0]
-    runner.free_sequence(0)
-    return b"".join(runner.token_bytes(t) for t in out).decode("utf-8", "replace")
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--runs", default="cold,warm")
@@ -194,8 +183,8 @@ def main() -> None:
                                 "merged_tokens_per_s": round(tuned_rate, 1),
                                 "ratio": round(tuned_rate / base_rate, 3)}
             result["held_out"] = {"question": "What is 7 plus 8?",
-                                  "base": answer(base, held_out),
-                                  "tuned": answer(tuned, held_out)}
+                                  "base": greedy(base, held_out, 24),
+                                  "tuned": greedy(tuned, held_out, 24)}
             tuned.close()
     base.close()
     print(json.dumps(result, indent=2))
