@@ -44,7 +44,6 @@ log = logging.getLogger(__name__)
 
 LORA = {"r": 16, "alpha": 32, "targets": ["q_proj", "k_proj", "v_proj", "o_proj"]}
 """LoRA settings of every job (docs/fine-tuning.md: measured on SmolLM2-135M)."""
-_ACTIVE = ("validating_files", "queued", "running")
 
 
 def _slug(name: str) -> str:
