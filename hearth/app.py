@@ -9,9 +9,10 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 import hearth
-from hearth.api import demo, engine, evals, files, fine_tuning, models, realtime
+from hearth.api import demo, engine, evals, files, models, realtime
 from hearth.api.audio import speech, transcriptions
 from hearth.api.chat import completions, stored
+from hearth.api.fine_tuning import jobs
 from hearth.api.errors import install_error_handlers
 from hearth.config import Settings
 from hearth.services.container import Services
@@ -45,7 +46,7 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     app.include_router(stored.router, prefix="/v1")
     app.include_router(files.router, prefix="/v1")
     app.include_router(evals.router, prefix="/v1")
-    app.include_router(fine_tuning.router, prefix="/v1")
+    app.include_router(jobs.router, prefix="/v1")
     app.include_router(speech.router, prefix="/v1")
     app.include_router(transcriptions.router, prefix="/v1")
     app.include_router(realtime.router, prefix="/v1")

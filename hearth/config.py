@@ -1,12 +1,15 @@
-"""Hearth's one configuration object.
+"""Hearth's one configuration object, read in sections.
 
 Every field is settable as an environment variable ``HEARTH_<FIELD>`` (nested fields with
 ``__``) or, for the common ones, as a ``hearth serve`` option. ``create_app(settings)``
-takes it explicitly; nothing reads configuration globally.
+takes it explicitly; nothing reads configuration globally. Each part of the server takes
+only its own section (``settings.engine``, ``.audio``, ``.storage``, ``.realtime``,
+``.jobs``): the variables stay flat, as the README documents them.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
@@ -14,6 +17,78 @@ from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 WeightFormat = Literal["original", "q8_0", "q4_0", "f16"]
+
+
+@dataclass(frozen=True)
+class EngineSettings:
+    """The chat engine's section (fields documented on ``Settings`` under the same or
+    the ``prompt_cache_`` name)."""
+
+    data_dir: Path
+    models: tuple[str, ...]
+    bundled_models: bool
+    weight_format: WeightFormat
+    context_length: int
+    max_sequences: int
+    kv_cache_tokens: int
+    batch_tokens: int
+    threads: int | None
+    flash_attention: bool
+    prompt_cache: bool
+    prompt_cache_idle_ttl: float
+    prompt_cache_max_lifetime: float
+    prompt_cache_memory_mb: float | None
+    finetuned_models_loaded: int
+
+
+@dataclass(frozen=True)
+class AudioSettings:
+    """The speech models' section (``Settings.audio``, ``tts_*``, ``audio_*``, ``stt_*``,
+    ``max_upload_mb``, ``max_audio_seconds``)."""
+
+    enabled: bool
+    data_dir: Path
+    tts_voices: tuple[str, ...]
+    tts_voice_map: dict[str, str]
+    model_aliases: dict[str, str]
+    workers: int
+    max_waiting: int
+    idle_unload: float
+    threads: int | None
+    stt_beam_size: int
+    max_upload_mb: float
+    max_audio_seconds: float
+
+
+@dataclass(frozen=True)
+class StorageSettings:
+    """Where state lives: the data dir, the database, file blobs and their limit."""
+
+    data_dir: Path
+    database_url: str
+    max_file_mb: float
+
+
+@dataclass(frozen=True)
+class RealtimeSettings:
+    """Realtime sessions (``realtime_*``)."""
+
+    model: str | None
+    stt_model: str
+    session_seconds: float
+    demo: bool
+
+
+@dataclass(frozen=True)
+class JobsSettings:
+    """Background work: eval runs and fine-tuning jobs (``lease_seconds``,
+    ``eval_concurrency``, ``finetune_*``)."""
+
+    data_dir: Path
+    lease_seconds: float
+    eval_concurrency: int
+    finetune_threads: int | None
+    finetune_min_examples: int
 
 
 class Settings(BaseSettings):
@@ -124,6 +199,42 @@ class Settings(BaseSettings):
     crash, another start resumes it once the lease has expired."""
     log_level: str = "info"
     """Python/uvicorn log level."""
+
+    @property
+    def engine(self) -> EngineSettings:
+        """The chat engine's section."""
+        return EngineSettings(
+            self.data_dir, tuple(self.models), self.bundled_models, self.weight_format,
+            self.context_length, self.max_sequences, self.kv_cache_tokens, self.batch_tokens,
+            self.threads, self.flash_attention, self.prompt_cache, self.prompt_cache_idle_ttl,
+            self.prompt_cache_max_lifetime, self.prompt_cache_memory_mb,
+            self.finetuned_models_loaded)
+
+    @property
+    def speech(self) -> AudioSettings:
+        """The speech models' section (``audio`` is the on/off field's name)."""
+        return AudioSettings(
+            self.audio, self.data_dir, tuple(self.tts_voices), dict(self.tts_voice_map),
+            dict(self.audio_model_aliases), self.audio_workers, self.audio_max_waiting,
+            self.audio_idle_unload, self.audio_threads, self.stt_beam_size,
+            self.max_upload_mb, self.max_audio_seconds)
+
+    @property
+    def storage(self) -> StorageSettings:
+        """Where state lives."""
+        return StorageSettings(self.data_dir, self.resolved_database_url(), self.max_file_mb)
+
+    @property
+    def realtime(self) -> RealtimeSettings:
+        """Realtime sessions' section."""
+        return RealtimeSettings(self.realtime_model, self.realtime_stt_model,
+                                self.realtime_session_seconds, self.realtime_demo)
+
+    @property
+    def jobs(self) -> JobsSettings:
+        """Background work's section."""
+        return JobsSettings(self.data_dir, self.lease_seconds, self.eval_concurrency,
+                            self.finetune_threads, self.finetune_min_examples)
 
     def resolved_database_url(self) -> str:
         """The database URL, defaulting to a SQLite file inside ``data_dir``."""

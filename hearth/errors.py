@@ -6,7 +6,10 @@ Status codes and types follow the OpenAI API reference ("Error codes").
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, ClassVar
+
+from pydantic import ValidationError
 
 
 class HearthError(Exception):
@@ -94,3 +97,45 @@ class ServiceUnavailable(HearthError):
 
 class InternalError(HearthError):
     """500: a bug; the message never carries a traceback."""
+
+
+def _is_tag(part: Any) -> bool:
+    """A union member or validator name pydantic puts in a location (``AudioPCM``,
+    ``function-after[...]``), not a field of the request."""
+    text = str(part)
+    return not isinstance(part, int) and (text[:1].isupper() or "[" in text or "-" in text)
+
+
+def json_path(loc: Sequence[Any], prefix: str = "") -> str | None:
+    """A pydantic location as the request's JSON path: ``messages[0].content``, under
+    ``prefix`` (e.g. ``data_source``); a leading ``body`` / ``query`` is dropped."""
+    out = prefix
+    for index, part in enumerate(loc):
+        if (index == 0 and part in ("body", "query", "path")) or _is_tag(part):
+            continue
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or None
+
+
+def invalid_request(errors: ValidationError | Sequence[Any], prefix: str = "",
+                    ) -> InvalidRequest:
+    """The first problem of a client's input, as pydantic found it, as a 400 whose
+    ``param`` is its JSON path under ``prefix``: ``missing`` -> "Missing required
+    parameter", ``extra_forbidden`` -> ``unknown_parameter``, ``literal_error`` /
+    ``enum`` -> ``invalid_value``, malformed JSON -> "could not parse". The one converter
+    for input checked by pydantic; a ``ValidationError`` that escapes it is a bug (500)."""
+    items = errors.errors() if isinstance(errors, ValidationError) else errors
+    first = items[0]
+    if first["type"] == "json_invalid":
+        return InvalidRequest("We could not parse the JSON body of your request. The "
+                              "request body must be valid JSON.")
+    param = json_path(first["loc"], prefix)
+    if first["type"] == "missing":
+        return InvalidRequest(f"Missing required parameter: '{param}'.", param=param)
+    if first["type"] == "extra_forbidden":
+        return InvalidRequest(f"Unknown parameter: '{param}'.", param=param,
+                              code="unknown_parameter")
+    if first["type"] in ("literal_error", "enum"):
+        return InvalidRequest(f"Invalid value: '{first.get('input')}'. {first['msg']}.",
+                              param=param, code="invalid_value")
+    return InvalidRequest(f"Invalid '{param}': {first['msg']}.", param=param)

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from typing import TypeVar
+from collections.abc import Mapping
+from typing import Any, TypeVar
 
 from fastapi import Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ValidationError
 
-from hearth.api.errors import validation_error
-from hearth.errors import InvalidRequest
+from hearth.errors import InvalidRequest, invalid_request
 
 P = TypeVar("P", bound=BaseModel)
 
@@ -23,7 +23,16 @@ async def parse_body(request: Request, model: type[P]) -> P:
     try:
         return model.model_validate_json(raw, strict=True)
     except ValidationError as exc:
-        raise validation_error(exc.errors()) from None
+        raise invalid_request(exc) from None
+
+
+def parse_fields(fields: Mapping[str, Any], model: type[P]) -> P:
+    """Form fields or query values (strings, converted as form data must be) validated
+    as ``model``; any problem is a 400 naming the field."""
+    try:
+        return model.model_validate(dict(fields))
+    except ValidationError as exc:
+        raise invalid_request(exc) from None
 
 
 def json_response(model: BaseModel, status_code: int = 200) -> JSONResponse:

@@ -1,12 +1,17 @@
-"""Request-scoped dependencies: the services container and the caller's identity."""
+"""Request-scoped dependencies: the services container and the caller's identity.
+
+Every route that acts for a key takes ``caller: Caller`` (a ``Principal``); the 401 for a
+missing or unknown key is raised here, once."""
 
 from __future__ import annotations
 
-from fastapi import Request
+from typing import Annotated
 
+from fastapi import Depends, Request
+
+from hearth.domain import Principal
 from hearth.errors import AuthenticationFailed
 from hearth.services.container import Services
-from hearth.store.api_keys import Principal, redact_secret
 
 
 def services(request: Request) -> Services:
@@ -14,20 +19,28 @@ def services(request: Request) -> Services:
     return request.app.state.services  # type: ignore[no-any-return]
 
 
+def bearer_key(authorization: str) -> str:
+    """The key of an ``Authorization: Bearer <key>`` header value; "" when absent."""
+    scheme, _, key = authorization.partition(" ")
+    return key.strip() if scheme.lower() == "bearer" else ""
+
+
 async def authenticate(request: Request) -> Principal:
     """``Authorization: Bearer <key>`` -> ``Principal``; 401 in OpenAI's shape otherwise."""
-    header = request.headers.get("authorization", "")
-    scheme, _, key = header.partition(" ")
-    key = key.strip()
-    if scheme.lower() != "bearer" or not key:
+    key = bearer_key(request.headers.get("authorization", ""))
+    if not key:
         raise AuthenticationFailed(
             "You didn't provide an API key. You need to provide your API key in an "
             "Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY).",
             code="missing_api_key")
-    principal = services(request).api_keys.verify(key)
-    if principal is None:
-        raise AuthenticationFailed(f"Incorrect API key provided: {redact_secret(key)}.")
-    return principal
+    return await services(request).auth.authenticate(key)
+
+
+Caller = Annotated[Principal, Depends(authenticate)]
+"""The authenticated caller of a route."""
+
+Svc = Annotated[Services, Depends(services)]
+"""The services container of a route."""
 
 
 def metadata_filter(request: Request) -> dict[str, str] | None:

@@ -1,47 +1,20 @@
 """The one place errors become HTTP responses, always in OpenAI's shape:
-``{"error": {"message", "type", "param", "code"}}`` (never FastAPI's 422 ``detail``)."""
+``{"error": {"message", "type", "param", "code"}}`` (never FastAPI's 422 ``detail``).
+
+A pydantic ``ValidationError`` that reaches here was raised inside Hearth (client input is
+converted where it is parsed, by ``hearth.errors.invalid_request``), so it is a 500."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
-from typing import Any
-
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import ValidationError
 from starlette.exceptions import HTTPException
 
-from hearth.errors import HearthError, InternalError, InvalidRequest, NotFound
+from hearth.errors import HearthError, InternalError, InvalidRequest, NotFound, invalid_request
 
 log = logging.getLogger(__name__)
-
-
-def _param(loc: Sequence[Any]) -> str | None:
-    out = ""
-    for part in loc:
-        if part in ("body",) and not out:
-            continue
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out or None
-
-
-def validation_error(errors: Sequence[Any]) -> HearthError:
-    """The first pydantic error as a 400 naming the offending field (``param``)."""
-    first = errors[0]
-    if first["type"] == "json_invalid":
-        return InvalidRequest("We could not parse the JSON body of your request. The "
-                              "request body must be valid JSON.")
-    param = _param(first["loc"])
-    detail = first["msg"]
-    if first["type"] == "missing":
-        return InvalidRequest(f"Missing required parameter: '{param}'.", param=param)
-    if first["type"] == "literal_error":
-        got = first.get("input")
-        return InvalidRequest(f"Invalid value: '{got}'. {detail}", param=param,
-                              code="invalid_value")
-    return InvalidRequest(f"Invalid '{param}': {detail}.", param=param)
 
 
 def render(error: HearthError) -> JSONResponse:
@@ -56,13 +29,9 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _hearth(_: Request, exc: HearthError) -> JSONResponse:
         return render(exc)
 
-    @app.exception_handler(ValidationError)
-    async def _pydantic(_: Request, exc: ValidationError) -> JSONResponse:
-        return render(validation_error(exc.errors()))
-
     @app.exception_handler(RequestValidationError)
     async def _fastapi(_: Request, exc: RequestValidationError) -> JSONResponse:
-        return render(validation_error(exc.errors()))
+        return render(invalid_request(exc.errors()))
 
     @app.exception_handler(HTTPException)
     async def _http(request: Request, exc: HTTPException) -> JSONResponse:

@@ -21,10 +21,10 @@ from starlette.datastructures import UploadFile
 from starlette.types import Message
 
 from hearth.api.deps import authenticate, services
-from hearth.api.errors import validation_error
+from hearth.errors import invalid_request as validation_error
 from hearth.errors import InvalidRequest, PayloadTooLarge
 from hearth.services.files import CreateParams, ListParams
-from hearth.store.api_keys import Principal
+from hearth.domain import Principal
 
 router = APIRouter(dependencies=[Depends(authenticate)])
 
@@ -107,7 +107,7 @@ async def create(request: Request, caller: Caller) -> JSONResponse:
         try:
             params = CreateParams.model_validate(fields)  # lax: form values are strings
         except ValidationError as exc:
-            raise validation_error(exc.errors()) from None
+            raise validation_error(exc) from None
         if upload is None:
             raise InvalidRequest("Missing required parameter: 'file'.", param="file")
         if upload.size is not None and upload.size > files.max_bytes:
@@ -126,7 +126,7 @@ async def list_(request: Request, caller: Caller) -> JSONResponse:
     try:
         query = ListParams.model_validate(dict(request.query_params))
     except ValidationError as exc:
-        raise validation_error(exc.errors()) from None
+        raise validation_error(exc) from None
     return JSONResponse(await asyncio.to_thread(
         services(request).files.list, caller.project_id, purpose=query.purpose,
         after=query.after, limit=query.limit, order=query.order))

@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 from hearth.api.bodies import json_response
 from hearth.api.deps import authenticate, services
 from hearth.services.models import delete_model, list_models, retrieve_model
-from hearth.store.api_keys import Principal
+from hearth.domain import Principal
 
 router = APIRouter()
 Caller = Annotated[Principal, Depends(authenticate)]

@@ -13,6 +13,7 @@ from hearth.audio.registry import AudioRegistry
 from hearth.config import Settings
 from hearth.engine.registry import ModelRegistry
 from hearth.services.audio.speech import Speech
+from hearth.services.auth import Auth
 from hearth.services.audio.transcriptions import Transcriptions
 from hearth.services.chat.completions import ChatCompletions
 from hearth.services.chat.stored import StoredCompletions
@@ -35,6 +36,7 @@ class Services:
     settings: Settings
     db: Engine
     api_keys: ApiKeyStore
+    auth: Auth
     models: ModelRegistry
     chat: ChatCompletions
     audio: AudioRegistry
@@ -69,7 +71,7 @@ class Services:
         chat = ChatCompletions(models, stored)
         realtime = Realtime(settings, models, chat, audio, ClientSecretStore(sessions))
         files = Files(sessions, BlobStore(settings.data_dir / "blobs"), settings)
-        return cls(settings, db, api_keys, models, chat, audio, Speech(audio),
+        return cls(settings, db, api_keys, Auth(api_keys), models, chat, audio, Speech(audio),
                    Transcriptions(audio, settings.stt_beam_size, settings.max_audio_seconds),
                    realtime, files, stored, Evals(sessions, chat, files, stored, settings),
                    FineTuning(sessions, files, models, settings))

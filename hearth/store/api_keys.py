@@ -31,12 +31,12 @@ import secrets
 import threading
 import time
 from collections import OrderedDict
-from dataclasses import dataclass
 
 from sqlalchemy import exists, select, update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from hearth.domain import Principal
 from hearth.store.db import lock_for_write
 from hearth.store.models import ApiKey, Organization, Project, now_unix
 
@@ -58,15 +58,6 @@ _REDACT_MIN_HIDDEN = 16
 
 class UnknownProjectError(LookupError):
     """Raised by :meth:`ApiKeyStore.create` when the project does not exist."""
-
-
-@dataclass(frozen=True)
-class Principal:
-    """Who a verified API key acts as."""
-
-    organization_id: str
-    project_id: str
-    api_key_id: str
 
 
 def generate_secret() -> str:
@@ -215,6 +206,11 @@ class ApiKeyStore:
         if principal is not None:
             self._cache.put(secret_hash, principal)
         return principal
+
+    def cached(self, secret: str) -> Principal | None:
+        """``verify``'s answer if it is in the in-process cache, else None (no database
+        access, so it may run on the event loop)."""
+        return self._cache.get(hash_secret(secret)) if secret else None
 
     def default_principal(self) -> Principal | None:
         """The oldest key of the oldest project, or None without keys (the server acts

@@ -14,7 +14,8 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from hearth.store.api_keys import Principal, hash_secret
+from hearth.domain import Principal
+from hearth.store.api_keys import hash_secret
 from hearth.store.models import ApiKey, Project, RealtimeClientSecret, now_unix
 
 PREFIX = "ek_"

@@ -1,4 +1,4 @@
-"""Leases on background work rows (eval runs, fine-tuning jobs).
+"""Leases on background work rows (``store.models.Leased`` tables, run by ``hearth.jobs``).
 
 A row is worked on by the process whose ``lease_owner`` holds an unexpired
 ``lease_expires_at`` (Unix seconds, float). The worker renews it while it runs; a killed
@@ -28,9 +28,9 @@ def claimable(model: Any, statuses: tuple[str, ...], now: float) -> Any:
 
 
 def claim_next(sessions: sessionmaker[Session], model: Any, statuses: tuple[str, ...],
-               ttl: float, owner: str = OWNER) -> str | None:
-    """Claim the oldest claimable row of ``model``; its id, or None if there is none.
-    Increments ``attempts``."""
+               ttl: float, owner: str = OWNER) -> tuple[str, int] | None:
+    """Claim the oldest claimable row of ``model``: ``(id, attempts)`` with ``attempts``
+    counting this claim, or None if there is none."""
     now = time.time()
     with sessions.begin() as session:
         candidates = session.scalars(
@@ -43,7 +43,8 @@ def claim_next(sessions: sessionmaker[Session], model: Any, statuses: tuple[str,
                 .values(lease_owner=owner, lease_expires_at=now + ttl,
                         attempts=model.attempts + 1))
             if done.rowcount == 1:  # type: ignore[attr-defined]
-                return str(row_id)
+                attempts = session.scalar(select(model.attempts).where(model.id == row_id))
+                return str(row_id), int(attempts or 0)
     return None
 
 

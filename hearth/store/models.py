@@ -153,8 +153,20 @@ class RealtimeClientSecret(Base):
     expires_at: Mapped[int] = mapped_column(BigInteger, index=True)
 
 
-# --- Files, stored completions, Evals and fine-tuning (issue 7, migration 0003) ---------
-#
+# --- Files, stored completions, Evals and fine-tuning (migration 0003) -----------------
+
+
+class Leased:
+    """The columns of durable background work (``hearth.jobs``): a row is worked on by
+    the process whose ``lease_owner`` holds an unexpired ``lease_expires_at`` (Unix s);
+    ``attempts`` counts claims; ``seq`` orders claims oldest first."""
+
+    seq: Mapped[int] = mapped_column(BigInteger, index=True)
+    lease_owner: Mapped[str | None] = mapped_column(String(64), default=None)
+    lease_expires_at: Mapped[float | None] = mapped_column(Float, default=None)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+
+
 # Every listable row has ``seq``: a process-monotonic nanosecond stamp (``next_seq``) that
 # orders lists and cursors (``after=<id>``) exactly in creation order, where ``created_at``
 # (seconds) ties. Project-owned rows cascade with their project. JSON columns hold the
@@ -216,7 +228,7 @@ class Eval(Base):
     seq: Mapped[int] = mapped_column(BigInteger, index=True)
 
 
-class EvalRun(Base):
+class EvalRun(Leased, Base):
     """``client.evals.runs``: one run of an eval over a data source, executed in the
     background under a lease (``lease_owner`` / ``lease_expires_at``)."""
 
@@ -239,10 +251,6 @@ class EvalRun(Base):
     per_model_usage: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     error: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
     created_at: Mapped[int] = mapped_column(BigInteger, default=now_unix)
-    seq: Mapped[int] = mapped_column(BigInteger, index=True)
-    lease_owner: Mapped[str | None] = mapped_column(String(64), default=None)
-    lease_expires_at: Mapped[float | None] = mapped_column(Float, default=None)
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class EvalOutputItem(Base):
@@ -266,7 +274,7 @@ class EvalOutputItem(Base):
     seq: Mapped[int] = mapped_column(BigInteger, index=True)
 
 
-class FineTuningJob(Base):
+class FineTuningJob(Leased, Base):
     """``client.fine_tuning.jobs``: a LoRA training job, run by a worker process under a
     lease. ``control`` carries a pending ``pause`` / ``cancel`` request to the runner."""
 
@@ -297,10 +305,6 @@ class FineTuningJob(Base):
     created_at: Mapped[int] = mapped_column(BigInteger, default=now_unix)
     finished_at: Mapped[int | None] = mapped_column(BigInteger, default=None)
     estimated_finish: Mapped[int | None] = mapped_column(BigInteger, default=None)
-    seq: Mapped[int] = mapped_column(BigInteger, index=True)
-    lease_owner: Mapped[str | None] = mapped_column(String(64), default=None)
-    lease_expires_at: Mapped[float | None] = mapped_column(Float, default=None)
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class FineTuningEvent(Base):

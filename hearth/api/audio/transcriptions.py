@@ -14,7 +14,7 @@ from pydantic import BaseModel, ValidationError
 
 from hearth.api.bodies import json_response
 from hearth.api.deps import authenticate, services
-from hearth.api.errors import validation_error
+from hearth.errors import invalid_request as validation_error
 from hearth.api.forms import parse_form
 from hearth.api.sse import sse_response
 from hearth.errors import InvalidRequest
@@ -38,7 +38,7 @@ async def _read(request: Request, model: type[P]) -> tuple[P, Upload]:
     try:
         params = model.model_validate(form.fields)  # lax: form values are strings
     except ValidationError as exc:
-        raise validation_error(exc.errors()) from None
+        raise validation_error(exc) from None
     return params, Upload(form.filename or "", form.data)
 
 

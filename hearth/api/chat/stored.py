@@ -14,7 +14,7 @@ from hearth.api.bodies import parse_body
 from hearth.api.deps import authenticate, metadata_filter, services
 from hearth.errors import InvalidRequest
 from hearth.services.chat.stored import UpdateParams
-from hearth.store.api_keys import Principal
+from hearth.domain import Principal
 from hearth.store.pages import Order
 
 router = APIRouter()

@@ -331,10 +331,11 @@ class Runner:
             self._wake.clear()
             try:
                 while len(self._active) < MAX_ACTIVE_RUNS:
-                    run_id = await asyncio.to_thread(claim_next, self._sessions, EvalRun,
-                                                     ACTIVE, self._ttl)
-                    if run_id is None:
+                    claimed = await asyncio.to_thread(claim_next, self._sessions, EvalRun,
+                                                      ACTIVE, self._ttl)
+                    if claimed is None:
                         break
+                    run_id = claimed[0]
                     self._active[run_id] = asyncio.create_task(self._work(run_id),
                                                                name=f"eval-run-{run_id}")
             except Exception:  # e.g. the database is busy: try again at the next poll

@@ -75,9 +75,10 @@ class JobRunner:
     async def _loop(self) -> None:
         ttl = self._settings.lease_seconds
         while True:
-            job_id = await asyncio.to_thread(
+            claimed = await asyncio.to_thread(
                 leases.claim_next, self._store.sessions, FineTuningJob, ("queued", "running"),
                 ttl)
+            job_id = claimed[0] if claimed else None
             if job_id is None:
                 self._wake.clear()
                 with contextlib.suppress(TimeoutError):

@@ -34,7 +34,7 @@ from hearth.services.fine_tuning.params import JobParams, check_suffix, resolve_
 from hearth.services.fine_tuning.runner import JobRunner
 from hearth.services.fine_tuning.training_data import Tokenizer, parse
 from hearth.store import leases
-from hearth.store.api_keys import Principal
+from hearth.domain import Principal
 from hearth.store.fine_tuning import JOB_PREFIX, FineTuningStore
 from hearth.store.ids import new_id
 from hearth.store.models import FineTuningJob, Organization, now_unix

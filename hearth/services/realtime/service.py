@@ -30,7 +30,7 @@ from hearth.services.realtime.items import Conversation
 from hearth.services.realtime.response import Context, Emit
 from hearth.services.realtime.session import RealtimeSession, SessionDeps
 from hearth.services.realtime.wire import Vocabulary
-from hearth.store.api_keys import Principal
+from hearth.domain import Principal
 from hearth.store.client_secrets import ClientSecret, ClientSecretStore
 
 DEFAULT_MODEL = "gpt-realtime"

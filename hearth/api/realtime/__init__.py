@@ -24,7 +24,8 @@ from hearth.api.deps import authenticate, services
 from hearth.api.errors import render
 from hearth.errors import AuthenticationFailed, HearthError, PermissionDenied
 from hearth.services.realtime.service import BetaSessionParams, ClientSecretParams
-from hearth.store.api_keys import Principal, redact_secret
+from hearth.domain import Principal
+from hearth.store.api_keys import redact_secret
 
 router = APIRouter()
 demo_router = APIRouter()

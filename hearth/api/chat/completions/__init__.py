@@ -11,7 +11,7 @@ from hearth.api.bodies import json_response, parse_body
 from hearth.api.deps import authenticate, services
 from hearth.api.sse import sse_response
 from hearth.services.chat.params import ChatCompletionParams
-from hearth.store.api_keys import Principal
+from hearth.domain import Principal
 
 router = APIRouter()
 

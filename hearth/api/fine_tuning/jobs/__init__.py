@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse
 from hearth.api.bodies import parse_body
 from hearth.api.deps import authenticate, metadata_filter, services
 from hearth.services.fine_tuning.params import JobParams
-from hearth.store.api_keys import Principal
+from hearth.domain import Principal
 
 router = APIRouter()
 Caller = Annotated[Principal, Depends(authenticate)]

@@ -18,7 +18,7 @@ from hearth.services.evals.service import (
     Evals,
     UpdateEvalParams,
 )
-from hearth.store.api_keys import Principal
+from hearth.domain import Principal
 from hearth.store.pages import Order
 
 router = APIRouter()
