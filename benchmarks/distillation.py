@@ -1,4 +1,4 @@
-"""Issue 7, figure 1: the distillation loop at full size (``examples/distillation/loop.py``).
+"""Distillation, figure 1: the distillation loop at full size (``examples/distillation/loop.py``).
 
 Starts ``hearth serve`` on a fresh data dir and runs the loop: the teacher answers
 ``--train`` messages (stored), an eval over the stored completions keeps the good answers,

@@ -1,4 +1,4 @@
-"""Issue 7, figure 3: decode speed of a fine-tuned model ÷ its base, through the server.
+"""Distillation, figure 3: decode speed of a fine-tuned model ÷ its base, through the server.
 
 Starts ``hearth serve`` on a fresh data dir, trains a small LoRA job through the API
 (``client.fine_tuning.jobs``), then times greedy decodes of the base and the fine-tuned

@@ -1,4 +1,4 @@
-"""Files, stored completions, Evals and fine-tuning jobs (issue 7).
+"""Files, stored completions, Evals and fine-tuning jobs (distillation).
 
 Revision ID: 0003
 Revises: 0002

@@ -1,0 +1,120 @@
+"""The wire contract: every object kind Hearth returns, and the ``openai`` SDK type it must
+validate as. The SDK builds responses with ``construct()`` (no validation), so a missing or
+misnamed field would pass every SDK-driven test; ``check`` validates the raw JSON strictly
+and refuses fields the type does not declare, recursively.
+
+A new resource adds its kinds to ``KINDS`` and fetches them in ``tests/api/test_contract.py``
+(or, for kinds only a real server makes, in its end-to-end test).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Generic, Literal, TypeVar
+
+from openai.types import (
+    EvalCreateResponse,
+    EvalDeleteResponse,
+    EvalListResponse,
+    EvalRetrieveResponse,
+    EvalUpdateResponse,
+    FileDeleted,
+    FileObject,
+    Model,
+    ModelDeleted,
+)
+from openai.types.audio import Transcription, TranscriptionVerbose, Translation
+from openai.types.chat import (
+    ChatCompletion,
+    ChatCompletionChunk,
+    ChatCompletionDeleted,
+    ChatCompletionStoreMessage,
+)
+from openai.types.evals import (
+    RunCancelResponse,
+    RunCreateResponse,
+    RunDeleteResponse,
+    RunListResponse,
+    RunRetrieveResponse,
+)
+from openai.types.evals.runs import OutputItemListResponse, OutputItemRetrieveResponse
+from openai.types.fine_tuning import FineTuningJob, FineTuningJobEvent
+from openai.types.fine_tuning.jobs import FineTuningJobCheckpoint
+from openai.types.realtime import ClientSecretCreateResponse
+from pydantic import BaseModel, ConfigDict
+
+T = TypeVar("T", bound=BaseModel)
+
+KINDS: dict[str, type[BaseModel]] = {
+    "model": Model,
+    "model.deleted": ModelDeleted,
+    "file": FileObject,
+    "file.deleted": FileDeleted,
+    "chat.completion": ChatCompletion,
+    "chat.completion.chunk": ChatCompletionChunk,
+    "chat.completion.deleted": ChatCompletionDeleted,
+    "chat.completion.store_message": ChatCompletionStoreMessage,
+    "audio.transcription": Transcription,
+    "audio.transcription.verbose": TranscriptionVerbose,
+    "audio.translation": Translation,
+    "eval.create": EvalCreateResponse,
+    "eval.retrieve": EvalRetrieveResponse,
+    "eval.update": EvalUpdateResponse,
+    "eval.list_item": EvalListResponse,
+    "eval.deleted": EvalDeleteResponse,
+    "eval.run.create": RunCreateResponse,
+    "eval.run.retrieve": RunRetrieveResponse,
+    "eval.run.list_item": RunListResponse,
+    "eval.run.cancel": RunCancelResponse,
+    "eval.run.deleted": RunDeleteResponse,
+    "eval.run.output_item.retrieve": OutputItemRetrieveResponse,
+    "eval.run.output_item.list_item": OutputItemListResponse,
+    "fine_tuning.job": FineTuningJob,
+    "fine_tuning.job.event": FineTuningJobEvent,
+    "fine_tuning.job.checkpoint": FineTuningJobCheckpoint,
+    "realtime.client_secret": ClientSecretCreateResponse,
+}
+"""Object kind -> the SDK type its JSON must validate as."""
+
+
+class Listing(BaseModel, Generic[T]):
+    """OpenAI's list envelope (``SyncCursorPage`` / ``SyncPage``): nothing else allowed."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    object: Literal["list"]
+    data: list[T]
+    first_id: str | None = None
+    last_id: str | None = None
+    has_more: bool | None = None
+
+
+def _undeclared(value: Any, path: str) -> list[str]:
+    """Paths of fields present in the JSON that no SDK type along the way declares."""
+    if isinstance(value, BaseModel):
+        found = [f"{path}.{key}" for key in (value.model_extra or {})]
+        for name in type(value).model_fields:
+            found += _undeclared(getattr(value, name), f"{path}.{name}")
+        return found
+    if isinstance(value, list):
+        return [p for i, item in enumerate(value) for p in _undeclared(item, f"{path}[{i}]")]
+    if isinstance(value, dict):
+        return [p for k, item in value.items() for p in _undeclared(item, f"{path}.{k}")]
+    return []
+
+
+def check(kind: str, body: str | bytes) -> BaseModel:
+    """``body`` (raw JSON) validated strictly as ``kind``'s SDK type; AssertionError naming
+    every field the type does not declare (a misnamed field), pydantic's error for a
+    missing or mistyped one."""
+    obj = KINDS[kind].model_validate_json(body, strict=True)
+    extra = _undeclared(obj, kind)
+    assert not extra, f"{kind}: fields the SDK type does not declare: {extra}"
+    return obj
+
+
+def check_list(kind: str, body: str | bytes) -> Listing[Any]:
+    """A list response of ``kind`` objects, each checked as ``check`` does."""
+    page = Listing[KINDS[kind]].model_validate_json(body, strict=True)  # type: ignore[index]
+    extra = _undeclared(page, f"list[{kind}]")
+    assert not extra, f"list of {kind}: fields the SDK type does not declare: {extra}"
+    return page
