@@ -40,9 +40,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from serving import API_KEY, MODEL_ID, free_port, hearth_command, server  # noqa: E402
 
+from hearth.services.chat.params import ChatCompletionParams  # noqa: E402
 from hearth.services.chat.stored import StoredCompletions  # noqa: E402
 from hearth.store.api_keys import ApiKeyStore  # noqa: E402
 from hearth.store.db import create_db_engine, session_factory  # noqa: E402
+from hearth.store.stored_completions import StoredCompletionRepository  # noqa: E402
 
 TOPICS = ("rain", "bread", "cats", "rivers", "music", "chess", "snow", "tea", "maps", "bees")
 CRITERION = {"type": "string_check", "name": "kept", "input": "{{sample.output_text}}",
@@ -59,7 +61,7 @@ async def store_answers(client: openai.AsyncOpenAI, data_dir: Path, items: int,
     sessions = session_factory(create_db_engine(f"sqlite:///{data_dir / 'hearth.db'}"))
     principal = ApiKeyStore(sessions).verify(API_KEY)
     assert principal is not None
-    stored = StoredCompletions(sessions)
+    stored = StoredCompletions(StoredCompletionRepository(sessions))
     gate = asyncio.Semaphore(8)
     kept_by_server = True
 
@@ -76,8 +78,7 @@ async def store_answers(client: openai.AsyncOpenAI, data_dir: Path, items: int,
                 return
             except openai.NotFoundError:
                 kept_by_server = False
-        await asyncio.to_thread(stored.save, principal.project_id, request,
-                                done.model_dump(mode="json"), {"bench": tag})
+        await stored.save(principal, ChatCompletionParams.model_validate(request), done)
 
     await asyncio.gather(*(one(i) for i in range(items)))
     return "store: true" if kept_by_server else "StoredCompletions.save"

@@ -10,10 +10,16 @@ from fastapi import FastAPI
 
 import hearth
 from hearth.api import demo, engine, evals, files, models, realtime
-from hearth.api.audio import speech, transcriptions
-from hearth.api.chat import completions, stored
-from hearth.api.fine_tuning import jobs
+from hearth.api.audio import speech, transcriptions, translations
+from hearth.api.beta.realtime import sessions as beta_realtime_sessions
+from hearth.api.chat import completions
+from hearth.api.chat.completions import messages
 from hearth.api.errors import install_error_handlers
+from hearth.api.evals import runs as eval_runs
+from hearth.api.evals.runs import output_items as eval_output_items
+from hearth.api.fine_tuning import jobs
+from hearth.api.fine_tuning.jobs import checkpoints
+from hearth.api.realtime import client_secrets as realtime_client_secrets
 from hearth.config import Settings
 from hearth.services.container import Services
 
@@ -43,14 +49,20 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     app.include_router(engine.router)
     app.include_router(models.router, prefix="/v1")
     app.include_router(completions.router, prefix="/v1")
-    app.include_router(stored.router, prefix="/v1")
+    app.include_router(messages.router, prefix="/v1")
     app.include_router(files.router, prefix="/v1")
     app.include_router(evals.router, prefix="/v1")
+    app.include_router(eval_runs.router, prefix="/v1")
+    app.include_router(eval_output_items.router, prefix="/v1")
     app.include_router(jobs.router, prefix="/v1")
+    app.include_router(checkpoints.router, prefix="/v1")
     app.include_router(speech.router, prefix="/v1")
     app.include_router(transcriptions.router, prefix="/v1")
+    app.include_router(translations.router, prefix="/v1")
     app.include_router(realtime.router, prefix="/v1")
-    app.include_router(realtime.demo_router)
+    app.include_router(realtime_client_secrets.router, prefix="/v1")
+    app.include_router(beta_realtime_sessions.router, prefix="/v1")
+    app.include_router(demo.token_router)
     if settings.realtime_demo:
         app.include_router(demo.router)
     return app

@@ -99,11 +99,16 @@ class InternalError(HearthError):
     """500: a bug; the message never carries a traceback."""
 
 
+_TYPE_TAGS = frozenset({"str", "int", "float", "bool", "list", "dict", "none", "bytes"})
+"""Union members of plain types, as pydantic names them in a location."""
+
+
 def _is_tag(part: Any) -> bool:
     """A union member or validator name pydantic puts in a location (``AudioPCM``,
     ``function-after[...]``), not a field of the request."""
     text = str(part)
-    return not isinstance(part, int) and (text[:1].isupper() or "[" in text or "-" in text)
+    return not isinstance(part, int) and (text[:1].isupper() or "[" in text or "-" in text
+                                          or text in _TYPE_TAGS)
 
 
 def json_path(loc: Sequence[Any], prefix: str = "") -> str | None:

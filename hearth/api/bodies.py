@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any, TypeVar
 
@@ -20,10 +21,20 @@ async def parse_body(request: Request, model: type[P]) -> P:
     raw = await request.body()
     if not raw:
         raise InvalidRequest("The request body is empty; expected a JSON object.")
+    if b"NaN" in raw or b"Infinity" in raw:  # pydantic accepts them; JSON does not
+        try:
+            json.loads(raw, parse_constant=_no_constant)
+        except ValueError as exc:
+            raise InvalidRequest(f"We could not parse the JSON body of your request: "
+                                 f"{exc}. The request body must be valid JSON.") from None
     try:
         return model.model_validate_json(raw, strict=True)
     except ValidationError as exc:
         raise invalid_request(exc) from None
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"'{name}' is not a JSON number")
 
 
 def parse_fields(fields: Mapping[str, Any], model: type[P]) -> P:
@@ -36,6 +47,7 @@ def parse_fields(fields: Mapping[str, Any], model: type[P]) -> P:
 
 
 def json_response(model: BaseModel, status_code: int = 200) -> JSONResponse:
-    """An SDK model as JSON, with exactly the fields that were set."""
-    return JSONResponse(model.model_dump(mode="json", exclude_unset=True),
+    """An SDK model as JSON, with exactly the fields that were set, by their wire names
+    (the SDK aliases some: ``schema_`` is ``schema``)."""
+    return JSONResponse(model.model_dump(mode="json", exclude_unset=True, by_alias=True),
                         status_code=status_code)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
-from hearth.api.deps import authenticate, services
+from hearth.api.deps import Caller, Svc
 
 router = APIRouter()
 
@@ -18,14 +18,13 @@ async def health() -> JSONResponse:
     return JSONResponse({"status": "ok"})
 
 
-@router.get("/hearth/engine", dependencies=[Depends(authenticate)])
-async def engine_stats(request: Request) -> JSONResponse:
+@router.get("/hearth/engine")
+async def engine_stats(caller: Caller, svc: Svc) -> JSONResponse:
     """Per model: active/waiting requests, busy sequences, KV positions held per
     sequence id (as llama.cpp reports them), steps, tokens, mean step time (s); ``audio``:
     per speech model whether it is loaded, its load count and users, and audio jobs in
     flight; ``realtime``: open Realtime sessions."""
-    svc = services(request)
-    data = {m.id: dataclasses.asdict(m.scheduler.stats) for m in svc.models.loaded()}
+    data = {m.id: dataclasses.asdict(m.stats) for m in svc.models.loaded()}
     return JSONResponse({"object": "hearth.engine_stats", "models": data,
                          "audio": svc.audio.stats(),
                          "realtime": {"sessions_open": svc.realtime.sessions_open}})

@@ -7,6 +7,7 @@ converted where it is parsed, by ``hearth.errors.invalid_request``), so it is a 
 from __future__ import annotations
 
 import logging
+
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse

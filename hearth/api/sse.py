@@ -18,7 +18,8 @@ log = logging.getLogger(__name__)
 async def _frames(events: AsyncIterator[BaseModel], done: bool) -> AsyncIterator[bytes]:
     try:
         async for event in events:
-            yield b"data: " + event.model_dump_json(exclude_unset=True).encode() + b"\n\n"
+            frame = event.model_dump_json(exclude_unset=True, by_alias=True)
+            yield b"data: " + frame.encode() + b"\n\n"
     except HearthError as exc:
         yield b"data: " + _json(exc) + b"\n\n"
         return

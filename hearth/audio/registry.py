@@ -28,7 +28,7 @@ from hearth.audio.weights import (
     parse_voice_spec,
     tiny_en_dir,
 )
-from hearth.config import Settings
+from hearth.config import AudioSettings
 from hearth.errors import InvalidRequest, ModelNotFound
 
 log = logging.getLogger(__name__)
@@ -73,14 +73,14 @@ class AudioRegistry:
         self._sweeper.start()
 
     @classmethod
-    def build(cls, settings: Settings,
+    def build(cls, settings: AudioSettings,
               clock: Callable[[], float] = time.monotonic) -> AudioRegistry:
         """Find the bundled and configured models (nothing is loaded yet). Raises
         ``ValueError`` for a configured voice file that is missing or a voice map entry
         naming an unknown voice."""
-        idle = settings.audio_idle_unload
+        idle = settings.idle_unload
         sources: list[VoiceSource] = []
-        bundled = bundled_voice() if settings.audio else None
+        bundled = bundled_voice() if settings.enabled else None
         if bundled is not None:
             sources.append(bundled)
         sources += [parse_voice_spec(spec) for spec in settings.tts_voices]
@@ -93,19 +93,19 @@ class AudioRegistry:
             voice_map[openai_voice] = name
         whisper: dict[str, LazyModel[WhisperSTT]] = {}
         cache = settings.data_dir / "models"
-        threads = settings.audio_threads
-        tiny = tiny_en_dir() if settings.audio else None
+        threads = settings.threads
+        tiny = tiny_en_dir() if settings.enabled else None
         if tiny is not None:
             whisper[TINY_EN] = LazyModel(TINY_EN, lambda: WhisperSTT(tiny, threads), idle, clock)
-        if settings.audio and has_whisper_base():
+        if settings.enabled and has_whisper_base():
             whisper[BASE] = LazyModel(
                 BASE, lambda: WhisperSTT(joined_whisper_base(cache), threads), idle, clock)
-        for alias, target in settings.audio_model_aliases.items():
+        for alias, target in settings.model_aliases.items():
             if target not in whisper:
                 raise ValueError(f"HEARTH_AUDIO_MODEL_ALIASES: {alias} -> unknown model "
                                  f"{target!r} (have: {', '.join(whisper) or 'none'})")
-        aliases = {**DEFAULT_STT_ALIASES, **settings.audio_model_aliases}
-        workers = AudioWorkers(settings.audio_workers, settings.audio_max_waiting)
+        aliases = {**DEFAULT_STT_ALIASES, **settings.model_aliases}
+        workers = AudioWorkers(settings.workers, settings.max_waiting)
         created = int(sources[0].model.stat().st_mtime) if sources else int(time.time())
         return cls(voices, voice_map, whisper, aliases, workers, created,
                    sweep_every=min(30.0, idle / 4))

@@ -16,7 +16,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -89,6 +89,17 @@ def unpack_mask(bits: npt.NDArray[np.int32], n_vocab: int) -> npt.NDArray[np.boo
     return unpacked.astype(np.bool_)
 
 
+class CompilesGrammars(Protocol):
+    """Anything that compiles grammars for one vocabulary: a ``GrammarCompiler``, or a
+    served model (``ServedModel.compile_grammar``)."""
+
+    def compile_grammar(self, *, json_schema: dict[str, Any] | None = None,
+                        lark: str | None = None) -> Grammar:
+        """The grammar of exactly one of a JSON Schema or a Lark source; raises
+        ``GrammarError`` naming what cannot be enforced."""
+        ...
+
+
 class GrammarCompiler:
     """Compiles JSON Schema and Lark grammars for one tokenizer, with an LRU cache.
 
@@ -116,6 +127,15 @@ class GrammarCompiler:
     def lark(self, source: str) -> Grammar:
         """The grammar of a Lark source in llguidance's dialect (``%json {...}`` allowed)."""
         return self._cached("lark:" + source, lambda: LLMatcher.grammar_from_lark(source))
+
+    def compile_grammar(self, *, json_schema: dict[str, Any] | None = None,
+                        lark: str | None = None) -> Grammar:
+        """``json_schema(...)`` or ``lark(...)``: exactly one must be given."""
+        if json_schema is not None and lark is None:
+            return self.json_schema(json_schema)
+        if lark is not None and json_schema is None:
+            return self.lark(lark)
+        raise ValueError("compile_grammar takes exactly one of json_schema, lark")
 
     def _cached(self, key: str, build: Any) -> Grammar:
         with self._lock:

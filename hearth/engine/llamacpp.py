@@ -2,7 +2,17 @@
 
 One ``llama_context`` with a unified KV cache shared by up to ``max_sequences``
 sequence ids; every scheduler step is one ``llama_decode`` over all of them
-(continuous batching). Only the scheduler thread calls into it.
+(continuous batching).
+
+Threads: the context (``decode``, the KV-cache and state calls, logits) is used by the
+thread that loads the model until its scheduler thread starts, then by the scheduler
+thread only. The vocabulary is read from other threads too: ``tokenize`` on worker
+threads (request preparation, fine-tuning data), and llguidance's tokenizer (built once
+by ``grammar_tokenizer``) calls ``llama_tokenize`` on it from whichever thread compiles a
+grammar or computes a mask. That is safe: a ``llama_vocab`` is immutable once the model
+is loaded, and llama.cpp's tokenize and token-to-piece functions take it ``const`` and
+keep their working state per call. ``close`` frees both, so ``LocalModel.close`` calls it
+only after the scheduler thread has ended and no other thread is in the model.
 """
 
 from __future__ import annotations
@@ -89,6 +99,7 @@ class LlamaCppRunner:
         self._closed = False
         self.info = ModelInfo(
             id=model_id, path=path, n_vocab=self._n_vocab, n_ctx_train=n_ctx_train,
+            context_length=self.context_length,
             chat_template=_meta(self._model, "tokenizer.chat_template"),
             bos_token=self._special_text(lc.llama_vocab_bos(self._vocab)),
             eos_token=self._special_text(lc.llama_vocab_eos(self._vocab)),

@@ -1,4 +1,4 @@
-"""The models this server serves, each with its runner and scheduler thread.
+"""The models this server serves (``ServedModel``s), each with its own engine thread.
 
 Base models (the bundled one and ``--model`` files) load at start and are visible to
 every organization. Fine-tuned models come from a ``ModelCatalog``: each is visible only
@@ -24,11 +24,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, overload
 
-from hearth.config import Settings
+from hearth.config import EngineSettings
 from hearth.engine.constraints import GrammarCompiler
 from hearth.engine.llamacpp import LlamaCppRunner, RunnerConfig
 from hearth.engine.prefix_cache import CacheConfig, PrefixCache
 from hearth.engine.scheduler import Scheduler
+from hearth.engine.served import LocalModel, ServedModel
 from hearth.engine.weights import (
     ModelSource,
     bundled_chat_model,
@@ -50,22 +51,7 @@ of its prompt-cache memory: several may be loaded beside the base."""
 
 HANDOFF_SECONDS = 10.0
 """A model handed out this recently may still be preparing a request it has not yet
-submitted (tokenizing with its runner), so it is not unloaded."""
-
-
-@dataclass
-class ServedModel:
-    """A loaded chat model: id, creation time (unix s), runner, scheduler, its grammar
-    compiler (structured outputs), ``source`` (the original GGUF file, before any
-    ``weight_format`` conversion) and ``owner`` (organization id; None for base models)."""
-
-    id: str
-    created: int
-    runner: LlamaCppRunner
-    scheduler: Scheduler
-    grammars: GrammarCompiler
-    source: Path
-    owner: str | None = None
+submitted (tokenizing, compiling a grammar), so it is not unloaded."""
 
 
 @dataclass
@@ -100,7 +86,7 @@ def _not_found(model_id: str) -> ModelNotFound:
                          "access to it.", param="model")
 
 
-def _runner_config(settings: Settings, share: int) -> RunnerConfig:
+def _runner_config(settings: EngineSettings, share: int) -> RunnerConfig:
     return RunnerConfig(context_length=settings.context_length,
                         max_sequences=settings.max_sequences,
                         kv_cells=max(settings.kv_cache_tokens // share, settings.context_length),
@@ -108,7 +94,7 @@ def _runner_config(settings: Settings, share: int) -> RunnerConfig:
                         threads=settings.threads, flash_attention=settings.flash_attention)
 
 
-def _prompt_cache(runner: LlamaCppRunner, weights: Path, settings: Settings,
+def _prompt_cache(runner: LlamaCppRunner, weights: Path, settings: EngineSettings,
                   clock: Callable[[], float], share: int) -> PrefixCache | None:
     if not settings.prompt_cache:
         return None
@@ -119,7 +105,7 @@ def _prompt_cache(runner: LlamaCppRunner, weights: Path, settings: Settings,
                                            settings.prompt_cache_max_lifetime), clock)
 
 
-def _load(source: ModelSource, settings: Settings, weight_format: str,
+def _load(source: ModelSource, settings: EngineSettings, weight_format: str,
           clock: Callable[[], float], extra: ExtraModel | None = None,
           cache_dir: Path | None = None) -> ServedModel:
     """Convert (once, into ``cache_dir``), load and start one model; a catalog model
@@ -139,15 +125,14 @@ def _load(source: ModelSource, settings: Settings, weight_format: str,
     log.info("loaded model %s (%s, %s weights) from %s", source.id, runner.info.description,
              weight_format, source.path)
     created = extra.created if extra else int(source.path.stat().st_mtime)
-    return ServedModel(source.id, created, runner, scheduler,
-                       GrammarCompiler(runner.grammar_tokenizer()), source.path,
-                       extra.owner if extra else None)
+    return LocalModel(source.id, created, runner, scheduler,
+                      GrammarCompiler(runner.grammar_tokenizer()), source.path,
+                      extra.owner if extra else None)
 
 
 def _unload(models: list[ServedModel]) -> None:
     for model in models:
-        model.scheduler.stop()
-        model.runner.close()
+        model.close()
         if model.owner is not None:
             log.info("unloaded model %s", model.id)
 
@@ -159,7 +144,7 @@ class ModelRegistry:
     is loaded by the first caller while the others wait for it.
     """
 
-    def __init__(self, models: list[ServedModel], settings: Settings,
+    def __init__(self, models: list[ServedModel], settings: EngineSettings,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self._models = {m.id: m for m in models}
         self._settings = settings
@@ -174,7 +159,7 @@ class ModelRegistry:
         self._closed = False
 
     @classmethod
-    def load(cls, settings: Settings,
+    def load(cls, settings: EngineSettings,
              clock: Callable[[], float] = time.monotonic) -> ModelRegistry:
         """Load the bundled model (converted per ``weight_format``) and every
         ``--model`` GGUF (served as given). Raises ``ValueError`` for a missing file.
@@ -265,7 +250,7 @@ class ModelRegistry:
         shutil.rmtree(self._cache_dir(model_id), ignore_errors=True)
 
     def close(self) -> None:
-        """Stop every scheduler thread and free llama.cpp memory."""
+        """Close every model (engine threads stopped, llama.cpp memory freed)."""
         with self._lock:
             self._closed = True
             models = [*self._models.values(), *self._extra.values(),
@@ -359,6 +344,6 @@ class ModelRegistry:
     def _idle(served: ServedModel, handed: float, now: float) -> bool:
         """No job queued or running, and not handed out within ``HANDOFF_SECONDS``
         (a job submitted since shows in the stats within one engine step)."""
-        stats = served.scheduler.stats
+        stats = served.stats
         return (not stats.active_requests and not stats.waiting_requests
                 and now - handed >= HANDOFF_SECONDS)

@@ -1,8 +1,9 @@
-"""The ModelRunner protocol: what the scheduler needs from an inference backend.
+"""The ModelRunner protocol: what the scheduler needs from an in-process backend.
 
 A runner tokenizes, holds KV cells per sequence id and computes next-token logits for a
-batch of sequences in one forward pass. The llama.cpp runner is the embedded default;
-a transformers runner or a remote engine implement the same protocol.
+batch of sequences in one forward pass. The llama.cpp runner is the embedded default; a
+transformers runner would implement the same protocol. Services never see a runner: they
+use ``engine.served.ServedModel`` (a remote engine is a ``ServedModel``, not a runner).
 """
 
 from __future__ import annotations
@@ -32,12 +33,16 @@ class BatchItem:
 
 @dataclass(frozen=True)
 class ModelInfo:
-    """Facts about a loaded model that the API reports."""
+    """Facts about a loaded model that the API reports.
+
+    ``context_length``: tokens one sequence may hold (prompt + completion), the
+    configured length capped at ``n_ctx_train``; ``path``: the served weights file."""
 
     id: str
     path: str
     n_vocab: int
     n_ctx_train: int
+    context_length: int
     chat_template: str | None
     bos_token: str
     eos_token: str
@@ -96,6 +101,10 @@ class ModelRunner(Protocol):
 
     def sequence_length(self, seq_id: int) -> int:
         """Positions held in the KV cache for ``seq_id`` (0 when free)."""
+        ...
+
+    def close(self) -> None:
+        """Free the model (idempotent); nothing may call the runner afterwards."""
         ...
 
 

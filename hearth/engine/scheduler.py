@@ -70,11 +70,14 @@ class Scheduler:
         """Start the engine thread."""
         self._thread.start()
 
-    def stop(self) -> None:
-        """Finish the thread: pending requests fail with 503."""
+    def stop(self) -> bool:
+        """Finish the thread: pending requests fail with 503. Whether it has ended (it
+        is given 30 s to finish its step)."""
         self._stopping = True
         self._inbox.put(None)
-        self._thread.join(timeout=30)
+        if self._thread.is_alive():
+            self._thread.join(timeout=30)
+        return not self._thread.is_alive()
 
     def submit(self, request: GenerationRequest) -> GenerationHandle:
         """Queue a request from the event loop; returns its handle immediately.

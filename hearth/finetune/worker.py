@@ -2,7 +2,8 @@
 
 Reads ``JOB_DIR/spec.json`` (``spec.py``) and the tokenized examples it names, trains, and
 writes per-epoch checkpoints (``checkpoint.py``) with a merged GGUF each. Protocol
-(docs/fine-tuning-training.md): one JSON object per line on stdout, flushed per line:
+(docs/fine-tuning-training.md; the events are ``spec.py``'s models, which the server
+parses too): one JSON object per line on stdout, flushed per line:
 ``started``, ``step`` (per optimizer step), ``checkpoint`` (after its files are complete),
 ``done`` or ``error``; paths are relative to JOB_DIR. Anything else (progress bar, library
 chatter) goes to stderr. Started again on the same JOB_DIR, it continues after the last
@@ -25,7 +26,6 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import contextlib  # noqa: E402
-import json  # noqa: E402
 import math  # noqa: E402
 import signal  # noqa: E402
 import sys  # noqa: E402
@@ -44,7 +44,22 @@ from tqdm import tqdm  # noqa: E402
 from hearth.finetune import checkpoint, data  # noqa: E402
 from hearth.finetune.gguf_lora import BaseGGUF, lora_from_peft, write_adapter, write_merged  # noqa: E402,E501
 from hearth.finetune.model import add_lora, load_base, lora_arrays  # noqa: E402
-from hearth.finetune.spec import JobSpec, read_spec  # noqa: E402
+from hearth.finetune.spec import (  # noqa: E402
+    ADAPTER,
+    FINAL,
+    MODEL,
+    CheckpointEvent,
+    CheckpointMetrics,
+    DoneEvent,
+    ErrorEvent,
+    JobSpec,
+    StartedEvent,
+    StepEvent,
+    WorkerEvent,
+    checkpoint_dir,
+    event_line,
+    read_spec,
+)
 from hearth.finetune.trainer import Result, Trainer  # noqa: E402
 
 VALID_EVERY = 10
@@ -60,8 +75,8 @@ class Terminated(BaseException):
 
 
 class Events:
-    """JSON lines on the real stdout; fd 1 and ``sys.stdout`` are pointed at stderr so no
-    library print can corrupt the protocol."""
+    """The protocol's events (``spec.WorkerEvent``) as JSON lines on the real stdout; fd 1
+    and ``sys.stdout`` are pointed at stderr so no library print can corrupt the protocol."""
 
     def __init__(self) -> None:
         sys.stdout.flush()
@@ -69,9 +84,9 @@ class Events:
         os.dup2(2, 1)
         sys.stdout = sys.stderr
 
-    def emit(self, event: str, **fields: Any) -> None:
+    def emit(self, event: WorkerEvent) -> None:
         try:
-            self._out.write(json.dumps({"event": event, **fields}) + "\n")
+            self._out.write(event_line(event))
             self._out.flush()
         except BrokenPipeError:
             raise Terminated(signal.SIGPIPE) from None
@@ -98,11 +113,11 @@ def run(job_dir: Path, events: Events) -> None:
     train = data.load(_resolve(job_dir, spec.train), spec.method)
     valid = data.load(_resolve(job_dir, spec.valid), spec.method) if spec.valid else []
     per_epoch = data.steps_per_epoch(len(train), hp.batch_size)
-    started = {"total_steps": per_epoch * hp.n_epochs, "epochs": hp.n_epochs,
-               "steps_per_epoch": per_epoch}
     done_epochs = min(checkpoint.latest(job_dir), hp.n_epochs)
+    started = StartedEvent(total_steps=per_epoch * hp.n_epochs, epochs=hp.n_epochs,
+                           steps_per_epoch=per_epoch, resumed_from_epoch=done_epochs)
     if done_epochs == hp.n_epochs:  # killed after the last checkpoint: only finish up
-        events.emit("started", **started, resumed_from_epoch=done_epochs)
+        events.emit(started)
         _finish(job_dir, events, checkpoint.read_progress(job_dir, done_epochs))
         return
 
@@ -116,7 +131,7 @@ def run(job_dir: Path, events: Events) -> None:
     if done_epochs:
         progress = checkpoint.load_state(job_dir, done_epochs, trainer.model, trainer.optimizer,
                                          trainer.scheduler)
-    events.emit("started", **started, resumed_from_epoch=done_epochs)
+    events.emit(started)
 
     valid_batches = list(data.batches(valid, hp.batch_size))
     bar = tqdm(total=per_epoch * hp.n_epochs, initial=progress.step, unit="step",
@@ -134,11 +149,10 @@ def run(job_dir: Path, events: Events) -> None:
         progress.metrics = _train_epoch(trainer, spec, epoch, train, valid_batches, progress,
                                         events, bar)
         progress.epoch = epoch
-        ckpt = checkpoint.name(epoch)
-        checkpoint.write(job_dir, epoch, fill, partial(
-            events.emit, "checkpoint", epoch=epoch, step=progress.step,
-            model=f"{ckpt}/{checkpoint.MODEL}", adapter=f"{ckpt}/{checkpoint.ADAPTER}",
-            metrics=progress.metrics))
+        ckpt = checkpoint_dir(epoch)
+        checkpoint.write(job_dir, epoch, fill, partial(events.emit, CheckpointEvent(
+            epoch=epoch, step=progress.step, model=f"{ckpt}/{MODEL}", adapter=f"{ckpt}/{ADAPTER}",
+            metrics=CheckpointMetrics.model_validate(progress.metrics))))
     bar.close()
     _finish(job_dir, events, progress)
 
@@ -170,7 +184,7 @@ def _train_epoch(trainer: Trainer, spec: JobSpec, epoch: int, train: list[data.E
         elif valid_batches and progress.step % VALID_EVERY == 0:
             one = valid_batches[(progress.step // VALID_EVERY) % len(valid_batches)]
             step.update(_valid_metrics(trainer.evaluate([one]), full=False))
-        events.emit("step", **step)
+        events.emit(StepEvent(**step))
         bar.update(1)
         bar.set_postfix(loss=f"{result.loss:.3f}", epoch=epoch, refresh=False)
     return _checkpoint_metrics(progress.step, results, step)
@@ -212,10 +226,9 @@ def _checkpoint_metrics(step: int, results: list[Result], last: dict[str, Any]) 
 
 
 def _finish(job_dir: Path, events: Events, progress: checkpoint.Progress) -> None:
-    checkpoint.finalize(job_dir, progress.epoch, partial(
-        events.emit, "done", trained_tokens=progress.trained_tokens,
-        model=f"{checkpoint.FINAL}/{checkpoint.MODEL}",
-        adapter=f"{checkpoint.FINAL}/{checkpoint.ADAPTER}"))
+    checkpoint.finalize(job_dir, progress.epoch, partial(events.emit, DoneEvent(
+        trained_tokens=progress.trained_tokens, model=f"{FINAL}/{MODEL}",
+        adapter=f"{FINAL}/{ADAPTER}")))
 
 
 def _message(exc: Exception) -> str:
@@ -247,7 +260,7 @@ def main(argv: list[str]) -> int:
     except Exception as exc:
         traceback.print_exc(file=sys.stderr)
         with contextlib.suppress(Terminated):
-            events.emit("error", message=_message(exc))
+            events.emit(ErrorEvent(message=_message(exc)))
         return 1
     return 0
 

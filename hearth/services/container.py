@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import Engine
 
@@ -13,18 +13,23 @@ from hearth.audio.registry import AudioRegistry
 from hearth.config import Settings
 from hearth.engine.registry import ModelRegistry
 from hearth.services.audio.speech import Speech
-from hearth.services.auth import Auth
 from hearth.services.audio.transcriptions import Transcriptions
+from hearth.services.auth import Auth
 from hearth.services.chat.completions import ChatCompletions
 from hearth.services.chat.stored import StoredCompletions
 from hearth.services.evals.service import Evals
 from hearth.services.files import Files
 from hearth.services.fine_tuning.service import FineTuning
+from hearth.services.models import Models
 from hearth.services.realtime.service import Realtime
 from hearth.store.api_keys import ApiKeyStore
 from hearth.store.blobs import BlobStore
 from hearth.store.client_secrets import ClientSecretStore
 from hearth.store.db import create_db_engine, migrate, session_factory
+from hearth.store.evals import EvalStore
+from hearth.store.files import FileRepository
+from hearth.store.fine_tuning import FineTuningStore
+from hearth.store.stored_completions import StoredCompletionRepository
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +52,11 @@ class Services:
     stored_completions: StoredCompletions
     evals: Evals
     fine_tuning: FineTuning
+    model_service: Models = field(init=False)
+    """``client.models`` over ``models`` (the registry) and ``audio``."""
+
+    def __post_init__(self) -> None:
+        self.model_service = Models(self.models, self.audio)
 
     @classmethod
     def build(cls, settings: Settings,
@@ -63,18 +73,21 @@ class Services:
         created = api_keys.bootstrap(explicit)
         if created:
             print(f"Created API key (shown once, store it now): {created}", flush=True)
-        models = ModelRegistry.load(settings, clock)
-        audio = AudioRegistry.build(settings, clock)
+        models = ModelRegistry.load(settings.engine, clock)
+        audio = AudioRegistry.build(settings.speech, clock)
         log.info("serving models: %s", ", ".join(
             [m.id for m in models.list()] + [m.id for m in audio.models()]))
-        stored = StoredCompletions(sessions)
+        stored = StoredCompletions(StoredCompletionRepository(sessions))
         chat = ChatCompletions(models, stored)
-        realtime = Realtime(settings, models, chat, audio, ClientSecretStore(sessions))
-        files = Files(sessions, BlobStore(settings.data_dir / "blobs"), settings)
+        realtime = Realtime(settings.realtime, settings.speech, models, chat, audio,
+                            ClientSecretStore(sessions))
+        files = Files(FileRepository(sessions), BlobStore(settings.data_dir / "blobs"),
+                      settings.storage)
         return cls(settings, db, api_keys, Auth(api_keys), models, chat, audio, Speech(audio),
-                   Transcriptions(audio, settings.stt_beam_size, settings.max_audio_seconds),
-                   realtime, files, stored, Evals(sessions, chat, files, stored, settings),
-                   FineTuning(sessions, files, models, settings))
+                   Transcriptions(audio, settings.speech),
+                   realtime, files, stored, Evals(EvalStore(sessions), chat, files, stored,
+                                                   settings.jobs),
+                   FineTuning(FineTuningStore(sessions), files, models, settings.jobs))
 
     async def start_background(self) -> None:
         """Start the eval-run and fine-tuning runners (on the serving event loop); they

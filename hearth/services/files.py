@@ -1,35 +1,33 @@
 """``client.files`` (OpenAI API reference: Files): upload, list, retrieve, content, delete.
 
-Bytes live in the ``BlobStore`` (``<data_dir>/blobs``), metadata in the ``files`` table.
-A blob is written completely before its row, and a row is deleted before its blob, so a
-row always names whole bytes (a crash can at worst leave an orphan blob). Files are
-scoped to a project: another project's file id is "not found", never visible. A file
-past its ``expires_at`` behaves as deleted; its row and blob are removed lazily (on the
-next create/list in its project, or when it is looked up).
+Bytes live in the ``BlobStore`` (``<data_dir>/blobs``), metadata in the ``files`` table
+(``FileRepository``). A blob is written completely before its row, and a row is deleted
+before its blob, so a row always names whole bytes (a crash can at worst leave an orphan
+blob). Files are scoped to the caller's project: another project's file id is "not
+found", never visible. A file past its ``expires_at`` behaves as deleted; its row and blob
+are removed lazily (on the next create/list in its project, or when it is looked up).
 
-Objects are returned as OpenAI JSON: ``FileObject`` ``{"id": "file-<24 alnum>",
-"object": "file", "bytes", "created_at", "expires_at", "filename", "purpose",
-"status": "processed", "status_details": null}`` and ``FileDeleted``
-``{"id", "object": "file", "deleted": true}``. Everything but ``create`` is synchronous
-(database and disk); async callers run it with ``asyncio.to_thread``.
+Objects are the SDK's ``FileObject`` (``{"id": "file-<24 alnum>", "object": "file",
+"bytes", "created_at", "expires_at", "filename", "purpose", "status": "processed",
+"status_details": null}``), ``FileDeleted`` and ``CursorPage[FileObject]``. Every method
+is async; database and disk work runs on a worker thread.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from typing import Any, BinaryIO, Literal
+from collections.abc import AsyncIterable, Iterator
+from typing import BinaryIO, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from sqlalchemy import delete, or_, select
-from sqlalchemy.orm import Session, sessionmaker
+from openai.types import FileDeleted, FileObject
+from pydantic import BaseModel, ConfigDict, Field
 
-from hearth.config import Settings
+from hearth.config import StorageSettings
+from hearth.domain import CursorPage, PageParams, Principal
 from hearth.errors import InvalidRequest, NotFound
 from hearth.store.blobs import BlobStore
-from hearth.store.ids import new_id
-from hearth.store.models import StoredFile, next_seq, now_unix
-from hearth.store.pages import Order, check_limit, list_body, paginate
+from hearth.store.files import FileRepository
+from hearth.store.models import StoredFile, now_unix
 
 Purpose = Literal["assistants", "batch", "fine-tune", "vision", "user_data", "evals"]
 UPLOAD_PURPOSES: tuple[str, ...] = ("assistants", "batch", "fine-tune", "vision",
@@ -40,8 +38,8 @@ OUTPUT_PURPOSES: tuple[str, ...] = ("assistants_output", "batch_output", "fine-t
 
 BATCH_DEFAULT_TTL = 30 * 24 * 3600
 """``batch`` files expire after 30 days unless ``expires_after`` says otherwise."""
-MAX_LIST_LIMIT = 10_000
 _SWEEP_BATCH = 100  # expired rows removed per lazy sweep
+_CHUNK = 1 << 20  # bytes per read of a blob being streamed
 
 
 class ExpiresAfter(BaseModel):
@@ -55,7 +53,7 @@ class ExpiresAfter(BaseModel):
 
 class CreateParams(BaseModel):
     """Form fields of ``POST /v1/files`` besides ``file`` (values arrive as strings and
-    are converted, as form data must be)."""
+    are converted, as form data must be; ``expires_after[seconds]`` nested)."""
 
     model_config = ConfigDict(extra="allow")
 
@@ -63,38 +61,19 @@ class CreateParams(BaseModel):
     expires_after: ExpiresAfter | None = None
 
 
-class ListParams(BaseModel):
-    """Query of ``GET /v1/files``: ``purpose`` (exact), ``after``, ``limit`` (1..10000,
-    default 10000), ``order`` (``desc`` by default)."""
-
-    model_config = ConfigDict(extra="ignore")
-
-    purpose: str | None = None
-    after: str | None = None
-    limit: int = MAX_LIST_LIMIT
-    order: Order = "desc"
-
-
-def _object(row: StoredFile) -> dict[str, Any]:
-    return {"id": row.id, "object": "file", "bytes": row.bytes, "created_at": row.created_at,
-            "expires_at": row.expires_at, "filename": row.filename, "purpose": row.purpose,
-            "status": row.status, "status_details": row.status_details}
+def _object(row: StoredFile) -> FileObject:
+    obj = FileObject.model_validate({
+        "id": row.id, "object": "file", "bytes": row.bytes, "created_at": row.created_at,
+        "expires_at": row.expires_at, "filename": row.filename, "purpose": "user_data",
+        "status": row.status, "status_details": row.status_details})
+    # FileObject's purpose Literal lags the upload purposes (no "evals", which the SDK's
+    # FilePurpose has): the rest is validated, the stored purpose set as it is
+    obj.purpose = row.purpose  # type: ignore[assignment]
+    return obj
 
 
 def _not_found(file_id: str, param: str = "file_id") -> NotFound:
     return NotFound(f"No such File object: {file_id}", param=param)
-
-
-def _expires_at(created_at: int, purpose: str, expires_after: dict[str, Any] | None,
-                ) -> int | None:
-    if expires_after is not None:
-        try:
-            return created_at + ExpiresAfter.model_validate(expires_after).seconds
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            param = ".".join(["expires_after", *map(str, first["loc"])])
-            raise InvalidRequest(f"Invalid '{param}': {first['msg']}.", param=param) from None
-    return created_at + BATCH_DEFAULT_TTL if purpose == "batch" else None
 
 
 def _check_purpose(purpose: str, allowed: tuple[str, ...]) -> None:
@@ -104,131 +83,130 @@ def _check_purpose(purpose: str, allowed: tuple[str, ...]) -> None:
                              f"{choices}.", param="purpose", code="invalid_value")
 
 
-class Files:
-    """Upload, list, retrieve, content, delete; bytes in ``BlobStore``, rows in ``files``."""
+def _read_all(fh: BinaryIO) -> Iterator[bytes]:
+    with fh:
+        while chunk := fh.read(_CHUNK):
+            yield chunk
 
-    def __init__(self, sessions: sessionmaker[Session], blobs: BlobStore,
-                 settings: Settings) -> None:
-        self._sessions = sessions
+
+class Files:
+    """Upload, list, retrieve, content, delete; bytes in ``BlobStore``, rows in
+    ``FileRepository``."""
+
+    def __init__(self, repo: FileRepository, blobs: BlobStore,
+                 storage: StorageSettings) -> None:
+        self._repo = repo
         self.blobs = blobs
-        self._max_bytes = int(settings.max_file_mb * 1_000_000)
+        self._max_bytes = int(storage.max_file_mb * 1_000_000)
 
     @property
     def max_bytes(self) -> int:
         """Largest upload in bytes (``max_file_mb``)."""
         return self._max_bytes
 
-    async def create(self, project_id: str, filename: str, chunks: AsyncIterator[bytes],
-                     purpose: str, expires_after: dict[str, Any] | None) -> dict[str, Any]:
-        """Store ``chunks`` as a new file; returns its ``FileObject``.
-
-        ``purpose``: one of ``UPLOAD_PURPOSES``; ``expires_after``: ``{"anchor":
-        "created_at", "seconds": 3600..2592000}`` or None (``batch``: 30 days, others:
-        never). Raises ``InvalidRequest`` (400, ``param`` ``purpose`` or
-        ``expires_after.*``) before reading any bytes, and
-        ``PayloadTooLarge`` (413, nothing kept) beyond ``max_file_mb``.
-        """
-        _check_purpose(purpose, UPLOAD_PURPOSES)
-        _expires_at(0, purpose, expires_after)  # validates before the bytes are read
+    async def create(self, caller: Principal, params: CreateParams, filename: str,
+                     chunks: AsyncIterable[bytes]) -> FileObject:
+        """Store ``chunks`` (the uploaded file, streamed) as a new file of the caller's
+        project. Expiry: ``params.expires_after`` or, without one, 30 days for ``batch``
+        and never for other purposes. ``PayloadTooLarge`` (413, nothing kept) beyond
+        ``max_file_mb``."""
         key, size = await self.blobs.put_stream(chunks, self._max_bytes)
-        try:
-            return await asyncio.to_thread(self._insert, project_id, filename, purpose, key,
-                                           size, expires_after)
-        except BaseException:
-            self.blobs.delete(key)
-            raise
+        seconds = params.expires_after.seconds if params.expires_after else None
+        return await self._insert(caller, filename or "upload", params.purpose, key, size,
+                                  seconds)
 
-    def create_bytes(self, project_id: str, filename: str, data: bytes, purpose: str,
-                     ) -> dict[str, Any]:
+    async def create_bytes(self, caller: Principal, filename: str, data: bytes,
+                           purpose: str) -> FileObject:
         """Store server-made bytes (e.g. a fine-tuning results file) as a file of the
-        project; ``purpose`` may also be one of ``OUTPUT_PURPOSES``. No size limit, no
-        expiry. Returns the ``FileObject``; ``InvalidRequest`` for an unknown purpose."""
+        caller's project; ``purpose`` may also be one of ``OUTPUT_PURPOSES``. No size
+        limit; expiry as ``create`` without ``expires_after``. ``InvalidRequest`` (400,
+        ``purpose``) for an unknown purpose."""
         _check_purpose(purpose, UPLOAD_PURPOSES + OUTPUT_PURPOSES)
-        key, size = self.blobs.put([data])
-        try:
-            return self._insert(project_id, filename, purpose, key, size, None)
-        except BaseException:
-            self.blobs.delete(key)
-            raise
+        key, size = await asyncio.to_thread(self.blobs.put, [data])
+        return await self._insert(caller, filename, purpose, key, size, None)
 
-    def _insert(self, project_id: str, filename: str, purpose: str, key: str, size: int,
-                expires_after: dict[str, Any] | None) -> dict[str, Any]:
-        created_at = now_unix()
-        row = StoredFile(id=new_id("file-"), project_id=project_id, filename=filename,
-                         purpose=purpose, bytes=size, blob_key=key, status="processed",
-                         status_details=None, created_at=created_at,
-                         expires_at=_expires_at(created_at, purpose, expires_after),
-                         seq=next_seq())
-        with self._sessions.begin() as session:
-            session.add(row)
-        self._sweep(project_id)
-        return _object(row)
+    async def _insert(self, caller: Principal, filename: str, purpose: str, key: str,
+                      size: int, expires_in: int | None) -> FileObject:
+        def insert() -> StoredFile:
+            created_at = now_unix()
+            if expires_in is None and purpose == "batch":
+                expires_at: int | None = created_at + BATCH_DEFAULT_TTL
+            else:
+                expires_at = None if expires_in is None else created_at + expires_in
+            try:
+                row = self._repo.insert(caller.project_id, filename=filename,
+                                        purpose=purpose, blob_key=key, size=size,
+                                        created_at=created_at, expires_at=expires_at)
+            except BaseException:  # no row names the blob
+                self.blobs.delete(key)
+                raise
+            self._sweep(caller.project_id)
+            return row
 
-    def list(self, project_id: str, *, purpose: str | None = None, after: str | None = None,
-             limit: int = MAX_LIST_LIMIT, order: Order = "desc") -> dict[str, Any]:
-        """The project's live files, newest first by default: ``{"object": "list", "data":
-        [FileObject], "first_id", "last_id", "has_more"}``. ``purpose`` filters exactly;
-        ``after`` is the last id of the previous page. ``InvalidRequest`` for a ``limit``
-        outside 1..10000, a bad ``order`` or an unknown ``after``."""
-        check_limit(limit, MAX_LIST_LIMIT)
-        self._sweep(project_id)
-        stmt = select(StoredFile).where(StoredFile.project_id == project_id,
-                                        _live(now_unix()))
-        if purpose is not None:
-            stmt = stmt.where(StoredFile.purpose == purpose)
-        with self._sessions() as session:
-            page = paginate(session, stmt, StoredFile, after=after, limit=limit, order=order)
-        return list_body([_object(row) for row in page.items], page.has_more)
+        return _object(await asyncio.to_thread(insert))
 
-    def retrieve(self, project_id: str, file_id: str) -> dict[str, Any]:
+    async def list(self, caller: Principal, page: PageParams, *,
+                   purpose: str | None = None) -> CursorPage[FileObject]:
+        """The project's live files (OpenAI's defaults: up to 10,000, newest first);
+        ``purpose`` filters exactly. ``InvalidRequest`` for a cursor that is not one of
+        them."""
+
+        def rows() -> CursorPage[FileObject]:
+            self._sweep(caller.project_id)
+            return self._repo.page(caller.project_id, page, purpose=purpose,
+                                   now=now_unix()).to(_object)
+
+        return await asyncio.to_thread(rows)
+
+    async def retrieve(self, caller: Principal, file_id: str) -> FileObject:
         """The ``FileObject``; ``NotFound`` (404) if it is not the project's or expired."""
-        return _object(self._row(project_id, file_id))
+        return _object(await asyncio.to_thread(self._row, caller.project_id, file_id))
 
-    def delete(self, project_id: str, file_id: str) -> dict[str, Any]:
-        """Delete the row, then its bytes; ``FileDeleted``. ``NotFound`` as ``retrieve``."""
-        with self._sessions.begin() as session:
-            row = session.scalar(_one(project_id, file_id, now_unix()))
-            if row is None:
-                raise _not_found(file_id)
-            session.delete(row)
-        self.blobs.delete(row.blob_key)
-        return {"id": file_id, "object": "file", "deleted": True}
+    async def delete(self, caller: Principal, file_id: str) -> FileDeleted:
+        """Delete the row, then its bytes. ``NotFound`` as ``retrieve``."""
+        row = await asyncio.to_thread(self._repo.delete, caller.project_id, file_id,
+                                      now=now_unix())
+        if row is None:
+            raise _not_found(file_id)
+        await asyncio.to_thread(self.blobs.delete, row.blob_key)
+        return FileDeleted(id=file_id, object="file", deleted=True)
 
-    def open(self, project_id: str, file_id: str) -> tuple[dict[str, Any], BinaryIO]:
-        """The ``FileObject`` and its bytes opened for reading (the caller closes it; a
-        delete meanwhile does not cut the read short). ``NotFound`` as ``retrieve``."""
-        row = self._row(project_id, file_id)
-        try:
-            return _object(row), self.blobs.path(row.blob_key).open("rb")
-        except FileNotFoundError:  # deleted between the lookup and the open
-            raise _not_found(file_id) from None
+    async def content(self, caller: Principal, file_id: str,
+                      ) -> tuple[FileObject, Iterator[bytes]]:
+        """The ``FileObject`` and its bytes as a (sync, blocking) iterator of chunks over
+        the opened blob, closed when the iterator is exhausted or closed; a delete
+        meanwhile does not cut the read short. ``NotFound`` as ``retrieve``."""
+        obj, fh = await asyncio.to_thread(self._open, caller.project_id, file_id, "file_id")
+        return obj, _read_all(fh)
 
-    def content(self, project_id: str, file_id: str) -> bytes:
-        """All of the file's bytes. ``NotFound`` as ``retrieve``."""
-        return self.read(project_id, file_id, purposes=None, param="file_id")[1]
-
-    def read(self, project_id: str, file_id: str, *, purposes: tuple[str, ...] | None,
-             param: str) -> tuple[dict[str, Any], bytes]:
+    async def read(self, caller: Principal, file_id: str, *,
+                   purposes: tuple[str, ...] | None, param: str) -> tuple[FileObject, bytes]:
         """``(FileObject, bytes)`` of a file another request names in ``param`` (e.g.
         ``training_file``). ``NotFound`` (404, ``param``) if the project has no such live
-        file; ``InvalidRequest`` (400, ``param``) if ``purposes`` is given and the file's
-        purpose is not among them."""
+        file; ``InvalidRequest`` (400, ``param``, code ``invalid_file_purpose``) if
+        ``purposes`` is given and the file's purpose is not among them."""
+
+        def read() -> tuple[FileObject, bytes]:
+            obj, fh = self._open(caller.project_id, file_id, param)
+            with fh:
+                if purposes is not None and obj.purpose not in purposes:
+                    wanted = " or ".join(f"'{p}'" for p in purposes)
+                    raise InvalidRequest(f"File {file_id} has purpose '{obj.purpose}', but "
+                                         f"{wanted} is required for '{param}'.", param=param,
+                                         code="invalid_file_purpose")
+                return obj, fh.read()
+
+        return await asyncio.to_thread(read)
+
+    def _open(self, project_id: str, file_id: str, param: str) -> tuple[FileObject, BinaryIO]:
         try:
-            obj, fh = self.open(project_id, file_id)
-        except NotFound:
+            row = self._row(project_id, file_id)
+            return _object(row), self.blobs.path(row.blob_key).open("rb")
+        except (NotFound, FileNotFoundError):  # FileNotFoundError: deleted meanwhile
             raise _not_found(file_id, param) from None
-        with fh:
-            if purposes is not None and obj["purpose"] not in purposes:
-                wanted = " or ".join(f"'{p}'" for p in purposes)
-                raise InvalidRequest(f"File {file_id} has purpose '{obj['purpose']}', but "
-                                     f"{wanted} is required for '{param}'.", param=param,
-                                     code="invalid_file_purpose")
-            return obj, fh.read()
 
     def _row(self, project_id: str, file_id: str) -> StoredFile:
-        with self._sessions() as session:
-            row = session.scalar(select(StoredFile).where(StoredFile.id == file_id,
-                                                          StoredFile.project_id == project_id))
+        row = self._repo.get(project_id, file_id)
         if row is None:
             raise _not_found(file_id)
         if row.expires_at is not None and row.expires_at <= now_unix():
@@ -238,23 +216,5 @@ class Files:
 
     def _sweep(self, project_id: str) -> None:
         """Remove a batch of the project's expired files (rows first, then blobs)."""
-        with self._sessions.begin() as session:
-            rows = list(session.execute(
-                select(StoredFile.id, StoredFile.blob_key)
-                .where(StoredFile.project_id == project_id,
-                       StoredFile.expires_at <= now_unix())
-                .limit(_SWEEP_BATCH)))
-            if rows:
-                session.execute(delete(StoredFile).where(
-                    StoredFile.id.in_([r.id for r in rows])))
-        for r in rows:
-            self.blobs.delete(r.blob_key)
-
-
-def _live(now: int) -> Any:
-    return or_(StoredFile.expires_at.is_(None), StoredFile.expires_at > now)
-
-
-def _one(project_id: str, file_id: str, now: int) -> Any:
-    return select(StoredFile).where(StoredFile.id == file_id,
-                                    StoredFile.project_id == project_id, _live(now))
+        for key in self._repo.sweep_expired(project_id, now=now_unix(), limit=_SWEEP_BATCH):
+            self.blobs.delete(key)

@@ -1,17 +1,60 @@
 """Blob storage for file bytes: one file per blob under ``<data_dir>/blobs``.
 
-Blobs are written to a temporary name, fsynced and renamed, so a crash never leaves a
-partial blob under a real key; the database row naming a blob is written after it.
+Blobs are written to a temporary name, fsynced and renamed (``BlobWriter.commit``, the one
+place that does it), so a crash never leaves a partial blob under a real key; the database
+row naming a blob is written after it.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 import secrets
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterable, Iterable
 from pathlib import Path
 
 from hearth.errors import PayloadTooLarge
+
+
+def too_large(limit: int) -> PayloadTooLarge:
+    """The 413 of an upload over ``limit`` bytes (OpenAI's wording), ``param`` ``file``,
+    code ``file_too_large``: the one message, whether the form or the store notices."""
+    return PayloadTooLarge(f"Maximum content size limit ({limit} bytes) exceeded.",
+                           param="file", code="file_too_large")
+
+
+class BlobWriter:
+    """One blob being written to its temporary name: ``write`` chunks, then ``commit``
+    (flush, fsync, rename) or ``abort`` (remove the temporary file; a no-op after
+    ``commit``). Sync: disk work, run it off the event loop."""
+
+    def __init__(self, key: str, path: Path, max_bytes: int | None) -> None:
+        self.key = key
+        self.size = 0
+        self._path = path
+        self._tmp = path.with_name(f".{path.name}.tmp")
+        self._max_bytes = max_bytes
+        self._fh = self._tmp.open("wb")
+
+    def write(self, chunk: bytes) -> None:
+        """Append ``chunk``; ``PayloadTooLarge`` once the blob passes ``max_bytes``."""
+        self.size += len(chunk)
+        if self._max_bytes is not None and self.size > self._max_bytes:
+            raise too_large(self._max_bytes)
+        self._fh.write(chunk)
+
+    def commit(self) -> tuple[str, int]:
+        """Make the blob durable under its key; ``(key, size in bytes)``."""
+        with self._fh:
+            self._fh.flush()
+            os.fsync(self._fh.fileno())
+        self._tmp.replace(self._path)
+        return self.key, self.size
+
+    def abort(self) -> None:
+        """Drop what was written (nothing is kept under the key)."""
+        self._fh.close()
+        self._tmp.unlink(missing_ok=True)
 
 
 class BlobStore:
@@ -25,49 +68,35 @@ class BlobStore:
         """The file holding ``key``'s bytes."""
         return self.root / key
 
-    def _new(self) -> tuple[str, Path, Path]:
+    def writer(self, max_bytes: int | None = None) -> BlobWriter:
+        """A new blob, open for writing under a fresh key."""
         name = secrets.token_hex(16)
         key = f"{name[:2]}/{name}"
         path = self.path(key)
         path.parent.mkdir(exist_ok=True)
-        return key, path, path.with_name(f".{name}.tmp")
+        return BlobWriter(key, path, max_bytes)
 
     def put(self, chunks: Iterable[bytes]) -> tuple[str, int]:
         """Store ``chunks``; returns ``(key, size in bytes)``."""
-        key, path, tmp = self._new()
-        size = 0
+        blob = self.writer()
         try:
-            with tmp.open("wb") as fh:
-                for chunk in chunks:
-                    fh.write(chunk)
-                    size += len(chunk)
-                fh.flush()
-                os.fsync(fh.fileno())
-            tmp.replace(path)
+            for chunk in chunks:
+                blob.write(chunk)
+            return blob.commit()
         finally:
-            tmp.unlink(missing_ok=True)
-        return key, size
+            blob.abort()
 
-    async def put_stream(self, chunks: AsyncIterator[bytes], max_bytes: int,
+    async def put_stream(self, chunks: AsyncIterable[bytes], max_bytes: int,
                          ) -> tuple[str, int]:
-        """Store an async stream; ``PayloadTooLarge`` (nothing kept) beyond ``max_bytes``."""
-        key, path, tmp = self._new()
-        size = 0
+        """Store an async stream, writing on a worker thread; ``(key, size in bytes)``.
+        ``PayloadTooLarge`` (nothing kept) beyond ``max_bytes``."""
+        blob = await asyncio.to_thread(self.writer, max_bytes)
         try:
-            with tmp.open("wb") as fh:
-                async for chunk in chunks:
-                    size += len(chunk)
-                    if size > max_bytes:
-                        raise PayloadTooLarge(
-                            f"File is too large: the limit is {max_bytes} bytes.",
-                            param="file", code="file_too_large")
-                    fh.write(chunk)
-                fh.flush()
-                os.fsync(fh.fileno())
-            tmp.replace(path)
+            async for chunk in chunks:
+                await asyncio.to_thread(blob.write, chunk)
+            return await asyncio.to_thread(blob.commit)
         finally:
-            tmp.unlink(missing_ok=True)
-        return key, size
+            blob.abort()
 
     def read(self, key: str) -> bytes:
         """All of ``key``'s bytes; ``FileNotFoundError`` if it is gone."""

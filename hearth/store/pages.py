@@ -13,21 +13,17 @@ from typing import Any
 from sqlalchemy import Select
 from sqlalchemy.orm import Session
 
-from hearth.domain import Order, Page, PageParams
+from hearth.domain import Page, PageParams
 from hearth.errors import InvalidRequest
 
 
-def paginate(session: Session, stmt: Select[Any], model: Any, page: PageParams | None = None,
-             *, after: str | None = None, limit: int = 20,
-             order: Order = "asc") -> Page[Any]:
+def paginate(session: Session, stmt: Select[Any], model: Any, page: PageParams) -> Page[Any]:
     """Run ``stmt`` (a ``select(model)`` with the caller's filters) one page at a time.
 
     ``model`` must have ``id`` and ``seq`` columns. An ``after`` / ``before`` id that
     ``stmt`` cannot see is an ``InvalidRequest`` (param ``after`` / ``before``), so a cursor
     never leaks another project's rows.
     """
-    if page is None:  # TRANSITIONAL: legacy keyword form, removed once callers move
-        page = PageParams(limit, order, after)
     ascending = page.order == "asc"
     for param, cursor in (("after", page.after), ("before", page.before)):
         if cursor is None:
@@ -46,16 +42,3 @@ def paginate(session: Session, stmt: Select[Any], model: Any, page: PageParams |
     rows = list(session.scalars(stmt.limit(page.limit + 1)))
     return Page(rows[:page.limit], len(rows) > page.limit)
 
-
-# TRANSITIONAL: removed once every service builds CursorPage
-def check_limit(limit: int, maximum: int = 100) -> int:
-    if not 1 <= limit <= maximum:
-        raise InvalidRequest(f"Invalid 'limit': must be between 1 and {maximum}, got "
-                             f"{limit}.", param="limit", code="integer_out_of_range")
-    return limit
-
-
-def list_body(data: list[dict[str, Any]], has_more: bool) -> dict[str, Any]:
-    return {"object": "list", "data": data,
-            "first_id": data[0]["id"] if data else None,
-            "last_id": data[-1]["id"] if data else None, "has_more": has_more}

@@ -25,8 +25,8 @@ async def test_plain_chat_shape_and_usage(client: openai.AsyncOpenAI, services: 
     assert choice.message.role == "assistant" and choice.message.refusal is None
     assert choice.message.content
     assert choice.finish_reason in ("stop", "length")
-    runner = services.models.get(MODEL).runner
-    expected_prompt = len(prompt_tokens(runner, [{"role": "user", "content": USER[0]["content"]}]))
+    served = services.models.get(MODEL)
+    expected_prompt = len(prompt_tokens(served, [{"role": "user", "content": USER[0]["content"]}]))
     assert out.usage is not None
     assert out.usage.prompt_tokens == expected_prompt
     assert out.usage.total_tokens == out.usage.prompt_tokens + out.usage.completion_tokens
@@ -135,11 +135,11 @@ async def test_n_choices_stream(client: openai.AsyncOpenAI) -> None:
 
 
 async def test_logit_bias_forces_a_token(client: openai.AsyncOpenAI, services: Services) -> None:
-    runner = services.models.get(MODEL).runner
-    [token] = runner.tokenize(" banana", special=False)[:1]
+    served = services.models.get(MODEL)
+    [token] = served.tokenize(" banana", special=False)[:1]
     out = await client.chat.completions.create(model=MODEL, messages=USER, max_tokens=3,
                                                logit_bias={str(token): 100})
-    piece = runner.token_bytes(token).decode()
+    piece = served.detokenize([token])
     assert out.choices[0].message.content == piece * 3
 
 

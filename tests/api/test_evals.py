@@ -13,10 +13,13 @@ import anyio
 import httpx2
 import openai
 import pytest
+from openai.types.evals.runs import OutputItemRetrieveResponse
 
 from hearth.services.container import Services
+from hearth.services.evals import samples
+from hearth.services.evals.objects import output_item_object
 from hearth.store.db import session_factory
-from hearth.store.models import Project
+from hearth.store.models import EvalOutputItem, Project
 from tests.conftest import API_KEY, MODEL
 
 pytestmark = pytest.mark.anyio
@@ -108,6 +111,11 @@ async def test_list_pages_and_orders(fresh: openai.AsyncOpenAI) -> None:
     await fresh.evals.update(ids[0], name="renamed")
     by_update = [e.id async for e in await fresh.evals.list(order_by="updated_at", limit=1)]
     assert by_update[-1] == ids[0]
+    before = await fresh.evals.list(extra_query={"before": ids[2], "limit": 1})
+    assert [e.id for e in before.data] == [ids[1]] and before.has_more
+    before = await fresh.evals.list(order_by="updated_at",
+                                    extra_query={"before": by_update[2], "limit": 1})
+    assert [e.id for e in before.data] == [by_update[1]] and before.has_more
 
 
 async def test_update_and_delete(fresh: openai.AsyncOpenAI) -> None:
@@ -124,8 +132,12 @@ async def test_update_and_delete(fresh: openai.AsyncOpenAI) -> None:
 
 @pytest.mark.parametrize(("overrides", "param"), [
     ({"data_source_config": {"type": "sql"}}, "data_source_config.type"),
+    ({"data_source_config": {"type": {}}}, "data_source_config.type"),
+    ({"data_source_config": {"type": ["custom"]}}, "data_source_config.type"),
     ({"data_source_config": {"type": "custom"}}, "data_source_config.item_schema"),
     ({"data_source_config": {"type": "custom", "item_schema": {"type": "thing"}}},
+     "data_source_config.item_schema"),
+    ({"data_source_config": {"type": "custom", "item_schema": {"$schema": {}}}},
      "data_source_config.item_schema"),
     ({"testing_criteria": [{**CHECK, "operation": "regex"}]},
      "testing_criteria[0].operation"),
@@ -138,6 +150,22 @@ async def test_create_errors_name_param(fresh: openai.AsyncOpenAI, overrides: di
     with pytest.raises(openai.BadRequestError) as exc:
         await new_eval(fresh, **overrides)
     assert bad_request(exc)["param"] == param
+
+
+async def test_multi_criterion_round_trips(fresh: openai.AsyncOpenAI,
+                                           http: httpx2.AsyncClient) -> None:
+    combined = {"type": "multi", "name": "combined", "calculate_output": "0.5 * a + 0.5 * b",
+                "graders": {"a": CHECK, "b": {**CHECK, "operation": "ilike"}}}
+    ev = await new_eval(fresh, testing_criteria=[CHECK, combined])
+    auth = {"Authorization": f"Bearer {fresh.api_key}"}
+    criterion = (await http.get(f"/v1/evals/{ev.id}", headers=auth)).json()[
+        "testing_criteria"][1]
+    assert criterion["id"].startswith("combined-") and criterion["pass_threshold"] == 0.5
+    assert criterion["graders"]["b"] == {**CHECK, "operation": "ilike"}
+    assert criterion["calculate_output"] == combined["calculate_output"]
+    listed = (await http.get("/v1/evals", headers=auth)).json()["data"][0]
+    renamed = (await http.post(f"/v1/evals/{ev.id}", json={"name": "x"}, headers=auth)).json()
+    assert listed["testing_criteria"][1] == renamed["testing_criteria"][1] == criterion
 
 
 async def test_unknown_judge_model_is_404(fresh: openai.AsyncOpenAI) -> None:
@@ -229,6 +257,10 @@ def _template(text: str, **extra: Any) -> dict[str, Any]:
     ({"type": "completions", "model": MODEL,
       "source": {"type": "file_content", "content": [ROWS[0]]}},
      "data_source.input_messages"),
+    ({"type": "jsonl", "source": {"type": {"file_id": 1}}}, "data_source.source.type"),
+    # refused as the run would return it
+    (_template("{{item.question}}", sampling_params={"reasoning_effort": "extreme"}),
+     "data_source.sampling_params.reasoning_effort"),
 ])
 async def test_run_errors_name_param(fresh: openai.AsyncOpenAI, data_source: dict[str, Any],
                                      param: str) -> None:
@@ -311,6 +343,28 @@ async def test_output_item_lookups(fresh: openai.AsyncOpenAI) -> None:
     other = await new_eval(fresh)
     with pytest.raises(openai.NotFoundError):  # a run is found only under its own eval
         await fresh.evals.runs.retrieve(run.id, eval_id=other.id)
+
+
+def test_a_rows_own_sample_is_returned_in_the_output_item_shape() -> None:
+    """Whatever a jsonl row's ``sample`` holds, its output item validates as the SDK's
+    type (numbers where numbers go, text messages)."""
+    sample = samples.given_sample({
+        "input": [{"role": "user", "content": [{"type": "input_text", "text": "2+2?"}]}, "x"],
+        "output": [{"role": "assistant", "content": {"answer": 4}}], "model": 7,
+        "usage": {"prompt_tokens": "many", "total_tokens": 3}, "temperature": "hot",
+        "seed": 1.5, "top_p": 1, "finish_reason": None})
+    row = EvalOutputItem(id="outputitem_1", run_id="evalrun_1", eval_id="eval_1",
+                         datasource_item_id=0, datasource_item={"q": 1}, results=[],
+                         sample=sample, status="pass", created_at=1)
+    item = output_item_object(OutputItemRetrieveResponse, row)
+    body = item.model_dump(mode="json", exclude_unset=True)
+    assert body["sample"] == {
+        "input": [{"role": "user", "content": "2+2?"}],
+        "output": [{"role": "assistant", "content": '{"answer": 4}'}], "finish_reason": "",
+        "model": "", "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 3,
+                               "cached_tokens": 0},
+        "error": None, "temperature": None, "max_completion_tokens": None, "top_p": 1.0,
+        "seed": None}
 
 
 async def test_deleting_an_eval_deletes_its_runs(fresh: openai.AsyncOpenAI) -> None:

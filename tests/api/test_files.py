@@ -11,6 +11,7 @@ import httpx2
 import openai
 import pytest
 
+from hearth.domain import Principal
 from hearth.errors import InvalidRequest, NotFound
 from hearth.services import files as files_module
 from hearth.services.container import Services
@@ -235,22 +236,49 @@ async def test_projects_cannot_see_each_others_files(
 async def test_service_read_and_create_bytes(client: openai.AsyncOpenAI,
                                              services: Services) -> None:
     project_id = new_project_key(services)[0]
-    own = services.api_keys.verify(API_KEY).project_id  # type: ignore[union-attr]
+    own = services.api_keys.verify(API_KEY)
+    assert own is not None
+    other = Principal.for_project(own.organization_id, project_id)
     files = services.files
-    made = files.create_bytes(own, "results.csv", b"step,loss\n1,0.5\n", "fine-tune-results")
-    assert (await client.files.retrieve(made["id"])).purpose == "fine-tune-results"
-    assert (await client.files.content(made["id"])).content == b"step,loss\n1,0.5\n"
+    made = await files.create_bytes(own, "results.csv", b"step,loss\n1,0.5\n",
+                                    "fine-tune-results")
+    assert (await client.files.retrieve(made.id)).purpose == "fine-tune-results"
+    assert (await client.files.content(made.id)).content == b"step,loss\n1,0.5\n"
 
-    obj, data = files.read(own, made["id"], purposes=None, param="file_id")
+    obj, data = await files.read(own, made.id, purposes=None, param="file_id")
     assert (obj, data) == (made, b"step,loss\n1,0.5\n")
     with pytest.raises(InvalidRequest) as bad:
-        files.read(own, made["id"], purposes=("fine-tune",), param="training_file")
-    assert bad.value.param == "training_file" and made["id"] in bad.value.message
+        await files.read(own, made.id, purposes=("fine-tune",), param="training_file")
+    assert bad.value.param == "training_file" and made.id in bad.value.message
     assert "fine-tune-results" in bad.value.message and "'fine-tune'" in bad.value.message
-    for project, file_id in ((project_id, made["id"]), (own, "file-nope")):
+    for caller, file_id in ((other, made.id), (own, "file-nope")):
         with pytest.raises(NotFound) as missing:
-            files.read(project, file_id, purposes=("fine-tune",), param="training_file")
+            await files.read(caller, file_id, purposes=("fine-tune",), param="training_file")
         assert missing.value.param == "training_file"
     with pytest.raises(InvalidRequest):
-        files.create_bytes(own, "x", b"x", "nonsense")
-    assert files.delete(own, made["id"])["deleted"] is True
+        await files.create_bytes(own, "x", b"x", "nonsense")
+    assert (await files.delete(own, made.id)).deleted is True
+
+
+async def test_evals_purpose_and_server_purposes_round_trip(
+        fresh: openai.AsyncOpenAI) -> None:
+    """``evals`` is an upload purpose (``FilePurpose``) that the SDK's ``FileObject``
+    Literal lacks; it is served as stored, in every response."""
+    made = await fresh.files.create(file=("e.jsonl", b"{}\n"), purpose="evals")
+    assert made.purpose == "evals"  # type: ignore[comparison-overlap]
+    assert (await fresh.files.retrieve(made.id)).purpose == "evals"  # type: ignore[comparison-overlap]
+    assert [f.purpose for f in (await fresh.files.list()).data] == ["evals"]
+
+
+async def test_form_field_shapes(http: httpx2.AsyncClient) -> None:
+    """``a[b]`` form keys nest (``expires_after[seconds]``); a key sent both as an object
+    and as something else is a 400 naming it."""
+    r = await http.post("/v1/files", headers=AUTH, files={
+        "purpose": (None, "user_data"), "expires_after[anchor]": (None, "created_at"),
+        "expires_after[seconds]": (None, "7200"), "file": ("a.txt", b"a")})
+    assert r.status_code == 200, r.text
+    assert r.json()["expires_at"] == r.json()["created_at"] + 7200
+    r = await http.post("/v1/files", headers=AUTH, files={
+        "purpose": (None, "user_data"), "expires_after[]": (None, "created_at"),
+        "expires_after[seconds]": (None, "7200"), "file": ("a.txt", b"a")})
+    assert r.status_code == 400 and r.json()["error"]["param"] == "expires_after"

@@ -32,8 +32,13 @@ async def test_retrieve_speech_model(client: openai.AsyncOpenAI) -> None:
 
 
 async def test_wire_shape_is_openais(http: httpx2.AsyncClient) -> None:
-    r = await http.get(f"/v1/models/{MODEL}", headers={"Authorization": f"Bearer {API_KEY}"})
-    assert set(r.json()) == {"id", "object", "created", "owned_by"}
+    auth = {"Authorization": f"Bearer {API_KEY}"}
+    r = await http.get(f"/v1/models/{MODEL}", headers=auth)
+    assert r.json() == {"id": MODEL, "object": "model", "created": r.json()["created"],
+                        "owned_by": "hearth", "shutdown_date": None}
+    listing = (await http.get("/v1/models", headers=auth)).json()
+    assert set(listing) == {"object", "data"} and listing["object"] == "list"
+    assert listing["data"][0] == r.json()
 
 
 async def test_retrieve(client: openai.AsyncOpenAI) -> None:

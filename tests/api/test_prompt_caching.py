@@ -98,7 +98,7 @@ def prompt_tokens(svc: Services, system: str, user: str) -> list[int]:
     served = svc.models.get(MODEL)
     params = ChatCompletionParams.model_validate(
         {"model": MODEL, "messages": messages(system, user)})
-    return generation_request(params, served.runner, served.grammars)[0].prompt
+    return generation_request(params, served)[0].prompt
 
 
 def shared_system(svc: Services, n_tokens: int, tag: str) -> str:
@@ -132,7 +132,7 @@ def cached(response: ChatCompletion) -> int:
 
 
 def engine(svc: Services) -> EngineStats:
-    return svc.models.get(MODEL).scheduler.stats
+    return svc.models.get(MODEL).stats
 
 
 async def idle(svc: Services) -> EngineStats:

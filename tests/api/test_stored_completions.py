@@ -16,6 +16,7 @@ import openai
 import pytest
 from fastapi import FastAPI
 
+from hearth.domain import Principal
 from hearth.services.chat.params import ChatCompletionParams
 from hearth.services.container import Services
 from hearth.store.db import session_factory
@@ -132,6 +133,8 @@ async def test_pagination_across_pages_in_both_orders(client: openai.AsyncOpenAI
     assert await ids(listed(metadata={"run": run}, limit=2)) == made
     assert await ids(listed(metadata={"run": run}, limit=2, order="desc")) == made[::-1]
     assert await ids(listed(metadata={"run": run}, after=made[1], limit=100)) == made[2:]
+    before = await listed(metadata={"run": run}, limit=2, extra_query={"before": made[3]})
+    assert [c.id for c in before.data] == made[1:3] and before.has_more
     with pytest.raises(openai.BadRequestError) as err:
         await listed(metadata={"run": run}, limit=101)
     assert err.value.param == "limit"
@@ -191,6 +194,11 @@ async def test_messages_list_with_pagination(client: openai.AsyncOpenAI, run: st
     assert first.has_more and [m.id for m in first.data] == [items[0].id, items[1].id]
     assert [m.id async for m in page(out.id, limit=2, order="desc")] == [
         m.id for m in items[::-1]]
+    before = await page(out.id, limit=2, extra_query={"before": items[3].id})
+    assert [m.id for m in before.data] == [items[1].id, items[2].id] and before.has_more
+    with pytest.raises(openai.BadRequestError) as err:
+        await page(out.id, after=f"{out.id}-9")
+    assert err.value.param == "after"
 
 
 @pytest.mark.parametrize("metadata", [
@@ -239,29 +247,31 @@ async def test_project_isolation(services: Services, app: FastAPI,
 async def test_storage_failure_still_answers_and_is_logged(
         services: Services, caplog: pytest.LogCaptureFixture, run: str) -> None:
     # a project that no longer exists: the row's foreign key fails on insert
+    gone = Principal.for_project("org-any", "proj-deleted")
     params = ChatCompletionParams.model_validate({
         "model": MODEL, "messages": USER, "max_completion_tokens": 1, "store": True,
         "metadata": {"run": run}})
     with caplog.at_level(logging.ERROR, "hearth.services.chat.completions"):
-        out = await services.chat.create(params, "org-any", "proj-deleted")
+        out = await services.chat.create(gone, params)
     assert out.choices and out.usage
     assert any(out.id in r.getMessage() for r in caplog.records)
-    assert services.stored_completions.select("proj-deleted") == []
+    assert await services.stored_completions.select(gone) == []
 
 
 async def test_select_for_evals(client: openai.AsyncOpenAI, services: Services,
                                 run: str) -> None:
     made = [await stored(client, run, metadata={"run": run, "i": str(i)}) for i in range(3)]
-    project = services.api_keys.verify(API_KEY).project_id  # type: ignore[union-attr]
+    caller = services.api_keys.verify(API_KEY)
+    assert caller is not None
     select = services.stored_completions.select
-    rows = select(project, metadata={"run": run}, model=MODEL)
+    rows = await select(caller, metadata={"run": run}, model=MODEL)
     assert [r["id"] for r in rows] == [m.id for m in made]
     assert rows[1]["metadata"] == {"run": run, "i": "1"} and rows[1]["model"] == MODEL
     assert rows[1]["request"]["messages"] == USER
     assert rows[1]["response"]["choices"][0]["message"]["content"] == (
         made[1].choices[0].message.content)
-    assert [r["id"] for r in select(project, metadata={"run": run}, limit=2)] == [
+    assert [r["id"] for r in await select(caller, metadata={"run": run}, limit=2)] == [
         m.id for m in made[1:]]
-    assert select(project, metadata={"run": run}, created_before=made[0].created - 1) == []
-    assert len(select(project, metadata={"run": run}, created_after=made[0].created)) == 3
-    assert select(project, metadata={"run": run}, model="other-model") == []
+    assert await select(caller, metadata={"run": run}, created_before=made[0].created - 1) == []
+    assert len(await select(caller, metadata={"run": run}, created_after=made[0].created)) == 3
+    assert await select(caller, metadata={"run": run}, model="other-model") == []

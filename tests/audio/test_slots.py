@@ -134,4 +134,4 @@ def test_unknown_alias_target_fails_at_start(tmp_path: Path) -> None:
 
     settings = make_settings(tmp_path, audio_model_aliases={"whisper-1": "whisper-large"})
     with pytest.raises(ValueError, match="whisper-large"):
-        AudioRegistry.build(settings)
+        AudioRegistry.build(settings.speech)

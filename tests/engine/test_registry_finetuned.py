@@ -16,14 +16,10 @@ import pytest
 
 from hearth.engine import registry as registry_module
 from hearth.engine.events import Completed, Failed, TokenDelta
-from hearth.engine.registry import (
-    HANDOFF_SECONDS,
-    ExtraModel,
-    ModelRegistry,
-    ServedModel,
-)
+from hearth.engine.registry import HANDOFF_SECONDS, ExtraModel, ModelRegistry
 from hearth.engine.sampling import SamplingParams
 from hearth.engine.sequence import GenerationHandle, GenerationRequest
+from hearth.engine.served import LocalModel, ServedModel
 from hearth.engine.weights import bundled_chat_model, converted
 from hearth.errors import ModelNotFound, ServiceUnavailable
 from hearth.services.chat.params import ChatCompletionParams
@@ -82,7 +78,7 @@ def registry(data_dir: Path, ft_files: tuple[Path, Path],
     # thread pool spinning at barriers makes each decode step many times slower
     settings = conftest.test_settings(data_dir, bundled_models=False, finetuned_models_loaded=1,
                                       threads=1)
-    reg = ModelRegistry.load(settings, clock)
+    reg = ModelRegistry.load(settings.engine, clock)
     reg.set_catalog(FakeCatalog([ExtraModel(A, ft_files[0], ORG, 1_700_000_000),
                                  ExtraModel(B, ft_files[1], ORG, 1_700_000_001)]))
     yield reg
@@ -94,8 +90,8 @@ def submit(served: ServedModel, content: str = "Say hello.", max_tokens: int = 8
     params = ChatCompletionParams.model_validate({
         "model": served.id, "messages": [{"role": "user", "content": content}],
         "temperature": 0, "max_completion_tokens": max_tokens, "logit_bias": NO_EOG})
-    request, _ = generation_request(params, served.runner, served.grammars)
-    return served.scheduler.submit(request)
+    request, _ = generation_request(params, served)
+    return served.generate(request)
 
 
 async def answer(handle: GenerationHandle) -> str:
@@ -113,7 +109,7 @@ async def answer(handle: GenerationHandle) -> str:
 async def stopped(served: ServedModel) -> bool:
     """Whether the model's engine thread was stopped (its runner freed with it)."""
     try:
-        handle = served.scheduler.submit(
+        handle = served.generate(
             GenerationRequest(prompt=[1], params=SamplingParams(), max_tokens=1))
     except ServiceUnavailable:
         return True
@@ -130,8 +126,8 @@ async def until(condition: Callable[[], bool]) -> None:
 
 
 async def until_idle(served: ServedModel) -> None:
-    await until(lambda: not served.scheduler.stats.active_requests
-                and not served.scheduler.stats.waiting_requests)
+    await until(lambda: not served.stats.active_requests
+                and not served.stats.waiting_requests)
 
 
 async def test_owner_chats_through_its_model_converted_like_the_base(
@@ -139,9 +135,10 @@ async def test_owner_chats_through_its_model_converted_like_the_base(
     served = await registry.aget(A, ORG)
     assert (served.id, served.owner, served.created) == (A, ORG, 1_700_000_000)
     assert served.source == ft_files[0]  # the original file, for the trainer
-    weights = Path(served.runner.info.path)
+    weights = Path(served.info.path)
     assert weights.name.endswith(".f16.gguf")  # weight_format, like the base
     assert weights.is_relative_to(data_dir / "models" / "finetuned")
+    assert isinstance(served, LocalModel)
     assert served.runner.kv_cells == 2048  # a quarter of 8192, at least context_length
     text = await answer(submit(served))
     assert text.strip()
@@ -170,7 +167,7 @@ async def test_least_recently_used_model_unloads_when_idle(
     a = await registry.aget(A, ORG)
     b = await registry.aget(B, ORG)  # A was handed out just now: both stay for a while
     long_run = submit(a, "Count to a thousand.", max_tokens=1500)
-    await until(lambda: a.scheduler.stats.active_requests > 0)
+    await until(lambda: a.stats.active_requests > 0)
     clock.now += HANDOFF_SECONDS
     assert await registry.aget(B, ORG) is b
     # over the limit of 1 rather than cutting off A's request
@@ -223,7 +220,7 @@ async def test_concurrent_first_requests_load_once(
 async def test_forget_unloads_and_deletes_converted_weights(
         registry: ModelRegistry, clock: FakeClock) -> None:
     a = await registry.aget(A, ORG)
-    converted_dir = Path(a.runner.info.path).parent
+    converted_dir = Path(a.info.path).parent
     registry.forget(A)
     assert registry.loaded() == [] and not converted_dir.exists()
     clock.now += HANDOFF_SECONDS  # it was handed out just now: it goes once that is past

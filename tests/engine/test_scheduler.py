@@ -27,8 +27,8 @@ class FakeRunner:
 
     def __init__(self, max_sequences: int = 4, kv_cells: int = 4096) -> None:
         self.info = ModelInfo(id="fake", path="", n_vocab=10, n_ctx_train=512,
-                              chat_template=None, bos_token="", eos_token="",
-                              fingerprint="fp_fake", description="fake")
+                              context_length=512, chat_template=None, bos_token="",
+                              eos_token="", fingerprint="fp_fake", description="fake")
         self.max_sequences, self.context_length, self.kv_cells = max_sequences, 512, kv_cells
         self.lengths: dict[int, int] = {}
         self.batches: list[list[BatchItem]] = []
@@ -36,6 +36,7 @@ class FakeRunner:
         # decode blocks once `hold_after` batches ran, until `release` is set
         self.hold_after: int | None = None
         self.release = threading.Event()
+        self.closed = False
 
     def tokenize(self, text: str, *, special: bool) -> list[int]:
         return [ord(c) - 97 for c in text]
@@ -83,6 +84,9 @@ class FakeRunner:
 
     def sequence_length(self, seq_id: int) -> int:
         return self.lengths.get(seq_id, 0)
+
+    def close(self) -> None:
+        self.closed = True
 
 
 class _FakeVocab:

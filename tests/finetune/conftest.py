@@ -24,6 +24,7 @@ from hearth.engine.chat_format import render_chat
 from hearth.engine.llamacpp import LlamaCppRunner, RunnerConfig
 from hearth.engine.runner import BatchItem
 from hearth.engine.weights import bundled_chat_model
+from hearth.finetune.spec import parse_event
 
 REPLY = "Arr matey! Hearth be here."
 QUESTIONS = ["What is 2 plus 3?", "Name a color.", "Tell me about Rome.",
@@ -152,7 +153,8 @@ def write_job(job_dir: Path, method: str, train: list[dict[str, Any]],
 def run_worker(job_dir: Path,
                terminate_after: Callable[[dict[str, Any]], bool] | None = None) -> WorkerRun:
     """Run ``python -m hearth.finetune.worker job_dir`` to its end, reading events as they
-    come; ``terminate_after(event)`` true -> SIGTERM right after that event."""
+    come (each validated as ``spec.parse_event`` does on the server, kept as the raw JSON);
+    ``terminate_after(event)`` true -> SIGTERM right after that event."""
     events = []
     with (job_dir.parent / f"{job_dir.name}.log").open("a") as log, subprocess.Popen(
             [sys.executable, "-m", "hearth.finetune.worker", str(job_dir)],
@@ -160,6 +162,7 @@ def run_worker(job_dir: Path,
         assert proc.stdout is not None
         try:
             for line in proc.stdout:
+                parse_event(line)  # every line is one of the contract's events
                 events.append(json.loads(line))
                 if terminate_after is not None and terminate_after(events[-1]):
                     proc.send_signal(signal.SIGTERM)

@@ -24,6 +24,7 @@ from typing import Any
 
 import pytest
 
+from hearth.domain import Principal
 from hearth.errors import InvalidRequest, ModelNotFound
 from hearth.services.chat.params import ChatCompletionParams
 from hearth.services.container import Services
@@ -358,7 +359,8 @@ async def test_label_model_with_the_real_bundled_model(services: Services) -> No
         params = ChatCompletionParams.model_validate(
             {"model": model, "messages": messages, "response_format": response_format,
              "max_completion_tokens": 40, "seed": 1, **sampling})
-        completion = await services.chat.create(params, "org-graders")
+        completion = await services.chat.create(
+            Principal.for_project("org-graders", "proj-graders"), params)
         assert completion.usage is not None
         return completion.choices[0].message.content or "", completion.usage.model_dump()
 
@@ -502,6 +504,10 @@ def test_validate_normalizes_with_ids_and_defaults() -> None:
      "testing_criteria[0].sampling_params.temperature", "less than or equal to 2"),
     (SCORE | {"sampling_params": {"max_completions_tokens": 0}},
      "testing_criteria[0].sampling_params.max_completions_tokens", "greater than or equal"),
+    (SCORE | {"sampling_params": {"reasoning_effort": "extreme"}},  # as the eval returns it
+     "testing_criteria[0].sampling_params.reasoning_effort", "'extreme'"),
+    (LABEL | {"input": [{"role": "user", "content": {"type": {}}}]},  # unhashable: no 500
+     "testing_criteria[0].input[0].content.type", "content part types"),
     (multi("a", {"a": multi("x")}), "testing_criteria[0].graders.a.type", "another multi"),
     (multi("a", {"a": {"type": "python", "name": "p", "source": "x"}}),
      "testing_criteria[0].graders.a.type", "not supported"),

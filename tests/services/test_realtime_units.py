@@ -1,9 +1,13 @@
 """Unit tests of the Realtime pieces that need no model: session config in both
-vocabularies, sentence cutting, items and their chat messages, event renaming."""
+vocabularies, sentence cutting, items and their chat messages, event renaming, and the
+dispatch of client events to their handlers."""
 
 from __future__ import annotations
 
-from typing import Any
+import asyncio
+import json
+import time
+from typing import Any, cast
 
 import pytest
 from openai.types.beta.realtime.session import Session as BetaSession
@@ -19,6 +23,8 @@ from hearth.services.realtime.config import (
     render_beta,
     render_ga,
 )
+from hearth.services.realtime.events import error_event
+from hearth.services.realtime.handlers import router
 from hearth.services.realtime.items import (
     Conversation,
     Item,
@@ -29,7 +35,8 @@ from hearth.services.realtime.items import (
     item_wire,
 )
 from hearth.services.realtime.sentences import SentenceSplitter
-from hearth.services.realtime.wire import ClientEventError, Vocabulary
+from hearth.services.realtime.session import RealtimeSession, SessionDeps
+from hearth.services.realtime.wire import Vocabulary
 
 
 def allow(kind: str, value: Any) -> None:
@@ -139,16 +146,126 @@ def test_vocabulary_names_and_errors() -> None:
     assert ga.render(event)["type"] == "response.output_audio.delta"  # type: ignore[index]
     assert beta.render(event)["type"] == "response.audio.delta"  # type: ignore[index]
     assert beta.render({"type": "conversation.item.done"}) is None
-    with pytest.raises(ClientEventError) as err:
-        ga.parse('{"type": "input_audio_buffer.append", "event_id": "e1"}')
-    assert err.value.param == "audio" and err.value.event_id == "e1"
-    with pytest.raises(ClientEventError) as err:
-        ga.parse('{"type": "session.update", "session": {"type": "realtime", "audio": '
-                 '{"input": {"format": {"type": "audio/pcm", "rate": 16000}}}}}')
+    with pytest.raises(InvalidRequest) as err:
+        ga.validate(ga.decode('{"type": "input_audio_buffer.append", "event_id": "e1"}'))
+    assert err.value.param == "audio"
+    with pytest.raises(InvalidRequest) as err:
+        ga.validate(ga.decode(
+            '{"type": "session.update", "session": {"type": "realtime", "audio": '
+            '{"input": {"format": {"type": "audio/pcm", "rate": 16000}}}}}'))
     assert err.value.param == "session.audio.input.format.rate"
-    parsed = ga.parse('{"type": "response.create", "response": {"input": '
-                      '[{"type": "item_reference", "id": "item_1"}]}}')
+    parsed = ga.decode('{"type": "response.create", "response": {"input": '
+                       '[{"type": "item_reference", "id": "item_1"}]}}')
+    ga.validate(parsed)
     assert parsed["response"]["input"][0]["id"] == "item_1"
+    with pytest.raises(InvalidRequest) as err:
+        ga.decode("[1]")
+    assert err.value.code == "invalid_event"
+
+
+def test_session_fields_are_strict_and_name_bad_ones() -> None:
+    fields = Vocabulary(True).session_fields({"turn_detection": {"threshold": 1},
+                                              "input_audio_transcription": None})
+    assert fields == {"turn_detection": {"threshold": 1.0}, "input_audio_transcription": None}
+    for beta, session, param in (
+            (False, {"type": "realtime", "audio": {"input": {"turn_detection": {
+                "type": "server_vad", "threshold": "0.7"}}}},
+             "session.audio.input.turn_detection.threshold"),
+            (False, {"type": "realtime", "audio": 5}, "session.audio"),
+            (False, {"type": "realtime", "model": 1}, "session.model"),
+            (True, {"turn_detection": 7}, "session.turn_detection"),
+            (True, {"modalities": "text"}, "session.modalities")):
+        with pytest.raises(InvalidRequest) as err:
+            Vocabulary(beta).session_fields(session)
+        # (a union's member tag such as ``str`` may follow: hearth.errors.json_path)
+        assert (err.value.param or "").startswith(param) and err.value.status_code == 400
+
+
+def test_error_events_carry_the_error_and_the_client_event() -> None:
+    exc = InvalidRequest("Bad.", param="item_id", code="item_not_found")
+    wire = Vocabulary(True).render(error_event(exc, "evt_1"))
+    assert wire is not None and wire["type"] == "error" and wire["event_id"].startswith("event_")
+    assert wire["error"] == {"type": "invalid_request_error", "code": "item_not_found",
+                             "message": "Bad.", "param": "item_id", "event_id": "evt_1"}
+
+
+def _session(beta: bool = False) -> RealtimeSession:
+    deps = SessionDeps(context=lambda emit, conversation: cast(Any, None), check=allow,
+                       vad=lambda: None, stt_model="whisper-tiny.en", rate_limits=list,
+                       max_buffer_ms=60_000)
+    config = apply_ga(SessionConfig(model="m"), {"audio": {"input": {"turn_detection": None}},
+                                                 "output_modalities": ["text"]}, allow)
+    return RealtimeSession(deps, config, Vocabulary(beta))
+
+
+def _sent(session: RealtimeSession) -> list[dict[str, Any]]:
+    out = []
+    while not session._out.empty():
+        event = session._out.get_nowait()
+        wire = session.vocab.render(event) if event is not None else None
+        if wire is not None:
+            out.append(json.loads(json.dumps(wire)))
+    return out
+
+
+def test_client_events_are_routed_by_type_and_errors_name_them() -> None:
+    assert router.kinds == (
+        "session.update", "input_audio_buffer.append", "input_audio_buffer.commit",
+        "input_audio_buffer.clear", "conversation.item.create", "conversation.item.retrieve",
+        "conversation.item.truncate", "conversation.item.delete", "response.create",
+        "response.cancel", "output_audio_buffer.clear")
+
+    async def main() -> list[dict[str, Any]]:
+        session = _session()
+        for event in (
+                {"type": "no.such.event", "event_id": "e1"},
+                {"type": "input_audio_buffer.append", "event_id": "e2"},
+                {"type": "conversation.item.delete", "item_id": "x", "event_id": "e3"},
+                {"type": "session.update", "event_id": "e4", "session": {
+                    "type": "realtime", "audio": {"input": {"turn_detection": {
+                        "type": "server_vad", "threshold": "0.9"}}}}},
+                {"type": "session.update", "event_id": "e5", "session": {
+                    "type": "realtime", "audio": {"input": {"turn_detection": {
+                        "type": "server_vad", "threshold": 0.9}}}}},
+                {"type": "conversation.item.create", "item": {
+                    "type": "message", "role": "user",
+                    "content": [{"type": "input_text", "text": "hi"}]}}):
+            await session.handle(json.dumps(event))
+        await session.handle("{not json")
+        return _sent(session)
+
+    sent = asyncio.run(main())
+    errors = [e["error"] for e in sent if e["type"] == "error"]
+    assert [(e["event_id"], e["param"]) for e in errors] == [
+        ("e1", "type"), ("e2", "audio"), ("e3", "item_id"),
+        ("e4", "session.audio.input.turn_detection.threshold"), (None, None)]
+    assert errors[-1]["code"] == "invalid_json"
+    [updated] = [e for e in sent if e["type"] == "session.updated"]
+    assert updated["session"]["audio"]["input"]["turn_detection"]["threshold"] == 0.9
+    assert [e["type"] for e in sent if e["type"].startswith("conversation.item")] == [
+        "conversation.item.added", "conversation.item.done"]
+
+
+def test_a_session_ends_at_expires_at_with_an_error_event() -> None:
+    sent: list[dict[str, Any]] = []
+
+    async def main() -> None:
+        session = _session()
+        session.config.expires_at = int(time.time())
+
+        async def receive() -> str:
+            await asyncio.Event().wait()
+            return ""
+
+        async def send(text: str) -> None:
+            sent.append(json.loads(text))
+
+        await asyncio.wait_for(session.run(receive, send), 5)
+
+    asyncio.run(main())
+    assert [e["type"] for e in sent] == ["session.created", "conversation.created", "error"]
+    assert sent[-1]["error"]["code"] == "session_expired"
+    assert sent[-1]["error"]["type"] == "invalid_request_error"
 
 
 def test_input_buffer_commits_trims_and_refuses_bad_audio() -> None:

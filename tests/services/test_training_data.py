@@ -45,8 +45,7 @@ def test_prompt_tokens_match_what_serving_renders(services: Services,
     assert len(row["input_ids"]) == len(row["loss_mask"]) == data.tokens
     # the prompt before the last answer is exactly the one serving builds for that turn
     request, _ = generation_request(ChatCompletionParams.model_validate(
-        {"model": MODEL, "messages": messages[:-1], "tools": [TOOL]}), served.runner,
-        served.grammars)
+        {"model": MODEL, "messages": messages[:-1], "tools": [TOOL]}), served)
     prompt = request.prompt
     assert row["input_ids"][:len(prompt)] == prompt
     tail = served.runner.tokenize("It is sunny.", special=False) + served.runner.tokenize(

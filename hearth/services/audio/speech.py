@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from hearth.audio.codecs import CONTAINERS, Encoder, SpeechFormat
 from hearth.audio.registry import AudioRegistry
 from hearth.audio.slots import ThreadStream
+from hearth.domain import Principal
 from hearth.errors import InvalidRequest
 
 MAX_INPUT_CHARS = 4096
@@ -86,8 +87,9 @@ class Speech:
     def __init__(self, audio: AudioRegistry) -> None:
         self._audio = audio
 
-    async def create(self, params: SpeechParams) -> SpeechResponse:
-        """Validate, start synthesis and wait for its first audio. Raises
+    async def create(self, caller: Principal, params: SpeechParams) -> SpeechResponse:
+        """``client.audio.speech.create``: validate, start synthesis and wait for its
+        first audio (so errors come before the first byte). Raises
         ``InvalidRequest`` (400: input empty or over 4,096 characters, unknown voice),
         ``ModelNotFound`` (404), ``RateLimited`` (429: too many audio jobs) or
         ``ServiceUnavailable`` (503: the voice failed to load)."""

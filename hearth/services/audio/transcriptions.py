@@ -37,6 +37,8 @@ from hearth.audio.languages import LANGUAGES, language_name
 from hearth.audio.registry import AudioRegistry
 from hearth.audio.slots import LazyModel, ThreadStream
 from hearth.audio.stt import SAMPLE_RATE, Options, Segment, Task, WhisperSTT, Word
+from hearth.config import AudioSettings
+from hearth.domain import Principal
 from hearth.errors import InvalidRequest, ServiceUnavailable
 from hearth.services.audio.formats import joined_text, srt, vtt
 
@@ -124,10 +126,16 @@ def _segment(s: Segment) -> TranscriptionSegment:
 class Transcriptions:
     """Speech-to-text and speech-to-English over the registry's Whisper models."""
 
-    def __init__(self, audio: AudioRegistry, beam_size: int, max_seconds: float) -> None:
+    def __init__(self, audio: AudioRegistry, settings: AudioSettings) -> None:
         self._audio = audio
-        self._beam_size = beam_size
-        self._max_seconds = max_seconds
+        self._beam_size = settings.stt_beam_size
+        self._max_seconds = settings.max_audio_seconds
+        self._max_upload_bytes = int(settings.max_upload_mb * 1_000_000)
+
+    @property
+    def max_upload_bytes(self) -> int:
+        """Largest audio upload in bytes (``max_upload_mb``)."""
+        return self._max_upload_bytes
 
     def _options(self, params: TranslationParams,
                  task: Task) -> tuple[Options, LazyModel[WhisperSTT]]:
@@ -164,12 +172,25 @@ class Transcriptions:
                        word_timestamps="word" in granularities or "logprobs" in include,
                        beam_size=self._beam_size), slot
 
-    async def create(self, params: TranslationParams, upload: Upload,
-                     task: Task = "transcribe", stop: threading.Event | None = None) -> Rendered:
-        """Recognize ``upload`` and render it per ``response_format``; setting ``stop``
-        (the client left) ends the work at the next segment. Raises ``InvalidRequest``
-        (400: bad file or options), ``ModelNotFound`` (404), ``RateLimited`` (429) or
-        ``ServiceUnavailable`` (503: model failed to load, or stopped)."""
+    async def create(self, caller: Principal, params: TranscriptionParams, upload: Upload, *,
+                     stop: threading.Event | None = None) -> Rendered:
+        """``client.audio.transcriptions.create`` (not streamed): recognize ``upload`` and
+        render it per ``response_format`` (``Transcription`` / ``TranscriptionVerbose`` or
+        text); setting ``stop`` (the client left) ends the work at the next segment.
+        Raises ``InvalidRequest`` (400: bad file or options), ``ModelNotFound`` (404),
+        ``RateLimited`` (429) or ``ServiceUnavailable`` (503: model failed to load, or
+        stopped)."""
+        return await self._recognize(params, upload, "transcribe", stop)
+
+    async def translate(self, caller: Principal, params: TranslationParams, upload: Upload,
+                        *, stop: threading.Event | None = None) -> Rendered:
+        """``client.audio.translations.create``: speech in any language as English text
+        (``Translation`` / ``TranslationVerbose`` or text); errors and ``stop`` as
+        ``create``, and a 400 (``model``) for an English-only model."""
+        return await self._recognize(params, upload, "translate", stop)
+
+    async def _recognize(self, params: TranslationParams, upload: Upload, task: Task,
+                         stop: threading.Event | None) -> Rendered:
         check_upload(upload)
         options, slot = self._options(params, task)
         workers = self._audio.workers
@@ -189,10 +210,11 @@ class Transcriptions:
         result = await workers.run(job)
         return _render(params, task, result)
 
-    async def stream(self, params: TranscriptionParams,
+    async def stream(self, caller: Principal, params: TranscriptionParams,
                      upload: Upload) -> AsyncIterator[BaseModel]:
-        """Validate and start; the returned iterator yields ``transcript.text.delta`` per
-        segment and then ``transcript.text.done``. Errors before the first event raise."""
+        """``client.audio.transcriptions.create`` with ``stream: true``: validate and
+        start; the returned iterator yields ``transcript.text.delta`` per segment and then
+        ``transcript.text.done``. Errors before the first event raise (as ``create``)."""
         check_upload(upload)
         options, slot = self._options(params, "transcribe")
 

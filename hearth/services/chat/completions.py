@@ -10,7 +10,7 @@ import dataclasses
 import logging
 import secrets
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -36,6 +36,7 @@ from openai.types.chat.chat_completion_message_function_tool_call import (
 from openai.types.chat.chat_completion_token_logprob import TopLogprob
 from openai.types.completion_usage import CompletionUsage, PromptTokensDetails
 
+from hearth.domain import Principal
 from hearth.engine.events import (
     ChoiceFinished,
     Completed,
@@ -58,16 +59,6 @@ from hearth.services.chat.tool_calls import (
 )
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class _Meta:
-    id: str
-    created: int
-    model: str
-    fingerprint: str
-    tool_calls: bool = False
-    project_id: str | None = None
 
 
 @dataclass
@@ -108,73 +99,93 @@ def _usage(done: Completed) -> CompletionUsage:
             cached_tokens=reported_cached_tokens(done.cached_tokens)))
 
 
+@dataclass(frozen=True)
+class _Generation:
+    """A submitted request: what every chunk and the completion repeat, its engine
+    handle, and whether its choices are parsed for tool calls."""
+
+    id: str
+    created: int
+    model: str
+    fingerprint: str
+    tool_calls: bool
+    handle: GenerationHandle
+
+
 class ChatCompletions:
     """The Chat Completions use-case over a ``ModelRegistry``; with ``stored``, requests
-    with ``store: true`` and a project are kept as stored completions."""
+    with ``store: true`` are kept as stored completions of the caller's project. The
+    caller's organization scopes the prompt cache."""
 
     def __init__(self, registry: ModelRegistry, stored: StoredCompletions | None = None,
                  ) -> None:
         self._registry = registry
         self.stored = stored
 
-    async def check_model(self, model_id: str, organization_id: str) -> None:
-        """Raise ``ModelNotFound`` unless ``organization_id`` may use ``model_id`` (a
-        fine-tuned model is loaded by the check)."""
-        await self._registry.aget(model_id, organization_id)
+    async def check_model(self, caller: Principal, model_id: str) -> None:
+        """Raise ``ModelNotFound`` unless the caller's organization may use ``model_id``
+        (a fine-tuned model is loaded by the check)."""
+        await self._registry.aget(model_id, caller.organization_id)
 
-    async def start(self, params: ChatCompletionParams, organization_id: str,
-                    project_id: str | None = None) -> tuple[_Meta, GenerationHandle]:
-        """Validate, tokenize and submit; raises ``InvalidRequest``/``ModelNotFound``.
-        Preparation (grammar compile: up to ~100 ms for a huge schema) runs off the loop.
-        Prompt-cache entries are shared within ``organization_id`` only; ``project_id``
-        (kept on the returned meta) owns the stored completion when ``params.store``."""
-        served = await self._registry.aget(params.model, organization_id)
-        request, plan = await asyncio.to_thread(
-            generation_request, params, served.runner, served.grammars)
-        request = dataclasses.replace(request, cache_scope=organization_id)
-        handle = served.scheduler.submit(request)
-        meta = _Meta(f"chatcmpl-{secrets.token_urlsafe(21)}", int(time.time()), served.id,
-                     served.runner.info.fingerprint, plan.tool_calls, project_id)
-        return meta, handle
-
-    async def create(self, params: ChatCompletionParams, organization_id: str,
-                     project_id: str | None = None) -> ChatCompletion:
-        """Generate every choice to the end; one ``ChatCompletion`` (stored first when
-        ``params.store`` and ``project_id`` are given)."""
-        meta, handle = await self.start(params, organization_id, project_id)
+    async def create(self, caller: Principal, params: ChatCompletionParams,
+                     ) -> ChatCompletion:
+        """Generate every choice to the end: one ``ChatCompletion`` (stored first when
+        ``params.store``). Raises ``InvalidRequest`` / ``ContextLengthExceeded`` /
+        ``ModelNotFound`` before generating, ``ServiceUnavailable`` when the engine is
+        full or stopping."""
+        gen = await self._start(caller, params)
         choices = [_Choice() for _ in range(params.n or 1)]
         try:
-            done = await _drain(handle, choices)
+            done = await _drain(gen.handle, choices)
         finally:
-            handle.cancel()
-        completion = _completion(meta, done, [
-            _final_choice(i, c, bool(params.logprobs), meta.tool_calls)
+            gen.handle.cancel()
+        completion = _completion(gen, done, [
+            _final_choice(i, c, bool(params.logprobs), gen.tool_calls)
             for i, c in enumerate(choices)])
-        await self._save(meta, params, completion)
+        await self._save(caller, params, completion)
         return completion
 
-    async def stream(self, meta: _Meta, handle: GenerationHandle, params: ChatCompletionParams,
+    async def stream(self, caller: Principal, params: ChatCompletionParams,
                      ) -> AsyncIterator[ChatCompletionChunk]:
-        """Chunks as OpenAI streams them: a role chunk per choice, content deltas, a
-        finish chunk per choice, then (``include_usage``) a usage chunk with no choices.
-        Cancels generation if the consumer stops early (client disconnect). A stream
-        that completes is stored (assembled, with usage) as ``create`` would store it."""
+        """Validate, tokenize and submit now (raising as ``create`` does, before any
+        chunk), then the chunks as OpenAI streams them: a role chunk per choice, content
+        and tool-call deltas, a finish chunk per choice, then (``include_usage``) a usage
+        chunk with no choices. Generation is cancelled when the iterator is closed early
+        (a client disconnect) or never iterated. A stream that completes is stored
+        (assembled, with usage) as ``create`` would store it."""
+        gen = await self._start(caller, params)
+        return _Chunks(gen.handle, self._chunks(caller, params, gen))
+
+    async def _start(self, caller: Principal, params: ChatCompletionParams) -> _Generation:
+        """Validate, tokenize and submit. Preparation (tokenizer; grammar compile: up to
+        ~100 ms for a huge schema) runs off the loop."""
+        served = await self._registry.aget(params.model, caller.organization_id)
+        request, plan = await asyncio.to_thread(generation_request, params, served)
+        request = dataclasses.replace(request, cache_scope=caller.organization_id)
+        handle = served.generate(request)
+        return _Generation(f"chatcmpl-{secrets.token_urlsafe(21)}", int(time.time()),
+                           served.id, served.info.fingerprint, plan.tool_calls, handle)
+
+    async def _chunks(self, caller: Principal, params: ChatCompletionParams,
+                      gen: _Generation) -> AsyncGenerator[ChatCompletionChunk, None]:
         usage_on = bool(params.stream_options and params.stream_options.include_usage)
         logprobs_on = bool(params.logprobs)
-        parsers = [ToolCallParser() if meta.tool_calls else None for _ in range(params.n or 1)]
-        assembled = [_Choice() for _ in range(params.n or 1)]  # content only, no call text
+        n = params.n or 1
+        parsers = [ToolCallParser() if gen.tool_calls else None for _ in range(n)]
+        assembled = [_Choice() for _ in range(n)]  # content only, no call text
 
         def chunk(choices: list[ChunkChoice], usage: CompletionUsage | None = None,
                   ) -> ChatCompletionChunk:
             out = ChatCompletionChunk(
-                id=meta.id, object="chat.completion.chunk", created=meta.created,
-                model=meta.model, system_fingerprint=meta.fingerprint, choices=choices)
+                id=gen.id, object="chat.completion.chunk", created=gen.created,
+                model=gen.model, system_fingerprint=gen.fingerprint, choices=choices)
             if usage_on:  # OpenAI sends "usage": null on every chunk but the last
                 out.usage = usage
             return out
 
+        handle = gen.handle
         try:
-            for i in range(params.n or 1):
+            for i in range(n):
                 yield chunk([ChunkChoice(index=i, delta=ChoiceDelta(
                     role="assistant", content="", refusal=None), logprobs=None,
                     finish_reason=None)])
@@ -199,7 +210,7 @@ class ChatCompletions:
                     yield chunk([ChunkChoice(index=event.choice, delta=ChoiceDelta(),
                                              logprobs=None, finish_reason=reason)])
                 elif isinstance(event, Completed):
-                    await self._save(meta, params, _completion(meta, event, [
+                    await self._save(caller, params, _completion(gen, event, [
                         _choice(i, "".join(c.text), c, parsers[i], logprobs_on)
                         for i, c in enumerate(assembled)]))
                     if usage_on:
@@ -210,26 +221,45 @@ class ChatCompletions:
         finally:
             handle.cancel()
 
-    async def _save(self, meta: _Meta, params: ChatCompletionParams,
+    async def _save(self, caller: Principal, params: ChatCompletionParams,
                     completion: ChatCompletion) -> None:
-        """Store ``completion`` off the event loop when asked to. A storage failure is
-        logged, never raised: the caller still gets the completion it paid for."""
-        if not params.store or meta.project_id is None or self.stored is None:
+        """Store ``completion`` when asked to. A storage failure is logged, never raised:
+        the caller still gets the completion it paid for."""
+        if not params.store or self.stored is None:
             return
-        request = params.model_dump(mode="json", exclude_unset=True, by_alias=True)
         try:
-            await asyncio.to_thread(
-                self.stored.save, meta.project_id, request,
-                completion.model_dump(mode="json", exclude_unset=True), params.metadata or {})
+            await self.stored.save(caller, params, completion)
         except Exception:
             log.exception("could not store chat completion %s for project %s",
-                          meta.id, meta.project_id)
+                          completion.id, caller.project_id)
 
 
-def _completion(meta: _Meta, done: Completed, choices: list[Choice]) -> ChatCompletion:
+class _Chunks(AsyncIterator[ChatCompletionChunk]):
+    """``ChatCompletions.stream``'s iterator: its generator's chunks; ``aclose`` (also
+    before the first chunk, where closing a generator would run none of its code)
+    cancels the generation."""
+
+    def __init__(self, handle: GenerationHandle,
+                 chunks: AsyncGenerator[ChatCompletionChunk, None]) -> None:
+        self._handle = handle
+        self._chunks = chunks
+
+    async def __anext__(self) -> ChatCompletionChunk:
+        return await self._chunks.__anext__()
+
+    async def aclose(self) -> None:
+        """Stop: cancel the generation and close the generator."""
+        self._handle.cancel()
+        await self._chunks.aclose()
+
+    def __del__(self) -> None:  # dropped unread: free the sequence's KV cells now
+        self._handle.cancel()
+
+
+def _completion(gen: _Generation, done: Completed, choices: list[Choice]) -> ChatCompletion:
     return ChatCompletion(
-        id=meta.id, object="chat.completion", created=meta.created, model=meta.model,
-        system_fingerprint=meta.fingerprint, usage=_usage(done), choices=choices)
+        id=gen.id, object="chat.completion", created=gen.created, model=gen.model,
+        system_fingerprint=gen.fingerprint, usage=_usage(done), choices=choices)
 
 
 async def _drain(handle: GenerationHandle, choices: list[_Choice]) -> Completed:

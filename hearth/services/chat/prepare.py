@@ -7,13 +7,13 @@ starts, so a bad request never reaches the engine.
 from __future__ import annotations
 
 import secrets
-from typing import Any
+from typing import Any, Protocol
 
 from hearth.engine.chat_format import render_chat
-from hearth.engine.constraints import GrammarCompiler
-from hearth.engine.runner import ModelRunner
+from hearth.engine.runner import ModelInfo
 from hearth.engine.sampling import SamplingParams
 from hearth.engine.sequence import GenerationRequest
+from hearth.engine.served import ServedModel
 from hearth.errors import ContextLengthExceeded, InvalidRequest
 from hearth.services.chat.params import ChatCompletionParams, Message
 from hearth.services.chat.structured import OutputPlan, plan_output
@@ -89,12 +89,21 @@ def with_instructions(rows: list[dict[str, Any]], text: str | None) -> list[dict
     return [{"role": "system", "content": text}, *rows]
 
 
-def prompt_tokens(runner: ModelRunner, rows: list[dict[str, Any]]) -> list[int]:
+class ChatTokenizer(Protocol):
+    """What rendering a prompt needs of a model (a ``ServedModel`` or a runner)."""
+
+    @property
+    def info(self) -> ModelInfo: ...
+
+    def tokenize(self, text: str, *, special: bool) -> list[int]: ...
+
+
+def prompt_tokens(model: ChatTokenizer, rows: list[dict[str, Any]]) -> list[int]:
     """The prompt token ids, rendered with the model's own chat template."""
-    info = runner.info
+    info = model.info
     text = render_chat(info.chat_template, rows, bos_token=info.bos_token,
                        eos_token=info.eos_token)
-    return runner.tokenize(text, special=True)
+    return model.tokenize(text, special=True)
 
 
 def _sampling(params: ChatCompletionParams, n_vocab: int) -> SamplingParams:
@@ -124,17 +133,18 @@ def _max_tokens(params: ChatCompletionParams, prompt: int, context: int) -> int:
     return wanted or context - prompt
 
 
-def generation_request(params: ChatCompletionParams, runner: ModelRunner,
-                       grammars: GrammarCompiler) -> tuple[GenerationRequest, OutputPlan]:
-    """Validate, plan the output (grammar, tool calls) and tokenize; raises
-    ``InvalidRequest``/``ContextLengthExceeded``."""
+def generation_request(params: ChatCompletionParams, model: ServedModel,
+                       ) -> tuple[GenerationRequest, OutputPlan]:
+    """Validate, plan the output (grammar, tool calls) and tokenize for ``model``;
+    raises ``InvalidRequest``/``ContextLengthExceeded``. Blocking (tokenizer, grammar
+    compiler): run it off the event loop."""
     _check_combinations(params)
     rows = conversation_rows(params.messages)
-    plan = plan_output(params, grammars, [r["content"] for r in rows])
-    tokens = prompt_tokens(runner, with_instructions(rows, plan.instructions))
+    plan = plan_output(params, model, [r["content"] for r in rows])
+    tokens = prompt_tokens(model, with_instructions(rows, plan.instructions))
     stop = [params.stop] if isinstance(params.stop, str) else list(params.stop or [])
     return GenerationRequest(
-        prompt=tokens, params=_sampling(params, runner.info.n_vocab),
-        max_tokens=_max_tokens(params, len(tokens), runner.context_length),
+        prompt=tokens, params=_sampling(params, model.info.n_vocab),
+        max_tokens=_max_tokens(params, len(tokens), model.info.context_length),
         n=params.n or 1, stop=tuple(stop), grammar=plan.grammar,
     ), plan

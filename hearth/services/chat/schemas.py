@@ -19,7 +19,7 @@ from typing import Any
 from jsonschema import SchemaError
 from jsonschema.validators import validator_for
 
-from hearth.engine.constraints import JSON_OPTIONS, GrammarCompiler, GrammarError
+from hearth.engine.constraints import JSON_OPTIONS, CompilesGrammars, GrammarError
 from hearth.errors import InvalidRequest
 
 STANDARD_FORMATS = frozenset((
@@ -97,14 +97,14 @@ def check_schema(schema: Any, where: str, param: str) -> dict[str, Any]:
     return _drop_unknown_formats(schema)
 
 
-def enforceable(compiler: GrammarCompiler, schema: Any, where: str, param: str,
+def enforceable(compiler: CompilesGrammars, schema: Any, where: str, param: str,
                 ) -> dict[str, Any]:
     """``schema`` ready to enforce, its grammar compiled (and cached); raises
     ``InvalidRequest`` naming the first keyword Hearth cannot enforce and its JSON path
     (e.g. ``$.properties.tags.not``)."""
     ready = check_schema(schema, where, param)
     try:
-        compiler.json_schema(ready)
+        compiler.compile_grammar(json_schema=ready)
     except GrammarError as exc:
         raise unsupported(ready, str(exc), where, param) from None
     return ready

@@ -1,24 +1,33 @@
-"""Stored chat completions (OpenAI API reference: Chat Completions, ``store: true``;
-list / retrieve / update / delete / messages).
+"""Stored chat completions (OpenAI API reference: Chat Completions, ``store: true``):
+``client.chat.completions.list / retrieve / update / delete`` and
+``client.chat.completions.messages.list``, plus ``save`` (the create path) and ``select``
+(evals' ``stored_completions`` data source).
 
-A row keeps the request as sent, the ``ChatCompletion`` as returned and the caller's
-``metadata``; every lookup is scoped to one project, so another project's id is a 404.
-Methods are synchronous (SQLAlchemy sessions): async callers use ``asyncio.to_thread``.
+Every call is scoped to the caller's project: another project's id is a 404. Objects are
+the SDK's ``ChatCompletion`` (with the fields OpenAI adds to a stored one),
+``ChatCompletionDeleted``, ``ChatCompletionStoreMessage`` and ``CursorPage``s of them.
+Methods are async; database work runs on a worker thread (``StoredCompletionRepository``).
 """
 
 from __future__ import annotations
 
+import asyncio
 import builtins
 from typing import Any
 
+from openai.types.chat import (
+    ChatCompletion,
+    ChatCompletionDeleted,
+    ChatCompletionStoreMessage,
+)
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import Select, select
-from sqlalchemy.orm import Session, sessionmaker
 
-from hearth.errors import InvalidRequest, NotFound
+from hearth.domain import CursorPage, PageParams, Principal
+from hearth.errors import NotFound
 from hearth.services.chat.metadata import Metadata
-from hearth.store.models import StoredCompletion, next_seq
-from hearth.store.pages import Order, check_limit, list_body, paginate
+from hearth.services.chat.params import ChatCompletionParams
+from hearth.store.models import StoredCompletion
+from hearth.store.stored_completions import StoredCompletionRepository
 
 
 class UpdateParams(BaseModel):
@@ -31,153 +40,126 @@ class UpdateParams(BaseModel):
 
 
 class StoredCompletions:
-    """Persist, list (model / metadata filters), retrieve, update metadata, delete, and
-    list a stored completion's request messages."""
+    """Save, list (model / metadata filters), retrieve, update metadata, delete, list a
+    stored completion's request messages, and select stored completions for evals."""
 
-    def __init__(self, sessions: sessionmaker[Session]) -> None:
-        self._sessions = sessions
+    def __init__(self, repo: StoredCompletionRepository) -> None:
+        self._repo = repo
 
-    def save(self, project_id: str, request: dict[str, Any], completion: dict[str, Any],
-             metadata: dict[str, str]) -> None:
-        """Store ``completion`` (a ``ChatCompletion`` as JSON; its ``id``, ``model`` and
-        ``created`` become the row's) with the ``request`` body that produced it."""
-        with self._sessions.begin() as session:
-            session.add(StoredCompletion(
-                id=completion["id"], project_id=project_id, model=completion["model"],
-                request=request, response=completion, metadata_=dict(metadata),
-                created_at=completion["created"], seq=next_seq()))
+    async def save(self, caller: Principal, params: ChatCompletionParams,
+                   completion: ChatCompletion) -> None:
+        """Store ``completion`` in the caller's project with the request that produced it
+        (``params`` as sent) and ``params.metadata``. Raises the database's error (e.g.
+        for a project that no longer exists)."""
+        request = params.model_dump(mode="json", exclude_unset=True, by_alias=True)
+        response = completion.model_dump(mode="json", exclude_unset=True)
+        await asyncio.to_thread(self._repo.insert, caller.project_id, request=request,
+                                response=response, metadata=params.metadata or {})
 
-    def list(self, project_id: str, *, model: str | None = None,
-             metadata: dict[str, str] | None = None, after: str | None = None,
-             limit: int = 20, order: Order = "asc") -> dict[str, Any]:
+    async def list(self, caller: Principal, page: PageParams, *, model: str | None = None,
+                   metadata: dict[str, str] | None = None) -> CursorPage[ChatCompletion]:
         """``ChatCompletionList``: stored completions (``retrieve``'s shape) in creation
-        order, only those of ``model`` and carrying every ``metadata`` pair; ``limit``
-        1..100. Raises ``InvalidRequest`` for a bad ``limit``/``order``/``after``."""
-        check_limit(limit)
-        with self._sessions() as session:
-            stmt = _filtered(project_id, model, metadata)
-            page = paginate(session, stmt, StoredCompletion, after=after, limit=limit,
-                            order=order)
-            return list_body([_completion(row) for row in page.items], page.has_more)
+        order, only those of ``model`` and carrying every ``metadata`` pair. Raises
+        ``InvalidRequest`` for a cursor that is not one of them."""
+        rows = await asyncio.to_thread(self._repo.page, caller.project_id, page, model=model,
+                                       metadata=metadata)
+        return rows.to(_completion)
 
-    def retrieve(self, project_id: str, completion_id: str) -> dict[str, Any]:
+    async def retrieve(self, caller: Principal, completion_id: str) -> ChatCompletion:
         """The stored ``ChatCompletion`` plus ``metadata`` and the request's sampling
         fields (as OpenAI returns a stored completion); ``NotFound`` otherwise."""
-        with self._sessions() as session:
-            return _completion(_get(session, project_id, completion_id))
+        row = await asyncio.to_thread(self._repo.get, caller.project_id, completion_id)
+        if row is None:
+            raise _not_found(completion_id)
+        return _completion(row)
 
-    def update(self, project_id: str, completion_id: str,
-               metadata: dict[str, str] | None) -> dict[str, Any]:
-        """Replace the metadata (``None`` clears it); the updated completion."""
-        with self._sessions.begin() as session:
-            row = _get(session, project_id, completion_id)
-            row.metadata_ = dict(metadata or {})
-            return _completion(row)
+    async def update(self, caller: Principal, completion_id: str,
+                     params: UpdateParams) -> ChatCompletion:
+        """Replace the metadata (null clears it); the updated completion."""
+        row = await asyncio.to_thread(self._repo.update_metadata, caller.project_id,
+                                      completion_id, dict(params.metadata or {}))
+        if row is None:
+            raise _not_found(completion_id)
+        return _completion(row)
 
-    def delete(self, project_id: str, completion_id: str) -> dict[str, Any]:
+    async def delete(self, caller: Principal, completion_id: str) -> ChatCompletionDeleted:
         """``ChatCompletionDeleted``; ``NotFound`` for an unknown id."""
-        with self._sessions.begin() as session:
-            session.delete(_get(session, project_id, completion_id))
-        return {"id": completion_id, "object": "chat.completion.deleted", "deleted": True}
+        if not await asyncio.to_thread(self._repo.delete, caller.project_id, completion_id):
+            raise _not_found(completion_id)
+        return ChatCompletionDeleted(id=completion_id, object="chat.completion.deleted",
+                                     deleted=True)
 
-    def messages(self, project_id: str, completion_id: str, *, after: str | None = None,
-                 limit: int = 20, order: Order = "asc") -> dict[str, Any]:
+    async def messages(self, caller: Principal, completion_id: str, page: PageParams,
+                       ) -> CursorPage[ChatCompletionStoreMessage]:
         """``ChatCompletionMessageList``: the request's messages as
-        ``ChatCompletionStoreMessage`` (ids ``<completion id>-<index>``), paginated like
-        every list. Raises ``NotFound`` / ``InvalidRequest``."""
-        check_limit(limit)
-        if order not in ("asc", "desc"):
-            raise InvalidRequest(f"Invalid 'order': expected 'asc' or 'desc', got "
-                                 f"{order!r}.", param="order")
-        with self._sessions() as session:
-            row = _get(session, project_id, completion_id)
-            items = [_store_message(row.id, i, m)
-                     for i, m in enumerate(row.request.get("messages", []))]
-        if order == "desc":
-            items.reverse()
-        start = 0
-        if after is not None:
-            ids = [item["id"] for item in items]
-            if after not in ids:
-                raise InvalidRequest(f"No such object for 'after': {after!r}.", param="after")
-            start = ids.index(after) + 1
-        page = items[start:start + limit]
-        return list_body(page, start + limit < len(items))
+        ``ChatCompletionStoreMessage`` (ids ``<completion id>-<index>``), paged like every
+        list. Raises ``NotFound`` / ``InvalidRequest`` (a cursor naming no message)."""
+        rows = await asyncio.to_thread(self._repo.messages, caller.project_id,
+                                       completion_id, page)
+        if rows is None:
+            raise _not_found(completion_id)
+        return rows.to(lambda item: _store_message(completion_id, *item))
 
-    def select(self, project_id: str, *, metadata: dict[str, str] | None = None,
-               model: str | None = None, created_after: int | None = None,
-               created_before: int | None = None, limit: int | None = None,
-               ) -> builtins.list[dict[str, Any]]:
-        """Stored completions for an eval's ``stored_completions`` source, oldest first:
-        ``{"id", "created_at", "model", "metadata", "request", "response"}`` each.
-        ``created_after`` / ``created_before`` are inclusive Unix seconds; ``limit`` keeps
-        the most recent ones."""
-        stmt = _filtered(project_id, model, metadata)
-        if created_after is not None:
-            stmt = stmt.where(StoredCompletion.created_at >= created_after)
-        if created_before is not None:
-            stmt = stmt.where(StoredCompletion.created_at <= created_before)
-        stmt = stmt.order_by(StoredCompletion.seq.desc())
-        if limit is not None:
-            stmt = stmt.limit(limit)
-        with self._sessions() as session:
-            rows = list(session.scalars(stmt))
+    async def select(self, caller: Principal, *, metadata: dict[str, str] | None = None,
+                     model: str | None = None, created_after: int | None = None,
+                     created_before: int | None = None, limit: int | None = None,
+                     ) -> builtins.list[dict[str, Any]]:
+        """Stored completions of the caller's project for an eval's ``stored_completions``
+        source, oldest first: ``{"id", "created_at", "model", "metadata", "request",
+        "response"}`` each. ``created_after`` / ``created_before`` are inclusive Unix
+        seconds; ``limit`` keeps the most recent ones."""
+        rows = await asyncio.to_thread(
+            self._repo.select, caller.project_id, metadata=metadata, model=model,
+            created_after=created_after, created_before=created_before, limit=limit)
         return [{"id": r.id, "created_at": r.created_at, "model": r.model,
                  "metadata": dict(r.metadata_), "request": r.request, "response": r.response}
-                for r in reversed(rows)]
+                for r in rows]
 
 
-def _filtered(project_id: str, model: str | None,
-              metadata: dict[str, str] | None) -> Select[StoredCompletion]:
-    stmt = select(StoredCompletion).where(StoredCompletion.project_id == project_id)
-    if model is not None:
-        stmt = stmt.where(StoredCompletion.model == model)
-    for key, value in (metadata or {}).items():
-        if '"' in key:  # SQLite's JSON paths cannot quote a double quote
-            raise InvalidRequest("Metadata filter keys may not contain '\"'.",
-                                 param="metadata")
-        stmt = stmt.where(StoredCompletion.metadata_[key].as_string() == value)
-    return stmt
+def _not_found(completion_id: str) -> NotFound:
+    return NotFound(f"No chat completion found with id '{completion_id}'.")
 
 
-def _get(session: Session, project_id: str, completion_id: str) -> StoredCompletion:
-    row = session.get(StoredCompletion, completion_id)
-    if row is None or row.project_id != project_id:
-        raise NotFound(f"No chat completion found with id '{completion_id}'.")
-    return row
-
-
-def _completion(row: StoredCompletion) -> dict[str, Any]:
+def _completion(row: StoredCompletion) -> ChatCompletion:
     """The stored completion as OpenAI returns it: the ``ChatCompletion`` plus metadata
-    and the request's sampling settings (defaults filled in as they were applied)."""
+    and the request's sampling settings (defaults filled in as they were applied); the
+    fields the SDK type does not declare are kept as its extras."""
     request = row.request
 
     def given(key: str, default: Any) -> Any:
         value = request.get(key)
         return default if value is None else value
 
-    return {**row.response, "metadata": dict(row.metadata_),
-            "request_id": None,  # Hearth sends no x-request-id
-            "service_tier": row.response.get("service_tier") or "default",
-            "seed": request.get("seed"), "temperature": given("temperature", 1.0),
-            "top_p": given("top_p", 1.0), "presence_penalty": given("presence_penalty", 0.0),
-            "frequency_penalty": given("frequency_penalty", 0.0),
-            "input_user": request.get("user"), "tools": request.get("tools"),
-            "tool_choice": request.get("tool_choice"),
-            "response_format": request.get("response_format")}
+    return ChatCompletion.model_validate({
+        **row.response, "metadata": dict(row.metadata_),
+        "request_id": None,  # Hearth sends no x-request-id
+        "service_tier": row.response.get("service_tier") or "default",
+        "seed": request.get("seed"), "temperature": given("temperature", 1.0),
+        "top_p": given("top_p", 1.0), "presence_penalty": given("presence_penalty", 0.0),
+        "frequency_penalty": given("frequency_penalty", 0.0),
+        "input_user": request.get("user"), "tools": request.get("tools"),
+        "tool_choice": request.get("tool_choice"),
+        "response_format": request.get("response_format")})
 
 
-def _store_message(completion_id: str, index: int, message: dict[str, Any]) -> dict[str, Any]:
+def _store_message(completion_id: str, index: int, message: dict[str, Any],
+                   ) -> ChatCompletionStoreMessage:
     """A request message as ``ChatCompletionStoreMessage``: an array of parts becomes
-    its joined text in ``content`` and the parts in ``content_parts``."""
+    its joined text in ``content`` and the parts in ``content_parts``; ``name`` is sent
+    (null when absent) as OpenAI does."""
     content = message.get("content")
     parts = None
     if isinstance(content, list):
         parts = content
         content = "".join(p.get("text", "") for p in parts if p.get("type") == "text")
-    out = {"id": f"{completion_id}-{index}", "role": message["role"], "content": content,
-           "name": message.get("name"), "content_parts": parts}
+    fields: dict[str, Any] = {"id": f"{completion_id}-{index}", "role": "assistant",
+                              "content": content, "name": message.get("name"),
+                              "content_parts": parts}
     for key in ("tool_calls", "tool_call_id"):
         if message.get(key) is not None:
-            out[key] = message[key]
+            fields[key] = message[key]
+    out = ChatCompletionStoreMessage.model_validate(fields)
+    # the SDK's role Literal is only "assistant" (it derives from ChatCompletionMessage);
+    # the rest is validated, the message's own role set as it is
+    out.role = message["role"]
     return out

@@ -12,7 +12,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from hearth.engine.constraints import Grammar, GrammarCompiler, GrammarError
+from hearth.engine.constraints import CompilesGrammars, Grammar, GrammarError
 from hearth.errors import InvalidRequest
 from hearth.services.chat.params import (
     ChatCompletionParams,
@@ -38,7 +38,7 @@ class OutputPlan:
     tool_calls: bool = False
 
 
-def plan_output(params: ChatCompletionParams, compiler: GrammarCompiler,
+def plan_output(params: ChatCompletionParams, compiler: CompilesGrammars,
                 texts: list[str]) -> OutputPlan:
     """The plan for this request; ``texts`` are the messages' texts (JSON mode requires
     one to mention JSON, as OpenAI does)."""
@@ -52,11 +52,11 @@ def plan_output(params: ChatCompletionParams, compiler: GrammarCompiler,
     if not tools:
         grammar = _format_grammar(params, compiler)
         if grammar is None and params.tools:  # tool_choice "none": text that is no call
-            grammar = compiler.lark(f"start: TEXT\nTEXT: {_TEXT}")
+            grammar = compiler.compile_grammar(lark=f"start: TEXT\nTEXT: {_TEXT}")
         return OutputPlan(grammar=grammar, instructions=schema_hint)
     source = _tools_lark(params, tools, compiler)
     try:
-        grammar = compiler.lark(source)
+        grammar = compiler.compile_grammar(lark=source)
     except GrammarError as exc:
         raise InvalidRequest(f"Hearth cannot enforce these tools: {exc}", param="tools") from None
     text = "\n\n".join(t for t in (tool_instructions(tools), schema_hint) if t)
@@ -84,7 +84,7 @@ def _active_tools(params: ChatCompletionParams) -> list[Tool]:
     return tools
 
 
-def _format_schema(params: ChatCompletionParams, compiler: GrammarCompiler,
+def _format_schema(params: ChatCompletionParams, compiler: CompilesGrammars,
                    ) -> dict[str, Any] | None:
     """The JSON Schema the answer must match; None for free text."""
     fmt = params.response_format
@@ -99,10 +99,10 @@ def _format_schema(params: ChatCompletionParams, compiler: GrammarCompiler,
                        "response_format")
 
 
-def _format_grammar(params: ChatCompletionParams, compiler: GrammarCompiler,
+def _format_grammar(params: ChatCompletionParams, compiler: CompilesGrammars,
                     ) -> Grammar | None:
     schema = _format_schema(params, compiler)
-    return None if schema is None else compiler.json_schema(schema)
+    return None if schema is None else compiler.compile_grammar(json_schema=schema)
 
 
 def _json_schema_spec(params: ChatCompletionParams) -> JsonSchemaFormat:
@@ -113,13 +113,13 @@ def _json_schema_spec(params: ChatCompletionParams) -> JsonSchemaFormat:
     return fmt.json_schema
 
 
-def _body_rule(params: ChatCompletionParams, compiler: GrammarCompiler) -> str:
+def _body_rule(params: ChatCompletionParams, compiler: CompilesGrammars) -> str:
     """The Lark body for a non-call answer when tools are on."""
     schema = _format_schema(params, compiler)
     return _TEXT if schema is None else "%json " + lark_json(schema)
 
 
-def _arguments_rule(tool: Tool, index: int, compiler: GrammarCompiler) -> str:
+def _arguments_rule(tool: Tool, index: int, compiler: CompilesGrammars) -> str:
     fn = tool.function
     if not fn.strict:
         return "%json " + lark_json(dict(ANY_OBJECT))
@@ -130,7 +130,7 @@ def _arguments_rule(tool: Tool, index: int, compiler: GrammarCompiler) -> str:
 
 
 def _tools_lark(params: ChatCompletionParams, tools: list[Tool],
-                compiler: GrammarCompiler) -> str:
+                compiler: CompilesGrammars) -> str:
     all_names = [t.function.name for t in params.tools or []]
     rules, alternatives = [], []
     for tool in tools:

@@ -10,10 +10,16 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any, Literal, TypeVar
 
+from openai.types.eval_create_response import (
+    TestingCriterionEvalGraderScoreModel,
+    TestingCriterionEvalGraderTextSimilarity,
+)
+from openai.types.graders import LabelModelGrader, StringCheckGrader
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from hearth.errors import InvalidRequest
+from hearth.errors import InvalidRequest, invalid_request
 from hearth.services.evals import formula, metrics
+from hearth.services.evals.objects import MultiCriterion
 from hearth.services.evals.templates import check, message_texts
 
 TYPES = ("string_check", "text_similarity", "label_model", "score_model", "multi")
@@ -112,6 +118,11 @@ class _AudioPart(_Strict):
 _PARTS: dict[str, type[_Strict]] = {"input_text": _TextPart, "output_text": _TextPart,
                                     "input_image": _ImagePart, "input_audio": _AudioPart}
 M = TypeVar("M", bound=BaseModel)
+_RETURNED: dict[str, type[BaseModel]] = {
+    "string_check": StringCheckGrader, "text_similarity": TestingCriterionEvalGraderTextSimilarity,
+    "label_model": LabelModelGrader, "score_model": TestingCriterionEvalGraderScoreModel,
+    "multi": MultiCriterion}
+"""The SDK's type of each criterion in a returned eval (Hearth's own for ``multi``)."""
 
 
 def validate_criteria(criteria: Any) -> list[dict[str, Any]]:
@@ -129,9 +140,11 @@ def validate_criteria(criteria: Any) -> list[dict[str, Any]]:
                              param="testing_criteria")
     out = []
     for i, raw in enumerate(criteria):
-        grader = _normalize(raw, f"testing_criteria[{i}]", top=True)
-        out.append({"id": f"{grader['name']}-{uuid.uuid4()}", "type": grader["type"],
-                    "name": grader["name"], **grader})
+        param = f"testing_criteria[{i}]"
+        grader = _normalize(raw, param, top=True)
+        out.append(_as_returned({"id": f"{grader['name']}-{uuid.uuid4()}",
+                                 "type": grader["type"], "name": grader["name"], **grader},
+                                param))
     return out
 
 
@@ -298,7 +311,8 @@ def _normalize_part(part: Any, param: str) -> Any:
     if not isinstance(part, dict):
         raise InvalidRequest("Message content must be a string, a content part or an array "
                              "of them.", param=param)
-    model = _PARTS.get(part.get("type"))  # type: ignore[arg-type]
+    kind = part.get("type")
+    model = _PARTS.get(kind) if isinstance(kind, str) else None
     if model is None:
         raise InvalidRequest(f"Invalid value: {part.get('type')!r}. Supported content part "
                              "types are " + ", ".join(_PARTS) + ".", param=f"{param}.type",
@@ -315,16 +329,14 @@ def _parse(model: type[M], raw: dict[str, Any], param: str) -> M:
     try:
         return model.model_validate(raw, strict=True)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = param + "".join(f"[{p}]" if isinstance(p, int) else f".{p}"
-                                for p in first["loc"])
-        if first["type"] == "missing":
-            message, code = f"Missing required parameter: '{where}'.", None
-        elif first["type"] == "extra_forbidden":
-            message, code = f"Unknown parameter: '{where}'.", "unknown_parameter"
-        elif first["type"] == "literal_error":
-            message = f"Invalid value: {first.get('input')!r}. {first['msg']}."
-            code = "invalid_value"
-        else:
-            message, code = f"Invalid '{where}': {first['msg']}.", None
-        raise InvalidRequest(message, param=where, code=code) from None
+        raise invalid_request(exc, param) from None
+
+
+def _as_returned(grader: dict[str, Any], param: str) -> dict[str, Any]:
+    """``grader`` (a normalized criterion with its ``id``) checked against the type the
+    eval is returned as, so what is stored can be returned."""
+    try:
+        _RETURNED[grader["type"]].model_validate(grader)
+    except ValidationError as exc:
+        raise invalid_request(exc, param) from None
+    return grader

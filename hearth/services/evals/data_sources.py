@@ -25,7 +25,7 @@ from jsonschema.validators import validator_for
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic import ValidationError as PydanticError
 
-from hearth.errors import InvalidRequest
+from hearth.errors import InvalidRequest, invalid_request
 from hearth.services.chat.metadata import Metadata
 
 M = TypeVar("M", bound=BaseModel)
@@ -37,21 +37,13 @@ def parse(model: type[M], data: Any, param: str) -> M:
     try:
         return model.model_validate(data, strict=True)
     except PydanticError as exc:
-        first = exc.errors()[0]
-        where = param + "".join(f"[{p}]" if isinstance(p, int) else f".{p}"
-                                for p in first["loc"])
-        if first["type"] == "missing":
-            raise InvalidRequest(f"Missing required parameter: '{where}'.",
-                                 param=where) from None
-        raise InvalidRequest(f"Invalid '{where}': {first['msg']}.", param=where,
-                             code="invalid_value" if "literal" in first["type"] else None,
-                             ) from None
+        raise invalid_request(exc, param) from None
 
 
 def by_type(models: dict[str, type[Any]], data: Any, param: str) -> Any:
     """``data`` parsed as the model its ``type`` names (``InvalidRequest`` otherwise)."""
     kind = data.get("type") if isinstance(data, dict) else None
-    if kind not in models:
+    if not isinstance(kind, str) or kind not in models:
         raise InvalidRequest(
             f"Invalid value for '{param}.type': {kind!r}. Supported values are: "
             + ", ".join(f"'{k}'" for k in models) + ".", param=f"{param}.type",
@@ -130,6 +122,9 @@ def eval_config(raw: Any) -> dict[str, Any]:
 
 def check_schema(schema: dict[str, Any], param: str) -> None:
     """``InvalidRequest`` unless ``schema`` is a valid JSON Schema (its own metaschema)."""
+    if not isinstance(schema.get("$schema", ""), str):
+        raise InvalidRequest(f"Invalid '{param}': not a valid JSON Schema: '$schema' must be "
+                             "a string (a metaschema URI).", param=param)
     try:
         validator_for(schema).check_schema(schema)
     except SchemaError as exc:
@@ -228,7 +223,7 @@ def file_rows(data: bytes, file_id: str, param: str) -> list[Row]:
         if not line.strip():
             continue
         try:
-            row = json.loads(line)
+            row = json.loads(line, parse_constant=_no_constant)
         except ValueError as exc:
             raise InvalidRequest(f"Line {number} of file {file_id} is not valid JSON: {exc}.",
                                  param=param, code="invalid_file") from None
@@ -243,6 +238,10 @@ def file_rows(data: bytes, file_id: str, param: str) -> list[Row]:
         else:
             rows.append(Row(row, where=where, param=param))
     return rows
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
 
 
 def stored_rows(records: list[dict[str, Any]]) -> list[Row]:

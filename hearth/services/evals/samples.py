@@ -16,13 +16,16 @@
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from openai.types.evals import CreateEvalCompletionsRunDataSource, CreateEvalJSONLRunDataSource
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic import ValidationError as PydanticError
 
-from hearth.errors import HearthError, InvalidRequest
+from hearth.domain import Principal
+from hearth.errors import HearthError, InvalidRequest, invalid_request
 from hearth.services.chat.completions import ChatCompletions
 from hearth.services.chat.params import ChatCompletionParams
 from hearth.services.evals.data_sources import ALL_SOURCES, FILE_SOURCES, Source, by_type, parse
@@ -66,6 +69,9 @@ class ItemReferenceInput(BaseModel):
 
 
 InputMessages = TemplateInput | ItemReferenceInput
+_RETURNED: dict[str, type[BaseModel]] = {"jsonl": CreateEvalJSONLRunDataSource,
+                                         "completions": CreateEvalCompletionsRunDataSource}
+"""The SDK's type of a run's ``data_source`` as a run returns it."""
 INPUT_TYPES: dict[str, type[Any]] = {"template": TemplateInput,
                                      "item_reference": ItemReferenceInput}
 _PART_TYPES = ("input_text", "output_text", "input_image", "input_audio")
@@ -131,25 +137,27 @@ def check_sampling(raw: Any, model: str, param: str) -> SamplingParams:
     """``sampling_params`` checked as Chat Completions would check them (ranges, the
     shape of ``response_format`` and ``tools``); ``InvalidRequest`` under ``param``."""
     sampling = parse(SamplingParams, raw or {}, param)
-    try:
-        chat_params(model, [{"role": "user", "content": "."}], sampling)
-    except PydanticError as exc:
-        first = exc.errors()[0]
-        where = param + "".join(f"[{p}]" if isinstance(p, int) else f".{p}"
-                                for p in first["loc"])
-        raise InvalidRequest(f"Invalid '{where}': {first['msg']}.", param=where) from None
+    chat_params(model, [{"role": "user", "content": "."}], sampling, param)
     return sampling
 
 
-def chat_params(model: str, messages: list[dict[str, Any]],
-                sampling: SamplingParams) -> ChatCompletionParams:
-    """The Chat Completions request for one sample (never stored). Raises pydantic's
-    ``ValidationError`` for messages Chat Completions would refuse."""
+def chat_params(model: str, messages: list[dict[str, Any]], sampling: SamplingParams,
+                param: str = "") -> ChatCompletionParams:
+    """The Chat Completions request for one sample (never stored). Raises
+    ``InvalidRequest`` (``param``: the field's path under ``param``) for messages or
+    sampling parameters Chat Completions would refuse."""
     body: dict[str, Any] = {"model": model, "messages": messages}
     for key in _SENT:
         if getattr(sampling, key) is not None:
             body[key] = getattr(sampling, key)
-    return ChatCompletionParams.model_validate(body)
+    return _chat_params(body, param)
+
+
+def _chat_params(body: dict[str, Any], param: str) -> ChatCompletionParams:
+    try:
+        return ChatCompletionParams.model_validate(body)
+    except PydanticError as exc:
+        raise invalid_request(exc, param) from None
 
 
 # --- a run's data_source ------------------------------------------------------------------
@@ -195,8 +203,17 @@ def run_plan(raw: Any) -> RunPlan:
     param = "data_source"
     spec = by_type({"jsonl": JsonlDataSource, "completions": CompletionsDataSource}, raw, param)
     if isinstance(spec, JsonlDataSource):
-        return RunPlan(by_type(FILE_SOURCES, spec.source, f"{param}.source"))
-    assert isinstance(spec, CompletionsDataSource)
+        plan = RunPlan(by_type(FILE_SOURCES, spec.source, f"{param}.source"))
+    else:
+        plan = _completions_plan(spec, param)
+    try:  # what is stored is returned as the run's data_source
+        _RETURNED[spec.type].model_validate(raw)
+    except PydanticError as exc:
+        raise invalid_request(exc, param) from None
+    return plan
+
+
+def _completions_plan(spec: CompletionsDataSource, param: str) -> RunPlan:
     source = by_type(ALL_SOURCES, spec.source, f"{param}.source")
     messages: InputMessages | None = None
     if spec.input_messages is not None:
@@ -276,21 +293,27 @@ def output_sample(messages: list[dict[str, Any]], completion: dict[str, Any] | N
 
 
 def given_sample(sample: dict[str, Any] | None) -> dict[str, Any]:
-    """An output item's ``sample`` for a row that brought its own (no model called)."""
+    """An output item's ``sample`` for a row that brought its own (no model called), in
+    the output item's shape whatever the row's sample holds: messages as ``{"role",
+    "content"}`` (text), numbers only where numbers go (else null / 0)."""
     sample = sample or {}
     output = sample.get("output")
-    if not isinstance(output, list):
+    if isinstance(output, list):
+        output = [_flat(m) for m in output if isinstance(m, dict)]
+    else:
         text = sample.get("output_text")
         output = [{"role": "assistant", "content": text}] if isinstance(text, str) else []
     given_input = sample.get("input")
-    return {"input": given_input if isinstance(given_input, list) else [],
-            "output": output, "finish_reason": sample.get("finish_reason") or "",
-            "model": sample.get("model") or "",
-            "usage": sample.get("usage") if isinstance(sample.get("usage"), dict)
-            else dict(ZERO_USAGE), "error": None,
-            "temperature": sample.get("temperature"),
-            "max_completion_tokens": sample.get("max_completion_tokens"),
-            "top_p": sample.get("top_p"), "seed": sample.get("seed")}
+    given_usage = sample.get("usage")
+    usage: dict[str, Any] = given_usage if isinstance(given_usage, dict) else {}
+    return {"input": [_flat(m) for m in given_input if isinstance(m, dict)]
+            if isinstance(given_input, list) else [],
+            "output": output, "finish_reason": _text(sample.get("finish_reason")),
+            "model": _text(sample.get("model")),
+            "usage": {key: _number(usage.get(key), int) or 0 for key in ZERO_USAGE},
+            "error": None, "temperature": _number(sample.get("temperature"), float),
+            "max_completion_tokens": _number(sample.get("max_completion_tokens"), int),
+            "top_p": _number(sample.get("top_p"), float), "seed": _number(sample.get("seed"), int)}
 
 
 def error_of(exc: Exception) -> dict[str, str]:
@@ -299,22 +322,34 @@ def error_of(exc: Exception) -> dict[str, str]:
         return {"code": exc.code or exc.error_type, "message": exc.message}
     if isinstance(exc, TemplateError):
         return {"code": "invalid_template", "message": str(exc)}
-    if isinstance(exc, PydanticError):
-        first = exc.errors()[0]
-        loc = ".".join(str(p) for p in first["loc"])
-        return {"code": "invalid_request", "message": f"Invalid '{loc}': {first['msg']}."}
     return {"code": "server_error", "message": str(exc) or type(exc).__name__}
 
 
 def _flat(message: dict[str, Any]) -> dict[str, Any]:
     content = message.get("content")
     if isinstance(content, list):
-        content = "".join(p.get("text", "") for p in content if isinstance(p, dict))
-    out = {"role": message.get("role", ""), "content": content if content is not None else ""}
+        content = "".join(_text(p.get("text")) for p in content if isinstance(p, dict))
+    elif content is not None and not isinstance(content, str):
+        content = json.dumps(content)
+    out = {"role": _text(message.get("role")), "content": content if content is not None else ""}
     for key in ("tool_calls", "tool_call_id"):
         if message.get(key) is not None:
             out[key] = message[key]
     return out
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def _number(value: Any, kind: type[int] | type[float]) -> Any:
+    """``value`` as ``kind`` if it is a finite number (an int where ``kind`` is int), else
+    None."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        return None
+    if kind is int and not float(value).is_integer():
+        return None
+    return kind(value)
 
 
 def _given(values: dict[str, Any], key: str, default: Any) -> Any:
@@ -345,9 +380,9 @@ class ChatJudge:
     """The graders' ``Judge`` (``label_model`` / ``score_model``) over ``ChatCompletions``
     in process; ``usage`` collects every call's tokens per model."""
 
-    def __init__(self, chat: ChatCompletions, organization_id: str) -> None:
+    def __init__(self, chat: ChatCompletions, caller: Principal) -> None:
         self._chat = chat
-        self._organization_id = organization_id
+        self._caller = caller
         self.usage: dict[str, dict[str, int]] = {}
 
     async def __call__(self, model: str, messages: list[dict[str, Any]], *,
@@ -364,8 +399,8 @@ class ChatJudge:
             body["max_completion_tokens"] = limit
         if response_format is not None:
             body["response_format"] = response_format
-        completion = (await self._chat.create(ChatCompletionParams.model_validate(body),
-                                              self._organization_id)).model_dump(mode="json")
+        completion = (await self._chat.create(self._caller, _chat_params(body, ""))
+                      ).model_dump(mode="json")
         usage = usage_of(completion)
         add_usage(self.usage, completion.get("model", model), usage)
         return namespace(completion, None)["output_text"], usage

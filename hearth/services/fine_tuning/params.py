@@ -7,9 +7,9 @@ from __future__ import annotations
 import re
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from hearth.errors import InvalidRequest
+from hearth.errors import InvalidRequest, invalid_request
 from hearth.services.chat.metadata import Metadata
 
 Auto = Literal["auto"]
@@ -65,24 +65,29 @@ class JobParams(BaseModel):
     integrations: list[dict[str, Any]] | None = None
 
 
-def _pick(value: Any, default: Any, name: str, low: float, high: float,
-          integer: bool) -> Any:
-    if value is None or value == "auto":
-        return default
-    if integer and not isinstance(value, int):
-        raise InvalidRequest(f"{name} must be an integer or 'auto'.", param=name)
-    if not low <= value <= high or (not integer and value == 0):
-        raise InvalidRequest(f"{name} must be between {low} and {high}, got {value}.",
-                             param=name)
-    return value
+class _Resolved(BaseModel):
+    """The range of each resolved value (docs/fine-tuning.md)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    n_epochs: int = Field(ge=1, le=50)
+    batch_size: int = Field(ge=1, le=256)
+    learning_rate_multiplier: float = Field(gt=0, le=10)
+    beta: float | None = Field(default=None, gt=0, le=2)
+
+
+def _given(value: Any, default: Any) -> Any:
+    return default if value is None or value == "auto" else value
 
 
 def resolve_method(params: JobParams, examples: int) -> dict[str, Any]:
     """The job's ``method`` with every hyperparameter resolved; raises ``InvalidRequest``
-    for a bad value, an unsupported method, or both ``hyperparameters`` and ``method``.
+    for a value out of range (``param`` its path under ``method.<type>.hyperparameters``,
+    also for the deprecated top-level form), an unsupported method, or both
+    ``hyperparameters`` and ``method``.
 
     ``auto``: 3 epochs, batch size 4 (or the number of examples if fewer), multiplier 1.0,
-    beta 0.1."""
+    beta 0.1 (dpo)."""
     method = params.method or Method(type="supervised")
     if method.type == "reinforcement":
         raise InvalidRequest("Reinforcement fine-tuning is not supported by Hearth.",
@@ -93,18 +98,17 @@ def resolve_method(params: JobParams, examples: int) -> dict[str, Any]:
     section = method.supervised if method.type == "supervised" else method.dpo
     hp = (params.hyperparameters if params.hyperparameters is not None
           else section.hyperparameters if section else None) or Hyperparameters()
-    prefix = f"method.{method.type}.hyperparameters."
-    resolved: dict[str, Any] = {
-        "n_epochs": _pick(hp.n_epochs, DEFAULT_EPOCHS, prefix + "n_epochs", 1, 50, True),
-        "batch_size": _pick(hp.batch_size, max(1, min(DEFAULT_BATCH, examples)),
-                            prefix + "batch_size", 1, 256, True),
-        "learning_rate_multiplier": float(_pick(
-            hp.learning_rate_multiplier, 1.0, prefix + "learning_rate_multiplier", 0, 10,
-            False)),
-    }
+    values = {"n_epochs": _given(hp.n_epochs, DEFAULT_EPOCHS),
+              "batch_size": _given(hp.batch_size, max(1, min(DEFAULT_BATCH, examples))),
+              "learning_rate_multiplier": _given(hp.learning_rate_multiplier, 1.0)}
     if method.type == "dpo":
-        resolved["beta"] = float(_pick(hp.beta, DEFAULT_BETA, prefix + "beta", 0, 2, False))
-    return {"type": method.type, method.type: {"hyperparameters": resolved}}
+        values["beta"] = _given(hp.beta, DEFAULT_BETA)
+    try:
+        resolved = _Resolved.model_validate(values)
+    except ValidationError as exc:
+        raise invalid_request(exc, f"method.{method.type}.hyperparameters") from None
+    return {"type": method.type,
+            method.type: {"hyperparameters": resolved.model_dump(exclude_none=True)}}
 
 
 def check_suffix(suffix: str | None) -> None:

@@ -19,10 +19,14 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from hearth.engine.runner import ModelRunner
-from hearth.errors import InvalidRequest
+from hearth.errors import InvalidRequest, invalid_request
 from hearth.services.chat.params import Message, Tool
-from hearth.services.chat.prepare import conversation_rows, prompt_tokens, with_instructions
+from hearth.services.chat.prepare import (
+    ChatTokenizer,
+    conversation_rows,
+    prompt_tokens,
+    with_instructions,
+)
 from hearth.services.chat.structured import tool_instructions
 
 MAX_ERRORS = 5
@@ -117,8 +121,12 @@ class _Problems:
                              code=f"invalid_{self.kind.replace(' ', '_')}_file")
 
 
-def _where(error: Any) -> str:
-    return "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error["loc"]).lstrip(".")
+def _problem(exc: ValidationError) -> str:
+    """A line's first problem as the one converter words it, naming the field where its
+    message does not."""
+    error = invalid_request(exc)
+    text = error.message.rstrip(".")
+    return text if not error.param or f"'{error.param}'" in text else f"{error.param}: {text}"
 
 
 def _has_images(messages: list[_Message]) -> bool:
@@ -143,7 +151,7 @@ def _check_roles(messages: list[_Message], need_assistant: bool) -> str | None:
 class Tokenizer:
     """Renders and tokenizes examples with a served model's template and tokenizer."""
 
-    def __init__(self, runner: ModelRunner, context_length: int) -> None:
+    def __init__(self, runner: ChatTokenizer, context_length: int) -> None:
         self._runner = runner
         self._context = context_length
         self._eos = runner.tokenize(runner.info.eos_token, special=True)
@@ -222,8 +230,7 @@ def parse(data: bytes, method: str, tokenizer: Tokenizer, *, param: str, vision:
         try:
             example = model.model_validate(obj)
         except ValidationError as exc:
-            first = exc.errors()[0]
-            problems.add(number, f"{_where(first)}: {first['msg']}")
+            problems.add(number, _problem(exc))
             continue
         messages = (example.input.messages + example.preferred_output
                     + example.non_preferred_output if isinstance(example, _DpoExample)

@@ -5,16 +5,21 @@ sessions a WebSocket opens, wired to the chat model, Whisper, Piper and Silero V
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import threading
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
+from openai.types.beta.realtime.session_create_response import SessionCreateResponse
+from openai.types.realtime.client_secret_create_response import ClientSecretCreateResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from hearth.audio.registry import AudioRegistry
 from hearth.audio.vad import SileroVad
-from hearth.config import Settings
+from hearth.config import AudioSettings, RealtimeSettings
+from hearth.domain import Principal
 from hearth.engine.registry import ModelRegistry
 from hearth.errors import HearthError, InvalidRequest, ModelNotFound
 from hearth.services.chat.completions import ChatCompletions
@@ -26,12 +31,12 @@ from hearth.services.realtime.config import (
     render_beta,
     render_ga,
 )
+from hearth.services.realtime.events import Emit
 from hearth.services.realtime.items import Conversation
-from hearth.services.realtime.response import Context, Emit
+from hearth.services.realtime.response import Context
 from hearth.services.realtime.session import RealtimeSession, SessionDeps
 from hearth.services.realtime.wire import Vocabulary
-from hearth.domain import Principal
-from hearth.store.client_secrets import ClientSecret, ClientSecretStore
+from hearth.store.client_secrets import PREFIX, ClientSecret, ClientSecretStore
 
 DEFAULT_MODEL = "gpt-realtime"
 
@@ -67,22 +72,26 @@ class BetaSessionParams(BaseModel):
 
 
 class Realtime:
-    """Realtime sessions over the server's models."""
+    """Realtime sessions over the server's models (``settings``: its ``realtime``
+    section; ``speech``: the audio workers' and buffer limits)."""
 
-    def __init__(self, settings: Settings, models: ModelRegistry, chat: ChatCompletions,
-                 audio: AudioRegistry, secrets: ClientSecretStore) -> None:
+    def __init__(self, settings: RealtimeSettings, speech: AudioSettings,
+                 models: ModelRegistry, chat: ChatCompletions, audio: AudioRegistry,
+                 secrets: ClientSecretStore) -> None:
         self._settings = settings
+        self._speech = speech
         self._models = models
         self._chat = chat
-        self.audio = audio
-        self.secrets = secrets
+        self._audio = audio
+        self._secrets = secrets
         self._vad: SileroVad | None = None
         self._vad_lock = threading.Lock()
         self.sessions_open = 0
+        """Sessions being served now (``GET /hearth/engine``)."""
 
     # ---- models and checks -------------------------------------------------------------
 
-    def chat_model(self, model: str) -> str:
+    def _chat_model(self, model: str) -> str:
         """The chat model that answers for Realtime ``model``: OpenAI's realtime ids
         (``gpt-realtime*``, ``gpt-4o*-realtime-preview*``, ``gpt-audio*``) map to
         ``HEARTH_REALTIME_MODEL`` (default: the first chat model); a chat model id is used
@@ -91,21 +100,21 @@ class Realtime:
         if model in served:
             return model
         if served and ("realtime" in model or model.startswith("gpt-audio")):
-            return self._settings.realtime_model or served[0]
+            return self._settings.model or served[0]
         raise ModelNotFound(f"The model `{model}` does not exist or you do not have access "
                             "to it.", param="model")
 
-    def check(self, kind: str, value: Any) -> None:
+    def _check(self, kind: str, value: Any) -> None:
         """Raise ``InvalidRequest`` / ``ModelNotFound`` for a voice or transcription model
         this server lacks."""
         if kind == "voice":
-            if not self.audio.voices:
+            if not self._audio.voices:
                 raise InvalidRequest("Audio output needs a text-to-speech voice and none is "
                                      "installed (pip install 'hearth[tts]'); use "
                                      "output_modalities ['text'].", code="unsupported_value")
-            self.audio.tts_voice("tts-1", str(value))
+            self._audio.tts_voice("tts-1", str(value))
         elif kind == "transcription_model":
-            self.audio.stt_model(str(value))
+            self._audio.stt_model(str(value))
 
     def _vad_model(self) -> SileroVad | None:
         with self._vad_lock:
@@ -113,15 +122,16 @@ class Realtime:
                 self._vad = SileroVad()
             return self._vad
 
-    def _warm(self, config: SessionConfig, stt: str) -> None:
+    def _warm(self, config: SessionConfig) -> None:
         """Load the session's speech models on a worker now, so the first turn does not
         wait for them (each loads once and stays until idle)."""
         slots: list[Any] = []
+        stt = (config.transcription or {}).get("model") or self._settings.stt_model
         with contextlib.suppress(HearthError):
-            slots.append(self.audio.stt_model((config.transcription or {}).get("model") or stt))
+            slots.append(self._audio.stt_model(stt))
         if "audio" in config.output_modalities:
             with contextlib.suppress(HearthError):
-                slots.append(self.audio.tts_voice("tts-1", config.voice))
+                slots.append(self._audio.tts_voice("tts-1", config.voice))
 
         def load() -> None:
             self._vad_model()
@@ -130,72 +140,100 @@ class Realtime:
                     pass
 
         with contextlib.suppress(HearthError):  # a full queue: the first turn loads them
-            self.audio.workers.submit(load)
+            self._audio.workers.submit(load)
 
-    def rate_limits(self) -> list[dict[str, Any]]:
+    def _rate_limits(self) -> list[dict[str, Any]]:
         """``rate_limits.updated``: this server's audio job capacity (requests)."""
-        capacity = self._settings.audio_workers + self._settings.audio_max_waiting
+        capacity = self._speech.workers + self._speech.max_waiting
         return [{"name": "requests", "limit": capacity,
-                 "remaining": max(0, capacity - self.audio.workers.in_flight),
+                 "remaining": max(0, capacity - self._audio.workers.in_flight),
                  "reset_seconds": 0.0}]
-
-    # ---- sessions ------------------------------------------------------------------------
 
     def _config(self, model: str, preset: dict[str, Any] | None,
                 expires_at: int | None = None) -> SessionConfig:
-        self.chat_model(model)
-        config = new_config(model, self._settings.realtime_session_seconds)
+        self._chat_model(model)
+        config = new_config(model, self._settings.session_seconds)
         if expires_at is not None:
             config.expires_at = expires_at
-        if not self.audio.voices:
+        if not self._audio.voices:
             config.output_modalities = ["text"]
         if preset is not None and "beta" in preset:
-            config = apply_beta(config, preset["beta"], self.check)
+            config = apply_beta(config, preset["beta"], self._check)
         elif preset is not None:
-            config = apply_ga(config, preset.get("ga") or {}, self.check)
+            config = apply_ga(config, preset.get("ga") or {}, self._check)
         return config
 
-    def open(self, principal: Principal, model: str | None, beta: bool,
-             secret: ClientSecret | None = None) -> RealtimeSession:
-        """A new session for a WebSocket (``model`` from the URL, else the client
-        secret's, else ``gpt-realtime``). Raises ``ModelNotFound``."""
+    # ---- sessions ------------------------------------------------------------------------
+
+    async def verify_client_secret(self, key: str) -> ClientSecret | None:
+        """The grant of an ``ek_`` client secret, or None if ``key`` is none, unknown or
+        expired."""
+        if not key.startswith(PREFIX):
+            return None
+        return await asyncio.to_thread(self._secrets.verify, key)
+
+    async def open(self, caller: Principal, model: str | None, beta: bool,
+                   secret: ClientSecret | None = None) -> RealtimeSession:
+        """A new session for a WebSocket, in the beta vocabulary or GA (``model`` from
+        the URL, else the client secret's, else ``gpt-realtime``; ``secret``: the client
+        secret it was opened with, whose session settings apply). Raises
+        ``ModelNotFound``, or ``InvalidRequest`` for settings this server cannot serve."""
         preset = secret.session if secret is not None else None
         model = model or (preset or {}).get("model") or DEFAULT_MODEL
         config = self._config(model, preset)
-        chat_model = self.chat_model(model)
+        chat_model = self._chat_model(model)
 
         def context(emit: Emit, conversation: Conversation) -> Context:
-            return Context(self._chat, chat_model, principal.organization_id, self.audio,
-                           conversation, emit)
+            return Context(self._chat, chat_model, caller, self._audio, conversation, emit)
 
-        stt = self._settings.realtime_stt_model
-        self._warm(config, stt)
-        deps = SessionDeps(context, self.check, self._vad_model, stt, self.rate_limits,
-                           int(self._settings.max_audio_seconds * 1000))
+        self._warm(config)
+        deps = SessionDeps(context, self._check, self._vad_model, self._settings.stt_model,
+                           self._rate_limits, int(self._speech.max_audio_seconds * 1000))
         return RealtimeSession(deps, config, Vocabulary(beta))
+
+    async def serve(self, caller: Principal, session: RealtimeSession,
+                    receive: Callable[[], Awaitable[str]],
+                    send: Callable[[str], Awaitable[None]]) -> None:
+        """Run ``session`` over a connection's text frames until ``receive`` raises (the
+        client left) or the session expires (its last event: ``error``,
+        ``session_expired``)."""
+        self.sessions_open += 1
+        try:
+            await session.run(receive, send)
+        finally:
+            self.sessions_open -= 1
 
     # ---- client secrets ------------------------------------------------------------------
 
-    def create_client_secret(self, principal: Principal,
-                             params: ClientSecretParams) -> dict[str, Any]:
-        """``{"value": "ek_...", "expires_at", "session"}`` (GA). Raises ``InvalidRequest``
-        for a bad session (``param`` names the field)."""
-        raw = dict(params.session or {})
+    async def create_client_secret(self, caller: Principal,
+                                   params: ClientSecretParams) -> ClientSecretCreateResponse:
+        """``client.realtime.client_secrets.create``: ``{"value": "ek_...", "expires_at",
+        "session"}``. ``session.type`` defaults to ``realtime``. Raises
+        ``InvalidRequest`` for a bad session (``param`` names the field) and
+        ``ModelNotFound``."""
+        raw = {"type": "realtime", **(params.session or {})}
+        fields = Vocabulary(beta=False).session_fields(raw)
         expires = params.expires_after or ExpiresAfter()
         expires_at = int(time.time()) + expires.seconds
-        model = raw.get("model") or DEFAULT_MODEL
-        config = self._config(model, {"ga": raw, "model": model}, expires_at)
-        value = self.secrets.create(principal, {"ga": raw, "model": model}, expires_at)
-        return {"value": value, "expires_at": expires_at, "session": render_ga(config)}
+        model = fields.get("model") or DEFAULT_MODEL
+        preset = {"ga": fields, "model": model}
+        config = self._config(model, preset, expires_at)
+        value = await asyncio.to_thread(self._secrets.create, caller, preset, expires_at)
+        return ClientSecretCreateResponse.model_validate(
+            {"value": value, "expires_at": expires_at, "session": render_ga(config)})
 
-    def create_beta_session(self, principal: Principal,
-                            params: BetaSessionParams) -> dict[str, Any]:
-        """The beta session object with ``client_secret: {value, expires_at}``."""
-        raw = params.model_dump(exclude={"client_secret"}, exclude_unset=True)
+    async def create_beta_session(self, caller: Principal,
+                                  params: BetaSessionParams) -> SessionCreateResponse:
+        """``client.beta.realtime.sessions.create``: the beta session object with
+        ``client_secret: {value, expires_at}``. Raises as ``create_client_secret``."""
+        raw = params.model_dump(exclude={"client_secret", "model"}, exclude_unset=True)
+        fields = Vocabulary(beta=True).session_fields(raw)
         options = params.client_secret.expires_after if params.client_secret else None
         expires_at = int(time.time()) + (options or ExpiresAfter()).seconds
         model = params.model or "gpt-4o-realtime-preview"
-        config = self._config(model, {"beta": raw, "model": model}, expires_at)
-        value = self.secrets.create(principal, {"beta": raw, "model": model}, expires_at)
-        return {**render_beta(config),
-                "client_secret": {"value": value, "expires_at": expires_at}}
+        preset = {"beta": fields, "model": model}
+        config = self._config(model, preset, expires_at)
+        value = await asyncio.to_thread(self._secrets.create, caller, preset, expires_at)
+        return SessionCreateResponse.model_validate(
+            {**render_beta(config), "client_secret": {"value": value,
+                                                      "expires_at": expires_at}})

@@ -4,24 +4,25 @@ The engine speaks GA event names (``response.output_audio.delta``,
 ``conversation.item.added`` / ``.done``, ...) and keeps sessions, items and responses as
 objects; ``Vocabulary.render`` turns each event into the chosen vocabulary's JSON (beta:
 ``response.audio.delta``, one ``conversation.item.created``, flat session fields).
-Client events are validated against the official SDK's own event types for the
-vocabulary (``openai.types.realtime`` / ``openai.types.beta.realtime``).
+Client events and session objects are validated against the official SDK's own types for
+the vocabulary (``openai.types.realtime`` / ``openai.types.beta.realtime``); a problem is
+an ``InvalidRequest`` whose ``param`` is the field's JSON path.
 """
 
 from __future__ import annotations
 
 import json
-import secrets
 from typing import Any, get_args
 
 from openai.types.beta.realtime.realtime_client_event import (
     RealtimeClientEvent as BetaClientEvent,
 )
 from openai.types.realtime.realtime_client_event import RealtimeClientEvent as GAClientEvent
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from hearth.errors import InvalidRequest
+from hearth.errors import InvalidRequest, invalid_request
 from hearth.services.realtime.config import SessionConfig, render_beta, render_ga
+from hearth.services.realtime.events import new_event_id
 from hearth.services.realtime.items import Item, item_wire
 from hearth.services.realtime.response import ResponseState
 
@@ -37,7 +38,6 @@ _BETA_NAMES = {
 _BETA_DROPPED = {"conversation.item.done"}  # beta has only item.created
 
 
-
 def _by_type(union: Any) -> dict[str, type[BaseModel]]:
     """Each event class of an SDK union by its ``type`` literal, so an event is checked
     against its own class (the union's errors would name another member's fields)."""
@@ -48,20 +48,15 @@ def _by_type(union: Any) -> dict[str, type[BaseModel]]:
 _GA_EVENTS = _by_type(GAClientEvent)
 _BETA_EVENTS = _by_type(BetaClientEvent)
 
-CLIENT_EVENTS = ("session.update", "input_audio_buffer.append", "input_audio_buffer.commit",
-                 "input_audio_buffer.clear", "conversation.item.create",
-                 "conversation.item.retrieve", "conversation.item.truncate",
-                 "conversation.item.delete", "response.create", "response.cancel",
-                 "output_audio_buffer.clear")
+
+def _session_type(events: dict[str, type[BaseModel]]) -> TypeAdapter[Any]:
+    """The SDK's ``session`` object of the vocabulary (``session.update``'s field)."""
+    annotation: Any = events["session.update"].model_fields["session"].annotation
+    return TypeAdapter(annotation)
 
 
-class ClientEventError(InvalidRequest):
-    """A client event that cannot be handled; carries the event's ``event_id``."""
-
-    def __init__(self, message: str, *, param: str | None = None, code: str | None = None,
-                 event_id: str | None = None) -> None:
-        super().__init__(message, param=param, code=code)
-        self.event_id = event_id
+_GA_SESSION = _session_type(_GA_EVENTS)
+_BETA_SESSION = _session_type(_BETA_EVENTS)
 
 
 def _without_references(event: dict[str, Any]) -> dict[str, Any]:
@@ -82,43 +77,50 @@ class Vocabulary:
     def __init__(self, beta: bool) -> None:
         self.beta = beta
         self._events = _BETA_EVENTS if beta else _GA_EVENTS
+        self._session = _BETA_SESSION if beta else _GA_SESSION
 
-    def parse(self, text: str) -> dict[str, Any]:
-        """A client event as a dict, checked against the SDK's types. Raises
-        ``ClientEventError`` for bad JSON, an unknown ``type`` or an invalid field."""
+    @staticmethod
+    def decode(text: str) -> dict[str, Any]:
+        """A client event's JSON object; ``InvalidRequest`` (``invalid_json``,
+        ``invalid_event``) for anything else."""
         try:
             event = json.loads(text)
         except ValueError:
-            raise ClientEventError("The event is not valid JSON.", code="invalid_json") from None
+            raise InvalidRequest("The event is not valid JSON.", code="invalid_json") from None
         if not isinstance(event, dict):
-            raise ClientEventError("An event must be a JSON object.", code="invalid_event")
-        event_id = event.get("event_id") if isinstance(event.get("event_id"), str) else None
-        kind = event.get("type")
-        if kind not in CLIENT_EVENTS:
-            raise ClientEventError(
-                f"Invalid value: '{kind}'. Supported values are: "
-                + ", ".join(f"'{k}'" for k in CLIENT_EVENTS) + ".",
-                param="type", code="invalid_value", event_id=event_id)
-        try:
-            self._events[kind].model_validate(_without_references(event))
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            # drop union member names (``AudioPCM``) and validator tags from the path
-            loc = ".".join(str(p) for p in first["loc"]
-                           if not (str(p)[:1].isupper() or "[" in str(p) or "-" in str(p)))
-            raise ClientEventError(f"Invalid '{loc or kind}': {first['msg']}.",
-                                   param=loc or None, code="invalid_value",
-                                   event_id=event_id) from None
+            raise InvalidRequest("An event must be a JSON object.", code="invalid_event")
         return event
 
-    def render(self, event: dict[str, Any]) -> dict[str, Any] | None:
-        """The wire JSON of an engine event (``None``: not in this vocabulary)."""
+    def validate(self, event: dict[str, Any]) -> None:
+        """Check ``event`` (of a handled ``type``) against the SDK's class for it;
+        ``InvalidRequest`` naming the first bad field."""
+        try:
+            self._events[event["type"]].model_validate(_without_references(event))
+        except ValidationError as exc:
+            raise invalid_request(exc) from None
+
+    def session_fields(self, session: Any, param: str = "session") -> dict[str, Any]:
+        """A client's ``session`` object checked strictly against the SDK's session type
+        (no ``"0.5"`` for a number), as the fields it set (one set to null stays null).
+        ``InvalidRequest`` naming the field under ``param``."""
+        try:
+            model = self._session.validate_python(session, strict=True)
+        except ValidationError as exc:
+            raise invalid_request(exc, param) from None
+        return self._session.dump_python(model, mode="json",  # type: ignore[no-any-return]
+                                         exclude_unset=True)
+
+    def render(self, event: dict[str, Any] | BaseModel) -> dict[str, Any] | None:
+        """The wire JSON of an engine event (``None``: not in this vocabulary); an SDK
+        event model (``error``) is the same in both."""
+        if isinstance(event, BaseModel):
+            return event.model_dump(mode="json")
         kind = event["type"]
         if self.beta:
             if kind in _BETA_DROPPED:
                 return None
             kind = _BETA_NAMES.get(kind, kind)
-        out: dict[str, Any] = {"type": kind, "event_id": "event_" + secrets.token_urlsafe(15)}
+        out: dict[str, Any] = {"type": kind, "event_id": new_event_id()}
         with_audio = bool(event.get("with_audio"))
         for key, value in event.items():
             if key in ("type", "with_audio"):

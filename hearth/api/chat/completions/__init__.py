@@ -1,4 +1,6 @@
-"""``client.chat.completions``: ``POST /v1/chat/completions`` (JSON or SSE)."""
+"""``client.chat.completions``: ``create`` (JSON or SSE) and, for completions created with
+``store: true``, ``list`` / ``retrieve`` / ``update`` / ``delete`` (OpenAI API reference:
+Chat Completions). Stored completions are scoped to the caller's project."""
 
 from __future__ import annotations
 
@@ -8,24 +10,58 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
 from hearth.api.bodies import json_response, parse_body
-from hearth.api.deps import authenticate, services
+from hearth.api.deps import Caller, Svc, metadata_filter
+from hearth.api.pagination import Paging
 from hearth.api.sse import sse_response
+from hearth.domain import PageParams
 from hearth.services.chat.params import ChatCompletionParams
-from hearth.domain import Principal
+from hearth.services.chat.stored import UpdateParams
 
 router = APIRouter()
 
 
 @router.post("/chat/completions")
-async def create(request: Request,
-                 principal: Annotated[Principal, Depends(authenticate)]) -> Response:
-    """A ``ChatCompletion``, or with ``stream: true`` ``ChatCompletionChunk`` events.
-    The caller's organization scopes the prompt cache; with ``store: true`` the
-    completion is stored in the caller's project."""
+async def create(request: Request, caller: Caller, svc: Svc) -> Response:
+    """``client.chat.completions.create``: a ``ChatCompletion``, or with ``stream: true``
+    ``ChatCompletionChunk`` events then ``[DONE]``. Errors found before generation
+    (400, 404, 503) are plain responses even for a stream; a failure mid-stream is one
+    ``{"error": ...}`` frame. The caller's organization scopes the prompt cache; with
+    ``store: true`` the completion is stored in the caller's project."""
     params = await parse_body(request, ChatCompletionParams)
-    chat = services(request).chat
-    org, project = principal.organization_id, principal.project_id
-    if params.stream:  # errors before the stream are plain 4xx
-        meta, handle = await chat.start(params, org, project)
-        return sse_response(chat.stream(meta, handle, params))
-    return json_response(await chat.create(params, org, project))
+    if params.stream:
+        return sse_response(await svc.chat.stream(caller, params))
+    return json_response(await svc.chat.create(caller, params))
+
+
+@router.get("/chat/completions")
+async def list(request: Request, caller: Caller, svc: Svc,
+               page: Annotated[PageParams, Depends(Paging)],
+               model: str | None = None) -> Response:
+    """``client.chat.completions.list``: ``CursorPage[ChatCompletion]`` of stored
+    completions (``retrieve``'s shape); query ``model``, ``metadata[key]=value`` (every
+    pair must match; the SDK sends a dict this way), ``after``, ``before``, ``limit``
+    (20, at most 100), ``order`` (``asc``)."""
+    return json_response(await svc.stored_completions.list(
+        caller, page, model=model, metadata=metadata_filter(request)))
+
+
+@router.get("/chat/completions/{completion_id}")
+async def retrieve(completion_id: str, caller: Caller, svc: Svc) -> Response:
+    """``client.chat.completions.retrieve``: the stored ``ChatCompletion`` with
+    ``metadata`` and the request's settings; 404 if not stored in the caller's project."""
+    return json_response(await svc.stored_completions.retrieve(caller, completion_id))
+
+
+@router.post("/chat/completions/{completion_id}")
+async def update(completion_id: str, request: Request, caller: Caller,
+                 svc: Svc) -> Response:
+    """``client.chat.completions.update``: body ``{"metadata": {...} | null}`` replaces
+    the metadata; the updated ``ChatCompletion``."""
+    params = await parse_body(request, UpdateParams)
+    return json_response(await svc.stored_completions.update(caller, completion_id, params))
+
+
+@router.delete("/chat/completions/{completion_id}")
+async def delete(completion_id: str, caller: Caller, svc: Svc) -> Response:
+    """``client.chat.completions.delete``: ``ChatCompletionDeleted``; 404 if unknown."""
+    return json_response(await svc.stored_completions.delete(caller, completion_id))

@@ -1,0 +1,1 @@
+"""``client.beta``: the beta resources Hearth serves."""
