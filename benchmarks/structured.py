@@ -250,7 +250,7 @@ def main(argv: list[str] | None = None) -> int:
                             log_level="warning", threads=args.threads)
         services = Services.build(settings)
         try:
-            served = services.models.get(MODEL)
+            served = services.registry.get(MODEL)
             vocab, n_vocab = Vocab(served.runner), served.runner.info.n_vocab
             tokenizer = served.grammars.tokenizer
             log(f"coverage over {len(rows)} schemas")

@@ -9,10 +9,13 @@ import httpx2
 import openai
 import pytest
 from fastapi import FastAPI
+from sqlalchemy.orm import Session, sessionmaker
 
 from hearth.app import create_app
 from hearth.config import Settings
 from hearth.services.container import Services
+from hearth.store.db import session_factory
+from hearth.store.models import Organization, Project
 
 API_KEY = "sk-hearth-test-key-0123456789"
 MODEL = "smollm2-135m-instruct"
@@ -59,3 +62,41 @@ async def client(http: httpx2.AsyncClient) -> AsyncIterator[openai.AsyncOpenAI]:
     async with openai.AsyncOpenAI(base_url="http://hearth.test/v1", api_key=API_KEY,
                                   http_client=http, max_retries=0) as c:
         yield c
+
+
+def new_project(svc: Services, name: str = "Test project") -> tuple[str, str]:
+    """``(project id, API key)`` of a new, empty project in the default organization."""
+    org_id = svc.api_keys.verify(API_KEY).organization_id  # type: ignore[union-attr]
+    with session_factory(svc.db).begin() as s:
+        project = Project(organization_id=org_id, name=name)
+        s.add(project)
+        s.flush()
+        project_id = project.id
+    return project_id, svc.api_keys.create(project_id, f"{name} key")[0]
+
+
+def sdk(http: httpx2.AsyncClient, key: str) -> openai.AsyncOpenAI:
+    """The SDK over the in-process app, as ``key``."""
+    return openai.AsyncOpenAI(base_url="http://hearth.test/v1", api_key=key,
+                              http_client=http, max_retries=0)
+
+
+@pytest.fixture
+async def fresh(services: Services, http: httpx2.AsyncClient,
+                ) -> AsyncIterator[openai.AsyncOpenAI]:
+    """A client of a new, empty project (lists see only this test's objects)."""
+    async with sdk(http, new_project(services)[1]) as c:
+        yield c
+
+
+def add_project(sessions: sessionmaker[Session], organization: str = "Org",
+                name: str = "Project") -> tuple[str, str]:
+    """``(organization id, project id)`` of a new organization with one project."""
+    with sessions.begin() as s:
+        org = Organization(name=organization)
+        s.add(org)
+        s.flush()
+        project = Project(organization_id=org.id, name=name)
+        s.add(project)
+        s.flush()
+        return org.id, project.id

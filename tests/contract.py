@@ -67,6 +67,20 @@ def _nullable(cls: type[M], *names: str, **nested: type[BaseModel]) -> type[M]:
 _RUN_NULLS = ("error", "model")
 _SAMPLE_NULLS = ("error", "seed", "max_completion_tokens", "temperature", "top_p")
 
+# A stored completion carries its request's settings (OpenAI's list and retrieve examples),
+# and its messages keep their own role and name, which the SDK's types leave out.
+_StoredCompletion = create_model(
+    "StoredCompletion", __base__=ChatCompletion, request_id=(Optional[str], None),  # noqa: UP045
+    seed=(Optional[int], None), temperature=(Optional[float], None),  # noqa: UP045
+    top_p=(Optional[float], None), presence_penalty=(Optional[float], None),  # noqa: UP045
+    frequency_penalty=(Optional[float], None), input_user=(Optional[str], None),  # noqa: UP045
+    tools=(Optional[list[dict[str, Any]]], None),  # noqa: UP045
+    tool_choice=(Optional[Any], None), response_format=(Optional[dict[str, Any]], None))  # noqa: UP045
+_StoreMessage = create_model(
+    "StoreMessage", __base__=ChatCompletionStoreMessage,
+    role=(Literal["developer", "system", "user", "assistant", "tool"], ...),
+    name=(Optional[str], None), tool_call_id=(Optional[str], None))  # noqa: UP045
+
 KINDS: dict[str, type[BaseModel]] = {
     "model": Model,
     "model.deleted": ModelDeleted,
@@ -74,8 +88,9 @@ KINDS: dict[str, type[BaseModel]] = {
     "file.deleted": FileDeleted,
     "chat.completion": ChatCompletion,
     "chat.completion.chunk": ChatCompletionChunk,
+    "chat.completion.stored": _StoredCompletion,
     "chat.completion.deleted": ChatCompletionDeleted,
-    "chat.completion.store_message": ChatCompletionStoreMessage,
+    "chat.completion.store_message": _StoreMessage,
     "audio.transcription": Transcription,
     "audio.transcription.verbose": TranscriptionVerbose,
     "audio.translation": Translation,

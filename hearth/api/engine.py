@@ -24,7 +24,7 @@ async def engine_stats(caller: Caller, svc: Svc) -> JSONResponse:
     sequence id (as llama.cpp reports them), steps, tokens, mean step time (s); ``audio``:
     per speech model whether it is loaded, its load count and users, and audio jobs in
     flight; ``realtime``: open Realtime sessions."""
-    data = {m.id: dataclasses.asdict(m.stats) for m in svc.models.loaded()}
+    data = {m.id: dataclasses.asdict(m.stats) for m in svc.registry.loaded()}
     return JSONResponse({"object": "hearth.engine_stats", "models": data,
                          "audio": svc.audio.stats(),
                          "realtime": {"sessions_open": svc.realtime.sessions_open}})

@@ -42,7 +42,8 @@ class Services:
     db: Engine
     api_keys: ApiKeyStore
     auth: Auth
-    models: ModelRegistry
+    registry: ModelRegistry
+    """The served chat models (the engine)."""
     chat: ChatCompletions
     audio: AudioRegistry
     speech: Speech
@@ -52,11 +53,11 @@ class Services:
     stored_completions: StoredCompletions
     evals: Evals
     fine_tuning: FineTuning
-    model_service: Models = field(init=False)
-    """``client.models`` over ``models`` (the registry) and ``audio``."""
+    models: Models = field(init=False)
+    """``client.models`` over ``registry`` and ``audio``."""
 
     def __post_init__(self) -> None:
-        self.model_service = Models(self.models, self.audio)
+        self.models = Models(self.registry, self.audio)
 
     @classmethod
     def build(cls, settings: Settings,
@@ -103,5 +104,5 @@ class Services:
     def close(self) -> None:
         """Stop the engines and dispose of database connections."""
         self.audio.close()
-        self.models.close()
+        self.registry.close()
         self.db.dispose()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import math
 
 import openai
@@ -25,13 +26,23 @@ async def test_plain_chat_shape_and_usage(client: openai.AsyncOpenAI, services: 
     assert choice.message.role == "assistant" and choice.message.refusal is None
     assert choice.message.content
     assert choice.finish_reason in ("stop", "length")
-    served = services.models.get(MODEL)
+    served = services.registry.get(MODEL)
     expected_prompt = len(prompt_tokens(served, [{"role": "user", "content": USER[0]["content"]}]))
     assert out.usage is not None
     assert out.usage.prompt_tokens == expected_prompt
     assert out.usage.total_tokens == out.usage.prompt_tokens + out.usage.completion_tokens
     if choice.finish_reason == "length":
         assert out.usage.completion_tokens == 8
+
+
+async def test_unknown_fields_are_accepted_and_logged(client: openai.AsyncOpenAI,
+                                                     caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="hearth.services.chat.params")
+    out = await client.chat.completions.create(
+        model=MODEL, max_tokens=2, messages=[{"role": "user", "content": "Hi"}],
+        extra_body={"a_future_field": {"x": 1}})
+    assert out.choices[0].message.content is not None
+    assert any("a_future_field" in r.getMessage() for r in caplog.records)
 
 
 async def test_max_completion_tokens_gives_length(client: openai.AsyncOpenAI) -> None:
@@ -135,7 +146,7 @@ async def test_n_choices_stream(client: openai.AsyncOpenAI) -> None:
 
 
 async def test_logit_bias_forces_a_token(client: openai.AsyncOpenAI, services: Services) -> None:
-    served = services.models.get(MODEL)
+    served = services.registry.get(MODEL)
     [token] = served.tokenize(" banana", special=False)[:1]
     out = await client.chat.completions.create(model=MODEL, messages=USER, max_tokens=3,
                                                logit_bias={str(token): 100})

@@ -51,11 +51,11 @@ async def test_chat_completions_stored_and_streamed(http: httpx2.AsyncClient) ->
     completion = check("chat.completion", await _ok(await http.post(
         "/v1/chat/completions", headers=AUTH, json=body)))
     cid = completion.id  # type: ignore[attr-defined]
-    check("chat.completion", await _ok(await http.get(f"/v1/chat/completions/{cid}",
-                                                      headers=AUTH)))
-    check("chat.completion", await _ok(await http.post(
+    check("chat.completion.stored", await _ok(await http.get(f"/v1/chat/completions/{cid}",
+                                                             headers=AUTH)))
+    check("chat.completion.stored", await _ok(await http.post(
         f"/v1/chat/completions/{cid}", headers=AUTH, json={"metadata": {"k": "v"}})))
-    check_list("chat.completion", await _ok(await http.get(
+    check_list("chat.completion.stored", await _ok(await http.get(
         "/v1/chat/completions", headers=AUTH, params={"metadata[k]": "v"})))
     check_list("chat.completion.store_message", await _ok(await http.get(
         f"/v1/chat/completions/{cid}/messages", headers=AUTH)))

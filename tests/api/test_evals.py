@@ -6,7 +6,6 @@ and project isolation. Runs executing for real: tests/e2e/test_evals.py."""
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from typing import Any
 
 import anyio
@@ -18,9 +17,8 @@ from openai.types.evals.runs import OutputItemRetrieveResponse
 from hearth.services.container import Services
 from hearth.services.evals import samples
 from hearth.services.evals.objects import output_item_object
-from hearth.store.db import session_factory
-from hearth.store.models import EvalOutputItem, Project
-from tests.conftest import API_KEY, MODEL
+from hearth.store.models import EvalOutputItem
+from tests.conftest import API_KEY, MODEL, new_project, sdk
 
 pytestmark = pytest.mark.anyio
 
@@ -34,26 +32,6 @@ CHECK = {"type": "string_check", "name": "exact", "input": "{{sample.output_text
 ROWS = [{"item": {"question": "2+2?", "answer": "4"}, "sample": {"output_text": "4"}},
         {"item": {"question": "3+3?", "answer": "6"}, "sample": {"output_text": "5"}}]
 JSONL = {"type": "jsonl", "source": {"type": "file_content", "content": ROWS}}
-
-
-def new_key(svc: Services) -> str:
-    """The key of a new project in the default organization."""
-    org_id = svc.api_keys.verify(API_KEY).organization_id  # type: ignore[union-attr]
-    with session_factory(svc.db).begin() as s:
-        project = Project(organization_id=org_id, name="Evals test project")
-        s.add(project)
-        s.flush()
-        project_id = project.id
-    return svc.api_keys.create(project_id, "evals test")[0]
-
-
-@pytest.fixture
-async def fresh(services: Services, http: httpx2.AsyncClient,
-                ) -> AsyncIterator[openai.AsyncOpenAI]:
-    """A client of a new, empty project (lists see only this test's objects)."""
-    async with openai.AsyncOpenAI(base_url="http://hearth.test/v1", api_key=new_key(services),
-                                  http_client=http, max_retries=0) as c:
-        yield c
 
 
 async def new_eval(client: openai.AsyncOpenAI, **overrides: Any) -> Any:
@@ -381,8 +359,7 @@ async def test_projects_are_isolated(fresh: openai.AsyncOpenAI, services: Servic
     run = await fresh.evals.runs.create(ev.id, data_source=JSONL)  # type: ignore[arg-type]
     file = await fresh.files.create(file=("rows.jsonl", json.dumps(ROWS[0]).encode()),
                                     purpose="evals")
-    async with openai.AsyncOpenAI(base_url="http://hearth.test/v1", api_key=new_key(services),
-                                  http_client=http, max_retries=0) as other:
+    async with sdk(http, new_project(services)[1]) as other:
         assert (await other.evals.list()).data == []
         with pytest.raises(openai.NotFoundError):
             await other.evals.retrieve(ev.id)

@@ -15,38 +15,12 @@ from hearth.domain import Principal
 from hearth.errors import InvalidRequest, NotFound
 from hearth.services import files as files_module
 from hearth.services.container import Services
-from hearth.store.db import session_factory
-from hearth.store.models import Project
-from tests.conftest import API_KEY
+from tests.conftest import API_KEY, new_project
 
 pytestmark = pytest.mark.anyio
 
 AUTH = {"Authorization": f"Bearer {API_KEY}"}
 PURPOSES = ["fine-tune", "evals", "user_data", "assistants", "batch", "vision"]
-
-
-def new_project_key(svc: Services) -> tuple[str, str]:
-    """``(project id, key)`` of a new project in the default organization."""
-    org_id = svc.api_keys.verify(API_KEY).organization_id  # type: ignore[union-attr]
-    with session_factory(svc.db).begin() as s:
-        project = Project(organization_id=org_id, name="Files test project")
-        s.add(project)
-        s.flush()
-        project_id = project.id
-    return project_id, svc.api_keys.create(project_id, "files test")[0]
-
-
-def sdk(http: httpx2.AsyncClient, key: str) -> openai.AsyncOpenAI:
-    return openai.AsyncOpenAI(base_url="http://hearth.test/v1", api_key=key,
-                              http_client=http, max_retries=0)
-
-
-@pytest.fixture
-async def fresh(services: Services, http: httpx2.AsyncClient,
-                ) -> AsyncIterator[openai.AsyncOpenAI]:
-    """A client of a new, empty project (lists see only this test's files)."""
-    async with sdk(http, new_project_key(services)[1]) as c:
-        yield c
 
 
 def blob_files(svc: Services) -> set[Path]:
@@ -235,7 +209,7 @@ async def test_projects_cannot_see_each_others_files(
 
 async def test_service_read_and_create_bytes(client: openai.AsyncOpenAI,
                                              services: Services) -> None:
-    project_id = new_project_key(services)[0]
+    project_id = new_project(services)[0]
     own = services.api_keys.verify(API_KEY)
     assert own is not None
     other = Principal.for_project(own.organization_id, project_id)

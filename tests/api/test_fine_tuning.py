@@ -7,7 +7,6 @@ tests/e2e/test_fine_tuning.py."""
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx2
@@ -15,9 +14,7 @@ import openai
 import pytest
 
 from hearth.services.container import Services
-from hearth.store.db import session_factory
-from hearth.store.models import Project
-from tests.conftest import API_KEY, MODEL
+from tests.conftest import MODEL, new_project, sdk
 
 pytestmark = pytest.mark.anyio
 
@@ -29,30 +26,6 @@ def _jsonl(rows: list[Any]) -> bytes:
 def examples(n: int = 10) -> list[dict[str, Any]]:
     return [{"messages": [{"role": "user", "content": f"Say {i}"},
                           {"role": "assistant", "content": str(i)}]} for i in range(n)]
-
-
-def new_project_key(svc: Services) -> str:
-    """The key of a new, empty project in the default organization."""
-    org_id = svc.api_keys.verify(API_KEY).organization_id  # type: ignore[union-attr]
-    with session_factory(svc.db).begin() as s:
-        project = Project(organization_id=org_id, name="Fine-tuning test project")
-        s.add(project)
-        s.flush()
-        project_id = project.id
-    return svc.api_keys.create(project_id, "fine-tuning test")[0]
-
-
-def sdk(http: httpx2.AsyncClient, key: str) -> openai.AsyncOpenAI:
-    return openai.AsyncOpenAI(base_url="http://hearth.test/v1", api_key=key,
-                              http_client=http, max_retries=0)
-
-
-@pytest.fixture
-async def fresh(services: Services, http: httpx2.AsyncClient,
-                ) -> AsyncIterator[openai.AsyncOpenAI]:
-    """A client of a new, empty project (lists see only this test's jobs)."""
-    async with sdk(http, new_project_key(services)) as c:
-        yield c
 
 
 async def upload(client: openai.AsyncOpenAI, rows: list[Any],
@@ -204,7 +177,7 @@ async def test_another_projects_jobs_are_invisible(fresh: openai.AsyncOpenAI,
                                                    services: Services,
                                                    http: httpx2.AsyncClient) -> None:
     job = await create(fresh, await upload(fresh, examples()))
-    async with sdk(http, new_project_key(services)) as other:
+    async with sdk(http, new_project(services)[1]) as other:
         with pytest.raises(openai.NotFoundError):
             await other.fine_tuning.jobs.retrieve(job.id)
         with pytest.raises(openai.NotFoundError):

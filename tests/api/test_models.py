@@ -13,6 +13,7 @@ from hearth.engine.registry import ExtraModel
 from hearth.engine.weights import bundled_chat_model, converted
 from hearth.services.container import Services
 from tests.conftest import API_KEY, MODEL
+from tests.contract import check
 from tests.engine.test_registry_finetuned import FakeCatalog
 
 pytestmark = pytest.mark.anyio
@@ -71,12 +72,12 @@ def catalog(services: Services, tmp_path: Path) -> Iterator[FakeCatalog]:
     fake = FakeCatalog([ExtraModel(OWN, gguf, org, 1_700_000_000),
                         ExtraModel(OWN_2, gguf, org, 1_700_000_001),
                         ExtraModel(OTHERS, gguf, "org-someone-else", 1_700_000_002)])
-    previous = services.models.catalog
-    services.models.set_catalog(fake)
+    previous = services.registry.catalog
+    services.registry.set_catalog(fake)
     yield fake
-    services.models.set_catalog(previous)
+    services.registry.set_catalog(previous)
     for model_id in (OWN, OWN_2, OTHERS):
-        services.models.forget(model_id)
+        services.registry.forget(model_id)
 
 
 async def test_list_includes_own_organizations_finetuned_models(
@@ -105,12 +106,12 @@ async def test_delete_finetuned_model_unloads_it(
         client: openai.AsyncOpenAI, http: httpx2.AsyncClient, services: Services,
         catalog: FakeCatalog) -> None:
     org = services.api_keys.verify(API_KEY).organization_id  # type: ignore[union-attr]
-    await services.models.aget(OWN, org)  # loaded, as after a chat completion
-    assert OWN in [m.id for m in services.models.loaded()]
+    await services.registry.aget(OWN, org)  # loaded, as after a chat completion
+    assert OWN in [m.id for m in services.registry.loaded()]
     deleted = await client.models.delete(OWN)
     assert (deleted.id, deleted.object, deleted.deleted) == (OWN, "model", True)
     assert OWN not in catalog.models
-    assert OWN not in [m.id for m in services.models.loaded()]
+    assert OWN not in [m.id for m in services.registry.loaded()]
     assert OWN not in [m.id for m in (await client.models.list()).data]
     with pytest.raises(openai.NotFoundError):
         await client.models.retrieve(OWN)
@@ -119,6 +120,7 @@ async def test_delete_finetuned_model_unloads_it(
     r = await http.delete(f"/v1/models/{OWN_2}",
                           headers={"Authorization": f"Bearer {API_KEY}"})
     assert r.json() == {"id": OWN_2, "object": "model", "deleted": True}
+    check("model.deleted", r.content)
 
 
 async def test_delete_another_organizations_or_unknown_model_is_404(

@@ -95,7 +95,7 @@ def messages(system: str, user: str) -> list[dict[str, str]]:
 
 
 def prompt_tokens(svc: Services, system: str, user: str) -> list[int]:
-    served = svc.models.get(MODEL)
+    served = svc.registry.get(MODEL)
     params = ChatCompletionParams.model_validate(
         {"model": MODEL, "messages": messages(system, user)})
     return generation_request(params, served)[0].prompt
@@ -132,7 +132,7 @@ def cached(response: ChatCompletion) -> int:
 
 
 def engine(svc: Services) -> EngineStats:
-    return svc.models.get(MODEL).stats
+    return svc.registry.get(MODEL).stats
 
 
 async def idle(svc: Services) -> EngineStats:

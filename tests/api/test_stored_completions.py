@@ -19,9 +19,7 @@ from fastapi import FastAPI
 from hearth.domain import Principal
 from hearth.services.chat.params import ChatCompletionParams
 from hearth.services.container import Services
-from hearth.store.db import session_factory
-from hearth.store.models import Project
-from tests.conftest import API_KEY, MODEL, NO_EOG
+from tests.conftest import API_KEY, MODEL, NO_EOG, new_project
 
 pytestmark = pytest.mark.anyio
 USER = [{"role": "user", "content": "Name a colour."}]
@@ -218,13 +216,7 @@ async def test_metadata_validation(client: openai.AsyncOpenAI, run: str,
 
 async def test_project_isolation(services: Services, app: FastAPI,
                                  client: openai.AsyncOpenAI, run: str) -> None:
-    org = services.api_keys.verify(API_KEY).organization_id  # type: ignore[union-attr]
-    with session_factory(services.db).begin() as s:
-        project = Project(organization_id=org, name="Other project")
-        s.add(project)
-        s.flush()
-        project_id = project.id
-    key = services.api_keys.create(project_id, "stored-completions test")[0]
+    key = new_project(services, "Other project")[1]
     async with (httpx2.AsyncClient(transport=httpx2.ASGITransport(app=app),
                                    base_url="http://hearth.test") as http,
                 openai.AsyncOpenAI(base_url="http://hearth.test/v1", api_key=key,

@@ -16,6 +16,7 @@ import openai
 import pytest
 
 from tests.conftest import API_KEY, MODEL
+from tests.contract import check, check_list
 from tests.e2e.conftest import Server, start_server, stop_server
 
 pytestmark = pytest.mark.e2e
@@ -112,6 +113,9 @@ def test_job_trains_reports_and_serves(client: openai.OpenAI) -> None:
     losses = {d["step"]: d["train_loss"] for d in metrics}  # type: ignore[index]
     assert losses[18] < losses[1]
 
+    check("fine_tuning.job", client.fine_tuning.jobs.with_raw_response.retrieve(job.id).text)
+    check_list("fine_tuning.job.checkpoint", client.fine_tuning.jobs.checkpoints
+               .with_raw_response.list(job.id).text)
     ckpts = client.fine_tuning.jobs.checkpoints.list(job.id).data
     assert [c.step_number for c in ckpts] == [18, 12, 6]  # newest first, one per epoch
     assert all(c.fine_tuned_model_checkpoint.startswith(model + ":ckpt-step-") for c in ckpts)

@@ -428,7 +428,7 @@ def test_masks_agree_with_maskbench(rows: list[dict[str, Any]], services: Servic
     """The full dev set: 3,338 schemas, 10,029 instances of the accepted ones (~55 s on 2
     cores, most of it the JSON Schema checks and the mask walks). Lists every
     disagreement by schema id and instance index."""
-    served = services.models.get(MODEL)
+    served = services.registry.get(MODEL)
     worker = MaskWorker(served.runner.info.n_vocab, overlap=False)
     try:
         report = run_maskbench(rows, served.grammars, Vocab(served.runner), worker)
@@ -481,7 +481,7 @@ async def test_generation_follows_small_schemas(rows: list[dict[str, Any]], serv
     At temperature 0 the 135M model tends to repeat an array item or a string fragment
     until ``max_tokens``; a frequency penalty of 0.5 breaks most such loops (10 of these
     12 stop; ~12 s on 2 cores)."""
-    picked = small_schemas(rows, services.models.get(MODEL).grammars)
+    picked = small_schemas(rows, services.registry.get(MODEL).grammars)
     assert len(picked) == 12
     stopped = []
     for row in picked:

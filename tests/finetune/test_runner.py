@@ -24,7 +24,8 @@ from hearth.services.files import Files
 from hearth.services.fine_tuning.runner import Training, job_dir
 from hearth.store.db import create_db_engine, migrate, session_factory
 from hearth.store.fine_tuning import FineTuningStore
-from hearth.store.models import FineTuningJob, Organization, Project
+from hearth.store.models import FineTuningJob
+from tests.conftest import add_project
 
 pytestmark = pytest.mark.anyio
 
@@ -68,14 +69,8 @@ async def rig(tmp_path: Path) -> AsyncIterator[Rig]:
     db = create_db_engine(f"sqlite:///{tmp_path / 'hearth.db'}")
     migrate(db)
     sessions = session_factory(db)
-    with sessions.begin() as s:
-        org = Organization(name="Org")
-        s.add(org)
-        s.flush()
-        project = Project(organization_id=org.id, name="P")
-        s.add(project)
-        s.flush()
-        ids = project.id, org.id
+    org_id, project_id = add_project(sessions)
+    ids = project_id, org_id
     store = FineTuningStore(sessions)
     jobs = JobsSettings(tmp_path, LEASE_S, 1, 1, 10)
     # only a succeeded job writes a results file, and none succeeds here

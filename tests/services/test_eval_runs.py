@@ -24,7 +24,8 @@ from hearth.services.evals.executor import RunWork, Tally
 from hearth.store import leases
 from hearth.store.db import create_db_engine, migrate, session_factory
 from hearth.store.evals import EvalStore
-from hearth.store.models import EvalRun, Organization, Project
+from hearth.store.models import EvalRun
+from tests.conftest import add_project
 
 pytestmark = pytest.mark.anyio
 
@@ -42,14 +43,7 @@ def store(tmp_path: Path) -> Iterator[tuple[EvalStore, str]]:
     engine = create_db_engine(f"sqlite:///{tmp_path / 'evals.db'}")
     migrate(engine)
     sessions = session_factory(engine)
-    with sessions.begin() as session:
-        org = Organization(name="org")
-        session.add(org)
-        session.flush()
-        project = Project(organization_id=org.id, name="p")
-        session.add(project)
-        session.flush()
-        project_id = project.id
+    project_id = add_project(sessions)[1]
     yield EvalStore(sessions), project_id
     engine.dispose()
 

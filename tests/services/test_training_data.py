@@ -25,13 +25,13 @@ def _lines(rows: list[Any]) -> bytes:
 
 @pytest.fixture(scope="module")
 def tokenizer(services: Services) -> Tokenizer:
-    runner = services.models.get(MODEL).runner
+    runner = services.registry.get(MODEL).runner
     return Tokenizer(runner, runner.context_length)
 
 
 def test_prompt_tokens_match_what_serving_renders(services: Services,
                                                   tokenizer: Tokenizer) -> None:
-    served = services.models.get(MODEL)
+    served = services.registry.get(MODEL)
     messages = [{"role": "system", "content": "Be brief."},
                 {"role": "user", "content": "Weather in Paris?"},
                 {"role": "assistant", "content": None, "tool_calls": [{

@@ -24,6 +24,7 @@ from hearth.store.api_keys import (
 )
 from hearth.store.db import migrate, session_factory
 from hearth.store.models import ApiKey, Organization, Project
+from tests.conftest import add_project
 
 EXPLICIT = "sk-hearth-operator-chosen-secret-0123456789"
 
@@ -154,14 +155,7 @@ def test_verify_rejects_unknown_keys(sessions: sessionmaker[Session]) -> None:
 def test_create_key_verifies_to_its_project(sessions: sessionmaker[Session]) -> None:
     store = ApiKeyStore(sessions)
     store.bootstrap(None)
-    with sessions.begin() as s:
-        org = Organization(name="Other org")
-        s.add(org)
-        s.flush()
-        project = Project(organization_id=org.id, name="Other project")
-        s.add(project)
-        s.flush()
-        org_id, project_id = org.id, project.id
+    org_id, project_id = add_project(sessions, "Other org", "Other project")
 
     plaintext, key = store.create(project_id, "deploy key")
     assert plaintext.startswith(KEY_PREFIX) and len(plaintext) == len(KEY_PREFIX) + 43

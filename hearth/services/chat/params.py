@@ -6,11 +6,14 @@ fields are accepted and logged, so newer SDKs keep working.
 
 from __future__ import annotations
 
+import logging
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from hearth.services.chat.metadata import Metadata
+
+log = logging.getLogger(__name__)
 
 Role = Literal["system", "developer", "user", "assistant", "tool"]
 
@@ -110,9 +113,16 @@ class StreamOptions(BaseModel):
 
 
 class ChatCompletionParams(BaseModel):
-    """The fields Hearth reads; ranges as in the API reference."""
+    """The fields Hearth reads; ranges as in the API reference. Other top-level fields are
+    accepted, ignored and logged (INFO, by name only)."""
 
     model_config = ConfigDict(extra="allow")
+
+    @model_validator(mode="after")
+    def _log_unknown(self) -> ChatCompletionParams:
+        if self.model_extra:
+            log.info("chat.completions: ignoring unknown fields %s", sorted(self.model_extra))
+        return self
 
     model: str
     messages: list[Message] = Field(min_length=1)
