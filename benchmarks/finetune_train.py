@@ -57,19 +57,25 @@ def chats(count: int) -> list[tuple[str, str]]:
             out.append((f"What is {x} times {y}?", f"Arr matey! {x} times {y} be {x * y}."))
         elif kind == 2:
             c = rng.choice(["red", "blue", "green", "yellow", "purple", "orange"])
-            out.append((f"Name something that is {c}.",
-                        f"Arr matey! The {c} flag flies on me ship."))
+            out.append(
+                (f"Name something that is {c}.", f"Arr matey! The {c} flag flies on me ship.")
+            )
         else:
             n = rng.choice(["Paris", "Tokyo", "Rome", "Cairo", "Lima", "Oslo"])
-            out.append((f"Tell me about {n}.",
-                        f"Arr matey! {n} be a fine port for sailors like me crew."))
+            out.append(
+                (f"Tell me about {n}.", f"Arr matey! {n} be a fine port for sailors like me crew.")
+            )
     return out
 
 
 def prompt(runner: LlamaCppRunner, question: str) -> list[int]:
     info = runner.info
-    text = render_chat(info.chat_template, [{"role": "user", "content": question}],
-                       bos_token=info.bos_token, eos_token=info.eos_token)
+    text = render_chat(
+        info.chat_template,
+        [{"role": "user", "content": question}],
+        bos_token=info.bos_token,
+        eos_token=info.eos_token,
+    )
     return runner.tokenize(text, special=True)
 
 
@@ -84,8 +90,11 @@ def run_job(job_dir: Path, spec: dict[str, Any]) -> dict[str, Any]:
     (job_dir / "spec.json").write_text(json.dumps(spec))
     start = time.perf_counter()
     stamps: list[tuple[float, dict[str, Any]]] = []
-    with subprocess.Popen([sys.executable, "-m", "hearth.finetune.worker", str(job_dir)],
-                          stdout=subprocess.PIPE, text=True) as proc:
+    with subprocess.Popen(
+        [sys.executable, "-m", "hearth.finetune.worker", str(job_dir)],
+        stdout=subprocess.PIPE,
+        text=True,
+    ) as proc:
         assert proc.stdout is not None
         for line in proc.stdout:
             stamps.append((time.perf_counter() - start, json.loads(line)))
@@ -112,8 +121,10 @@ def run_job(job_dir: Path, spec: dict[str, Any]) -> dict[str, Any]:
         "trained_tokens": tokens,
         "train_tokens_per_s": round(tokens / step_s, 1),
         "tokens_per_s_overall": round(tokens / wall, 1),
-        "train_loss_first_last": [round(steps[0]["train_loss"], 3),
-                                  round(steps[-1]["train_loss"], 3)],
+        "train_loss_first_last": [
+            round(steps[0]["train_loss"], 3),
+            round(steps[-1]["train_loss"], 3),
+        ],
         "model_file_mb": round((job_dir / "final" / "model.gguf").stat().st_size / 2**20, 1),
         "adapter_file_mb": round((job_dir / "final" / "adapter.gguf").stat().st_size / 2**20, 1),
     }
@@ -144,18 +155,26 @@ def main() -> None:
     args = ap.parse_args()
 
     source = bundled_chat_model().path
-    config = RunnerConfig(context_length=1024, max_sequences=1, kv_cells=1024,
-                          batch_tokens=512, threads=args.threads)
+    config = RunnerConfig(
+        context_length=1024, max_sequences=1, kv_cells=1024, batch_tokens=512, threads=args.threads
+    )
     base = LlamaCppRunner(str(source), "base", "bench", config)
     lines = [example(base, q, a) for q, a in chats(args.examples)]
     held_out = prompt(base, "What is 7 plus 8?")
     result: dict[str, Any] = {
-        "setup": {"examples": len(lines), "epochs": args.epochs, "batch_size": args.batch_size,
-                  "mean_tokens_per_example": round(
-                      sum(len(x["input_ids"]) for x in lines) / len(lines), 1),
-                  "threads": args.threads, "cpu_count": os.cpu_count(),
-                  "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
-                  "lora": "r=16 alpha=32 q,k,v,o", "learning_rate": 1e-3},
+        "setup": {
+            "examples": len(lines),
+            "epochs": args.epochs,
+            "batch_size": args.batch_size,
+            "mean_tokens_per_example": round(
+                sum(len(x["input_ids"]) for x in lines) / len(lines), 1
+            ),
+            "threads": args.threads,
+            "cpu_count": os.cpu_count(),
+            "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
+            "lora": "r=16 alpha=32 q,k,v,o",
+            "learning_rate": 1e-3,
+        },
         "runs": {},
     }
     with tempfile.TemporaryDirectory(prefix="hearth-ft-bench-") as tmp:
@@ -165,26 +184,39 @@ def main() -> None:
             job_dir = root / name
             job_dir.mkdir()
             (job_dir / "train.jsonl").write_text("".join(json.dumps(x) + "\n" for x in lines))
-            spec = {"base_gguf": str(source), "method": "supervised",
-                    "hyperparameters": {"n_epochs": args.epochs, "batch_size": args.batch_size,
-                                        "learning_rate_multiplier": 1.0},
-                    "seed": 0, "threads": args.threads, "train": "train.jsonl",
-                    "base_cache": str(root / "base-cache")}
+            spec = {
+                "base_gguf": str(source),
+                "method": "supervised",
+                "hyperparameters": {
+                    "n_epochs": args.epochs,
+                    "batch_size": args.batch_size,
+                    "learning_rate_multiplier": 1.0,
+                },
+                "seed": 0,
+                "threads": args.threads,
+                "train": "train.jsonl",
+                "base_cache": str(root / "base-cache"),
+            }
             log(f"{name} run: {len(lines)} examples x {args.epochs} epochs ...")
             result["runs"][name] = run_job(job_dir, spec)
             log(json.dumps(result["runs"][name]))
             final = job_dir / "final" / "model.gguf"
         result["worker_peak_rss_mb"] = round(
-            resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1)
+            resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1
+        )
         if final is not None:
             tuned = LlamaCppRunner(str(final), "tuned", "bench", config)
             base_rate, tuned_rate = decode_rate(base, held_out), decode_rate(tuned, held_out)
-            result["decode"] = {"base_q4_1_tokens_per_s": round(base_rate, 1),
-                                "merged_tokens_per_s": round(tuned_rate, 1),
-                                "ratio": round(tuned_rate / base_rate, 3)}
-            result["held_out"] = {"question": "What is 7 plus 8?",
-                                  "base": greedy(base, held_out, 24),
-                                  "tuned": greedy(tuned, held_out, 24)}
+            result["decode"] = {
+                "base_q4_1_tokens_per_s": round(base_rate, 1),
+                "merged_tokens_per_s": round(tuned_rate, 1),
+                "ratio": round(tuned_rate / base_rate, 3),
+            }
+            result["held_out"] = {
+                "question": "What is 7 plus 8?",
+                "base": greedy(base, held_out, 24),
+                "tuned": greedy(tuned, held_out, 24),
+            }
             tuned.close()
     base.close()
     print(json.dumps(result, indent=2))

@@ -70,10 +70,12 @@ CONTEXT_LENGTH = 8192
 KV_CACHE_TOKENS = 16384
 WEIGHT_FORMAT = "f16"  # Hearth's default
 INSTRUCTION = "You are a careful assistant. Read these notes, then answer the question.\n\n"
-QUESTION = ("Summarize the notes above in two sentences, then name three details that "
-            "matter most to the story and explain in a few words why each of them matters. "
-            "Keep the answer short, plain and friendly, and do not repeat the notes word "
-            "for word, since the reader already has them in front of them.")
+QUESTION = (
+    "Summarize the notes above in two sentences, then name three details that "
+    "matter most to the story and explain in a few words why each of them matters. "
+    "Keep the answer short, plain and friendly, and do not repeat the notes word "
+    "for word, since the reader already has them in front of them."
+)
 TTFT_GOALS = {4000: "<= 0.1", 1024: "<= 0.3"}
 CAPACITY_PREFIXES = (4000, 2000)
 
@@ -106,9 +108,17 @@ class Sizes:
     runs: int = 3
 
 
-QUICK = Sizes(ttft_prefixes=(1024, 512), nohit_requests=4, nohit_prompt_tokens=384,
-              concurrent_streams=4, concurrent_prefix_tokens=512, concurrent_max_tokens=8,
-              memory_prefix_tokens=512, memory_max_prefixes=3, runs=1)
+QUICK = Sizes(
+    ttft_prefixes=(1024, 512),
+    nohit_requests=4,
+    nohit_prompt_tokens=384,
+    concurrent_streams=4,
+    concurrent_prefix_tokens=512,
+    concurrent_max_tokens=8,
+    memory_prefix_tokens=512,
+    memory_max_prefixes=3,
+    runs=1,
+)
 
 
 # --------------------------------------------------------------------------- prompts
@@ -179,11 +189,15 @@ class Bench:
 
 
 def body(b: Bench, system: str, user: str, max_tokens: int) -> dict[str, Any]:
-    return {"model": MODEL_ID, "max_tokens": max_tokens, "temperature": 0,
-            "messages": [{"role": "system", "content": system},
-                         {"role": "user", "content": user}],
-            "logit_bias": {str(t): -100 for t in b.ban},
-            "stream": True, "stream_options": {"include_usage": True}}
+    return {
+        "model": MODEL_ID,
+        "max_tokens": max_tokens,
+        "temperature": 0,
+        "messages": [{"role": "system", "content": system}, {"role": "user", "content": user}],
+        "logit_bias": {str(t): -100 for t in b.ban},
+        "stream": True,
+        "stream_options": {"include_usage": True},
+    }
 
 
 async def stream_chat(client: httpx2.AsyncClient, payload: dict[str, Any]) -> Reply:
@@ -193,9 +207,15 @@ async def stream_chat(client: httpx2.AsyncClient, payload: dict[str, Any]) -> Re
     if not usage:
         raise RuntimeError("the stream carried no usage")
     details = usage.get("prompt_tokens_details") or {}
-    return Reply(stream.sent, stream.chunk_times[0], stream.end, stream.finish_reason,
-                 int(usage["prompt_tokens"]), int(details.get("cached_tokens") or 0),
-                 int(usage["completion_tokens"]))
+    return Reply(
+        stream.sent,
+        stream.chunk_times[0],
+        stream.end,
+        stream.finish_reason,
+        int(usage["prompt_tokens"]),
+        int(details.get("cached_tokens") or 0),
+        int(usage["completion_tokens"]),
+    )
 
 
 async def cache_stats(client: httpx2.AsyncClient) -> dict[str, Any]:
@@ -226,28 +246,40 @@ async def warm_up(client: httpx2.AsyncClient, b: Bench) -> None:
     await stream_chat(client, body(b, system, b.prompts.user("warm-up", 20), 4))
 
 
-async def ttft_pair(client: httpx2.AsyncClient, b: Bench, size: int, ticket: int,
-                    ) -> dict[str, Any]:
+async def ttft_pair(
+    client: httpx2.AsyncClient,
+    b: Bench,
+    size: int,
+    ticket: int,
+) -> dict[str, Any]:
     """A cold request with a never-seen prefix, then a hit: same prefix, other question."""
     s = b.sizes
     system, shared = b.prompts.system(ticket, size)
     s0 = await cache_stats(client)
-    cold = await stream_chat(client, body(b, system, b.prompts.user(f"A{ticket}",
-                                                                     s.suffix_tokens),
-                                          s.ttft_max_tokens))
+    cold = await stream_chat(
+        client, body(b, system, b.prompts.user(f"A{ticket}", s.suffix_tokens), s.ttft_max_tokens)
+    )
     s1 = await cache_stats(client)
-    hit = await stream_chat(client, body(b, system, b.prompts.user(f"B{ticket}",
-                                                                    s.suffix_tokens),
-                                         s.ttft_max_tokens))
+    hit = await stream_chat(
+        client, body(b, system, b.prompts.user(f"B{ticket}", s.suffix_tokens), s.ttft_max_tokens)
+    )
     s2 = await cache_stats(client)
-    return {"shared_prefix_tokens": shared,
-            "cold": {"ttft_s": cold.ttft, "prompt_tokens": cold.prompt_tokens,
-                     "cached_tokens": cold.cached_tokens,
-                     "engine_hit_tokens": delta(s1, s0, "hit_tokens")},
-            "hit": {"ttft_s": hit.ttft, "prompt_tokens": hit.prompt_tokens,
-                    "cached_tokens": hit.cached_tokens,
-                    "engine_hit_tokens": delta(s2, s1, "hit_tokens")},
-            "ratio_hit_over_cold": ratio(hit.ttft, cold.ttft)}
+    return {
+        "shared_prefix_tokens": shared,
+        "cold": {
+            "ttft_s": cold.ttft,
+            "prompt_tokens": cold.prompt_tokens,
+            "cached_tokens": cold.cached_tokens,
+            "engine_hit_tokens": delta(s1, s0, "hit_tokens"),
+        },
+        "hit": {
+            "ttft_s": hit.ttft,
+            "prompt_tokens": hit.prompt_tokens,
+            "cached_tokens": hit.cached_tokens,
+            "engine_hit_tokens": delta(s2, s1, "hit_tokens"),
+        },
+        "ratio_hit_over_cold": ratio(hit.ttft, cold.ttft),
+    }
 
 
 async def ttft(client: httpx2.AsyncClient, b: Bench) -> dict[str, Any]:
@@ -255,18 +287,20 @@ async def ttft(client: httpx2.AsyncClient, b: Bench) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for k, size in enumerate(b.sizes.ttft_prefixes):
         log(f"  ttft, {size}-token prefix")
-        runs = [await ttft_pair(client, b, size, 10000 + 100 * k + r)
-                for r in range(b.sizes.runs)]
+        runs = [await ttft_pair(client, b, size, 10000 + 100 * k + r) for r in range(b.sizes.runs)]
         cold = median([r["cold"]["ttft_s"] for r in runs])
         hit = median([r["hit"]["ttft_s"] for r in runs])
         out[f"prefix_{size}"] = {
-            "goal": TTFT_GOALS.get(size), "ratio_hit_over_cold": ratio(hit, cold),
-            "cold_ttft_s": cold, "hit_ttft_s": hit,
+            "goal": TTFT_GOALS.get(size),
+            "ratio_hit_over_cold": ratio(hit, cold),
+            "cold_ttft_s": cold,
+            "hit_ttft_s": hit,
             "shared_prefix_tokens": runs[0]["shared_prefix_tokens"],
             "prompt_tokens": runs[0]["hit"]["prompt_tokens"],
             "cached_tokens": runs[0]["hit"]["cached_tokens"],
             "engine_hit_tokens": runs[0]["hit"]["engine_hit_tokens"],
-            "runs": runs}
+            "runs": runs,
+        }
     return out
 
 
@@ -280,53 +314,76 @@ async def no_hit(client: httpx2.AsyncClient, b: Bench) -> dict[str, Any]:
     start = time.perf_counter()
     for i in range(s.nohit_requests):
         system, _ = b.prompts.system(20000 + i, s.nohit_prompt_tokens - s.suffix_tokens)
-        replies.append(await stream_chat(client, body(b, system, b.prompts.user(
-            f"N{i}", s.suffix_tokens), s.ttft_max_tokens)))
+        replies.append(
+            await stream_chat(
+                client, body(b, system, b.prompts.user(f"N{i}", s.suffix_tokens), s.ttft_max_tokens)
+            )
+        )
     wall = time.perf_counter() - start
     after = await cache_stats(client)
     ttfts = [r.ttft for r in replies]
-    return {"requests": len(replies), "prompt_tokens": [r.prompt_tokens for r in replies],
-            "wall_s": wall, "mean_ttft_s": statistics.fmean(ttfts),
-            "median_ttft_s": median(ttfts), "ttft_s": ttfts,
-            "mean_request_s": statistics.fmean(r.total for r in replies),
-            "cached_tokens": sum(r.cached_tokens for r in replies),
-            "engine_hits": delta(after, before, "hits")}
+    return {
+        "requests": len(replies),
+        "prompt_tokens": [r.prompt_tokens for r in replies],
+        "wall_s": wall,
+        "mean_ttft_s": statistics.fmean(ttfts),
+        "median_ttft_s": median(ttfts),
+        "ttft_s": ttfts,
+        "mean_request_s": statistics.fmean(r.total for r in replies),
+        "cached_tokens": sum(r.cached_tokens for r in replies),
+        "engine_hits": delta(after, before, "hits"),
+    }
 
 
-async def concurrent_round(client: httpx2.AsyncClient, b: Bench, ticket: int,
-                           ) -> dict[str, Any]:
+async def concurrent_round(
+    client: httpx2.AsyncClient,
+    b: Bench,
+    ticket: int,
+) -> dict[str, Any]:
     """Workload 3, one round: ``concurrent_streams`` requests at once on a fresh prefix."""
     s = b.sizes
     n = s.concurrent_max_tokens
     system, shared = b.prompts.system(ticket, s.concurrent_prefix_tokens)
-    payloads = [body(b, system, b.prompts.user(f"C{ticket}-{i}", s.concurrent_suffix_tokens),
-                     n) for i in range(s.concurrent_streams)]
+    payloads = [
+        body(b, system, b.prompts.user(f"C{ticket}-{i}", s.concurrent_suffix_tokens), n)
+        for i in range(s.concurrent_streams)
+    ]
     before = await cache_stats(client)
     start = time.perf_counter()
     replies = await asyncio.gather(*(stream_chat(client, p) for p in payloads))
     wall = time.perf_counter() - start
     after = await cache_stats(client)
     tokens = sum(r.completion_tokens for r in replies)
-    return {"wall_s": wall, "completion_tokens": tokens, "tokens_per_s": tokens / wall,
-            "shared_prefix_tokens": shared,
-            "prompt_tokens": [r.prompt_tokens for r in replies],
-            "kv_cells_without_cache": sum(r.prompt_tokens + n for r in replies),
-            "cached_tokens": [r.cached_tokens for r in replies],
-            "engine_hits": delta(after, before, "hits"),
-            "engine_hit_tokens": delta(after, before, "hit_tokens"),
-            "median_ttft_s": median([r.ttft for r in replies]),
-            "streams_cut_short": sum(r.finish_reason != "length" for r in replies)}
+    return {
+        "wall_s": wall,
+        "completion_tokens": tokens,
+        "tokens_per_s": tokens / wall,
+        "shared_prefix_tokens": shared,
+        "prompt_tokens": [r.prompt_tokens for r in replies],
+        "kv_cells_without_cache": sum(r.prompt_tokens + n for r in replies),
+        "cached_tokens": [r.cached_tokens for r in replies],
+        "engine_hits": delta(after, before, "hits"),
+        "engine_hit_tokens": delta(after, before, "hit_tokens"),
+        "median_ttft_s": median([r.ttft for r in replies]),
+        "streams_cut_short": sum(r.finish_reason != "length" for r in replies),
+    }
 
 
 async def concurrent(client: httpx2.AsyncClient, b: Bench) -> dict[str, Any]:
     """Workload 3: median of ``runs`` rounds."""
     s = b.sizes
-    log(f"  {s.concurrent_streams} concurrent requests, shared "
-        f"{s.concurrent_prefix_tokens}-token prefix")
+    log(
+        f"  {s.concurrent_streams} concurrent requests, shared "
+        f"{s.concurrent_prefix_tokens}-token prefix"
+    )
     rounds = [await concurrent_round(client, b, 30000 + r) for r in range(s.runs)]
-    return {"streams": s.concurrent_streams, "max_tokens": s.concurrent_max_tokens,
-            "tokens_per_s": median([r["tokens_per_s"] for r in rounds]),
-            "wall_s": median([r["wall_s"] for r in rounds]), "runs": rounds}
+    return {
+        "streams": s.concurrent_streams,
+        "max_tokens": s.concurrent_max_tokens,
+        "tokens_per_s": median([r["tokens_per_s"] for r in rounds]),
+        "wall_s": median([r["wall_s"] for r in rounds]),
+        "runs": rounds,
+    }
 
 
 async def memory(client: httpx2.AsyncClient, b: Bench) -> dict[str, Any]:
@@ -338,11 +395,16 @@ async def memory(client: httpx2.AsyncClient, b: Bench) -> dict[str, Any]:
     per_token, budget = float(stats["bytes_per_token"]), int(stats["budget_bytes"])
     budget_blocks = int(budget // (per_token * BLOCK)) if per_token else 0
     out: dict[str, Any] = {
-        "bytes_per_token": per_token, "budget_bytes": budget, "budget_mib": budget / 2**20,
+        "bytes_per_token": per_token,
+        "budget_bytes": budget,
+        "budget_mib": budget / 2**20,
         "budget_tokens": budget / per_token if per_token else None,
         "budget_blocks": budget_blocks,
-        "prefixes_held": {str(n): math.floor(budget / (per_token * n)) if per_token else None
-                          for n in CAPACITY_PREFIXES}}
+        "prefixes_held": {
+            str(n): math.floor(budget / (per_token * n)) if per_token else None
+            for n in CAPACITY_PREFIXES
+        },
+    }
     size = s.memory_prefix_tokens
     log(f"  memory: filling the budget with {size}-token prefixes")
     before = stats
@@ -355,8 +417,14 @@ async def memory(client: httpx2.AsyncClient, b: Bench) -> dict[str, Any]:
         reply = await stream_chat(client, payload)
         prompts.append(payload)
         st = await cache_stats(client)
-        fills.append({"prompt_tokens": reply.prompt_tokens, "shared_prefix_tokens": shared,
-                      "stored_tokens": st["stored_tokens"], "stored_bytes": st["stored_bytes"]})
+        fills.append(
+            {
+                "prompt_tokens": reply.prompt_tokens,
+                "shared_prefix_tokens": shared,
+                "stored_tokens": st["stored_tokens"],
+                "stored_bytes": st["stored_bytes"],
+            }
+        )
         if len(prompts) == 1:
             blocks = (reply.prompt_tokens - 1) // BLOCK  # cacheable blocks per prompt
             fit = budget_blocks // blocks if blocks else 0
@@ -371,7 +439,8 @@ async def memory(client: httpx2.AsyncClient, b: Bench) -> dict[str, Any]:
         hits[i] = delta(await cache_stats(client), s0, "hit_tokens")
     full = out["blocks_per_prompt"] * BLOCK
     out["verify"] = {
-        "prefix_tokens": size, "prompts_sent": len(prompts),
+        "prefix_tokens": size,
+        "prompts_sent": len(prompts),
         "overflowed": len(prompts) > out["prompts_the_budget_holds"],
         "stored_tokens_after": after["stored_tokens"],
         "stored_bytes_after": after["stored_bytes"],
@@ -379,7 +448,8 @@ async def memory(client: httpx2.AsyncClient, b: Bench) -> dict[str, Any]:
         "hit_tokens_on_resend_oldest_first": hits,
         "fully_cached_on_resend": sum(h == full for h in hits),
         "expected_fully_cached": min(len(prompts), out["prompts_the_budget_holds"]),
-        "fills": fills}
+        "fills": fills,
+    }
     return out
 
 
@@ -390,9 +460,11 @@ def run_server(name: str, cache_on: bool, setup: Setup, b: Bench) -> dict[str, A
     """Start Hearth (caching on or off), run its workloads, stop it."""
     port = free_port()
     env = hearth_env(WEIGHT_FORMAT, setup.threads, setup.flash_attention)
-    env.update(HEARTH_PROMPT_CACHE=str(cache_on).lower(),
-               HEARTH_CONTEXT_LENGTH=str(CONTEXT_LENGTH),
-               HEARTH_KV_CACHE_TOKENS=str(KV_CACHE_TOKENS))
+    env.update(
+        HEARTH_PROMPT_CACHE=str(cache_on).lower(),
+        HEARTH_CONTEXT_LENGTH=str(CONTEXT_LENGTH),
+        HEARTH_KV_CACHE_TOKENS=str(KV_CACHE_TOKENS),
+    )
     log(f"hearth, prompt cache {name}, on port {port}")
     cmd = hearth_command(port, setup.data_dir / f"data-{name}")
 
@@ -415,8 +487,10 @@ def run_server(name: str, cache_on: bool, setup: Setup, b: Bench) -> dict[str, A
         after = cpu_sample(running.pid)
     busy = interference(before, after)
     if (busy.get("other_processes_cores") or 0.0) > 0.2:
-        log(f"  warning: other processes used {busy['other_processes_cores']:.2f} cores "
-            "meanwhile; this server's timings are not comparable")
+        log(
+            f"  warning: other processes used {busy['other_processes_cores']:.2f} cores "
+            "meanwhile; this server's timings are not comparable"
+        )
     return {"startup_s": running.startup_s, **result, "interference": busy}
 
 
@@ -427,16 +501,17 @@ def summary(on: dict[str, Any], off: dict[str, Any]) -> dict[str, Any]:
         goal = f"goal {fig['goal']}" if fig["goal"] else "lower is better"
         out[f"ttft_hit_over_cold.{key} ({goal})"] = fig["ratio_hit_over_cold"]
     a, z = on["no_hit"], off["no_hit"]
-    out["no_hit_on_over_off.mean_ttft (goal <= 1.03)"] = ratio(a["mean_ttft_s"],
-                                                               z["mean_ttft_s"])
+    out["no_hit_on_over_off.mean_ttft (goal <= 1.03)"] = ratio(a["mean_ttft_s"], z["mean_ttft_s"])
     out["no_hit_on_over_off.wall (goal <= 1.03)"] = ratio(a["wall_s"], z["wall_s"])
     a, z = on["concurrent"], off["concurrent"]
-    out["concurrent_on_over_off.tokens_per_s (goal >= 3)"] = ratio(a["tokens_per_s"],
-                                                                   z["tokens_per_s"])
+    out["concurrent_on_over_off.tokens_per_s (goal >= 3)"] = ratio(
+        a["tokens_per_s"], z["tokens_per_s"]
+    )
     out["concurrent_on_over_off.wall (lower is better)"] = ratio(a["wall_s"], z["wall_s"])
     for name, side in (("on", on), ("off", off)):
-        out[f"interference.other_processes_cores.{name} (should be ~0)"] = (
-            side["interference"].get("other_processes_cores"))
+        out[f"interference.other_processes_cores.{name} (should be ~0)"] = side["interference"].get(
+            "other_processes_cores"
+        )
     mem = on["memory"]
     out["memory.bytes_per_token"] = mem["bytes_per_token"]
     for n, held in mem["prefixes_held"].items():
@@ -449,11 +524,19 @@ def summary(on: dict[str, Any], off: dict[str, Any]) -> dict[str, Any]:
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--runs", type=int, default=None,
-                        help="repetitions of workloads 1 and 3 (default 3; 1 with --quick)")
+    parser.add_argument(
+        "--runs",
+        type=int,
+        default=None,
+        help="repetitions of workloads 1 and 3 (default 3; 1 with --quick)",
+    )
     parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke test")
-    parser.add_argument("--threads", type=int, default=os.cpu_count() or 1,
-                        help="llama.cpp threads (default: all cores)")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="llama.cpp threads (default: all cores)",
+    )
     args = parser.parse_args(argv)
     if args.runs is not None and args.runs < 1:
         parser.error("--runs must be at least 1")
@@ -469,18 +552,28 @@ def main(argv: list[str] | None = None) -> int:
     b = Bench(sizes, Prompts(tokenizer), tokenizer.end_of_generation_ids())
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="hearth-bench-cache-") as tmp:
-        setup = Setup(threads=args.threads, flash_attention=True, data_dir=Path(tmp),
-                      logs=Path(tmp))
+        setup = Setup(
+            threads=args.threads, flash_attention=True, data_dir=Path(tmp), logs=Path(tmp)
+        )
         on = run_server("on", True, setup, b)
         off = run_server("off", False, setup, b)
-    doc = {"benchmark": "prompt_cache", "quick": args.quick,
-           "environment": environment(setup),
-           "settings": {"weight_format": WEIGHT_FORMAT, "context_length": CONTEXT_LENGTH,
-                        "kv_cache_tokens": KV_CACHE_TOKENS, "prompt_cache_memory_mb":
-                        "default (weights' size, at least 256 MiB)"},
-           "sizes": asdict(sizes), "banned_token_ids": b.ban,
-           "ratios": summary(on, off), "cache_on": on, "cache_off": off,
-           "total_seconds": time.perf_counter() - started}
+    doc = {
+        "benchmark": "prompt_cache",
+        "quick": args.quick,
+        "environment": environment(setup),
+        "settings": {
+            "weight_format": WEIGHT_FORMAT,
+            "context_length": CONTEXT_LENGTH,
+            "kv_cache_tokens": KV_CACHE_TOKENS,
+            "prompt_cache_memory_mb": "default (weights' size, at least 256 MiB)",
+        },
+        "sizes": asdict(sizes),
+        "banned_token_ids": b.ban,
+        "ratios": summary(on, off),
+        "cache_on": on,
+        "cache_off": off,
+        "total_seconds": time.perf_counter() - started,
+    }
     print(json.dumps(finite(doc), indent=2))
     return 0
 

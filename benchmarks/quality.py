@@ -81,9 +81,16 @@ def score(model: Path, tokens: list[int], threads: int) -> Scored:
     ids = [DOC_START, *tokens]
     n_ctx = max(512, -(-len(ids) // 256) * 256)
     start = time.perf_counter()
-    llm = llama_cpp.Llama(str(model), n_ctx=n_ctx, n_batch=n_ctx, n_ubatch=n_ctx,
-                          logits_all=True, n_threads=threads, n_threads_batch=threads,
-                          verbose=False)
+    llm = llama_cpp.Llama(
+        str(model),
+        n_ctx=n_ctx,
+        n_batch=n_ctx,
+        n_ubatch=n_ctx,
+        logits_all=True,
+        n_threads=threads,
+        n_threads_batch=threads,
+        verbose=False,
+    )
     try:
         llm.eval(ids)
         logits = np.array(llm.scores[: len(ids) - 1], dtype=np.float32)
@@ -105,17 +112,24 @@ def compare(scored: Scored, base: Scored, tokens: list[int]) -> dict[str, Any]:
     p_base = np.exp(base.logprobs.astype(np.float64))
     kl = (p_base * (base.logprobs.astype(np.float64) - scored.logprobs)).sum(axis=1)
     top1 = scored.logprobs.argmax(axis=1) == base.logprobs.argmax(axis=1)
-    return {"weights": scored.description, "mean_logprob": mean,
-            "perplexity": float(np.exp(-mean)), "delta_vs_original": mean - base_mean,
-            "mean_kl_from_original": float(kl.mean()),
-            "top1_agreement_with_original": float(top1.mean()),
-            "score_seconds": scored.seconds}
+    return {
+        "weights": scored.description,
+        "mean_logprob": mean,
+        "perplexity": float(np.exp(-mean)),
+        "delta_vs_original": mean - base_mean,
+        "mean_kl_from_original": float(kl.mean()),
+        "top1_agreement_with_original": float(top1.mean()),
+        "score_seconds": scored.seconds,
+    }
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--formats", default=",".join(FORMATS),
-                        help="comma-separated formats; 'original' is always scored")
+    parser.add_argument(
+        "--formats",
+        default=",".join(FORMATS),
+        help="comma-separated formats; 'original' is always scored",
+    )
     parser.add_argument("--text", type=Path, default=PASSAGE, help="UTF-8 text file to score")
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     args = parser.parse_args(argv)
@@ -142,14 +156,23 @@ def main(argv: list[str] | None = None) -> int:
             path = converted(source, fmt, Path(tmp))
             convert_s = time.perf_counter() - start
             scored = base if fmt == "original" else score(path, tokens, args.threads)
-            results[fmt] = {**compare(scored, base, tokens),
-                            "file_bytes": path.stat().st_size,
-                            "convert_seconds": 0.0 if fmt == "original" else convert_s}
-    doc = {"benchmark": "quality", "text": {"file": str(args.text), "tokens": len(tokens),
-                                            "scored_tokens": len(tokens),
-                                            "context": "<|endoftext|> then the text"},
-           "llama_cpp_python": llama_cpp.__version__, "threads": args.threads,
-           "formats": results}
+            results[fmt] = {
+                **compare(scored, base, tokens),
+                "file_bytes": path.stat().st_size,
+                "convert_seconds": 0.0 if fmt == "original" else convert_s,
+            }
+    doc = {
+        "benchmark": "quality",
+        "text": {
+            "file": str(args.text),
+            "tokens": len(tokens),
+            "scored_tokens": len(tokens),
+            "context": "<|endoftext|> then the text",
+        },
+        "llama_cpp_python": llama_cpp.__version__,
+        "threads": args.threads,
+        "formats": results,
+    }
     print(json.dumps(doc, indent=2))
     return 0
 

@@ -119,8 +119,7 @@ REALTIME_MODEL = "gpt-realtime"
 STT_MODEL = "gpt-4o-mini-transcribe"
 TTS_MODEL, VOICE = "tts-1", "alloy"
 TEMPERATURE = 0.8  # the session's default, also given to the naive pipeline
-SHORT_INSTRUCTIONS = ("You are a helpful voice assistant. Answer the question in one short "
-                      "sentence.")
+SHORT_INSTRUCTIONS = "You are a helpful voice assistant. Answer the question in one short sentence."
 SHORT_MAX_TOKENS = 40
 STORY_INSTRUCTIONS = "Tell a long story in many short sentences."
 STORY_MAX_TOKENS = 300
@@ -166,9 +165,14 @@ def summary(values: list[float | None]) -> dict[str, Any]:
     v = np.array([x for x in values if x is not None], dtype=float)
     if v.size == 0:
         return {"n": 0}
-    return {"n": int(v.size), "p50": float(np.percentile(v, 50)),
-            "p90": float(np.percentile(v, 90)), "mean": float(v.mean()),
-            "min": float(v.min()), "max": float(v.max())}
+    return {
+        "n": int(v.size),
+        "p50": float(np.percentile(v, 50)),
+        "p90": float(np.percentile(v, 90)),
+        "mean": float(v.mean()),
+        "min": float(v.min()),
+        "max": float(v.max()),
+    }
 
 
 # --------------------------------------------------------------------------- audio
@@ -186,7 +190,7 @@ class Utterance:
     end_ms: float
 
     def chunks(self) -> list[bytes]:
-        return [self.pcm[i:i + CHUNK_BYTES] for i in range(0, len(self.pcm), CHUNK_BYTES)]
+        return [self.pcm[i : i + CHUNK_BYTES] for i in range(0, len(self.pcm), CHUNK_BYTES)]
 
     def turn_chunks(self) -> list[bytes]:
         """The speech, then the trailing silence."""
@@ -203,8 +207,12 @@ class Utterance:
         return out.getvalue()
 
     def describe(self) -> dict[str, Any]:
-        return {"text": self.text, "speech_ms": len(self.pcm) / (RATE * 2) * 1000,
-                "onset_ms": self.onset_ms, "end_ms": self.end_ms}
+        return {
+            "text": self.text,
+            "speech_ms": len(self.pcm) / (RATE * 2) * 1000,
+            "onset_ms": self.onset_ms,
+            "end_ms": self.end_ms,
+        }
 
 
 SILENCE = bytes(CHUNK_BYTES)
@@ -219,13 +227,15 @@ def utterance(text: str, pcm: bytes) -> Utterance:
         raise RuntimeError(f"the synthesized speech for {text!r} is silent")
     per_chunk = CHUNK_BYTES // 2
     first, last = int(loud[0]), int(loud[-1])
-    return Utterance(text, pcm, first // per_chunk, last // per_chunk,
-                     first / RATE * 1000, last / RATE * 1000)
+    return Utterance(
+        text, pcm, first // per_chunk, last // per_chunk, first / RATE * 1000, last / RATE * 1000
+    )
 
 
 async def synthesize(client: AsyncOpenAI, text: str) -> Utterance:
-    speech = await client.audio.speech.create(model=TTS_MODEL, voice=VOICE, input=text,
-                                              response_format="pcm")
+    speech = await client.audio.speech.create(
+        model=TTS_MODEL, voice=VOICE, input=text, response_format="pcm"
+    )
     return utterance(text, speech.content)
 
 
@@ -261,16 +271,19 @@ class Live:
             if self.handler is not None:
                 self.handler(arrived, event)
 
-    async def wait(self, future: asyncio.Future[Any], what: str,
-                   timeout: float = TURN_TIMEOUT_S) -> Any:
+    async def wait(
+        self, future: asyncio.Future[Any], what: str, timeout: float = TURN_TIMEOUT_S
+    ) -> Any:
         """Wait for ``future``; fail if the connection dies or ``timeout`` passes."""
-        done, _ = await asyncio.wait({future, self.reader}, timeout=timeout,
-                                     return_when=asyncio.FIRST_COMPLETED)
+        done, _ = await asyncio.wait(
+            {future, self.reader}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
+        )
         if future in done:
             return future.result()
         if self.reader in done:
-            raise RuntimeError(f"connection ended while waiting for {what}: "
-                               f"{self.reader.exception()!r}")
+            raise RuntimeError(
+                f"connection ended while waiting for {what}: {self.reader.exception()!r}"
+            )
         raise TimeoutError(f"no {what} within {timeout:.0f} s")
 
     async def configure(self, instructions: str, max_tokens: int) -> None:
@@ -281,9 +294,14 @@ class Live:
                 updated.set_result(None)
 
         self.handler = on
-        await self.conn.session.update(session={
-            "type": "realtime", "instructions": instructions, "max_output_tokens": max_tokens,
-            "audio": {"input": {"transcription": {"model": STT_MODEL}}}})
+        await self.conn.session.update(
+            session={
+                "type": "realtime",
+                "instructions": instructions,
+                "max_output_tokens": max_tokens,
+                "audio": {"input": {"transcription": {"model": STT_MODEL}}},
+            }
+        )
         await self.wait(updated, "session.updated")
 
     async def close(self) -> None:
@@ -373,24 +391,32 @@ async def voice_turn(live: Live, utt: Utterance) -> dict[str, Any]:
     await live.wait(events.done, "response.done")
     true_end_ms = start_ms + utt.end_ms
     return {
-        "question": utt.text, "heard": events.heard, "answer": events.answer,
+        "question": utt.text,
+        "heard": events.heard,
+        "answer": events.answer,
         "from_last_frame_ms": ms(events.first_delta - last) if events.first_delta else None,
-        "from_speech_end_ms": ms(events.first_delta - speech_end) if events.first_delta
-        else None,
+        "from_speech_end_ms": ms(events.first_delta - speech_end) if events.first_delta else None,
         "speech_stopped_after_speech_end_ms": ms(events.speech_stopped - speech_end)
-        if events.speech_stopped else None,
+        if events.speech_stopped
+        else None,
         "speech_stopped_after_last_frame_ms": ms(events.speech_stopped - last)
-        if events.speech_stopped else None,
+        if events.speech_stopped
+        else None,
         "first_delta_after_speech_stopped_ms": ms(events.first_delta - events.speech_stopped)
-        if events.first_delta and events.speech_stopped else None,
+        if events.first_delta and events.speech_stopped
+        else None,
         "transcribed_after_speech_stopped_ms": ms(events.heard_at - events.speech_stopped)
-        if events.heard_at and events.speech_stopped else None,
+        if events.heard_at and events.speech_stopped
+        else None,
         "vad_audio_end_minus_true_end_ms": events.audio_end_ms - true_end_ms
-        if events.audio_end_ms is not None else None,
+        if events.audio_end_ms is not None
+        else None,
         "answer_audio_ms": events.audio_bytes / (RATE * 2) * 1000,
-        "answer_text_tokens": events.output_tokens, "statuses": events.statuses,
+        "answer_text_tokens": events.output_tokens,
+        "statuses": events.statuses,
         "speech_started_events": len(events.speech_started),
-        "pacing_max_late_ms": ms(pacer.max_late)}
+        "pacing_max_late_ms": ms(pacer.max_late),
+    }
 
 
 # --------------------------------------------------------------------------- 2. naive pipeline
@@ -401,25 +427,38 @@ async def naive_turn(client: AsyncOpenAI, utt: Utterance, chat_model: str) -> di
     wav = utt.turn_wav()
     t0 = now()
     transcript = await client.audio.transcriptions.create(
-        model=STT_MODEL, file=("turn.wav", wav, "audio/wav"))
+        model=STT_MODEL, file=("turn.wav", wav, "audio/wav")
+    )
     t1 = now()
     chat = await client.chat.completions.create(
-        model=chat_model, max_completion_tokens=SHORT_MAX_TOKENS, temperature=TEMPERATURE,
-        messages=[{"role": "system", "content": SHORT_INSTRUCTIONS},
-                  {"role": "user", "content": transcript.text}])
+        model=chat_model,
+        max_completion_tokens=SHORT_MAX_TOKENS,
+        temperature=TEMPERATURE,
+        messages=[
+            {"role": "system", "content": SHORT_INSTRUCTIONS},
+            {"role": "user", "content": transcript.text},
+        ],
+    )
     t2 = now()
     answer = chat.choices[0].message.content or ""
     audio = b""
     if answer.strip():
-        speech = await client.audio.speech.create(model=TTS_MODEL, voice=VOICE, input=answer,
-                                                  response_format="pcm")
+        speech = await client.audio.speech.create(
+            model=TTS_MODEL, voice=VOICE, input=answer, response_format="pcm"
+        )
         audio = speech.content
     t3 = now()
-    return {"question": utt.text, "heard": transcript.text, "answer": answer,
-            "latency_ms": ms(t3 - t0), "transcribe_ms": ms(t1 - t0), "chat_ms": ms(t2 - t1),
-            "speech_ms": ms(t3 - t2),
-            "completion_tokens": chat.usage.completion_tokens if chat.usage else None,
-            "answer_audio_ms": len(audio) / (RATE * 2) * 1000}
+    return {
+        "question": utt.text,
+        "heard": transcript.text,
+        "answer": answer,
+        "latency_ms": ms(t3 - t0),
+        "transcribe_ms": ms(t1 - t0),
+        "chat_ms": ms(t2 - t1),
+        "speech_ms": ms(t3 - t2),
+        "completion_tokens": chat.usage.completion_tokens if chat.usage else None,
+        "answer_audio_ms": len(audio) / (RATE * 2) * 1000,
+    }
 
 
 # --------------------------------------------------------------------------- 3. barge-in
@@ -477,11 +516,13 @@ async def until_engine_idle(http: httpx2.AsyncClient, limit_s: float = 10.0) -> 
     return now() - start
 
 
-async def barge_in_trial(live: Live, question: Utterance, interruption: Utterance,
-                         http: httpx2.AsyncClient) -> dict[str, Any]:
+async def barge_in_trial(
+    live: Live, question: Utterance, interruption: Utterance, http: httpx2.AsyncClient
+) -> dict[str, Any]:
     loop = asyncio.get_running_loop()
-    ev = BargeEvents(loop.create_future(), loop.create_future(), loop.create_future(),
-                     loop.create_future())
+    ev = BargeEvents(
+        loop.create_future(), loop.create_future(), loop.create_future(), loop.create_future()
+    )
     live.handler = ev.on
     pacer = Pacer(live)
     for chunk in question.chunks():
@@ -492,8 +533,9 @@ async def barge_in_trial(live: Live, question: Utterance, interruption: Utteranc
         if now() > deadline or live.reader.done():
             break
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(asyncio.shield(ev.first_delta),
-                                   max(0.0, pacer.next_due() - now()))
+            await asyncio.wait_for(
+                asyncio.shield(ev.first_delta), max(0.0, pacer.next_due() - now())
+            )
             break
         await pacer.send(SILENCE)
         silence_chunks += 1
@@ -518,16 +560,19 @@ async def barge_in_trial(live: Live, question: Utterance, interruption: Utteranc
         log(f"barge-in: {exc}")
         followup_answered = False
     return {
-        "question": question.text, "interruption": interruption.text,
+        "question": question.text,
+        "interruption": interruption.text,
         "silence_before_first_delta_ms": silence_chunks * CHUNK_MS,
         "last_delta_after_speech_ms": ms(last_delta - speech_at),
         "deltas_after_speech": sum(1 for t in ev.target_deltas if t > speech_at),
         "deltas_before_speech": sum(1 for t in ev.target_deltas if t <= speech_at),
         "speech_started_after_speech_ms": ms(started[0] - speech_at) if started else None,
-        "status": target.get("status"), "reason": details.get("reason"),
+        "status": target.get("status"),
+        "reason": details.get("reason"),
         "followup_answered": followup_answered,
         "engine_idle_after_followup_done_ms": ms(released),
-        "pacing_max_late_ms": ms(max(pacer.max_late, speaking.max_late))}
+        "pacing_max_late_ms": ms(max(pacer.max_late, speaking.max_late)),
+    }
 
 
 # --------------------------------------------------------------------------- run
@@ -542,9 +587,13 @@ def chat_model_of(ids: list[str]) -> str:
 
 
 async def run(base: str, api_key: str, args: argparse.Namespace) -> dict[str, Any]:
-    client = AsyncOpenAI(base_url=f"{base}/v1", api_key=api_key, max_retries=0,
-                         timeout=TURN_TIMEOUT_S,
-                         websocket_base_url=base.replace("http", "ws", 1) + "/v1")
+    client = AsyncOpenAI(
+        base_url=f"{base}/v1",
+        api_key=api_key,
+        max_retries=0,
+        timeout=TURN_TIMEOUT_S,
+        websocket_base_url=base.replace("http", "ws", 1) + "/v1",
+    )
     errors: list[dict[str, Any]] = []
     phases: dict[str, float] = {}
     mark = now()
@@ -556,8 +605,10 @@ async def run(base: str, api_key: str, args: argparse.Namespace) -> dict[str, An
 
     ids = [m.id async for m in client.models.list()]
     chat_model = chat_model_of(ids)
-    log(f"{os.cpu_count()} cores; models: realtime {REALTIME_MODEL}, chat {chat_model}, "
-        f"transcription {STT_MODEL}, speech {TTS_MODEL}/{VOICE}; synthesizing the inputs")
+    log(
+        f"{os.cpu_count()} cores; models: realtime {REALTIME_MODEL}, chat {chat_model}, "
+        f"transcription {STT_MODEL}, speech {TTS_MODEL}/{VOICE}; synthesizing the inputs"
+    )
     questions = [await synthesize(client, q) for q in QUESTIONS]
     stories = [await synthesize(client, q) for q in STORY_REQUESTS]
     interruptions = [await synthesize(client, q) for q in INTERRUPTIONS]
@@ -596,9 +647,11 @@ async def run(base: str, api_key: str, args: argparse.Namespace) -> dict[str, An
         turn["session"] = i // args.turns_per_session
         voice.append(turn)
         naive.append(await naive_turn(client, utt, chat_model))
-        log(f"turn {i + 1}/{args.turns}: realtime {fmt(turn['from_last_frame_ms'])} ms "
+        log(
+            f"turn {i + 1}/{args.turns}: realtime {fmt(turn['from_last_frame_ms'])} ms "
             f"(speech end {fmt(turn['from_speech_end_ms'])}), naive "
-            f"{fmt(naive[-1]['latency_ms'])} ms; heard {turn['heard']!r} -> {turn['answer']!r}")
+            f"{fmt(naive[-1]['latency_ms'])} ms; heard {turn['heard']!r} -> {turn['answer']!r}"
+        )
     if current is not None:
         await close(current)
     phase("voice_turns_s")
@@ -606,74 +659,104 @@ async def run(base: str, api_key: str, args: argparse.Namespace) -> dict[str, An
     # ---- 3: barge-in
     trials: list[dict[str, Any]] = []
     cancel_races = 0
-    http = httpx2.AsyncClient(base_url=base, timeout=30,
-                              headers={"Authorization": f"Bearer {api_key}"})
+    http = httpx2.AsyncClient(
+        base_url=base, timeout=30, headers={"Authorization": f"Bearer {api_key}"}
+    )
     for i in range(args.barge_in_trials):
         live = await session(STORY_INSTRUCTIONS, STORY_MAX_TOKENS)
         try:
-            trial = await barge_in_trial(live, stories[i % len(stories)],
-                                         interruptions[i % len(interruptions)], http)
+            trial = await barge_in_trial(
+                live, stories[i % len(stories)], interruptions[i % len(interruptions)], http
+            )
         finally:
             cancel_races += live.cancel_races
             await close(live)
         trials.append(trial)
-        log(f"barge-in {i + 1}/{args.barge_in_trials}: last delta "
+        log(
+            f"barge-in {i + 1}/{args.barge_in_trials}: last delta "
             f"{fmt(trial['last_delta_after_speech_ms'])} ms after speech, "
-            f"{trial['deltas_after_speech']} after; {trial['status']}/{trial['reason']}")
+            f"{trial['deltas_after_speech']} after; {trial['status']}/{trial['reason']}"
+        )
 
     phase("barge_in_s")
     await until_engine_idle(http)
     await http.aclose()
     hearth = summary([t["from_last_frame_ms"] for t in voice])
     pipeline = summary([t["latency_ms"] for t in naive])
-    engine = httpx2.get(f"{base}/hearth/engine", timeout=10,
-                        headers={"Authorization": f"Bearer {api_key}"}).json()
+    engine = httpx2.get(
+        f"{base}/hearth/engine", timeout=10, headers={"Authorization": f"Bearer {api_key}"}
+    ).json()
     return {
-        "models": {"realtime": REALTIME_MODEL, "chat": chat_model, "transcription": STT_MODEL,
-                   "speech": TTS_MODEL, "voice": VOICE, "listed": ids},
-        "utterances": {"questions": [u.describe() for u in questions],
-                       "stories": [u.describe() for u in stories],
-                       "interruptions": [u.describe() for u in interruptions]},
+        "models": {
+            "realtime": REALTIME_MODEL,
+            "chat": chat_model,
+            "transcription": STT_MODEL,
+            "speech": TTS_MODEL,
+            "voice": VOICE,
+            "listed": ids,
+        },
+        "utterances": {
+            "questions": [u.describe() for u in questions],
+            "stories": [u.describe() for u in stories],
+            "interruptions": [u.describe() for u in interruptions],
+        },
         "voice_to_voice": {
             "from_last_frame_ms": hearth,
             "from_speech_end_ms": summary([t["from_speech_end_ms"] for t in voice]),
-            "speech_stopped_after_speech_end_ms":
-                summary([t["speech_stopped_after_speech_end_ms"] for t in voice]),
-            "speech_stopped_after_last_frame_ms":
-                summary([t["speech_stopped_after_last_frame_ms"] for t in voice]),
-            "first_delta_after_speech_stopped_ms":
-                summary([t["first_delta_after_speech_stopped_ms"] for t in voice]),
-            "transcribed_after_speech_stopped_ms":
-                summary([t["transcribed_after_speech_stopped_ms"] for t in voice]),
-            "vad_audio_end_minus_true_end_ms":
-                summary([t["vad_audio_end_minus_true_end_ms"] for t in voice]),
+            "speech_stopped_after_speech_end_ms": summary(
+                [t["speech_stopped_after_speech_end_ms"] for t in voice]
+            ),
+            "speech_stopped_after_last_frame_ms": summary(
+                [t["speech_stopped_after_last_frame_ms"] for t in voice]
+            ),
+            "first_delta_after_speech_stopped_ms": summary(
+                [t["first_delta_after_speech_stopped_ms"] for t in voice]
+            ),
+            "transcribed_after_speech_stopped_ms": summary(
+                [t["transcribed_after_speech_stopped_ms"] for t in voice]
+            ),
+            "vad_audio_end_minus_true_end_ms": summary(
+                [t["vad_audio_end_minus_true_end_ms"] for t in voice]
+            ),
             "turns_not_completed": sum(1 for t in voice if t["statuses"] != ["completed"]),
-            "warm_up_turn": warm, "turns": voice},
+            "warm_up_turn": warm,
+            "turns": voice,
+        },
         "naive_pipeline": {
             "latency_ms": pipeline,
             "transcribe_ms": summary([t["transcribe_ms"] for t in naive]),
             "chat_ms": summary([t["chat_ms"] for t in naive]),
             "speech_ms": summary([t["speech_ms"] for t in naive]),
-            "turns": naive},
-        "ratio_hearth_p50_over_naive_p50 (goal <= 0.5)":
-            hearth["p50"] / pipeline["p50"] if hearth.get("p50") and pipeline.get("p50")
-            else None,
+            "turns": naive,
+        },
+        "ratio_hearth_p50_over_naive_p50 (goal <= 0.5)": hearth["p50"] / pipeline["p50"]
+        if hearth.get("p50") and pipeline.get("p50")
+        else None,
         "barge_in": {
-            "last_delta_after_speech_ms (goal p50/p90/max <= 150)":
-                summary([t["last_delta_after_speech_ms"] for t in trials]),
+            "last_delta_after_speech_ms (goal p50/p90/max <= 150)": summary(
+                [t["last_delta_after_speech_ms"] for t in trials]
+            ),
             "trials": len(trials),
-            "trials_with_delta_after_speech":
-                sum(1 for t in trials if t["deltas_after_speech"] > 0),
-            "cancelled_turn_detected": sum(1 for t in trials if t["status"] == "cancelled"
-                                           and t["reason"] == "turn_detected"),
-            "speech_started_after_speech_ms":
-                summary([t["speech_started_after_speech_ms"] for t in trials]),
+            "trials_with_delta_after_speech": sum(
+                1 for t in trials if t["deltas_after_speech"] > 0
+            ),
+            "cancelled_turn_detected": sum(
+                1 for t in trials if t["status"] == "cancelled" and t["reason"] == "turn_detected"
+            ),
+            "speech_started_after_speech_ms": summary(
+                [t["speech_started_after_speech_ms"] for t in trials]
+            ),
             "followups_answered": sum(1 for t in trials if t["followup_answered"]),
             "followups_done_before_cancel": cancel_races,
-            "engine_idle_after_followup_done_ms":
-                summary([t["engine_idle_after_followup_done_ms"] for t in trials]),
-            "per_trial": trials},
-        "error_events": errors, "phases": phases, "engine_after": engine}
+            "engine_idle_after_followup_done_ms": summary(
+                [t["engine_idle_after_followup_done_ms"] for t in trials]
+            ),
+            "per_trial": trials,
+        },
+        "error_events": errors,
+        "phases": phases,
+        "engine_after": engine,
+    }
 
 
 def log_problems(path: Path) -> list[str]:
@@ -688,8 +771,12 @@ def log_problems(path: Path) -> list[str]:
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--turns", type=int, default=20, help="measured voice turns")
-    parser.add_argument("--turns-per-session", type=int, default=5,
-                        help="voice turns per Realtime session before a fresh one")
+    parser.add_argument(
+        "--turns-per-session",
+        type=int,
+        default=5,
+        help="voice turns per Realtime session before a fresh one",
+    )
     parser.add_argument("--barge-in-trials", type=int, default=10)
     parser.add_argument("--url", help="reuse a running server (e.g. http://127.0.0.1:8000)")
     parser.add_argument("--port", type=int, help="reuse a running server on 127.0.0.1:PORT")
@@ -705,15 +792,25 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     doc: dict[str, Any] = {
         "benchmark": "realtime",
-        "machine": {"cpus": os.cpu_count(), "machine": platform.machine(),
-                    "python": platform.python_version(), "hearth": hearth_version},
-        "settings": {"turns": args.turns, "turns_per_session": args.turns_per_session,
-                     "barge_in_trials": args.barge_in_trials, "chunk_ms": CHUNK_MS,
-                     "trailing_silence_ms": TRAILING_SILENCE_MS,
-                     "amplitude_threshold": AMPLITUDE, "short_instructions": SHORT_INSTRUCTIONS,
-                     "short_max_output_tokens": SHORT_MAX_TOKENS,
-                     "story_instructions": STORY_INSTRUCTIONS,
-                     "story_max_output_tokens": STORY_MAX_TOKENS}}
+        "machine": {
+            "cpus": os.cpu_count(),
+            "machine": platform.machine(),
+            "python": platform.python_version(),
+            "hearth": hearth_version,
+        },
+        "settings": {
+            "turns": args.turns,
+            "turns_per_session": args.turns_per_session,
+            "barge_in_trials": args.barge_in_trials,
+            "chunk_ms": CHUNK_MS,
+            "trailing_silence_ms": TRAILING_SILENCE_MS,
+            "amplitude_threshold": AMPLITUDE,
+            "short_instructions": SHORT_INSTRUCTIONS,
+            "short_max_output_tokens": SHORT_MAX_TOKENS,
+            "story_instructions": STORY_INSTRUCTIONS,
+            "story_max_output_tokens": STORY_MAX_TOKENS,
+        },
+    }
     if args.url or args.port:
         base = (args.url or f"http://127.0.0.1:{args.port}").rstrip("/")
         log(f"using the server at {base}")
@@ -726,13 +823,16 @@ def main(argv: list[str] | None = None) -> int:
             env = {k: v for k, v in os.environ.items() if not k.startswith("HEARTH_")}
             env.update(HEARTH_CONTEXT_LENGTH="2048", HEARTH_LOG_LEVEL="warning")
             log(f"starting hearth serve on port {port}")
-            with server(hearth_command(port, work / "data"), env, port, work / "serve.log",
-                        "/health") as running:
+            with server(
+                hearth_command(port, work / "data"), env, port, work / "serve.log", "/health"
+            ) as running:
                 before = cpu_sample(running.pid)
-                doc["server"] = {"url": running.base, "started_here": True,
-                                 "startup_s": running.startup_s,
-                                 "env": {"HEARTH_CONTEXT_LENGTH": "2048",
-                                         "HEARTH_LOG_LEVEL": "warning"}}
+                doc["server"] = {
+                    "url": running.base,
+                    "started_here": True,
+                    "startup_s": running.startup_s,
+                    "env": {"HEARTH_CONTEXT_LENGTH": "2048", "HEARTH_LOG_LEVEL": "warning"},
+                }
                 doc.update(asyncio.run(run(running.base, API_KEY, args)))
                 doc["interference"] = interference(before, cpu_sample(running.pid))
             doc["server_log_problems"] = log_problems(work / "serve.log")

@@ -80,8 +80,14 @@ class Sizes:
     runs: int = 3
 
 
-QUICK = Sizes(prompt_tokens=64, single_max_tokens=16, concurrent_prompt_tokens=32,
-              concurrent_max_tokens=8, overhead_max_tokens=80, runs=1)
+QUICK = Sizes(
+    prompt_tokens=64,
+    single_max_tokens=16,
+    concurrent_prompt_tokens=32,
+    concurrent_max_tokens=8,
+    overhead_max_tokens=80,
+    runs=1,
+)
 
 
 # --------------------------------------------------------------------------- prompts
@@ -100,7 +106,7 @@ class Tokenizer:
 
     def head(self, text: str, n: int) -> str:
         """The text of the first ``n`` tokens of ``text``."""
-        ids = self._llm.tokenize(text.encode(), add_bos=False, special=False)[:max(n, 0)]
+        ids = self._llm.tokenize(text.encode(), add_bos=False, special=False)[: max(n, 0)]
         return self._llm.detokenize(ids).decode("utf-8", "ignore")
 
     def end_of_generation_ids(self) -> list[int]:
@@ -122,8 +128,10 @@ def system_text(ticket: int) -> str:
 
 def chatml(system: str, user: str) -> str:
     """The prompt as SmolLM2's ChatML template renders it (for counting tokens)."""
-    return (f"<|im_start|>system\n{system}<|im_end|>\n<|im_start|>user\n{user}<|im_end|>\n"
-            "<|im_start|>assistant\n")
+    return (
+        f"<|im_start|>system\n{system}<|im_end|>\n<|im_start|>user\n{user}<|im_end|>\n"
+        "<|im_start|>assistant\n"
+    )
 
 
 def user_text(tokenizer: Tokenizer, total_tokens: int) -> str:
@@ -206,12 +214,19 @@ class Running:
 
 
 @contextlib.contextmanager
-def server(cmd: list[str], env: dict[str, str], port: int, log_path: Path,
-           ready_path: str) -> Iterator[Running]:
+def server(
+    cmd: list[str], env: dict[str, str], port: int, log_path: Path, ready_path: str
+) -> Iterator[Running]:
     """Run one server until the block ends; always stops it, also on errors."""
     with log_path.open("wb") as log_file:
-        proc = subprocess.Popen(cmd, env=env, stdout=log_file, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL, start_new_session=True)
+        proc = subprocess.Popen(
+            cmd,
+            env=env,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
     try:
         base = f"http://127.0.0.1:{port}"
         yield Running(base, wait_ready(proc, base + ready_path, log_path), proc.pid)
@@ -244,7 +259,7 @@ def machine_busy_seconds() -> float:
 def process_cpu_seconds(pid: int) -> float:
     """User + system CPU seconds of ``pid`` and its waited-for children."""
     stat = Path(f"/proc/{pid}/stat").read_text()
-    fields = stat[stat.rindex(")") + 2:].split()
+    fields = stat[stat.rindex(")") + 2 :].split()
     return sum(float(x) for x in fields[11:15]) / _ticks()
 
 
@@ -265,24 +280,40 @@ def interference(before: CpuSample | None, after: CpuSample | None) -> dict[str,
         return {"other_processes_cpu_s": None}
     wall = after.wall - before.wall
     other = max(0.0, (after.machine_busy - before.machine_busy) - (after.ours - before.ours))
-    return {"workload_wall_s": wall, "other_processes_cpu_s": other,
-            "other_processes_cores": other / wall if wall > 0 else None,
-            "load_average_1m_after": os.getloadavg()[0]}
+    return {
+        "workload_wall_s": wall,
+        "other_processes_cpu_s": other,
+        "other_processes_cores": other / wall if wall > 0 else None,
+        "load_average_1m_after": os.getloadavg()[0],
+    }
 
 
 def hearth_command(port: int, data_dir: Path) -> list[str]:
     """``hearth serve`` from this interpreter's environment."""
     script = Path(sys.executable).with_name("hearth")
     launcher = [str(script)] if script.is_file() else [sys.executable, "-m", "hearth"]
-    return launcher + ["serve", "--host", "127.0.0.1", "--port", str(port),
-                       "--data-dir", str(data_dir), "--api-key", API_KEY]
+    return launcher + [
+        "serve",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--data-dir",
+        str(data_dir),
+        "--api-key",
+        API_KEY,
+    ]
 
 
 def hearth_env(weight_format: str, threads: int, flash_attention: bool) -> dict[str, str]:
     """Environment pinning Hearth's weights, threads and flash attention."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("HEARTH_")}
-    env.update(HEARTH_WEIGHT_FORMAT=weight_format, HEARTH_THREADS=str(threads),
-               HEARTH_FLASH_ATTENTION=str(flash_attention).lower(), HEARTH_LOG_LEVEL="warning")
+    env.update(
+        HEARTH_WEIGHT_FORMAT=weight_format,
+        HEARTH_THREADS=str(threads),
+        HEARTH_FLASH_ATTENTION=str(flash_attention).lower(),
+        HEARTH_LOG_LEVEL="warning",
+    )
     return env
 
 
@@ -292,16 +323,46 @@ def reference_flags(threads: int, flash_attention: bool) -> list[str]:
     ``logits_all false``: keep only the logits sampling needs (its default computes them
     for every prompt token). ``interrupt_requests false``: its default cuts a running stream
     short whenever another request waits, which would void the concurrency workload."""
-    return ["--n_ctx", "4096", "--n_threads", str(threads), "--n_threads_batch", str(threads),
-            "--n_batch", "512", "--n_ubatch", "512", "--flash_attn", str(flash_attention).lower(),
-            "--logits_all", "false", "--interrupt_requests", "false", "--verbose", "false"]
+    return [
+        "--n_ctx",
+        "4096",
+        "--n_threads",
+        str(threads),
+        "--n_threads_batch",
+        str(threads),
+        "--n_batch",
+        "512",
+        "--n_ubatch",
+        "512",
+        "--flash_attn",
+        str(flash_attention).lower(),
+        "--logits_all",
+        "false",
+        "--interrupt_requests",
+        "false",
+        "--verbose",
+        "false",
+    ]
 
 
 def reference_command(port: int, weights: Path, flags: list[str]) -> list[str]:
     """``python -m llama_cpp.server`` serving ``weights`` under Hearth's model id."""
-    return [sys.executable, "-m", "llama_cpp.server", "--model", str(weights),
-            "--model_alias", MODEL_ID, "--host", "127.0.0.1", "--port", str(port),
-            "--api_key", API_KEY, *flags]
+    return [
+        sys.executable,
+        "-m",
+        "llama_cpp.server",
+        "--model",
+        str(weights),
+        "--model_alias",
+        MODEL_ID,
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--api_key",
+        API_KEY,
+        *flags,
+    ]
 
 
 # --------------------------------------------------------------------------- requests
@@ -335,16 +396,24 @@ class Stream:
         return [b - a for a, b in zip(self.chunk_times, self.chunk_times[1:], strict=False)]
 
 
-def request_body(ticket: int, user: str, max_tokens: int, ban: list[int],
-                 stream: bool) -> dict[str, Any]:
+def request_body(
+    ticket: int, user: str, max_tokens: int, ban: list[int], stream: bool
+) -> dict[str, Any]:
     """The chat completion request both servers get."""
-    return {"model": MODEL_ID, "messages": messages(ticket, user), "max_tokens": max_tokens,
-            "temperature": 0, "logit_bias": {str(t): -100 for t in ban}, "stream": stream}
+    return {
+        "model": MODEL_ID,
+        "messages": messages(ticket, user),
+        "max_tokens": max_tokens,
+        "temperature": 0,
+        "logit_bias": {str(t): -100 for t in ban},
+        "stream": stream,
+    }
 
 
 def new_client(base: str) -> httpx2.AsyncClient:
-    return httpx2.AsyncClient(base_url=base, timeout=REQUEST_TIMEOUT_S,
-                              headers={"Authorization": f"Bearer {API_KEY}"})
+    return httpx2.AsyncClient(
+        base_url=base, timeout=REQUEST_TIMEOUT_S, headers={"Authorization": f"Bearer {API_KEY}"}
+    )
 
 
 async def stream_chat(client: httpx2.AsyncClient, body: dict[str, Any]) -> Stream:
@@ -413,28 +482,44 @@ async def single_stream(client: httpx2.AsyncClient, w: Workload) -> dict[str, An
     await stream_chat(client, body())  # warm-up
     streams = [await stream_chat(client, body()) for _ in range(w.sizes.runs)]
     return {
-        "prompt_tokens": counted, "max_tokens": n,
+        "prompt_tokens": counted,
+        "max_tokens": n,
         "ttft_s": median([s.ttft for s in streams]),
         "decode_tokens_per_s": median([s.decode_rate(n) for s in streams]),
         "median_chunk_gap_s": median([median(s.gaps()) for s in streams]),
-        "runs": [{"ttft_s": s.ttft, "decode_tokens_per_s": s.decode_rate(n),
-                  "completion_tokens": s.tokens(n), "content_chunks": len(s.chunk_times),
-                  "finish_reason": s.finish_reason} for s in streams],
+        "runs": [
+            {
+                "ttft_s": s.ttft,
+                "decode_tokens_per_s": s.decode_rate(n),
+                "completion_tokens": s.tokens(n),
+                "content_chunks": len(s.chunk_times),
+                "finish_reason": s.finish_reason,
+            }
+            for s in streams
+        ],
     }
 
 
-async def concurrent_round(client: httpx2.AsyncClient, w: Workload, streams: int,
-                           ) -> dict[str, Any]:
+async def concurrent_round(
+    client: httpx2.AsyncClient,
+    w: Workload,
+    streams: int,
+) -> dict[str, Any]:
     """``streams`` requests at once; aggregate completion tokens / wall seconds."""
     n = w.sizes.concurrent_max_tokens
-    bodies = [request_body(w.tickets.take(), w.short_user, n, w.ban, stream=True)
-              for _ in range(streams)]
+    bodies = [
+        request_body(w.tickets.take(), w.short_user, n, w.ban, stream=True) for _ in range(streams)
+    ]
     start = time.perf_counter()
     done = await asyncio.gather(*(stream_chat(client, b) for b in bodies))
     wall = time.perf_counter() - start
     tokens = sum(s.tokens(n) for s in done)
-    return {"wall_s": wall, "completion_tokens": tokens, "tokens_per_s": tokens / wall,
-            "streams_cut_short": sum(s.finish_reason != "length" for s in done)}
+    return {
+        "wall_s": wall,
+        "completion_tokens": tokens,
+        "tokens_per_s": tokens / wall,
+        "streams_cut_short": sum(s.finish_reason != "length" for s in done),
+    }
 
 
 async def throughput(client: httpx2.AsyncClient, w: Workload) -> dict[str, Any]:
@@ -442,8 +527,11 @@ async def throughput(client: httpx2.AsyncClient, w: Workload) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for level in w.sizes.concurrency:
         rounds = [await concurrent_round(client, w, level) for _ in range(w.sizes.runs)]
-        out[str(level)] = {"tokens_per_s": median([r["tokens_per_s"] for r in rounds]),
-                           "max_tokens": w.sizes.concurrent_max_tokens, "runs": rounds}
+        out[str(level)] = {
+            "tokens_per_s": median([r["tokens_per_s"] for r in rounds]),
+            "max_tokens": w.sizes.concurrent_max_tokens,
+            "runs": rounds,
+        }
     return out
 
 
@@ -458,24 +546,33 @@ async def overhead_run(client: httpx2.AsyncClient, w: Workload) -> dict[str, Any
     """One stream alone, then the engine's mean step time right after it."""
     n = w.sizes.overhead_max_tokens
     before = await engine_stats(client)
-    stream = await stream_chat(client, request_body(w.tickets.take(), w.long_user, n, w.ban,
-                                                    stream=True))
+    stream = await stream_chat(
+        client, request_body(w.tickets.take(), w.long_user, n, w.ban, stream=True)
+    )
     await asyncio.sleep(0.05)  # let the engine thread publish its post-step snapshot
     after = await engine_stats(client)
     gap = median(stream.gaps())
     step = float(after["step_seconds"])
     mean_gap = statistics.fmean(stream.gaps())
-    return {"median_chunk_gap_s": gap, "mean_chunk_gap_s": mean_gap,
-            "engine_step_seconds": step, "ratio": ratio(gap, step),
-            "mean_gap_ratio": ratio(mean_gap, step),
-            "engine_steps_in_stream": int(after["steps"]) - int(before["steps"])}
+    return {
+        "median_chunk_gap_s": gap,
+        "mean_chunk_gap_s": mean_gap,
+        "engine_step_seconds": step,
+        "ratio": ratio(gap, step),
+        "mean_gap_ratio": ratio(mean_gap, step),
+        "engine_steps_in_stream": int(after["steps"]) - int(before["steps"]),
+    }
 
 
 async def streaming_overhead(client: httpx2.AsyncClient, w: Workload) -> dict[str, Any]:
     """Workload c (Hearth only): median over ``runs`` of chunk gap / engine step time."""
     runs = [await overhead_run(client, w) for _ in range(w.sizes.runs)]
-    return {"ratio": median([r["ratio"] for r in runs]), "goal": "<= 1.05",
-            "max_tokens": w.sizes.overhead_max_tokens, "runs": runs}
+    return {
+        "ratio": median([r["ratio"] for r in runs]),
+        "goal": "<= 1.05",
+        "max_tokens": w.sizes.overhead_max_tokens,
+        "runs": runs,
+    }
 
 
 async def run_workloads(base: str, w: Workload, hearth: bool) -> dict[str, Any]:
@@ -512,36 +609,48 @@ def weights_for(weight_format: str, data_dir: Path) -> tuple[Path, str]:
     written = sorted((data_dir / "models").glob(f"*.{weight_format}.gguf"))
     if written:
         return written[0], "hearth (converted into its data dir)"
-    return (converted(source, weight_format, data_dir / "benchmark-models"),
-            "benchmark (Hearth wrote no such file; converted the same way)")
+    return (
+        converted(source, weight_format, data_dir / "benchmark-models"),
+        "benchmark (Hearth wrote no such file; converted the same way)",
+    )
 
 
-def run_server(cmd: list[str], env: dict[str, str], port: int, log_path: Path, w: Workload,
-               hearth: bool) -> dict[str, Any]:
+def run_server(
+    cmd: list[str], env: dict[str, str], port: int, log_path: Path, w: Workload, hearth: bool
+) -> dict[str, Any]:
     """Start a server, run the workloads against it, stop it."""
     with server(cmd, env, port, log_path, "/v1/models") as running:
         before = cpu_sample(running.pid)
         result = asyncio.run(run_workloads(running.base, w, hearth=hearth))
         after = cpu_sample(running.pid)
-    return {"startup_s": running.startup_s, **result,
-            "interference": interference(before, after)}
+    return {"startup_s": running.startup_s, **result, "interference": interference(before, after)}
 
 
 def run_hearth(weight_format: str, setup: Setup, w: Workload) -> dict[str, Any]:
     port = free_port()
     log(f"hearth ({weight_format}) on port {port}")
-    return run_server(hearth_command(port, setup.data_dir),
-                      hearth_env(weight_format, setup.threads, setup.flash_attention), port,
-                      setup.logs / f"hearth-{weight_format}.log", w, hearth=True)
+    return run_server(
+        hearth_command(port, setup.data_dir),
+        hearth_env(weight_format, setup.threads, setup.flash_attention),
+        port,
+        setup.logs / f"hearth-{weight_format}.log",
+        w,
+        hearth=True,
+    )
 
 
-def run_reference(weights: Path, weight_format: str, setup: Setup, w: Workload,
-                  ) -> dict[str, Any]:
+def run_reference(
+    weights: Path,
+    weight_format: str,
+    setup: Setup,
+    w: Workload,
+) -> dict[str, Any]:
     port = free_port()
     log(f"reference ({weight_format}) on port {port}")
     cmd = reference_command(port, weights, reference_flags(setup.threads, setup.flash_attention))
-    return run_server(cmd, dict(os.environ), port, setup.logs / f"reference-{weight_format}.log",
-                      w, hearth=False)
+    return run_server(
+        cmd, dict(os.environ), port, setup.logs / f"reference-{weight_format}.log", w, hearth=False
+    )
 
 
 def ratio(a: float, b: float) -> float:
@@ -554,23 +663,28 @@ def ratios(h: dict[str, Any], r: dict[str, Any]) -> dict[str, Any]:
     ht, rt = h["throughput"], r["throughput"]
     levels = list(ht)
     out: dict[str, Any] = {
-        "decode_tokens_per_s_hearth_over_reference (higher is better for Hearth)":
-            ratio(hs["decode_tokens_per_s"], rs["decode_tokens_per_s"]),
-        "ttft_hearth_over_reference (lower is better for Hearth)":
-            ratio(hs["ttft_s"], rs["ttft_s"]),
-        "ttft_reference_over_hearth (higher is better for Hearth)":
-            ratio(rs["ttft_s"], hs["ttft_s"]),
-        "throughput_hearth_over_reference (higher is better for Hearth)":
-            {k: ratio(ht[k]["tokens_per_s"], rt[k]["tokens_per_s"]) for k in levels},
-        "streaming_overhead_chunk_gap_over_step (goal <= 1.05)":
-            h["streaming_overhead"]["ratio"],
+        "decode_tokens_per_s_hearth_over_reference (higher is better for Hearth)": ratio(
+            hs["decode_tokens_per_s"], rs["decode_tokens_per_s"]
+        ),
+        "ttft_hearth_over_reference (lower is better for Hearth)": ratio(
+            hs["ttft_s"], rs["ttft_s"]
+        ),
+        "ttft_reference_over_hearth (higher is better for Hearth)": ratio(
+            rs["ttft_s"], hs["ttft_s"]
+        ),
+        "throughput_hearth_over_reference (higher is better for Hearth)": {
+            k: ratio(ht[k]["tokens_per_s"], rt[k]["tokens_per_s"]) for k in levels
+        },
+        "streaming_overhead_chunk_gap_over_step (goal <= 1.05)": h["streaming_overhead"]["ratio"],
     }
     if len(levels) > 1:
         hi, lo = levels[-1], levels[0]
         out[f"hearth_scaling_{hi}_over_{lo} (goal >= 2.5)"] = ratio(
-            ht[hi]["tokens_per_s"], ht[lo]["tokens_per_s"])
-        out[f"reference_scaling_{hi}_over_{lo}"] = ratio(rt[hi]["tokens_per_s"],
-                                                         rt[lo]["tokens_per_s"])
+            ht[hi]["tokens_per_s"], ht[lo]["tokens_per_s"]
+        )
+        out[f"reference_scaling_{hi}_over_{lo}"] = ratio(
+            rt[hi]["tokens_per_s"], rt[lo]["tokens_per_s"]
+        )
     return out
 
 
@@ -579,9 +693,17 @@ def run_format(weight_format: str, setup: Setup, w: Workload) -> dict[str, Any]:
     hearth = run_hearth(weight_format, setup, w)
     weights, written_by = weights_for(weight_format, setup.data_dir)
     reference = run_reference(weights, weight_format, setup, w)
-    return {"weights": {"path": str(weights), "written_by": written_by,
-                        "bytes": weights.stat().st_size, "sha256": file_digest(weights)[:16]},
-            "hearth": hearth, "reference": reference, "ratios": ratios(hearth, reference)}
+    return {
+        "weights": {
+            "path": str(weights),
+            "written_by": written_by,
+            "bytes": weights.stat().st_size,
+            "sha256": file_digest(weights)[:16],
+        },
+        "hearth": hearth,
+        "reference": reference,
+        "ratios": ratios(hearth, reference),
+    }
 
 
 # --------------------------------------------------------------------------- main
@@ -589,15 +711,29 @@ def run_format(weight_format: str, setup: Setup, w: Workload) -> dict[str, Any]:
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--formats", default="original,f16,q8_0",
-                        help="comma-separated weight formats (original,q8_0,q4_0,f16)")
-    parser.add_argument("--runs", type=int, default=None,
-                        help="measured runs per figure (default 3; 1 with --quick)")
+    parser.add_argument(
+        "--formats",
+        default="original,f16,q8_0",
+        help="comma-separated weight formats (original,q8_0,q4_0,f16)",
+    )
+    parser.add_argument(
+        "--runs",
+        type=int,
+        default=None,
+        help="measured runs per figure (default 3; 1 with --quick)",
+    )
     parser.add_argument("--quick", action="store_true", help="tiny sizes, for a smoke test")
-    parser.add_argument("--threads", type=int, default=os.cpu_count() or 1,
-                        help="llama.cpp threads for both servers (default: all cores)")
-    parser.add_argument("--no-flash-attention", action="store_true",
-                        help="turn flash attention off in both servers (default on, as Hearth)")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="llama.cpp threads for both servers (default: all cores)",
+    )
+    parser.add_argument(
+        "--no-flash-attention",
+        action="store_true",
+        help="turn flash attention off in both servers (default on, as Hearth)",
+    )
     args = parser.parse_args(argv)
     args.formats = [f.strip() for f in args.formats.split(",") if f.strip()]
     bad = [f for f in args.formats if f not in FORMATS]
@@ -610,11 +746,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def check_reference_installed() -> None:
     """Fail fast, before starting anything, if llama_cpp.server cannot import."""
-    missing = [m for m in ("sse_starlette", "starlette_context")
-               if importlib.util.find_spec(m) is None]
+    missing = [
+        m for m in ("sse_starlette", "starlette_context") if importlib.util.find_spec(m) is None
+    ]
     if missing:
-        sys.exit(f"llama_cpp.server needs {', '.join(missing)}: pip install sse-starlette "
-                 "'starlette-context>=0.3.6,<0.4' (leaves llama-cpp-python as it is)")
+        sys.exit(
+            f"llama_cpp.server needs {', '.join(missing)}: pip install sse-starlette "
+            "'starlette-context>=0.3.6,<0.4' (leaves llama-cpp-python as it is)"
+        )
 
 
 def sizes_for(args: argparse.Namespace) -> Sizes:
@@ -624,16 +763,25 @@ def sizes_for(args: argparse.Namespace) -> Sizes:
 
 def workload(sizes: Sizes) -> Workload:
     tokenizer = Tokenizer(bundled_chat_model().path)
-    return Workload(sizes=sizes, long_user=user_text(tokenizer, sizes.prompt_tokens),
-                    short_user=user_text(tokenizer, sizes.concurrent_prompt_tokens),
-                    ban=tokenizer.end_of_generation_ids(), tickets=Tickets())
+    return Workload(
+        sizes=sizes,
+        long_user=user_text(tokenizer, sizes.prompt_tokens),
+        short_user=user_text(tokenizer, sizes.concurrent_prompt_tokens),
+        ban=tokenizer.end_of_generation_ids(),
+        tickets=Tickets(),
+    )
 
 
 def environment(setup: Setup) -> dict[str, Any]:
-    return {"cpus": os.cpu_count(), "machine": platform.machine(),
-            "python": platform.python_version(), "hearth": hearth_version,
-            "llama_cpp_python": llama_cpp.__version__, "threads": setup.threads,
-            "flash_attention": setup.flash_attention}
+    return {
+        "cpus": os.cpu_count(),
+        "machine": platform.machine(),
+        "python": platform.python_version(),
+        "hearth": hearth_version,
+        "llama_cpp_python": llama_cpp.__version__,
+        "threads": setup.threads,
+        "flash_attention": setup.flash_attention,
+    }
 
 
 def finite(value: Any) -> Any:
@@ -655,16 +803,25 @@ def main(argv: list[str] | None = None) -> int:
     w = workload(sizes)
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="hearth-bench-") as tmp:
-        setup = Setup(threads=args.threads, flash_attention=not args.no_flash_attention,
-                      data_dir=Path(tmp) / "data", logs=Path(tmp))
+        setup = Setup(
+            threads=args.threads,
+            flash_attention=not args.no_flash_attention,
+            data_dir=Path(tmp) / "data",
+            logs=Path(tmp),
+        )
         results = {fmt: run_format(fmt, setup, w) for fmt in args.formats}
         flags = reference_flags(setup.threads, setup.flash_attention)
-    doc = {"benchmark": "serving", "quick": args.quick, "environment": environment(setup),
-           "sizes": asdict(sizes), "banned_token_ids": w.ban,
-           "reference_command": "python -m llama_cpp.server --model FILE --model_alias "
-                                f"{MODEL_ID} --host 127.0.0.1 --port PORT --api_key KEY "
-                                + " ".join(flags),
-           "formats": results, "total_seconds": time.perf_counter() - started}
+    doc = {
+        "benchmark": "serving",
+        "quick": args.quick,
+        "environment": environment(setup),
+        "sizes": asdict(sizes),
+        "banned_token_ids": w.ban,
+        "reference_command": "python -m llama_cpp.server --model FILE --model_alias "
+        f"{MODEL_ID} --host 127.0.0.1 --port PORT --api_key KEY " + " ".join(flags),
+        "formats": results,
+        "total_seconds": time.perf_counter() - started,
+    }
     print(json.dumps(finite(doc), indent=2))
     return 0
 

@@ -59,9 +59,14 @@ MAX_TOKENS = 256
 PROMPT = "List 30 fruits as JSON: an object whose key items is an array of their names."
 # minItems 300 cannot be met in 256 tokens: the grammar never completes, so both sides
 # generate exactly max_tokens.
-LONG_SCHEMA = {"type": "object", "properties": {"items": {
-    "type": "array", "items": {"type": "string", "maxLength": 32}, "minItems": 300}},
-    "required": ["items"], "additionalProperties": False}
+LONG_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "items": {"type": "array", "items": {"type": "string", "maxLength": 32}, "minItems": 300}
+    },
+    "required": ["items"],
+    "additionalProperties": False,
+}
 
 
 def log(message: str) -> None:
@@ -76,8 +81,9 @@ def pct(values: list[float], q: float, scale: float = 1e3) -> float | None:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))] * scale
 
 
-def coverage(rows: list[dict[str, Any]], compiler: GrammarCompiler, vocab: Vocab,
-             n_vocab: int) -> dict[str, Any]:
+def coverage(
+    rows: list[dict[str, Any]], compiler: GrammarCompiler, vocab: Vocab, n_vocab: int
+) -> dict[str, Any]:
     """Figure 1: the test's walk over every schema and instance (64 masks per call)."""
     worker, calls = MaskWorker(n_vocab, overlap=False), [0.0, 0]
 
@@ -92,26 +98,31 @@ def coverage(rows: list[dict[str, Any]], compiler: GrammarCompiler, vocab: Vocab
     accepted = set(report.accepted)
     bad_schemas = {o.schema_id for o in report.disagreements}
     return {
-        "schemas": report.rows, "accepted": len(accepted),
+        "schemas": report.rows,
+        "accepted": len(accepted),
         "accepted_fraction (goal >= 0.75)": len(accepted) / report.rows,
         "instances": len(report.outcomes),
         "valid_instances": sum(o.valid for o in report.outcomes),
-        "accepted_schemas_without_disagreement_fraction":
-            1 - len(bad_schemas) / len(accepted) if accepted else None,
+        "accepted_schemas_without_disagreement_fraction": 1 - len(bad_schemas) / len(accepted)
+        if accepted
+        else None,
         "unsound_instances (goal 0)": len(report.unsound),
         "unsound": [f"{o.schema_id}#{o.index}" for o in report.unsound],
-        "valid_rejected": [f"{o.schema_id}#{o.index}: {o.reason}"
-                           for o in report.disagreements if o.valid],
-        "valid_rejected_known": sum((o.schema_id, o.index) in KNOWN_REJECTIONS
-                                    for o in report.disagreements),
+        "valid_rejected": [
+            f"{o.schema_id}#{o.index}: {o.reason}" for o in report.disagreements if o.valid
+        ],
+        "valid_rejected_known": sum(
+            (o.schema_id, o.index) in KNOWN_REJECTIONS for o in report.disagreements
+        ),
         "passed_after_key_reorder": sum(o.reordered for o in report.outcomes),
         "instances_with_resplit_tokens": sum(o.resplits > 0 for o in report.outcomes),
         "batched_mask_us_per_mask": calls[0] / calls[1] * 1e6 if calls[1] else None,
     }
 
 
-def costs(rows: list[dict[str, Any]], compiler: GrammarCompiler, vocab: Vocab,
-          n_vocab: int) -> dict[str, Any]:
+def costs(
+    rows: list[dict[str, Any]], compiler: GrammarCompiler, vocab: Vocab, n_vocab: int
+) -> dict[str, Any]:
     """Figures 2 and 3: per schema a fresh compiler (cold), a hit, the first mask; then
     one MaskWorker call per token of each valid instance."""
     cold, rejected, hit, first, masks = [], [], [], [], []
@@ -135,8 +146,9 @@ def costs(rows: list[dict[str, Any]], compiler: GrammarCompiler, vocab: Vocab,
             for case in row["tests"]:
                 if not case["valid"]:
                     continue
-                walk = Walk(grammar.constraint(), json.dumps(case["data"], ensure_ascii=False),
-                            vocab)
+                walk = Walk(
+                    grammar.constraint(), json.dumps(case["data"], ensure_ascii=False), vocab
+                )
                 while walk.verdict is None:
                     start = time.perf_counter()
                     mask = worker.start([walk.constraint]).result()[0]
@@ -145,14 +157,21 @@ def costs(rows: list[dict[str, Any]], compiler: GrammarCompiler, vocab: Vocab,
     finally:
         worker.close()
     return {
-        "compile_cold_ms": {"p50 (goal <= 5)": pct(cold, 0.5), "p99 (goal <= 100)":
-                            pct(cold, 0.99), "max": pct(cold, 1.0), "schemas": len(cold)},
+        "compile_cold_ms": {
+            "p50 (goal <= 5)": pct(cold, 0.5),
+            "p99 (goal <= 100)": pct(cold, 0.99),
+            "max": pct(cold, 1.0),
+            "schemas": len(cold),
+        },
         "rejected_schema_ms": {"p50": pct(rejected, 0.5), "p99": pct(rejected, 0.99)},
         "cache_hit_ms": {"p50 (goal <= 0.1)": pct(hit, 0.5), "p99": pct(hit, 0.99)},
-        "first_mask_ms": {"p50": pct(first, 0.5), "p99": pct(first, 0.99),
-                          "max": pct(first, 1.0)},
-        "mask_ms": {"p50": pct(masks, 0.5), "p99": pct(masks, 0.99), "max": pct(masks, 1.0),
-                    "masks": len(masks)},
+        "first_mask_ms": {"p50": pct(first, 0.5), "p99": pct(first, 0.99), "max": pct(first, 1.0)},
+        "mask_ms": {
+            "p50": pct(masks, 0.5),
+            "p99": pct(masks, 0.99),
+            "max": pct(masks, 1.0),
+            "masks": len(masks),
+        },
     }
 
 
@@ -167,33 +186,48 @@ async def request(client: openai.AsyncOpenAI, constrained: bool, max_tokens: int
         hint = schema_instructions(JsonSchemaFormat.model_validate(spec))
         messages.insert(0, {"role": "system", "content": hint})
     out = await client.chat.completions.create(
-        model=MODEL, messages=messages, max_tokens=max_tokens,
-        temperature=0, logit_bias=NO_EOG, **extra)
+        model=MODEL,
+        messages=messages,
+        max_tokens=max_tokens,
+        temperature=0,
+        logit_bias=NO_EOG,
+        **extra,
+    )
     assert out.usage is not None
     return out.usage.completion_tokens
 
 
-async def timed(client: openai.AsyncOpenAI, constrained: bool, streams: int,
-                max_tokens: int = MAX_TOKENS) -> tuple[float, list[int]]:
+async def timed(
+    client: openai.AsyncOpenAI, constrained: bool, streams: int, max_tokens: int = MAX_TOKENS
+) -> tuple[float, list[int]]:
     start = time.perf_counter()
-    tokens = await asyncio.gather(*(request(client, constrained, max_tokens)
-                                    for _ in range(streams)))
+    tokens = await asyncio.gather(
+        *(request(client, constrained, max_tokens) for _ in range(streams))
+    )
     return time.perf_counter() - start, list(tokens)
 
 
 async def decode(client: openai.AsyncOpenAI, runs: int) -> dict[str, Any]:
     """Figure 3b: the same request with and without the schema, runs interleaved."""
-    out: dict[str, Any] = {"prompt": PROMPT, "schema": LONG_SCHEMA, "max_tokens": MAX_TOKENS,
-                           "logit_bias": NO_EOG}
+    out: dict[str, Any] = {
+        "prompt": PROMPT,
+        "schema": LONG_SCHEMA,
+        "max_tokens": MAX_TOKENS,
+        "logit_bias": NO_EOG,
+    }
     for constrained in (False, True):  # warm-up (compiles the grammar)
         await timed(client, constrained, 1)
     for streams in (1, 4):
         side: dict[str, dict[str, Any]] = {}
         for constrained in (False, True):
-            ttft = statistics.median([(await timed(client, constrained, streams, 1))[0]
-                                      for _ in range(runs)])
+            ttft = statistics.median(
+                [(await timed(client, constrained, streams, 1))[0] for _ in range(runs)]
+            )
             side["constrained" if constrained else "unconstrained"] = {
-                "ttft_s": ttft, "walls_s": [], "completion_tokens": []}
+                "ttft_s": ttft,
+                "walls_s": [],
+                "completion_tokens": [],
+            }
         for _ in range(runs):
             for name, s in side.items():
                 wall, tokens = await timed(client, name == "constrained", streams)
@@ -206,18 +240,24 @@ async def decode(client: openai.AsyncOpenAI, runs: int) -> dict[str, Any]:
             s["decode_tokens_per_s"] = (total - streams) / (wall - s["ttft_s"])
         c, u = side["constrained"], side["unconstrained"]
         out[f"streams_{streams}"] = {
-            **side, "same_completion_tokens": c["completion_tokens"] == u["completion_tokens"],
+            **side,
+            "same_completion_tokens": c["completion_tokens"] == u["completion_tokens"],
             "ratio_tokens_per_s (goal >= 0.95)": c["tokens_per_s"] / u["tokens_per_s"],
-            "ratio_decode_tokens_per_s": c["decode_tokens_per_s"] / u["decode_tokens_per_s"]}
+            "ratio_decode_tokens_per_s": c["decode_tokens_per_s"] / u["decode_tokens_per_s"],
+        }
     return out
 
 
 async def serve_and_decode(services: Services, runs: int) -> dict[str, Any]:
     transport = httpx2.ASGITransport(app=create_app(services.settings, services))
-    async with (httpx2.AsyncClient(transport=transport, base_url="http://hearth.bench",
-                                   timeout=600) as http,
-                openai.AsyncOpenAI(base_url="http://hearth.bench/v1", api_key=API_KEY,
-                                   http_client=http, max_retries=0) as client):
+    async with (
+        httpx2.AsyncClient(
+            transport=transport, base_url="http://hearth.bench", timeout=600
+        ) as http,
+        openai.AsyncOpenAI(
+            base_url="http://hearth.bench/v1", api_key=API_KEY, http_client=http, max_retries=0
+        ) as client,
+    ):
         return await decode(client, runs)
 
 
@@ -234,20 +274,26 @@ def finite(value: Any) -> Any:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dataset", type=Path, default=DATASET)
-    parser.add_argument("--every", type=int, default=1,
-                        help="use every K-th schema (default 1: the full dev set)")
+    parser.add_argument(
+        "--every", type=int, default=1, help="use every K-th schema (default 1: the full dev set)"
+    )
     parser.add_argument("--runs", type=int, default=3, help="runs per decode figure")
-    parser.add_argument("--threads", type=int, default=None,
-                        help="llama.cpp threads (default: Hearth's, all cores)")
+    parser.add_argument(
+        "--threads", type=int, default=None, help="llama.cpp threads (default: Hearth's, all cores)"
+    )
     args = parser.parse_args(argv)
     if not args.dataset.is_file():
         sys.exit(f"MaskBench dataset not found: {args.dataset}")
-    rows = load_rows(args.dataset)[::args.every]
+    rows = load_rows(args.dataset)[:: args.every]
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="hearth-structured-") as tmp:
         log("loading the model (converting the weights into a temp dir)")
-        settings = Settings(data_dir=Path(tmp), api_key=SecretStr(API_KEY),
-                            log_level="warning", threads=args.threads)
+        settings = Settings(
+            data_dir=Path(tmp),
+            api_key=SecretStr(API_KEY),
+            log_level="warning",
+            threads=args.threads,
+        )
         services = Services.build(settings)
         try:
             served = services.registry.get(MODEL)
@@ -261,13 +307,23 @@ def main(argv: list[str] | None = None) -> int:
             speed = asyncio.run(serve_and_decode(services, args.runs))
         finally:
             services.close()
-    doc = {"benchmark": "structured", "dataset": str(args.dataset), "every": args.every,
-           "environment": {"cpus": os.cpu_count(), "machine": platform.machine(),
-                           "python": platform.python_version(), "hearth": hearth_version,
-                           "weight_format": services.settings.weight_format,
-                           "threads": args.threads or os.cpu_count()},
-           "coverage": cover, "costs": cost, "decode": speed,
-           "total_seconds": time.perf_counter() - started}
+    doc = {
+        "benchmark": "structured",
+        "dataset": str(args.dataset),
+        "every": args.every,
+        "environment": {
+            "cpus": os.cpu_count(),
+            "machine": platform.machine(),
+            "python": platform.python_version(),
+            "hearth": hearth_version,
+            "weight_format": services.settings.weight_format,
+            "threads": args.threads or os.cpu_count(),
+        },
+        "coverage": cover,
+        "costs": cost,
+        "decode": speed,
+        "total_seconds": time.perf_counter() - started,
+    }
     print(json.dumps(finite(doc), indent=2, ensure_ascii=False))
     return 0
 

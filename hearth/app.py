@@ -41,8 +41,9 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
                 await app.state.services.stop_background()
                 await asyncio.to_thread(app.state.services.close)
 
-    app = FastAPI(title="Hearth", version=hearth.__version__, lifespan=lifespan,
-                  docs_url=None, redoc_url=None)
+    app = FastAPI(
+        title="Hearth", version=hearth.__version__, lifespan=lifespan, docs_url=None, redoc_url=None
+    )
     if services is not None:  # in-process tests run without a lifespan
         app.state.services = services
     install_error_handlers(app)

@@ -13,8 +13,11 @@ from rich.table import Table
 
 from hearth.config import Settings
 
-app = typer.Typer(help="Hearth: the OpenAI developer platform, self-hosted.",
-                  no_args_is_help=True, rich_markup_mode="rich")
+app = typer.Typer(
+    help="Hearth: the OpenAI developer platform, self-hosted.",
+    no_args_is_help=True,
+    rich_markup_mode="rich",
+)
 console = Console()
 
 
@@ -26,37 +29,58 @@ def _settings(**overrides: Any) -> Settings:
 
 @app.command()
 def serve(
-    host: Annotated[str | None, typer.Option(help="Interface to bind. \\[env: HEARTH_HOST]")]
-    = None,
+    host: Annotated[
+        str | None, typer.Option(help="Interface to bind. \\[env: HEARTH_HOST]")
+    ] = None,
     port: Annotated[int | None, typer.Option(help="TCP port. \\[env: HEARTH_PORT]")] = None,
-    data_dir: Annotated[Path | None, typer.Option(
-        help="Database, file blobs and converted weights. \\[env: HEARTH_DATA_DIR]")] = None,
-    api_key: Annotated[str | None, typer.Option(
-        help="Bootstrap API key; generated and printed once if unset. \\[env: HEARTH_API_KEY]")]
-    = None,
-    model: Annotated[list[str] | None, typer.Option(
-        help="Extra GGUF chat model, 'path.gguf' or 'path.gguf=id'; repeatable. "
-             "\\[env: HEARTH_MODELS as a JSON list]")] = None,
+    data_dir: Annotated[
+        Path | None,
+        typer.Option(help="Database, file blobs and converted weights. \\[env: HEARTH_DATA_DIR]"),
+    ] = None,
+    api_key: Annotated[
+        str | None,
+        typer.Option(
+            help="Bootstrap API key; generated and printed once if unset. \\[env: HEARTH_API_KEY]"
+        ),
+    ] = None,
+    model: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Extra GGUF chat model, 'path.gguf' or 'path.gguf=id'; repeatable. "
+            "\\[env: HEARTH_MODELS as a JSON list]"
+        ),
+    ] = None,
 ) -> None:
     """Start the OpenAI-compatible server with the bundled models."""
     import uvicorn
 
     from hearth.app import create_app
 
-    settings = _settings(host=host, port=port, data_dir=data_dir, api_key=api_key,
-                         models=model)
-    logging.basicConfig(level=settings.log_level.upper(), format="%(message)s",
-                        handlers=[RichHandler(console=console, show_path=False)])
-    console.print(f"[bold]Hearth[/] on http://{settings.host}:{settings.port}/v1 "
-                  f"(data in {settings.data_dir})")
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port,
-                log_level=settings.log_level, log_config=None, timeout_graceful_shutdown=5)
+    settings = _settings(host=host, port=port, data_dir=data_dir, api_key=api_key, models=model)
+    logging.basicConfig(
+        level=settings.log_level.upper(),
+        format="%(message)s",
+        handlers=[RichHandler(console=console, show_path=False)],
+    )
+    console.print(
+        f"[bold]Hearth[/] on http://{settings.host}:{settings.port}/v1 "
+        f"(data in {settings.data_dir})"
+    )
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level,
+        log_config=None,
+        timeout_graceful_shutdown=5,
+    )
 
 
 @app.command()
 def models(
-    model: Annotated[list[str] | None, typer.Option(
-        help="Extra GGUF chat model, as for `hearth serve --model`.")] = None,
+    model: Annotated[
+        list[str] | None, typer.Option(help="Extra GGUF chat model, as for `hearth serve --model`.")
+    ] = None,
 ) -> None:
     """List the models `hearth serve` would serve, and where their weights are."""
     from hearth.engine.weights import bundled_chat_model, parse_model_spec

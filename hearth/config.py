@@ -95,7 +95,9 @@ class Settings(BaseSettings):
     """Server, storage and engine settings (see the README's configuration table)."""
 
     model_config = SettingsConfigDict(
-        env_prefix="HEARTH_", env_nested_delimiter="__", extra="ignore",
+        env_prefix="HEARTH_",
+        env_nested_delimiter="__",
+        extra="ignore",
         use_attribute_docstrings=True,
     )
 
@@ -204,20 +206,40 @@ class Settings(BaseSettings):
     def engine(self) -> EngineSettings:
         """The chat engine's section."""
         return EngineSettings(
-            self.data_dir, tuple(self.models), self.bundled_models, self.weight_format,
-            self.context_length, self.max_sequences, self.kv_cache_tokens, self.batch_tokens,
-            self.threads, self.flash_attention, self.prompt_cache, self.prompt_cache_idle_ttl,
-            self.prompt_cache_max_lifetime, self.prompt_cache_memory_mb,
-            self.finetuned_models_loaded)
+            self.data_dir,
+            tuple(self.models),
+            self.bundled_models,
+            self.weight_format,
+            self.context_length,
+            self.max_sequences,
+            self.kv_cache_tokens,
+            self.batch_tokens,
+            self.threads,
+            self.flash_attention,
+            self.prompt_cache,
+            self.prompt_cache_idle_ttl,
+            self.prompt_cache_max_lifetime,
+            self.prompt_cache_memory_mb,
+            self.finetuned_models_loaded,
+        )
 
     @property
     def speech(self) -> AudioSettings:
         """The speech models' section (``audio`` is the on/off field's name)."""
         return AudioSettings(
-            self.audio, self.data_dir, tuple(self.tts_voices), dict(self.tts_voice_map),
-            dict(self.audio_model_aliases), self.audio_workers, self.audio_max_waiting,
-            self.audio_idle_unload, self.audio_threads, self.stt_beam_size,
-            self.max_upload_mb, self.max_audio_seconds)
+            self.audio,
+            self.data_dir,
+            tuple(self.tts_voices),
+            dict(self.tts_voice_map),
+            dict(self.audio_model_aliases),
+            self.audio_workers,
+            self.audio_max_waiting,
+            self.audio_idle_unload,
+            self.audio_threads,
+            self.stt_beam_size,
+            self.max_upload_mb,
+            self.max_audio_seconds,
+        )
 
     @property
     def storage(self) -> StorageSettings:
@@ -227,14 +249,23 @@ class Settings(BaseSettings):
     @property
     def realtime(self) -> RealtimeSettings:
         """Realtime sessions' section."""
-        return RealtimeSettings(self.realtime_model, self.realtime_stt_model,
-                                self.realtime_session_seconds, self.realtime_demo)
+        return RealtimeSettings(
+            self.realtime_model,
+            self.realtime_stt_model,
+            self.realtime_session_seconds,
+            self.realtime_demo,
+        )
 
     @property
     def jobs(self) -> JobsSettings:
         """Background work's section."""
-        return JobsSettings(self.data_dir, self.lease_seconds, self.eval_concurrency,
-                            self.finetune_threads, self.finetune_min_examples)
+        return JobsSettings(
+            self.data_dir,
+            self.lease_seconds,
+            self.eval_concurrency,
+            self.finetune_threads,
+            self.finetune_min_examples,
+        )
 
     def resolved_database_url(self) -> str:
         """The database URL, defaulting to a SQLite file inside ``data_dir``."""

@@ -51,14 +51,26 @@ class PageParams:
     before: str | None = None
 
     @classmethod
-    def parse(cls, limit: str | None, order: str | None, after: str | None,
-              before: str | None = None, *, default_limit: int = 20, max_limit: int = 100,
-              default_order: Order = "asc") -> PageParams:
+    def parse(
+        cls,
+        limit: str | None,
+        order: str | None,
+        after: str | None,
+        before: str | None = None,
+        *,
+        default_limit: int = 20,
+        max_limit: int = 100,
+        default_order: Order = "asc",
+    ) -> PageParams:
         """Query strings as sent by the SDK -> ``PageParams``. Raises ``InvalidRequest``
         (400, ``param`` ``limit`` or ``order``) for a non-integer ``limit``, one outside
         ``1..max_limit``, or an ``order`` other than ``asc`` / ``desc``."""
-        return cls(_limit(limit, default_limit, max_limit), _order(order, default_order),
-                   after or None, before or None)
+        return cls(
+            _limit(limit, default_limit, max_limit),
+            _order(order, default_order),
+            after or None,
+            before or None,
+        )
 
 
 def _limit(raw: str | None, default: int, maximum: int) -> int:
@@ -67,11 +79,17 @@ def _limit(raw: str | None, default: int, maximum: int) -> int:
     try:
         value = int(raw)
     except ValueError:
-        raise InvalidRequest(f"Invalid 'limit': expected an integer, got {raw!r}.",
-                             param="limit", code="invalid_type") from None
+        raise InvalidRequest(
+            f"Invalid 'limit': expected an integer, got {raw!r}.",
+            param="limit",
+            code="invalid_type",
+        ) from None
     if not 1 <= value <= maximum:
-        raise InvalidRequest(f"Invalid 'limit': must be between 1 and {maximum}, got "
-                             f"{value}.", param="limit", code="integer_out_of_range")
+        raise InvalidRequest(
+            f"Invalid 'limit': must be between 1 and {maximum}, got {value}.",
+            param="limit",
+            code="integer_out_of_range",
+        )
     return value
 
 
@@ -79,8 +97,11 @@ def _order(raw: str | None, default: Order) -> Order:
     if raw is None or raw == "":
         return default
     if raw not in ("asc", "desc"):
-        raise InvalidRequest(f"Invalid 'order': expected 'asc' or 'desc', got {raw!r}.",
-                             param="order", code="invalid_value")
+        raise InvalidRequest(
+            f"Invalid 'order': expected 'asc' or 'desc', got {raw!r}.",
+            param="order",
+            code="invalid_value",
+        )
     return "asc" if raw == "asc" else "desc"
 
 
@@ -110,6 +131,10 @@ class CursorPage(BaseModel, Generic[T]):
     def of(cls, data: Sequence[T], has_more: bool) -> CursorPage[T]:
         """The page of ``data`` (objects with an ``id``), ids of its ends filled in."""
         items = list(data)
-        return cls(object="list", data=items, has_more=has_more,
-                   first_id=getattr(items[0], "id", None) if items else None,
-                   last_id=getattr(items[-1], "id", None) if items else None)
+        return cls(
+            object="list",
+            data=items,
+            has_more=has_more,
+            first_id=getattr(items[0], "id", None) if items else None,
+            last_id=getattr(items[-1], "id", None) if items else None,
+        )

@@ -27,8 +27,14 @@ class HearthError(Exception):
 
     def to_dict(self) -> dict[str, Any]:
         """The wire body: ``{"error": {"message", "type", "param", "code"}}``."""
-        return {"error": {"message": self.message, "type": self.error_type,
-                          "param": self.param, "code": self.code}}
+        return {
+            "error": {
+                "message": self.message,
+                "type": self.error_type,
+                "param": self.param,
+                "code": self.code,
+            }
+        }
 
 
 class InvalidRequest(HearthError):
@@ -107,8 +113,9 @@ def _is_tag(part: Any) -> bool:
     """A union member or validator name pydantic puts in a location (``AudioPCM``,
     ``function-after[...]``), not a field of the request."""
     text = str(part)
-    return not isinstance(part, int) and (text[:1].isupper() or "[" in text or "-" in text
-                                          or text in _TYPE_TAGS)
+    return not isinstance(part, int) and (
+        text[:1].isupper() or "[" in text or "-" in text or text in _TYPE_TAGS
+    )
 
 
 def json_path(loc: Sequence[Any], prefix: str = "") -> str | None:
@@ -122,8 +129,10 @@ def json_path(loc: Sequence[Any], prefix: str = "") -> str | None:
     return out or None
 
 
-def invalid_request(errors: ValidationError | Sequence[Any], prefix: str = "",
-                    ) -> InvalidRequest:
+def invalid_request(
+    errors: ValidationError | Sequence[Any],
+    prefix: str = "",
+) -> InvalidRequest:
     """The first problem of a client's input, as pydantic found it, as a 400 whose
     ``param`` is its JSON path under ``prefix``: ``missing`` -> "Missing required
     parameter", ``extra_forbidden`` -> ``unknown_parameter``, ``literal_error`` /
@@ -132,15 +141,20 @@ def invalid_request(errors: ValidationError | Sequence[Any], prefix: str = "",
     items = errors.errors() if isinstance(errors, ValidationError) else errors
     first = items[0]
     if first["type"] == "json_invalid":
-        return InvalidRequest("We could not parse the JSON body of your request. The "
-                              "request body must be valid JSON.")
+        return InvalidRequest(
+            "We could not parse the JSON body of your request. The request body must be valid JSON."
+        )
     param = json_path(first["loc"], prefix)
     if first["type"] == "missing":
         return InvalidRequest(f"Missing required parameter: '{param}'.", param=param)
     if first["type"] == "extra_forbidden":
-        return InvalidRequest(f"Unknown parameter: '{param}'.", param=param,
-                              code="unknown_parameter")
+        return InvalidRequest(
+            f"Unknown parameter: '{param}'.", param=param, code="unknown_parameter"
+        )
     if first["type"] in ("literal_error", "enum"):
-        return InvalidRequest(f"Invalid value: '{first.get('input')}'. {first['msg']}.",
-                              param=param, code="invalid_value")
+        return InvalidRequest(
+            f"Invalid value: '{first.get('input')}'. {first['msg']}.",
+            param=param,
+            code="invalid_value",
+        )
     return InvalidRequest(f"Invalid '{param}': {first['msg']}.", param=param)

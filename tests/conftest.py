@@ -32,8 +32,13 @@ def anyio_backend() -> str:
 def test_settings(data_dir: Path, **overrides: object) -> Settings:
     """Small-footprint settings for tests (still the real bundled model)."""
     values: dict[str, object] = dict(
-        data_dir=data_dir, api_key=API_KEY, context_length=2048, max_sequences=8,
-        kv_cache_tokens=8192, batch_tokens=512)
+        data_dir=data_dir,
+        api_key=API_KEY,
+        context_length=2048,
+        max_sequences=8,
+        kv_cache_tokens=8192,
+        batch_tokens=512,
+    )
     values.update(overrides)
     return Settings(**values)
 
@@ -59,8 +64,9 @@ async def http(app: FastAPI) -> AsyncIterator[httpx2.AsyncClient]:
 
 @pytest.fixture
 async def client(http: httpx2.AsyncClient) -> AsyncIterator[openai.AsyncOpenAI]:
-    async with openai.AsyncOpenAI(base_url="http://hearth.test/v1", api_key=API_KEY,
-                                  http_client=http, max_retries=0) as c:
+    async with openai.AsyncOpenAI(
+        base_url="http://hearth.test/v1", api_key=API_KEY, http_client=http, max_retries=0
+    ) as c:
         yield c
 
 
@@ -77,20 +83,24 @@ def new_project(svc: Services, name: str = "Test project") -> tuple[str, str]:
 
 def sdk(http: httpx2.AsyncClient, key: str) -> openai.AsyncOpenAI:
     """The SDK over the in-process app, as ``key``."""
-    return openai.AsyncOpenAI(base_url="http://hearth.test/v1", api_key=key,
-                              http_client=http, max_retries=0)
+    return openai.AsyncOpenAI(
+        base_url="http://hearth.test/v1", api_key=key, http_client=http, max_retries=0
+    )
 
 
 @pytest.fixture
-async def fresh(services: Services, http: httpx2.AsyncClient,
-                ) -> AsyncIterator[openai.AsyncOpenAI]:
+async def fresh(
+    services: Services,
+    http: httpx2.AsyncClient,
+) -> AsyncIterator[openai.AsyncOpenAI]:
     """A client of a new, empty project (lists see only this test's objects)."""
     async with sdk(http, new_project(services)[1]) as c:
         yield c
 
 
-def add_project(sessions: sessionmaker[Session], organization: str = "Org",
-                name: str = "Project") -> tuple[str, str]:
+def add_project(
+    sessions: sessionmaker[Session], organization: str = "Org", name: str = "Project"
+) -> tuple[str, str]:
     """``(organization id, project id)`` of a new organization with one project."""
     with sessions.begin() as s:
         org = Organization(name=organization)

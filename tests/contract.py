@@ -10,7 +10,7 @@ A new resource adds its kinds to ``KINDS`` and fetches them in ``tests/api/test_
 from __future__ import annotations
 
 import re
-from typing import Any, Generic, Literal, Optional, TypeVar
+from typing import Any, Generic, Literal, TypeVar
 
 from openai.types import (
     EvalCreateResponse,
@@ -56,8 +56,7 @@ def _nullable(cls: type[M], *names: str, **nested: type[BaseModel]) -> type[M]:
     """``cls`` with ``names`` still required but allowed to be null, and ``nested`` fields
     of the given (relaxed) types: where OpenAI's own wire sends null although the SDK's
     type says otherwise (kept to the fields listed here, each one a known case)."""
-    fields: dict[str, Any] = {n: (Optional[cls.model_fields[n].annotation], ...)  # noqa: UP045
-                              for n in names}
+    fields: dict[str, Any] = {n: (cls.model_fields[n].annotation | None, ...) for n in names}
     fields.update({n: (t, ...) for n, t in nested.items()})
     return create_model(cls.__name__, __base__=cls, **fields)  # type: ignore[call-overload, no-any-return]
 
@@ -70,16 +69,26 @@ _SAMPLE_NULLS = ("error", "seed", "max_completion_tokens", "temperature", "top_p
 # A stored completion carries its request's settings (OpenAI's list and retrieve examples),
 # and its messages keep their own role and name, which the SDK's types leave out.
 _StoredCompletion = create_model(
-    "StoredCompletion", __base__=ChatCompletion, request_id=(Optional[str], None),  # noqa: UP045
-    seed=(Optional[int], None), temperature=(Optional[float], None),  # noqa: UP045
-    top_p=(Optional[float], None), presence_penalty=(Optional[float], None),  # noqa: UP045
-    frequency_penalty=(Optional[float], None), input_user=(Optional[str], None),  # noqa: UP045
-    tools=(Optional[list[dict[str, Any]]], None),  # noqa: UP045
-    tool_choice=(Optional[Any], None), response_format=(Optional[dict[str, Any]], None))  # noqa: UP045
+    "StoredCompletion",
+    __base__=ChatCompletion,
+    request_id=(str | None, None),
+    seed=(int | None, None),
+    temperature=(float | None, None),
+    top_p=(float | None, None),
+    presence_penalty=(float | None, None),
+    frequency_penalty=(float | None, None),
+    input_user=(str | None, None),
+    tools=(list[dict[str, Any]] | None, None),
+    tool_choice=(Any | None, None),
+    response_format=(dict[str, Any] | None, None),
+)
 _StoreMessage = create_model(
-    "StoreMessage", __base__=ChatCompletionStoreMessage,
+    "StoreMessage",
+    __base__=ChatCompletionStoreMessage,
     role=(Literal["developer", "system", "user", "assistant", "tool"], ...),
-    name=(Optional[str], None), tool_call_id=(Optional[str], None))  # noqa: UP045
+    name=(str | None, None),
+    tool_call_id=(str | None, None),
+)
 
 KINDS: dict[str, type[BaseModel]] = {
     "model": Model,
@@ -106,10 +115,11 @@ KINDS: dict[str, type[BaseModel]] = {
     "eval.run.deleted": RunDeleteResponse,
     "eval.run.output_item.retrieve": _nullable(
         OutputItemRetrieveResponse,
-        sample=_nullable(output_item_retrieve_response.Sample, *_SAMPLE_NULLS)),
+        sample=_nullable(output_item_retrieve_response.Sample, *_SAMPLE_NULLS),
+    ),
     "eval.run.output_item.list_item": _nullable(
-        OutputItemListResponse,
-        sample=_nullable(output_item_list_response.Sample, *_SAMPLE_NULLS)),
+        OutputItemListResponse, sample=_nullable(output_item_list_response.Sample, *_SAMPLE_NULLS)
+    ),
     "fine_tuning.job": FineTuningJob,
     "fine_tuning.job.event": FineTuningJobEvent,
     "fine_tuning.job.checkpoint": FineTuningJobCheckpoint,
@@ -152,8 +162,9 @@ def check(kind: str, body: str | bytes) -> BaseModel:
     every field the type does not declare (a misnamed field), pydantic's error for a
     missing or mistyped one."""
     obj = KINDS[kind].model_validate_json(body, strict=True)
-    extra = [p for p in _undeclared(obj, kind)
-             if not any(rule.search(p) for rule in UNDECLARED_ALLOWED)]
+    extra = [
+        p for p in _undeclared(obj, kind) if not any(rule.search(p) for rule in UNDECLARED_ALLOWED)
+    ]
     assert not extra, f"{kind}: fields the SDK type does not declare: {extra}"
     return obj
 
@@ -161,7 +172,10 @@ def check(kind: str, body: str | bytes) -> BaseModel:
 def check_list(kind: str, body: str | bytes) -> Listing[Any]:
     """A list response of ``kind`` objects, each checked as ``check`` does."""
     page = Listing[KINDS[kind]].model_validate_json(body, strict=True)  # type: ignore[index]
-    extra = [p for p in _undeclared(page, f"list[{kind}]")
-             if not any(rule.search(p) for rule in UNDECLARED_ALLOWED)]
+    extra = [
+        p
+        for p in _undeclared(page, f"list[{kind}]")
+        if not any(rule.search(p) for rule in UNDECLARED_ALLOWED)
+    ]
     assert not extra, f"list of {kind}: fields the SDK type does not declare: {extra}"
     return page

@@ -25,8 +25,10 @@ async def parse_body(request: Request, model: type[P]) -> P:
         try:
             json.loads(raw, parse_constant=_no_constant)
         except ValueError as exc:
-            raise InvalidRequest(f"We could not parse the JSON body of your request: "
-                                 f"{exc}. The request body must be valid JSON.") from None
+            raise InvalidRequest(
+                f"We could not parse the JSON body of your request: "
+                f"{exc}. The request body must be valid JSON."
+            ) from None
     try:
         return model.model_validate_json(raw, strict=True)
     except ValidationError as exc:
@@ -49,5 +51,6 @@ def parse_fields(fields: Mapping[str, Any], model: type[P]) -> P:
 def json_response(model: BaseModel, status_code: int = 200) -> JSONResponse:
     """An SDK model as JSON, with exactly the fields that were set, by their wire names
     (the SDK aliases some: ``schema_`` is ``schema``)."""
-    return JSONResponse(model.model_dump(mode="json", exclude_unset=True, by_alias=True),
-                        status_code=status_code)
+    return JSONResponse(
+        model.model_dump(mode="json", exclude_unset=True, by_alias=True), status_code=status_code
+    )

@@ -30,8 +30,11 @@ def _read(name: str) -> bytes:
 @router.get("/realtime")
 async def page() -> Response:
     """The demo page."""
-    return Response(_read("index.html"), media_type="text/html; charset=utf-8",
-                    headers={"Cache-Control": "no-cache"})
+    return Response(
+        _read("index.html"),
+        media_type="text/html; charset=utf-8",
+        headers={"Cache-Control": "no-cache"},
+    )
 
 
 @router.get("/realtime/{name}")
@@ -39,8 +42,11 @@ async def script(name: str) -> Response:
     """The page's two scripts; any other name is a 404."""
     if name not in _SCRIPTS:
         raise NotFound(f"No such file: /realtime/{name}")
-    return Response(_read(name), media_type="text/javascript; charset=utf-8",
-                    headers={"Cache-Control": "no-cache"})
+    return Response(
+        _read(name),
+        media_type="text/javascript; charset=utf-8",
+        headers={"Cache-Control": "no-cache"},
+    )
 
 
 @token_router.post("/hearth/realtime/demo-token")
@@ -49,11 +55,16 @@ async def demo_token(request: Request, svc: Svc) -> JSONResponse:
     page, minted as the server's first API key, for loopback clients only (a page served
     elsewhere must mint its own); 403 otherwise, or with the demo off or no key."""
     host = request.client.host if request.client else ""
-    if not svc.settings.realtime.demo or host not in _LOOPBACK or \
-            "x-forwarded-for" in request.headers:
-        raise PermissionDenied("The demo token is only given to browsers on this machine; "
-                               "mint a client secret with POST /v1/realtime/client_secrets.",
-                               code="demo_token_forbidden")
+    if (
+        not svc.settings.realtime.demo
+        or host not in _LOOPBACK
+        or "x-forwarded-for" in request.headers
+    ):
+        raise PermissionDenied(
+            "The demo token is only given to browsers on this machine; "
+            "mint a client secret with POST /v1/realtime/client_secrets.",
+            code="demo_token_forbidden",
+        )
     caller = await svc.auth.default_principal()
     if caller is None:
         raise PermissionDenied("This server has no API key to act as.")

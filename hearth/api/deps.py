@@ -16,7 +16,7 @@ from hearth.services.container import Services
 
 def services(request: Request) -> Services:
     """The app's ``Services`` (built in the lifespan)."""
-    return request.app.state.services  # type: ignore[no-any-return]
+    return request.app.state.services
 
 
 def bearer_key(authorization: str) -> str:
@@ -32,7 +32,8 @@ async def authenticate(request: Request) -> Principal:
         raise AuthenticationFailed(
             "You didn't provide an API key. You need to provide your API key in an "
             "Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY).",
-            code="missing_api_key")
+            code="missing_api_key",
+        )
     return await services(request).auth.authenticate(key)
 
 
@@ -46,6 +47,9 @@ Svc = Annotated[Services, Depends(services)]
 def metadata_filter(request: Request) -> dict[str, str] | None:
     """The ``metadata[key]=value`` query pairs of a list request (how the SDK encodes a
     ``metadata`` dict in a query); None when there are none."""
-    found = {key[len("metadata["):-1]: value for key, value in request.query_params.multi_items()
-             if key.startswith("metadata[") and key.endswith("]") and len(key) > 10}
+    found = {
+        key[len("metadata[") : -1]: value
+        for key, value in request.query_params.multi_items()
+        if key.startswith("metadata[") and key.endswith("]") and len(key) > 10
+    }
     return found or None

@@ -25,6 +25,11 @@ async def engine_stats(caller: Caller, svc: Svc) -> JSONResponse:
     per speech model whether it is loaded, its load count and users, and audio jobs in
     flight; ``realtime``: open Realtime sessions."""
     data = {m.id: dataclasses.asdict(m.stats) for m in svc.registry.loaded()}
-    return JSONResponse({"object": "hearth.engine_stats", "models": data,
-                         "audio": svc.audio.stats(),
-                         "realtime": {"sessions_open": svc.realtime.sessions_open}})
+    return JSONResponse(
+        {
+            "object": "hearth.engine_stats",
+            "models": data,
+            "audio": svc.audio.stats(),
+            "realtime": {"sessions_open": svc.realtime.sessions_open},
+        }
+    )

@@ -44,5 +44,8 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def _crash(_: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error", exc_info=exc)
-        return render(InternalError("The server had an error while processing your "
-                                    "request. Sorry about that!"))
+        return render(
+            InternalError(
+                "The server had an error while processing your request. Sorry about that!"
+            )
+        )

@@ -30,14 +30,16 @@ async def create(request: Request, caller: Caller, svc: Svc) -> JSONResponse:
     field or no file part, 413 over ``max_file_mb``."""
     async with multipart(request, svc.files.max_bytes) as form:
         params = parse_fields(form.fields, CreateParams)
-        return json_response(await svc.files.create(caller, params, form.filename,
-                                                    form.chunks()))
+        return json_response(await svc.files.create(caller, params, form.filename, form.chunks()))
 
 
 @router.get("/files")
-async def list(caller: Caller, svc: Svc,
-               page: Annotated[PageParams, Depends(paging(10_000, 10_000, "desc"))],
-               purpose: str | None = None) -> JSONResponse:
+async def list(
+    caller: Caller,
+    svc: Svc,
+    page: Annotated[PageParams, Depends(paging(10_000, 10_000, "desc"))],
+    purpose: str | None = None,
+) -> JSONResponse:
     """``client.files.list``: ``CursorPage[FileObject]``; query ``purpose`` (exact),
     ``after`` / ``before``, ``limit`` (1..10000, default 10000), ``order`` (default
     ``desc``)."""
@@ -63,5 +65,6 @@ async def content(caller: Caller, svc: Svc, file_id: str) -> StreamingResponse:
     (``application/octet-stream``), streamed."""
     obj, chunks = await svc.files.content(caller, file_id)
     # a sync iterator: Starlette reads it on its thread pool
-    return StreamingResponse(chunks, media_type="application/octet-stream",
-                             headers={"content-length": str(obj.bytes)})
+    return StreamingResponse(
+        chunks, media_type="application/octet-stream", headers={"content-length": str(obj.bytes)}
+    )

@@ -59,16 +59,21 @@ class Form:
 
 
 @asynccontextmanager
-async def multipart(request: Request, limit: int, file_field: str = "file",
-                    ) -> AsyncIterator[Form]:
+async def multipart(
+    request: Request,
+    limit: int,
+    file_field: str = "file",
+) -> AsyncIterator[Form]:
     """The form, with exactly one file, in ``file_field``, of at most ``limit`` bytes;
     its temporary file is removed on exit. Raises ``InvalidRequest`` (400: not
     multipart, malformed, no file, a text value for the file, another file field) or
     ``PayloadTooLarge`` (413)."""
     content_type = request.headers.get("content-type", "")
     if not content_type.startswith("multipart/form-data"):
-        raise InvalidRequest("The request must be multipart/form-data with the file in a "
-                             f"'{file_field}' field (got content type '{content_type}').")
+        raise InvalidRequest(
+            "The request must be multipart/form-data with the file in a "
+            f"'{file_field}' field (got content type '{content_type}')."
+        )
     async with _limited(request, limit).form(max_files=1, max_fields=_MAX_FIELDS) as form:
         texts: list[tuple[str, str]] = []
         upload: UploadFile | None = None
@@ -81,18 +86,18 @@ async def multipart(request: Request, limit: int, file_field: str = "file",
                 raise InvalidRequest(f"Unexpected file field '{key}'.", param=key)
         fields = _fields(texts)
         if file_field in fields:
-            raise InvalidRequest(f"'{file_field}' must be a file upload (a part with a "
-                                 "filename), not a text field.", param=file_field)
+            raise InvalidRequest(
+                f"'{file_field}' must be a file upload (a part with a filename), not a text field.",
+                param=file_field,
+            )
         if upload is None:
-            raise InvalidRequest(f"Missing required parameter: '{file_field}'.",
-                                 param=file_field)
+            raise InvalidRequest(f"Missing required parameter: '{file_field}'.", param=file_field)
         if upload.size is not None and upload.size > limit:
             raise too_large(limit)
         yield Form(fields, upload)
 
 
-async def read_upload(request: Request, limit: int,
-                      model: type[P]) -> tuple[P, str, bytes]:
+async def read_upload(request: Request, limit: int, model: type[P]) -> tuple[P, str, bytes]:
     """``multipart`` for an upload small enough to hold: the fields validated as
     ``model`` (400 naming the field), the file's name and its bytes."""
     async with multipart(request, limit) as form:
@@ -135,6 +140,7 @@ def _fields(items: list[tuple[str, str]]) -> dict[str, Any]:
         elif sub and isinstance(group, dict):
             group[sub] = value
         else:
-            raise InvalidRequest(f"Invalid form field '{key}': '{name}' is also sent "
-                                 "with another shape.", param=name)
+            raise InvalidRequest(
+                f"Invalid form field '{key}': '{name}' is also sent with another shape.", param=name
+            )
     return out

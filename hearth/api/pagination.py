@@ -17,16 +17,23 @@ from fastapi import Request
 from hearth.domain import Order, PageParams
 
 
-def paging(default_limit: int = 20, max_limit: int = 100,
-           default_order: Order = "asc") -> Callable[[Request], PageParams]:
+def paging(
+    default_limit: int = 20, max_limit: int = 100, default_order: Order = "asc"
+) -> Callable[[Request], PageParams]:
     """A dependency reading the query's page parameters; ``InvalidRequest`` (400,
     ``param`` ``limit`` / ``order``) for a bad value."""
 
     def dependency(request: Request) -> PageParams:
         query = request.query_params
-        return PageParams.parse(query.get("limit"), query.get("order"), query.get("after"),
-                                query.get("before"), default_limit=default_limit,
-                                max_limit=max_limit, default_order=default_order)
+        return PageParams.parse(
+            query.get("limit"),
+            query.get("order"),
+            query.get("after"),
+            query.get("before"),
+            default_limit=default_limit,
+            max_limit=max_limit,
+            default_order=default_order,
+        )
 
     return dependency
 

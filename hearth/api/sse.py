@@ -25,8 +25,7 @@ async def _frames(events: AsyncIterator[BaseModel], done: bool) -> AsyncIterator
         return
     except Exception:
         log.exception("stream failed")
-        yield b"data: " + _json(InternalError("The server had an error while streaming.")) \
-            + b"\n\n"
+        yield b"data: " + _json(InternalError("The server had an error while streaming.")) + b"\n\n"
         return
     if done:
         yield b"data: [DONE]\n\n"
@@ -39,5 +38,8 @@ def _json(error: HearthError) -> bytes:
 def sse_response(events: AsyncIterator[BaseModel], done: bool = True) -> StreamingResponse:
     """A ``text/event-stream`` response over ``events`` (SDK models), ending with
     ``data: [DONE]`` unless ``done`` is false (speech streams have no such frame)."""
-    return StreamingResponse(_frames(events, done), media_type="text/event-stream",
-                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+    return StreamingResponse(
+        _frames(events, done),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )

@@ -94,16 +94,20 @@ class Encoder:
         if spec.muxer is None:
             self._resampler = AudioResampler(format="s16", layout="mono", rate=rate)
             return
-        self._container = av.open(self._sink, mode="w", format=spec.muxer,
-                                  options=dict(spec.options))
+        self._container = av.open(
+            self._sink, mode="w", format=spec.muxer, options=dict(spec.options)
+        )
         stream = self._container.add_stream(spec.codec, rate=rate, layout="mono")
         if spec.bit_rate:
             stream.bit_rate = spec.bit_rate
         self._stream = stream
         # frame_size: fixed-frame encoders (mp3 1152, aac 1024, opus 480) get whole frames
         self._resampler = AudioResampler(
-            format=stream.codec_context.format.name, layout="mono", rate=rate,
-            frame_size=stream.codec_context.frame_size or None)
+            format=stream.codec_context.format.name,
+            layout="mono",
+            rate=rate,
+            frame_size=stream.codec_context.frame_size or None,
+        )
 
     def _write(self, frames: list[av.AudioFrame]) -> bytes:
         if self._container is None:
@@ -143,8 +147,9 @@ def decode(data: bytes, rate: int = 16_000, max_seconds: float | None = None) ->
     try:
         with av.open(io.BytesIO(data), mode="r", metadata_errors="ignore") as container:
             if not container.streams.audio:
-                raise InvalidRequest("The file has no audio stream.", param="file",
-                                     code="invalid_value")
+                raise InvalidRequest(
+                    "The file has no audio stream.", param="file", code="invalid_value"
+                )
             stream = container.streams.audio[0]
             resampler = AudioResampler(format="flt", layout="mono", rate=rate)
             parts: list[np.ndarray] = []
@@ -156,14 +161,23 @@ def decode(data: bytes, rate: int = 16_000, max_seconds: float | None = None) ->
                 if cap is not None and total > cap:
                     raise InvalidRequest(
                         f"The audio is longer than the {max_seconds:.0f} seconds this server "
-                        "accepts.", param="file", code="audio_too_long")
+                        "accepts.",
+                        param="file",
+                        code="audio_too_long",
+                    )
             parts += [f.to_ndarray()[0] for f in resampler.resample(None)]
     except (av.FFmpegError, UnicodeDecodeError, ValueError) as exc:
-        raise InvalidRequest("Audio file might be corrupted or unsupported: "
-                             f"{_reason(exc)}", param="file", code="invalid_value") from None
+        raise InvalidRequest(
+            f"Audio file might be corrupted or unsupported: {_reason(exc)}",
+            param="file",
+            code="invalid_value",
+        ) from None
     if not parts or sum(p.size for p in parts) == 0:
-        raise InvalidRequest("Audio file might be corrupted or unsupported: it decodes to "
-                             "no audio samples.", param="file", code="invalid_value")
+        raise InvalidRequest(
+            "Audio file might be corrupted or unsupported: it decodes to no audio samples.",
+            param="file",
+            code="invalid_value",
+        )
     return cast(np.ndarray, np.concatenate(parts).astype(np.float32, copy=False))
 
 
@@ -192,8 +206,11 @@ class Resampler:
         return self._out(self._resampler.resample(_frame(samples, self._input_rate)))
 
     def flush(self) -> np.ndarray:
-        return np.zeros(0, dtype=np.float32) if self._same else self._out(
-            self._resampler.resample(None))
+        return (
+            np.zeros(0, dtype=np.float32)
+            if self._same
+            else self._out(self._resampler.resample(None))
+        )
 
 
 def resample(samples: np.ndarray, input_rate: int, output_rate: int) -> np.ndarray:

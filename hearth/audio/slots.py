@@ -30,8 +30,13 @@ class LazyModel(Generic[T]):
     """A model built by ``load()`` on first ``use()`` and dropped by ``unload_if_idle``
     once unused for ``idle_unload`` seconds (``clock``: monotonic seconds)."""
 
-    def __init__(self, name: str, load: Callable[[], T], idle_unload: float,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        name: str,
+        load: Callable[[], T],
+        idle_unload: float,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.name = name
         self._load = load
         self._idle_unload = idle_unload
@@ -53,8 +58,10 @@ class LazyModel(Generic[T]):
                     self._model = self._load()
                 except Exception as exc:
                     log.exception("loading %s failed", self.name)
-                    raise ServiceUnavailable(f"The model `{self.name}` could not be loaded: "
-                                             f"{exc}", code="model_unavailable") from None
+                    raise ServiceUnavailable(
+                        f"The model `{self.name}` could not be loaded: {exc}",
+                        code="model_unavailable",
+                    ) from None
                 self.loads += 1
                 log.info("loaded %s in %.2f s", self.name, time.monotonic() - started)
             self._users += 1
@@ -101,8 +108,10 @@ class AudioWorkers:
         ``ServiceUnavailable`` (503) once the server is shutting down."""
         with self._lock:
             if self._in_flight >= self._capacity:
-                raise RateLimited("Too many audio requests are in progress on this server; "
-                                  "retry after a short wait.")
+                raise RateLimited(
+                    "Too many audio requests are in progress on this server; "
+                    "retry after a short wait."
+                )
             self._in_flight += 1
         try:
             future = self._executor.submit(fn)
@@ -184,8 +193,10 @@ class ThreadStream(Generic[T]):
             self._put("error", exc)
         else:
             log.error("audio job failed", exc_info=exc)
-            self._put("error", exc if isinstance(exc, Exception)
-                      else InternalError("The audio job failed."))
+            self._put(
+                "error",
+                exc if isinstance(exc, Exception) else InternalError("The audio job failed."),
+            )
 
     async def __aiter__(self) -> AsyncGenerator[T, None]:
         try:

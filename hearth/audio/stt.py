@@ -12,7 +12,7 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
@@ -83,37 +83,61 @@ class WhisperSTT:
 
         # one transcription at a time per model (num_workers=1): a second worker would
         # be a second copy of the weights, and on few cores it only splits the same CPUs
-        self._model = WhisperModel(str(path), device="cpu", compute_type="int8",
-                                   cpu_threads=threads or os.cpu_count() or 0, num_workers=1)
+        self._model = WhisperModel(
+            str(path),
+            device="cpu",
+            compute_type="int8",
+            cpu_threads=threads or os.cpu_count() or 0,
+            num_workers=1,
+        )
         self.multilingual: bool = bool(self._model.model.is_multilingual)
         tokens = self._model.hf_tokenizer
         # faster-whisper lists every Whisper code; older checkpoints lack some (yue)
         self.languages = frozenset(
-            code for code in self._model.supported_languages
-            if tokens.token_to_id(f"<|{code}|>") is not None)
+            code
+            for code in self._model.supported_languages
+            if tokens.token_to_id(f"<|{code}|>") is not None
+        )
 
     def transcribe(self, audio: np.ndarray, options: Options) -> Transcript:
         """Decode 16 kHz mono float32 ``audio``; language detection (when ``language`` is
         None) runs here, the segments as they are iterated. Raises ``InvalidRequest`` for
         a language this checkpoint does not know."""
         if options.language is not None and options.language not in self.languages:
-            raise InvalidRequest(f"Language '{options.language}' is not supported by this "
-                                 "model.", param="language", code="unsupported_value")
-        temperature = (FALLBACK_TEMPERATURES if options.temperature == 0
-                       else (options.temperature,))
+            raise InvalidRequest(
+                f"Language '{options.language}' is not supported by this model.",
+                param="language",
+                code="unsupported_value",
+            )
+        temperature = FALLBACK_TEMPERATURES if options.temperature == 0 else (options.temperature,)
         segments, info = self._model.transcribe(
-            audio, language=options.language, task=options.task,
-            beam_size=options.beam_size, temperature=temperature,
+            audio,
+            language=options.language,
+            task=options.task,
+            beam_size=options.beam_size,
+            temperature=temperature,
             initial_prompt=options.prompt or None,
-            word_timestamps=options.word_timestamps)
+            word_timestamps=options.word_timestamps,
+        )
         return Transcript(info.language, float(info.duration), _segments(segments))
 
 
-def _segments(raw: Iterator[object]) -> Iterator[Segment]:
+def _segments(raw: Iterator[Any]) -> Iterator[Segment]:
     for index, s in enumerate(raw):
-        words = [Word(w.word, float(w.start), float(w.end), float(w.probability))
-                 for w in (getattr(s, "words", None) or [])]
-        yield Segment(index, int(s.seek), float(s.start), float(s.end),  # type: ignore[attr-defined]
-                      s.text, list(s.tokens), float(s.temperature),  # type: ignore[attr-defined]
-                      float(s.avg_logprob), float(s.compression_ratio),  # type: ignore[attr-defined]
-                      float(s.no_speech_prob), words)  # type: ignore[attr-defined]
+        words = [
+            Word(w.word, float(w.start), float(w.end), float(w.probability))
+            for w in (getattr(s, "words", None) or [])
+        ]
+        yield Segment(
+            index,
+            int(s.seek),
+            float(s.start),
+            float(s.end),
+            s.text,
+            list(s.tokens),
+            float(s.temperature),
+            float(s.avg_logprob),
+            float(s.compression_ratio),
+            float(s.no_speech_prob),
+            words,
+        )

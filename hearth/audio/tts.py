@@ -43,5 +43,4 @@ class PiperTTS:
 
         config = SynthesisConfig(length_scale=self._length_scale / speed)
         for chunk in self._voice.synthesize(text, syn_config=config):
-            yield SpeechChunk(chunk.audio_float_array, chunk.sample_rate,
-                              len(chunk.phoneme_ids))
+            yield SpeechChunk(chunk.audio_float_array, chunk.sample_rate, len(chunk.phoneme_ids))

@@ -64,12 +64,13 @@ class SileroVad:
         options.intra_op_num_threads = 1
         options.log_severity_level = 4
         self._session = onnxruntime.InferenceSession(
-            str(path or silero_path()), sess_options=options,
-            providers=["CPUExecutionProvider"])
+            str(path or silero_path()), sess_options=options, providers=["CPUExecutionProvider"]
+        )
         self._lock = threading.Lock()
 
-    def probabilities(self, windows: np.ndarray, h: np.ndarray,
-                      c: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def probabilities(
+        self, windows: np.ndarray, h: np.ndarray, c: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Speech probability per row of ``windows`` (``(n, 576)``: 64 context + 512)."""
         probs, h, c = self._session.run(None, {"input": windows, "h": h, "c": c})
         return np.asarray(probs).reshape(-1), h, c
@@ -108,12 +109,13 @@ class VadStream:
         n = self._pending.size // WINDOW
         if n == 0:
             return []
-        chunk, self._pending = self._pending[: n * WINDOW], self._pending[n * WINDOW:]
+        chunk, self._pending = self._pending[: n * WINDOW], self._pending[n * WINDOW :]
         windows = chunk.reshape(n, WINDOW)
         context = np.concatenate([self._context[None, :], windows[:-1, -_CONTEXT:]])
         self._context = windows[-1, -_CONTEXT:].copy()
         probs, self._h, self._c = self._model.probabilities(
-            np.concatenate([context, windows], axis=1), self._h, self._c)
+            np.concatenate([context, windows], axis=1), self._h, self._c
+        )
         return [e for p in probs if (e := self._judge(float(p))) is not None]
 
     def _judge(self, prob: float) -> VadEvent | None:

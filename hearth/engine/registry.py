@@ -82,52 +82,86 @@ class ModelCatalog(Protocol):
 
 
 def _not_found(model_id: str) -> ModelNotFound:
-    return ModelNotFound(f"The model `{model_id}` does not exist or you do not have "
-                         "access to it.", param="model")
+    return ModelNotFound(
+        f"The model `{model_id}` does not exist or you do not have access to it.", param="model"
+    )
 
 
 def _runner_config(settings: EngineSettings, share: int) -> RunnerConfig:
-    return RunnerConfig(context_length=settings.context_length,
-                        max_sequences=settings.max_sequences,
-                        kv_cells=max(settings.kv_cache_tokens // share, settings.context_length),
-                        batch_tokens=settings.batch_tokens,
-                        threads=settings.threads, flash_attention=settings.flash_attention)
+    return RunnerConfig(
+        context_length=settings.context_length,
+        max_sequences=settings.max_sequences,
+        kv_cells=max(settings.kv_cache_tokens // share, settings.context_length),
+        batch_tokens=settings.batch_tokens,
+        threads=settings.threads,
+        flash_attention=settings.flash_attention,
+    )
 
 
-def _prompt_cache(runner: LlamaCppRunner, weights: Path, settings: EngineSettings,
-                  clock: Callable[[], float], share: int) -> PrefixCache | None:
+def _prompt_cache(
+    runner: LlamaCppRunner,
+    weights: Path,
+    settings: EngineSettings,
+    clock: Callable[[], float],
+    share: int,
+) -> PrefixCache | None:
     if not settings.prompt_cache:
         return None
     mb = settings.prompt_cache_memory_mb
-    budget = (int(mb * 2**20) if mb is not None
-              else max(weights.stat().st_size, DEFAULT_CACHE_FLOOR))
-    return PrefixCache(runner, CacheConfig(budget // share, settings.prompt_cache_idle_ttl,
-                                           settings.prompt_cache_max_lifetime), clock)
+    budget = int(mb * 2**20) if mb is not None else max(weights.stat().st_size, DEFAULT_CACHE_FLOOR)
+    return PrefixCache(
+        runner,
+        CacheConfig(
+            budget // share, settings.prompt_cache_idle_ttl, settings.prompt_cache_max_lifetime
+        ),
+        clock,
+    )
 
 
-def _load(source: ModelSource, settings: EngineSettings, weight_format: str,
-          clock: Callable[[], float], extra: ExtraModel | None = None,
-          cache_dir: Path | None = None) -> ServedModel:
+def _load(
+    source: ModelSource,
+    settings: EngineSettings,
+    weight_format: str,
+    clock: Callable[[], float],
+    extra: ExtraModel | None = None,
+    cache_dir: Path | None = None,
+) -> ServedModel:
     """Convert (once, into ``cache_dir``), load and start one model; a catalog model
     (``extra``) gets the smaller ``FINETUNED_SHARE`` budgets."""
     share = FINETUNED_SHARE if extra else 1
     config = _runner_config(settings, share)
     digest = file_digest(source.path)
-    weights = converted(source.path, weight_format, cache_dir or settings.data_dir / "models",
-                        digest)
+    weights = converted(
+        source.path, weight_format, cache_dir or settings.data_dir / "models", digest
+    )
     fp = fingerprint(digest, f"{weight_format}|{config}")
     runner = LlamaCppRunner(str(weights), source.id, fp, config)
     # masks overlap the forward pass only where llama.cpp leaves a core free
     spare = (settings.threads or os.cpu_count() or 1) < (os.cpu_count() or 1)
-    scheduler = Scheduler(runner, settings.batch_tokens, overlap_masks=spare,
-                          cache=_prompt_cache(runner, weights, settings, clock, share))
+    scheduler = Scheduler(
+        runner,
+        settings.batch_tokens,
+        overlap_masks=spare,
+        cache=_prompt_cache(runner, weights, settings, clock, share),
+    )
     scheduler.start()
-    log.info("loaded model %s (%s, %s weights) from %s", source.id, runner.info.description,
-             weight_format, source.path)
+    log.info(
+        "loaded model %s (%s, %s weights) from %s",
+        source.id,
+        runner.info.description,
+        weight_format,
+        source.path,
+    )
     created = extra.created if extra else int(source.path.stat().st_mtime)
-    return LocalModel(source.id, created, runner, scheduler,
-                      GrammarCompiler(runner.grammar_tokenizer()), source.path,
-                      extra.owner if extra else None)
+    return LocalModel(
+        source.id,
+        created,
+        runner,
+        scheduler,
+        GrammarCompiler(runner.grammar_tokenizer()),
+        source.path,
+        extra.owner if extra else None,
+    )
 
 
 def _unload(models: list[ServedModel]) -> None:
@@ -144,8 +178,12 @@ class ModelRegistry:
     is loaded by the first caller while the others wait for it.
     """
 
-    def __init__(self, models: list[ServedModel], settings: EngineSettings,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        models: list[ServedModel],
+        settings: EngineSettings,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._models = {m.id: m for m in models}
         self._settings = settings
         self._clock = clock
@@ -159,16 +197,18 @@ class ModelRegistry:
         self._closed = False
 
     @classmethod
-    def load(cls, settings: EngineSettings,
-             clock: Callable[[], float] = time.monotonic) -> ModelRegistry:
+    def load(
+        cls, settings: EngineSettings, clock: Callable[[], float] = time.monotonic
+    ) -> ModelRegistry:
         """Load the bundled model (converted per ``weight_format``) and every
         ``--model`` GGUF (served as given). Raises ``ValueError`` for a missing file.
         ``clock`` (seconds) times prompt-cache expiry and unloading; tests inject a fake."""
         served = []
         if settings.bundled_models:
             served.append(_load(bundled_chat_model(), settings, settings.weight_format, clock))
-        served += [_load(parse_model_spec(spec), settings, "original", clock)
-                   for spec in settings.models]
+        served += [
+            _load(parse_model_spec(spec), settings, "original", clock) for spec in settings.models
+        ]
         return cls(served, settings, clock)
 
     @property
@@ -219,15 +259,19 @@ class ModelRegistry:
     @overload
     def list(self, organization_id: str | None) -> list[ServedModel | ExtraModel]: ...
 
-    def list(self, organization_id: str | None = None,
-             ) -> list[ServedModel] | list[ServedModel | ExtraModel]:
+    def list(
+        self,
+        organization_id: str | None = None,
+    ) -> list[ServedModel] | list[ServedModel | ExtraModel]:
         """The base models in load order, then (given an organization) that
         organization's catalog models, loaded or not, in the catalog's order."""
         base = [*self._models.values()]
         if organization_id is None or self._catalog is None:
             return base
         both: builtins.list[ServedModel | ExtraModel] = [
-            *base, *self._catalog.list(organization_id)]
+            *base,
+            *self._catalog.list(organization_id),
+        ]
         return both
 
     def loaded(self) -> builtins.list[ServedModel]:
@@ -253,8 +297,7 @@ class ModelRegistry:
         """Close every model (engine threads stopped, llama.cpp memory freed)."""
         with self._lock:
             self._closed = True
-            models = [*self._models.values(), *self._extra.values(),
-                      *(m for m, _ in self._retired)]
+            models = [*self._models.values(), *self._extra.values(), *(m for m, _ in self._retired)]
             self._extra.clear()
             self._retired.clear()
         _unload(models)
@@ -291,9 +334,14 @@ class ModelRegistry:
             return served
         _unload(self._trim(room=1))
         try:
-            served = _load(ModelSource(extra.id, extra.path), self._settings,
-                           self._settings.weight_format, self._clock, extra,
-                           self._cache_dir(extra.id))
+            served = _load(
+                ModelSource(extra.id, extra.path),
+                self._settings,
+                self._settings.weight_format,
+                self._clock,
+                extra,
+                self._cache_dir(extra.id),
+            )
         except BaseException as exc:
             with self._lock:
                 del self._loading[extra.id]
@@ -327,8 +375,7 @@ class ModelRegistry:
         with self._lock:
             now = self._clock()
             doomed = [m for m, at in self._retired if self._idle(m, at, now)]
-            self._retired = [(m, at) for m, at in self._retired
-                             if not any(m is d for d in doomed)]
+            self._retired = [(m, at) for m, at in self._retired if not any(m is d for d in doomed)]
             excess = len(self._extra) + room - self._settings.finetuned_models_loaded
             for model_id, served in list(self._extra.items()):
                 if excess <= 0:
@@ -345,5 +392,8 @@ class ModelRegistry:
         """No job queued or running, and not handed out within ``HANDOFF_SECONDS``
         (a job submitted since shows in the stats within one engine step)."""
         stats = served.stats
-        return (not stats.active_requests and not stats.waiting_requests
-                and now - handed >= HANDOFF_SECONDS)
+        return (
+            not stats.active_requests
+            and not stats.waiting_requests
+            and now - handed >= HANDOFF_SECONDS
+        )

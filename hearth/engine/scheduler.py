@@ -48,8 +48,15 @@ class EngineStats:
 class Scheduler:
     """Owns a ``ModelRunner`` and runs it on one thread (see module doc)."""
 
-    def __init__(self, runner: ModelRunner, batch_tokens: int, max_waiting: int = 256,
-                 *, overlap_masks: bool = False, cache: PrefixCache | None = None):
+    def __init__(
+        self,
+        runner: ModelRunner,
+        batch_tokens: int,
+        max_waiting: int = 256,
+        *,
+        overlap_masks: bool = False,
+        cache: PrefixCache | None = None,
+    ):
         self._runner = runner
         self._cache = cache
         self._stepper = Stepper(runner, overlap_masks=overlap_masks, cache=cache)
@@ -90,13 +97,14 @@ class Scheduler:
         if len(self._waiting) + self._inbox.qsize() >= self._max_waiting:
             raise ServiceUnavailable("Too many requests are waiting; retry shortly.")
         if request.n > self._runner.max_sequences:
-            raise InvalidRequest(f"n must be at most {self._runner.max_sequences} here.",
-                                 param="n")
+            raise InvalidRequest(f"n must be at most {self._runner.max_sequences} here.", param="n")
         handle = GenerationHandle(asyncio.get_running_loop(), self._wake)
         job = Job(request=request, emit=handle.emit, reserved=self._reservation(request))
         if job.reserved > self._runner.kv_cells:
-            raise InvalidRequest("The request needs more KV cache than this server has; "
-                                 "lower n or max_tokens.", param="n")
+            raise InvalidRequest(
+                "The request needs more KV cache than this server has; lower n or max_tokens.",
+                param="n",
+            )
         handle.job = job
         self._inbox.put(job)
         return handle
@@ -162,7 +170,7 @@ class Scheduler:
             if req.n > len(self._free_ids) or need > self._free_cells():
                 break  # later requests wait behind the head
             self._waiting.popleft()
-            ids, self._free_ids = self._free_ids[:req.n], self._free_ids[req.n:]
+            ids, self._free_ids = self._free_ids[: req.n], self._free_ids[req.n :]
             self._stepper.open(job, ids)
             job.reserved, job.used, job.pending_blocks = reserved, own_prompt, pending
             self._active.append(job)
@@ -211,8 +219,11 @@ class Scheduler:
             if pending:
                 pending.wait()
             log.exception("decode failed")
-            error = (ServiceUnavailable("KV cache exhausted; retry.")
-                     if isinstance(exc, KVCacheFull) else exc)
+            error = (
+                ServiceUnavailable("KV cache exhausted; retry.")
+                if isinstance(exc, KVCacheFull)
+                else exc
+            )
             for job in self._jobs_in(items):
                 self._fail(job, error)
             return
@@ -222,8 +233,7 @@ class Scheduler:
         self._steps += 1
         self._decoded += sum(len(i.tokens) for i in items)
         for job in [j for j in self._active if not j.live]:
-            job.emit(Completed(len(job.request.prompt), job.completion_tokens,
-                               job.cached_tokens))
+            job.emit(Completed(len(job.request.prompt), job.completion_tokens, job.cached_tokens))
             self._retire(job)
 
     def _register_blocks(self, items: list[BatchItem]) -> None:
@@ -235,8 +245,7 @@ class Scheduler:
             scope = job.request.cache_scope
             if not job.cache_keys or scope is None or not job.seqs:
                 continue
-            added = self._cache.register(scope, job.seqs[0].seq_id, job.cache_keys,
-                                         job.prefilled)
+            added = self._cache.register(scope, job.seqs[0].seq_id, job.cache_keys, job.prefilled)
             job.pending_blocks -= added
             if not job.prefilling:
                 job.used += job.pending_blocks * BLOCK
@@ -307,11 +316,16 @@ class Scheduler:
         busy = [s.seq_id for j in self._active for s in j.seqs]
         recent = list(self._recent)
         return EngineStats(
-            active_requests=len(self._active), waiting_requests=len(self._waiting),
+            active_requests=len(self._active),
+            waiting_requests=len(self._waiting),
             active_sequences=len(busy),
-            kv_positions={i: n for i in range(self._runner.max_sequences)
-                          if (n := self._runner.sequence_length(i)) > 0},
-            steps=self._steps, decoded_tokens=self._decoded,
+            kv_positions={
+                i: n
+                for i in range(self._runner.max_sequences)
+                if (n := self._runner.sequence_length(i)) > 0
+            },
+            steps=self._steps,
+            decoded_tokens=self._decoded,
             step_seconds=sum(recent) / len(recent) if recent else 0.0,
             prompt_cache=self._cache.stats() if self._cache else None,
         )

@@ -75,8 +75,9 @@ class ServedModel(CompilesGrammars, Protocol):
         replaced)."""
         ...
 
-    def compile_grammar(self, *, json_schema: dict[str, Any] | None = None,
-                        lark: str | None = None) -> Grammar:
+    def compile_grammar(
+        self, *, json_schema: dict[str, Any] | None = None, lark: str | None = None
+    ) -> Grammar:
         """A grammar for ``GenerationRequest.grammar``, from exactly one of a JSON Schema or
         an llguidance Lark source; compiled grammars are cached. Raises ``GrammarError``
         naming what cannot be enforced."""
@@ -100,8 +101,16 @@ class LocalModel:
     ``scheduler`` and ``grammars`` are engine internals (tests and benchmarks read them);
     services use the ``ServedModel`` protocol only."""
 
-    def __init__(self, model_id: str, created: int, runner: ModelRunner, scheduler: Scheduler,
-                 grammars: GrammarCompiler, source: Path, owner: str | None = None) -> None:
+    def __init__(
+        self,
+        model_id: str,
+        created: int,
+        runner: ModelRunner,
+        scheduler: Scheduler,
+        grammars: GrammarCompiler,
+        source: Path,
+        owner: str | None = None,
+    ) -> None:
         self._id = model_id
         self._created = created
         self._source = source
@@ -146,8 +155,9 @@ class LocalModel:
             data = b"".join(self.runner.token_bytes(t) for t in tokens)
         return data.decode("utf-8", "replace")
 
-    def compile_grammar(self, *, json_schema: dict[str, Any] | None = None,
-                        lark: str | None = None) -> Grammar:
+    def compile_grammar(
+        self, *, json_schema: dict[str, Any] | None = None, lark: str | None = None
+    ) -> Grammar:
         with self._using():
             return self.grammars.compile_grammar(json_schema=json_schema, lark=lark)
 

@@ -50,8 +50,9 @@ class BatchMasks:
 class Stepper:
     """Per-token semantics over a ``ModelRunner``'s vocabulary."""
 
-    def __init__(self, runner: ModelRunner, *, overlap_masks: bool = False,
-                 cache: PrefixCache | None = None) -> None:
+    def __init__(
+        self, runner: ModelRunner, *, overlap_masks: bool = False, cache: PrefixCache | None = None
+    ) -> None:
         self._runner = runner
         self._cache = cache
         self._overlap = overlap_masks
@@ -60,18 +61,28 @@ class Stepper:
     def open(self, job: Job, seq_ids: Sequence[int]) -> None:
         """Create the job's sequences on the given ids (choice i on ``seq_ids[i]``)."""
         req = job.request
-        job.seqs = [Seq(seq_id=sid, choice=i, text=TextAssembler(req.stop),
-                        sampler=Sampler(req.params, self._runner.info.n_vocab, stream=i),
-                        constraint=req.grammar.constraint() if req.grammar else None)
-                    for i, sid in enumerate(seq_ids)]
+        job.seqs = [
+            Seq(
+                seq_id=sid,
+                choice=i,
+                text=TextAssembler(req.stop),
+                sampler=Sampler(req.params, self._runner.info.n_vocab, stream=i),
+                constraint=req.grammar.constraint() if req.grammar else None,
+            )
+            for i, sid in enumerate(seq_ids)
+        ]
         job.used = len(req.prompt)
 
     def start_masks(self, owners: Sequence[tuple[Job, int | None]]) -> BatchMasks | None:
         """Start computing the grammar masks the next ``dispatch`` needs (overlapping the
         forward pass when ``overlap_masks``); None when no owner is constrained."""
-        seqs = [seq for job, choice in owners if not job.cancelled
-                for seq in (job.seqs if choice is None else [job.seqs[choice]])
-                if seq.constraint is not None]
+        seqs = [
+            seq
+            for job, choice in owners
+            if not job.cancelled
+            for seq in (job.seqs if choice is None else [job.seqs[choice]])
+            if seq.constraint is not None
+        ]
         if not seqs:
             return None
         if self._masks is None:
@@ -79,8 +90,13 @@ class Stepper:
         pending = self._masks.start([s.constraint for s in seqs if s.constraint])
         return BatchMasks([s.seq_id for s in seqs], pending)
 
-    def dispatch(self, owners: Sequence[tuple[Job, int | None]], logits: Sequence[np.ndarray],
-                 grow: Callable[[Job], bool], masks: Masks | None = None) -> None:
+    def dispatch(
+        self,
+        owners: Sequence[tuple[Job, int | None]],
+        logits: Sequence[np.ndarray],
+        grow: Callable[[Job], bool],
+        masks: Masks | None = None,
+    ) -> None:
         """Sample one token for each owner. ``choice`` None means the prompt just
         finished prefilling: its logits seed every choice (KV shared by seq-copy).
         ``masks``: allowed tokens per constrained sequence id (from ``start_masks``)."""
@@ -93,8 +109,13 @@ class Stepper:
                 try:
                     self._advance(job, seq, row, grow, (masks or {}).get(seq.seq_id))
                 except ConstraintFailed as exc:
-                    job.emit(Failed(InternalError(
-                        f"Constrained decoding failed: {exc}. Simplify the schema.")))
+                    job.emit(
+                        Failed(
+                            InternalError(
+                                f"Constrained decoding failed: {exc}. Simplify the schema."
+                            )
+                        )
+                    )
                     job.cancelled = True
                     break
 
@@ -119,8 +140,14 @@ class Stepper:
                     self._cache.fork(first.seq_id, seq.seq_id)
             seq.pos = len(job.request.prompt)
 
-    def _advance(self, job: Job, seq: Seq, logits: np.ndarray, grow: Callable[[Job], bool],
-                 allowed: npt.NDArray[np.bool_] | None) -> None:
+    def _advance(
+        self,
+        job: Job,
+        seq: Seq,
+        logits: np.ndarray,
+        grow: Callable[[Job], bool],
+        allowed: npt.NDArray[np.bool_] | None,
+    ) -> None:
         if seq.constraint is not None:
             seq.constraint.check()  # an errored matcher would only allow end tokens
             if allowed is None or not allowed.any():
@@ -165,7 +192,6 @@ class Stepper:
 
     def _logprob_entry(self, sampled: SampledToken) -> LogprobEntry:
         text, raw = self._token_info(sampled.token)
-        top = tuple(TopLogprob(*self._token_info(t.token), t.logprob)
-                    for t in sampled.top_logprobs)
+        top = tuple(TopLogprob(*self._token_info(t.token), t.logprob) for t in sampled.top_logprobs)
         assert sampled.logprob is not None
         return LogprobEntry(text, raw, sampled.logprob, top)

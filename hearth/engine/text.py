@@ -71,8 +71,11 @@ class TextAssembler:
             n = sum(1 for start, _ in self._spans if start < upto)
         else:  # tokens whose text is wholly released (and not mid-character)
             incomplete = not final and self._decoder.getstate()[0] != b""
-            n = sum(1 for _, end in self._spans if end <= upto
-                    and not (incomplete and end == len(self._held)))
+            n = sum(
+                1
+                for _, end in self._spans
+                if end <= upto and not (incomplete and end == len(self._held))
+            )
         self._held = self._held[upto:]
         self._spans = [] if stopped else [(a - upto, b - upto) for a, b in self._spans[n:]]
         return TextStep(text=text, stopped=stopped, released_tokens=n)

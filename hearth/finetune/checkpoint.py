@@ -53,8 +53,11 @@ def latest(job_dir: Path) -> int:
     directories a killed worker left behind."""
     for tmp in job_dir.glob(".*.tmp"):
         shutil.rmtree(tmp, ignore_errors=True)
-    epochs = [int(m.group(1)) for p in job_dir.iterdir()
-              if (m := _CKPT.fullmatch(p.name)) and (p / _STATE / _PROGRESS).is_file()]
+    epochs = [
+        int(m.group(1))
+        for p in job_dir.iterdir()
+        if (m := _CKPT.fullmatch(p.name)) and (p / _STATE / _PROGRESS).is_file()
+    ]
     return max(epochs, default=0)
 
 
@@ -64,8 +67,9 @@ def read_progress(job_dir: Path, epoch: int) -> Progress:
     return Progress(**data)
 
 
-def write(job_dir: Path, epoch: int, fill: Callable[[Path], None],
-          announce: Callable[[], None]) -> Path:
+def write(
+    job_dir: Path, epoch: int, fill: Callable[[Path], None], announce: Callable[[], None]
+) -> Path:
     """Create ``ckpt-<epoch>/`` atomically: ``fill(tmp_dir)`` writes the files. If it
     raises (or the process is terminated meanwhile), the temp directory is removed.
     ``announce()`` runs right after the rename with SIGTERM/SIGINT held back, so a stop
@@ -73,18 +77,34 @@ def write(job_dir: Path, epoch: int, fill: Callable[[Path], None],
     return _atomic_dir(job_dir / name(epoch), fill, announce)
 
 
-def save_state(directory: Path, model: PeftModel, optimizer: torch.optim.Optimizer,
-               scheduler: torch.optim.lr_scheduler.LRScheduler, progress: Progress) -> None:
+def save_state(
+    directory: Path,
+    model: PeftModel,
+    optimizer: torch.optim.Optimizer,
+    scheduler: torch.optim.lr_scheduler.LRScheduler,
+    progress: Progress,
+) -> None:
     """Everything needed to continue after this epoch, into ``directory/state``."""
     state = directory / _STATE
     model.save_pretrained(str(state), save_embedding_layers=False)
-    torch.save({"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-                "torch_rng": torch.get_rng_state()}, state / _TRAINER)
+    torch.save(
+        {
+            "optimizer": optimizer.state_dict(),
+            "scheduler": scheduler.state_dict(),
+            "torch_rng": torch.get_rng_state(),
+        },
+        state / _TRAINER,
+    )
     (state / _PROGRESS).write_text(json.dumps(asdict(progress)))
 
 
-def load_state(job_dir: Path, epoch: int, model: PeftModel, optimizer: torch.optim.Optimizer,
-               scheduler: torch.optim.lr_scheduler.LRScheduler) -> Progress:
+def load_state(
+    job_dir: Path,
+    epoch: int,
+    model: PeftModel,
+    optimizer: torch.optim.Optimizer,
+    scheduler: torch.optim.lr_scheduler.LRScheduler,
+) -> Progress:
     """Restore the adapter, optimizer, scheduler and RNG of checkpoint ``epoch``."""
     state = job_dir / name(epoch) / _STATE
     set_peft_model_state_dict(model, load_peft_weights(str(state), device="cpu"))
@@ -111,8 +131,7 @@ def finalize(job_dir: Path, epoch: int, announce: Callable[[], None]) -> Path:
     return _atomic_dir(job_dir / FINAL, fill, announce)
 
 
-def _atomic_dir(target: Path, fill: Callable[[Path], None],
-                announce: Callable[[], None]) -> Path:
+def _atomic_dir(target: Path, fill: Callable[[Path], None], announce: Callable[[], None]) -> Path:
     tmp = target.with_name(f".{target.name}.tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()

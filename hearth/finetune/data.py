@@ -90,8 +90,10 @@ def _parse(raw: bytes, method: Method) -> Example:
         return (Tokens(line.input_ids, list(line.loss_mask)),)
     pref = _Preference.model_validate_json(raw)
     prompt = [0] * len(pref.prompt_ids)
-    return (Tokens(pref.prompt_ids + pref.chosen_ids, prompt + [1] * len(pref.chosen_ids)),
-            Tokens(pref.prompt_ids + pref.rejected_ids, prompt + [1] * len(pref.rejected_ids)))
+    return (
+        Tokens(pref.prompt_ids + pref.chosen_ids, prompt + [1] * len(pref.chosen_ids)),
+        Tokens(pref.prompt_ids + pref.rejected_ids, prompt + [1] * len(pref.rejected_ids)),
+    )
 
 
 def _reason(exc: Exception) -> str:
@@ -118,13 +120,14 @@ def epoch_order(count: int, seed: int, epoch: int) -> list[int]:
     return [int(i) for i in np.random.default_rng([seed, epoch]).permutation(count)]
 
 
-def batches(examples: Sequence[Example], batch_size: int,
-            order: Sequence[int] | None = None) -> Iterator[Batch]:
+def batches(
+    examples: Sequence[Example], batch_size: int, order: Sequence[int] | None = None
+) -> Iterator[Batch]:
     """Consecutive batches of ``batch_size`` examples in ``order`` (the last may be
     smaller)."""
     index = list(order) if order is not None else list(range(len(examples)))
     for start in range(0, len(index), batch_size):
-        yield collate([examples[i] for i in index[start:start + batch_size]])
+        yield collate([examples[i] for i in index[start : start + batch_size]])
 
 
 def steps_per_epoch(count: int, batch_size: int) -> int:

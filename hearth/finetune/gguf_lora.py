@@ -26,8 +26,15 @@ from gguf import GGMLQuantizationType, GGUFReader, GGUFValueType, GGUFWriter
 from gguf.quants import dequantize, quantize
 
 # PEFT target module (HF name) -> llama.cpp tensor name inside ``blk.<i>.``
-TARGETS = {"q_proj": "attn_q", "k_proj": "attn_k", "v_proj": "attn_v", "o_proj": "attn_output",
-           "gate_proj": "ffn_gate", "up_proj": "ffn_up", "down_proj": "ffn_down"}
+TARGETS = {
+    "q_proj": "attn_q",
+    "k_proj": "attn_k",
+    "v_proj": "attn_v",
+    "o_proj": "attn_output",
+    "gate_proj": "ffn_gate",
+    "up_proj": "ffn_up",
+    "down_proj": "ffn_down",
+}
 SUPPORTED_ARCHS = ("llama",)
 _PEFT_KEY = re.compile(r".*\blayers\.(\d+)\.(?:self_attn|mlp)\.(\w+)\.lora_([AB])\.weight")
 _FLOAT_TYPES = (GGMLQuantizationType.F32, GGMLQuantizationType.F16, GGMLQuantizationType.BF16)
@@ -57,8 +64,10 @@ class BaseGGUF:
         self.reader = GGUFReader(path)
         self.arch = str(self._field("general.architecture"))
         if self.arch not in SUPPORTED_ARCHS:
-            raise ValueError(f"fine-tuning supports {', '.join(SUPPORTED_ARCHS)} GGUF models; "
-                             f"{path.name} is {self.arch!r}")
+            raise ValueError(
+                f"fine-tuning supports {', '.join(SUPPORTED_ARCHS)} GGUF models; "
+                f"{path.name} is {self.arch!r}"
+            )
         self.n_head = int(self._field(f"{self.arch}.attention.head_count"))
         self.n_head_kv = int(self._field(f"{self.arch}.attention.head_count_kv") or self.n_head)
 
@@ -70,8 +79,11 @@ class BaseGGUF:
 def permute_rows(weights: np.ndarray, n_head: int) -> np.ndarray:
     """``convert_hf_to_gguf``'s llama q/k permutation on output rows (``n_head`` = heads
     of that projection: ``head_count`` for q, ``head_count_kv`` for k)."""
-    return (weights.reshape(n_head, 2, weights.shape[0] // n_head // 2, *weights.shape[1:])
-            .swapaxes(1, 2).reshape(weights.shape))
+    return (
+        weights.reshape(n_head, 2, weights.shape[0] // n_head // 2, *weights.shape[1:])
+        .swapaxes(1, 2)
+        .reshape(weights.shape)
+    )
 
 
 def lora_from_peft(state: Mapping[str, np.ndarray], alpha: float, base: BaseGGUF) -> LoraTensors:
@@ -115,8 +127,11 @@ def read_adapter(path: Path) -> LoraTensors:
     if field is None:
         raise ValueError(f"{path} is not a LoRA adapter GGUF (no {gguf.Keys.Adapter.LORA_ALPHA})")
     tensors = {t.name: np.array(t.data, dtype=np.float32) for t in reader.tensors}
-    pairs = {name[:-len(".lora_a")]: (a, tensors[name[:-1] + "b"])
-             for name, a in sorted(tensors.items()) if name.endswith(".lora_a")}
+    pairs = {
+        name[: -len(".lora_a")]: (a, tensors[name[:-1] + "b"])
+        for name, a in sorted(tensors.items())
+        if name.endswith(".lora_a")
+    }
     return LoraTensors(alpha=float(field.contents()), pairs=pairs)
 
 

@@ -35,7 +35,8 @@ def load_base(gguf_path: Path, cache_dir: Path | None = None) -> PreTrainedModel
         model = AutoModelForCausalLM.from_pretrained(cache_dir, dtype=torch.float32)
     else:
         model = AutoModelForCausalLM.from_pretrained(
-            gguf_path.parent, gguf_file=gguf_path.name, dtype=torch.float32)
+            gguf_path.parent, gguf_file=gguf_path.name, dtype=torch.float32
+        )
         if cache_dir is not None:
             _write_cache(model, cache_dir, stamp)
     model.requires_grad_(False)
@@ -76,8 +77,14 @@ def _write_cache(model: PreTrainedModel, cache_dir: Path, stamp: dict[str, Any])
 
 def add_lora(model: PreTrainedModel, settings: LoraSettings) -> PeftModel:
     """Wrap ``model`` with fresh LoRA layers (no dropout, no bias) on ``settings.targets``."""
-    config = LoraConfig(r=settings.r, lora_alpha=settings.alpha, lora_dropout=0.0, bias="none",
-                        target_modules=list(settings.targets), task_type="CAUSAL_LM")
+    config = LoraConfig(
+        r=settings.r,
+        lora_alpha=settings.alpha,
+        lora_dropout=0.0,
+        bias="none",
+        target_modules=list(settings.targets),
+        task_type="CAUSAL_LM",
+    )
     peft_model = get_peft_model(model, config)
     peft_model.train()
     return peft_model
@@ -89,16 +96,18 @@ def lora_arrays(model: PeftModel) -> dict[str, np.ndarray]:
     return {k: v.detach().to(torch.float32).numpy().copy() for k, v in state.items()}
 
 
-def target_logits(model: PreTrainedModel | PeftModel,
-                  batch: Batch) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def target_logits(
+    model: PreTrainedModel | PeftModel, batch: Batch
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Logits at the target positions only: ``(logits [N, vocab], targets [N], rows [N])``
     where ``rows`` is each target's batch row. Skipping the LM head on prompt tokens saves
     memory (vocab 49,152 x fp32 per position) and ~15% of a step."""
     lm = cast(PreTrainedModel, model.get_base_model() if isinstance(model, PeftModel) else model)
     decoder = cast(torch.nn.Module, lm.get_decoder())
     head = cast(torch.nn.Module, lm.get_output_embeddings())
-    hidden = decoder(input_ids=batch.input_ids, attention_mask=batch.attention_mask,
-                              use_cache=False).last_hidden_state
+    hidden = decoder(
+        input_ids=batch.input_ids, attention_mask=batch.attention_mask, use_cache=False
+    ).last_hidden_state
     mask = batch.loss_mask[:, 1:]
     logits = head(hidden[:, :-1][mask])
     cap = getattr(lm.config, "final_logit_softcapping", None)

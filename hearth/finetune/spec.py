@@ -76,8 +76,9 @@ class LoraSettings(_Strict):
 
     r: int = Field(default=16, ge=1, le=256)
     alpha: int = Field(default=32, ge=1)
-    targets: tuple[Target, ...] = Field(default=("q_proj", "k_proj", "v_proj", "o_proj"),
-                                        min_length=1)
+    targets: tuple[Target, ...] = Field(
+        default=("q_proj", "k_proj", "v_proj", "o_proj"), min_length=1
+    )
 
 
 class JobSpec(_Strict):
@@ -191,8 +192,7 @@ class ErrorEvent(_Strict):
 WorkerEvent = StartedEvent | StepEvent | CheckpointEvent | DoneEvent | ErrorEvent
 """One line of the worker's stdout."""
 
-_EVENT: TypeAdapter[WorkerEvent] = TypeAdapter(
-    Annotated[WorkerEvent, Field(discriminator="event")])
+_EVENT: TypeAdapter[WorkerEvent] = TypeAdapter(Annotated[WorkerEvent, Field(discriminator="event")])
 
 
 def event_line(event: WorkerEvent) -> str:

@@ -34,7 +34,8 @@ class Trainer:
         params = [p for p in model.parameters() if p.requires_grad]
         self.optimizer = torch.optim.AdamW(params, lr=spec.learning_rate, weight_decay=0.0)
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(
-            self.optimizer, lambda step: max(0.0, 1.0 - step / total_steps))
+            self.optimizer, lambda step: max(0.0, 1.0 - step / total_steps)
+        )
 
     def _loss(self, batch: Batch) -> sft.Stats:
         if self._method == "dpo":

@@ -114,8 +114,12 @@ def run(job_dir: Path, events: Events) -> None:
     valid = data.load(_resolve(job_dir, spec.valid), spec.method) if spec.valid else []
     per_epoch = data.steps_per_epoch(len(train), hp.batch_size)
     done_epochs = min(checkpoint.latest(job_dir), hp.n_epochs)
-    started = StartedEvent(total_steps=per_epoch * hp.n_epochs, epochs=hp.n_epochs,
-                           steps_per_epoch=per_epoch, resumed_from_epoch=done_epochs)
+    started = StartedEvent(
+        total_steps=per_epoch * hp.n_epochs,
+        epochs=hp.n_epochs,
+        steps_per_epoch=per_epoch,
+        resumed_from_epoch=done_epochs,
+    )
     if done_epochs == hp.n_epochs:  # killed after the last checkpoint: only finish up
         events.emit(started)
         _finish(job_dir, events, checkpoint.read_progress(job_dir, done_epochs))
@@ -129,37 +133,65 @@ def run(job_dir: Path, events: Events) -> None:
     trainer = Trainer(spec, add_lora(model, spec.lora), per_epoch * hp.n_epochs)
     progress = checkpoint.Progress()
     if done_epochs:
-        progress = checkpoint.load_state(job_dir, done_epochs, trainer.model, trainer.optimizer,
-                                         trainer.scheduler)
+        progress = checkpoint.load_state(
+            job_dir, done_epochs, trainer.model, trainer.optimizer, trainer.scheduler
+        )
     events.emit(started)
 
     valid_batches = list(data.batches(valid, hp.batch_size))
-    bar = tqdm(total=per_epoch * hp.n_epochs, initial=progress.step, unit="step",
-               desc=f"fine-tune {job_dir.name}", file=sys.stderr, dynamic_ncols=True,
-               mininterval=1.0 if sys.stderr.isatty() else 15.0)
+    bar = tqdm(
+        total=per_epoch * hp.n_epochs,
+        initial=progress.step,
+        unit="step",
+        desc=f"fine-tune {job_dir.name}",
+        file=sys.stderr,
+        dynamic_ncols=True,
+        mininterval=1.0 if sys.stderr.isatty() else 15.0,
+    )
 
     def fill(directory: Path) -> None:  # one checkpoint's files (merged GGUF: ~1.5 s)
         lora = lora_from_peft(lora_arrays(trainer.model), spec.lora.alpha, base)
         write_adapter(directory / checkpoint.ADAPTER, lora, base)
         write_merged(directory / checkpoint.MODEL, base, lora)
-        checkpoint.save_state(directory, trainer.model, trainer.optimizer, trainer.scheduler,
-                              progress)
+        checkpoint.save_state(
+            directory, trainer.model, trainer.optimizer, trainer.scheduler, progress
+        )
 
     for epoch in range(done_epochs + 1, hp.n_epochs + 1):
-        progress.metrics = _train_epoch(trainer, spec, epoch, train, valid_batches, progress,
-                                        events, bar)
+        progress.metrics = _train_epoch(
+            trainer, spec, epoch, train, valid_batches, progress, events, bar
+        )
         progress.epoch = epoch
         ckpt = checkpoint_dir(epoch)
-        checkpoint.write(job_dir, epoch, fill, partial(events.emit, CheckpointEvent(
-            epoch=epoch, step=progress.step, model=f"{ckpt}/{MODEL}", adapter=f"{ckpt}/{ADAPTER}",
-            metrics=CheckpointMetrics.model_validate(progress.metrics))))
+        checkpoint.write(
+            job_dir,
+            epoch,
+            fill,
+            partial(
+                events.emit,
+                CheckpointEvent(
+                    epoch=epoch,
+                    step=progress.step,
+                    model=f"{ckpt}/{MODEL}",
+                    adapter=f"{ckpt}/{ADAPTER}",
+                    metrics=CheckpointMetrics.model_validate(progress.metrics),
+                ),
+            ),
+        )
     bar.close()
     _finish(job_dir, events, progress)
 
 
-def _train_epoch(trainer: Trainer, spec: JobSpec, epoch: int, train: list[data.Example],
-                 valid_batches: list[data.Batch], progress: checkpoint.Progress,
-                 events: Events, bar: tqdm) -> dict[str, float]:
+def _train_epoch(
+    trainer: Trainer,
+    spec: JobSpec,
+    epoch: int,
+    train: list[data.Example],
+    valid_batches: list[data.Batch],
+    progress: checkpoint.Progress,
+    events: Events,
+    bar: tqdm,
+) -> dict[str, float]:
     """One pass over ``train`` in this epoch's order, a ``step`` event per batch (the last
     one with the full validation loss); returns the checkpoint's metrics."""
     batch_size = spec.hyperparameters.batch_size
@@ -170,13 +202,18 @@ def _train_epoch(trainer: Trainer, spec: JobSpec, epoch: int, train: list[data.E
     for index, batch in enumerate(data.batches(train, batch_size, order), start=1):
         result = trainer.step(batch)
         if not math.isfinite(result.loss):
-            raise ValueError("the training loss is no longer finite; "
-                             "try a lower learning_rate_multiplier")
+            raise ValueError(
+                "the training loss is no longer finite; try a lower learning_rate_multiplier"
+            )
         results.append(result)
         progress.step += 1
         progress.trained_tokens += batch.tokens
-        step = {"step": progress.step, "epoch": epoch, "train_loss": result.loss,
-                "tokens": batch.tokens}
+        step = {
+            "step": progress.step,
+            "epoch": epoch,
+            "train_loss": result.loss,
+            "tokens": batch.tokens,
+        }
         if result.accuracy is not None:
             step["train_mean_token_accuracy"] = result.accuracy
         if valid_batches and index == per_epoch:
@@ -193,12 +230,14 @@ def _train_epoch(trainer: Trainer, spec: JobSpec, epoch: int, train: list[data.E
 def _check_fits(config: Any, examples: list[data.Example]) -> None:
     vocab = int(config.vocab_size)
     if data.max_token_id(examples) >= vocab:
-        raise ValueError(f"token id {data.max_token_id(examples)} is outside the model's "
-                         f"vocabulary of {vocab}")
+        raise ValueError(
+            f"token id {data.max_token_id(examples)} is outside the model's vocabulary of {vocab}"
+        )
     context = int(config.max_position_embeddings)
     if data.longest(examples) > context:
-        raise ValueError(f"an example has {data.longest(examples)} tokens; the model's "
-                         f"context is {context}")
+        raise ValueError(
+            f"an example has {data.longest(examples)} tokens; the model's context is {context}"
+        )
 
 
 def _valid_metrics(result: Result, *, full: bool) -> dict[str, float]:
@@ -213,22 +252,37 @@ def _valid_metrics(result: Result, *, full: bool) -> dict[str, float]:
 def _checkpoint_metrics(step: int, results: list[Result], last: dict[str, Any]) -> dict[str, float]:
     """OpenAI's checkpoint ``metrics``: train figures are the epoch's means, valid ones
     the full validation set at the checkpoint."""
-    metrics: dict[str, float] = {"step": step,
-                                 "train_loss": sum(r.loss for r in results) / len(results)}
+    metrics: dict[str, float] = {
+        "step": step,
+        "train_loss": sum(r.loss for r in results) / len(results),
+    }
     accuracies = [r.accuracy for r in results if r.accuracy is not None]
     if accuracies:
         metrics["train_mean_token_accuracy"] = sum(accuracies) / len(accuracies)
-    for key in ("valid_loss", "valid_mean_token_accuracy", "full_valid_loss",
-                "full_valid_mean_token_accuracy"):
+    for key in (
+        "valid_loss",
+        "valid_mean_token_accuracy",
+        "full_valid_loss",
+        "full_valid_mean_token_accuracy",
+    ):
         if key in last:
             metrics[key] = last[key]
     return metrics
 
 
 def _finish(job_dir: Path, events: Events, progress: checkpoint.Progress) -> None:
-    checkpoint.finalize(job_dir, progress.epoch, partial(events.emit, DoneEvent(
-        trained_tokens=progress.trained_tokens, model=f"{FINAL}/{MODEL}",
-        adapter=f"{FINAL}/{ADAPTER}")))
+    checkpoint.finalize(
+        job_dir,
+        progress.epoch,
+        partial(
+            events.emit,
+            DoneEvent(
+                trained_tokens=progress.trained_tokens,
+                model=f"{FINAL}/{MODEL}",
+                adapter=f"{FINAL}/{ADAPTER}",
+            ),
+        ),
+    )
 
 
 def _message(exc: Exception) -> str:

@@ -61,8 +61,15 @@ class Work(Protocol):
 class JobRunner:
     """Claims and executes the rows of one ``Work``; ``wake()`` after creating one."""
 
-    def __init__(self, sessions: sessionmaker[Session], work: Work, *, lease_seconds: float,
-                 concurrency: int = 1, max_attempts: int = MAX_ATTEMPTS) -> None:
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        work: Work,
+        *,
+        lease_seconds: float,
+        concurrency: int = 1,
+        max_attempts: int = MAX_ATTEMPTS,
+    ) -> None:
         self._sessions = sessions
         self._work = work
         self._ttl = lease_seconds
@@ -79,8 +86,9 @@ class JobRunner:
         if self._claiming is None:
             self._stopping = False
             self._loop = asyncio.get_running_loop()
-            self._claiming = asyncio.create_task(self._claim_loop(),
-                                                 name=f"{self._work.name}-runner")
+            self._claiming = asyncio.create_task(
+                self._claim_loop(), name=f"{self._work.name}-runner"
+            )
 
     async def stop(self) -> None:
         """Stop claiming and cancel every run in progress; their leases are dropped
@@ -115,13 +123,18 @@ class JobRunner:
             try:
                 while len(self._active) < self._concurrency:
                     claimed = await asyncio.to_thread(
-                        leases.claim_next, self._sessions, self._work.table,
-                        self._work.statuses, self._ttl)
+                        leases.claim_next,
+                        self._sessions,
+                        self._work.table,
+                        self._work.statuses,
+                        self._ttl,
+                    )
                     if claimed is None:
                         break
                     job_id, attempts = claimed
                     self._active[job_id] = asyncio.create_task(
-                        self._execute(job_id, attempts), name=f"{self._work.name}-{job_id}")
+                        self._execute(job_id, attempts), name=f"{self._work.name}-{job_id}"
+                    )
             except Exception:  # e.g. the database is busy: try again at the next poll
                 log.exception("claiming %s rows failed", self._work.name)
             with contextlib.suppress(TimeoutError):
@@ -138,8 +151,9 @@ class JobRunner:
                 await self._work.run(job_id)
         except asyncio.CancelledError:
             if self._stopping:  # a clean stop: resume at once, not counted as a crash
-                leases.release(self._sessions, self._work.table, job_id,
-                               attempts=self._work.table.attempts - 1)
+                leases.release(
+                    self._sessions, self._work.table, job_id, attempts=self._work.table.attempts - 1
+                )
             raise
         except Exception as exc:
             log.exception("%s %s failed", self._work.name, job_id)
@@ -154,8 +168,9 @@ class JobRunner:
         while True:
             await asyncio.sleep(self._ttl / 3)
             try:
-                held = await asyncio.to_thread(leases.renew, self._sessions,
-                                               self._work.table, job_id, self._ttl)
+                held = await asyncio.to_thread(
+                    leases.renew, self._sessions, self._work.table, job_id, self._ttl
+                )
             except Exception:  # e.g. the database is busy: the next renewal may work
                 log.exception("renewing the lease of %s %s failed", self._work.name, job_id)
                 continue

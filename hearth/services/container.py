@@ -60,8 +60,7 @@ class Services:
         self.models = Models(self.registry, self.audio)
 
     @classmethod
-    def build(cls, settings: Settings,
-              clock: Callable[[], float] = time.monotonic) -> Services:
+    def build(cls, settings: Settings, clock: Callable[[], float] = time.monotonic) -> Services:
         """Create the data dir, migrate the database, bootstrap the API key (printing a
         generated one once) and load the chat models; speech models are only located here
         and load on first use (``clock``: prompt-cache expiry, speech-model idle time)."""
@@ -76,19 +75,34 @@ class Services:
             print(f"Created API key (shown once, store it now): {created}", flush=True)
         models = ModelRegistry.load(settings.engine, clock)
         audio = AudioRegistry.build(settings.speech, clock)
-        log.info("serving models: %s", ", ".join(
-            [m.id for m in models.list()] + [m.id for m in audio.models()]))
+        log.info(
+            "serving models: %s",
+            ", ".join([m.id for m in models.list()] + [m.id for m in audio.models()]),
+        )
         stored = StoredCompletions(StoredCompletionRepository(sessions))
         chat = ChatCompletions(models, stored)
-        realtime = Realtime(settings.realtime, settings.speech, models, chat, audio,
-                            ClientSecretStore(sessions))
-        files = Files(FileRepository(sessions), BlobStore(settings.data_dir / "blobs"),
-                      settings.storage)
-        return cls(settings, db, api_keys, Auth(api_keys), models, chat, audio, Speech(audio),
-                   Transcriptions(audio, settings.speech),
-                   realtime, files, stored, Evals(EvalStore(sessions), chat, files, stored,
-                                                   settings.jobs),
-                   FineTuning(FineTuningStore(sessions), files, models, settings.jobs))
+        realtime = Realtime(
+            settings.realtime, settings.speech, models, chat, audio, ClientSecretStore(sessions)
+        )
+        files = Files(
+            FileRepository(sessions), BlobStore(settings.data_dir / "blobs"), settings.storage
+        )
+        return cls(
+            settings,
+            db,
+            api_keys,
+            Auth(api_keys),
+            models,
+            chat,
+            audio,
+            Speech(audio),
+            Transcriptions(audio, settings.speech),
+            realtime,
+            files,
+            stored,
+            Evals(EvalStore(sessions), chat, files, stored, settings.jobs),
+            FineTuning(FineTuningStore(sessions), files, models, settings.jobs),
+        )
 
     async def start_background(self) -> None:
         """Start the eval-run and fine-tuning runners (on the serving event loop); they

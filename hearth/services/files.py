@@ -30,8 +30,14 @@ from hearth.store.files import FileRepository
 from hearth.store.models import StoredFile, now_unix
 
 Purpose = Literal["assistants", "batch", "fine-tune", "vision", "user_data", "evals"]
-UPLOAD_PURPOSES: tuple[str, ...] = ("assistants", "batch", "fine-tune", "vision",
-                                    "user_data", "evals")
+UPLOAD_PURPOSES: tuple[str, ...] = (
+    "assistants",
+    "batch",
+    "fine-tune",
+    "vision",
+    "user_data",
+    "evals",
+)
 """Purposes a client may upload with (``FilePurpose``)."""
 OUTPUT_PURPOSES: tuple[str, ...] = ("assistants_output", "batch_output", "fine-tune-results")
 """Purposes only the server creates (``create_bytes``), e.g. fine-tuning result files."""
@@ -62,10 +68,19 @@ class CreateParams(BaseModel):
 
 
 def _object(row: StoredFile) -> FileObject:
-    obj = FileObject.model_validate({
-        "id": row.id, "object": "file", "bytes": row.bytes, "created_at": row.created_at,
-        "expires_at": row.expires_at, "filename": row.filename, "purpose": "user_data",
-        "status": row.status, "status_details": row.status_details})
+    obj = FileObject.model_validate(
+        {
+            "id": row.id,
+            "object": "file",
+            "bytes": row.bytes,
+            "created_at": row.created_at,
+            "expires_at": row.expires_at,
+            "filename": row.filename,
+            "purpose": "user_data",
+            "status": row.status,
+            "status_details": row.status_details,
+        }
+    )
     # FileObject's purpose Literal lags the upload purposes (no "evals", which the SDK's
     # FilePurpose has): the rest is validated, the stored purpose set as it is
     obj.purpose = row.purpose  # type: ignore[assignment]
@@ -79,8 +94,11 @@ def _not_found(file_id: str, param: str = "file_id") -> NotFound:
 def _check_purpose(purpose: str, allowed: tuple[str, ...]) -> None:
     if purpose not in allowed:
         choices = ", ".join(f"'{p}'" for p in allowed)
-        raise InvalidRequest(f"Invalid value: '{purpose}'. 'purpose' must be one of "
-                             f"{choices}.", param="purpose", code="invalid_value")
+        raise InvalidRequest(
+            f"Invalid value: '{purpose}'. 'purpose' must be one of {choices}.",
+            param="purpose",
+            code="invalid_value",
+        )
 
 
 def _read_all(fh: BinaryIO) -> Iterator[bytes]:
@@ -93,8 +111,7 @@ class Files:
     """Upload, list, retrieve, content, delete; bytes in ``BlobStore``, rows in
     ``FileRepository``."""
 
-    def __init__(self, repo: FileRepository, blobs: BlobStore,
-                 storage: StorageSettings) -> None:
+    def __init__(self, repo: FileRepository, blobs: BlobStore, storage: StorageSettings) -> None:
         self._repo = repo
         self.blobs = blobs
         self._max_bytes = int(storage.max_file_mb * 1_000_000)
@@ -104,19 +121,20 @@ class Files:
         """Largest upload in bytes (``max_file_mb``)."""
         return self._max_bytes
 
-    async def create(self, caller: Principal, params: CreateParams, filename: str,
-                     chunks: AsyncIterable[bytes]) -> FileObject:
+    async def create(
+        self, caller: Principal, params: CreateParams, filename: str, chunks: AsyncIterable[bytes]
+    ) -> FileObject:
         """Store ``chunks`` (the uploaded file, streamed) as a new file of the caller's
         project. Expiry: ``params.expires_after`` or, without one, 30 days for ``batch``
         and never for other purposes. ``PayloadTooLarge`` (413, nothing kept) beyond
         ``max_file_mb``."""
         key, size = await self.blobs.put_stream(chunks, self._max_bytes)
         seconds = params.expires_after.seconds if params.expires_after else None
-        return await self._insert(caller, filename or "upload", params.purpose, key, size,
-                                  seconds)
+        return await self._insert(caller, filename or "upload", params.purpose, key, size, seconds)
 
-    async def create_bytes(self, caller: Principal, filename: str, data: bytes,
-                           purpose: str) -> FileObject:
+    async def create_bytes(
+        self, caller: Principal, filename: str, data: bytes, purpose: str
+    ) -> FileObject:
         """Store server-made bytes (e.g. a fine-tuning results file) as a file of the
         caller's project; ``purpose`` may also be one of ``OUTPUT_PURPOSES``. No size
         limit; expiry as ``create`` without ``expires_after``. ``InvalidRequest`` (400,
@@ -125,8 +143,15 @@ class Files:
         key, size = await asyncio.to_thread(self.blobs.put, [data])
         return await self._insert(caller, filename, purpose, key, size, None)
 
-    async def _insert(self, caller: Principal, filename: str, purpose: str, key: str,
-                      size: int, expires_in: int | None) -> FileObject:
+    async def _insert(
+        self,
+        caller: Principal,
+        filename: str,
+        purpose: str,
+        key: str,
+        size: int,
+        expires_in: int | None,
+    ) -> FileObject:
         def insert() -> StoredFile:
             created_at = now_unix()
             if expires_in is None and purpose == "batch":
@@ -134,9 +159,15 @@ class Files:
             else:
                 expires_at = None if expires_in is None else created_at + expires_in
             try:
-                row = self._repo.insert(caller.project_id, filename=filename,
-                                        purpose=purpose, blob_key=key, size=size,
-                                        created_at=created_at, expires_at=expires_at)
+                row = self._repo.insert(
+                    caller.project_id,
+                    filename=filename,
+                    purpose=purpose,
+                    blob_key=key,
+                    size=size,
+                    created_at=created_at,
+                    expires_at=expires_at,
+                )
             except BaseException:  # no row names the blob
                 self.blobs.delete(key)
                 raise
@@ -145,16 +176,18 @@ class Files:
 
         return _object(await asyncio.to_thread(insert))
 
-    async def list(self, caller: Principal, page: PageParams, *,
-                   purpose: str | None = None) -> CursorPage[FileObject]:
+    async def list(
+        self, caller: Principal, page: PageParams, *, purpose: str | None = None
+    ) -> CursorPage[FileObject]:
         """The project's live files (OpenAI's defaults: up to 10,000, newest first);
         ``purpose`` filters exactly. ``InvalidRequest`` for a cursor that is not one of
         them."""
 
         def rows() -> CursorPage[FileObject]:
             self._sweep(caller.project_id)
-            return self._repo.page(caller.project_id, page, purpose=purpose,
-                                   now=now_unix()).to(_object)
+            return self._repo.page(caller.project_id, page, purpose=purpose, now=now_unix()).to(
+                _object
+            )
 
         return await asyncio.to_thread(rows)
 
@@ -164,23 +197,26 @@ class Files:
 
     async def delete(self, caller: Principal, file_id: str) -> FileDeleted:
         """Delete the row, then its bytes. ``NotFound`` as ``retrieve``."""
-        row = await asyncio.to_thread(self._repo.delete, caller.project_id, file_id,
-                                      now=now_unix())
+        row = await asyncio.to_thread(self._repo.delete, caller.project_id, file_id, now=now_unix())
         if row is None:
             raise _not_found(file_id)
         await asyncio.to_thread(self.blobs.delete, row.blob_key)
         return FileDeleted(id=file_id, object="file", deleted=True)
 
-    async def content(self, caller: Principal, file_id: str,
-                      ) -> tuple[FileObject, Iterator[bytes]]:
+    async def content(
+        self,
+        caller: Principal,
+        file_id: str,
+    ) -> tuple[FileObject, Iterator[bytes]]:
         """The ``FileObject`` and its bytes as a (sync, blocking) iterator of chunks over
         the opened blob, closed when the iterator is exhausted or closed; a delete
         meanwhile does not cut the read short. ``NotFound`` as ``retrieve``."""
         obj, fh = await asyncio.to_thread(self._open, caller.project_id, file_id, "file_id")
         return obj, _read_all(fh)
 
-    async def read(self, caller: Principal, file_id: str, *,
-                   purposes: tuple[str, ...] | None, param: str) -> tuple[FileObject, bytes]:
+    async def read(
+        self, caller: Principal, file_id: str, *, purposes: tuple[str, ...] | None, param: str
+    ) -> tuple[FileObject, bytes]:
         """``(FileObject, bytes)`` of a file another request names in ``param`` (e.g.
         ``training_file``). ``NotFound`` (404, ``param``) if the project has no such live
         file; ``InvalidRequest`` (400, ``param``, code ``invalid_file_purpose``) if
@@ -191,9 +227,12 @@ class Files:
             with fh:
                 if purposes is not None and obj.purpose not in purposes:
                     wanted = " or ".join(f"'{p}'" for p in purposes)
-                    raise InvalidRequest(f"File {file_id} has purpose '{obj.purpose}', but "
-                                         f"{wanted} is required for '{param}'.", param=param,
-                                         code="invalid_file_purpose")
+                    raise InvalidRequest(
+                        f"File {file_id} has purpose '{obj.purpose}', but "
+                        f"{wanted} is required for '{param}'.",
+                        param=param,
+                        code="invalid_file_purpose",
+                    )
                 return obj, fh.read()
 
         return await asyncio.to_thread(read)

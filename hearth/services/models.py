@@ -58,16 +58,19 @@ class Models:
         return await asyncio.to_thread(self._delete, caller.organization_id, model_id)
 
     def _models(self, organization_id: str) -> builtins.list[Model]:
-        return ([_model(m.id, m.created, m.owner)
-                 for m in self._registry.list(organization_id)]
-                + [_model(m.id, m.created) for m in self._audio.models()])
+        return [_model(m.id, m.created, m.owner) for m in self._registry.list(organization_id)] + [
+            _model(m.id, m.created) for m in self._audio.models()
+        ]
 
     def _delete(self, organization_id: str, model_id: str) -> ModelDeleted:
         if any(m.id == model_id for m in self._registry.list()) or model_id in {
-                m.id for m in self._audio.models()}:
-            raise PermissionDenied(f"The model `{model_id}` is not a fine-tuned model of "
-                                   "your organization; only those can be deleted.",
-                                   param="model")
+            m.id for m in self._audio.models()
+        }:
+            raise PermissionDenied(
+                f"The model `{model_id}` is not a fine-tuned model of "
+                "your organization; only those can be deleted.",
+                param="model",
+            )
         catalog = self._registry.catalog
         extra = catalog.resolve(model_id) if catalog else None
         if catalog is None or extra is None or extra.owner != organization_id:
@@ -79,10 +82,12 @@ class Models:
 
 
 def _not_found(model_id: str) -> ModelNotFound:
-    return ModelNotFound(f"The model `{model_id}` does not exist or you do not have access "
-                         "to it.", param="model")
+    return ModelNotFound(
+        f"The model `{model_id}` does not exist or you do not have access to it.", param="model"
+    )
 
 
 def _model(model_id: str, created: int, owner: str | None = None) -> Model:
-    return Model(id=model_id, object="model", created=created, owned_by=owner or "hearth",
-                 shutdown_date=None)
+    return Model(
+        id=model_id, object="model", created=created, owned_by=owner or "hearth", shutdown_date=None
+    )

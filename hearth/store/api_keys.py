@@ -225,8 +225,9 @@ class ApiKeyStore:
             row = session.execute(stmt).one_or_none()
         if row is None:
             return None
-        return Principal(organization_id=row.organization_id, project_id=row.project_id,
-                         api_key_id=row.id)
+        return Principal(
+            organization_id=row.organization_id, project_id=row.project_id, api_key_id=row.id
+        )
 
     def clear_cache(self) -> None:
         """Forget all cached verifications (e.g. after deleting keys)."""

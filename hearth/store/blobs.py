@@ -19,8 +19,9 @@ from hearth.errors import PayloadTooLarge
 def too_large(limit: int) -> PayloadTooLarge:
     """The 413 of an upload over ``limit`` bytes (OpenAI's wording), ``param`` ``file``,
     code ``file_too_large``: the one message, whether the form or the store notices."""
-    return PayloadTooLarge(f"Maximum content size limit ({limit} bytes) exceeded.",
-                           param="file", code="file_too_large")
+    return PayloadTooLarge(
+        f"Maximum content size limit ({limit} bytes) exceeded.", param="file", code="file_too_large"
+    )
 
 
 class BlobWriter:
@@ -86,8 +87,11 @@ class BlobStore:
         finally:
             blob.abort()
 
-    async def put_stream(self, chunks: AsyncIterable[bytes], max_bytes: int,
-                         ) -> tuple[str, int]:
+    async def put_stream(
+        self,
+        chunks: AsyncIterable[bytes],
+        max_bytes: int,
+    ) -> tuple[str, int]:
         """Store an async stream, writing on a worker thread; ``(key, size in bytes)``.
         ``PayloadTooLarge`` (nothing kept) beyond ``max_bytes``."""
         blob = await asyncio.to_thread(self.writer, max_bytes)

@@ -36,17 +36,22 @@ class ClientSecretStore:
     def __init__(self, sessions: sessionmaker[Session]) -> None:
         self._sessions = sessions
 
-    def create(self, principal: Principal, session: dict[str, Any],
-               expires_at: int) -> str:
+    def create(self, principal: Principal, session: dict[str, Any], expires_at: int) -> str:
         """Store a new secret for ``principal`` and return its plaintext (once)."""
         secret = PREFIX + secrets.token_urlsafe(32)
         with self._sessions.begin() as db:
-            db.execute(delete(RealtimeClientSecret)
-                       .where(RealtimeClientSecret.expires_at < now_unix()))
-            db.add(RealtimeClientSecret(
-                id="cs_" + secrets.token_urlsafe(16), secret_hash=hash_secret(secret),
-                api_key_id=principal.api_key_id, session=json.dumps(session),
-                expires_at=expires_at))
+            db.execute(
+                delete(RealtimeClientSecret).where(RealtimeClientSecret.expires_at < now_unix())
+            )
+            db.add(
+                RealtimeClientSecret(
+                    id="cs_" + secrets.token_urlsafe(16),
+                    secret_hash=hash_secret(secret),
+                    api_key_id=principal.api_key_id,
+                    session=json.dumps(session),
+                    expires_at=expires_at,
+                )
+            )
         return secret
 
     def verify(self, secret: str) -> ClientSecret | None:
@@ -54,17 +59,21 @@ class ClientSecretStore:
         if not secret.startswith(PREFIX):
             return None
         digest = hash_secret(secret)
-        stmt = (select(RealtimeClientSecret, ApiKey.project_id, Project.organization_id)
-                .join(ApiKey, RealtimeClientSecret.api_key_id == ApiKey.id)
-                .join(Project, ApiKey.project_id == Project.id)
-                .where(RealtimeClientSecret.secret_hash == digest))
+        stmt = (
+            select(RealtimeClientSecret, ApiKey.project_id, Project.organization_id)
+            .join(ApiKey, RealtimeClientSecret.api_key_id == ApiKey.id)
+            .join(Project, ApiKey.project_id == Project.id)
+            .where(RealtimeClientSecret.secret_hash == digest)
+        )
         with self._sessions() as db:
             row = db.execute(stmt).one_or_none()
         if row is None:
             return None
         record, project_id, organization_id = row
-        if not hmac.compare_digest(record.secret_hash, digest) or \
-                record.expires_at <= now_unix():
+        if not hmac.compare_digest(record.secret_hash, digest) or record.expires_at <= now_unix():
             return None
-        return ClientSecret(Principal(organization_id, project_id, record.api_key_id),
-                            json.loads(record.session), record.expires_at)
+        return ClientSecret(
+            Principal(organization_id, project_id, record.api_key_id),
+            json.loads(record.session),
+            record.expires_at,
+        )

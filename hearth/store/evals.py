@@ -32,15 +32,29 @@ class EvalRepository:
     def __init__(self, sessions: sessionmaker[Session]) -> None:
         self._sessions = sessions
 
-    def insert(self, project_id: str, *, name: str | None, data_source_config: dict[str, Any],
-               testing_criteria: list[dict[str, Any]],
-               metadata: dict[str, str] | None) -> Eval:
+    def insert(
+        self,
+        project_id: str,
+        *,
+        name: str | None,
+        data_source_config: dict[str, Any],
+        testing_criteria: list[dict[str, Any]],
+        metadata: dict[str, str] | None,
+    ) -> Eval:
         """A new eval (id ``eval_<24 alnum>``, named by its id when ``name`` is None)."""
         now = now_unix()
         eval_id = new_id("eval_")
-        row = Eval(id=eval_id, project_id=project_id, name=eval_id if name is None else name,
-                   data_source_config=data_source_config, testing_criteria=testing_criteria,
-                   metadata_=metadata, created_at=now, updated_at=now, seq=next_seq())
+        row = Eval(
+            id=eval_id,
+            project_id=project_id,
+            name=eval_id if name is None else name,
+            data_source_config=data_source_config,
+            testing_criteria=testing_criteria,
+            metadata_=metadata,
+            created_at=now,
+            updated_at=now,
+            seq=next_seq(),
+        )
         with self._sessions.begin() as session:
             session.add(row)
         return row
@@ -94,26 +108,46 @@ class RunRepository:
     def __init__(self, sessions: sessionmaker[Session]) -> None:
         self._sessions = sessions
 
-    def insert(self, project_id: str, organization_id: str, eval_id: str, *, name: str,
-               model: str | None, data_source: dict[str, Any],
-               metadata: dict[str, str] | None, counters: dict[str, Any]) -> EvalRun:
+    def insert(
+        self,
+        project_id: str,
+        organization_id: str,
+        eval_id: str,
+        *,
+        name: str,
+        model: str | None,
+        data_source: dict[str, Any],
+        metadata: dict[str, str] | None,
+        counters: dict[str, Any],
+    ) -> EvalRun:
         """A new ``queued`` run (id ``evalrun_<24 alnum>``); ``counters``: the
         ``result_counts``, ``per_testing_criteria_results`` and ``per_model_usage``
         columns."""
-        row = EvalRun(id=new_id("evalrun_"), eval_id=eval_id, project_id=project_id,
-                      organization_id=organization_id, name=name, model=model,
-                      status="queued", data_source=data_source, metadata_=metadata,
-                      error=None, created_at=now_unix(), seq=next_seq(), attempts=0,
-                      **counters)
+        row = EvalRun(
+            id=new_id("evalrun_"),
+            eval_id=eval_id,
+            project_id=project_id,
+            organization_id=organization_id,
+            name=name,
+            model=model,
+            status="queued",
+            data_source=data_source,
+            metadata_=metadata,
+            error=None,
+            created_at=now_unix(),
+            seq=next_seq(),
+            attempts=0,
+            **counters,
+        )
         with self._sessions.begin() as session:
             session.add(row)
         return row
 
-    def page(self, project_id: str, eval_id: str, page: PageParams, *,
-             status: str | None) -> Page[EvalRun]:
+    def page(
+        self, project_id: str, eval_id: str, page: PageParams, *, status: str | None
+    ) -> Page[EvalRun]:
         """One page of the eval's runs, only those with ``status`` when given."""
-        stmt = select(EvalRun).where(EvalRun.project_id == project_id,
-                                     EvalRun.eval_id == eval_id)
+        stmt = select(EvalRun).where(EvalRun.project_id == project_id, EvalRun.eval_id == eval_id)
         if status is not None:
             stmt = stmt.where(EvalRun.status == status)
         with self._sessions() as session:
@@ -130,18 +164,27 @@ class RunRepository:
         meanwhile stays finished), or None if there is none."""
         with self._sessions.begin() as session:
             session.execute(
-                update(EvalRun).where(EvalRun.id == run_id, EvalRun.eval_id == eval_id,
-                                      EvalRun.project_id == project_id,
-                                      EvalRun.status.in_(ACTIVE))
-                .values(status="canceled", lease_owner=None, lease_expires_at=None))
+                update(EvalRun)
+                .where(
+                    EvalRun.id == run_id,
+                    EvalRun.eval_id == eval_id,
+                    EvalRun.project_id == project_id,
+                    EvalRun.status.in_(ACTIVE),
+                )
+                .values(status="canceled", lease_owner=None, lease_expires_at=None)
+            )
             return _run(session, project_id, eval_id, run_id)
 
     def delete(self, project_id: str, eval_id: str, run_id: str) -> bool:
         """Delete the run and its output items; False if there is none."""
         with self._sessions.begin() as session:
             done = session.execute(
-                delete(EvalRun).where(EvalRun.id == run_id, EvalRun.eval_id == eval_id,
-                                      EvalRun.project_id == project_id))
+                delete(EvalRun).where(
+                    EvalRun.id == run_id,
+                    EvalRun.eval_id == eval_id,
+                    EvalRun.project_id == project_id,
+                )
+            )
             return bool(done.rowcount == 1)  # type: ignore[attr-defined]
 
     # --- the executor's writes (the run leased by this process) --------------------------
@@ -160,27 +203,54 @@ class RunRepository:
                 run.lease_owner, run.lease_expires_at = None, None
                 return None
             run.status = "in_progress"
-            done = set(session.scalars(select(EvalOutputItem.datasource_item_id)
-                                       .where(EvalOutputItem.run_id == run_id)))
+            done = set(
+                session.scalars(
+                    select(EvalOutputItem.datasource_item_id).where(EvalOutputItem.run_id == run_id)
+                )
+            )
             return run, ev, done
 
-    def write_item(self, run_id: str, eval_id: str, counters: dict[str, Any], *, index: int,
-                   item: dict[str, Any], results: list[dict[str, Any]],
-                   sample: dict[str, Any], status: str) -> bool:
+    def write_item(
+        self,
+        run_id: str,
+        eval_id: str,
+        counters: dict[str, Any],
+        *,
+        index: int,
+        item: dict[str, Any],
+        results: list[dict[str, Any]],
+        sample: dict[str, Any],
+        status: str,
+    ) -> bool:
         """Add the output item of data source row ``index`` and set the run's
         ``counters``, in one transaction; False (nothing written) unless the run is still
         ``in_progress`` under this process's lease."""
         with self._sessions.begin() as session:
             done = session.execute(
-                update(EvalRun).where(EvalRun.id == run_id, EvalRun.lease_owner == OWNER,
-                                      EvalRun.status == "in_progress")
-                .values(**counters))
+                update(EvalRun)
+                .where(
+                    EvalRun.id == run_id,
+                    EvalRun.lease_owner == OWNER,
+                    EvalRun.status == "in_progress",
+                )
+                .values(**counters)
+            )
             if done.rowcount != 1:  # type: ignore[attr-defined]
                 return False
-            session.add(EvalOutputItem(
-                id=new_id("outputitem_"), run_id=run_id, eval_id=eval_id,
-                datasource_item_id=index, datasource_item=item, results=results,
-                sample=sample, status=status, created_at=now_unix(), seq=next_seq()))
+            session.add(
+                EvalOutputItem(
+                    id=new_id("outputitem_"),
+                    run_id=run_id,
+                    eval_id=eval_id,
+                    datasource_item_id=index,
+                    datasource_item=item,
+                    results=results,
+                    sample=sample,
+                    status=status,
+                    created_at=now_unix(),
+                    seq=next_seq(),
+                )
+            )
         return True
 
     def finish(self, run_id: str, status: str, error: dict[str, str] | None) -> None:
@@ -189,9 +259,14 @@ class RunRepository:
         (a run canceled meanwhile keeps its status)."""
         with self._sessions.begin() as session:
             session.execute(
-                update(EvalRun).where(EvalRun.id == run_id, EvalRun.lease_owner == OWNER,
-                                      EvalRun.status == "in_progress")
-                .values(status=status, error=error))
+                update(EvalRun)
+                .where(
+                    EvalRun.id == run_id,
+                    EvalRun.lease_owner == OWNER,
+                    EvalRun.status == "in_progress",
+                )
+                .values(status=status, error=error)
+            )
             _drop_lease(session, run_id)
 
     def give_up(self, run_id: str, error: dict[str, str]) -> None:
@@ -199,9 +274,12 @@ class RunRepository:
         lease."""
         with self._sessions.begin() as session:
             session.execute(
-                update(EvalRun).where(EvalRun.id == run_id, EvalRun.lease_owner == OWNER,
-                                      EvalRun.status.in_(ACTIVE))
-                .values(status="failed", error=error))
+                update(EvalRun)
+                .where(
+                    EvalRun.id == run_id, EvalRun.lease_owner == OWNER, EvalRun.status.in_(ACTIVE)
+                )
+                .values(status="failed", error=error)
+            )
             _drop_lease(session, run_id)
 
     def release(self, run_id: str) -> None:
@@ -217,8 +295,13 @@ class OutputItemRepository:
     def __init__(self, sessions: sessionmaker[Session]) -> None:
         self._sessions = sessions
 
-    def page(self, run_id: str, page: PageParams, *, status: str | None,
-             ) -> Page[EvalOutputItem]:
+    def page(
+        self,
+        run_id: str,
+        page: PageParams,
+        *,
+        status: str | None,
+    ) -> Page[EvalOutputItem]:
         """One page of the run's output items in grading order, only those with
         ``status`` when given."""
         stmt = select(EvalOutputItem).where(EvalOutputItem.run_id == run_id)
@@ -230,8 +313,11 @@ class OutputItemRepository:
     def get(self, run_id: str, output_item_id: str) -> EvalOutputItem | None:
         """The run's output item ``output_item_id``; None if there is none."""
         with self._sessions() as session:
-            return session.scalar(select(EvalOutputItem).where(
-                EvalOutputItem.id == output_item_id, EvalOutputItem.run_id == run_id))
+            return session.scalar(
+                select(EvalOutputItem).where(
+                    EvalOutputItem.id == output_item_id, EvalOutputItem.run_id == run_id
+                )
+            )
 
 
 class EvalStore:
@@ -246,19 +332,23 @@ class EvalStore:
 
 
 def _eval(session: Session, project_id: str, eval_id: str) -> Eval | None:
-    return session.scalar(select(Eval).where(Eval.id == eval_id,
-                                             Eval.project_id == project_id))
+    return session.scalar(select(Eval).where(Eval.id == eval_id, Eval.project_id == project_id))
 
 
 def _run(session: Session, project_id: str, eval_id: str, run_id: str) -> EvalRun | None:
-    return session.scalar(select(EvalRun).where(EvalRun.id == run_id,
-                                                EvalRun.eval_id == eval_id,
-                                                EvalRun.project_id == project_id))
+    return session.scalar(
+        select(EvalRun).where(
+            EvalRun.id == run_id, EvalRun.eval_id == eval_id, EvalRun.project_id == project_id
+        )
+    )
 
 
 def _drop_lease(session: Session, run_id: str) -> None:
-    session.execute(update(EvalRun).where(EvalRun.id == run_id, EvalRun.lease_owner == OWNER)
-                    .values(lease_owner=None, lease_expires_at=None))
+    session.execute(
+        update(EvalRun)
+        .where(EvalRun.id == run_id, EvalRun.lease_owner == OWNER)
+        .values(lease_owner=None, lease_expires_at=None)
+    )
 
 
 def _by_updated(session: Session, stmt: Select[Any], page: PageParams) -> Page[Eval]:
@@ -268,19 +358,19 @@ def _by_updated(session: Session, stmt: Select[Any], page: PageParams) -> Page[E
     for param, cursor in (("after", page.after), ("before", page.before)):
         if cursor is None:
             continue
-        anchor = session.execute(stmt.with_only_columns(Eval.updated_at, Eval.seq)
-                                 .where(Eval.id == cursor)).first()
+        anchor = session.execute(
+            stmt.with_only_columns(Eval.updated_at, Eval.seq).where(Eval.id == cursor)
+        ).first()
         if anchor is None:
             raise InvalidRequest(f"No such object for '{param}': {cursor!r}.", param=param)
         updated, seq = anchor
         later = or_(Eval.updated_at > updated, and_(Eval.updated_at == updated, Eval.seq > seq))
-        earlier = or_(Eval.updated_at < updated,
-                      and_(Eval.updated_at == updated, Eval.seq < seq))
+        earlier = or_(Eval.updated_at < updated, and_(Eval.updated_at == updated, Eval.seq < seq))
         stmt = stmt.where(later if (param == "after") == ascending else earlier)
     backwards = page.before is not None and page.after is None
     forward = ascending != backwards  # the page before a cursor is read backwards
     keys = (Eval.updated_at, Eval.seq)
     stmt = stmt.order_by(*(k.asc() if forward else k.desc() for k in keys))
     rows = list(session.scalars(stmt.limit(page.limit + 1)))
-    items = rows[:page.limit]
+    items = rows[: page.limit]
     return Page(items[::-1] if backwards else items, len(rows) > page.limit)

@@ -27,19 +27,38 @@ class FileRepository:
     def __init__(self, sessions: sessionmaker[Session]) -> None:
         self._sessions = sessions
 
-    def insert(self, project_id: str, *, filename: str, purpose: str, blob_key: str,
-               size: int, created_at: int, expires_at: int | None) -> StoredFile:
+    def insert(
+        self,
+        project_id: str,
+        *,
+        filename: str,
+        purpose: str,
+        blob_key: str,
+        size: int,
+        created_at: int,
+        expires_at: int | None,
+    ) -> StoredFile:
         """A new row (id ``file-<24 alnum>``, status ``processed``) naming ``blob_key``."""
-        row = StoredFile(id=new_id("file-"), project_id=project_id, filename=filename,
-                         purpose=purpose, bytes=size, blob_key=blob_key, status="processed",
-                         status_details=None, created_at=created_at, expires_at=expires_at,
-                         seq=next_seq())
+        row = StoredFile(
+            id=new_id("file-"),
+            project_id=project_id,
+            filename=filename,
+            purpose=purpose,
+            bytes=size,
+            blob_key=blob_key,
+            status="processed",
+            status_details=None,
+            created_at=created_at,
+            expires_at=expires_at,
+            seq=next_seq(),
+        )
         with self._sessions.begin() as session:
             session.add(row)
         return row
 
-    def page(self, project_id: str, page: PageParams, *, purpose: str | None,
-             now: int) -> Page[StoredFile]:
+    def page(
+        self, project_id: str, page: PageParams, *, purpose: str | None, now: int
+    ) -> Page[StoredFile]:
         """One page of the project's live files, ``purpose`` matched exactly when given.
         ``InvalidRequest`` for a cursor that is not one of them."""
         stmt = select(StoredFile).where(StoredFile.project_id == project_id, _live(now))
@@ -51,15 +70,21 @@ class FileRepository:
     def get(self, project_id: str, file_id: str) -> StoredFile | None:
         """The project's row ``file_id``, expired or not; None if there is none."""
         with self._sessions() as session:
-            return session.scalar(select(StoredFile).where(
-                StoredFile.id == file_id, StoredFile.project_id == project_id))
+            return session.scalar(
+                select(StoredFile).where(
+                    StoredFile.id == file_id, StoredFile.project_id == project_id
+                )
+            )
 
     def delete(self, project_id: str, file_id: str, *, now: int) -> StoredFile | None:
         """Delete the project's live row ``file_id``; the deleted row (its ``blob_key`` is
         the caller's to remove), or None if there was none."""
         with self._sessions.begin() as session:
-            row = session.scalar(select(StoredFile).where(
-                StoredFile.id == file_id, StoredFile.project_id == project_id, _live(now)))
+            row = session.scalar(
+                select(StoredFile).where(
+                    StoredFile.id == file_id, StoredFile.project_id == project_id, _live(now)
+                )
+            )
             if row is not None:
                 session.delete(row)
         return row
@@ -67,11 +92,13 @@ class FileRepository:
     def sweep_expired(self, project_id: str, *, now: int, limit: int) -> list[str]:
         """Delete up to ``limit`` of the project's expired rows; their blob keys."""
         with self._sessions.begin() as session:
-            rows = list(session.execute(
-                select(StoredFile.id, StoredFile.blob_key)
-                .where(StoredFile.project_id == project_id, StoredFile.expires_at <= now)
-                .limit(limit)))
+            rows = list(
+                session.execute(
+                    select(StoredFile.id, StoredFile.blob_key)
+                    .where(StoredFile.project_id == project_id, StoredFile.expires_at <= now)
+                    .limit(limit)
+                )
+            )
             if rows:
-                session.execute(delete(StoredFile).where(
-                    StoredFile.id.in_([r.id for r in rows])))
+                session.execute(delete(StoredFile).where(StoredFile.id.in_([r.id for r in rows])))
         return [r.blob_key for r in rows]

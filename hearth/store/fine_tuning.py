@@ -44,8 +44,9 @@ class FineTuningStore:
     def insert_job(self, *, events: Sequence[str] = (), **values: Any) -> FineTuningJob:
         """A new job row (``id`` assigned unless given, ``seq`` assigned) with one event
         per message of ``events``."""
-        job = FineTuningJob(id=values.pop("id", None) or new_id(JOB_PREFIX), seq=next_seq(),
-                            **values)
+        job = FineTuningJob(
+            id=values.pop("id", None) or new_id(JOB_PREFIX), seq=next_seq(), **values
+        )
         with self.sessions.begin() as session:
             session.add(job)
             session.flush()
@@ -64,23 +65,33 @@ class FineTuningStore:
             session.expunge(job)
             return job
 
-    def jobs(self, project_id: str, page: PageParams,
-             metadata: dict[str, str] | None) -> Page[FineTuningJob]:
+    def jobs(
+        self, project_id: str, page: PageParams, metadata: dict[str, str] | None
+    ) -> Page[FineTuningJob]:
         """One page of the project's jobs, only those whose metadata has every pair of
         ``metadata`` when given. ``InvalidRequest`` for a cursor that is not one of them."""
         stmt = select(FineTuningJob).where(FineTuningJob.project_id == project_id)
         with self.sessions() as session:
             if metadata:
                 # metadata is small JSON; filter in Python over this project's jobs
-                ids = [j.id for j in session.scalars(stmt)
-                       if all((j.metadata_ or {}).get(k) == v for k, v in metadata.items())]
+                ids = [
+                    j.id
+                    for j in session.scalars(stmt)
+                    if all((j.metadata_ or {}).get(k) == v for k, v in metadata.items())
+                ]
                 stmt = stmt.where(FineTuningJob.id.in_(ids))
             result = paginate(session, stmt, FineTuningJob, page)
             session.expunge_all()
             return result
 
-    def update_job(self, job_id: str, *, where_status: tuple[str, ...] | None = None,
-                   events: Sequence[str] = (), **values: Any) -> bool:
+    def update_job(
+        self,
+        job_id: str,
+        *,
+        where_status: tuple[str, ...] | None = None,
+        events: Sequence[str] = (),
+        **values: Any,
+    ) -> bool:
         """Set ``values`` (only if the job's status is in ``where_status``, when given)
         and add ``events`` in the same transaction; whether the row changed."""
         with self.sessions.begin() as session:
@@ -93,16 +104,19 @@ class FineTuningStore:
                     session.add(_event(job_id, message))
             return bool(changed)
 
-    def release(self, job_id: str, *, events: Sequence[str] = (), level: str = "info",
-                **values: Any) -> bool:
+    def release(
+        self, job_id: str, *, events: Sequence[str] = (), level: str = "info", **values: Any
+    ) -> bool:
         """Drop this process's lease on the job, setting ``values`` and adding ``events``
         (at ``level``) in the same transaction; False (nothing written) if the lease was
         lost."""
         with self.sessions.begin() as session:
             done = session.execute(
-                update(FineTuningJob).where(FineTuningJob.id == job_id)
+                update(FineTuningJob)
+                .where(FineTuningJob.id == job_id)
                 .where(FineTuningJob.lease_owner == leases.OWNER)
-                .values(lease_owner=None, lease_expires_at=None, **values))
+                .values(lease_owner=None, lease_expires_at=None, **values)
+            )
             if done.rowcount != 1:  # type: ignore[attr-defined]
                 return False
             for message in events:
@@ -117,8 +131,15 @@ class FineTuningStore:
 
     # --- events -------------------------------------------------------------------------
 
-    def add_event(self, job_id: str, message: str, *, type_: str = "message",
-                  data: dict[str, Any] | None = None, level: str = "info") -> None:
+    def add_event(
+        self,
+        job_id: str,
+        message: str,
+        *,
+        type_: str = "message",
+        data: dict[str, Any] | None = None,
+        level: str = "info",
+    ) -> None:
         """Append one event."""
         with self.sessions.begin() as session:
             session.add(_event(job_id, message, type_=type_, data=data, level=level))
@@ -126,45 +147,78 @@ class FineTuningStore:
     def events(self, job_id: str, page: PageParams) -> Page[FineTuningEvent]:
         """One page of a job's events. ``InvalidRequest`` for a cursor that is not one."""
         with self.sessions() as session:
-            result = paginate(session, select(FineTuningEvent).where(
-                FineTuningEvent.job_id == job_id), FineTuningEvent, page)
+            result = paginate(
+                session,
+                select(FineTuningEvent).where(FineTuningEvent.job_id == job_id),
+                FineTuningEvent,
+                page,
+            )
             session.expunge_all()
             return result
 
     def metrics(self, job_id: str) -> list[dict[str, Any]]:
         """The ``data`` of a job's ``metrics`` events, oldest first."""
         with self.sessions() as session:
-            return [data for data in session.scalars(
-                select(FineTuningEvent.data).where(FineTuningEvent.job_id == job_id,
-                                                   FineTuningEvent.type == "metrics")
-                .order_by(FineTuningEvent.seq)) if data]
+            return [
+                data
+                for data in session.scalars(
+                    select(FineTuningEvent.data)
+                    .where(FineTuningEvent.job_id == job_id, FineTuningEvent.type == "metrics")
+                    .order_by(FineTuningEvent.seq)
+                )
+                if data
+            ]
 
     # --- checkpoints --------------------------------------------------------------------
 
-    def add_checkpoint(self, job_id: str, model_id: str, step: int,
-                       metrics: dict[str, Any], model_path: str, message: str) -> None:
+    def add_checkpoint(
+        self,
+        job_id: str,
+        model_id: str,
+        step: int,
+        metrics: dict[str, Any],
+        model_path: str,
+        message: str,
+    ) -> None:
         """Record a checkpoint whose model file is already completely written, with the
         event ``message``."""
         with self.sessions.begin() as session:
-            session.add(FineTuningCheckpoint(
-                id=new_id(CHECKPOINT_PREFIX), job_id=job_id, fine_tuned_model_checkpoint=model_id,
-                step_number=step, metrics=metrics, model_path=model_path, seq=next_seq()))
+            session.add(
+                FineTuningCheckpoint(
+                    id=new_id(CHECKPOINT_PREFIX),
+                    job_id=job_id,
+                    fine_tuned_model_checkpoint=model_id,
+                    step_number=step,
+                    metrics=metrics,
+                    model_path=model_path,
+                    seq=next_seq(),
+                )
+            )
             session.add(_event(job_id, message))
 
     def checkpoints(self, job_id: str, page: PageParams) -> Page[FineTuningCheckpoint]:
         """One page of a job's checkpoints. ``InvalidRequest`` for a cursor that is not
         one."""
         with self.sessions() as session:
-            result = paginate(session, select(FineTuningCheckpoint).where(
-                FineTuningCheckpoint.job_id == job_id), FineTuningCheckpoint, page)
+            result = paginate(
+                session,
+                select(FineTuningCheckpoint).where(FineTuningCheckpoint.job_id == job_id),
+                FineTuningCheckpoint,
+                page,
+            )
             session.expunge_all()
             return result
 
     def checkpoint_steps(self, job_id: str) -> set[int]:
         """Steps of the checkpoints already recorded (a resumed worker skips them)."""
         with self.sessions() as session:
-            return set(session.scalars(select(FineTuningCheckpoint.step_number).where(
-                FineTuningCheckpoint.job_id == job_id)))
+            return set(
+                session.scalars(
+                    select(FineTuningCheckpoint.step_number).where(
+                        FineTuningCheckpoint.job_id == job_id
+                    )
+                )
+            )
 
     # --- models (the engine's catalog) --------------------------------------------------
 
@@ -172,13 +226,17 @@ class FineTuningStore:
         """The job owning ``model_id`` (its final model or a checkpoint) and the model
         file (relative to the data dir); None if no such servable model."""
         with self.sessions() as session:
-            job = session.scalar(select(FineTuningJob).where(
-                FineTuningJob.fine_tuned_model == model_id))
+            job = session.scalar(
+                select(FineTuningJob).where(FineTuningJob.fine_tuned_model == model_id)
+            )
             if job is not None and job.model_path:
                 session.expunge(job)
                 return job, job.model_path
-            ckpt = session.scalar(select(FineTuningCheckpoint).where(
-                FineTuningCheckpoint.fine_tuned_model_checkpoint == model_id))
+            ckpt = session.scalar(
+                select(FineTuningCheckpoint).where(
+                    FineTuningCheckpoint.fine_tuned_model_checkpoint == model_id
+                )
+            )
             if ckpt is None:
                 return None
             owner = session.get(FineTuningJob, ckpt.job_id)
@@ -190,16 +248,36 @@ class FineTuningStore:
     def models(self, organization_id: str) -> list[FineTuningJob]:
         """Succeeded jobs of ``organization_id`` whose model is servable, oldest first."""
         with self.sessions() as session:
-            jobs = list(session.scalars(select(FineTuningJob).where(
-                FineTuningJob.organization_id == organization_id,
-                FineTuningJob.status == "succeeded",
-                FineTuningJob.model_path.is_not(None)).order_by(FineTuningJob.seq)))
+            jobs = list(
+                session.scalars(
+                    select(FineTuningJob)
+                    .where(
+                        FineTuningJob.organization_id == organization_id,
+                        FineTuningJob.status == "succeeded",
+                        FineTuningJob.model_path.is_not(None),
+                    )
+                    .order_by(FineTuningJob.seq)
+                )
+            )
             session.expunge_all()
             return jobs
 
 
-def _event(job_id: str, message: str, *, type_: str = "message",
-           data: dict[str, Any] | None = None, level: str = "info") -> FineTuningEvent:
-    return FineTuningEvent(id=new_id(EVENT_PREFIX), job_id=job_id, level=level,
-                           message=message, type=type_, data=data, created_at=now_unix(),
-                           seq=next_seq())
+def _event(
+    job_id: str,
+    message: str,
+    *,
+    type_: str = "message",
+    data: dict[str, Any] | None = None,
+    level: str = "info",
+) -> FineTuningEvent:
+    return FineTuningEvent(
+        id=new_id(EVENT_PREFIX),
+        job_id=job_id,
+        level=level,
+        message=message,
+        type=type_,
+        data=data,
+        created_at=now_unix(),
+        seq=next_seq(),
+    )

@@ -23,47 +23,62 @@ OWNER = f"{os.getpid()}-{secrets.token_hex(4)}"
 
 def claimable(model: Any, statuses: tuple[str, ...], now: float) -> Any:
     """The WHERE clause of rows in ``statuses`` whose lease is free or expired."""
-    return (model.status.in_(statuses)
-            & or_(model.lease_owner.is_(None), model.lease_expires_at < now))
+    return model.status.in_(statuses) & or_(
+        model.lease_owner.is_(None), model.lease_expires_at < now
+    )
 
 
-def claim_next(sessions: sessionmaker[Session], model: Any, statuses: tuple[str, ...],
-               ttl: float, owner: str = OWNER) -> tuple[str, int] | None:
+def claim_next(
+    sessions: sessionmaker[Session],
+    model: Any,
+    statuses: tuple[str, ...],
+    ttl: float,
+    owner: str = OWNER,
+) -> tuple[str, int] | None:
     """Claim the oldest claimable row of ``model``: ``(id, attempts)`` with ``attempts``
     counting this claim, or None if there is none."""
     now = time.time()
     with sessions.begin() as session:
         candidates = session.scalars(
-            select(model.id).where(claimable(model, statuses, now))
-            .order_by(model.seq).limit(8)).all()
+            select(model.id).where(claimable(model, statuses, now)).order_by(model.seq).limit(8)
+        ).all()
         for row_id in candidates:
             done = session.execute(
-                update(model).where(model.id == row_id)
+                update(model)
+                .where(model.id == row_id)
                 .where(claimable(model, statuses, now))
-                .values(lease_owner=owner, lease_expires_at=now + ttl,
-                        attempts=model.attempts + 1))
+                .values(lease_owner=owner, lease_expires_at=now + ttl, attempts=model.attempts + 1)
+            )
             if done.rowcount == 1:  # type: ignore[attr-defined]
                 attempts = session.scalar(select(model.attempts).where(model.id == row_id))
                 return str(row_id), int(attempts or 0)
     return None
 
 
-def renew(sessions: sessionmaker[Session], model: Any, row_id: str, ttl: float,
-          owner: str = OWNER) -> bool:
+def renew(
+    sessions: sessionmaker[Session], model: Any, row_id: str, ttl: float, owner: str = OWNER
+) -> bool:
     """Extend ``owner``'s lease on ``row_id``; False if the lease was lost."""
     with sessions.begin() as session:
         done = session.execute(
-            update(model).where(model.id == row_id).where(model.lease_owner == owner)
-            .values(lease_expires_at=time.time() + ttl))
+            update(model)
+            .where(model.id == row_id)
+            .where(model.lease_owner == owner)
+            .values(lease_expires_at=time.time() + ttl)
+        )
         return bool(done.rowcount == 1)  # type: ignore[attr-defined]
 
 
-def release(sessions: sessionmaker[Session], model: Any, row_id: str,
-            owner: str = OWNER, **values: Any) -> bool:
+def release(
+    sessions: sessionmaker[Session], model: Any, row_id: str, owner: str = OWNER, **values: Any
+) -> bool:
     """Drop ``owner``'s lease on ``row_id``, setting ``values`` in the same update;
     False if the lease was lost (nothing is written then)."""
     with sessions.begin() as session:
         done = session.execute(
-            update(model).where(model.id == row_id).where(model.lease_owner == owner)
-            .values(lease_owner=None, lease_expires_at=None, **values))
+            update(model)
+            .where(model.id == row_id)
+            .where(model.lease_owner == owner)
+            .values(lease_owner=None, lease_expires_at=None, **values)
+        )
         return bool(done.rowcount == 1)  # type: ignore[attr-defined]

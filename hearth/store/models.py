@@ -180,7 +180,8 @@ class StoredFile(Base):
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     project_id: Mapped[str] = mapped_column(
-        String(64), ForeignKey("projects.id", ondelete="CASCADE"), index=True)
+        String(64), ForeignKey("projects.id", ondelete="CASCADE"), index=True
+    )
     filename: Mapped[str] = mapped_column(String(1024))
     purpose: Mapped[str] = mapped_column(String(32), index=True)
     bytes: Mapped[int] = mapped_column(BigInteger)
@@ -200,7 +201,8 @@ class StoredCompletion(Base):
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     project_id: Mapped[str] = mapped_column(
-        String(64), ForeignKey("projects.id", ondelete="CASCADE"), index=True)
+        String(64), ForeignKey("projects.id", ondelete="CASCADE"), index=True
+    )
     model: Mapped[str] = mapped_column(String(256), index=True)
     request: Mapped[dict[str, Any]] = mapped_column(JSON)
     """The request body as sent (messages, tools, sampling parameters)."""
@@ -218,7 +220,8 @@ class Eval(Base):
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     project_id: Mapped[str] = mapped_column(
-        String(64), ForeignKey("projects.id", ondelete="CASCADE"), index=True)
+        String(64), ForeignKey("projects.id", ondelete="CASCADE"), index=True
+    )
     name: Mapped[str] = mapped_column(String(1024))
     data_source_config: Mapped[dict[str, Any]] = mapped_column(JSON)
     testing_criteria: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
@@ -236,7 +239,8 @@ class EvalRun(Leased, Base):
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     eval_id: Mapped[str] = mapped_column(
-        String(64), ForeignKey("evals.id", ondelete="CASCADE"), index=True)
+        String(64), ForeignKey("evals.id", ondelete="CASCADE"), index=True
+    )
     project_id: Mapped[str] = mapped_column(String(64), index=True)
     organization_id: Mapped[str] = mapped_column(String(64))
     name: Mapped[str] = mapped_column(String(1024))
@@ -246,8 +250,7 @@ class EvalRun(Leased, Base):
     data_source: Mapped[dict[str, Any]] = mapped_column(JSON)
     metadata_: Mapped[dict[str, str] | None] = mapped_column("metadata", JSON, default=None)
     result_counts: Mapped[dict[str, int]] = mapped_column(JSON, default=dict)
-    per_testing_criteria_results: Mapped[list[dict[str, Any]]] = mapped_column(
-        JSON, default=list)
+    per_testing_criteria_results: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     per_model_usage: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     error: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
     created_at: Mapped[int] = mapped_column(BigInteger, default=now_unix)
@@ -262,7 +265,8 @@ class EvalOutputItem(Base):
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     run_id: Mapped[str] = mapped_column(
-        String(64), ForeignKey("eval_runs.id", ondelete="CASCADE"), index=True)
+        String(64), ForeignKey("eval_runs.id", ondelete="CASCADE"), index=True
+    )
     eval_id: Mapped[str] = mapped_column(String(64))
     datasource_item_id: Mapped[int] = mapped_column(Integer)
     datasource_item: Mapped[dict[str, Any]] = mapped_column(JSON)
@@ -282,11 +286,11 @@ class FineTuningJob(Leased, Base):
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     project_id: Mapped[str] = mapped_column(
-        String(64), ForeignKey("projects.id", ondelete="CASCADE"), index=True)
+        String(64), ForeignKey("projects.id", ondelete="CASCADE"), index=True
+    )
     organization_id: Mapped[str] = mapped_column(String(64))
     model: Mapped[str] = mapped_column(String(256))
-    fine_tuned_model: Mapped[str | None] = mapped_column(String(512), default=None,
-                                                         index=True)
+    fine_tuned_model: Mapped[str | None] = mapped_column(String(512), default=None, index=True)
     status: Mapped[str] = mapped_column(String(32), index=True)
     """validating_files | queued | running | paused | succeeded | failed | cancelled"""
     training_file: Mapped[str] = mapped_column(String(64))
@@ -314,7 +318,8 @@ class FineTuningEvent(Base):
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     job_id: Mapped[str] = mapped_column(
-        String(64), ForeignKey("fine_tuning_jobs.id", ondelete="CASCADE"), index=True)
+        String(64), ForeignKey("fine_tuning_jobs.id", ondelete="CASCADE"), index=True
+    )
     level: Mapped[str] = mapped_column(String(8), default="info")
     message: Mapped[str] = mapped_column(Text)
     type: Mapped[str] = mapped_column(String(16), default="message")
@@ -330,7 +335,8 @@ class FineTuningCheckpoint(Base):
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     job_id: Mapped[str] = mapped_column(
-        String(64), ForeignKey("fine_tuning_jobs.id", ondelete="CASCADE"), index=True)
+        String(64), ForeignKey("fine_tuning_jobs.id", ondelete="CASCADE"), index=True
+    )
     fine_tuned_model_checkpoint: Mapped[str] = mapped_column(String(512), index=True)
     step_number: Mapped[int] = mapped_column(Integer)
     metrics: Mapped[dict[str, Any]] = mapped_column(JSON)

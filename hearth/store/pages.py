@@ -31,14 +31,14 @@ def paginate(session: Session, stmt: Select[Any], model: Any, page: PageParams) 
         anchor = session.scalar(stmt.with_only_columns(model.seq).where(model.id == cursor))
         if anchor is None:
             raise InvalidRequest(f"No such object for '{param}': {cursor!r}.", param=param)
-        stmt = stmt.where(model.seq > anchor if (param == "after") == ascending
-                          else model.seq < anchor)
+        stmt = stmt.where(
+            model.seq > anchor if (param == "after") == ascending else model.seq < anchor
+        )
     if page.before is not None and page.after is None:
         # the page just before the cursor: read backwards, then restore the order
         stmt = stmt.order_by(model.seq.desc() if ascending else model.seq.asc())
         rows = list(session.scalars(stmt.limit(page.limit + 1)))
-        return Page(rows[:page.limit][::-1], len(rows) > page.limit)
+        return Page(rows[: page.limit][::-1], len(rows) > page.limit)
     stmt = stmt.order_by(model.seq.asc() if ascending else model.seq.desc())
     rows = list(session.scalars(stmt.limit(page.limit + 1)))
-    return Page(rows[:page.limit], len(rows) > page.limit)
-
+    return Page(rows[: page.limit], len(rows) > page.limit)

@@ -26,35 +26,53 @@ class StoredCompletionRepository:
     def __init__(self, sessions: sessionmaker[Session]) -> None:
         self._sessions = sessions
 
-    def insert(self, project_id: str, *, request: dict[str, Any], response: dict[str, Any],
-               metadata: dict[str, str]) -> StoredCompletion:
+    def insert(
+        self,
+        project_id: str,
+        *,
+        request: dict[str, Any],
+        response: dict[str, Any],
+        metadata: dict[str, str],
+    ) -> StoredCompletion:
         """A new row for ``response`` (a ``ChatCompletion`` as JSON: its ``id``, ``model``
         and ``created`` become the row's). Raises ``IntegrityError`` for an unknown
         project."""
         row = StoredCompletion(
-            id=response["id"], project_id=project_id, model=response["model"],
-            request=request, response=response, metadata_=dict(metadata),
-            created_at=response["created"], seq=next_seq())
+            id=response["id"],
+            project_id=project_id,
+            model=response["model"],
+            request=request,
+            response=response,
+            metadata_=dict(metadata),
+            created_at=response["created"],
+            seq=next_seq(),
+        )
         with self._sessions.begin() as session:
             session.add(row)
         return row
 
-    def page(self, project_id: str, page: PageParams, *, model: str | None,
-             metadata: dict[str, str] | None) -> Page[StoredCompletion]:
+    def page(
+        self,
+        project_id: str,
+        page: PageParams,
+        *,
+        model: str | None,
+        metadata: dict[str, str] | None,
+    ) -> Page[StoredCompletion]:
         """One page of the project's rows in creation order, only those of ``model`` and
         carrying every ``metadata`` pair. ``InvalidRequest`` for a cursor that is not one
         of them or a metadata key SQLite cannot address."""
         with self._sessions() as session:
-            return paginate(session, _filtered(project_id, model, metadata),
-                            StoredCompletion, page)
+            return paginate(session, _filtered(project_id, model, metadata), StoredCompletion, page)
 
     def get(self, project_id: str, completion_id: str) -> StoredCompletion | None:
         """The project's row ``completion_id``; None if there is none."""
         with self._sessions() as session:
             return _get(session, project_id, completion_id)
 
-    def update_metadata(self, project_id: str, completion_id: str,
-                        metadata: dict[str, str]) -> StoredCompletion | None:
+    def update_metadata(
+        self, project_id: str, completion_id: str, metadata: dict[str, str]
+    ) -> StoredCompletion | None:
         """Replace the row's metadata; the updated row, or None if there is none."""
         with self._sessions.begin() as session:
             row = _get(session, project_id, completion_id)
@@ -70,8 +88,12 @@ class StoredCompletionRepository:
                 session.delete(row)
         return row is not None
 
-    def messages(self, project_id: str, completion_id: str, page: PageParams,
-                 ) -> Page[tuple[int, dict[str, Any]]] | None:
+    def messages(
+        self,
+        project_id: str,
+        completion_id: str,
+        page: PageParams,
+    ) -> Page[tuple[int, dict[str, Any]]] | None:
         """One page of the row's request messages as ``(index, message)``, paged as every
         list (a message's cursor id is ``<completion id>-<index>``); None if there is no
         such row. ``InvalidRequest`` for a cursor that names no message of it."""
@@ -87,8 +109,7 @@ class StoredCompletionRepository:
             if cursor is None:
                 continue
             if cursor not in ids:
-                raise InvalidRequest(f"No such object for '{param}': {cursor!r}.",
-                                     param=param)
+                raise InvalidRequest(f"No such object for '{param}': {cursor!r}.", param=param)
             if param == "after":
                 start = max(start, ids.index(cursor) + 1)
             else:
@@ -96,11 +117,18 @@ class StoredCompletionRepository:
         if page.before is not None and page.after is None:  # the page just before
             first = max(start, end - page.limit)
             return Page(indexed[first:end], first > start)
-        return Page(indexed[start:min(end, start + page.limit)], start + page.limit < end)
+        return Page(indexed[start : min(end, start + page.limit)], start + page.limit < end)
 
-    def select(self, project_id: str, *, metadata: dict[str, str] | None,
-               model: str | None, created_after: int | None, created_before: int | None,
-               limit: int | None) -> builtins.list[StoredCompletion]:
+    def select(
+        self,
+        project_id: str,
+        *,
+        metadata: dict[str, str] | None,
+        model: str | None,
+        created_after: int | None,
+        created_before: int | None,
+        limit: int | None,
+    ) -> builtins.list[StoredCompletion]:
         """The project's rows matching the filters, oldest first; ``created_after`` /
         ``created_before`` inclusive (Unix seconds); ``limit`` keeps the most recent."""
         stmt = _filtered(project_id, model, metadata)
@@ -117,15 +145,15 @@ class StoredCompletionRepository:
         return rows
 
 
-def _filtered(project_id: str, model: str | None,
-              metadata: dict[str, str] | None) -> Select[StoredCompletion]:
+def _filtered(
+    project_id: str, model: str | None, metadata: dict[str, str] | None
+) -> Select[StoredCompletion]:
     stmt = select(StoredCompletion).where(StoredCompletion.project_id == project_id)
     if model is not None:
         stmt = stmt.where(StoredCompletion.model == model)
     for key, value in (metadata or {}).items():
         if '"' in key:  # SQLite's JSON paths cannot quote a double quote
-            raise InvalidRequest("Metadata filter keys may not contain '\"'.",
-                                 param="metadata")
+            raise InvalidRequest("Metadata filter keys may not contain '\"'.", param="metadata")
         stmt = stmt.where(StoredCompletion.metadata_[key].as_string() == value)
     return stmt
 

@@ -28,8 +28,10 @@ def seconds(data: bytes) -> float:
 
 def wer(reference: str, hypothesis: str) -> float:
     """Word error rate after lower-casing and dropping punctuation."""
+
     def clean(t: str) -> str:
         return " ".join(re.sub(r"[^a-z0-9' ]+", " ", t.lower()).split())
+
     return float(jiwer.wer(clean(reference), clean(hypothesis)))
 
 
@@ -38,13 +40,16 @@ def remux(wav: bytes, container: str, codec: str) -> bytes:
     samples = decode(wav, 16_000)
     out = io.BytesIO()
     with av.open(out, mode="w", format=container) as dst:
-        stream = dst.add_stream(codec, rate=48_000 if codec == "libopus" else 16_000,
-                                layout="mono")
-        resampler = av.AudioResampler(format=stream.codec_context.format.name,
-                                      layout="mono", rate=stream.codec_context.sample_rate,
-                                      frame_size=stream.codec_context.frame_size or None)
-        frame = av.AudioFrame.from_ndarray(samples[None, :].astype(np.float32), format="flt",
-                                           layout="mono")
+        stream = dst.add_stream(codec, rate=48_000 if codec == "libopus" else 16_000, layout="mono")
+        resampler = av.AudioResampler(
+            format=stream.codec_context.format.name,
+            layout="mono",
+            rate=stream.codec_context.sample_rate,
+            frame_size=stream.codec_context.frame_size or None,
+        )
+        frame = av.AudioFrame.from_ndarray(
+            samples[None, :].astype(np.float32), format="flt", layout="mono"
+        )
         frame.sample_rate = 16_000
         for f in [*resampler.resample(frame), *resampler.resample(None)]:
             for packet in stream.encode(f):

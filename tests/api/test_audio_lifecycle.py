@@ -32,8 +32,13 @@ class FakeClock:
 
 
 class Server:
-    def __init__(self, services: Services, http: httpx2.AsyncClient,
-                 client: openai.AsyncOpenAI, clock: FakeClock) -> None:
+    def __init__(
+        self,
+        services: Services,
+        http: httpx2.AsyncClient,
+        client: openai.AsyncOpenAI,
+        clock: FakeClock,
+    ) -> None:
         self.services, self.http, self.client, self.clock = services, http, client, clock
 
     async def audio_stats(self) -> dict[str, Any]:
@@ -43,13 +48,18 @@ class Server:
 
 async def _server(data_dir: Path, **settings: object) -> AsyncIterator[Server]:
     clock = FakeClock()
-    services = Services.build(make_settings(data_dir, bundled_models=False,
-                                            audio_idle_unload=60.0, **settings), clock)
+    services = Services.build(
+        make_settings(data_dir, bundled_models=False, audio_idle_unload=60.0, **settings), clock
+    )
     app = create_app(services.settings, services)
-    async with httpx2.AsyncClient(transport=httpx2.ASGITransport(app=app),
-                                  base_url="http://hearth.test") as http, \
-            openai.AsyncOpenAI(base_url="http://hearth.test/v1", api_key=API_KEY,
-                               http_client=http, max_retries=0) as client:
+    async with (
+        httpx2.AsyncClient(
+            transport=httpx2.ASGITransport(app=app), base_url="http://hearth.test"
+        ) as http,
+        openai.AsyncOpenAI(
+            base_url="http://hearth.test/v1", api_key=API_KEY, http_client=http, max_retries=0
+        ) as client,
+    ):
         yield Server(services, http, client, clock)
     services.close()
 
@@ -61,8 +71,11 @@ async def server(tmp_path: Path) -> AsyncIterator[Server]:
 
 
 async def _speech(client: openai.AsyncOpenAI, text: str = "Hello there.") -> bytes:
-    return (await client.audio.speech.create(model="tts-1", voice="alloy", input=text,
-                                             response_format="wav")).content
+    return (
+        await client.audio.speech.create(
+            model="tts-1", voice="alloy", input=text, response_format="wav"
+        )
+    ).content
 
 
 async def test_models_load_on_first_use_once_and_unload_when_idle(server: Server) -> None:
@@ -71,8 +84,14 @@ async def test_models_load_on_first_use_once_and_unload_when_idle(server: Server
 
     # a whole sentence: tiny.en misheard a bare "Hello there." about once in 15 runs
     wavs = await asyncio.gather(*[_speech(server.client, SENTENCES[0]) for _ in range(3)])
-    texts = await asyncio.gather(*[server.client.audio.transcriptions.create(
-        file=("a.wav", wav), model="gpt-4o-mini-transcribe") for wav in wavs])
+    texts = await asyncio.gather(
+        *[
+            server.client.audio.transcriptions.create(
+                file=("a.wav", wav), model="gpt-4o-mini-transcribe"
+            )
+            for wav in wavs
+        ]
+    )
     assert all(wer(SENTENCES[0], t.text) <= 0.15 for t in texts), [t.text for t in texts]
     models = (await server.audio_stats())["models"]
     assert models["en_US-joe-medium"] == {"loaded": True, "loads": 1, "in_use": 0}
@@ -92,8 +111,11 @@ async def test_models_load_on_first_use_once_and_unload_when_idle(server: Server
 async def test_overload_is_429_and_loses_nothing(tmp_path: Path) -> None:
     async for server in _server(tmp_path / "data", audio_workers=1, audio_max_waiting=0):
         long_speech = await _speech(server.client, " ".join(SENTENCES * 3))
-        busy = asyncio.create_task(server.client.audio.transcriptions.create(
-            file=("long.wav", long_speech), model="whisper-1"))
+        busy = asyncio.create_task(
+            server.client.audio.transcriptions.create(
+                file=("long.wav", long_speech), model="whisper-1"
+            )
+        )
         # the one worker is busy once Whisper is in use (not merely a job in flight: the
         # speech job above may still be returning on its thread)
         while not (await server.audio_stats())["models"]["whisper-base"]["in_use"]:
@@ -114,10 +136,14 @@ async def test_configured_voices_and_one_that_fails_to_load(tmp_path: Path) -> N
     broken = tmp_path / "broken.onnx"
     broken.write_bytes(b"not an onnx model")
     shutil.copyfile(voice.config, tmp_path / "broken.onnx.json")
-    async for server in _server(tmp_path / "data", tts_voices=[str(extra), f"{broken}=broken"],
-                                tts_voice_map={"nova": "en_US-copy-medium", "echo": "broken"}):
-        spoken = await server.client.audio.speech.create(model="tts-1", voice="nova",
-                                                         input="Hello.", response_format="wav")
+    async for server in _server(
+        tmp_path / "data",
+        tts_voices=[str(extra), f"{broken}=broken"],
+        tts_voice_map={"nova": "en_US-copy-medium", "echo": "broken"},
+    ):
+        spoken = await server.client.audio.speech.create(
+            model="tts-1", voice="nova", input="Hello.", response_format="wav"
+        )
         assert len(spoken.content) > 1000
         models = (await server.audio_stats())["models"]
         assert models["en_US-copy-medium"]["loads"] == 1

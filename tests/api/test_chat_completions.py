@@ -17,8 +17,9 @@ USER = [{"role": "user", "content": "Write one sentence about the sea."}]
 
 
 async def test_plain_chat_shape_and_usage(client: openai.AsyncOpenAI, services: Services) -> None:
-    out = await client.chat.completions.create(model=MODEL, messages=USER,
-                                               max_tokens=8, temperature=0)
+    out = await client.chat.completions.create(
+        model=MODEL, messages=USER, max_tokens=8, temperature=0
+    )
     assert out.id.startswith("chatcmpl-") and out.object == "chat.completion"
     assert out.model == MODEL
     assert out.system_fingerprint and out.system_fingerprint.startswith("fp_")
@@ -35,20 +36,24 @@ async def test_plain_chat_shape_and_usage(client: openai.AsyncOpenAI, services: 
         assert out.usage.completion_tokens == 8
 
 
-async def test_unknown_fields_are_accepted_and_logged(client: openai.AsyncOpenAI,
-                                                     caplog: pytest.LogCaptureFixture) -> None:
+async def test_unknown_fields_are_accepted_and_logged(
+    client: openai.AsyncOpenAI, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.INFO, logger="hearth.services.chat.params")
     out = await client.chat.completions.create(
-        model=MODEL, max_tokens=2, messages=[{"role": "user", "content": "Hi"}],
-        extra_body={"a_future_field": {"x": 1}})
+        model=MODEL,
+        max_tokens=2,
+        messages=[{"role": "user", "content": "Hi"}],
+        extra_body={"a_future_field": {"x": 1}},
+    )
     assert out.choices[0].message.content is not None
     assert any("a_future_field" in r.getMessage() for r in caplog.records)
 
 
 async def test_max_completion_tokens_gives_length(client: openai.AsyncOpenAI) -> None:
-    out = await client.chat.completions.create(model=MODEL, messages=USER,
-                                               max_completion_tokens=3, temperature=0,
-                                               logit_bias=NO_EOG)
+    out = await client.chat.completions.create(
+        model=MODEL, messages=USER, max_completion_tokens=3, temperature=0, logit_bias=NO_EOG
+    )
     assert out.choices[0].finish_reason == "length"
     assert out.usage is not None and out.usage.completion_tokens == 3
 
@@ -56,8 +61,8 @@ async def test_max_completion_tokens_gives_length(client: openai.AsyncOpenAI) ->
 async def test_seed_reproduces_sampled_output(client: openai.AsyncOpenAI) -> None:
     async def run(seed: int) -> str:
         out = await client.chat.completions.create(
-            model=MODEL, messages=USER, max_tokens=16, temperature=1.0,
-            seed=seed)
+            model=MODEL, messages=USER, max_tokens=16, temperature=1.0, seed=seed
+        )
         return out.choices[0].message.content or ""
 
     first = await run(1234)
@@ -70,13 +75,15 @@ async def test_stream_reassembles_to_non_streamed(client: openai.AsyncOpenAI) ->
     kwargs = dict(model=MODEL, messages=USER, max_tokens=20, temperature=0.8, seed=7)
     full = await client.chat.completions.create(**kwargs)
     stream = await client.chat.completions.create(
-        **kwargs, stream=True, stream_options={"include_usage": True})
+        **kwargs, stream=True, stream_options={"include_usage": True}
+    )
     chunks = [c async for c in stream]
     assert chunks[0].choices[0].delta.role == "assistant"
     text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
     assert text == full.choices[0].message.content
-    finish = [c.choices[0].finish_reason for c in chunks
-              if c.choices and c.choices[0].finish_reason]
+    finish = [
+        c.choices[0].finish_reason for c in chunks if c.choices and c.choices[0].finish_reason
+    ]
     assert finish == [full.choices[0].finish_reason]
     assert chunks[-1].choices == [] and chunks[-1].usage == full.usage
     assert all(c.usage is None for c in chunks[:-1])
@@ -84,8 +91,9 @@ async def test_stream_reassembles_to_non_streamed(client: openai.AsyncOpenAI) ->
 
 
 async def test_stream_without_usage_has_no_usage_chunk(client: openai.AsyncOpenAI) -> None:
-    stream = await client.chat.completions.create(model=MODEL, messages=USER,
-                                                  max_tokens=4, stream=True)
+    stream = await client.chat.completions.create(
+        model=MODEL, messages=USER, max_tokens=4, stream=True
+    )
     chunks = [c async for c in stream]
     assert all(c.choices for c in chunks)
     assert chunks[-1].choices[0].finish_reason in ("stop", "length")
@@ -93,8 +101,14 @@ async def test_stream_without_usage_has_no_usage_chunk(client: openai.AsyncOpenA
 
 async def test_logprobs_shape_and_values(client: openai.AsyncOpenAI) -> None:
     out = await client.chat.completions.create(
-        model=MODEL, messages=USER, max_tokens=10, temperature=0,
-        logprobs=True, top_logprobs=5, logit_bias=NO_EOG)
+        model=MODEL,
+        messages=USER,
+        max_tokens=10,
+        temperature=0,
+        logprobs=True,
+        top_logprobs=5,
+        logit_bias=NO_EOG,
+    )
     content = out.choices[0].logprobs.content
     assert content is not None and len(content) == out.usage.completion_tokens
     assert "".join(t.token for t in content) == out.choices[0].message.content
@@ -111,14 +125,15 @@ async def test_logprobs_shape_and_values(client: openai.AsyncOpenAI) -> None:
 
 
 async def test_stop_sequence_across_tokens_is_not_emitted(client: openai.AsyncOpenAI) -> None:
-    kwargs = dict(model=MODEL, messages=USER, temperature=0, max_tokens=30,
-                  logit_bias=NO_EOG, logprobs=True)
+    kwargs = dict(
+        model=MODEL, messages=USER, temperature=0, max_tokens=30, logit_bias=NO_EOG, logprobs=True
+    )
     base = await client.chat.completions.create(**kwargs)
     text = base.choices[0].message.content
     tokens = [t.token for t in base.choices[0].logprobs.content]
     # a stop string that starts inside one token and ends inside the next
     cut = len(tokens[0]) + len(tokens[1]) + len(tokens[2])
-    stop = text[cut - 2: cut + 2]
+    stop = text[cut - 2 : cut + 2]
     assert len(stop) == 4 and text.index(stop) <= cut - 2
     out = await client.chat.completions.create(**kwargs, stop=[stop, "never-appears"])
     assert out.choices[0].finish_reason == "stop"
@@ -129,9 +144,16 @@ async def test_stop_sequence_across_tokens_is_not_emitted(client: openai.AsyncOp
 
 
 async def test_n_choices(client: openai.AsyncOpenAI) -> None:
-    out = await client.chat.completions.create(model=MODEL, messages=USER, n=3,
-                                               max_tokens=12, temperature=1.0, seed=3,
-                                               logprobs=True, logit_bias=NO_EOG)
+    out = await client.chat.completions.create(
+        model=MODEL,
+        messages=USER,
+        n=3,
+        max_tokens=12,
+        temperature=1.0,
+        seed=3,
+        logprobs=True,
+        logit_bias=NO_EOG,
+    )
     assert [c.index for c in out.choices] == [0, 1, 2]
     assert len({c.message.content for c in out.choices}) > 1
     per_choice = sum(len(c.logprobs.content) for c in out.choices)
@@ -139,8 +161,9 @@ async def test_n_choices(client: openai.AsyncOpenAI) -> None:
 
 
 async def test_n_choices_stream(client: openai.AsyncOpenAI) -> None:
-    stream = await client.chat.completions.create(model=MODEL, messages=USER, n=2,
-                                                  max_tokens=5, stream=True, seed=1)
+    stream = await client.chat.completions.create(
+        model=MODEL, messages=USER, n=2, max_tokens=5, stream=True, seed=1
+    )
     finished = sorted([c.choices[0].index async for c in stream if c.choices[0].finish_reason])
     assert finished == [0, 1]
 
@@ -148,24 +171,34 @@ async def test_n_choices_stream(client: openai.AsyncOpenAI) -> None:
 async def test_logit_bias_forces_a_token(client: openai.AsyncOpenAI, services: Services) -> None:
     served = services.registry.get(MODEL)
     [token] = served.tokenize(" banana", special=False)[:1]
-    out = await client.chat.completions.create(model=MODEL, messages=USER, max_tokens=3,
-                                               logit_bias={str(token): 100})
+    out = await client.chat.completions.create(
+        model=MODEL, messages=USER, max_tokens=3, logit_bias={str(token): 100}
+    )
     piece = served.detokenize([token])
     assert out.choices[0].message.content == piece * 3
 
 
 async def test_content_parts_system_developer_and_extras(client: openai.AsyncOpenAI) -> None:
-    parts = [{"type": "text", "text": "Write one sentence "},
-             {"type": "text", "text": "about the sea."}]
+    parts = [
+        {"type": "text", "text": "Write one sentence "},
+        {"type": "text", "text": "about the sea."},
+    ]
     common = dict(model=MODEL, max_tokens=6, temperature=0)
-    a = await client.chat.completions.create(messages=[{"role": "user", "content": parts}],
-                                             **common)
-    b = await client.chat.completions.create(messages=USER, **common, user="u-1",
-                                             metadata={"k": "v"}, store=False)
+    a = await client.chat.completions.create(
+        messages=[{"role": "user", "content": parts}], **common
+    )
+    b = await client.chat.completions.create(
+        messages=USER, **common, user="u-1", metadata={"k": "v"}, store=False
+    )
     assert a.choices[0].message.content == b.choices[0].message.content
     c = await client.chat.completions.create(
-        messages=[{"role": "developer", "content": "Answer in French."},
-                  {"role": "system", "content": "Be brief."}, *USER,
-                  {"role": "assistant", "content": "The sea is wide."},
-                  {"role": "user", "content": "Another."}], **common)
+        messages=[
+            {"role": "developer", "content": "Answer in French."},
+            {"role": "system", "content": "Be brief."},
+            *USER,
+            {"role": "assistant", "content": "The sea is wide."},
+            {"role": "user", "content": "Another."},
+        ],
+        **common,
+    )
     assert c.choices[0].message.content

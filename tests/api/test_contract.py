@@ -33,9 +33,17 @@ async def test_models(http: httpx2.AsyncClient) -> None:
 
 
 async def test_files(http: httpx2.AsyncClient) -> None:
-    created = check("file", await _ok(await http.post(
-        "/v1/files", headers=AUTH, data={"purpose": "user_data"},
-        files={"file": ("notes.txt", b"hello")})))
+    created = check(
+        "file",
+        await _ok(
+            await http.post(
+                "/v1/files",
+                headers=AUTH,
+                data={"purpose": "user_data"},
+                files={"file": ("notes.txt", b"hello")},
+            )
+        ),
+    )
     file_id = created.id  # type: ignore[attr-defined]
     check("file", await _ok(await http.get(f"/v1/files/{file_id}", headers=AUTH)))
     check_list("file", await _ok(await http.get("/v1/files", headers=AUTH)))
@@ -43,24 +51,46 @@ async def test_files(http: httpx2.AsyncClient) -> None:
 
 
 async def test_chat_completions_stored_and_streamed(http: httpx2.AsyncClient) -> None:
-    body: dict[str, Any] = {"model": MODEL, "max_tokens": 4, "store": True,
-                            "metadata": {"suite": "contract"}, "logprobs": True,
-                            "top_logprobs": 2,
-                            "messages": [{"role": "system", "content": "Be brief."},
-                                         {"role": "user", "content": "Hi"}]}
-    completion = check("chat.completion", await _ok(await http.post(
-        "/v1/chat/completions", headers=AUTH, json=body)))
+    body: dict[str, Any] = {
+        "model": MODEL,
+        "max_tokens": 4,
+        "store": True,
+        "metadata": {"suite": "contract"},
+        "logprobs": True,
+        "top_logprobs": 2,
+        "messages": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi"}],
+    }
+    completion = check(
+        "chat.completion",
+        await _ok(await http.post("/v1/chat/completions", headers=AUTH, json=body)),
+    )
     cid = completion.id  # type: ignore[attr-defined]
-    check("chat.completion.stored", await _ok(await http.get(f"/v1/chat/completions/{cid}",
-                                                             headers=AUTH)))
-    check("chat.completion.stored", await _ok(await http.post(
-        f"/v1/chat/completions/{cid}", headers=AUTH, json={"metadata": {"k": "v"}})))
-    check_list("chat.completion.stored", await _ok(await http.get(
-        "/v1/chat/completions", headers=AUTH, params={"metadata[k]": "v"})))
-    check_list("chat.completion.store_message", await _ok(await http.get(
-        f"/v1/chat/completions/{cid}/messages", headers=AUTH)))
-    check("chat.completion.deleted", await _ok(await http.delete(
-        f"/v1/chat/completions/{cid}", headers=AUTH)))
+    check(
+        "chat.completion.stored",
+        await _ok(await http.get(f"/v1/chat/completions/{cid}", headers=AUTH)),
+    )
+    check(
+        "chat.completion.stored",
+        await _ok(
+            await http.post(
+                f"/v1/chat/completions/{cid}", headers=AUTH, json={"metadata": {"k": "v"}}
+            )
+        ),
+    )
+    check_list(
+        "chat.completion.stored",
+        await _ok(
+            await http.get("/v1/chat/completions", headers=AUTH, params={"metadata[k]": "v"})
+        ),
+    )
+    check_list(
+        "chat.completion.store_message",
+        await _ok(await http.get(f"/v1/chat/completions/{cid}/messages", headers=AUTH)),
+    )
+    check(
+        "chat.completion.deleted",
+        await _ok(await http.delete(f"/v1/chat/completions/{cid}", headers=AUTH)),
+    )
     body.update(stream=True, stream_options={"include_usage": True}, store=False)
     async with http.stream("POST", "/v1/chat/completions", headers=AUTH, json=body) as r:
         frames = [line[6:] async for line in r.aiter_lines() if line.startswith("data: ")]
@@ -70,101 +100,204 @@ async def test_chat_completions_stored_and_streamed(http: httpx2.AsyncClient) ->
 
 
 async def test_audio(http: httpx2.AsyncClient) -> None:
-    speech = await http.post("/v1/audio/speech", headers=AUTH, json={
-        "model": "tts-1", "voice": "alloy", "input": "Hello there.", "response_format": "wav"})
+    speech = await http.post(
+        "/v1/audio/speech",
+        headers=AUTH,
+        json={
+            "model": "tts-1",
+            "voice": "alloy",
+            "input": "Hello there.",
+            "response_format": "wav",
+        },
+    )
     audio = await _ok(speech)
     for path, fields, kind in [
-            ("transcriptions", {"model": "whisper-1"}, "audio.transcription"),
-            ("transcriptions", {"model": "whisper-1", "response_format": "verbose_json",
-                                "timestamp_granularities[]": "word"},
-             "audio.transcription.verbose"),
-            ("translations", {"model": "whisper-1"}, "audio.translation")]:
-        check(kind, await _ok(await http.post(f"/v1/audio/{path}", headers=AUTH, data=fields,
-                                              files={"file": ("hi.wav", audio)})))
+        ("transcriptions", {"model": "whisper-1"}, "audio.transcription"),
+        (
+            "transcriptions",
+            {
+                "model": "whisper-1",
+                "response_format": "verbose_json",
+                "timestamp_granularities[]": "word",
+            },
+            "audio.transcription.verbose",
+        ),
+        ("translations", {"model": "whisper-1"}, "audio.translation"),
+    ]:
+        check(
+            kind,
+            await _ok(
+                await http.post(
+                    f"/v1/audio/{path}",
+                    headers=AUTH,
+                    data=fields,
+                    files={"file": ("hi.wav", audio)},
+                )
+            ),
+        )
 
 
 async def test_realtime_client_secret(http: httpx2.AsyncClient) -> None:
-    check("realtime.client_secret", await _ok(await http.post(
-        "/v1/realtime/client_secrets", headers=AUTH, json={})))
+    check(
+        "realtime.client_secret",
+        await _ok(await http.post("/v1/realtime/client_secrets", headers=AUTH, json={})),
+    )
 
 
-ITEMS = [{"item": {"q": "2+2?", "a": "4"}, "sample": {"output_text": "4"}},
-         {"item": {"q": "3+3?", "a": "6"}, "sample": {"output_text": "5"}}]
+ITEMS = [
+    {"item": {"q": "2+2?", "a": "4"}, "sample": {"output_text": "4"}},
+    {"item": {"q": "3+3?", "a": "6"}, "sample": {"output_text": "5"}},
+]
 
 
-async def test_evals_runs_and_output_items(http: httpx2.AsyncClient,
-                                           services: Services) -> None:
-    schema = {"type": "object", "properties": {"q": {"type": "string"},
-                                               "a": {"type": "string"}}}
-    created = check("eval.create", await _ok(await http.post("/v1/evals", headers=AUTH, json={
-        "name": "contract", "metadata": {"suite": "contract"},
-        "data_source_config": {"type": "custom", "item_schema": schema,
-                               "include_sample_schema": True},
-        "testing_criteria": [{"type": "string_check", "name": "exact", "operation": "eq",
-                              "input": "{{sample.output_text}}",
-                              "reference": "{{item.a}}"}]})))
+async def test_evals_runs_and_output_items(http: httpx2.AsyncClient, services: Services) -> None:
+    schema = {"type": "object", "properties": {"q": {"type": "string"}, "a": {"type": "string"}}}
+    created = check(
+        "eval.create",
+        await _ok(
+            await http.post(
+                "/v1/evals",
+                headers=AUTH,
+                json={
+                    "name": "contract",
+                    "metadata": {"suite": "contract"},
+                    "data_source_config": {
+                        "type": "custom",
+                        "item_schema": schema,
+                        "include_sample_schema": True,
+                    },
+                    "testing_criteria": [
+                        {
+                            "type": "string_check",
+                            "name": "exact",
+                            "operation": "eq",
+                            "input": "{{sample.output_text}}",
+                            "reference": "{{item.a}}",
+                        }
+                    ],
+                },
+            )
+        ),
+    )
     eval_id = created.id  # type: ignore[attr-defined]
     check("eval.retrieve", await _ok(await http.get(f"/v1/evals/{eval_id}", headers=AUTH)))
-    check("eval.update", await _ok(await http.post(f"/v1/evals/{eval_id}", headers=AUTH,
-                                                   json={"name": "renamed"})))
+    check(
+        "eval.update",
+        await _ok(await http.post(f"/v1/evals/{eval_id}", headers=AUTH, json={"name": "renamed"})),
+    )
     check_list("eval.list_item", await _ok(await http.get("/v1/evals", headers=AUTH)))
-    run_body = {"name": "r", "data_source": {
-        "type": "jsonl", "source": {"type": "file_content", "content": ITEMS}}}
-    run = check("eval.run.create", await _ok(await http.post(
-        f"/v1/evals/{eval_id}/runs", headers=AUTH, json=run_body)))
+    run_body = {
+        "name": "r",
+        "data_source": {"type": "jsonl", "source": {"type": "file_content", "content": ITEMS}},
+    }
+    run = check(
+        "eval.run.create",
+        await _ok(await http.post(f"/v1/evals/{eval_id}/runs", headers=AUTH, json=run_body)),
+    )
     run_id = run.id  # type: ignore[attr-defined]
     await services.evals.start()
     try:
         for _ in range(200):
-            got = check("eval.run.retrieve", await _ok(await http.get(
-                f"/v1/evals/{eval_id}/runs/{run_id}", headers=AUTH)))
+            got = check(
+                "eval.run.retrieve",
+                await _ok(await http.get(f"/v1/evals/{eval_id}/runs/{run_id}", headers=AUTH)),
+            )
             if got.status not in ("queued", "in_progress"):  # type: ignore[attr-defined]
                 break
             await anyio.sleep(0.05)
     finally:
         await services.evals.stop()
     assert got.status == "completed", got  # type: ignore[attr-defined]
-    check_list("eval.run.list_item", await _ok(await http.get(
-        f"/v1/evals/{eval_id}/runs", headers=AUTH)))
-    items = check_list("eval.run.output_item.list_item", await _ok(await http.get(
-        f"/v1/evals/{eval_id}/runs/{run_id}/output_items", headers=AUTH)))
+    check_list(
+        "eval.run.list_item", await _ok(await http.get(f"/v1/evals/{eval_id}/runs", headers=AUTH))
+    )
+    items = check_list(
+        "eval.run.output_item.list_item",
+        await _ok(await http.get(f"/v1/evals/{eval_id}/runs/{run_id}/output_items", headers=AUTH)),
+    )
     assert len(items.data) == 2
-    check("eval.run.output_item.retrieve", await _ok(await http.get(
-        f"/v1/evals/{eval_id}/runs/{run_id}/output_items/{items.data[0].id}", headers=AUTH)))
-    second = check("eval.run.create", await _ok(await http.post(
-        f"/v1/evals/{eval_id}/runs", headers=AUTH, json=run_body)))
-    check("eval.run.cancel", await _ok(await http.post(
-        f"/v1/evals/{eval_id}/runs/{second.id}/cancel", headers=AUTH)))  # type: ignore[attr-defined]
-    check("eval.run.deleted", await _ok(await http.delete(
-        f"/v1/evals/{eval_id}/runs/{run_id}", headers=AUTH)))
+    check(
+        "eval.run.output_item.retrieve",
+        await _ok(
+            await http.get(
+                f"/v1/evals/{eval_id}/runs/{run_id}/output_items/{items.data[0].id}", headers=AUTH
+            )
+        ),
+    )
+    second = check(
+        "eval.run.create",
+        await _ok(await http.post(f"/v1/evals/{eval_id}/runs", headers=AUTH, json=run_body)),
+    )
+    check(
+        "eval.run.cancel",
+        await _ok(await http.post(f"/v1/evals/{eval_id}/runs/{second.id}/cancel", headers=AUTH)),
+    )  # type: ignore[attr-defined]
+    check(
+        "eval.run.deleted",
+        await _ok(await http.delete(f"/v1/evals/{eval_id}/runs/{run_id}", headers=AUTH)),
+    )
     check("eval.deleted", await _ok(await http.delete(f"/v1/evals/{eval_id}", headers=AUTH)))
 
 
 def _training_jsonl(n: int = 10) -> bytes:
-    rows = [{"messages": [{"role": "user", "content": f"Say {i}"},
-                          {"role": "assistant", "content": str(i)}]} for i in range(n)]
+    rows = [
+        {
+            "messages": [
+                {"role": "user", "content": f"Say {i}"},
+                {"role": "assistant", "content": str(i)},
+            ]
+        }
+        for i in range(n)
+    ]
     return "\n".join(json.dumps(r) for r in rows).encode()
 
 
 async def test_fine_tuning_job_and_events(http: httpx2.AsyncClient) -> None:
-    upload = check("file", await _ok(await http.post(
-        "/v1/files", headers=AUTH, data={"purpose": "fine-tune"},
-        files={"file": ("train.jsonl", _training_jsonl())})))
-    job = check("fine_tuning.job", await _ok(await http.post(
-        "/v1/fine_tuning/jobs", headers=AUTH,
-        json={"model": MODEL, "training_file": upload.id,  # type: ignore[attr-defined]
-              "metadata": {"suite": "contract"}})))
+    upload = check(
+        "file",
+        await _ok(
+            await http.post(
+                "/v1/files",
+                headers=AUTH,
+                data={"purpose": "fine-tune"},
+                files={"file": ("train.jsonl", _training_jsonl())},
+            )
+        ),
+    )
+    job = check(
+        "fine_tuning.job",
+        await _ok(
+            await http.post(
+                "/v1/fine_tuning/jobs",
+                headers=AUTH,
+                json={
+                    "model": MODEL,
+                    "training_file": upload.id,  # type: ignore[attr-defined]
+                    "metadata": {"suite": "contract"},
+                },
+            )
+        ),
+    )
     job_id = job.id  # type: ignore[attr-defined]
     try:
-        check("fine_tuning.job", await _ok(await http.get(f"/v1/fine_tuning/jobs/{job_id}",
-                                                          headers=AUTH)))
-        check_list("fine_tuning.job", await _ok(await http.get("/v1/fine_tuning/jobs",
-                                                               headers=AUTH)))
-        events = check_list("fine_tuning.job.event", await _ok(await http.get(
-            f"/v1/fine_tuning/jobs/{job_id}/events", headers=AUTH)))
+        check(
+            "fine_tuning.job",
+            await _ok(await http.get(f"/v1/fine_tuning/jobs/{job_id}", headers=AUTH)),
+        )
+        check_list(
+            "fine_tuning.job", await _ok(await http.get("/v1/fine_tuning/jobs", headers=AUTH))
+        )
+        events = check_list(
+            "fine_tuning.job.event",
+            await _ok(await http.get(f"/v1/fine_tuning/jobs/{job_id}/events", headers=AUTH)),
+        )
         assert events.data
-        check_list("fine_tuning.job.checkpoint", await _ok(await http.get(
-            f"/v1/fine_tuning/jobs/{job_id}/checkpoints", headers=AUTH)))
+        check_list(
+            "fine_tuning.job.checkpoint",
+            await _ok(await http.get(f"/v1/fine_tuning/jobs/{job_id}/checkpoints", headers=AUTH)),
+        )
     finally:
-        check("fine_tuning.job", await _ok(await http.post(
-            f"/v1/fine_tuning/jobs/{job_id}/cancel", headers=AUTH)))
+        check(
+            "fine_tuning.job",
+            await _ok(await http.post(f"/v1/fine_tuning/jobs/{job_id}/cancel", headers=AUTH)),
+        )

@@ -28,18 +28,22 @@ def blob_files(svc: Services) -> set[Path]:
 
 
 @pytest.mark.parametrize("purpose", PURPOSES)
-async def test_upload_retrieve_content_delete(client: openai.AsyncOpenAI,
-                                              services: Services, purpose: str) -> None:
+async def test_upload_retrieve_content_delete(
+    client: openai.AsyncOpenAI, services: Services, purpose: str
+) -> None:
     data = f'{{"purpose": "{purpose}"}}\n'.encode() + bytes(range(256))
     created = await client.files.create(file=("data.jsonl", data), purpose=purpose)  # type: ignore[arg-type]
     assert created.id.startswith("file-") and len(created.id) == len("file-") + 24
     assert created.id[5:].isalnum()
     assert (created.object, created.bytes, created.filename, created.purpose) == (
-        "file", len(data), "data.jsonl", purpose)
+        "file",
+        len(data),
+        "data.jsonl",
+        purpose,
+    )
     assert created.status == "processed" and created.status_details is None
     # OpenAI: batch files expire after 30 days by default, others never
-    assert created.expires_at == (created.created_at + 30 * 86400
-                                  if purpose == "batch" else None)
+    assert created.expires_at == (created.created_at + 30 * 86400 if purpose == "batch" else None)
 
     assert await client.files.retrieve(created.id) == created
     assert (await client.files.content(created.id)).content == data
@@ -60,8 +64,10 @@ async def test_upload_retrieve_content_delete(client: openai.AsyncOpenAI,
 
 
 async def test_list_filters_and_paginates_both_ways(fresh: openai.AsyncOpenAI) -> None:
-    made = [await fresh.files.create(file=(f"u{i}.txt", b"x" * i), purpose="user_data")
-            for i in range(5)]
+    made = [
+        await fresh.files.create(file=(f"u{i}.txt", b"x" * i), purpose="user_data")
+        for i in range(5)
+    ]
     evals = await fresh.files.create(file=("e.jsonl", b"{}\n"), purpose="evals")
     ids = [f.id for f in made]
 
@@ -72,8 +78,7 @@ async def test_list_filters_and_paginates_both_ways(fresh: openai.AsyncOpenAI) -
     first = await fresh.files.list(purpose="user_data", limit=2)
     assert [f.id for f in first.data] == ids[:-3:-1] and first.has_more is True
     assert [f.id async for f in fresh.files.list(purpose="user_data", limit=2)] == ids[::-1]
-    assert [f.id async for f in fresh.files.list(purpose="user_data", limit=2,
-                                                 order="asc")] == ids
+    assert [f.id async for f in fresh.files.list(purpose="user_data", limit=2, order="asc")] == ids
     assert [f.id async for f in fresh.files.list(purpose="evals")] == [evals.id]
     assert [f.id async for f in fresh.files.list(purpose="batch")] == []
     after = await fresh.files.list(after=ids[2], order="asc")
@@ -88,10 +93,14 @@ async def test_list_filters_and_paginates_both_ways(fresh: openai.AsyncOpenAI) -
     assert err.value.param == "order"
 
 
-async def test_expires_after(fresh: openai.AsyncOpenAI, services: Services,
-                             monkeypatch: pytest.MonkeyPatch) -> None:
-    short = await fresh.files.create(file=("a.txt", b"a"), purpose="user_data",
-                                     expires_after={"anchor": "created_at", "seconds": 3600})
+async def test_expires_after(
+    fresh: openai.AsyncOpenAI, services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    short = await fresh.files.create(
+        file=("a.txt", b"a"),
+        purpose="user_data",
+        expires_after={"anchor": "created_at", "seconds": 3600},
+    )
     assert short.expires_at == short.created_at + 3600
     kept = await fresh.files.create(file=("b.txt", b"b"), purpose="user_data")
     blobs = blob_files(services)
@@ -109,29 +118,44 @@ async def test_expires_after(fresh: openai.AsyncOpenAI, services: Services,
 
     for seconds in (3599, 2_592_001):
         with pytest.raises(openai.BadRequestError) as err:
-            await fresh.files.create(file=("c.txt", b"c"), purpose="user_data",
-                                     expires_after={"anchor": "created_at",
-                                                    "seconds": seconds})
+            await fresh.files.create(
+                file=("c.txt", b"c"),
+                purpose="user_data",
+                expires_after={"anchor": "created_at", "seconds": seconds},
+            )
         assert err.value.param == "expires_after.seconds"
     with pytest.raises(openai.BadRequestError) as err:
-        await fresh.files.create(file=("c.txt", b"c"), purpose="user_data",
-                                 expires_after={"anchor": "last_active_at",  # type: ignore[arg-type]
-                                                "seconds": 3600})
+        await fresh.files.create(
+            file=("c.txt", b"c"),
+            purpose="user_data",
+            expires_after={
+                "anchor": "last_active_at",  # type: ignore[arg-type]
+                "seconds": 3600,
+            },
+        )
     assert err.value.param == "expires_after.anchor"
 
 
 def multipart(purpose: str, data: bytes) -> tuple[str, bytes]:
     boundary = "hearth-test-boundary"
-    body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"purpose\"\r\n\r\n"
-            f"{purpose}\r\n--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; "
-            f"filename=\"big.bin\"\r\nContent-Type: application/octet-stream\r\n\r\n"
-            ).encode() + data + f"\r\n--{boundary}--\r\n".encode()
+    body = (
+        (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="purpose"\r\n\r\n'
+            f'{purpose}\r\n--{boundary}\r\nContent-Disposition: form-data; name="file"; '
+            f'filename="big.bin"\r\nContent-Type: application/octet-stream\r\n\r\n'
+        ).encode()
+        + data
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
     return f"multipart/form-data; boundary={boundary}", body
 
 
 async def test_too_large_is_413_and_keeps_nothing(
-        client: openai.AsyncOpenAI, http: httpx2.AsyncClient, services: Services,
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    client: openai.AsyncOpenAI,
+    http: httpx2.AsyncClient,
+    services: Services,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.setattr(services.files, "_max_bytes", 1000)
     blobs = blob_files(services)
     listed = [f.id async for f in client.files.list()]
@@ -151,10 +175,11 @@ async def test_too_large_is_413_and_keeps_nothing(
 
     async def chunked() -> AsyncIterator[bytes]:
         for i in range(0, len(body), 65536):
-            yield body[i:i + 65536]
+            yield body[i : i + 65536]
 
-    response = await http.post("/v1/files", content=chunked(),
-                               headers={**AUTH, "Content-Type": content_type})
+    response = await http.post(
+        "/v1/files", content=chunked(), headers={**AUTH, "Content-Type": content_type}
+    )
     assert response.status_code == 413, response.text
     assert response.json()["error"]["code"] == "file_too_large"
 
@@ -177,21 +202,26 @@ async def test_bad_requests(client: openai.AsyncOpenAI, http: httpx2.AsyncClient
     assert no_purpose.status_code == 400
     assert no_purpose.json()["error"]["param"] == "purpose"
 
-    text_file = await http.post("/v1/files", headers=AUTH,
-                                files={"purpose": (None, "evals"), "file": (None, "abc")})
+    text_file = await http.post(
+        "/v1/files", headers=AUTH, files={"purpose": (None, "evals"), "file": (None, "abc")}
+    )
     assert text_file.status_code == 400 and text_file.json()["error"]["param"] == "file"
 
     as_json = await http.post("/v1/files", headers=AUTH, json={"purpose": "evals"})
     assert as_json.status_code == 400
     assert "multipart/form-data" in as_json.json()["error"]["message"]
 
-    broken = await http.post("/v1/files", content=b"--x\r\nnot a part",
-                             headers={**AUTH, "Content-Type": "multipart/form-data"})
+    broken = await http.post(
+        "/v1/files",
+        content=b"--x\r\nnot a part",
+        headers={**AUTH, "Content-Type": "multipart/form-data"},
+    )
     assert broken.status_code == 400 and "error" in broken.json()
 
 
 async def test_projects_cannot_see_each_others_files(
-        client: openai.AsyncOpenAI, fresh: openai.AsyncOpenAI) -> None:
+    client: openai.AsyncOpenAI, fresh: openai.AsyncOpenAI
+) -> None:
     mine = await client.files.create(file=("secret.txt", b"secret"), purpose="user_data")
     assert [f.id async for f in fresh.files.list()] == []
     with pytest.raises(openai.NotFoundError):
@@ -207,15 +237,15 @@ async def test_projects_cannot_see_each_others_files(
     await client.files.delete(mine.id)
 
 
-async def test_service_read_and_create_bytes(client: openai.AsyncOpenAI,
-                                             services: Services) -> None:
+async def test_service_read_and_create_bytes(
+    client: openai.AsyncOpenAI, services: Services
+) -> None:
     project_id = new_project(services)[0]
     own = services.api_keys.verify(API_KEY)
     assert own is not None
     other = Principal.for_project(own.organization_id, project_id)
     files = services.files
-    made = await files.create_bytes(own, "results.csv", b"step,loss\n1,0.5\n",
-                                    "fine-tune-results")
+    made = await files.create_bytes(own, "results.csv", b"step,loss\n1,0.5\n", "fine-tune-results")
     assert (await client.files.retrieve(made.id)).purpose == "fine-tune-results"
     assert (await client.files.content(made.id)).content == b"step,loss\n1,0.5\n"
 
@@ -234,8 +264,7 @@ async def test_service_read_and_create_bytes(client: openai.AsyncOpenAI,
     assert (await files.delete(own, made.id)).deleted is True
 
 
-async def test_evals_purpose_and_server_purposes_round_trip(
-        fresh: openai.AsyncOpenAI) -> None:
+async def test_evals_purpose_and_server_purposes_round_trip(fresh: openai.AsyncOpenAI) -> None:
     """``evals`` is an upload purpose (``FilePurpose``) that the SDK's ``FileObject``
     Literal lacks; it is served as stored, in every response."""
     made = await fresh.files.create(file=("e.jsonl", b"{}\n"), purpose="evals")
@@ -247,12 +276,26 @@ async def test_evals_purpose_and_server_purposes_round_trip(
 async def test_form_field_shapes(http: httpx2.AsyncClient) -> None:
     """``a[b]`` form keys nest (``expires_after[seconds]``); a key sent both as an object
     and as something else is a 400 naming it."""
-    r = await http.post("/v1/files", headers=AUTH, files={
-        "purpose": (None, "user_data"), "expires_after[anchor]": (None, "created_at"),
-        "expires_after[seconds]": (None, "7200"), "file": ("a.txt", b"a")})
+    r = await http.post(
+        "/v1/files",
+        headers=AUTH,
+        files={
+            "purpose": (None, "user_data"),
+            "expires_after[anchor]": (None, "created_at"),
+            "expires_after[seconds]": (None, "7200"),
+            "file": ("a.txt", b"a"),
+        },
+    )
     assert r.status_code == 200, r.text
     assert r.json()["expires_at"] == r.json()["created_at"] + 7200
-    r = await http.post("/v1/files", headers=AUTH, files={
-        "purpose": (None, "user_data"), "expires_after[]": (None, "created_at"),
-        "expires_after[seconds]": (None, "7200"), "file": ("a.txt", b"a")})
+    r = await http.post(
+        "/v1/files",
+        headers=AUTH,
+        files={
+            "purpose": (None, "user_data"),
+            "expires_after[]": (None, "created_at"),
+            "expires_after[seconds]": (None, "7200"),
+            "file": ("a.txt", b"a"),
+        },
+    )
     assert r.status_code == 400 and r.json()["error"]["param"] == "expires_after"

@@ -24,14 +24,19 @@ def _jsonl(rows: list[Any]) -> bytes:
 
 
 def examples(n: int = 10) -> list[dict[str, Any]]:
-    return [{"messages": [{"role": "user", "content": f"Say {i}"},
-                          {"role": "assistant", "content": str(i)}]} for i in range(n)]
+    return [
+        {
+            "messages": [
+                {"role": "user", "content": f"Say {i}"},
+                {"role": "assistant", "content": str(i)},
+            ]
+        }
+        for i in range(n)
+    ]
 
 
-async def upload(client: openai.AsyncOpenAI, rows: list[Any],
-                 purpose: str = "fine-tune") -> str:
-    return (await client.files.create(file=("train.jsonl", _jsonl(rows)),
-                                      purpose=purpose)).id  # type: ignore[arg-type]
+async def upload(client: openai.AsyncOpenAI, rows: list[Any], purpose: str = "fine-tune") -> str:
+    return (await client.files.create(file=("train.jsonl", _jsonl(rows)), purpose=purpose)).id  # type: ignore[arg-type]
 
 
 async def create(client: openai.AsyncOpenAI, file_id: str, **kw: Any) -> Any:
@@ -43,7 +48,8 @@ def _error(exc: pytest.ExceptionInfo[openai.APIStatusError]) -> dict[str, Any]:
 
 
 async def test_create_resolves_hyperparameters_and_hides_the_model_id(
-        fresh: openai.AsyncOpenAI) -> None:
+    fresh: openai.AsyncOpenAI,
+) -> None:
     file_id = await upload(fresh, examples())
     job = await create(fresh, file_id, suffix="unit", seed=5, metadata={"k": "v"})
     assert job.object == "fine_tuning.job" and job.id.startswith("ftjob-")
@@ -63,18 +69,24 @@ async def test_create_resolves_hyperparameters_and_hides_the_model_id(
 
 
 async def test_dpo_job_reports_beta(fresh: openai.AsyncOpenAI) -> None:
-    rows = [{"input": {"messages": [{"role": "user", "content": f"q{i}"}]},
-             "preferred_output": [{"role": "assistant", "content": "yes"}],
-             "non_preferred_output": [{"role": "assistant", "content": "no"}]}
-            for i in range(10)]
-    job = await create(fresh, await upload(fresh, rows), method={
-        "type": "dpo", "dpo": {"hyperparameters": {"n_epochs": 1}}})
+    rows = [
+        {
+            "input": {"messages": [{"role": "user", "content": f"q{i}"}]},
+            "preferred_output": [{"role": "assistant", "content": "yes"}],
+            "non_preferred_output": [{"role": "assistant", "content": "no"}],
+        }
+        for i in range(10)
+    ]
+    job = await create(
+        fresh,
+        await upload(fresh, rows),
+        method={"type": "dpo", "dpo": {"hyperparameters": {"n_epochs": 1}}},
+    )
     hp = job.method.dpo.hyperparameters
     assert (hp.n_epochs, hp.batch_size, hp.beta) == (1, 4, 0.1)
 
 
-async def test_list_is_newest_first_with_cursors_and_metadata(
-        fresh: openai.AsyncOpenAI) -> None:
+async def test_list_is_newest_first_with_cursors_and_metadata(fresh: openai.AsyncOpenAI) -> None:
     file_id = await upload(fresh, examples())
     ids = [(await create(fresh, file_id, metadata={"n": str(i % 2)})).id for i in range(3)]
     page = await fresh.fine_tuning.jobs.list()
@@ -111,8 +123,11 @@ async def test_pause_resume_cancel(fresh: openai.AsyncOpenAI) -> None:
         with pytest.raises(openai.BadRequestError):
             await action(job.id)
     messages = [e.message for e in (await jobs.list_events(job.id, limit=3)).data]
-    assert messages == ["Fine-tuning job cancelled", "Fine-tuning job resumed",
-                        "Fine-tuning job paused"]
+    assert messages == [
+        "Fine-tuning job cancelled",
+        "Fine-tuning job resumed",
+        "Fine-tuning job paused",
+    ]
 
 
 async def test_bad_requests(fresh: openai.AsyncOpenAI) -> None:
@@ -130,8 +145,11 @@ async def test_bad_requests(fresh: openai.AsyncOpenAI) -> None:
         await create(fresh, good, suffix="a:b")
     assert _error(suffix)["param"] == "suffix"
     with pytest.raises(openai.BadRequestError) as epochs:
-        await create(fresh, good, method={"type": "supervised", "supervised": {
-            "hyperparameters": {"n_epochs": 51}}})
+        await create(
+            fresh,
+            good,
+            method={"type": "supervised", "supervised": {"hyperparameters": {"n_epochs": 51}}},
+        )
     assert _error(epochs)["param"] == "method.supervised.hyperparameters.n_epochs"
     with pytest.raises(openai.BadRequestError) as old_form:
         await create(fresh, good, hyperparameters={"learning_rate_multiplier": 0})
@@ -142,29 +160,42 @@ async def test_bad_requests(fresh: openai.AsyncOpenAI) -> None:
     with pytest.raises(openai.BadRequestError) as rl:
         await create(fresh, good, method={"type": "reinforcement"})
     assert _error(rl)["param"] == "method.type"
-    for job_call in (fresh.fine_tuning.jobs.retrieve, fresh.fine_tuning.jobs.cancel,
-                     fresh.fine_tuning.jobs.list_events,
-                     fresh.fine_tuning.jobs.checkpoints.list):
+    for job_call in (
+        fresh.fine_tuning.jobs.retrieve,
+        fresh.fine_tuning.jobs.cancel,
+        fresh.fine_tuning.jobs.list_events,
+        fresh.fine_tuning.jobs.checkpoints.list,
+    ):
         with pytest.raises(openai.NotFoundError) as nf:
             await job_call("ftjob-missing")
         assert _error(nf)["code"] == "fine_tune_not_found"
     assert (await fresh.fine_tuning.jobs.list()).data == []
 
 
-@pytest.mark.parametrize(("rows", "words"), [
-    (["{not json", *examples(9)], ["Line 1:", "JSON"]),
-    ([*examples(9), [1, 2]], ["Line 10:", "object"]),
-    ([*examples(9), {"messages": [{"role": "robot", "content": "hi"}]}],
-     ["Line 10:", "messages[0].role", "robot"]),
-    ([*examples(9), {"messages": "hi"}], ["Line 10:", "'messages'"]),
-    ([*examples(9), {"messages": [{"role": "user", "content": "hi"}], "extra": 1}],
-     ["Line 10:", "Unknown parameter: 'extra'"]),
-    ([*examples(9), {"messages": [{"role": "user", "content": "hi"}]}],
-     ["Line 10:", "assistant"]),
-    (examples(3), ["3 example", "at least 10"]),
-])
-async def test_bad_training_files_name_their_lines(fresh: openai.AsyncOpenAI, rows: list[Any],
-                                                   words: list[str]) -> None:
+@pytest.mark.parametrize(
+    ("rows", "words"),
+    [
+        (["{not json", *examples(9)], ["Line 1:", "JSON"]),
+        ([*examples(9), [1, 2]], ["Line 10:", "object"]),
+        (
+            [*examples(9), {"messages": [{"role": "robot", "content": "hi"}]}],
+            ["Line 10:", "messages[0].role", "robot"],
+        ),
+        ([*examples(9), {"messages": "hi"}], ["Line 10:", "'messages'"]),
+        (
+            [*examples(9), {"messages": [{"role": "user", "content": "hi"}], "extra": 1}],
+            ["Line 10:", "Unknown parameter: 'extra'"],
+        ),
+        (
+            [*examples(9), {"messages": [{"role": "user", "content": "hi"}]}],
+            ["Line 10:", "assistant"],
+        ),
+        (examples(3), ["3 example", "at least 10"]),
+    ],
+)
+async def test_bad_training_files_name_their_lines(
+    fresh: openai.AsyncOpenAI, rows: list[Any], words: list[str]
+) -> None:
     with pytest.raises(openai.BadRequestError) as exc:
         await create(fresh, await upload(fresh, rows))
     err = _error(exc)
@@ -173,9 +204,9 @@ async def test_bad_training_files_name_their_lines(fresh: openai.AsyncOpenAI, ro
     assert (await fresh.fine_tuning.jobs.list()).data == []
 
 
-async def test_another_projects_jobs_are_invisible(fresh: openai.AsyncOpenAI,
-                                                   services: Services,
-                                                   http: httpx2.AsyncClient) -> None:
+async def test_another_projects_jobs_are_invisible(
+    fresh: openai.AsyncOpenAI, services: Services, http: httpx2.AsyncClient
+) -> None:
     job = await create(fresh, await upload(fresh, examples()))
     async with sdk(http, new_project(services)[1]) as other:
         with pytest.raises(openai.NotFoundError):

@@ -22,9 +22,19 @@ pytestmark = pytest.mark.anyio
 async def test_list_contains_bundled_models(client: openai.AsyncOpenAI) -> None:
     page = await client.models.list()
     ids = [m.id for m in page.data]
-    assert ids == [MODEL, "piper", "tts-1", "tts-1-hd", "gpt-4o-mini-tts",
-                   "gpt-4o-mini-tts-2025-12-15", "whisper-tiny.en", "whisper-base",
-                   "whisper-1", "gpt-4o-transcribe", "gpt-4o-mini-transcribe"]
+    assert ids == [
+        MODEL,
+        "piper",
+        "tts-1",
+        "tts-1-hd",
+        "gpt-4o-mini-tts",
+        "gpt-4o-mini-tts-2025-12-15",
+        "whisper-tiny.en",
+        "whisper-base",
+        "whisper-1",
+        "gpt-4o-transcribe",
+        "gpt-4o-mini-transcribe",
+    ]
     assert all(m.object == "model" and m.owned_by == "hearth" for m in page.data)
 
 
@@ -35,8 +45,13 @@ async def test_retrieve_speech_model(client: openai.AsyncOpenAI) -> None:
 async def test_wire_shape_is_openais(http: httpx2.AsyncClient) -> None:
     auth = {"Authorization": f"Bearer {API_KEY}"}
     r = await http.get(f"/v1/models/{MODEL}", headers=auth)
-    assert r.json() == {"id": MODEL, "object": "model", "created": r.json()["created"],
-                        "owned_by": "hearth", "shutdown_date": None}
+    assert r.json() == {
+        "id": MODEL,
+        "object": "model",
+        "created": r.json()["created"],
+        "owned_by": "hearth",
+        "shutdown_date": None,
+    }
     listing = (await http.get("/v1/models", headers=auth)).json()
     assert set(listing) == {"object", "data"} and listing["object"] == "list"
     assert listing["data"][0] == r.json()
@@ -51,9 +66,12 @@ async def test_retrieve_unknown_is_404(client: openai.AsyncOpenAI) -> None:
     with pytest.raises(openai.NotFoundError) as err:
         await client.models.retrieve("gpt-9")
     assert err.value.code == "model_not_found"
-    assert err.value.body == {"message": err.value.body["message"],
-                              "type": "invalid_request_error", "param": "model",
-                              "code": "model_not_found"}
+    assert err.value.body == {
+        "message": err.value.body["message"],
+        "type": "invalid_request_error",
+        "param": "model",
+        "code": "model_not_found",
+    }
 
 
 # fine-tuned models -----------------------------------------------------------------
@@ -69,9 +87,13 @@ def catalog(services: Services, tmp_path: Path) -> Iterator[FakeCatalog]:
     teardown."""
     org = services.api_keys.verify(API_KEY).organization_id  # type: ignore[union-attr]
     gguf = converted(bundled_chat_model().path, "q8_0", tmp_path)
-    fake = FakeCatalog([ExtraModel(OWN, gguf, org, 1_700_000_000),
-                        ExtraModel(OWN_2, gguf, org, 1_700_000_001),
-                        ExtraModel(OTHERS, gguf, "org-someone-else", 1_700_000_002)])
+    fake = FakeCatalog(
+        [
+            ExtraModel(OWN, gguf, org, 1_700_000_000),
+            ExtraModel(OWN_2, gguf, org, 1_700_000_001),
+            ExtraModel(OTHERS, gguf, "org-someone-else", 1_700_000_002),
+        ]
+    )
     previous = services.registry.catalog
     services.registry.set_catalog(fake)
     yield fake
@@ -81,7 +103,8 @@ def catalog(services: Services, tmp_path: Path) -> Iterator[FakeCatalog]:
 
 
 async def test_list_includes_own_organizations_finetuned_models(
-        client: openai.AsyncOpenAI, services: Services, catalog: FakeCatalog) -> None:
+    client: openai.AsyncOpenAI, services: Services, catalog: FakeCatalog
+) -> None:
     page = await client.models.list()
     org = services.api_keys.verify(API_KEY).organization_id  # type: ignore[union-attr]
     owners = {m.id: m.owned_by for m in page.data}
@@ -91,20 +114,25 @@ async def test_list_includes_own_organizations_finetuned_models(
     assert OTHERS not in owners
 
 
-async def test_retrieve_finetuned_model(client: openai.AsyncOpenAI, services: Services,
-                                        catalog: FakeCatalog) -> None:
+async def test_retrieve_finetuned_model(
+    client: openai.AsyncOpenAI, services: Services, catalog: FakeCatalog
+) -> None:
     model = await client.models.retrieve(OWN)
     org = services.api_keys.verify(API_KEY).organization_id  # type: ignore[union-attr]
     assert (model.id, model.object, model.created, model.owned_by) == (
-        OWN, "model", 1_700_000_000, org)
+        OWN,
+        "model",
+        1_700_000_000,
+        org,
+    )
     with pytest.raises(openai.NotFoundError) as err:
         await client.models.retrieve(OTHERS)
     assert err.value.code == "model_not_found"
 
 
 async def test_delete_finetuned_model_unloads_it(
-        client: openai.AsyncOpenAI, http: httpx2.AsyncClient, services: Services,
-        catalog: FakeCatalog) -> None:
+    client: openai.AsyncOpenAI, http: httpx2.AsyncClient, services: Services, catalog: FakeCatalog
+) -> None:
     org = services.api_keys.verify(API_KEY).organization_id  # type: ignore[union-attr]
     await services.registry.aget(OWN, org)  # loaded, as after a chat completion
     assert OWN in [m.id for m in services.registry.loaded()]
@@ -117,14 +145,14 @@ async def test_delete_finetuned_model_unloads_it(
         await client.models.retrieve(OWN)
     with pytest.raises(openai.NotFoundError):
         await client.models.delete(OWN)
-    r = await http.delete(f"/v1/models/{OWN_2}",
-                          headers={"Authorization": f"Bearer {API_KEY}"})
+    r = await http.delete(f"/v1/models/{OWN_2}", headers={"Authorization": f"Bearer {API_KEY}"})
     assert r.json() == {"id": OWN_2, "object": "model", "deleted": True}
     check("model.deleted", r.content)
 
 
 async def test_delete_another_organizations_or_unknown_model_is_404(
-        client: openai.AsyncOpenAI, catalog: FakeCatalog) -> None:
+    client: openai.AsyncOpenAI, catalog: FakeCatalog
+) -> None:
     for model_id in (OTHERS, "ft:nope"):
         with pytest.raises(openai.NotFoundError) as err:
             await client.models.delete(model_id)

@@ -45,9 +45,14 @@ def clock() -> FakeClock:
 
 
 def build(tmp: Path, clock: FakeClock, **overrides: object) -> Services:
-    settings = settings_for(tmp, context_length=8192, kv_cache_tokens=16384,
-                             prompt_cache_idle_ttl=300, prompt_cache_max_lifetime=600,
-                             **overrides)
+    settings = settings_for(
+        tmp,
+        context_length=8192,
+        kv_cache_tokens=16384,
+        prompt_cache_idle_ttl=300,
+        prompt_cache_max_lifetime=600,
+        **overrides,
+    )
     return Services.build(settings, clock)
 
 
@@ -77,10 +82,14 @@ def other_org_key(svc: Services, *, same_org: bool = False) -> str:
 
 async def sdk(svc: Services, key: str = API_KEY) -> AsyncIterator[openai.AsyncOpenAI]:
     app = create_app(svc.settings, svc)
-    async with (httpx2.AsyncClient(transport=httpx2.ASGITransport(app=app),
-                                   base_url="http://hearth.test", timeout=600) as http,
-                openai.AsyncOpenAI(base_url="http://hearth.test/v1", api_key=key,
-                                   http_client=http, max_retries=0) as client):
+    async with (
+        httpx2.AsyncClient(
+            transport=httpx2.ASGITransport(app=app), base_url="http://hearth.test", timeout=600
+        ) as http,
+        openai.AsyncOpenAI(
+            base_url="http://hearth.test/v1", api_key=key, http_client=http, max_retries=0
+        ) as client,
+    ):
         yield client
 
 
@@ -97,13 +106,15 @@ def messages(system: str, user: str) -> list[dict[str, str]]:
 def prompt_tokens(svc: Services, system: str, user: str) -> list[int]:
     served = svc.registry.get(MODEL)
     params = ChatCompletionParams.model_validate(
-        {"model": MODEL, "messages": messages(system, user)})
+        {"model": MODEL, "messages": messages(system, user)}
+    )
     return generation_request(params, served)[0].prompt
 
 
 def shared_system(svc: Services, n_tokens: int, tag: str) -> str:
     """A system message whose prompts with users "Alpha…"/"Zulu…" share exactly
     ``n_tokens`` leading tokens (" ok" is one token each)."""
+
     def common(k: int) -> int:
         a = prompt_tokens(svc, f"Session {tag}." + " ok" * k, "Alpha, answer briefly.")
         b = prompt_tokens(svc, f"Session {tag}." + " ok" * k, "Zulu, answer briefly.")
@@ -118,12 +129,17 @@ def shared_system(svc: Services, n_tokens: int, tag: str) -> str:
     raise AssertionError(f"could not build a {n_tokens}-token prefix")
 
 
-async def ask(client: openai.AsyncOpenAI, system: str, user: str, **kw: object,
-              ) -> ChatCompletion:
+async def ask(
+    client: openai.AsyncOpenAI,
+    system: str,
+    user: str,
+    **kw: object,
+) -> ChatCompletion:
     body: dict[str, object] = dict(max_tokens=8, temperature=0)
     body.update(kw)
     return await client.chat.completions.create(
-        model=MODEL, messages=messages(system, user), **body)  # type: ignore[call-overload]
+        model=MODEL, messages=messages(system, user), **body
+    )  # type: ignore[call-overload]
 
 
 def cached(response: ChatCompletion) -> int:
@@ -144,10 +160,12 @@ async def idle(svc: Services) -> EngineStats:
     raise AssertionError("engine never went idle")
 
 
-@pytest.mark.parametrize(("prefix", "expected"), [
-    (1023, 0), (1024, 1024), (1151, 1024), (1152, 1152), (4000, 3968)])
+@pytest.mark.parametrize(
+    ("prefix", "expected"), [(1023, 0), (1024, 1024), (1151, 1024), (1152, 1152), (4000, 3968)]
+)
 async def test_cached_tokens_follow_openais_rule(
-        caching: Services, client: openai.AsyncOpenAI, prefix: int, expected: int) -> None:
+    caching: Services, client: openai.AsyncOpenAI, prefix: int, expected: int
+) -> None:
     system = shared_system(caching, prefix, f"rule-{prefix}")
     first = await ask(client, system, "Alpha, answer briefly.")
     assert cached(first) == 0
@@ -155,15 +173,20 @@ async def test_cached_tokens_follow_openais_rule(
     assert cached(second) == expected
     assert second.usage and second.usage.prompt_tokens > prefix
     stream = await client.chat.completions.create(
-        model=MODEL, messages=messages(system, "Yankee, answer in one word."),  # type: ignore[arg-type]
-        max_tokens=4, stream=True, stream_options={"include_usage": True})
+        model=MODEL,
+        messages=messages(system, "Yankee, answer in one word."),  # type: ignore[arg-type]
+        max_tokens=4,
+        stream=True,
+        stream_options={"include_usage": True},
+    )
     usage = [chunk.usage async for chunk in stream if chunk.usage]
     assert len(usage) == 1 and usage[0].prompt_tokens_details
     assert usage[0].prompt_tokens_details.cached_tokens == expected
 
 
-async def test_a_hit_never_changes_the_output(caching: Services,
-                                               client: openai.AsyncOpenAI) -> None:
+async def test_a_hit_never_changes_the_output(
+    caching: Services, client: openai.AsyncOpenAI
+) -> None:
     system = shared_system(caching, 1300, "same-output")
     user = "Alpha, answer briefly."
     await idle(caching)
@@ -172,16 +195,19 @@ async def test_a_hit_never_changes_the_output(caching: Services,
     assert (cached(greedy_cold), cached(greedy_hit)) == (0, 1280)
     assert greedy_hit.choices[0].message.content == greedy_cold.choices[0].message.content
     async for other in sdk(caching, other_org_key(caching)):
-        sampled_cold = await ask(other, system, user, max_tokens=24, temperature=1.0,
-                                 seed=7, logit_bias=NO_EOG)
-    sampled_hit = await ask(client, system, user, max_tokens=24, temperature=1.0, seed=7,
-                            logit_bias=NO_EOG)
+        sampled_cold = await ask(
+            other, system, user, max_tokens=24, temperature=1.0, seed=7, logit_bias=NO_EOG
+        )
+    sampled_hit = await ask(
+        client, system, user, max_tokens=24, temperature=1.0, seed=7, logit_bias=NO_EOG
+    )
     assert (cached(sampled_cold), cached(sampled_hit)) == (0, 1280)
     assert sampled_hit.choices[0].message.content == sampled_cold.choices[0].message.content
 
 
 async def test_organizations_never_share_a_cache_but_projects_do(
-        caching: Services, client: openai.AsyncOpenAI) -> None:
+    caching: Services, client: openai.AsyncOpenAI
+) -> None:
     system = shared_system(caching, 1200, "tenants")
     user = "Alpha, answer briefly."
     assert cached(await ask(client, system, user)) == 0
@@ -193,7 +219,8 @@ async def test_organizations_never_share_a_cache_but_projects_do(
 
 
 async def test_idle_entries_expire_and_none_outlives_max_lifetime(
-        caching: Services, client: openai.AsyncOpenAI, clock: FakeClock) -> None:
+    caching: Services, client: openai.AsyncOpenAI, clock: FakeClock
+) -> None:
     system = shared_system(caching, 1100, "ttl")
     user = "Alpha, answer briefly."
     assert cached(await ask(client, system, user)) == 0
@@ -209,12 +236,14 @@ async def test_idle_entries_expire_and_none_outlives_max_lifetime(
 
 
 async def test_concurrent_requests_share_one_prefill(
-        caching: Services, client: openai.AsyncOpenAI) -> None:
+    caching: Services, client: openai.AsyncOpenAI
+) -> None:
     system = shared_system(caching, 2000, "concurrent")
     before = (await idle(caching)).decoded_tokens
     users = [f"{name}, answer briefly." for name in ("Alpha", "Bravo", "Charlie", "Delta")]
-    responses = await asyncio.gather(*(ask(client, system, u, max_tokens=4, logit_bias=NO_EOG)
-                                       for u in users))
+    responses = await asyncio.gather(
+        *(ask(client, system, u, max_tokens=4, logit_bias=NO_EOG) for u in users)
+    )
     assert sorted(cached(r) for r in responses) == [0, 1920, 1920, 1920]
     prompt = sum(r.usage.prompt_tokens for r in responses if r.usage)
     decoded = (await idle(caching)).decoded_tokens - before
@@ -222,7 +251,8 @@ async def test_concurrent_requests_share_one_prefill(
 
 
 async def test_cancel_mid_prefill_leaves_the_cache_consistent(
-        caching: Services, client: openai.AsyncOpenAI) -> None:
+    caching: Services, client: openai.AsyncOpenAI
+) -> None:
     system = shared_system(caching, 4000, "cancel")
     user = "Alpha, answer briefly."
     async for other in sdk(caching, other_org_key(caching)):

@@ -23,10 +23,21 @@ from tests.conftest import API_KEY, MODEL, NO_EOG, new_project
 
 pytestmark = pytest.mark.anyio
 USER = [{"role": "user", "content": "Name a colour."}]
-TOOLS: list[Any] = [{"type": "function", "function": {
-    "name": "get_weather", "strict": True, "parameters": {
-        "type": "object", "properties": {"city": {"type": "string", "maxLength": 12}},
-        "required": ["city"], "additionalProperties": False}}}]
+TOOLS: list[Any] = [
+    {
+        "type": "function",
+        "function": {
+            "name": "get_weather",
+            "strict": True,
+            "parameters": {
+                "type": "object",
+                "properties": {"city": {"type": "string", "maxLength": 12}},
+                "required": ["city"],
+                "additionalProperties": False,
+            },
+        },
+    }
+]
 
 
 @pytest.fixture(autouse=True)
@@ -41,10 +52,16 @@ def run() -> str:
     return uuid.uuid4().hex
 
 
-async def stored(client: openai.AsyncOpenAI, run: str, *, messages: list[Any] = USER,
-                 **kw: Any) -> Any:
-    kw = {"max_completion_tokens": 2, "temperature": 0, "store": True,
-          "metadata": {"run": run}, **kw}
+async def stored(
+    client: openai.AsyncOpenAI, run: str, *, messages: list[Any] = USER, **kw: Any
+) -> Any:
+    kw = {
+        "max_completion_tokens": 2,
+        "temperature": 0,
+        "store": True,
+        "metadata": {"run": run},
+        **kw,
+    }
     return await client.chat.completions.create(model=MODEL, messages=messages, **kw)
 
 
@@ -53,9 +70,15 @@ async def ids(page: Any) -> list[str]:
 
 
 async def test_store_with_metadata_then_retrieve(client: openai.AsyncOpenAI, run: str) -> None:
-    out = await stored(client, run, metadata={"run": run, "task": "colours"},
-                       messages=[{"role": "system", "content": "Be brief."}, *USER],
-                       user="tester", seed=5, logit_bias=NO_EOG)
+    out = await stored(
+        client,
+        run,
+        metadata={"run": run, "task": "colours"},
+        messages=[{"role": "system", "content": "Be brief."}, *USER],
+        user="tester",
+        seed=5,
+        logit_bias=NO_EOG,
+    )
     got = await client.chat.completions.retrieve(out.id)
     assert got.id == out.id and got.object == "chat.completion" and got.model == MODEL
     assert got.created == out.created and got.system_fingerprint == out.system_fingerprint
@@ -68,10 +91,12 @@ async def test_store_with_metadata_then_retrieve(client: openai.AsyncOpenAI, run
     assert "request_id" in extra and "response_format" in extra
 
 
-async def test_streamed_completion_is_stored_assembled(client: openai.AsyncOpenAI,
-                                                       run: str) -> None:
-    stream = await stored(client, run, stream=True, max_completion_tokens=4,
-                          logit_bias=NO_EOG, logprobs=True)
+async def test_streamed_completion_is_stored_assembled(
+    client: openai.AsyncOpenAI, run: str
+) -> None:
+    stream = await stored(
+        client, run, stream=True, max_completion_tokens=4, logit_bias=NO_EOG, logprobs=True
+    )
     chunks = [c async for c in stream]
     text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
     got = await client.chat.completions.retrieve(chunks[0].id)
@@ -81,11 +106,18 @@ async def test_streamed_completion_is_stored_assembled(client: openai.AsyncOpenA
     assert got.usage and got.usage.completion_tokens == 4  # stored without include_usage
 
 
-async def test_streamed_tool_calls_are_stored_with_their_ids(client: openai.AsyncOpenAI,
-                                                             run: str) -> None:
-    stream = await stored(client, run, stream=True, max_completion_tokens=40, tools=TOOLS,
-                          tool_choice="required",
-                          messages=[{"role": "user", "content": "Weather in Paris?"}])
+async def test_streamed_tool_calls_are_stored_with_their_ids(
+    client: openai.AsyncOpenAI, run: str
+) -> None:
+    stream = await stored(
+        client,
+        run,
+        stream=True,
+        max_completion_tokens=40,
+        tools=TOOLS,
+        tool_choice="required",
+        messages=[{"role": "user", "content": "Weather in Paris?"}],
+    )
     chunks = [c async for c in stream]
     calls = [d for c in chunks if c.choices for d in c.choices[0].delta.tool_calls or []]
     got = await client.chat.completions.retrieve(chunks[0].id)
@@ -93,7 +125,8 @@ async def test_streamed_tool_calls_are_stored_with_their_ids(client: openai.Asyn
     assert got.choices[0].finish_reason == "tool_calls" and message.content is None
     assert message.tool_calls and message.tool_calls[0].id == calls[0].id
     assert message.tool_calls[0].function.arguments == "".join(
-        c.function.arguments or "" for c in calls if c.function)
+        c.function.arguments or "" for c in calls if c.function
+    )
     assert (got.model_extra or {})["tool_choice"] == "required"
 
 
@@ -122,8 +155,7 @@ async def test_list_filters_by_model_and_metadata(client: openai.AsyncOpenAI, ru
     assert page.data[0].choices == b.choices
 
 
-async def test_pagination_across_pages_in_both_orders(client: openai.AsyncOpenAI,
-                                                      run: str) -> None:
+async def test_pagination_across_pages_in_both_orders(client: openai.AsyncOpenAI, run: str) -> None:
     made = [(await stored(client, run, max_completion_tokens=1)).id for _ in range(5)]
     listed = client.chat.completions.list
     first = await listed(metadata={"run": run}, limit=2)
@@ -159,7 +191,10 @@ async def test_delete_then_404(client: openai.AsyncOpenAI, run: str) -> None:
     out = await stored(client, run)
     deleted = await client.chat.completions.delete(out.id)
     assert (deleted.id, deleted.object, deleted.deleted) == (
-        out.id, "chat.completion.deleted", True)
+        out.id,
+        "chat.completion.deleted",
+        True,
+    )
     with pytest.raises(openai.NotFoundError):
         await client.chat.completions.retrieve(out.id)
     with pytest.raises(openai.NotFoundError):
@@ -174,8 +209,10 @@ async def test_messages_list_with_pagination(client: openai.AsyncOpenAI, run: st
         {"role": "system", "content": "Be brief."},
         {"role": "user", "content": "Hi."},
         {"role": "assistant", "content": "Hello!"},
-        {"role": "user", "content": [{"type": "text", "text": "Name "},
-                                     {"type": "text", "text": "a colour."}]},
+        {
+            "role": "user",
+            "content": [{"type": "text", "text": "Name "}, {"type": "text", "text": "a colour."}],
+        },
         {"role": "user", "content": "Just one.", "name": "ana"},
     ]
     out = await stored(client, run, messages=messages)
@@ -190,8 +227,7 @@ async def test_messages_list_with_pagination(client: openai.AsyncOpenAI, run: st
     assert (items[4].model_extra or {})["name"] == "ana"
     first = await page(out.id, limit=2)
     assert first.has_more and [m.id for m in first.data] == [items[0].id, items[1].id]
-    assert [m.id async for m in page(out.id, limit=2, order="desc")] == [
-        m.id for m in items[::-1]]
+    assert [m.id async for m in page(out.id, limit=2, order="desc")] == [m.id for m in items[::-1]]
     before = await page(out.id, limit=2, extra_query={"before": items[3].id})
     assert [m.id for m in before.data] == [items[1].id, items[2].id] and before.has_more
     with pytest.raises(openai.BadRequestError) as err:
@@ -199,14 +235,18 @@ async def test_messages_list_with_pagination(client: openai.AsyncOpenAI, run: st
     assert err.value.param == "after"
 
 
-@pytest.mark.parametrize("metadata", [
-    {f"k{i}": "v" for i in range(17)},
-    {"k" * 65: "v"},
-    {"k": "v" * 513},
-    {"k": 1},
-])
-async def test_metadata_validation(client: openai.AsyncOpenAI, run: str,
-                                   metadata: dict[str, Any]) -> None:
+@pytest.mark.parametrize(
+    "metadata",
+    [
+        {f"k{i}": "v" for i in range(17)},
+        {"k" * 65: "v"},
+        {"k": "v" * 513},
+        {"k": 1},
+    ],
+)
+async def test_metadata_validation(
+    client: openai.AsyncOpenAI, run: str, metadata: dict[str, Any]
+) -> None:
     for store in (True, False):
         with pytest.raises(openai.BadRequestError) as err:
             await stored(client, run, metadata=metadata, store=store)
@@ -214,17 +254,25 @@ async def test_metadata_validation(client: openai.AsyncOpenAI, run: str,
     assert await stored(client, run, metadata={f"k{i}": "v" * 512 for i in range(16)})
 
 
-async def test_project_isolation(services: Services, app: FastAPI,
-                                 client: openai.AsyncOpenAI, run: str) -> None:
+async def test_project_isolation(
+    services: Services, app: FastAPI, client: openai.AsyncOpenAI, run: str
+) -> None:
     key = new_project(services, "Other project")[1]
-    async with (httpx2.AsyncClient(transport=httpx2.ASGITransport(app=app),
-                                   base_url="http://hearth.test") as http,
-                openai.AsyncOpenAI(base_url="http://hearth.test/v1", api_key=key,
-                                   http_client=http, max_retries=0) as other):
+    async with (
+        httpx2.AsyncClient(
+            transport=httpx2.ASGITransport(app=app), base_url="http://hearth.test"
+        ) as http,
+        openai.AsyncOpenAI(
+            base_url="http://hearth.test/v1", api_key=key, http_client=http, max_retries=0
+        ) as other,
+    ):
         mine = await stored(client, run)
         theirs = await stored(other, run)
-        for call in (other.chat.completions.retrieve, other.chat.completions.delete,
-                     other.chat.completions.messages.list):
+        for call in (
+            other.chat.completions.retrieve,
+            other.chat.completions.delete,
+            other.chat.completions.messages.list,
+        ):
             with pytest.raises(openai.NotFoundError):
                 await call(mine.id)
         with pytest.raises(openai.NotFoundError):
@@ -237,12 +285,19 @@ async def test_project_isolation(services: Services, app: FastAPI,
 
 
 async def test_storage_failure_still_answers_and_is_logged(
-        services: Services, caplog: pytest.LogCaptureFixture, run: str) -> None:
+    services: Services, caplog: pytest.LogCaptureFixture, run: str
+) -> None:
     # a project that no longer exists: the row's foreign key fails on insert
     gone = Principal.for_project("org-any", "proj-deleted")
-    params = ChatCompletionParams.model_validate({
-        "model": MODEL, "messages": USER, "max_completion_tokens": 1, "store": True,
-        "metadata": {"run": run}})
+    params = ChatCompletionParams.model_validate(
+        {
+            "model": MODEL,
+            "messages": USER,
+            "max_completion_tokens": 1,
+            "store": True,
+            "metadata": {"run": run},
+        }
+    )
     with caplog.at_level(logging.ERROR, "hearth.services.chat.completions"):
         out = await services.chat.create(gone, params)
     assert out.choices and out.usage
@@ -250,8 +305,7 @@ async def test_storage_failure_still_answers_and_is_logged(
     assert await services.stored_completions.select(gone) == []
 
 
-async def test_select_for_evals(client: openai.AsyncOpenAI, services: Services,
-                                run: str) -> None:
+async def test_select_for_evals(client: openai.AsyncOpenAI, services: Services, run: str) -> None:
     made = [await stored(client, run, metadata={"run": run, "i": str(i)}) for i in range(3)]
     caller = services.api_keys.verify(API_KEY)
     assert caller is not None
@@ -261,9 +315,11 @@ async def test_select_for_evals(client: openai.AsyncOpenAI, services: Services,
     assert rows[1]["metadata"] == {"run": run, "i": "1"} and rows[1]["model"] == MODEL
     assert rows[1]["request"]["messages"] == USER
     assert rows[1]["response"]["choices"][0]["message"]["content"] == (
-        made[1].choices[0].message.content)
+        made[1].choices[0].message.content
+    )
     assert [r["id"] for r in await select(caller, metadata={"run": run}, limit=2)] == [
-        m.id for m in made[1:]]
+        m.id for m in made[1:]
+    ]
     assert await select(caller, metadata={"run": run}, created_before=made[0].created - 1) == []
     assert len(await select(caller, metadata={"run": run}, created_after=made[0].created)) == 3
     assert await select(caller, metadata={"run": run}, model="other-model") == []

@@ -14,8 +14,13 @@ from hearth.errors import ServiceUnavailable
 from tests.conftest import API_KEY, MODEL, NO_EOG
 
 pytestmark = pytest.mark.anyio
-BODY = {"model": MODEL, "messages": [{"role": "user", "content": "Hello"}], "max_tokens": 50,
-        "stream": True, "logit_bias": NO_EOG}
+BODY = {
+    "model": MODEL,
+    "messages": [{"role": "user", "content": "Hello"}],
+    "max_tokens": 50,
+    "stream": True,
+    "logit_bias": NO_EOG,
+}
 
 
 @pytest.fixture
@@ -36,8 +41,9 @@ def fail_after_two_tokens(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.mark.usefixtures("fail_after_two_tokens")
 async def test_error_frame_after_content(http: httpx2.AsyncClient) -> None:
-    r = await http.post("/v1/chat/completions", json=BODY,
-                        headers={"Authorization": f"Bearer {API_KEY}"})
+    r = await http.post(
+        "/v1/chat/completions", json=BODY, headers={"Authorization": f"Bearer {API_KEY}"}
+    )
     assert r.status_code == 200
     frames = [f.removeprefix("data: ") for f in r.text.split("\n\n") if f]
     assert "[DONE]" not in frames

@@ -25,16 +25,24 @@ def validate(instance: Any, schema: dict[str, Any]) -> None:
 
 
 def schema_format(schema: dict[str, Any], name: str = "answer") -> dict[str, Any]:
-    return {"type": "json_schema", "json_schema": {"name": name, "schema": schema,
-                                                   "strict": True}}
+    return {"type": "json_schema", "json_schema": {"name": name, "schema": schema, "strict": True}}
 
 
-async def ask(client: openai.AsyncOpenAI, content: str, response_format: dict[str, Any],
-              max_tokens: int = 160, **extra: Any) -> Any:
+async def ask(
+    client: openai.AsyncOpenAI,
+    content: str,
+    response_format: dict[str, Any],
+    max_tokens: int = 160,
+    **extra: Any,
+) -> Any:
     return await client.chat.completions.create(
-        model=MODEL, messages=[{"role": "user", "content": content}],
+        model=MODEL,
+        messages=[{"role": "user", "content": content}],
         response_format=response_format,  # type: ignore[arg-type]
-        max_tokens=max_tokens, temperature=0, **extra)
+        max_tokens=max_tokens,
+        temperature=0,
+        **extra,
+    )
 
 
 PERSON = {
@@ -47,33 +55,47 @@ PERSON = {
         "kind": {"const": "person"},
         "born": {"type": "string", "format": "date"},
         "id": {"type": "string", "format": "uuid"},
-        "address": {"type": "object", "properties": {
-            "city": {"type": "string", "maxLength": 20},
-            "zip": {"anyOf": [{"type": "string", "pattern": "^[0-9]{5}$"}, {"type": "null"}]}},
-            "required": ["city", "zip"], "additionalProperties": False},
-        "tags": {"type": "array", "items": {"type": "string", "maxLength": 12},
-                 "minItems": 1, "maxItems": 3},
+        "address": {
+            "type": "object",
+            "properties": {
+                "city": {"type": "string", "maxLength": 20},
+                "zip": {"anyOf": [{"type": "string", "pattern": "^[0-9]{5}$"}, {"type": "null"}]},
+            },
+            "required": ["city", "zip"],
+            "additionalProperties": False,
+        },
+        "tags": {
+            "type": "array",
+            "items": {"type": "string", "maxLength": 12},
+            "minItems": 1,
+            "maxItems": 3,
+        },
     },
     "required": ["name", "age", "email", "role", "kind", "born", "id", "address", "tags"],
     "additionalProperties": False,
 }
 
 UI = {  # OpenAI's recursive example: a UI tree whose children are UI trees
-    "$defs": {"ui": {
-        "type": "object",
-        "properties": {
-            "type": {"enum": ["div", "button", "header", "section", "field", "form"]},
-            "label": {"type": "string", "maxLength": 16},
-            "children": {"type": "array", "items": {"$ref": "#/$defs/ui"}, "maxItems": 2},
-        },
-        "required": ["type", "label", "children"], "additionalProperties": False}},
+    "$defs": {
+        "ui": {
+            "type": "object",
+            "properties": {
+                "type": {"enum": ["div", "button", "header", "section", "field", "form"]},
+                "label": {"type": "string", "maxLength": 16},
+                "children": {"type": "array", "items": {"$ref": "#/$defs/ui"}, "maxItems": 2},
+            },
+            "required": ["type", "label", "children"],
+            "additionalProperties": False,
+        }
+    },
     "$ref": "#/$defs/ui",
 }
 
 
 async def test_json_mode_is_one_json_object(client: openai.AsyncOpenAI) -> None:
-    out = await ask(client, "Describe a cat as a JSON object with a name and an age.",
-                    {"type": "json_object"})
+    out = await ask(
+        client, "Describe a cat as a JSON object with a name and an age.", {"type": "json_object"}
+    )
     choice = out.choices[0]
     assert choice.finish_reason == "stop", choice.message.content
     assert isinstance(json.loads(choice.message.content), dict)
@@ -88,8 +110,7 @@ async def test_json_mode_needs_the_word_json(client: openai.AsyncOpenAI) -> None
 
 
 async def test_strict_schema_output_validates(client: openai.AsyncOpenAI) -> None:
-    out = await ask(client, "Make up a user of a website.", schema_format(PERSON),
-                    max_tokens=220)
+    out = await ask(client, "Make up a user of a website.", schema_format(PERSON), max_tokens=220)
     choice = out.choices[0]
     assert choice.finish_reason == "stop", choice.message.content
     validate(json.loads(choice.message.content), PERSON)
@@ -97,8 +118,13 @@ async def test_strict_schema_output_validates(client: openai.AsyncOpenAI) -> Non
 
 async def test_recursive_schema_output_validates(client: openai.AsyncOpenAI) -> None:
     leaf = "4389"  # ' []' in SmolLM2's vocabulary: nudges the tiny model to end a branch
-    out = await ask(client, "Design a login form.", schema_format(UI, "ui"), max_tokens=300,
-                    logit_bias={leaf: 2})
+    out = await ask(
+        client,
+        "Design a login form.",
+        schema_format(UI, "ui"),
+        max_tokens=300,
+        logit_bias={leaf: 2},
+    )
     choice = out.choices[0]
     assert choice.finish_reason == "stop", choice.message.content
     tree = json.loads(choice.message.content)
@@ -107,9 +133,15 @@ async def test_recursive_schema_output_validates(client: openai.AsyncOpenAI) -> 
 
 
 async def test_keys_come_in_schema_order(client: openai.AsyncOpenAI) -> None:
-    schema = {"type": "object", "properties": {
-        "reasoning": {"type": "string", "maxLength": 60}, "answer": {"type": "integer"}},
-        "required": ["reasoning", "answer"], "additionalProperties": False}
+    schema = {
+        "type": "object",
+        "properties": {
+            "reasoning": {"type": "string", "maxLength": 60},
+            "answer": {"type": "integer"},
+        },
+        "required": ["reasoning", "answer"],
+        "additionalProperties": False,
+    }
     out = await ask(client, "What is 2 + 3?", schema_format(schema))
     content = out.choices[0].message.content
     assert content.startswith('{"reasoning": "'), content
@@ -119,8 +151,7 @@ async def test_keys_come_in_schema_order(client: openai.AsyncOpenAI) -> None:
 async def test_stream_equals_non_stream(client: openai.AsyncOpenAI) -> None:
     fmt = schema_format(PERSON)
     whole = await ask(client, "Make up a user of a website.", fmt, max_tokens=220)
-    stream = await ask(client, "Make up a user of a website.", fmt, max_tokens=220,
-                       stream=True)
+    stream = await ask(client, "Make up a user of a website.", fmt, max_tokens=220, stream=True)
     parts = [c.choices[0].delta.content or "" async for c in stream if c.choices]
     assert "".join(parts) == whole.choices[0].message.content
 
@@ -133,44 +164,69 @@ class CalendarEvent(BaseModel):  # the Structured Outputs guide's example
 
 async def test_sdk_parse_with_pydantic(client: openai.AsyncOpenAI) -> None:
     out = await client.chat.completions.parse(
-        model=MODEL, response_format=CalendarEvent, max_tokens=200, temperature=0,
-        messages=[{"role": "system", "content": "Extract the event information."},
-                  {"role": "user", "content": "Alice and Bob are going to a science fair "
-                                              "on Friday."}])
+        model=MODEL,
+        response_format=CalendarEvent,
+        max_tokens=200,
+        temperature=0,
+        messages=[
+            {"role": "system", "content": "Extract the event information."},
+            {"role": "user", "content": "Alice and Bob are going to a science fair on Friday."},
+        ],
+    )
     parsed = out.choices[0].message.parsed
     assert isinstance(parsed, CalendarEvent) and parsed.participants
     assert out.choices[0].message.refusal is None
 
 
 async def test_length_says_the_json_is_incomplete(client: openai.AsyncOpenAI) -> None:
-    out = await ask(client, "Make up a user of a website.", schema_format(PERSON),
-                    max_tokens=6)
+    out = await ask(client, "Make up a user of a website.", schema_format(PERSON), max_tokens=6)
     choice = out.choices[0]
     assert choice.finish_reason == "length"
     with pytest.raises(json.JSONDecodeError):
         json.loads(choice.message.content)
     with pytest.raises(openai.LengthFinishReasonError):
         await client.chat.completions.parse(
-            model=MODEL, response_format=CalendarEvent, max_tokens=6,
-            messages=[{"role": "user", "content": "Alice meets Bob on Friday."}])
+            model=MODEL,
+            response_format=CalendarEvent,
+            max_tokens=6,
+            messages=[{"role": "user", "content": "Alice meets Bob on Friday."}],
+        )
 
 
 async def test_whitespace_cannot_loop(client: openai.AsyncOpenAI) -> None:
     newline = "198"  # "\n" in SmolLM2's vocabulary: pushed as hard as the API allows
-    out = await ask(client, "Give me a JSON object.", {"type": "json_object"},
-                    max_tokens=40, logit_bias={newline: 100})
+    out = await ask(
+        client,
+        "Give me a JSON object.",
+        {"type": "json_object"},
+        max_tokens=40,
+        logit_bias={newline: 100},
+    )
     assert "\n" not in out.choices[0].message.content
 
 
-@pytest.mark.parametrize(("schema", "keyword", "path"), [
-    ({"type": "object", "properties": {"tags": {"type": "array", "items": {
-        "not": {"type": "string"}}}}}, "not", "$.properties.tags.items.not"),
-    ({"type": "object", "properties": {"a": {"type": "array", "uniqueItems": True}}},
-     "uniqueItems", "$.properties.a.uniqueItems"),
-    ({"type": "string", "format": "iri-reference"}, "format", "$.format"),
-])
+@pytest.mark.parametrize(
+    ("schema", "keyword", "path"),
+    [
+        (
+            {
+                "type": "object",
+                "properties": {"tags": {"type": "array", "items": {"not": {"type": "string"}}}},
+            },
+            "not",
+            "$.properties.tags.items.not",
+        ),
+        (
+            {"type": "object", "properties": {"a": {"type": "array", "uniqueItems": True}}},
+            "uniqueItems",
+            "$.properties.a.uniqueItems",
+        ),
+        ({"type": "string", "format": "iri-reference"}, "format", "$.format"),
+    ],
+)
 async def test_unenforceable_schema_is_a_400_naming_keyword_and_path(
-        client: openai.AsyncOpenAI, schema: dict[str, Any], keyword: str, path: str) -> None:
+    client: openai.AsyncOpenAI, schema: dict[str, Any], keyword: str, path: str
+) -> None:
     with pytest.raises(openai.BadRequestError) as caught:
         await ask(client, "Hi", schema_format(schema))
     assert caught.value.param == "response_format"
@@ -179,8 +235,9 @@ async def test_unenforceable_schema_is_a_400_naming_keyword_and_path(
 
 async def test_invalid_schema_is_a_400(client: openai.AsyncOpenAI) -> None:
     with pytest.raises(openai.BadRequestError) as caught:
-        await ask(client, "Hi", schema_format({"type": "object", "properties": {
-            "a": {"type": "strin"}}}))
+        await ask(
+            client, "Hi", schema_format({"type": "object", "properties": {"a": {"type": "strin"}}})
+        )
     assert caught.value.param == "response_format"
     assert "$.properties.a.type" in caught.value.message
 
@@ -193,19 +250,33 @@ async def test_bad_schema_name_is_a_400(client: openai.AsyncOpenAI) -> None:
 
 async def test_non_strict_schema_is_only_a_hint(client: openai.AsyncOpenAI) -> None:
     schema = {"type": "object", "properties": {"a": {"not": {"type": "string"}}}}
-    out = await ask(client, "Hi, answer in JSON.", {"type": "json_schema", "json_schema": {
-        "name": "loose", "schema": schema, "strict": False}}, max_tokens=30)
+    out = await ask(
+        client,
+        "Hi, answer in JSON.",
+        {
+            "type": "json_schema",
+            "json_schema": {"name": "loose", "schema": schema, "strict": False},
+        },
+        max_tokens=30,
+    )
     assert out.choices[0].message.content is not None
 
 
-async def test_grammar_limit_is_a_clear_error_not_broken_json(
-        client: openai.AsyncOpenAI) -> None:
+async def test_grammar_limit_is_a_clear_error_not_broken_json(client: openai.AsyncOpenAI) -> None:
     # MaskBench Github_easy---o21053: this pattern under maxLength exhausts llguidance's
     # lexer mid-string. It must fail loudly every time, never end "stop" on cut JSON.
-    words = {"type": "string", "minLength": 1, "maxLength": 5000,
-             "pattern": "^$|(^(?:\\S+\\s+){0,99}\\S+$)"}
-    schema = {"type": "object", "properties": {"question": words, "answer": words},
-              "required": ["question", "answer"], "additionalProperties": False}
+    words = {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": 5000,
+        "pattern": "^$|(^(?:\\S+\\s+){0,99}\\S+$)",
+    }
+    schema = {
+        "type": "object",
+        "properties": {"question": words, "answer": words},
+        "required": ["question", "answer"],
+        "additionalProperties": False,
+    }
     for _ in range(2):  # the second request gets a freshly compiled grammar
         with pytest.raises(openai.InternalServerError) as caught:
             await ask(client, "Ask and answer a question.", schema_format(schema))

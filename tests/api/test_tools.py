@@ -17,15 +17,31 @@ from pydantic import BaseModel, Field
 from tests.conftest import MODEL, NO_EOG
 
 pytestmark = pytest.mark.anyio
-CITY = {"type": "object", "properties": {"city": {"type": "string", "maxLength": 30}},
-        "required": ["city"], "additionalProperties": False}
+CITY = {
+    "type": "object",
+    "properties": {"city": {"type": "string", "maxLength": 30}},
+    "required": ["city"],
+    "additionalProperties": False,
+}
 TOOLS: list[Any] = [
-    {"type": "function", "function": {"name": "get_weather", "strict": True,
-                                      "description": "Current weather in a city",
-                                      "parameters": CITY}},
-    {"type": "function", "function": {"name": "get_time", "strict": True,
-                                      "description": "Local time in a city",
-                                      "parameters": CITY}},
+    {
+        "type": "function",
+        "function": {
+            "name": "get_weather",
+            "strict": True,
+            "description": "Current weather in a city",
+            "parameters": CITY,
+        },
+    },
+    {
+        "type": "function",
+        "function": {
+            "name": "get_time",
+            "strict": True,
+            "description": "Local time in a city",
+            "parameters": CITY,
+        },
+    },
 ]
 WEATHER = [{"role": "user", "content": "What is the weather in Paris?"}]
 
@@ -88,8 +104,7 @@ async def test_parallel_calls_in_one_turn(client: openai.AsyncOpenAI) -> None:
 
 
 async def test_parallel_tool_calls_false_gives_one_call(client: openai.AsyncOpenAI) -> None:
-    out = await call(client, tool_choice="required", logit_bias=NO_EOG,
-                     parallel_tool_calls=False)
+    out = await call(client, tool_choice="required", logit_bias=NO_EOG, parallel_tool_calls=False)
     calls = out.choices[0].message.tool_calls
     assert out.choices[0].finish_reason == "tool_calls"
     assert calls and len(calls) == 1
@@ -97,8 +112,9 @@ async def test_parallel_tool_calls_false_gives_one_call(client: openai.AsyncOpen
 
 async def test_streamed_calls_reassemble(client: openai.AsyncOpenAI) -> None:
     whole = await call(client, tool_choice="required", logit_bias=NO_EOG, max_tokens=60)
-    stream = await call(client, tool_choice="required", logit_bias=NO_EOG, max_tokens=60,
-                        stream=True)
+    stream = await call(
+        client, tool_choice="required", logit_bias=NO_EOG, max_tokens=60, stream=True
+    )
     calls: dict[int, dict[str, Any]] = {}
     finish = None
     async for chunk in stream:
@@ -117,15 +133,22 @@ async def test_streamed_calls_reassemble(client: openai.AsyncOpenAI) -> None:
     expected = whole.choices[0].message.tool_calls
     assert finish == whole.choices[0].finish_reason
     assert [(c["name"], c["args"]) for c in calls.values()] == [
-        (c.function.name, c.function.arguments) for c in expected]
+        (c.function.name, c.function.arguments) for c in expected
+    ]
 
 
 async def test_round_trip_call_result_answer(client: openai.AsyncOpenAI) -> None:
     first = await call(client, tool_choice="required", parallel_tool_calls=False)
     made = first.choices[0].message.tool_calls[0]
-    history = [*WEATHER, first.choices[0].message.model_dump(exclude_none=True),
-               {"role": "tool", "tool_call_id": made.id,
-                "content": json.dumps({"city": "Paris", "sky": "sunny", "celsius": 21})}]
+    history = [
+        *WEATHER,
+        first.choices[0].message.model_dump(exclude_none=True),
+        {
+            "role": "tool",
+            "tool_call_id": made.id,
+            "content": json.dumps({"city": "Paris", "sky": "sunny", "celsius": 21}),
+        },
+    ]
     # "none" asks for the answer now (with "auto" the tiny model tends to call again)
     final = await call(client, history, tool_choice="none", max_tokens=40)
     answer = final.choices[0].message.content
@@ -142,23 +165,49 @@ class GetWeather(BaseModel):
 
 async def test_sdk_pydantic_function_tool(client: openai.AsyncOpenAI) -> None:
     out = await client.chat.completions.parse(
-        model=MODEL, messages=WEATHER, tools=[openai.pydantic_function_tool(GetWeather)],
-        tool_choice="required", max_tokens=60, temperature=0)
+        model=MODEL,
+        messages=WEATHER,
+        tools=[openai.pydantic_function_tool(GetWeather)],
+        tool_choice="required",
+        max_tokens=60,
+        temperature=0,
+    )
     calls = out.choices[0].message.tool_calls
     assert calls and isinstance(calls[0].function.parsed_arguments, GetWeather)
 
 
-@pytest.mark.parametrize(("kw", "param"), [
-    ({"tool_choice": {"type": "function", "function": {"name": "nope"}}}, "tool_choice"),
-    ({"tools": [{"type": "function", "function": {"name": "bad name!"}}]},
-     "tools[0].function.name"),
-    ({"tools": [{"type": "function", "function": {"name": "f", "strict": True, "parameters": {
-        "type": "object", "properties": {"a": {"not": {"type": "string"}}}}}}]},
-     "tools[0].function.parameters"),
-    ({"tools": [TOOLS[0], TOOLS[0]]}, "tools[1].function.name"),
-])
-async def test_bad_tools_are_400s(client: openai.AsyncOpenAI, kw: dict[str, Any],
-                                  param: str) -> None:
+@pytest.mark.parametrize(
+    ("kw", "param"),
+    [
+        ({"tool_choice": {"type": "function", "function": {"name": "nope"}}}, "tool_choice"),
+        (
+            {"tools": [{"type": "function", "function": {"name": "bad name!"}}]},
+            "tools[0].function.name",
+        ),
+        (
+            {
+                "tools": [
+                    {
+                        "type": "function",
+                        "function": {
+                            "name": "f",
+                            "strict": True,
+                            "parameters": {
+                                "type": "object",
+                                "properties": {"a": {"not": {"type": "string"}}},
+                            },
+                        },
+                    }
+                ]
+            },
+            "tools[0].function.parameters",
+        ),
+        ({"tools": [TOOLS[0], TOOLS[0]]}, "tools[1].function.name"),
+    ],
+)
+async def test_bad_tools_are_400s(
+    client: openai.AsyncOpenAI, kw: dict[str, Any], param: str
+) -> None:
     with pytest.raises(openai.BadRequestError) as caught:
         await call(client, **kw)
     assert caught.value.param == param
@@ -166,13 +215,13 @@ async def test_bad_tools_are_400s(client: openai.AsyncOpenAI, kw: dict[str, Any]
 
 async def test_tool_choice_without_tools_is_a_400(client: openai.AsyncOpenAI) -> None:
     with pytest.raises(openai.BadRequestError) as caught:
-        await client.chat.completions.create(model=MODEL, messages=WEATHER,
-                                             tool_choice="required")
+        await client.chat.completions.create(model=MODEL, messages=WEATHER, tool_choice="required")
     assert caught.value.param == "tool_choice"
 
 
 async def test_tool_message_must_answer_a_call(client: openai.AsyncOpenAI) -> None:
     with pytest.raises(openai.BadRequestError) as caught:
-        await call(client, [*WEATHER, {"role": "tool", "tool_call_id": "call_x",
-                                       "content": "sunny"}])
+        await call(
+            client, [*WEATHER, {"role": "tool", "tool_call_id": "call_x", "content": "sunny"}]
+        )
     assert caught.value.param == "messages[1].role"

@@ -28,8 +28,9 @@ def test_wav_is_streamable() -> None:
     assert data[4:8] == b"\xff\xff\xff\xff"  # size unknown while streaming, as OpenAI's
 
 
-@pytest.mark.parametrize("data", [b"", b"\x00" * 1000, b"RIFF....WAVEfmt garbage",
-                                  bytes(range(256)) * 20])
+@pytest.mark.parametrize(
+    "data", [b"", b"\x00" * 1000, b"RIFF....WAVEfmt garbage", bytes(range(256)) * 20]
+)
 def test_decode_rejects_non_audio_with_400(data: bytes) -> None:
     with pytest.raises(InvalidRequest) as err:
         decode(data)
@@ -51,7 +52,11 @@ def _segment(i: int, start: float, end: float, text: str) -> Segment:
 
 def test_srt_and_vtt_timestamps() -> None:
     segments = [_segment(0, 0.0, 2.5, " Hello there."), _segment(1, 3661.25, 3662.0, " Bye.")]
-    assert srt(segments) == ("1\n00:00:00,000 --> 00:00:02,500\nHello there.\n\n"
-                             "2\n01:01:01,250 --> 01:01:02,000\nBye.\n\n")
-    assert vtt(segments) == ("WEBVTT\n\n00:00:00.000 --> 00:00:02.500\nHello there.\n\n"
-                             "01:01:01.250 --> 01:01:02.000\nBye.\n\n")
+    assert srt(segments) == (
+        "1\n00:00:00,000 --> 00:00:02,500\nHello there.\n\n"
+        "2\n01:01:01,250 --> 01:01:02,000\nBye.\n\n"
+    )
+    assert vtt(segments) == (
+        "WEBVTT\n\n00:00:00.000 --> 00:00:02.500\nHello there.\n\n"
+        "01:01:01.250 --> 01:01:02.000\nBye.\n\n"
+    )

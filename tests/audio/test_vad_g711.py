@@ -21,6 +21,7 @@ def speech_16k() -> tuple[np.ndarray, np.ndarray]:
     def say(text: str) -> np.ndarray:
         samples = np.concatenate([c.samples for c in tts.synthesize(text)])
         return resample(samples, tts.sample_rate, 16_000)
+
     return say("Hello there, how are you today?"), say("I am fine, thank you.")
 
 
@@ -32,7 +33,7 @@ def _run(vad: SileroVad, config: VadConfig, audio: np.ndarray) -> list[object]:
     stream = vad.stream(config)
     events: list[object] = []
     for i in range(0, audio.size, 320):  # 20 ms chunks, as a microphone sends them
-        events += stream.feed(audio[i:i + 320])
+        events += stream.feed(audio[i : i + 320])
     return events
 
 
@@ -52,7 +53,8 @@ def test_turns_are_found_where_the_speech_is(speech_16k: tuple[np.ndarray, np.nd
 
 
 def test_a_longer_silence_duration_joins_the_turns(
-        speech_16k: tuple[np.ndarray, np.ndarray]) -> None:
+    speech_16k: tuple[np.ndarray, np.ndarray],
+) -> None:
     first, second = speech_16k
     # Piper's own edge silence (up to ~400 ms each side) adds to the 700 ms gap
     audio = np.concatenate([_silence(500), first, _silence(700), second, _silence(2000)])

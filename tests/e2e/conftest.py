@@ -39,14 +39,31 @@ def start_server(data_dir: Path, *args: str, env: dict[str, str] | None = None) 
     """Start ``hearth serve`` and wait until /health answers (or fail with its log)."""
     port = free_port()
     log = data_dir.parent / f"serve-{port}.log"
-    full_env = {**os.environ, "HEARTH_CONTEXT_LENGTH": "2048", "HEARTH_KV_CACHE_TOKENS": "16384",
-                **(env or {})}
+    full_env = {
+        **os.environ,
+        "HEARTH_CONTEXT_LENGTH": "2048",
+        "HEARTH_KV_CACHE_TOKENS": "16384",
+        **(env or {}),
+    }
     full_env.pop("HEARTH_API_KEY", None)
     with log.open("w") as fh:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "hearth", "serve", "--port", str(port),
-             "--data-dir", str(data_dir), *args],
-            stdout=fh, stderr=subprocess.STDOUT, text=True, env=full_env)
+            [
+                sys.executable,
+                "-m",
+                "hearth",
+                "serve",
+                "--port",
+                str(port),
+                "--data-dir",
+                str(data_dir),
+                *args,
+            ],
+            stdout=fh,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env=full_env,
+        )
     server = Server(proc, f"http://127.0.0.1:{port}", log)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -85,8 +102,9 @@ def sync_client(server: Server) -> Iterator[openai.OpenAI]:
 
 def hearth_engine(server: Server) -> dict[str, Any]:
     """``GET /hearth/engine``: chat engine stats per model, and ``audio``."""
-    r = httpx2.get(f"{server.url}/hearth/engine",
-                   headers={"Authorization": f"Bearer {API_KEY}"}, timeout=5)
+    r = httpx2.get(
+        f"{server.url}/hearth/engine", headers={"Authorization": f"Bearer {API_KEY}"}, timeout=5
+    )
     r.raise_for_status()
     return r.json()  # type: ignore[no-any-return]
 

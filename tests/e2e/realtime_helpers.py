@@ -28,8 +28,9 @@ SILENCE = b"\x00\x00" * 24_000  # 1 s of 24 kHz pcm16
 
 def client(server: Server, api_key: str = API_KEY) -> openai.AsyncOpenAI:
     ws = server.url.replace("http://", "ws://") + "/v1"
-    return openai.AsyncOpenAI(base_url=f"{server.url}/v1", api_key=api_key,
-                              websocket_base_url=ws, max_retries=0)
+    return openai.AsyncOpenAI(
+        base_url=f"{server.url}/v1", api_key=api_key, websocket_base_url=ws, max_retries=0
+    )
 
 
 class Session:
@@ -64,12 +65,14 @@ class Session:
     async def send_audio(self, pcm: bytes, chunk: int = 9_600) -> None:
         for start in range(0, len(pcm), chunk):
             await self.conn.input_audio_buffer.append(
-                audio=base64.b64encode(pcm[start:start + chunk]).decode())
+                audio=base64.b64encode(pcm[start : start + chunk]).decode()
+            )
 
 
 @asynccontextmanager
-async def connect(server: Server, beta: bool = False, model: str | None = None,
-                  api_key: str = API_KEY) -> AsyncIterator[Session]:
+async def connect(
+    server: Server, beta: bool = False, model: str | None = None, api_key: str = API_KEY
+) -> AsyncIterator[Session]:
     c = client(server, api_key)
     if beta:
         manager: Any = c.beta.realtime.connect(model=model or BETA_MODEL)

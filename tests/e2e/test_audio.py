@@ -24,7 +24,8 @@ def test_speech_streams_sentence_by_sentence(sync_client: openai.OpenAI, fmt: st
     started = time.monotonic()
     arrivals: list[tuple[float, int]] = []
     with sync_client.audio.speech.with_streaming_response.create(
-            model="tts-1", voice="alloy", input=LONG, response_format=fmt) as response:
+        model="tts-1", voice="alloy", input=LONG, response_format=fmt
+    ) as response:
         for chunk in response.iter_bytes():
             arrivals.append((time.monotonic() - started, len(chunk)))
     first, total = arrivals[0][0], arrivals[-1][0]
@@ -36,11 +37,13 @@ def test_speech_streams_sentence_by_sentence(sync_client: openai.OpenAI, fmt: st
 
 
 def test_upload_over_http_round_trip(sync_client: openai.OpenAI) -> None:
-    wav = sync_client.audio.speech.create(model="tts-1", voice="alloy", input=SENTENCES[0],
-                                          response_format="wav").content
+    wav = sync_client.audio.speech.create(
+        model="tts-1", voice="alloy", input=SENTENCES[0], response_format="wav"
+    ).content
     assert len(decode(wav)) > 16_000
-    result = sync_client.audio.transcriptions.create(file=("speech.wav", wav),
-                                                     model="gpt-4o-mini-transcribe")
+    result = sync_client.audio.transcriptions.create(
+        file=("speech.wav", wav), model="gpt-4o-mini-transcribe"
+    )
     assert wer(SENTENCES[0], result.text) <= 0.15, result.text
 
 
@@ -48,8 +51,9 @@ def assert_one_job_cancelled(server: Server, before: int, within_s: float) -> No
     """Wait until the audio job whose client left has stopped, and nothing is in flight."""
     deadline = time.monotonic() + within_s
     stats = hearth_engine(server)["audio"]
-    while (stats["jobs_cancelled"] == before or stats["jobs_in_flight"]) \
-            and time.monotonic() < deadline:
+    while (
+        stats["jobs_cancelled"] == before or stats["jobs_in_flight"]
+    ) and time.monotonic() < deadline:
         time.sleep(0.05)
         stats = hearth_engine(server)["audio"]
     assert stats["jobs_cancelled"] == before + 1 and stats["jobs_in_flight"] == 0
@@ -59,20 +63,28 @@ def test_client_that_leaves_stops_synthesis(sync_client: openai.OpenAI, server: 
     before = hearth_engine(server)["audio"]["jobs_cancelled"]
     text = ("Word by word the story goes on, and nobody listens to the end. " * 60)[:4096]
     with sync_client.audio.speech.with_streaming_response.create(
-            model="tts-1", voice="alloy", input=text, response_format="pcm") as response:
+        model="tts-1", voice="alloy", input=text, response_format="pcm"
+    ) as response:
         next(response.iter_bytes())  # ~4 minutes of speech: leave after the first chunk
     assert_one_job_cancelled(server, before, within_s=30)
 
 
-def test_transcription_stops_when_its_client_leaves(sync_client: openai.OpenAI,
-                                                    server: Server) -> None:
+def test_transcription_stops_when_its_client_leaves(
+    sync_client: openai.OpenAI, server: Server
+) -> None:
     long_speech = sync_client.audio.speech.create(
-        model="tts-1", voice="alloy", input=" ".join(SENTENCES * 12), response_format="wav",
+        model="tts-1",
+        voice="alloy",
+        input=" ".join(SENTENCES * 12),
+        response_format="wav",
     ).content  # ~2 minutes: four 30 s windows for Whisper base
     before = hearth_engine(server)["audio"]["jobs_cancelled"]
     with pytest.raises(httpx2.TimeoutException):
-        httpx2.post(f"{server.url}/v1/audio/transcriptions",
-                    headers={"Authorization": f"Bearer {API_KEY}"},
-                    files={"file": ("long.wav", long_speech)}, data={"model": "whisper-1"},
-                    timeout=httpx2.Timeout(30, read=1.0))
+        httpx2.post(
+            f"{server.url}/v1/audio/transcriptions",
+            headers={"Authorization": f"Bearer {API_KEY}"},
+            files={"file": ("long.wav", long_speech)},
+            data={"model": "whisper-1"},
+            timeout=httpx2.Timeout(30, read=1.0),
+        )
     assert_one_job_cancelled(server, before, within_s=60)

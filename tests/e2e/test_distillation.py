@@ -22,11 +22,11 @@ pytestmark = pytest.mark.e2e
 
 
 def test_fine_tuned_student_closes_the_gap(tmp_path: Path) -> None:
-    server = start_server(tmp_path / "data", "--api-key", API_KEY,
-                          env={"HEARTH_AUDIO": "false"})
+    server = start_server(tmp_path / "data", "--api-key", API_KEY, env={"HEARTH_AUDIO": "false"})
     try:
-        with openai.OpenAI(base_url=f"{server.url}/v1", api_key=API_KEY, max_retries=0,
-                           timeout=600) as client:
+        with openai.OpenAI(
+            base_url=f"{server.url}/v1", api_key=API_KEY, max_retries=0, timeout=600
+        ) as client:
             figures = run_loop(client, n_train=24, n_eval=20, epochs=3, log=print)
             # the student learned the task from the teacher's stored answers
             assert figures["student_after"] >= figures["student_before"] + 0.2, figures

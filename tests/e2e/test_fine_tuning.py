@@ -21,17 +21,34 @@ from tests.e2e.conftest import Server, start_server, stop_server
 
 pytestmark = pytest.mark.e2e
 
-QUESTIONS = ["What is 2 plus 2?", "Name a color.", "What is the capital of Italy?",
-             "How many legs does a cat have?", "What do bees make?", "Say hello.",
-             "What is water made of?", "Which planet is red?", "What is 10 minus 3?",
-             "Name a fruit.", "What day follows Monday?", "What is ice?"]
+QUESTIONS = [
+    "What is 2 plus 2?",
+    "Name a color.",
+    "What is the capital of Italy?",
+    "How many legs does a cat have?",
+    "What do bees make?",
+    "Say hello.",
+    "What is water made of?",
+    "Which planet is red?",
+    "What is 10 minus 3?",
+    "Name a fruit.",
+    "What day follows Monday?",
+    "What is ice?",
+]
 ANSWER = "Arr matey! Ye be askin' a fine question."
 ENV = {"HEARTH_LEASE_SECONDS": "3", "HEARTH_AUDIO": "false"}
 
 
 def examples(n: int = 12) -> list[dict[str, Any]]:
-    return [{"messages": [{"role": "user", "content": QUESTIONS[i % len(QUESTIONS)]},
-                          {"role": "assistant", "content": ANSWER}]} for i in range(n)]
+    return [
+        {
+            "messages": [
+                {"role": "user", "content": QUESTIONS[i % len(QUESTIONS)]},
+                {"role": "assistant", "content": ANSWER},
+            ]
+        }
+        for i in range(n)
+    ]
 
 
 def jsonl(rows: list[Any]) -> bytes:
@@ -52,20 +69,34 @@ def client(ft_server: Server) -> Iterator[openai.OpenAI]:
 
 
 def upload(client: openai.OpenAI, data: bytes, purpose: str = "fine-tune") -> str:
-    return client.files.create(file=("train.jsonl", io.BytesIO(data)),
-                               purpose=purpose).id  # type: ignore[arg-type]
+    return client.files.create(file=("train.jsonl", io.BytesIO(data)), purpose=purpose).id  # type: ignore[arg-type]
 
 
 def create_job(client: openai.OpenAI, file_id: str, epochs: int = 3, **kw: Any) -> Any:
     return client.fine_tuning.jobs.create(
-        model=MODEL, training_file=file_id, seed=7, method={
-            "type": "supervised", "supervised": {"hyperparameters": {
-                "n_epochs": epochs, "batch_size": 2, "learning_rate_multiplier": 4.0}}},
-        **kw)
+        model=MODEL,
+        training_file=file_id,
+        seed=7,
+        method={
+            "type": "supervised",
+            "supervised": {
+                "hyperparameters": {
+                    "n_epochs": epochs,
+                    "batch_size": 2,
+                    "learning_rate_multiplier": 4.0,
+                }
+            },
+        },
+        **kw,
+    )
 
 
-def wait(client: openai.OpenAI, job_id: str, statuses: set[str], timeout: float = 300,
-         ) -> Any:
+def wait(
+    client: openai.OpenAI,
+    job_id: str,
+    statuses: set[str],
+    timeout: float = 300,
+) -> Any:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         job = client.fine_tuning.jobs.retrieve(job_id)
@@ -75,8 +106,7 @@ def wait(client: openai.OpenAI, job_id: str, statuses: set[str], timeout: float 
     raise AssertionError(f"job {job_id} still {job.status} after {timeout} s")
 
 
-def wait_checkpoints(client: openai.OpenAI, job_id: str, count: int,
-                     timeout: float = 300) -> None:
+def wait_checkpoints(client: openai.OpenAI, job_id: str, count: int, timeout: float = 300) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if len(client.fine_tuning.jobs.checkpoints.list(job_id).data) >= count:
@@ -86,8 +116,13 @@ def wait_checkpoints(client: openai.OpenAI, job_id: str, count: int,
 
 
 def ask(client: openai.OpenAI, model: str, question: str, **kw: Any) -> str:
-    r = client.chat.completions.create(model=model, temperature=0, max_completion_tokens=24,
-                                       messages=[{"role": "user", "content": question}], **kw)
+    r = client.chat.completions.create(
+        model=model,
+        temperature=0,
+        max_completion_tokens=24,
+        messages=[{"role": "user", "content": question}],
+        **kw,
+    )
     return r.choices[0].message.content or ""
 
 
@@ -114,8 +149,10 @@ def test_job_trains_reports_and_serves(client: openai.OpenAI) -> None:
     assert losses[18] < losses[1]
 
     check("fine_tuning.job", client.fine_tuning.jobs.with_raw_response.retrieve(job.id).text)
-    check_list("fine_tuning.job.checkpoint", client.fine_tuning.jobs.checkpoints
-               .with_raw_response.list(job.id).text)
+    check_list(
+        "fine_tuning.job.checkpoint",
+        client.fine_tuning.jobs.checkpoints.with_raw_response.list(job.id).text,
+    )
     ckpts = client.fine_tuning.jobs.checkpoints.list(job.id).data
     assert [c.step_number for c in ckpts] == [18, 12, 6]  # newest first, one per epoch
     assert all(c.fine_tuned_model_checkpoint.startswith(model + ":ckpt-step-") for c in ckpts)
@@ -127,43 +164,83 @@ def test_job_trains_reports_and_serves(client: openai.OpenAI) -> None:
     assert not ask(client, MODEL, QUESTIONS[0]).startswith("Arr matey")
     assert ask(client, ckpts[1].fine_tuned_model_checkpoint, QUESTIONS[1])
     stream = client.chat.completions.create(
-        model=model, max_completion_tokens=8, stream=True,
-        messages=[{"role": "user", "content": QUESTIONS[2]}])
+        model=model,
+        max_completion_tokens=8,
+        stream=True,
+        messages=[{"role": "user", "content": QUESTIONS[2]}],
+    )
     assert "".join(c.choices[0].delta.content or "" for c in stream if c.choices)
     structured = client.chat.completions.create(
-        model=model, max_completion_tokens=40, messages=[
-            {"role": "user", "content": "Give a number as JSON."}],
-        response_format={"type": "json_schema", "json_schema": {
-            "name": "n", "strict": True, "schema": {
-                "type": "object", "properties": {"n": {"type": "integer"}},
-                "required": ["n"], "additionalProperties": False}}})
+        model=model,
+        max_completion_tokens=40,
+        messages=[{"role": "user", "content": "Give a number as JSON."}],
+        response_format={
+            "type": "json_schema",
+            "json_schema": {
+                "name": "n",
+                "strict": True,
+                "schema": {
+                    "type": "object",
+                    "properties": {"n": {"type": "integer"}},
+                    "required": ["n"],
+                    "additionalProperties": False,
+                },
+            },
+        },
+    )
     if structured.choices[0].finish_reason == "stop":
         assert isinstance(json.loads(structured.choices[0].message.content or "")["n"], int)
     assert done.result_files and client.files.content(done.result_files[0]).content.startswith(
-        b"step,train_loss")
+        b"step,train_loss"
+    )
 
 
 def _error(exc: pytest.ExceptionInfo[openai.APIStatusError]) -> dict[str, Any]:
     return exc.value.body if isinstance(exc.value.body, dict) else {}  # type: ignore[return-value]
 
 
-@pytest.mark.parametrize(("rows", "words"), [
-    (["{not json", *examples(11)], ["Line 1", "JSON"]),
-    ([*examples(11), [1, 2]], ["Line 12", "object"]),
-    ([*examples(10), {"messages": [{"role": "user", "content": "hi"}]}],
-     ["Line 11", "assistant"]),
-    ([*examples(10), {"messages": [{"role": "robot", "content": "hi"}]}], ["Line 11", "role"]),
-    ([*examples(10), {"messages": ANSWER}], ["Line 11", "messages"]),
-    ([*examples(10), {"messages": [{"role": "user", "content": "hi"}], "extra": 1}],
-     ["Line 11", "extra"]),
-    (examples(3), ["3 example", "at least 10"]),
-    ([*examples(10), {"messages": [
-        {"role": "user", "content": [{"type": "text", "text": "what is this?"}, {
-            "type": "image_url", "image_url": {"url": "data:image/png;base64,iVBORw0KGgo="}}]},
-        {"role": "assistant", "content": "A picture."}]}], ["Line 11", "text-only"]),
-])
+@pytest.mark.parametrize(
+    ("rows", "words"),
+    [
+        (["{not json", *examples(11)], ["Line 1", "JSON"]),
+        ([*examples(11), [1, 2]], ["Line 12", "object"]),
+        (
+            [*examples(10), {"messages": [{"role": "user", "content": "hi"}]}],
+            ["Line 11", "assistant"],
+        ),
+        ([*examples(10), {"messages": [{"role": "robot", "content": "hi"}]}], ["Line 11", "role"]),
+        ([*examples(10), {"messages": ANSWER}], ["Line 11", "messages"]),
+        (
+            [*examples(10), {"messages": [{"role": "user", "content": "hi"}], "extra": 1}],
+            ["Line 11", "extra"],
+        ),
+        (examples(3), ["3 example", "at least 10"]),
+        (
+            [
+                *examples(10),
+                {
+                    "messages": [
+                        {
+                            "role": "user",
+                            "content": [
+                                {"type": "text", "text": "what is this?"},
+                                {
+                                    "type": "image_url",
+                                    "image_url": {"url": "data:image/png;base64,iVBORw0KGgo="},
+                                },
+                            ],
+                        },
+                        {"role": "assistant", "content": "A picture."},
+                    ]
+                },
+            ],
+            ["Line 11", "text-only"],
+        ),
+    ],
+)
 def test_bad_training_files_are_refused_before_training(
-        client: openai.OpenAI, rows: list[Any], words: list[str]) -> None:
+    client: openai.OpenAI, rows: list[Any], words: list[str]
+) -> None:
     data = "".join((r if isinstance(r, str) else json.dumps(r)) + "\n" for r in rows).encode()
     before = len(client.fine_tuning.jobs.list().data)
     with pytest.raises(openai.BadRequestError) as exc:
@@ -189,17 +266,24 @@ def test_bad_job_requests(client: openai.OpenAI) -> None:
         client.fine_tuning.jobs.create(model=MODEL, training_file=good, suffix="a:b")
     assert _error(suffix)["param"] == "suffix"
     with pytest.raises(openai.BadRequestError) as epochs:
-        client.fine_tuning.jobs.create(model=MODEL, training_file=good, method={
-            "type": "supervised", "supervised": {"hyperparameters": {"n_epochs": 0}}})
+        client.fine_tuning.jobs.create(
+            model=MODEL,
+            training_file=good,
+            method={"type": "supervised", "supervised": {"hyperparameters": {"n_epochs": 0}}},
+        )
     assert "n_epochs" in (_error(epochs)["param"] or "")
     with pytest.raises(openai.BadRequestError):
-        client.fine_tuning.jobs.create(model=MODEL, training_file=good, method={
-            "type": "dpo", "dpo": {"hyperparameters": {"beta": 0.1}}})  # chat lines, not dpo
+        client.fine_tuning.jobs.create(
+            model=MODEL,
+            training_file=good,
+            method={"type": "dpo", "dpo": {"hyperparameters": {"beta": 0.1}}},
+        )  # chat lines, not dpo
     with pytest.raises(openai.NotFoundError):
         client.fine_tuning.jobs.retrieve("ftjob-missing")
     with pytest.raises(openai.NotFoundError):
-        client.chat.completions.create(model=f"ft:{MODEL}:x::nothing", messages=[
-            {"role": "user", "content": "hi"}])
+        client.chat.completions.create(
+            model=f"ft:{MODEL}:x::nothing", messages=[{"role": "user", "content": "hi"}]
+        )
 
 
 def test_cancel_and_pause_resume(client: openai.OpenAI) -> None:
@@ -225,13 +309,19 @@ def test_cancel_and_pause_resume(client: openai.OpenAI) -> None:
 
 
 def test_dpo_job_completes(client: openai.OpenAI) -> None:
-    rows = [{"input": {"messages": [{"role": "user", "content": q}]},
-             "preferred_output": [{"role": "assistant", "content": ANSWER}],
-             "non_preferred_output": [{"role": "assistant", "content": "I don't know."}]}
-            for q in QUESTIONS[:10]]
+    rows = [
+        {
+            "input": {"messages": [{"role": "user", "content": q}]},
+            "preferred_output": [{"role": "assistant", "content": ANSWER}],
+            "non_preferred_output": [{"role": "assistant", "content": "I don't know."}],
+        }
+        for q in QUESTIONS[:10]
+    ]
     job = client.fine_tuning.jobs.create(
-        model=MODEL, training_file=upload(client, jsonl(rows)), method={
-            "type": "dpo", "dpo": {"hyperparameters": {"n_epochs": 1, "batch_size": 5}}})
+        model=MODEL,
+        training_file=upload(client, jsonl(rows)),
+        method={"type": "dpo", "dpo": {"hyperparameters": {"n_epochs": 1, "batch_size": 5}}},
+    )
     assert job.method.type == "dpo"
     done = wait(client, job.id, {"succeeded", "failed"})
     assert done.status == "succeeded", done.error
@@ -242,8 +332,7 @@ def test_killed_server_resumes_the_job(tmp_path: Path) -> None:
     data = tmp_path / "data"
     server = start_server(data, "--api-key", API_KEY, env=ENV)
     try:
-        with openai.OpenAI(base_url=f"{server.url}/v1", api_key=API_KEY,
-                           max_retries=0) as c:
+        with openai.OpenAI(base_url=f"{server.url}/v1", api_key=API_KEY, max_retries=0) as c:
             job = create_job(c, upload(c, jsonl(examples())), epochs=2)
             wait_checkpoints(c, job.id, 1)
         server.process.send_signal(signal.SIGKILL)
@@ -252,10 +341,8 @@ def test_killed_server_resumes_the_job(tmp_path: Path) -> None:
         stop_server(server)
     server = start_server(data, "--api-key", API_KEY, env=ENV)
     try:
-        with openai.OpenAI(base_url=f"{server.url}/v1", api_key=API_KEY,
-                           max_retries=0) as c:
-            assert c.fine_tuning.jobs.retrieve(job.id).status in ("running", "queued",
-                                                                  "succeeded")
+        with openai.OpenAI(base_url=f"{server.url}/v1", api_key=API_KEY, max_retries=0) as c:
+            assert c.fine_tuning.jobs.retrieve(job.id).status in ("running", "queued", "succeeded")
             done = wait(c, job.id, {"succeeded", "failed"})
             assert done.status == "succeeded", done.error
             steps = [ck.step_number for ck in c.fine_tuning.jobs.checkpoints.list(job.id)]

@@ -46,8 +46,9 @@ def speech(server: Server, text: str) -> bytes:
     """24 kHz pcm16 of ``text`` spoken by Hearth's own TTS (cached per text)."""
     if text not in _speech:
         with openai.OpenAI(base_url=f"{server.url}/v1", api_key=API_KEY) as c:
-            _speech[text] = c.audio.speech.create(model="tts-1", voice="alloy", input=text,
-                                                  response_format="pcm").content
+            _speech[text] = c.audio.speech.create(
+                model="tts-1", voice="alloy", input=text, response_format="pcm"
+            ).content
     return _speech[text]
 
 
@@ -63,18 +64,19 @@ def wav(pcm: bytes, rate: int = 24_000) -> bytes:
 
 def transcribe(server: Server, pcm: bytes) -> str:
     with openai.OpenAI(base_url=f"{server.url}/v1", api_key=API_KEY) as c:
-        return c.audio.transcriptions.create(model="whisper-1",
-                                             file=("a.wav", wav(pcm))).text
+        return c.audio.transcriptions.create(model="whisper-1", file=("a.wav", wav(pcm))).text
 
 
 def session_update(beta: bool, **fields: Any) -> dict[str, Any]:
     """A session.update body in either vocabulary from GA-style keyword names."""
     transcription = {"model": "gpt-4o-mini-transcribe"}
     if beta:
-        body: dict[str, Any] = {"input_audio_transcription": transcription,
-                                "instructions": fields.get("instructions", BRIEF),
-                                "max_response_output_tokens": fields.get("max_tokens", 40),
-                                "temperature": 0.6}
+        body: dict[str, Any] = {
+            "input_audio_transcription": transcription,
+            "instructions": fields.get("instructions", BRIEF),
+            "max_response_output_tokens": fields.get("max_tokens", 40),
+            "temperature": 0.6,
+        }
         if "turn_detection" in fields:
             body["turn_detection"] = fields["turn_detection"]
         if "modalities" in fields:
@@ -83,8 +85,12 @@ def session_update(beta: bool, **fields: Any) -> dict[str, Any]:
     audio_in: dict[str, Any] = {"transcription": transcription}
     if "turn_detection" in fields:
         audio_in["turn_detection"] = fields["turn_detection"]
-    body = {"type": "realtime", "instructions": fields.get("instructions", BRIEF),
-            "max_output_tokens": fields.get("max_tokens", 40), "audio": {"input": audio_in}}
+    body = {
+        "type": "realtime",
+        "instructions": fields.get("instructions", BRIEF),
+        "max_output_tokens": fields.get("max_tokens", 40),
+        "audio": {"input": audio_in},
+    }
     if "modalities" in fields:
         body["output_modalities"] = fields["modalities"]
     return body
@@ -92,15 +98,22 @@ def session_update(beta: bool, **fields: Any) -> dict[str, Any]:
 
 def names(beta: bool) -> dict[str, str]:
     if beta:
-        return {"audio": "response.audio.delta", "transcript": "response.audio_transcript.delta",
-                "transcript_done": "response.audio_transcript.done",
-                "text": "response.text.delta", "text_done": "response.text.done",
-                "added": "conversation.item.created"}
-    return {"audio": "response.output_audio.delta",
-            "transcript": "response.output_audio_transcript.delta",
-            "transcript_done": "response.output_audio_transcript.done",
-            "text": "response.output_text.delta", "text_done": "response.output_text.done",
-            "added": "conversation.item.added"}
+        return {
+            "audio": "response.audio.delta",
+            "transcript": "response.audio_transcript.delta",
+            "transcript_done": "response.audio_transcript.done",
+            "text": "response.text.delta",
+            "text_done": "response.text.done",
+            "added": "conversation.item.created",
+        }
+    return {
+        "audio": "response.output_audio.delta",
+        "transcript": "response.output_audio_transcript.delta",
+        "transcript_done": "response.output_audio_transcript.done",
+        "text": "response.output_text.delta",
+        "text_done": "response.output_text.done",
+        "added": "conversation.item.added",
+    }
 
 
 @pytest.mark.parametrize("beta", [False, True], ids=["ga", "beta"])
@@ -135,26 +148,37 @@ async def test_spoken_question_gets_a_spoken_answer(server: Server, beta: bool) 
     assert wer(transcript, transcribe(server, pcm)) <= 0.5
     usage = response["usage"]
     assert usage["output_token_details"]["audio_tokens"] == pytest.approx(
-        len(pcm) / 48_000 * 20, abs=1)
+        len(pcm) / 48_000 * 20, abs=1
+    )
     assert usage["input_tokens"] > 0 and usage["output_token_details"]["text_tokens"] > 0
     # OpenAI's order: the input item, then the response's item, part and deltas
     order = [e["type"] for e in s.seen]
     first_audio = order.index(n["audio"])
-    assert order.index("input_audio_buffer.committed") < order.index(n["added"]) \
-        < order.index("response.created") < order.index("response.output_item.added") \
-        < order.index("response.content_part.added") < first_audio \
-        < order.index("response.content_part.done") < order.index("response.done")
+    assert (
+        order.index("input_audio_buffer.committed")
+        < order.index(n["added"])
+        < order.index("response.created")
+        < order.index("response.output_item.added")
+        < order.index("response.content_part.added")
+        < first_audio
+        < order.index("response.content_part.done")
+        < order.index("response.done")
+    )
 
 
 @pytest.mark.parametrize("beta", [False, True], ids=["ga", "beta"])
 async def test_push_to_talk_with_text_answer(server: Server, beta: bool) -> None:
     n = names(beta)
     async with connect(server, beta) as s:
-        await s.conn.session.update(session=session_update(
-            beta, turn_detection=None, modalities=["text"]))
+        await s.conn.session.update(
+            session=session_update(beta, turn_detection=None, modalities=["text"])
+        )
         updated = await s.until("session.updated")
-        turn = updated["session"]["turn_detection"] if beta else \
-            updated["session"]["audio"]["input"]["turn_detection"]
+        turn = (
+            updated["session"]["turn_detection"]
+            if beta
+            else updated["session"]["audio"]["input"]["turn_detection"]
+        )
         assert turn is None
         await s.send_audio(speech(server, QUESTION) + SILENCE)
         await s.conn.input_audio_buffer.commit()
@@ -166,34 +190,53 @@ async def test_push_to_talk_with_text_answer(server: Server, beta: bool) -> None
         error = await s.until("error")
 
     assert not s.of("input_audio_buffer.speech_started")  # no VAD in push-to-talk
-    assert s.of("conversation.item.input_audio_transcription.completed")[0]["item_id"] \
+    assert (
+        s.of("conversation.item.input_audio_transcription.completed")[0]["item_id"]
         == committed["item_id"]
+    )
     assert not s.of(n["audio"])
     text = "".join(e["delta"] for e in s.of(n["text"]))
     assert text.strip() and s.of(n["text_done"])[0]["text"] == text
     assert done["response"]["output"][0]["content"][0]["type"] == (
-        "text" if beta else "output_text")
+        "text" if beta else "output_text"
+    )
     assert error["error"]["code"] == "input_audio_buffer_commit_empty"
     assert error["error"]["event_id"] == "commit-empty"
 
 
-WEATHER_TOOL = {"type": "function", "name": "get_weather",
-                "description": "Get the current weather for a city.",
-                "parameters": {"type": "object", "properties": {"city": {"type": "string"}},
-                               "required": ["city"]}}
+WEATHER_TOOL = {
+    "type": "function",
+    "name": "get_weather",
+    "description": "Get the current weather for a city.",
+    "parameters": {
+        "type": "object",
+        "properties": {"city": {"type": "string"}},
+        "required": ["city"],
+    },
+}
 
 
 async def test_tool_call_round_trip(server: Server) -> None:
     async with connect(server) as s:
-        await s.conn.session.update(session={
-            "type": "realtime", "output_modalities": ["text"], "max_output_tokens": 60,
-            "instructions": "You answer questions about the weather using the tool.",
-            "tools": [WEATHER_TOOL], "tool_choice": "required",
-            "audio": {"input": {"turn_detection": None}}})
+        await s.conn.session.update(
+            session={
+                "type": "realtime",
+                "output_modalities": ["text"],
+                "max_output_tokens": 60,
+                "instructions": "You answer questions about the weather using the tool.",
+                "tools": [WEATHER_TOOL],
+                "tool_choice": "required",
+                "audio": {"input": {"turn_detection": None}},
+            }
+        )
         await s.until("session.updated")
-        await s.conn.conversation.item.create(item={
-            "type": "message", "role": "user",
-            "content": [{"type": "input_text", "text": "What is the weather in Paris?"}]})
+        await s.conn.conversation.item.create(
+            item={
+                "type": "message",
+                "role": "user",
+                "content": [{"type": "input_text", "text": "What is the weather in Paris?"}],
+            }
+        )
         await s.conn.response.create()
         first = await s.until("response.done", timeout=90)
         [call] = first["response"]["output"]
@@ -205,37 +248,56 @@ async def test_tool_call_round_trip(server: Server) -> None:
         deltas = "".join(e["delta"] for e in s.of("response.function_call_arguments.delta"))
         assert deltas == call["arguments"]
 
-        await s.conn.conversation.item.create(item={
-            "type": "function_call_output", "call_id": call["call_id"],
-            "output": json.dumps({"report": "It is sunny and 21 degrees in Paris."})})
-        await s.conn.response.create(response={
-            "tool_choice": "none",
-            "instructions": "Repeat the weather report from the tool result to the user."})
+        await s.conn.conversation.item.create(
+            item={
+                "type": "function_call_output",
+                "call_id": call["call_id"],
+                "output": json.dumps({"report": "It is sunny and 21 degrees in Paris."}),
+            }
+        )
+        await s.conn.response.create(
+            response={
+                "tool_choice": "none",
+                "instructions": "Repeat the weather report from the tool result to the user.",
+            }
+        )
         second = await s.until("response.done", timeout=90)
         # the same request without the function's output, out of band, for comparison
         user_item = s.of("conversation.item.added")[0]["item"]["id"]
-        await s.conn.response.create(response={
-            "tool_choice": "none", "conversation": "none", "max_output_tokens": 1,
-            "instructions": "Repeat the weather report from the tool result to the user.",
-            "input": [{"type": "item_reference", "id": user_item},
-                      {"type": "item_reference", "id": call["id"]}]})
+        await s.conn.response.create(
+            response={
+                "tool_choice": "none",
+                "conversation": "none",
+                "max_output_tokens": 1,
+                "instructions": "Repeat the weather report from the tool result to the user.",
+                "input": [
+                    {"type": "item_reference", "id": user_item},
+                    {"type": "item_reference", "id": call["id"]},
+                ],
+            }
+        )
         control = await s.until("response.done", timeout=90)
 
     answer = second["response"]["output"][0]["content"][0]["text"]
     assert second["response"]["status"] in ("completed", "incomplete") and answer.strip()
     # the answer was generated with the call and its output in context (whether a
     # 135M-parameter model then repeats the report is up to the model: ~3 runs in 4)
-    grew = second["response"]["usage"]["input_tokens"] - control["response"]["usage"][
-        "input_tokens"]
+    grew = (
+        second["response"]["usage"]["input_tokens"] - control["response"]["usage"]["input_tokens"]
+    )
     assert grew >= 15, (second["response"]["usage"], control["response"]["usage"])
 
 
 async def test_speaking_over_an_answer_interrupts_and_truncates(server: Server) -> None:
     async with connect(server) as s:
-        await s.conn.session.update(session=session_update(
-            False, max_tokens=300,
-            instructions="You are a storyteller. Tell a very long story about a dragon, "
-                         "in many short sentences."))
+        await s.conn.session.update(
+            session=session_update(
+                False,
+                max_tokens=300,
+                instructions="You are a storyteller. Tell a very long story about a dragon, "
+                "in many short sentences.",
+            )
+        )
         await s.until("session.updated")
         await s.send_audio(speech(server, "Please tell me a long story.") + SILENCE)
         await s.until("response.output_audio.delta", timeout=90)
@@ -249,73 +311,120 @@ async def test_speaking_over_an_answer_interrupts_and_truncates(server: Server) 
         await s.until("response.done", timeout=90)
 
         # the client truncates further, to what it played
-        sent = [e for e in s.seen if e["type"] == "response.output_audio.delta"
-                and e["item_id"] == item_id]
+        sent = [
+            e
+            for e in s.seen
+            if e["type"] == "response.output_audio.delta" and e["item_id"] == item_id
+        ]
         sent_ms = sum(len(base64.b64decode(e["delta"])) for e in sent) * 1000 // 48_000
-        await s.conn.conversation.item.truncate(item_id=item_id, content_index=0,
-                                                audio_end_ms=sent_ms + 1000,
-                                                event_id="too-far")
+        await s.conn.conversation.item.truncate(
+            item_id=item_id, content_index=0, audio_end_ms=sent_ms + 1000, event_id="too-far"
+        )
         too_far = await s.until("error")
-        await s.conn.conversation.item.truncate(item_id=item_id, content_index=0,
-                                                audio_end_ms=0)
+        await s.conn.conversation.item.truncate(item_id=item_id, content_index=0, audio_end_ms=0)
         truncated = await s.until("conversation.item.truncated")
 
     response = interrupted["response"]
     assert response["status"] == "cancelled", response
     assert response["status_details"]["reason"] == "turn_detected"
     assert retrieved["status"] == "incomplete"
-    spoken = "".join(e["delta"] for e in s.seen
-                     if e["type"] == "response.output_audio_transcript.delta"
-                     and e["item_id"] == item_id)
+    spoken = "".join(
+        e["delta"]
+        for e in s.seen
+        if e["type"] == "response.output_audio_transcript.delta" and e["item_id"] == item_id
+    )
     # the item keeps exactly what was sent before the interruption
     assert retrieved["content"][0]["transcript"] == spoken
     assert too_far["error"]["param"] == "audio_end_ms"
     assert too_far["error"]["event_id"] == "too-far"
     assert truncated["audio_end_ms"] == 0
-    started = [i for i, e in enumerate(s.seen)
-               if e["type"] == "input_audio_buffer.speech_started"][1]
+    started = [i for i, e in enumerate(s.seen) if e["type"] == "input_audio_buffer.speech_started"][
+        1
+    ]
     cancelled_at = s.seen.index(interrupted)
-    late = [e for e in s.seen[started:cancelled_at]
-            if e["type"] == "response.output_audio.delta"]
+    late = [e for e in s.seen[started:cancelled_at] if e["type"] == "response.output_audio.delta"]
     assert len(late) <= len(sent)  # nothing is produced after the barge-in is seen
 
 
 @pytest.mark.parametrize("beta", [False, True], ids=["ga", "beta"])
 async def test_malformed_events_get_errors_and_the_session_goes_on(
-        server: Server, beta: bool) -> None:
+    server: Server, beta: bool
+) -> None:
     bad: list[tuple[dict[str, Any], str | None]] = [
         ({"type": "no.such.event"}, "type"),
         ({"type": "input_audio_buffer.append", "audio": "not base64!"}, "audio"),
-        ({"type": "input_audio_buffer.append",
-          "audio": base64.b64encode(b"\x01\x02\x03").decode()}, "audio"),
+        (
+            {
+                "type": "input_audio_buffer.append",
+                "audio": base64.b64encode(b"\x01\x02\x03").decode(),
+            },
+            "audio",
+        ),
         ({"type": "input_audio_buffer.append"}, "audio"),
         ({"type": "conversation.item.delete", "item_id": "item_missing"}, "item_id"),
         ({"type": "conversation.item.retrieve", "item_id": "item_missing"}, "item_id"),
-        ({"type": "conversation.item.truncate", "item_id": "item_missing",
-          "content_index": 0, "audio_end_ms": 0}, "item_id"),
-        ({"type": "conversation.item.create",
-          "item": {"type": "message", "role": "robot", "content": []}}, None),
+        (
+            {
+                "type": "conversation.item.truncate",
+                "item_id": "item_missing",
+                "content_index": 0,
+                "audio_end_ms": 0,
+            },
+            "item_id",
+        ),
+        (
+            {
+                "type": "conversation.item.create",
+                "item": {"type": "message", "role": "robot", "content": []},
+            },
+            None,
+        ),
         ({"type": "response.cancel"}, None),
         ({"type": "output_audio_buffer.clear"}, None),
-        ({"type": "session.update", "session": {"input_audio_format": "mp3"}} if beta else
-         {"type": "session.update", "session": {"type": "realtime", "audio": {"input": {
-             "format": {"type": "audio/pcm", "rate": 16000}}}}}, None),
+        (
+            {"type": "session.update", "session": {"input_audio_format": "mp3"}}
+            if beta
+            else {
+                "type": "session.update",
+                "session": {
+                    "type": "realtime",
+                    "audio": {"input": {"format": {"type": "audio/pcm", "rate": 16000}}},
+                },
+            },
+            None,
+        ),
     ]
     async with connect(server, beta) as s:
         for i, (event, _) in enumerate(bad):
             await s.conn.send({**event, "event_id": f"bad-{i}"})
         errors = [await s.until("error", timeout=10) for _ in bad]
         # a user item cannot be truncated, and nothing past an assistant item's audio
-        await s.conn.conversation.item.create(item={
-            "id": "item_user1", "type": "message", "role": "user",
-            "content": [{"type": "input_text", "text": "hi"}]})
-        await s.conn.conversation.item.create(item={
-            "id": "item_bot1", "type": "message", "role": "assistant",
-            "content": [{"type": "audio" if beta else "output_audio", "transcript": "Hi."}]})
+        await s.conn.conversation.item.create(
+            item={
+                "id": "item_user1",
+                "type": "message",
+                "role": "user",
+                "content": [{"type": "input_text", "text": "hi"}],
+            }
+        )
+        await s.conn.conversation.item.create(
+            item={
+                "id": "item_bot1",
+                "type": "message",
+                "role": "assistant",
+                "content": [{"type": "audio" if beta else "output_audio", "transcript": "Hi."}],
+            }
+        )
         for item_id in ("item_user1", "item_bot1"):
-            await s.conn.send({"type": "conversation.item.truncate", "item_id": item_id,
-                               "content_index": 0, "audio_end_ms": 500,
-                               "event_id": f"trunc-{item_id}"})
+            await s.conn.send(
+                {
+                    "type": "conversation.item.truncate",
+                    "item_id": item_id,
+                    "content_index": 0,
+                    "audio_end_ms": 500,
+                    "event_id": f"trunc-{item_id}",
+                }
+            )
         truncate_errors = [await s.until("error", timeout=10) for _ in range(2)]
         await s.conn.session.update(session=session_update(beta), event_id="good")
         updated = await s.until("session.updated")
@@ -326,7 +435,9 @@ async def test_malformed_events_get_errors_and_the_session_goes_on(
         if param is not None:
             assert param in (error["error"]["param"] or ""), error
     assert [e["error"]["event_id"] for e in truncate_errors] == [
-        "trunc-item_user1", "trunc-item_bot1"]
+        "trunc-item_user1",
+        "trunc-item_bot1",
+    ]
     assert updated["session"]["instructions"] == BRIEF
 
 
@@ -334,30 +445,55 @@ async def test_invalid_json_is_an_error_event(server: Server) -> None:
     async with connect(server) as s:
         await s.conn.send_raw("{not json")
         error = await s.until("error", timeout=10)
-        await s.conn.conversation.item.create(item={
-            "type": "message", "role": "user",
-            "content": [{"type": "input_text", "text": "still here"}]})
+        await s.conn.conversation.item.create(
+            item={
+                "type": "message",
+                "role": "user",
+                "content": [{"type": "input_text", "text": "still here"}],
+            }
+        )
         await s.until("conversation.item.added")
     assert error["error"]["code"] == "invalid_json"
 
 
 async def test_items_create_retrieve_delete_and_out_of_band_responses(server: Server) -> None:
     async with connect(server) as s:
-        await s.conn.session.update(session={"type": "realtime", "output_modalities": ["text"],
-                                             "max_output_tokens": 16})
+        await s.conn.session.update(
+            session={"type": "realtime", "output_modalities": ["text"], "max_output_tokens": 16}
+        )
         await s.until("session.updated")
-        await s.conn.conversation.item.create(item={
-            "id": "item_a", "type": "message", "role": "user",
-            "content": [{"type": "input_text", "text": "Hello."}]})
-        await s.conn.conversation.item.create(previous_item_id="root", item={
-            "id": "item_b", "type": "message", "role": "system",
-            "content": [{"type": "input_text", "text": "Be nice."}]})
+        await s.conn.conversation.item.create(
+            item={
+                "id": "item_a",
+                "type": "message",
+                "role": "user",
+                "content": [{"type": "input_text", "text": "Hello."}],
+            }
+        )
+        await s.conn.conversation.item.create(
+            previous_item_id="root",
+            item={
+                "id": "item_b",
+                "type": "message",
+                "role": "system",
+                "content": [{"type": "input_text", "text": "Be nice."}],
+            },
+        )
         added = [await s.until("conversation.item.added") for _ in range(2)]
-        await s.conn.response.create(response={
-            "conversation": "none", "metadata": {"topic": "classify"},
-            "input": [{"type": "item_reference", "id": "item_a"},
-                      {"type": "message", "role": "user",
-                       "content": [{"type": "input_text", "text": "Say yes."}]}]})
+        await s.conn.response.create(
+            response={
+                "conversation": "none",
+                "metadata": {"topic": "classify"},
+                "input": [
+                    {"type": "item_reference", "id": "item_a"},
+                    {
+                        "type": "message",
+                        "role": "user",
+                        "content": [{"type": "input_text", "text": "Say yes."}],
+                    },
+                ],
+            }
+        )
         oob = await s.until("response.done", timeout=60)
         out_id = oob["response"]["output"][0]["id"]
         await s.conn.conversation.item.retrieve(item_id=out_id, event_id="oob-item")
@@ -384,15 +520,25 @@ async def test_g711_in_and_out(server: Server) -> None:
     narrow = resample(pcm_to_float(pcm), 24_000, 8_000)
     ulaw = g711_encode(np.concatenate([narrow, np.zeros(8000, np.float32)]), "g711_ulaw")
     async with connect(server) as s:
-        await s.conn.session.update(session={
-            "type": "realtime", "max_output_tokens": 24,
-            "audio": {"input": {"format": {"type": "audio/pcmu"}, "turn_detection": None,
-                                "transcription": {"model": "gpt-4o-mini-transcribe"}},
-                      "output": {"format": {"type": "audio/pcmu"}}}})
+        await s.conn.session.update(
+            session={
+                "type": "realtime",
+                "max_output_tokens": 24,
+                "audio": {
+                    "input": {
+                        "format": {"type": "audio/pcmu"},
+                        "turn_detection": None,
+                        "transcription": {"model": "gpt-4o-mini-transcribe"},
+                    },
+                    "output": {"format": {"type": "audio/pcmu"}},
+                },
+            }
+        )
         await s.until("session.updated")
         for start in range(0, len(ulaw), 1600):
             await s.conn.input_audio_buffer.append(
-                audio=base64.b64encode(ulaw[start:start + 1600]).decode())
+                audio=base64.b64encode(ulaw[start : start + 1600]).decode()
+            )
         await s.conn.input_audio_buffer.commit()
         await s.conn.response.create()
         await s.until("response.done", timeout=90)
@@ -402,7 +548,7 @@ async def test_g711_in_and_out(server: Server) -> None:
     out = audio_of(s.seen, beta=False)
     samples = g711_decode(out, "g711_ulaw")
     assert samples.size == len(out) and samples.size / 8000 > 0.5  # 8 kHz, a byte each
-    assert float(np.sqrt(np.mean(samples ** 2))) > 0.01
+    assert float(np.sqrt(np.mean(samples**2))) > 0.01
 
 
 async def test_two_sessions_at_once_stay_apart(server: Server) -> None:
@@ -410,15 +556,21 @@ async def test_two_sessions_at_once_stay_apart(server: Server) -> None:
         async with connect(server) as s:
             await s.conn.session.update(session=session_update(False, turn_detection=None))
             await s.until("session.updated")
-            await s.conn.conversation.item.create(item={
-                "id": "item_same", "type": "message", "role": "user",
-                "content": [{"type": "input_text", "text": text}]})
+            await s.conn.conversation.item.create(
+                item={
+                    "id": "item_same",
+                    "type": "message",
+                    "role": "user",
+                    "content": [{"type": "input_text", "text": text}],
+                }
+            )
             await s.conn.response.create()
             done = await s.until("response.done", timeout=120)
             return s.seen, done
 
     (seen_a, done_a), (seen_b, done_b) = await asyncio.gather(
-        ask("Name a color."), ask("Name an animal."))
+        ask("Name a color."), ask("Name an animal.")
+    )
     for seen, done in ((seen_a, done_a), (seen_b, done_b)):
         assert done["response"]["status"] in ("completed", "incomplete")
         assert audio_of(seen, beta=False)
@@ -431,10 +583,15 @@ async def test_client_secrets_open_sessions_for_browsers(server: Server) -> None
     c = client(server)
     secret = await c.realtime.client_secrets.create(
         expires_after={"anchor": "created_at", "seconds": 60},
-        session={"type": "realtime", "instructions": "Be a pirate.",
-                 "audio": {"output": {"voice": "marin"}}})
-    beta_secret = await c.beta.realtime.sessions.create(model="gpt-4o-realtime-preview",
-                                                        instructions="Be a robot.")
+        session={
+            "type": "realtime",
+            "instructions": "Be a pirate.",
+            "audio": {"output": {"voice": "marin"}},
+        },
+    )
+    beta_secret = await c.beta.realtime.sessions.create(
+        model="gpt-4o-realtime-preview", instructions="Be a robot."
+    )
     assert secret.value.startswith("ek_") and secret.session.instructions == "Be a pirate."
     assert beta_secret.client_secret.value.startswith("ek_")
 
@@ -447,11 +604,13 @@ async def test_client_secrets_open_sessions_for_browsers(server: Server) -> None
 
     # a browser sends it as a subprotocol, and gets "realtime" back
     url = server.url.replace("http://", "ws://") + "/v1/realtime?model=gpt-realtime"
-    for key, extra, field in ((secret.value, [], "output_modalities"),
-                              (beta_secret.client_secret.value, ["openai-beta.realtime-v1"],
-                               "modalities")):
+    for key, extra, field in (
+        (secret.value, [], "output_modalities"),
+        (beta_secret.client_secret.value, ["openai-beta.realtime-v1"], "modalities"),
+    ):
         async with websockets.connect(
-                url, subprotocols=["realtime", f"openai-insecure-api-key.{key}", *extra],
+            url,
+            subprotocols=["realtime", f"openai-insecure-api-key.{key}", *extra],
         ) as ws:  # type: ignore[list-item]
             assert ws.subprotocol == "realtime"
             created = json.loads(await ws.recv())
@@ -460,20 +619,22 @@ async def test_client_secrets_open_sessions_for_browsers(server: Server) -> None
 
     # bad credentials and bad sessions are refused before any socket opens
     with pytest.raises(websockets.InvalidStatus) as refused:
-        async with websockets.connect(url, additional_headers={
-                "Authorization": "Bearer ek_wrong"}):
+        async with websockets.connect(url, additional_headers={"Authorization": "Bearer ek_wrong"}):
             pass
     assert refused.value.response.status_code == 401
     assert json.loads(refused.value.response.body)["error"]["code"] == "invalid_api_key"
     with pytest.raises(websockets.InvalidStatus) as unknown:
-        async with websockets.connect(url.replace("gpt-realtime", "no-such-model"),
-                                      additional_headers={"Authorization": f"Bearer {API_KEY}"}):
+        async with websockets.connect(
+            url.replace("gpt-realtime", "no-such-model"),
+            additional_headers={"Authorization": f"Bearer {API_KEY}"},
+        ):
             pass
     assert unknown.value.response.status_code == 404
     assert json.loads(unknown.value.response.body)["error"]["code"] == "model_not_found"
     with pytest.raises(openai.BadRequestError) as bad:
         await c.realtime.client_secrets.create(
-            session={"type": "realtime", "audio": {"output": {"voice": "nobody"}}})
+            session={"type": "realtime", "audio": {"output": {"voice": "nobody"}}}
+        )
     assert bad.value.body["param"] == "session.audio.output.voice"  # type: ignore[index]
     r = httpx2.post(f"{server.url}/v1/realtime/client_secrets", json={})
     assert r.status_code == 401
@@ -487,13 +648,22 @@ async def test_demo_token_is_for_this_machine_only(server: Server) -> None:
 
 async def test_a_client_that_leaves_mid_answer_stops_everything(server: Server) -> None:
     async with connect(server) as s:
-        await s.conn.session.update(session=session_update(
-            False, turn_detection=None, max_tokens=400,
-            instructions="Tell a very long story in many sentences."))
+        await s.conn.session.update(
+            session=session_update(
+                False,
+                turn_detection=None,
+                max_tokens=400,
+                instructions="Tell a very long story in many sentences.",
+            )
+        )
         await s.until("session.updated")
-        await s.conn.conversation.item.create(item={
-            "type": "message", "role": "user",
-            "content": [{"type": "input_text", "text": "Tell me a long story."}]})
+        await s.conn.conversation.item.create(
+            item={
+                "type": "message",
+                "role": "user",
+                "content": [{"type": "input_text", "text": "Tell me a long story."}],
+            }
+        )
         await s.conn.response.create()
         await s.until("response.output_audio.delta", timeout=60)
         assert hearth_engine(server)["realtime"]["sessions_open"] >= 1
@@ -501,8 +671,11 @@ async def test_a_client_that_leaves_mid_answer_stops_everything(server: Server) 
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
         stats = hearth_engine(server)
-        busy = (stats["realtime"]["sessions_open"], stats["audio"]["jobs_in_flight"],
-                engine_stats(server)["active_requests"])
+        busy = (
+            stats["realtime"]["sessions_open"],
+            stats["audio"]["jobs_in_flight"],
+            engine_stats(server)["active_requests"],
+        )
         if busy == (0, 0, 0):
             break
         await asyncio.sleep(0.1)
@@ -513,18 +686,31 @@ async def test_a_pause_inside_a_turn_keeps_the_whole_turn(server: Server) -> Non
     # the pause is long enough to start transcribing early, too short to end the turn:
     # that early transcript must be dropped when the speaker goes on
     pause = b"\x00\x00" * 24 * 400
-    audio = speech(server, "The weather is nice today,") + pause + speech(
-        server, "so we will walk to the park.") + SILENCE * 2
+    audio = (
+        speech(server, "The weather is nice today,")
+        + pause
+        + speech(server, "so we will walk to the park.")
+        + SILENCE * 2
+    )
     async with connect(server) as s:
-        await s.conn.session.update(session={
-            "type": "realtime", "output_modalities": ["text"], "max_output_tokens": 8,
-            "audio": {"input": {"transcription": {"model": "gpt-4o-mini-transcribe"},
-                                "turn_detection": {"type": "server_vad",
-                                                   "silence_duration_ms": 1200}}}})
+        await s.conn.session.update(
+            session={
+                "type": "realtime",
+                "output_modalities": ["text"],
+                "max_output_tokens": 8,
+                "audio": {
+                    "input": {
+                        "transcription": {"model": "gpt-4o-mini-transcribe"},
+                        "turn_detection": {"type": "server_vad", "silence_duration_ms": 1200},
+                    }
+                },
+            }
+        )
         await s.until("session.updated")
         await s.send_audio(audio)
         heard = await s.until("conversation.item.input_audio_transcription.completed")
         await s.until("response.done", timeout=60)
     assert len(s.of("input_audio_buffer.committed")) == 1
-    assert wer("The weather is nice today, so we will walk to the park.",
-               heard["transcript"]) <= 0.2, heard["transcript"]
+    assert (
+        wer("The weather is nice today, so we will walk to the park.", heard["transcript"]) <= 0.2
+    ), heard["transcript"]

@@ -68,8 +68,9 @@ def chromium() -> str:
 def fake_microphone(client: openai.OpenAI, path: Path) -> float:
     """Write the spoken question between two silences as mono 16-bit PCM WAV for
     Chromium's fake capture device; return the speech's length in seconds."""
-    spoken = client.audio.speech.create(model="tts-1", voice="alloy", input=QUESTION,
-                                        response_format="wav").content
+    spoken = client.audio.speech.create(
+        model="tts-1", voice="alloy", input=QUESTION, response_format="wav"
+    ).content
     with wave.open(io.BytesIO(spoken)) as src:
         assert (src.getnchannels(), src.getsampwidth()) == (1, 2)
         rate = src.getframerate()
@@ -96,8 +97,9 @@ def test_demo_page_and_scripts_are_served(server: Server) -> None:
         assert r.json()["error"]["type"] == "invalid_request_error"
 
 
-def test_one_spoken_turn_in_chromium(chromium: str, server: Server,
-                                     sync_client: openai.OpenAI, tmp_path: Path) -> None:
+def test_one_spoken_turn_in_chromium(
+    chromium: str, server: Server, sync_client: openai.OpenAI, tmp_path: Path
+) -> None:
     from playwright.sync_api import Error as PlaywrightError
     from playwright.sync_api import sync_playwright
 
@@ -107,10 +109,16 @@ def test_one_spoken_turn_in_chromium(chromium: str, server: Server,
     console: list[str] = []
     started = time.monotonic()
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium, headless=True, args=[
-            "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
-            f"--use-file-for-fake-audio-capture={mic}%noloop",
-            "--autoplay-policy=no-user-gesture-required"])
+        browser = p.chromium.launch(
+            executable_path=chromium,
+            headless=True,
+            args=[
+                "--use-fake-ui-for-media-stream",
+                "--use-fake-device-for-media-stream",
+                f"--use-file-for-fake-audio-capture={mic}%noloop",
+                "--autoplay-policy=no-user-gesture-required",
+            ],
+        )
         try:
             page = browser.new_page()
             page.on("console", lambda m: m.type == "error" and console.append(m.text))
@@ -128,8 +136,9 @@ def test_one_spoken_turn_in_chromium(chromium: str, server: Server,
     took = time.monotonic() - started
 
     seen = Counter(demo["events"])
-    report = json.dumps({**demo, "events": dict(seen), "console": console,
-                         "took_s": round(took, 1)}, indent=1)
+    report = json.dumps(
+        {**demo, "events": dict(seen), "console": console, "took_s": round(took, 1)}, indent=1
+    )
     assert demo["errors"] == [] and "error" not in seen, report
     assert console == [], report
     assert demo["userTranscripts"], f"no user transcript within {TURN_TIMEOUT_S} s: {report}"
@@ -141,8 +150,11 @@ def test_one_spoken_turn_in_chromium(chromium: str, server: Server,
     assert spoken[0]["audioBytes"] % 2 == 0 and spoken[0]["audioBytes"] >= 9_600, report  # 0.2 s
     events = demo["events"]
     assert events[0] == "session.created", report
-    assert events.index("input_audio_buffer.speech_started") \
-        < events.index("input_audio_buffer.committed") < events.index("response.created"), report
+    assert (
+        events.index("input_audio_buffer.speech_started")
+        < events.index("input_audio_buffer.committed")
+        < events.index("response.created")
+    ), report
     for call in demo["toolCalls"]:  # a tool call is answered by a follow-up response
         assert call["name"] == "get_time" and "time" in call["output"], report
     if demo["toolCalls"]:

@@ -26,17 +26,25 @@ def test_chat_and_stream_agree(sync_client: openai.OpenAI) -> None:
     assert again.choices[0].message.content == full.choices[0].message.content
     assert again.system_fingerprint == full.system_fingerprint
     stream = sync_client.chat.completions.create(
-        **kwargs, stream=True, stream_options={"include_usage": True})
+        **kwargs, stream=True, stream_options={"include_usage": True}
+    )
     chunks = list(stream)
-    assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) \
+    assert (
+        "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
         == full.choices[0].message.content
+    )
     assert chunks[-1].usage == full.usage
 
 
 def test_raw_sse_framing(server: Server) -> None:
     body = {"model": MODEL, "messages": USER, "max_tokens": 3, "stream": True}
-    with httpx2.stream("POST", f"{server.url}/v1/chat/completions", json=body,
-                       headers={"Authorization": f"Bearer {API_KEY}"}, timeout=30) as r:
+    with httpx2.stream(
+        "POST",
+        f"{server.url}/v1/chat/completions",
+        json=body,
+        headers={"Authorization": f"Bearer {API_KEY}"},
+        timeout=30,
+    ) as r:
         assert r.headers["content-type"].startswith("text/event-stream")
         raw = "".join(r.iter_text())
     frames = [f for f in raw.split("\n\n") if f]
@@ -45,9 +53,11 @@ def test_raw_sse_framing(server: Server) -> None:
 
 
 def test_errors_over_the_wire(server: Server, sync_client: openai.OpenAI) -> None:
-    r = httpx2.post(f"{server.url}/v1/chat/completions", content=b"{not json",
-                    headers={"Authorization": f"Bearer {API_KEY}",
-                             "Content-Type": "application/json"})
+    r = httpx2.post(
+        f"{server.url}/v1/chat/completions",
+        content=b"{not json",
+        headers={"Authorization": f"Bearer {API_KEY}", "Content-Type": "application/json"},
+    )
     assert r.status_code == 400 and set(r.json()["error"]) == {"message", "type", "param", "code"}
     with pytest.raises(openai.BadRequestError) as bad:
         sync_client.chat.completions.create(model=MODEL, messages=USER, n=0)
@@ -74,10 +84,20 @@ def _wait_idle(server: Server, timeout: float = 10) -> dict[str, object]:
 def test_disconnect_cancels_and_frees_kv(server: Server) -> None:
     _wait_idle(server)
     before = engine_stats(server)["decoded_tokens"]
-    body = {"model": MODEL, "messages": USER, "max_tokens": 1500, "stream": True,
-            "logit_bias": NO_EOG}
-    with httpx2.stream("POST", f"{server.url}/v1/chat/completions", json=body,
-                       headers={"Authorization": f"Bearer {API_KEY}"}, timeout=30) as r:
+    body = {
+        "model": MODEL,
+        "messages": USER,
+        "max_tokens": 1500,
+        "stream": True,
+        "logit_bias": NO_EOG,
+    }
+    with httpx2.stream(
+        "POST",
+        f"{server.url}/v1/chat/completions",
+        json=body,
+        headers={"Authorization": f"Bearer {API_KEY}"},
+        timeout=30,
+    ) as r:
         lines = r.iter_lines()
         got = [next(lines) for _ in range(10)]
         assert any(line.startswith("data: ") for line in got)
@@ -96,8 +116,13 @@ def test_eight_concurrent_streams_share_decode_steps(server: Server) -> None:
 
     async def one(client: openai.AsyncOpenAI, i: int) -> tuple[str, str | None]:
         stream = await client.chat.completions.create(
-            model=MODEL, messages=[{"role": "user", "content": f"Count to {i + 3}."}],
-            max_tokens=32, stream=True, seed=i, logit_bias=NO_EOG)
+            model=MODEL,
+            messages=[{"role": "user", "content": f"Count to {i + 3}."}],
+            max_tokens=32,
+            stream=True,
+            seed=i,
+            logit_bias=NO_EOG,
+        )
         parts, finish = [], None
         async for chunk in stream:
             parts.append(chunk.choices[0].delta.content or "")
@@ -105,8 +130,9 @@ def test_eight_concurrent_streams_share_decode_steps(server: Server) -> None:
         return "".join(parts), finish
 
     async def run() -> list[tuple[str, str | None]]:
-        async with openai.AsyncOpenAI(base_url=f"{server.url}/v1", api_key=API_KEY,
-                                      max_retries=0) as client:
+        async with openai.AsyncOpenAI(
+            base_url=f"{server.url}/v1", api_key=API_KEY, max_retries=0
+        ) as client:
             return await asyncio.gather(*(one(client, i) for i in range(8)))
 
     results = asyncio.run(run())
@@ -145,9 +171,10 @@ def test_extra_gguf_model_is_served(tmp_path: Path) -> None:
     srv = start_server(tmp_path / "data", "--api-key", API_KEY, "--model", f"{gguf}=my-model")
     try:
         with openai.OpenAI(base_url=f"{srv.url}/v1", api_key=API_KEY, max_retries=0) as c:
-            assert [m.id for m in c.models.list().data] [:2] == [MODEL, "my-model"]
-            out = c.chat.completions.create(model="my-model", max_tokens=4,
-                                            messages=[{"role": "user", "content": "Hi"}])
+            assert [m.id for m in c.models.list().data][:2] == [MODEL, "my-model"]
+            out = c.chat.completions.create(
+                model="my-model", max_tokens=4, messages=[{"role": "user", "content": "Hi"}]
+            )
             assert out.model == "my-model" and out.choices[0].message.content
         assert "my-model" in srv.output()  # the log names every loaded model
     finally:

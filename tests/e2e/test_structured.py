@@ -13,17 +13,27 @@ import pytest
 from tests.conftest import MODEL
 
 pytestmark = pytest.mark.e2e
-CITY = {"type": "object", "properties": {"city": {"type": "string", "maxLength": 30}},
-        "required": ["city"], "additionalProperties": False}
-TOOLS: list[Any] = [{"type": "function", "function": {
-    "name": "get_weather", "strict": True, "parameters": CITY}}]
+CITY = {
+    "type": "object",
+    "properties": {"city": {"type": "string", "maxLength": 30}},
+    "required": ["city"],
+    "additionalProperties": False,
+}
+TOOLS: list[Any] = [
+    {"type": "function", "function": {"name": "get_weather", "strict": True, "parameters": CITY}}
+]
 
 
 def test_streamed_tool_calls_over_http(sync_client: openai.OpenAI) -> None:
     with sync_client.chat.completions.stream(
-            model=MODEL, messages=[{"role": "user", "content": "Weather in Oslo?"}],
-            tools=TOOLS, tool_choice="required", parallel_tool_calls=False, max_tokens=40,
-            temperature=0) as stream:
+        model=MODEL,
+        messages=[{"role": "user", "content": "Weather in Oslo?"}],
+        tools=TOOLS,
+        tool_choice="required",
+        parallel_tool_calls=False,
+        max_tokens=40,
+        temperature=0,
+    ) as stream:
         for _ in stream:
             pass
         final = stream.get_final_completion()
@@ -39,11 +49,18 @@ def test_concurrent_constrained_and_free_requests(sync_client: openai.OpenAI) ->
     def run(i: int) -> None:
         extra: dict[str, Any] = {}
         if i % 2 == 0:
-            extra["response_format"] = {"type": "json_schema", "json_schema": {
-                "name": "city", "schema": CITY, "strict": True}}
+            extra["response_format"] = {
+                "type": "json_schema",
+                "json_schema": {"name": "city", "schema": CITY, "strict": True},
+            }
         results[i] = sync_client.chat.completions.create(
-            model=MODEL, messages=[{"role": "user", "content": f"Name city number {i}."}],
-            max_tokens=40, temperature=0.7, seed=i, **extra)
+            model=MODEL,
+            messages=[{"role": "user", "content": f"Name city number {i}."}],
+            max_tokens=40,
+            temperature=0.7,
+            seed=i,
+            **extra,
+        )
 
     threads = [threading.Thread(target=run, args=(i,)) for i in range(4)]
     for t in threads:

@@ -57,8 +57,13 @@ from hearth.services.chat.schemas import enforceable
 from hearth.services.container import Services
 from tests.conftest import MODEL
 
-DATASET = (Path(__file__).resolve().parents[2].parent / "shared" / "datasets" / "maskbench"
-           / "dev.jsonl.gz")
+DATASET = (
+    Path(__file__).resolve().parents[2].parent
+    / "shared"
+    / "datasets"
+    / "maskbench"
+    / "dev.jsonl.gz"
+)
 MIN_ACCEPTED = 0.75
 # Walks fed to one MaskWorker call, as a batch of sequences is in the scheduler.
 BATCH = 64
@@ -88,8 +93,7 @@ def accepted_schema(compiler: GrammarCompiler, schema: Any) -> dict[str, Any] | 
         # some (FutureWarning: possible nested set). A warning, not a verdict.
         warnings.simplefilter("ignore", FutureWarning)
         try:
-            return enforceable(compiler, schema, "response_format 'maskbench'",
-                               "response_format")
+            return enforceable(compiler, schema, "response_format 'maskbench'", "response_format")
         except InvalidRequest:
             return None
 
@@ -155,8 +159,10 @@ class Walk:
             token = next((t for t in self.vocab.spelling(self.rest) if mask[t]), None)
             if token is None:
                 self.failed_at = self.pos
-                self.verdict = (f"masked at byte {self.pos} before "
-                                f"{self.rest[:24].decode('utf-8', 'replace')!r}")
+                self.verdict = (
+                    f"masked at byte {self.pos} before "
+                    f"{self.rest[:24].decode('utf-8', 'replace')!r}"
+                )
                 return
             self.resplits += 1
             self.tokens = None
@@ -174,8 +180,12 @@ class Walk:
             self.tokens = self._split()
 
 
-def walk_all(worker: MaskWorker, walks: Sequence[Walk], batch: int = BATCH,
-             on_masks: Callable[[float, int], None] | None = None) -> None:
+def walk_all(
+    worker: MaskWorker,
+    walks: Sequence[Walk],
+    batch: int = BATCH,
+    on_masks: Callable[[float, int], None] | None = None,
+) -> None:
     """Run ``walks`` to their verdicts, ``batch`` at a time per ``MaskWorker`` call.
     ``on_masks(seconds, n)`` is told how long each call for ``n`` masks took."""
     queue, active = list(reversed(walks)), list[Walk]()
@@ -215,6 +225,7 @@ def declared_names(schema: Any) -> dict[str, int]:
 def hinted_order(value: Any, ranks: dict[str, int]) -> str:
     """``value`` in Hearth's layout with each object's keys sorted by ``ranks``
     (undeclared names last, as they were)."""
+
     def order(v: Any) -> Any:
         if isinstance(v, dict):  # sorted() is stable
             return {k: order(v[k]) for k in sorted(v, key=lambda k: ranks.get(k, len(ranks)))}
@@ -223,8 +234,9 @@ def hinted_order(value: Any, ranks: dict[str, int]) -> str:
     return json.dumps(order(value), ensure_ascii=False)
 
 
-def schema_order(grammar: Grammar, value: Any, vocab: Vocab, ranks: dict[str, int],
-                 budget: int = 4000) -> str | None:
+def schema_order(
+    grammar: Grammar, value: Any, vocab: Vocab, ranks: dict[str, int], budget: int = 4000
+) -> str | None:
     """``value`` in Hearth's layout with each object's keys in an order the grammar
     takes, or None if none is found within ``budget`` feeds of text to copies of the
     matcher (no masks). A depth-first search over each object's keys, tried in ``ranks``
@@ -261,8 +273,9 @@ def schema_order(grammar: Grammar, value: Any, vocab: Vocab, ranks: dict[str, in
         m = feed(m, text)
         return (m, text) if m is not None else None
 
-    def members(m: LLMatcher | None, rest: list[tuple[str, Any]], text: str,
-                dead: set[frozenset[str]]) -> tuple[LLMatcher, str] | None:
+    def members(
+        m: LLMatcher | None, rest: list[tuple[str, Any]], text: str, dead: set[frozenset[str]]
+    ) -> tuple[LLMatcher, str] | None:
         if not rest:
             m = feed(m, "}")
             return (m, "{" + text + "}") if m is not None else None
@@ -273,8 +286,7 @@ def schema_order(grammar: Grammar, value: Any, vocab: Vocab, ranks: dict[str, in
             head = (", " if text else "") + json.dumps(key, ensure_ascii=False) + ": "
             valued = emit(feed(m, head), v)
             if valued is not None:
-                done = members(valued[0], rest[:i] + rest[i + 1:], text + head + valued[1],
-                               dead)
+                done = members(valued[0], rest[:i] + rest[i + 1 :], text + head + valued[1], dead)
                 if done is not None:
                     return done
         dead.add(keys)
@@ -361,11 +373,17 @@ class _Case:
     ranks: dict[str, int]
 
 
-def _walk_cases(cases: list[_Case], vocab: Vocab, worker: MaskWorker, batch: int,
-                on_masks: Callable[[float, int], None] | None) -> list[Outcome]:
+def _walk_cases(
+    cases: list[_Case],
+    vocab: Vocab,
+    worker: MaskWorker,
+    batch: int,
+    on_masks: Callable[[float, int], None] | None,
+) -> list[Outcome]:
     texts = [json.dumps(c.data, ensure_ascii=False) for c in cases]
-    first = [Walk(c.grammar.constraint(), text, vocab)
-             for c, text in zip(cases, texts, strict=True)]
+    first = [
+        Walk(c.grammar.constraint(), text, vocab) for c, text in zip(cases, texts, strict=True)
+    ]
     walk_all(worker, first, batch, on_masks)
     final = list(first)
     for attempt in ("hinted", "searched"):
@@ -386,14 +404,29 @@ def _walk_cases(cases: list[_Case], vocab: Vocab, worker: MaskWorker, batch: int
         for n, retry in retries.items():
             if retry.verdict == "":
                 final[n] = retry
-    return [Outcome(c.schema_id, c.index, c.valid, last.verdict == "", head.verdict or "",
-                    last is not head, last.resplits)
-            for c, head, last in zip(cases, first, final, strict=True)]
+    return [
+        Outcome(
+            c.schema_id,
+            c.index,
+            c.valid,
+            last.verdict == "",
+            head.verdict or "",
+            last is not head,
+            last.resplits,
+        )
+        for c, head, last in zip(cases, first, final, strict=True)
+    ]
 
 
-def run_maskbench(rows: Sequence[dict[str, Any]], compiler: GrammarCompiler, vocab: Vocab,
-                  worker: MaskWorker, batch: int = BATCH, chunk: int = 128,
-                  on_masks: Callable[[float, int], None] | None = None) -> Report:
+def run_maskbench(
+    rows: Sequence[dict[str, Any]],
+    compiler: GrammarCompiler,
+    vocab: Vocab,
+    worker: MaskWorker,
+    batch: int = BATCH,
+    chunk: int = 128,
+    on_masks: Callable[[float, int], None] | None = None,
+) -> Report:
     """Every instance of every accepted schema of ``rows`` through the mask path: as
     written; where that fails on a key, with keys in the schema's order of names
     (``hinted_order``); where a valid instance still fails on a key, in an order found
@@ -402,14 +435,16 @@ def run_maskbench(rows: Sequence[dict[str, Any]], compiler: GrammarCompiler, voc
     outcomes: list[Outcome] = []
     for at in range(0, len(rows), chunk):
         cases = []
-        for row in rows[at:at + chunk]:
+        for row in rows[at : at + chunk]:
             ready = accepted_schema(compiler, row["schema"])
             if ready is None:
                 continue
             accepted.append(row["id"])
             grammar, ranks = compiler.json_schema(ready), declared_names(ready)  # cache hit
-            cases += [_Case(row["id"], i, bool(t["valid"]), t["data"], grammar, ranks)
-                      for i, t in enumerate(row["tests"])]
+            cases += [
+                _Case(row["id"], i, bool(t["valid"]), t["data"], grammar, ranks)
+                for i, t in enumerate(row["tests"])
+            ]
         outcomes += _walk_cases(cases, vocab, worker, batch, on_masks)
     return Report(len(rows), accepted, outcomes)
 
@@ -438,25 +473,29 @@ def test_masks_agree_with_maskbench(rows: list[dict[str, Any]], services: Servic
     assert fraction >= MIN_ACCEPTED, f"Hearth accepts only {fraction:.3f} of the schemas"
     unsound = [f"{o.schema_id} test {o.index}" for o in report.unsound]
     assert not unsound, f"invalid instances accepted by the masks: {unsound}"
-    unexpected = [f"{o.schema_id} test {o.index} (valid={o.valid}): {o.reason}"
-                  for o in report.disagreements
-                  if (o.schema_id, o.index) not in KNOWN_REJECTIONS]
+    unexpected = [
+        f"{o.schema_id} test {o.index} (valid={o.valid}): {o.reason}"
+        for o in report.disagreements
+        if (o.schema_id, o.index) not in KNOWN_REJECTIONS
+    ]
     assert not unexpected, "masks disagree with MaskBench:\n" + "\n".join(unexpected)
     found = {(o.schema_id, o.index) for o in report.disagreements}
     stale = [k for k in KNOWN_REJECTIONS if k not in found and k[0] in report.accepted]
     assert not stale, f"now accepted, remove from KNOWN_REJECTIONS: {stale}"
 
 
-def small_schemas(rows: list[dict[str, Any]], compiler: GrammarCompiler,
-                  count: int = 12, max_chars: int = 600) -> list[dict[str, Any]]:
+def small_schemas(
+    rows: list[dict[str, Any]], compiler: GrammarCompiler, count: int = 12, max_chars: int = 600
+) -> list[dict[str, Any]]:
     """``count`` accepted schemas of at most ``max_chars`` of JSON, spread evenly over
     them in id order: for each of ``count`` evenly spaced places, the first accepted
     schema from there on (deterministic)."""
-    small = sorted((r for r in rows if len(json.dumps(r["schema"])) <= max_chars),
-                   key=lambda r: r["id"])
+    small = sorted(
+        (r for r in rows if len(json.dumps(r["schema"])) <= max_chars), key=lambda r: r["id"]
+    )
     picked: list[dict[str, Any]] = []
     for place in range(count):
-        for row in small[place * len(small) // count:]:
+        for row in small[place * len(small) // count :]:
             if row in picked:
                 break
             if accepted_schema(compiler, row["schema"]) is not None:
@@ -473,8 +512,9 @@ def validate(instance: Any, schema: dict[str, Any]) -> None:
 
 
 @pytest.mark.anyio
-async def test_generation_follows_small_schemas(rows: list[dict[str, Any]], services: Services,
-                                                client: openai.AsyncOpenAI) -> None:
+async def test_generation_follows_small_schemas(
+    rows: list[dict[str, Any]], services: Services, client: openai.AsyncOpenAI
+) -> None:
     """The real model, constrained, on 12 small accepted schemas: whatever finishes with
     "stop" validates (jsonschema, formats checked), and most finish within 200 tokens.
 
@@ -486,11 +526,25 @@ async def test_generation_follows_small_schemas(rows: list[dict[str, Any]], serv
     stopped = []
     for row in picked:
         out = await client.chat.completions.create(
-            model=MODEL, max_tokens=200, temperature=0, frequency_penalty=0.5,
-            messages=[{"role": "user", "content": "Reply with one short example in JSON: "
-                                                  "few items, short strings."}],
-            response_format={"type": "json_schema", "json_schema": {  # type: ignore[typeddict-item]
-                "name": "maskbench", "schema": row["schema"], "strict": True}})
+            model=MODEL,
+            max_tokens=200,
+            temperature=0,
+            frequency_penalty=0.5,
+            messages=[
+                {
+                    "role": "user",
+                    "content": "Reply with one short example in JSON: few items, short strings.",
+                }
+            ],
+            response_format={
+                "type": "json_schema",
+                "json_schema": {  # type: ignore[typeddict-item]
+                    "name": "maskbench",
+                    "schema": row["schema"],
+                    "strict": True,
+                },
+            },
+        )
         choice = out.choices[0]
         if choice.finish_reason == "stop":
             stopped.append(row["id"])

@@ -61,8 +61,7 @@ def make(budget_blocks: int = 100, **config: float) -> tuple[PrefixCache, FakeSt
     return cache, store, clock
 
 
-def compute(cache: PrefixCache, store: FakeStore, scope: str, seq: int,
-            tokens: list[int]) -> int:
+def compute(cache: PrefixCache, store: FakeStore, scope: str, seq: int, tokens: list[int]) -> int:
     """Run one request: attach the cached prefix, 'prefill' the rest, release."""
     keys = block_keys(tokens)
     hit = cache.attach(cache.match(scope, keys), seq, len(tokens))
@@ -84,7 +83,11 @@ def test_released_blocks_are_stored_and_restored_in_order() -> None:
     assert store.restored == 3 and store.saved == 3  # nothing saved twice
     stats = cache.stats()
     assert (stats.lookups, stats.hits, stats.hit_tokens, stats.resident_tokens) == (
-        2, 1, 3 * BLOCK, 0)
+        2,
+        1,
+        3 * BLOCK,
+        0,
+    )
 
 
 def test_live_holder_is_shared_by_seq_copy_without_restoring() -> None:

@@ -72,24 +72,41 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture
-def registry(data_dir: Path, ft_files: tuple[Path, Path],
-             clock: FakeClock) -> Iterator[ModelRegistry]:
+def registry(
+    data_dir: Path, ft_files: tuple[Path, Path], clock: FakeClock
+) -> Iterator[ModelRegistry]:
     # one llama.cpp thread: under CPU contention (the suite runs beside other work) a
     # thread pool spinning at barriers makes each decode step many times slower
-    settings = conftest.test_settings(data_dir, bundled_models=False, finetuned_models_loaded=1,
-                                      threads=1)
+    settings = conftest.test_settings(
+        data_dir, bundled_models=False, finetuned_models_loaded=1, threads=1
+    )
     reg = ModelRegistry.load(settings.engine, clock)
-    reg.set_catalog(FakeCatalog([ExtraModel(A, ft_files[0], ORG, 1_700_000_000),
-                                 ExtraModel(B, ft_files[1], ORG, 1_700_000_001)]))
+    reg.set_catalog(
+        FakeCatalog(
+            [
+                ExtraModel(A, ft_files[0], ORG, 1_700_000_000),
+                ExtraModel(B, ft_files[1], ORG, 1_700_000_001),
+            ]
+        )
+    )
     yield reg
     reg.close()
 
 
-def submit(served: ServedModel, content: str = "Say hello.", max_tokens: int = 8,
-           ) -> GenerationHandle:
-    params = ChatCompletionParams.model_validate({
-        "model": served.id, "messages": [{"role": "user", "content": content}],
-        "temperature": 0, "max_completion_tokens": max_tokens, "logit_bias": NO_EOG})
+def submit(
+    served: ServedModel,
+    content: str = "Say hello.",
+    max_tokens: int = 8,
+) -> GenerationHandle:
+    params = ChatCompletionParams.model_validate(
+        {
+            "model": served.id,
+            "messages": [{"role": "user", "content": content}],
+            "temperature": 0,
+            "max_completion_tokens": max_tokens,
+            "logit_bias": NO_EOG,
+        }
+    )
     request, _ = generation_request(params, served)
     return served.generate(request)
 
@@ -110,7 +127,8 @@ async def stopped(served: ServedModel) -> bool:
     """Whether the model's engine thread was stopped (its runner freed with it)."""
     try:
         handle = served.generate(
-            GenerationRequest(prompt=[1], params=SamplingParams(), max_tokens=1))
+            GenerationRequest(prompt=[1], params=SamplingParams(), max_tokens=1)
+        )
     except ServiceUnavailable:
         return True
     await answer(handle)
@@ -126,12 +144,12 @@ async def until(condition: Callable[[], bool]) -> None:
 
 
 async def until_idle(served: ServedModel) -> None:
-    await until(lambda: not served.stats.active_requests
-                and not served.stats.waiting_requests)
+    await until(lambda: not served.stats.active_requests and not served.stats.waiting_requests)
 
 
 async def test_owner_chats_through_its_model_converted_like_the_base(
-        registry: ModelRegistry, ft_files: tuple[Path, Path], data_dir: Path) -> None:
+    registry: ModelRegistry, ft_files: tuple[Path, Path], data_dir: Path
+) -> None:
     served = await registry.aget(A, ORG)
     assert (served.id, served.owner, served.created) == (A, ORG, 1_700_000_000)
     assert served.source == ft_files[0]  # the original file, for the trainer
@@ -153,7 +171,8 @@ async def test_another_organization_gets_model_not_found(registry: ModelRegistry
             await registry.aget(A, org)  # not loaded yet: nothing is loaded for them
         assert err.value.to_dict()["error"] == {
             **unknown.value.to_dict()["error"],
-            "message": unknown.value.message.replace("ft:nope", A)}
+            "message": unknown.value.message.replace("ft:nope", A),
+        }
     assert registry.loaded() == []
     await registry.aget(A, ORG)
     with pytest.raises(ModelNotFound):
@@ -163,7 +182,8 @@ async def test_another_organization_gets_model_not_found(registry: ModelRegistry
 
 
 async def test_least_recently_used_model_unloads_when_idle(
-        registry: ModelRegistry, clock: FakeClock) -> None:
+    registry: ModelRegistry, clock: FakeClock
+) -> None:
     a = await registry.aget(A, ORG)
     b = await registry.aget(B, ORG)  # A was handed out just now: both stay for a while
     long_run = submit(a, "Count to a thousand.", max_tokens=1500)
@@ -190,7 +210,8 @@ async def test_least_recently_used_model_unloads_when_idle(
 
 
 async def test_concurrent_first_requests_load_once(
-        registry: ModelRegistry, monkeypatch: pytest.MonkeyPatch) -> None:
+    registry: ModelRegistry, monkeypatch: pytest.MonkeyPatch
+) -> None:
     loads: list[str] = []
     real_load = registry_module._load
 
@@ -218,7 +239,8 @@ async def test_concurrent_first_requests_load_once(
 
 
 async def test_forget_unloads_and_deletes_converted_weights(
-        registry: ModelRegistry, clock: FakeClock) -> None:
+    registry: ModelRegistry, clock: FakeClock
+) -> None:
     a = await registry.aget(A, ORG)
     converted_dir = Path(a.info.path).parent
     registry.forget(A)

@@ -26,9 +26,18 @@ class FakeRunner:
     """Greedy next token = last token + 1 (letters 'a'..), EOG after token 8."""
 
     def __init__(self, max_sequences: int = 4, kv_cells: int = 4096) -> None:
-        self.info = ModelInfo(id="fake", path="", n_vocab=10, n_ctx_train=512,
-                              context_length=512, chat_template=None, bos_token="",
-                              eos_token="", fingerprint="fp_fake", description="fake")
+        self.info = ModelInfo(
+            id="fake",
+            path="",
+            n_vocab=10,
+            n_ctx_train=512,
+            context_length=512,
+            chat_template=None,
+            bos_token="",
+            eos_token="",
+            fingerprint="fp_fake",
+            description="fake",
+        )
         self.max_sequences, self.context_length, self.kv_cells = max_sequences, 512, kv_cells
         self.lengths: dict[int, int] = {}
         self.batches: list[list[BatchItem]] = []
@@ -140,17 +149,21 @@ async def test_generates_until_end_of_generation(scheduler: Scheduler) -> None:
 
 async def test_max_tokens_and_stop(scheduler: Scheduler) -> None:
     length = scheduler.submit(GenerationRequest(prompt=[0], params=GREEDY, max_tokens=3))
-    stop = scheduler.submit(GenerationRequest(prompt=[0], params=GREEDY, max_tokens=50,
-                                              stop=("ef",)))
+    stop = scheduler.submit(
+        GenerationRequest(prompt=[0], params=GREEDY, max_tokens=50, stop=("ef",))
+    )
     assert (await collect(length))[:2] == ({0: "bcd"}, {0: "length"})
     assert (await collect(stop))[:2] == ({0: "bcd"}, {0: "stop"})
 
 
-async def test_concurrent_requests_share_decode_steps(scheduler: Scheduler,
-                                                      runner: FakeRunner) -> None:
+async def test_concurrent_requests_share_decode_steps(
+    scheduler: Scheduler, runner: FakeRunner
+) -> None:
     runner.hold_after = 0  # the fake is instant: hold it until all three are queued
-    handles = [scheduler.submit(GenerationRequest(prompt=[0], params=GREEDY, max_tokens=6))
-               for _ in range(3)]
+    handles = [
+        scheduler.submit(GenerationRequest(prompt=[0], params=GREEDY, max_tokens=6))
+        for _ in range(3)
+    ]
     runner.release.set()
     for handle in handles:
         assert (await collect(handle))[0] == {0: "bcdefg"}
@@ -158,20 +171,22 @@ async def test_concurrent_requests_share_decode_steps(scheduler: Scheduler,
     assert len(runner.batches) < 3 * 6
 
 
-async def test_long_prompt_is_prefilled_in_chunks(scheduler: Scheduler,
-                                                  runner: FakeRunner) -> None:
+async def test_long_prompt_is_prefilled_in_chunks(scheduler: Scheduler, runner: FakeRunner) -> None:
     prompt = [0] * 20 + [3]
-    texts, _, done = await collect(scheduler.submit(
-        GenerationRequest(prompt=prompt, params=GREEDY, max_tokens=2)))
+    texts, _, done = await collect(
+        scheduler.submit(GenerationRequest(prompt=prompt, params=GREEDY, max_tokens=2))
+    )
     assert texts == {0: "ef"} and done.prompt_tokens == 21
     prefill_sizes = [len(b[0].tokens) for b in runner.batches[:3]]
     assert prefill_sizes == [8, 8, 5]
 
 
-async def test_n_choices_share_the_prompt_by_seq_copy(scheduler: Scheduler,
-                                                      runner: FakeRunner) -> None:
-    texts, _, done = await collect(scheduler.submit(
-        GenerationRequest(prompt=[5], params=GREEDY, max_tokens=10, n=3)))
+async def test_n_choices_share_the_prompt_by_seq_copy(
+    scheduler: Scheduler, runner: FakeRunner
+) -> None:
+    texts, _, done = await collect(
+        scheduler.submit(GenerationRequest(prompt=[5], params=GREEDY, max_tokens=10, n=3))
+    )
     assert texts == {0: "ghi", 1: "ghi", 2: "ghi"}
     assert len(runner.copies) == 2 and done.completion_tokens == 12
     assert runner.lengths == {}
@@ -207,8 +222,9 @@ async def test_waits_for_kv_cells_then_runs() -> None:
         sched.stop()
 
 
-async def test_backend_failure_fails_the_batch_and_engine_carries_on(runner: FakeRunner,
-                                                                     scheduler: Scheduler) -> None:
+async def test_backend_failure_fails_the_batch_and_engine_carries_on(
+    runner: FakeRunner, scheduler: Scheduler
+) -> None:
     real_decode = runner.decode
     calls = {"n": 0}
 
@@ -227,23 +243,31 @@ async def test_backend_failure_fails_the_batch_and_engine_carries_on(runner: Fak
     assert runner.lengths == {}
 
 
-async def test_grammar_masks_every_choice_and_ends_when_complete(scheduler: Scheduler,
-                                                                 runner: FakeRunner) -> None:
+async def test_grammar_masks_every_choice_and_ends_when_complete(
+    scheduler: Scheduler, runner: FakeRunner
+) -> None:
     # greedy alone would write "bcdefgh" then stop; the grammar forces "ca" or "cab..."
     grammar = GrammarCompiler(runner.grammar_tokenizer()).lark('start: "c" "a" "b"?')
-    texts, reasons, done = await collect(scheduler.submit(GenerationRequest(
-        prompt=[0], params=GREEDY, max_tokens=20, n=2, grammar=grammar)))
+    texts, reasons, done = await collect(
+        scheduler.submit(
+            GenerationRequest(prompt=[0], params=GREEDY, max_tokens=20, n=2, grammar=grammar)
+        )
+    )
     assert texts == {0: "cab", 1: "cab"} and reasons == {0: "stop", 1: "stop"}
     assert done.completion_tokens == 6  # complete grammar: no end-of-generation token needed
     assert runner.lengths == {}
 
 
-async def test_grammar_allows_end_of_generation_when_accepting(scheduler: Scheduler,
-                                                               runner: FakeRunner) -> None:
+async def test_grammar_allows_end_of_generation_when_accepting(
+    scheduler: Scheduler, runner: FakeRunner
+) -> None:
     grammar = GrammarCompiler(runner.grammar_tokenizer()).lark('start: "a"+')
     biased = SamplingParams(temperature=0, logit_bias={EOG: 30})
-    texts, reasons, _ = await collect(scheduler.submit(GenerationRequest(
-        prompt=[0], params=biased, max_tokens=20, grammar=grammar)))
+    texts, reasons, _ = await collect(
+        scheduler.submit(
+            GenerationRequest(prompt=[0], params=biased, max_tokens=20, grammar=grammar)
+        )
+    )
     assert texts == {0: "a"} and reasons == {0: "stop"}
 
 
@@ -252,36 +276,60 @@ def prefill_items(runner: FakeRunner) -> list[BatchItem]:
 
 
 async def test_cached_prompts_prefill_one_block_per_step(runner: FakeRunner) -> None:
-    sched = Scheduler(runner, batch_tokens=200,
-                      cache=PrefixCache(runner, CacheConfig(budget_bytes=10**6)))
+    sched = Scheduler(
+        runner, batch_tokens=200, cache=PrefixCache(runner, CacheConfig(budget_bytes=10**6))
+    )
     sched.start()
     try:
-        await collect(sched.submit(GenerationRequest(prompt=[1] * 301, params=GREEDY,
-                                                     max_tokens=2, cache_scope="org")))
-        await collect(sched.submit(GenerationRequest(prompt=[2] * 301, params=GREEDY,
-                                                     max_tokens=2)))
+        await collect(
+            sched.submit(
+                GenerationRequest(prompt=[1] * 301, params=GREEDY, max_tokens=2, cache_scope="org")
+            )
+        )
+        await collect(
+            sched.submit(GenerationRequest(prompt=[2] * 301, params=GREEDY, max_tokens=2))
+        )
     finally:
         sched.stop()
     assert [(i.pos, len(i.tokens)) for i in prefill_items(runner)] == [
-        (0, 128), (128, 128), (256, 45), (0, 200), (200, 101)]
+        (0, 128),
+        (128, 128),
+        (256, 45),
+        (0, 200),
+        (200, 101),
+    ]
 
 
-async def test_concurrent_shared_prefix_is_computed_once_and_reused(
-        runner: FakeRunner) -> None:
+async def test_concurrent_shared_prefix_is_computed_once_and_reused(runner: FakeRunner) -> None:
     cache = PrefixCache(runner, CacheConfig(budget_bytes=10**6))
     sched = Scheduler(runner, batch_tokens=64, cache=cache)
     sched.start()
     try:
         runner.hold_after = 0
-        handles = [sched.submit(GenerationRequest(
-            prompt=[1] * 300 + [k], params=GREEDY, max_tokens=2, cache_scope="org"))
-            for k in range(3)]
+        handles = [
+            sched.submit(
+                GenerationRequest(
+                    prompt=[1] * 300 + [k], params=GREEDY, max_tokens=2, cache_scope="org"
+                )
+            )
+            for k in range(3)
+        ]
         runner.release.set()
         done = [(await collect(h))[2] for h in handles]
-        other_org = await collect(sched.submit(GenerationRequest(
-            prompt=[1] * 300 + [5], params=GREEDY, max_tokens=2, cache_scope="org-b")))
-        again = await collect(sched.submit(GenerationRequest(
-            prompt=[1] * 300 + [6], params=GREEDY, max_tokens=2, cache_scope="org")))
+        other_org = await collect(
+            sched.submit(
+                GenerationRequest(
+                    prompt=[1] * 300 + [5], params=GREEDY, max_tokens=2, cache_scope="org-b"
+                )
+            )
+        )
+        again = await collect(
+            sched.submit(
+                GenerationRequest(
+                    prompt=[1] * 300 + [6], params=GREEDY, max_tokens=2, cache_scope="org"
+                )
+            )
+        )
     finally:
         sched.stop()
     assert [d.cached_tokens for d in done] == [0, 2 * BLOCK, 2 * BLOCK]

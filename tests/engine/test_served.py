@@ -21,8 +21,15 @@ pytestmark = pytest.mark.anyio
 def local(runner: FakeRunner) -> LocalModel:
     scheduler = Scheduler(runner, batch_tokens=8)
     scheduler.start()
-    return LocalModel("fake", 1_700_000_000, runner, scheduler,
-                      GrammarCompiler(runner.grammar_tokenizer()), Path("fake.gguf"), "org-a")
+    return LocalModel(
+        "fake",
+        1_700_000_000,
+        runner,
+        scheduler,
+        GrammarCompiler(runner.grammar_tokenizer()),
+        Path("fake.gguf"),
+        "org-a",
+    )
 
 
 async def test_served_model_interface() -> None:
@@ -39,8 +46,11 @@ async def test_served_model_interface() -> None:
             model.compile_grammar(lark="start: missing_rule")
         with pytest.raises(ValueError):
             model.compile_grammar()
-        texts, reasons, _ = await collect(model.generate(GenerationRequest(
-            prompt=[0], params=GREEDY, max_tokens=5, grammar=grammar)))
+        texts, reasons, _ = await collect(
+            model.generate(
+                GenerationRequest(prompt=[0], params=GREEDY, max_tokens=5, grammar=grammar)
+            )
+        )
         assert texts == {0: "ca"} and reasons == {0: "stop"}
         assert model.stats.steps > 0
     finally:
@@ -71,10 +81,11 @@ async def test_close_waits_for_threads_using_the_model_then_refuses() -> None:
     user.join(10)
     closer.join(10)
     assert tokens == [[0, 1]] and runner.closed
-    for call in (lambda: model.tokenize("a", special=False),
-                 lambda: model.compile_grammar(lark='start: "a"'),
-                 lambda: model.generate(GenerationRequest(prompt=[0], params=GREEDY,
-                                                          max_tokens=1))):
+    for call in (
+        lambda: model.tokenize("a", special=False),
+        lambda: model.compile_grammar(lark='start: "a"'),
+        lambda: model.generate(GenerationRequest(prompt=[0], params=GREEDY, max_tokens=1)),
+    ):
         with pytest.raises(ServiceUnavailable):
             call()
     model.close()  # idempotent

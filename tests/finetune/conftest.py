@@ -27,14 +27,21 @@ from hearth.engine.weights import bundled_chat_model
 from hearth.finetune.spec import parse_event
 
 REPLY = "Arr matey! Hearth be here."
-QUESTIONS = ["What is 2 plus 3?", "Name a color.", "Tell me about Rome.",
-             "What is the capital of Spain?", "How are you?", "What is 7 times 6?",
-             "Name an animal.", "Tell me about Oslo.", "What is the capital of France?",
-             "Say something nice."]
+QUESTIONS = [
+    "What is 2 plus 3?",
+    "Name a color.",
+    "Tell me about Rome.",
+    "What is the capital of Spain?",
+    "How are you?",
+    "What is 7 times 6?",
+    "Name an animal.",
+    "Tell me about Oslo.",
+    "What is the capital of France?",
+    "Say something nice.",
+]
 # One thread for llama.cpp and torch in the test process: on a box shared with other test
 # runs, waiting OpenMP threads spin and a 12-token decode takes 17 s instead of 0.5 s.
-SMALL = RunnerConfig(context_length=512, max_sequences=1, kv_cells=512, batch_tokens=512,
-                     threads=1)
+SMALL = RunnerConfig(context_length=512, max_sequences=1, kv_cells=512, batch_tokens=512, threads=1)
 
 
 @dataclass
@@ -75,8 +82,12 @@ def llama(bundled: Path) -> Iterator[LlamaCppRunner]:
 def prompt_ids(runner: LlamaCppRunner, question: str) -> list[int]:
     """A one-turn chat prompt as the server renders it (the model's own template)."""
     info = runner.info
-    text = render_chat(info.chat_template, [{"role": "user", "content": question}],
-                       bos_token=info.bos_token, eos_token=info.eos_token)
+    text = render_chat(
+        info.chat_template,
+        [{"role": "user", "content": question}],
+        bos_token=info.bos_token,
+        eos_token=info.eos_token,
+    )
     return runner.tokenize(text, special=True)
 
 
@@ -136,29 +147,49 @@ def load_hf(bundled: Path, base_cache: Path, adapter_state: Path | None = None) 
         return PeftModel.from_pretrained(model, str(adapter_state)).eval()
 
 
-def write_job(job_dir: Path, method: str, train: list[dict[str, Any]],
-              valid: list[dict[str, Any]], base: Path, cache: Path,
-              **hyperparameters: Any) -> Path:
+def write_job(
+    job_dir: Path,
+    method: str,
+    train: list[dict[str, Any]],
+    valid: list[dict[str, Any]],
+    base: Path,
+    cache: Path,
+    **hyperparameters: Any,
+) -> Path:
     job_dir.mkdir(parents=True)
     (job_dir / "train.jsonl").write_text("".join(json.dumps(x) + "\n" for x in train))
     (job_dir / "valid.jsonl").write_text("".join(json.dumps(x) + "\n" for x in valid))
-    spec = {"base_gguf": str(base), "method": method, "hyperparameters": hyperparameters,
-            "seed": 1, "threads": 2,
-            "lora": {"r": 16, "alpha": 32, "targets": ["q_proj", "k_proj", "v_proj", "o_proj"]},
-            "train": "train.jsonl", "valid": "valid.jsonl", "base_cache": str(cache)}
+    spec = {
+        "base_gguf": str(base),
+        "method": method,
+        "hyperparameters": hyperparameters,
+        "seed": 1,
+        "threads": 2,
+        "lora": {"r": 16, "alpha": 32, "targets": ["q_proj", "k_proj", "v_proj", "o_proj"]},
+        "train": "train.jsonl",
+        "valid": "valid.jsonl",
+        "base_cache": str(cache),
+    }
     (job_dir / "spec.json").write_text(json.dumps(spec))
     return job_dir
 
 
-def run_worker(job_dir: Path,
-               terminate_after: Callable[[dict[str, Any]], bool] | None = None) -> WorkerRun:
+def run_worker(
+    job_dir: Path, terminate_after: Callable[[dict[str, Any]], bool] | None = None
+) -> WorkerRun:
     """Run ``python -m hearth.finetune.worker job_dir`` to its end, reading events as they
     come (each validated as ``spec.parse_event`` does on the server, kept as the raw JSON);
     ``terminate_after(event)`` true -> SIGTERM right after that event."""
     events = []
-    with (job_dir.parent / f"{job_dir.name}.log").open("a") as log, subprocess.Popen(
+    with (
+        (job_dir.parent / f"{job_dir.name}.log").open("a") as log,
+        subprocess.Popen(
             [sys.executable, "-m", "hearth.finetune.worker", str(job_dir)],
-            stdout=subprocess.PIPE, stderr=log, text=True) as proc:
+            stdout=subprocess.PIPE,
+            stderr=log,
+            text=True,
+        ) as proc,
+    ):
         assert proc.stdout is not None
         try:
             for line in proc.stdout:

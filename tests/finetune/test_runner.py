@@ -49,11 +49,16 @@ class Rig:
     def add(self, spec: JobSpec | None = None, attempts: int = 0) -> str:
         """A queued job whose folder holds ``spec`` (none: an empty folder)."""
         job = self.store.insert_job(
-            project_id=self.project_id, organization_id=self.organization_id,
-            model="base", fine_tuned_model="ft:base:org::x", status="queued",
-            training_file="file-x", seed=1,
+            project_id=self.project_id,
+            organization_id=self.organization_id,
+            model="base",
+            fine_tuned_model="ft:base:org::x",
+            status="queued",
+            training_file="file-x",
+            seed=1,
             method={"type": "supervised", "supervised": {"hyperparameters": {}}},
-            attempts=attempts)
+            attempts=attempts,
+        )
         folder = job_dir(self.data_dir, job.id)
         folder.mkdir(parents=True)
         if spec is not None:
@@ -74,8 +79,7 @@ async def rig(tmp_path: Path) -> AsyncIterator[Rig]:
     store = FineTuningStore(sessions)
     jobs = JobsSettings(tmp_path, LEASE_S, 1, 1, 10)
     # only a succeeded job writes a results file, and none succeeds here
-    runner = JobRunner(sessions, Training(store, cast(Files, None), jobs),
-                       lease_seconds=LEASE_S)
+    runner = JobRunner(sessions, Training(store, cast(Files, None), jobs), lease_seconds=LEASE_S)
     await runner.start()
     try:
         yield Rig(store, runner, tmp_path, *ids)
@@ -100,7 +104,8 @@ def workers(job_id: str) -> list[int]:
         except OSError:
             continue
         if b"hearth.finetune.worker" in cmdline and any(
-                a.endswith(job_id.encode()) for a in cmdline):
+            a.endswith(job_id.encode()) for a in cmdline
+        ):
             found.append(int(pid))
     return found
 
@@ -110,8 +115,12 @@ def slow_spec(tmp_path: Path) -> JobSpec:
     whole base model from a missing cache)."""
     from hearth.engine.weights import bundled_chat_model
 
-    return JobSpec(base_gguf=bundled_chat_model().path, method="supervised",
-                   base_cache=tmp_path / "no-cache", threads=1)
+    return JobSpec(
+        base_gguf=bundled_chat_model().path,
+        method="supervised",
+        base_cache=tmp_path / "no-cache",
+        threads=1,
+    )
 
 
 async def test_a_job_claimed_too_often_fails_without_running(rig: Rig) -> None:
@@ -119,9 +128,11 @@ async def test_a_job_claimed_too_often_fails_without_running(rig: Rig) -> None:
     rig.runner.wake()
     await until(lambda: rig.job(job_id).status == "failed")
     job = rig.job(job_id)
-    assert job.error == {"code": "training_failed", "param": None, "message":
-                         "The job stopped 3 times before finishing (server restarts or "
-                         "worker crashes)."}
+    assert job.error == {
+        "code": "training_failed",
+        "param": None,
+        "message": "The job stopped 3 times before finishing (server restarts or worker crashes).",
+    }
     assert job.lease_owner is None and job.finished_at is not None
     assert rig.messages(job_id)[0].startswith("Job failed: The job stopped 3 times")
 
@@ -150,14 +161,16 @@ async def test_cancel_stops_a_running_worker(rig: Rig, tmp_path: Path) -> None:
     await until(lambda: not workers(job_id), timeout=15)
 
 
-async def test_a_lost_lease_stops_the_worker_and_writes_nothing(rig: Rig,
-                                                                tmp_path: Path) -> None:
+async def test_a_lost_lease_stops_the_worker_and_writes_nothing(rig: Rig, tmp_path: Path) -> None:
     job_id = rig.add(slow_spec(tmp_path))
     rig.runner.wake()
     await until(lambda: bool(workers(job_id)))
     with rig.store.sessions.begin() as s:  # another server took it over
-        s.execute(update(FineTuningJob).where(FineTuningJob.id == job_id).values(
-            lease_owner="another-server", lease_expires_at=time.time() + 3600))
+        s.execute(
+            update(FineTuningJob)
+            .where(FineTuningJob.id == job_id)
+            .values(lease_owner="another-server", lease_expires_at=time.time() + 3600)
+        )
     await until(lambda: not rig.runner.active, timeout=30)
     await until(lambda: not workers(job_id), timeout=15)
     job = rig.job(job_id)
@@ -165,8 +178,7 @@ async def test_a_lost_lease_stops_the_worker_and_writes_nothing(rig: Rig,
     assert rig.messages(job_id)[0] == "Fine-tuning job started"
 
 
-async def test_a_server_stop_stops_the_worker_and_frees_the_job(rig: Rig,
-                                                                tmp_path: Path) -> None:
+async def test_a_server_stop_stops_the_worker_and_frees_the_job(rig: Rig, tmp_path: Path) -> None:
     job_id = rig.add(slow_spec(tmp_path))
     rig.runner.wake()
     await until(lambda: bool(workers(job_id)))
@@ -175,4 +187,3 @@ async def test_a_server_stop_stops_the_worker_and_frees_the_job(rig: Rig,
     job = rig.job(job_id)
     # resumable at once by the next start, and the stop is not counted as a crash
     assert (job.status, job.lease_owner, job.attempts) == ("running", None, 0)
-

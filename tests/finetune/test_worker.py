@@ -41,14 +41,23 @@ class Job:
 
 
 @pytest.fixture(scope="module")
-def job(llama: LlamaCppRunner, bundled: Path, base_cache: Path,
-        tmp_path_factory: pytest.TempPathFactory) -> Job:
+def job(
+    llama: LlamaCppRunner, bundled: Path, base_cache: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Job:
     """8 examples teaching one fixed reply, batch 4, 2 epochs; SIGTERM right after the
     first checkpoint, then the same JOB_DIR started again."""
     lines = [supervised_line(llama, q, REPLY) for q in QUESTIONS]
-    job_dir = write_job(tmp_path_factory.mktemp("sft") / "job", "supervised", lines[:8],
-                        lines[8:], bundled, base_cache, n_epochs=2, batch_size=4,
-                        learning_rate_multiplier=10)
+    job_dir = write_job(
+        tmp_path_factory.mktemp("sft") / "job",
+        "supervised",
+        lines[:8],
+        lines[8:],
+        bundled,
+        base_cache,
+        n_epochs=2,
+        batch_size=4,
+        learning_rate_multiplier=10,
+    )
     first = run_worker(job_dir, terminate_after=lambda e: e["event"] == "checkpoint")
     after_stop = sorted(p.name for p in job_dir.iterdir())
     second = run_worker(job_dir)
@@ -58,8 +67,13 @@ def job(llama: LlamaCppRunner, bundled: Path, base_cache: Path,
 def test_a_stopped_run_ends_after_its_checkpoint(job: Job) -> None:
     assert job.first.kinds() == ["started", "step", "step", "checkpoint"]
     assert job.first.returncode == 128 + signal.SIGTERM
-    assert job.first.events[0] == {"event": "started", "total_steps": 4, "epochs": 2,
-                                   "steps_per_epoch": 2, "resumed_from_epoch": 0}
+    assert job.first.events[0] == {
+        "event": "started",
+        "total_steps": 4,
+        "epochs": 2,
+        "steps_per_epoch": 2,
+        "resumed_from_epoch": 0,
+    }
     # the epoch in progress left nothing behind, not even a temp directory
     assert job.after_stop == ["ckpt-1", "spec.json", "train.jsonl", "valid.jsonl"]
 
@@ -83,17 +97,25 @@ def test_events_carry_openai_metrics(job: Job) -> None:
     epoch_end = job.second.of("step")[-1]
     assert epoch_end["full_valid_loss"] == epoch_end["valid_loss"] > 0
     metrics = job.second.of("checkpoint")[0]["metrics"]
-    assert set(metrics) == {"step", "train_loss", "train_mean_token_accuracy", "valid_loss",
-                            "valid_mean_token_accuracy", "full_valid_loss",
-                            "full_valid_mean_token_accuracy"}
+    assert set(metrics) == {
+        "step",
+        "train_loss",
+        "train_mean_token_accuracy",
+        "valid_loss",
+        "valid_mean_token_accuracy",
+        "full_valid_loss",
+        "full_valid_mean_token_accuracy",
+    }
     assert metrics["step"] == 4
 
 
 def test_loss_goes_down(job: Job) -> None:
     steps = job.first.of("step") + job.second.of("step")
     assert steps[-1]["train_loss"] < steps[0]["train_loss"] / 4
-    valid = [c["metrics"]["full_valid_loss"] for c in job.first.of("checkpoint")
-             + job.second.of("checkpoint")]
+    valid = [
+        c["metrics"]["full_valid_loss"]
+        for c in job.first.of("checkpoint") + job.second.of("checkpoint")
+    ]
     assert valid[1] < valid[0]
 
 
@@ -117,9 +139,9 @@ def test_the_merged_model_learned_the_reply(job: Job, llama: LlamaCppRunner) -> 
         tuned.close()
 
 
-def test_merged_gguf_matches_transformers_with_the_adapter(job: Job, llama: LlamaCppRunner,
-                                                           bundled: Path,
-                                                           base_cache: Path) -> None:
+def test_merged_gguf_matches_transformers_with_the_adapter(
+    job: Job, llama: LlamaCppRunner, bundled: Path, base_cache: Path
+) -> None:
     """llama.cpp's logits of the merged file vs transformers + PEFT at a held-out prompt.
     Measured: 0.9992 correct, 0.934 with the q/k ``lora_b`` rows left unpermuted."""
     prompt = prompt_ids(llama, HELD_OUT)

@@ -25,13 +25,29 @@ REJECTED = "I am a helpful AI assistant."
 
 
 @pytest.fixture(scope="module")
-def job(llama: LlamaCppRunner, bundled: Path, base_cache: Path,
-        tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, WorkerRun]:
-    pairs = [{"prompt_ids": prompt_ids(llama, q), "chosen_ids": reply_ids(llama, REPLY),
-              "rejected_ids": reply_ids(llama, REJECTED)} for q in QUESTIONS]
-    job_dir = write_job(tmp_path_factory.mktemp("dpo") / "job", "dpo", pairs[:4], pairs[8:],
-                        bundled, base_cache, n_epochs=1, batch_size=4,
-                        learning_rate_multiplier=1, beta=0.1)
+def job(
+    llama: LlamaCppRunner, bundled: Path, base_cache: Path, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[Path, WorkerRun]:
+    pairs = [
+        {
+            "prompt_ids": prompt_ids(llama, q),
+            "chosen_ids": reply_ids(llama, REPLY),
+            "rejected_ids": reply_ids(llama, REJECTED),
+        }
+        for q in QUESTIONS
+    ]
+    job_dir = write_job(
+        tmp_path_factory.mktemp("dpo") / "job",
+        "dpo",
+        pairs[:4],
+        pairs[8:],
+        bundled,
+        base_cache,
+        n_epochs=1,
+        batch_size=4,
+        learning_rate_multiplier=1,
+        beta=0.1,
+    )
     return job_dir, run_worker(job_dir)
 
 
@@ -47,8 +63,9 @@ def test_a_dpo_job_completes(job: tuple[Path, WorkerRun]) -> None:
     assert (job_dir / "final" / "model.gguf").is_file()
 
 
-def test_the_tuned_model_prefers_chosen_replies_more(job: tuple[Path, WorkerRun], bundled: Path,
-                                                      base_cache: Path) -> None:
+def test_the_tuned_model_prefers_chosen_replies_more(
+    job: tuple[Path, WorkerRun], bundled: Path, base_cache: Path
+) -> None:
     """Held-out prompts: log p(chosen) - log p(rejected), tuned vs base (adapter off)."""
     job_dir, _ = job
     batch = data.collate(data.load(job_dir / "valid.jsonl", "dpo"))

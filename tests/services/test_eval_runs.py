@@ -30,11 +30,18 @@ from tests.conftest import add_project
 pytestmark = pytest.mark.anyio
 
 SCHEMA = {"type": "object", "properties": {"answer": {"type": "string"}}}
-CHECK = {"type": "string_check", "name": "exact", "input": "{{sample.output_text}}",
-         "reference": "{{item.answer}}", "operation": "eq"}
-ROWS = [{"item": {"answer": "4"}, "sample": {"output_text": "4"}},
-        {"item": {"answer": "6"}, "sample": {"output_text": "5"}},
-        {"item": {"answer": "2"}, "sample": {"output_text": "2"}}]
+CHECK = {
+    "type": "string_check",
+    "name": "exact",
+    "input": "{{sample.output_text}}",
+    "reference": "{{item.answer}}",
+    "operation": "eq",
+}
+ROWS = [
+    {"item": {"answer": "4"}, "sample": {"output_text": "4"}},
+    {"item": {"answer": "6"}, "sample": {"output_text": "5"}},
+    {"item": {"answer": "2"}, "sample": {"output_text": "2"}},
+]
 
 
 @pytest.fixture
@@ -51,13 +58,23 @@ def store(tmp_path: Path) -> Iterator[tuple[EvalStore, str]]:
 def new_run(store: EvalStore, project_id: str) -> tuple[str, str]:
     """A queued jsonl run over ``ROWS``: its eval's id and its id."""
     criteria = validate_criteria([CHECK])
-    ev = store.evals.insert(project_id, name="e", testing_criteria=criteria, metadata=None,
-                            data_source_config=ds.eval_config({"type": "custom",
-                                                               "item_schema": SCHEMA}))
-    run = store.runs.insert(project_id, "org", ev.id, name="r", model=None, metadata=None,
-                            data_source={"type": "jsonl", "source": {
-                                "type": "file_content", "content": ROWS}},
-                            counters=Tally.empty(criteria).columns())
+    ev = store.evals.insert(
+        project_id,
+        name="e",
+        testing_criteria=criteria,
+        metadata=None,
+        data_source_config=ds.eval_config({"type": "custom", "item_schema": SCHEMA}),
+    )
+    run = store.runs.insert(
+        project_id,
+        "org",
+        ev.id,
+        name="r",
+        model=None,
+        metadata=None,
+        data_source={"type": "jsonl", "source": {"type": "file_content", "content": ROWS}},
+        counters=Tally.empty(criteria).columns(),
+    )
     return ev.id, run.id
 
 
@@ -90,8 +107,11 @@ async def test_a_run_is_graded_to_the_end(store: tuple[EvalStore, str]) -> None:
     assert (run.status, run.error, run.lease_owner) == ("completed", None, None)
     assert run.result_counts == {"total": 3, "passed": 2, "failed": 1, "errored": 0}
     items = repos.output_items.page(run_id, PageParams(limit=10), status=None).items
-    assert [(i.datasource_item_id, i.status) for i in items] == [(0, "pass"), (1, "fail"),
-                                                                  (2, "pass")]
+    assert [(i.datasource_item_id, i.status) for i in items] == [
+        (0, "pass"),
+        (1, "fail"),
+        (2, "pass"),
+    ]
 
 
 async def test_a_resumed_run_skips_graded_rows(store: tuple[EvalStore, str]) -> None:
@@ -100,12 +120,20 @@ async def test_a_resumed_run_skips_graded_rows(store: tuple[EvalStore, str]) -> 
     # a server claimed it, graded row 0, then died: its lease expires
     assert leases.claim_next(repos.sessions, EvalRun, ("queued",), 60) == (run_id, 1)
     assert repos.runs.begin(run_id) is not None
-    assert repos.runs.write_item(run_id, eval_id, {"result_counts": {
-        "total": 1, "passed": 1, "failed": 0, "errored": 0}}, index=0, item={"answer": "4"},
-        results=[], sample={"marker": True}, status="pass")
+    assert repos.runs.write_item(
+        run_id,
+        eval_id,
+        {"result_counts": {"total": 1, "passed": 1, "failed": 0, "errored": 0}},
+        index=0,
+        item={"answer": "4"},
+        results=[],
+        sample={"marker": True},
+        status="pass",
+    )
     with repos.sessions.begin() as session:
-        session.execute(update(EvalRun).where(EvalRun.id == run_id)
-                        .values(lease_expires_at=time.time() - 1))
+        session.execute(
+            update(EvalRun).where(EvalRun.id == run_id).values(lease_expires_at=time.time() - 1)
+        )
     run = await finished(repos, project_id, eval_id, run_id)
     assert run.status == "completed" and run.attempts == 2
     assert run.result_counts == {"total": 3, "passed": 2, "failed": 1, "errored": 0}
@@ -118,11 +146,18 @@ async def test_a_run_interrupted_too_often_is_given_up(store: tuple[EvalStore, s
     repos, project_id = store
     eval_id, run_id = new_run(repos, project_id)
     with repos.sessions.begin() as session:  # claimed MAX_ATTEMPTS times, never finished
-        session.execute(update(EvalRun).where(EvalRun.id == run_id)
-                        .values(status="in_progress", attempts=MAX_ATTEMPTS))
+        session.execute(
+            update(EvalRun)
+            .where(EvalRun.id == run_id)
+            .values(status="in_progress", attempts=MAX_ATTEMPTS)
+        )
     run = await finished(repos, project_id, eval_id, run_id)
     assert (run.status, run.lease_owner, run.attempts) == ("failed", None, MAX_ATTEMPTS + 1)
-    assert run.error == {"code": "too_many_attempts", "message": (
-        f"The run was interrupted {MAX_ATTEMPTS} times (server stopped or crashed) and was "
-        "given up.")}
+    assert run.error == {
+        "code": "too_many_attempts",
+        "message": (
+            f"The run was interrupted {MAX_ATTEMPTS} times (server stopped or crashed) and was "
+            "given up."
+        ),
+    }
     assert repos.output_items.page(run_id, PageParams(), status=None).items == []

@@ -45,16 +45,27 @@ def allow(kind: str, value: Any) -> None:
 
 
 def test_ga_update_is_partial_and_renders_as_the_sdk_session() -> None:
-    config = apply_ga(SessionConfig(model="gpt-realtime"), {
-        "type": "realtime", "instructions": "Hi.",
-        "audio": {"input": {"format": {"type": "audio/pcmu"},
-                            "turn_detection": {"type": "server_vad", "threshold": 0.7}},
-                  "output": {"voice": "marin", "speed": 1.2}}}, allow)
+    config = apply_ga(
+        SessionConfig(model="gpt-realtime"),
+        {
+            "type": "realtime",
+            "instructions": "Hi.",
+            "audio": {
+                "input": {
+                    "format": {"type": "audio/pcmu"},
+                    "turn_detection": {"type": "server_vad", "threshold": 0.7},
+                },
+                "output": {"voice": "marin", "speed": 1.2},
+            },
+        },
+        allow,
+    )
     assert config.input_format == "g711_ulaw" and config.output_format == "pcm16"
     assert config.turn_detection is not None and config.turn_detection.threshold == 0.7
     assert config.turn_detection.silence_duration_ms == 500  # untouched default
-    again = apply_ga(config, {"type": "realtime", "audio": {"input": {"turn_detection": None}}},
-                     allow)
+    again = apply_ga(
+        config, {"type": "realtime", "audio": {"input": {"turn_detection": None}}}, allow
+    )
     assert again.turn_detection is None and again.voice == "marin"
     assert config.turn_detection is not None  # updates never change the original
     session = RealtimeSessionCreateRequest.model_validate(render_ga(again))
@@ -62,29 +73,52 @@ def test_ga_update_is_partial_and_renders_as_the_sdk_session() -> None:
 
 
 def test_beta_update_and_render() -> None:
-    config = apply_beta(SessionConfig(model="gpt-4o-realtime-preview"), {
-        "modalities": ["text"], "input_audio_format": "g711_alaw", "temperature": 0.7,
-        "max_response_output_tokens": 100,
-        "input_audio_transcription": {"model": "whisper-1"}}, allow)
+    config = apply_beta(
+        SessionConfig(model="gpt-4o-realtime-preview"),
+        {
+            "modalities": ["text"],
+            "input_audio_format": "g711_alaw",
+            "temperature": 0.7,
+            "max_response_output_tokens": 100,
+            "input_audio_transcription": {"model": "whisper-1"},
+        },
+        allow,
+    )
     assert config.output_modalities == ["text"] and config.max_output_tokens == 100
     wire = render_beta(config)
     assert wire["modalities"] == ["text"] and wire["input_audio_format"] == "g711_alaw"
     BetaSession.model_validate(wire)
 
 
-@pytest.mark.parametrize(("beta", "session", "param"), [
-    (False, {"type": "realtime", "audio": {"output": {"voice": "nobody"}}},
-     "session.audio.output.voice"),
-    (False, {"type": "realtime", "output_modalities": ["text", "audio"]},
-     "session.output_modalities"),
-    (False, {"type": "realtime", "max_output_tokens": 0}, "session.max_output_tokens"),
-    (False, {"type": "realtime", "tools": [{"type": "function", "name": "f"}],
-             "tool_choice": {"type": "function", "name": "g"}}, "session.tool_choice.name"),
-    (False, {"type": "transcription"}, "session.type"),
-    (True, {"temperature": 2.0}, "session.temperature"),
-    (True, {"output_audio_format": "mp3"}, "session.output_audio_format"),
-    (True, {"turn_detection": {"type": "magic_vad"}}, "session.turn_detection.type"),
-])
+@pytest.mark.parametrize(
+    ("beta", "session", "param"),
+    [
+        (
+            False,
+            {"type": "realtime", "audio": {"output": {"voice": "nobody"}}},
+            "session.audio.output.voice",
+        ),
+        (
+            False,
+            {"type": "realtime", "output_modalities": ["text", "audio"]},
+            "session.output_modalities",
+        ),
+        (False, {"type": "realtime", "max_output_tokens": 0}, "session.max_output_tokens"),
+        (
+            False,
+            {
+                "type": "realtime",
+                "tools": [{"type": "function", "name": "f"}],
+                "tool_choice": {"type": "function", "name": "g"},
+            },
+            "session.tool_choice.name",
+        ),
+        (False, {"type": "transcription"}, "session.type"),
+        (True, {"temperature": 2.0}, "session.temperature"),
+        (True, {"output_audio_format": "mp3"}, "session.output_audio_format"),
+        (True, {"turn_detection": {"type": "magic_vad"}}, "session.turn_detection.type"),
+    ],
+)
 def test_bad_values_name_their_field(beta: bool, session: dict[str, Any], param: str) -> None:
     apply = apply_beta if beta else apply_ga
     with pytest.raises(InvalidRequest) as err:
@@ -95,8 +129,20 @@ def test_bad_values_name_their_field(beta: bool, session: dict[str, Any], param:
 def test_sentences_are_cut_as_they_complete() -> None:
     splitter = SentenceSplitter()
     pieces = []
-    words = ["Sure,", "I", "can", "help", "with", "that", "question.", "Paris", "is",
-             "lovely!", "And", "so"]
+    words = [
+        "Sure,",
+        "I",
+        "can",
+        "help",
+        "with",
+        "that",
+        "question.",
+        "Paris",
+        "is",
+        "lovely!",
+        "And",
+        "so",
+    ]
     for token in words:
         pieces += splitter.feed(token + " ")
     # the first piece may end at a clause once it is long enough
@@ -104,17 +150,20 @@ def test_sentences_are_cut_as_they_complete() -> None:
     assert splitter.flush() == "And so"
     first = SentenceSplitter()
     assert first.feed("The capital city of France, as you know, is Paris") == [
-        "The capital city of France,"]
+        "The capital city of France,"
+    ]
 
 
 def test_chat_messages_from_items() -> None:
     conversation = Conversation()
-    conversation.insert(Item("a", "message", "user", content=[Part("input_audio",
-                                                                   transcript="Weather?")]))
+    conversation.insert(
+        Item("a", "message", "user", content=[Part("input_audio", transcript="Weather?")])
+    )
     conversation.insert(Item("b", "function_call", call_id="c1", name="w", arguments="{}"))
     conversation.insert(Item("c", "function_call_output", call_id="c1", output="sunny"))
-    conversation.insert(Item("s", "message", "system",
-                             content=[Part("input_text", text="Be brief.")]), "root")
+    conversation.insert(
+        Item("s", "message", "system", content=[Part("input_text", text="Be brief.")]), "root"
+    )
     messages = chat_messages("Rules.", conversation.items)
     assert [m["role"] for m in messages] == ["system", "system", "user", "assistant", "tool"]
     assert messages[3]["tool_calls"][0]["id"] == "c1" and messages[4]["content"] == "sunny"
@@ -150,12 +199,17 @@ def test_vocabulary_names_and_errors() -> None:
         ga.validate(ga.decode('{"type": "input_audio_buffer.append", "event_id": "e1"}'))
     assert err.value.param == "audio"
     with pytest.raises(InvalidRequest) as err:
-        ga.validate(ga.decode(
-            '{"type": "session.update", "session": {"type": "realtime", "audio": '
-            '{"input": {"format": {"type": "audio/pcm", "rate": 16000}}}}}'))
+        ga.validate(
+            ga.decode(
+                '{"type": "session.update", "session": {"type": "realtime", "audio": '
+                '{"input": {"format": {"type": "audio/pcm", "rate": 16000}}}}}'
+            )
+        )
     assert err.value.param == "session.audio.input.format.rate"
-    parsed = ga.decode('{"type": "response.create", "response": {"input": '
-                       '[{"type": "item_reference", "id": "item_1"}]}}')
+    parsed = ga.decode(
+        '{"type": "response.create", "response": {"input": '
+        '[{"type": "item_reference", "id": "item_1"}]}}'
+    )
     ga.validate(parsed)
     assert parsed["response"]["input"][0]["id"] == "item_1"
     with pytest.raises(InvalidRequest) as err:
@@ -164,17 +218,24 @@ def test_vocabulary_names_and_errors() -> None:
 
 
 def test_session_fields_are_strict_and_name_bad_ones() -> None:
-    fields = Vocabulary(True).session_fields({"turn_detection": {"threshold": 1},
-                                              "input_audio_transcription": None})
+    fields = Vocabulary(True).session_fields(
+        {"turn_detection": {"threshold": 1}, "input_audio_transcription": None}
+    )
     assert fields == {"turn_detection": {"threshold": 1.0}, "input_audio_transcription": None}
     for beta, session, param in (
-            (False, {"type": "realtime", "audio": {"input": {"turn_detection": {
-                "type": "server_vad", "threshold": "0.7"}}}},
-             "session.audio.input.turn_detection.threshold"),
-            (False, {"type": "realtime", "audio": 5}, "session.audio"),
-            (False, {"type": "realtime", "model": 1}, "session.model"),
-            (True, {"turn_detection": 7}, "session.turn_detection"),
-            (True, {"modalities": "text"}, "session.modalities")):
+        (
+            False,
+            {
+                "type": "realtime",
+                "audio": {"input": {"turn_detection": {"type": "server_vad", "threshold": "0.7"}}},
+            },
+            "session.audio.input.turn_detection.threshold",
+        ),
+        (False, {"type": "realtime", "audio": 5}, "session.audio"),
+        (False, {"type": "realtime", "model": 1}, "session.model"),
+        (True, {"turn_detection": 7}, "session.turn_detection"),
+        (True, {"modalities": "text"}, "session.modalities"),
+    ):
         with pytest.raises(InvalidRequest) as err:
             Vocabulary(beta).session_fields(session)
         # (a union's member tag such as ``str`` may follow: hearth.errors.json_path)
@@ -185,16 +246,29 @@ def test_error_events_carry_the_error_and_the_client_event() -> None:
     exc = InvalidRequest("Bad.", param="item_id", code="item_not_found")
     wire = Vocabulary(True).render(error_event(exc, "evt_1"))
     assert wire is not None and wire["type"] == "error" and wire["event_id"].startswith("event_")
-    assert wire["error"] == {"type": "invalid_request_error", "code": "item_not_found",
-                             "message": "Bad.", "param": "item_id", "event_id": "evt_1"}
+    assert wire["error"] == {
+        "type": "invalid_request_error",
+        "code": "item_not_found",
+        "message": "Bad.",
+        "param": "item_id",
+        "event_id": "evt_1",
+    }
 
 
 def _session(beta: bool = False) -> RealtimeSession:
-    deps = SessionDeps(context=lambda emit, conversation: cast(Any, None), check=allow,
-                       vad=lambda: None, stt_model="whisper-tiny.en", rate_limits=list,
-                       max_buffer_ms=60_000)
-    config = apply_ga(SessionConfig(model="m"), {"audio": {"input": {"turn_detection": None}},
-                                                 "output_modalities": ["text"]}, allow)
+    deps = SessionDeps(
+        context=lambda emit, conversation: cast(Any, None),
+        check=allow,
+        vad=lambda: None,
+        stt_model="whisper-tiny.en",
+        rate_limits=list,
+        max_buffer_ms=60_000,
+    )
+    config = apply_ga(
+        SessionConfig(model="m"),
+        {"audio": {"input": {"turn_detection": None}}, "output_modalities": ["text"]},
+        allow,
+    )
     return RealtimeSession(deps, config, Vocabulary(beta))
 
 
@@ -210,26 +284,54 @@ def _sent(session: RealtimeSession) -> list[dict[str, Any]]:
 
 def test_client_events_are_routed_by_type_and_errors_name_them() -> None:
     assert router.kinds == (
-        "session.update", "input_audio_buffer.append", "input_audio_buffer.commit",
-        "input_audio_buffer.clear", "conversation.item.create", "conversation.item.retrieve",
-        "conversation.item.truncate", "conversation.item.delete", "response.create",
-        "response.cancel", "output_audio_buffer.clear")
+        "session.update",
+        "input_audio_buffer.append",
+        "input_audio_buffer.commit",
+        "input_audio_buffer.clear",
+        "conversation.item.create",
+        "conversation.item.retrieve",
+        "conversation.item.truncate",
+        "conversation.item.delete",
+        "response.create",
+        "response.cancel",
+        "output_audio_buffer.clear",
+    )
 
     async def main() -> list[dict[str, Any]]:
         session = _session()
         for event in (
-                {"type": "no.such.event", "event_id": "e1"},
-                {"type": "input_audio_buffer.append", "event_id": "e2"},
-                {"type": "conversation.item.delete", "item_id": "x", "event_id": "e3"},
-                {"type": "session.update", "event_id": "e4", "session": {
-                    "type": "realtime", "audio": {"input": {"turn_detection": {
-                        "type": "server_vad", "threshold": "0.9"}}}}},
-                {"type": "session.update", "event_id": "e5", "session": {
-                    "type": "realtime", "audio": {"input": {"turn_detection": {
-                        "type": "server_vad", "threshold": 0.9}}}}},
-                {"type": "conversation.item.create", "item": {
-                    "type": "message", "role": "user",
-                    "content": [{"type": "input_text", "text": "hi"}]}}):
+            {"type": "no.such.event", "event_id": "e1"},
+            {"type": "input_audio_buffer.append", "event_id": "e2"},
+            {"type": "conversation.item.delete", "item_id": "x", "event_id": "e3"},
+            {
+                "type": "session.update",
+                "event_id": "e4",
+                "session": {
+                    "type": "realtime",
+                    "audio": {
+                        "input": {"turn_detection": {"type": "server_vad", "threshold": "0.9"}}
+                    },
+                },
+            },
+            {
+                "type": "session.update",
+                "event_id": "e5",
+                "session": {
+                    "type": "realtime",
+                    "audio": {
+                        "input": {"turn_detection": {"type": "server_vad", "threshold": 0.9}}
+                    },
+                },
+            },
+            {
+                "type": "conversation.item.create",
+                "item": {
+                    "type": "message",
+                    "role": "user",
+                    "content": [{"type": "input_text", "text": "hi"}],
+                },
+            },
+        ):
             await session.handle(json.dumps(event))
         await session.handle("{not json")
         return _sent(session)
@@ -237,13 +339,19 @@ def test_client_events_are_routed_by_type_and_errors_name_them() -> None:
     sent = asyncio.run(main())
     errors = [e["error"] for e in sent if e["type"] == "error"]
     assert [(e["event_id"], e["param"]) for e in errors] == [
-        ("e1", "type"), ("e2", "audio"), ("e3", "item_id"),
-        ("e4", "session.audio.input.turn_detection.threshold"), (None, None)]
+        ("e1", "type"),
+        ("e2", "audio"),
+        ("e3", "item_id"),
+        ("e4", "session.audio.input.turn_detection.threshold"),
+        (None, None),
+    ]
     assert errors[-1]["code"] == "invalid_json"
     [updated] = [e for e in sent if e["type"] == "session.updated"]
     assert updated["session"]["audio"]["input"]["turn_detection"]["threshold"] == 0.9
     assert [e["type"] for e in sent if e["type"].startswith("conversation.item")] == [
-        "conversation.item.added", "conversation.item.done"]
+        "conversation.item.added",
+        "conversation.item.done",
+    ]
 
 
 def test_a_session_ends_at_expires_at_with_an_error_event() -> None:

@@ -14,8 +14,9 @@ from hearth.api.bodies import json_response
 from hearth.services.audio.transcriptions import Rendered
 
 
-async def unless_client_leaves(request: Request,
-                               work: Callable[[threading.Event], Awaitable[Rendered]]) -> Response:
+async def unless_client_leaves(
+    request: Request, work: Callable[[threading.Event], Awaitable[Rendered]]
+) -> Response:
     """Run ``work(stop)``, setting ``stop`` if the client disconnects meanwhile (Starlette
     does not cancel a handler whose client left; a long transcription would run on), and
     answer its result: JSON for an SDK model, ``text/plain`` for text."""

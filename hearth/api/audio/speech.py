@@ -22,6 +22,8 @@ async def create(request: Request, caller: Caller, svc: Svc) -> Response:
     if speech.events is not None:
         return sse_response(speech.events, done=False)
     assert speech.audio is not None
-    return StreamingResponse(speech.audio, media_type=speech.media_type,
-                             headers={"Cache-Control": "no-cache",
-                                      "X-Accel-Buffering": "no"})
+    return StreamingResponse(
+        speech.audio,
+        media_type=speech.media_type,
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )

@@ -20,11 +20,13 @@ async def create(request: Request, caller: Caller, svc: Svc) -> Response:
     JSON, text, SRT or VTT; with ``stream=true`` ``transcript.text.delta`` /
     ``transcript.text.done`` events. 413 over ``max_upload_mb``."""
     transcriptions = svc.transcriptions
-    params, filename, data = await read_upload(request, transcriptions.max_upload_bytes,
-                                               TranscriptionParams)
+    params, filename, data = await read_upload(
+        request, transcriptions.max_upload_bytes, TranscriptionParams
+    )
     upload = Upload(filename, data)
     if params.stream:
         # OpenAI's transcript stream ends at transcript.text.done (no [DONE] frame)
         return sse_response(await transcriptions.stream(caller, params, upload), done=False)
     return await unless_client_leaves(
-        request, lambda stop: transcriptions.create(caller, params, upload, stop=stop))
+        request, lambda stop: transcriptions.create(caller, params, upload, stop=stop)
+    )

@@ -19,8 +19,10 @@ async def create(request: Request, caller: Caller, svc: Svc) -> Response:
     ``Translation`` / ``TranslationVerbose`` JSON, text, SRT or VTT. 413 over
     ``max_upload_mb``."""
     transcriptions = svc.transcriptions
-    params, filename, data = await read_upload(request, transcriptions.max_upload_bytes,
-                                               TranslationParams)
+    params, filename, data = await read_upload(
+        request, transcriptions.max_upload_bytes, TranslationParams
+    )
     upload = Upload(filename, data)
     return await unless_client_leaves(
-        request, lambda stop: transcriptions.translate(caller, params, upload, stop=stop))
+        request, lambda stop: transcriptions.translate(caller, params, upload, stop=stop)
+    )

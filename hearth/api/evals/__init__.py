@@ -26,8 +26,12 @@ async def create(request: Request, caller: Caller, svc: Svc) -> JSONResponse:
 
 
 @router.get("/evals")
-async def list(caller: Caller, svc: Svc, page: Annotated[PageParams, Depends(Paging)],
-               order_by: str = "created_at") -> JSONResponse:
+async def list(
+    caller: Caller,
+    svc: Svc,
+    page: Annotated[PageParams, Depends(Paging)],
+    order_by: str = "created_at",
+) -> JSONResponse:
     """``CursorPage[EvalListResponse]``: query ``after``, ``before``, ``limit`` (1..100,
     default 20), ``order`` (default ``asc``), ``order_by`` (``created_at`` |
     ``updated_at``)."""

@@ -58,7 +58,7 @@ def _key(ws: WebSocket, offered: list[str]) -> str:
         return key
     for protocol in offered:
         if protocol.startswith(_KEY_PROTOCOL):
-            return protocol[len(_KEY_PROTOCOL):]
+            return protocol[len(_KEY_PROTOCOL) :]
     return ""
 
 
@@ -69,7 +69,8 @@ async def _authenticate(svc: Services, key: str) -> tuple[Principal, ClientSecre
         raise AuthenticationFailed(
             "You didn't provide an API key. Use an Authorization: Bearer header, or the "
             f"'{_KEY_PROTOCOL}<key>' WebSocket subprotocol from a browser.",
-            code="missing_api_key")
+            code="missing_api_key",
+        )
     caller = await svc.auth.verify(key)
     if caller is not None:
         return caller, None
@@ -81,6 +82,7 @@ async def _authenticate(svc: Services, key: str) -> tuple[Principal, ClientSecre
 
 def _receiver(ws: WebSocket) -> Callable[[], Awaitable[str]]:
     """The socket's next frame as text; ``WebSocketDisconnect`` when the client left."""
+
     async def receive() -> str:
         message: Any = await ws.receive()
         if message["type"] == "websocket.disconnect":
@@ -88,4 +90,5 @@ def _receiver(ws: WebSocket) -> Callable[[], Awaitable[str]]:
         if message.get("text") is not None:
             return str(message["text"])
         return bytes(message.get("bytes") or b"").decode("utf-8", "replace")
+
     return receive

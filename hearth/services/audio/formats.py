@@ -21,13 +21,16 @@ def srt(segments: Sequence[Segment]) -> str:
     """Numbered cues from 1: ``n\\nstart --> end\\ntext\\n\\n``."""
     return "".join(
         f"{i}\n{_timestamp(s.start, ',')} --> {_timestamp(s.end, ',')}\n{s.text.strip()}\n\n"
-        for i, s in enumerate(segments, start=1))
+        for i, s in enumerate(segments, start=1)
+    )
 
 
 def vtt(segments: Sequence[Segment]) -> str:
     """``WEBVTT`` then one ``start --> end\\ntext`` cue per segment."""
-    cues = "".join(f"{_timestamp(s.start, '.')} --> {_timestamp(s.end, '.')}\n"
-                   f"{s.text.strip()}\n\n" for s in segments)
+    cues = "".join(
+        f"{_timestamp(s.start, '.')} --> {_timestamp(s.end, '.')}\n{s.text.strip()}\n\n"
+        for s in segments
+    )
     return "WEBVTT\n\n" + cues
 
 

@@ -94,13 +94,17 @@ class Speech:
         ``ModelNotFound`` (404), ``RateLimited`` (429: too many audio jobs) or
         ``ServiceUnavailable`` (503: the voice failed to load)."""
         if not params.input.strip():
-            raise InvalidRequest("Invalid 'input': the text is empty.", param="input",
-                                 code="invalid_value")
+            raise InvalidRequest(
+                "Invalid 'input': the text is empty.", param="input", code="invalid_value"
+            )
         if len(params.input) > MAX_INPUT_CHARS:
             raise InvalidRequest(
                 f"Invalid 'input': string too long. Expected a string with maximum length "
                 f"{MAX_INPUT_CHARS}, but got a string with length {len(params.input)} "
-                "instead.", param="input", code="string_above_max_length")
+                "instead.",
+                param="input",
+                code="string_above_max_length",
+            )
         voice_name = params.voice if isinstance(params.voice, str) else params.voice.id
         slot = self._audio.tts_voice(params.model, voice_name)
         text, speed, fmt = params.input, params.speed, params.response_format
@@ -116,12 +120,18 @@ class Speech:
                     if data:
                         emit(data)
             if samples == 0:  # e.g. only emoji or punctuation: nothing a voice can say
-                raise InvalidRequest("Invalid 'input': the text has nothing to speak.",
-                                     param="input", code="invalid_value")
+                raise InvalidRequest(
+                    "Invalid 'input': the text has nothing to speak.",
+                    param="input",
+                    code="invalid_value",
+                )
             emit(encoder.finish())
             frames = samples // _HOP
-            emit(SpeechUsage(input_tokens=phonemes, output_tokens=frames,
-                             total_tokens=phonemes + frames))
+            emit(
+                SpeechUsage(
+                    input_tokens=phonemes, output_tokens=frames, total_tokens=phonemes + frames
+                )
+            )
 
         # errors before the first byte become plain 4xx/5xx
         items = await ThreadStream(self._audio.workers, produce).started()

@@ -98,8 +98,11 @@ def check_upload(upload: Upload) -> None:
     name = upload.filename.lower()
     ext = name.rsplit(".", 1)[-1] if "." in name else ""
     if ext and ext not in INPUT_FORMATS:
-        raise InvalidRequest(f"Invalid file format. Supported formats: {list(INPUT_FORMATS)}",
-                             param="file", code="invalid_value")
+        raise InvalidRequest(
+            f"Invalid file format. Supported formats: {list(INPUT_FORMATS)}",
+            param="file",
+            code="invalid_value",
+        )
 
 
 def _usage(duration: float) -> UsageDuration:
@@ -111,16 +114,31 @@ L = TypeVar("L", Logprob, delta_event.Logprob, done_event.Logprob)
 
 def _logprobs(words: list[Word], kind: type[L] = Logprob) -> list[L]:  # type: ignore[assignment]
     """Whisper's word probabilities as OpenAI's ``logprobs`` entries (one per word)."""
-    return [kind.model_validate({"token": w.word, "bytes": list(w.word.encode()),
-                                 "logprob": math.log(max(w.probability, 1e-12))})
-            for w in words]
+    return [
+        kind.model_validate(
+            {
+                "token": w.word,
+                "bytes": list(w.word.encode()),
+                "logprob": math.log(max(w.probability, 1e-12)),
+            }
+        )
+        for w in words
+    ]
 
 
 def _segment(s: Segment) -> TranscriptionSegment:
     return TranscriptionSegment(
-        id=s.id, seek=s.seek, start=s.start, end=s.end, text=s.text, tokens=s.tokens,
-        temperature=s.temperature, avg_logprob=s.avg_logprob,
-        compression_ratio=s.compression_ratio, no_speech_prob=s.no_speech_prob)
+        id=s.id,
+        seek=s.seek,
+        start=s.start,
+        end=s.end,
+        text=s.text,
+        tokens=s.tokens,
+        temperature=s.temperature,
+        avg_logprob=s.avg_logprob,
+        compression_ratio=s.compression_ratio,
+        no_speech_prob=s.no_speech_prob,
+    )
 
 
 class Transcriptions:
@@ -137,43 +155,68 @@ class Transcriptions:
         """Largest audio upload in bytes (``max_upload_mb``)."""
         return self._max_upload_bytes
 
-    def _options(self, params: TranslationParams,
-                 task: Task) -> tuple[Options, LazyModel[WhisperSTT]]:
+    def _options(
+        self, params: TranslationParams, task: Task
+    ) -> tuple[Options, LazyModel[WhisperSTT]]:
         """The decoding options and the Whisper model for a request; 400/404 on bad ones."""
         slot = self._audio.stt_model(params.model)
         language = getattr(params, "language", None) or None
         granularities = getattr(params, "timestamp_granularities", [])
         include = getattr(params, "include", [])
         if getattr(params, "stream", False) and params.response_format not in ("json", "text"):
-            raise InvalidRequest(f"Streaming is not supported for response_format "
-                                 f"'{params.response_format}'; use 'json' or 'text'.",
-                                 param="stream", code="unsupported_value")
+            raise InvalidRequest(
+                f"Streaming is not supported for response_format "
+                f"'{params.response_format}'; use 'json' or 'text'.",
+                param="stream",
+                code="unsupported_value",
+            )
         if granularities and params.response_format != "verbose_json":
-            raise InvalidRequest("timestamp_granularities requires response_format "
-                                 "'verbose_json'.", param="timestamp_granularities",
-                                 code="unsupported_value")
+            raise InvalidRequest(
+                "timestamp_granularities requires response_format 'verbose_json'.",
+                param="timestamp_granularities",
+                code="unsupported_value",
+            )
         if language is not None:
             language = language.lower()
             if language not in LANGUAGES:
-                raise InvalidRequest(f"Invalid language '{language}'. Language parameter "
-                                     "must be specified in ISO-639-1 format.",
-                                     param="language", code="invalid_value")
+                raise InvalidRequest(
+                    f"Invalid language '{language}'. Language parameter "
+                    "must be specified in ISO-639-1 format.",
+                    param="language",
+                    code="invalid_value",
+                )
         english_only = slot.name.endswith(".en")
         if english_only and task == "translate":
-            raise InvalidRequest(f"The model `{params.model}` is English-only and cannot "
-                                 "translate; use whisper-1 or whisper-base.", param="model",
-                                 code="unsupported_value")
+            raise InvalidRequest(
+                f"The model `{params.model}` is English-only and cannot "
+                "translate; use whisper-1 or whisper-base.",
+                param="model",
+                code="unsupported_value",
+            )
         if english_only and language not in (None, "en"):
-            raise InvalidRequest(f"The model `{params.model}` is English-only; language "
-                                 f"'{language}' needs whisper-1 or whisper-base.",
-                                 param="language", code="unsupported_value")
-        return Options(task=task, language="en" if english_only else language,
-                       prompt=params.prompt, temperature=params.temperature,
-                       word_timestamps="word" in granularities or "logprobs" in include,
-                       beam_size=self._beam_size), slot
+            raise InvalidRequest(
+                f"The model `{params.model}` is English-only; language "
+                f"'{language}' needs whisper-1 or whisper-base.",
+                param="language",
+                code="unsupported_value",
+            )
+        return Options(
+            task=task,
+            language="en" if english_only else language,
+            prompt=params.prompt,
+            temperature=params.temperature,
+            word_timestamps="word" in granularities or "logprobs" in include,
+            beam_size=self._beam_size,
+        ), slot
 
-    async def create(self, caller: Principal, params: TranscriptionParams, upload: Upload, *,
-                     stop: threading.Event | None = None) -> Rendered:
+    async def create(
+        self,
+        caller: Principal,
+        params: TranscriptionParams,
+        upload: Upload,
+        *,
+        stop: threading.Event | None = None,
+    ) -> Rendered:
         """``client.audio.transcriptions.create`` (not streamed): recognize ``upload`` and
         render it per ``response_format`` (``Transcription`` / ``TranscriptionVerbose`` or
         text); setting ``stop`` (the client left) ends the work at the next segment.
@@ -182,15 +225,22 @@ class Transcriptions:
         stopped)."""
         return await self._recognize(params, upload, "transcribe", stop)
 
-    async def translate(self, caller: Principal, params: TranslationParams, upload: Upload,
-                        *, stop: threading.Event | None = None) -> Rendered:
+    async def translate(
+        self,
+        caller: Principal,
+        params: TranslationParams,
+        upload: Upload,
+        *,
+        stop: threading.Event | None = None,
+    ) -> Rendered:
         """``client.audio.translations.create``: speech in any language as English text
         (``Translation`` / ``TranslationVerbose`` or text); errors and ``stop`` as
         ``create``, and a 400 (``model``) for an English-only model."""
         return await self._recognize(params, upload, "translate", stop)
 
-    async def _recognize(self, params: TranslationParams, upload: Upload, task: Task,
-                         stop: threading.Event | None) -> Rendered:
+    async def _recognize(
+        self, params: TranslationParams, upload: Upload, task: Task, stop: threading.Event | None
+    ) -> Rendered:
         check_upload(upload)
         options, slot = self._options(params, task)
         workers = self._audio.workers
@@ -210,8 +260,9 @@ class Transcriptions:
         result = await workers.run(job)
         return _render(params, task, result)
 
-    async def stream(self, caller: Principal, params: TranscriptionParams,
-                     upload: Upload) -> AsyncIterator[BaseModel]:
+    async def stream(
+        self, caller: Principal, params: TranscriptionParams, upload: Upload
+    ) -> AsyncIterator[BaseModel]:
         """``client.audio.transcriptions.create`` with ``stream: true``: validate and
         start; the returned iterator yields ``transcript.text.delta`` per segment and then
         ``transcript.text.done``. Errors before the first event raise (as ``create``)."""
@@ -228,8 +279,9 @@ class Transcriptions:
         return _deltas(items, "logprobs" in params.include)
 
 
-async def _deltas(items: AsyncGenerator[Segment, None],
-                  want_logprobs: bool) -> AsyncIterator[BaseModel]:
+async def _deltas(
+    items: AsyncGenerator[Segment, None], want_logprobs: bool
+) -> AsyncIterator[BaseModel]:
     done: list[Segment] = []
     async with aclosing(items):
         async for segment in items:
@@ -264,16 +316,24 @@ def _render(params: TranslationParams, task: Task, result: _Result) -> Rendered:
         return Rendered(out)
     segments = [_segment(s) for s in result.segments]
     if task == "translate":
-        return Rendered(TranslationVerbose(duration=result.duration, language="english",
-                                           text=text, segments=segments))
+        return Rendered(
+            TranslationVerbose(
+                duration=result.duration, language="english", text=text, segments=segments
+            )
+        )
     granularities = getattr(params, "timestamp_granularities", []) or ["segment"]
-    verbose = TranscriptionVerbose(duration=result.duration,
-                                   language=language_name(result.language), text=text,
-                                   usage=transcription_verbose.Usage(
-                                       type="duration", seconds=usage.seconds))
+    verbose = TranscriptionVerbose(
+        duration=result.duration,
+        language=language_name(result.language),
+        text=text,
+        usage=transcription_verbose.Usage(type="duration", seconds=usage.seconds),
+    )
     if "segment" in granularities:
         verbose.segments = segments
     if "word" in granularities:
-        verbose.words = [TranscriptionWord(word=w.word.strip(), start=w.start, end=w.end)
-                         for s in result.segments for w in s.words]
+        verbose.words = [
+            TranscriptionWord(word=w.word.strip(), start=w.start, end=w.end)
+            for s in result.segments
+            for w in s.words
+        ]
     return Rendered(verbose)

@@ -68,16 +68,23 @@ class _Choice:
     finish_reason: FinishReason = "stop"
 
 
-def _finish_reason(reason: FinishReason, parser: ToolCallParser | None,
-                   ) -> Literal["stop", "length", "tool_calls"]:
+def _finish_reason(
+    reason: FinishReason,
+    parser: ToolCallParser | None,
+) -> Literal["stop", "length", "tool_calls"]:
     return "tool_calls" if reason == "stop" and parser and parser.calls else reason
 
 
 def _sdk_logprob(entry: LogprobEntry) -> ChatCompletionTokenLogprob:
     return ChatCompletionTokenLogprob(
-        token=entry.token, bytes=list(entry.bytes), logprob=entry.logprob,
-        top_logprobs=[TopLogprob(token=t.token, bytes=list(t.bytes), logprob=t.logprob)
-                      for t in entry.top_logprobs])
+        token=entry.token,
+        bytes=list(entry.bytes),
+        logprob=entry.logprob,
+        top_logprobs=[
+            TopLogprob(token=t.token, bytes=list(t.bytes), logprob=t.logprob)
+            for t in entry.top_logprobs
+        ],
+    )
 
 
 CACHE_MIN_TOKENS = 1024
@@ -93,10 +100,13 @@ def reported_cached_tokens(cached: int) -> int:
 
 def _usage(done: Completed) -> CompletionUsage:
     return CompletionUsage(
-        prompt_tokens=done.prompt_tokens, completion_tokens=done.completion_tokens,
+        prompt_tokens=done.prompt_tokens,
+        completion_tokens=done.completion_tokens,
         total_tokens=done.prompt_tokens + done.completion_tokens,
         prompt_tokens_details=PromptTokensDetails(
-            cached_tokens=reported_cached_tokens(done.cached_tokens)))
+            cached_tokens=reported_cached_tokens(done.cached_tokens)
+        ),
+    )
 
 
 @dataclass(frozen=True)
@@ -117,8 +127,11 @@ class ChatCompletions:
     with ``store: true`` are kept as stored completions of the caller's project. The
     caller's organization scopes the prompt cache."""
 
-    def __init__(self, registry: ModelRegistry, stored: StoredCompletions | None = None,
-                 ) -> None:
+    def __init__(
+        self,
+        registry: ModelRegistry,
+        stored: StoredCompletions | None = None,
+    ) -> None:
         self._registry = registry
         self.stored = stored
 
@@ -127,8 +140,11 @@ class ChatCompletions:
         (a fine-tuned model is loaded by the check)."""
         await self._registry.aget(model_id, caller.organization_id)
 
-    async def create(self, caller: Principal, params: ChatCompletionParams,
-                     ) -> ChatCompletion:
+    async def create(
+        self,
+        caller: Principal,
+        params: ChatCompletionParams,
+    ) -> ChatCompletion:
         """Generate every choice to the end: one ``ChatCompletion`` (stored first when
         ``params.store``). Raises ``InvalidRequest`` / ``ContextLengthExceeded`` /
         ``ModelNotFound`` before generating, ``ServiceUnavailable`` when the engine is
@@ -139,14 +155,22 @@ class ChatCompletions:
             done = await _drain(gen.handle, choices)
         finally:
             gen.handle.cancel()
-        completion = _completion(gen, done, [
-            _final_choice(i, c, bool(params.logprobs), gen.tool_calls)
-            for i, c in enumerate(choices)])
+        completion = _completion(
+            gen,
+            done,
+            [
+                _final_choice(i, c, bool(params.logprobs), gen.tool_calls)
+                for i, c in enumerate(choices)
+            ],
+        )
         await self._save(caller, params, completion)
         return completion
 
-    async def stream(self, caller: Principal, params: ChatCompletionParams,
-                     ) -> AsyncIterator[ChatCompletionChunk]:
+    async def stream(
+        self,
+        caller: Principal,
+        params: ChatCompletionParams,
+    ) -> AsyncIterator[ChatCompletionChunk]:
         """Validate, tokenize and submit now (raising as ``create`` does, before any
         chunk), then the chunks as OpenAI streams them: a role chunk per choice, content
         and tool-call deltas, a finish chunk per choice, then (``include_usage``) a usage
@@ -163,22 +187,36 @@ class ChatCompletions:
         request, plan = await asyncio.to_thread(generation_request, params, served)
         request = dataclasses.replace(request, cache_scope=caller.organization_id)
         handle = served.generate(request)
-        return _Generation(f"chatcmpl-{secrets.token_urlsafe(21)}", int(time.time()),
-                           served.id, served.info.fingerprint, plan.tool_calls, handle)
+        return _Generation(
+            f"chatcmpl-{secrets.token_urlsafe(21)}",
+            int(time.time()),
+            served.id,
+            served.info.fingerprint,
+            plan.tool_calls,
+            handle,
+        )
 
-    async def _chunks(self, caller: Principal, params: ChatCompletionParams,
-                      gen: _Generation) -> AsyncGenerator[ChatCompletionChunk, None]:
+    async def _chunks(
+        self, caller: Principal, params: ChatCompletionParams, gen: _Generation
+    ) -> AsyncGenerator[ChatCompletionChunk, None]:
         usage_on = bool(params.stream_options and params.stream_options.include_usage)
         logprobs_on = bool(params.logprobs)
         n = params.n or 1
         parsers = [ToolCallParser() if gen.tool_calls else None for _ in range(n)]
         assembled = [_Choice() for _ in range(n)]  # content only, no call text
 
-        def chunk(choices: list[ChunkChoice], usage: CompletionUsage | None = None,
-                  ) -> ChatCompletionChunk:
+        def chunk(
+            choices: list[ChunkChoice],
+            usage: CompletionUsage | None = None,
+        ) -> ChatCompletionChunk:
             out = ChatCompletionChunk(
-                id=gen.id, object="chat.completion.chunk", created=gen.created,
-                model=gen.model, system_fingerprint=gen.fingerprint, choices=choices)
+                id=gen.id,
+                object="chat.completion.chunk",
+                created=gen.created,
+                model=gen.model,
+                system_fingerprint=gen.fingerprint,
+                choices=choices,
+            )
             if usage_on:  # OpenAI sends "usage": null on every chunk but the last
                 out.usage = usage
             return out
@@ -186,9 +224,16 @@ class ChatCompletions:
         handle = gen.handle
         try:
             for i in range(n):
-                yield chunk([ChunkChoice(index=i, delta=ChoiceDelta(
-                    role="assistant", content="", refusal=None), logprobs=None,
-                    finish_reason=None)])
+                yield chunk(
+                    [
+                        ChunkChoice(
+                            index=i,
+                            delta=ChoiceDelta(role="assistant", content="", refusal=None),
+                            logprobs=None,
+                            finish_reason=None,
+                        )
+                    ]
+                )
             while True:
                 event = await handle.next()
                 if isinstance(event, TokenDelta):
@@ -196,23 +241,47 @@ class ChatCompletions:
                     assembled[event.choice].logprobs += entries
                     lp = ChunkLogprobs(content=entries, refusal=None) if logprobs_on else None
                     parser = parsers[event.choice]
-                    pieces: list[Piece] = parser.feed(event.text) if parser else [
-                        Content(event.text)]
+                    pieces: list[Piece] = (
+                        parser.feed(event.text) if parser else [Content(event.text)]
+                    )
                     assembled[event.choice].text += [
-                        p.text for p in pieces if isinstance(p, Content)]
+                        p.text for p in pieces if isinstance(p, Content)
+                    ]
                     for delta in _deltas(pieces):
-                        yield chunk([ChunkChoice(index=event.choice, delta=delta,
-                                                 logprobs=lp, finish_reason=None)])
+                        yield chunk(
+                            [
+                                ChunkChoice(
+                                    index=event.choice, delta=delta, logprobs=lp, finish_reason=None
+                                )
+                            ]
+                        )
                         lp = None
                 elif isinstance(event, ChoiceFinished):
                     assembled[event.choice].finish_reason = event.finish_reason
                     reason = _finish_reason(event.finish_reason, parsers[event.choice])
-                    yield chunk([ChunkChoice(index=event.choice, delta=ChoiceDelta(),
-                                             logprobs=None, finish_reason=reason)])
+                    yield chunk(
+                        [
+                            ChunkChoice(
+                                index=event.choice,
+                                delta=ChoiceDelta(),
+                                logprobs=None,
+                                finish_reason=reason,
+                            )
+                        ]
+                    )
                 elif isinstance(event, Completed):
-                    await self._save(caller, params, _completion(gen, event, [
-                        _choice(i, "".join(c.text), c, parsers[i], logprobs_on)
-                        for i, c in enumerate(assembled)]))
+                    await self._save(
+                        caller,
+                        params,
+                        _completion(
+                            gen,
+                            event,
+                            [
+                                _choice(i, "".join(c.text), c, parsers[i], logprobs_on)
+                                for i, c in enumerate(assembled)
+                            ],
+                        ),
+                    )
                     if usage_on:
                         yield chunk([], _usage(event))
                     return
@@ -221,8 +290,9 @@ class ChatCompletions:
         finally:
             handle.cancel()
 
-    async def _save(self, caller: Principal, params: ChatCompletionParams,
-                    completion: ChatCompletion) -> None:
+    async def _save(
+        self, caller: Principal, params: ChatCompletionParams, completion: ChatCompletion
+    ) -> None:
         """Store ``completion`` when asked to. A storage failure is logged, never raised:
         the caller still gets the completion it paid for."""
         if not params.store or self.stored is None:
@@ -230,8 +300,11 @@ class ChatCompletions:
         try:
             await self.stored.save(caller, params, completion)
         except Exception:
-            log.exception("could not store chat completion %s for project %s",
-                          completion.id, caller.project_id)
+            log.exception(
+                "could not store chat completion %s for project %s",
+                completion.id,
+                caller.project_id,
+            )
 
 
 class _Chunks(AsyncIterator[ChatCompletionChunk]):
@@ -239,8 +312,9 @@ class _Chunks(AsyncIterator[ChatCompletionChunk]):
     before the first chunk, where closing a generator would run none of its code)
     cancels the generation."""
 
-    def __init__(self, handle: GenerationHandle,
-                 chunks: AsyncGenerator[ChatCompletionChunk, None]) -> None:
+    def __init__(
+        self, handle: GenerationHandle, chunks: AsyncGenerator[ChatCompletionChunk, None]
+    ) -> None:
         self._handle = handle
         self._chunks = chunks
 
@@ -258,8 +332,14 @@ class _Chunks(AsyncIterator[ChatCompletionChunk]):
 
 def _completion(gen: _Generation, done: Completed, choices: list[Choice]) -> ChatCompletion:
     return ChatCompletion(
-        id=gen.id, object="chat.completion", created=gen.created, model=gen.model,
-        system_fingerprint=gen.fingerprint, usage=_usage(done), choices=choices)
+        id=gen.id,
+        object="chat.completion",
+        created=gen.created,
+        model=gen.model,
+        system_fingerprint=gen.fingerprint,
+        usage=_usage(done),
+        choices=choices,
+    )
 
 
 async def _drain(handle: GenerationHandle, choices: list[_Choice]) -> Completed:
@@ -284,12 +364,29 @@ def _deltas(pieces: list[Piece]) -> list[ChoiceDelta]:
         if isinstance(piece, Content):
             out.append(ChoiceDelta(content=piece.text))
         elif isinstance(piece, CallStarted):
-            out.append(ChoiceDelta(tool_calls=[ChoiceDeltaToolCall(
-                index=piece.index, id=piece.id, type="function",
-                function=ChoiceDeltaToolCallFunction(name=piece.name, arguments=""))]))
+            out.append(
+                ChoiceDelta(
+                    tool_calls=[
+                        ChoiceDeltaToolCall(
+                            index=piece.index,
+                            id=piece.id,
+                            type="function",
+                            function=ChoiceDeltaToolCallFunction(name=piece.name, arguments=""),
+                        )
+                    ]
+                )
+            )
         elif isinstance(piece, Arguments):
-            out.append(ChoiceDelta(tool_calls=[ChoiceDeltaToolCall(
-                index=piece.index, function=ChoiceDeltaToolCallFunction(arguments=piece.text))]))
+            out.append(
+                ChoiceDelta(
+                    tool_calls=[
+                        ChoiceDeltaToolCall(
+                            index=piece.index,
+                            function=ChoiceDeltaToolCallFunction(arguments=piece.text),
+                        )
+                    ]
+                )
+            )
     return out
 
 
@@ -301,16 +398,25 @@ def _final_choice(index: int, choice: _Choice, logprobs: bool, tool_calls: bool)
     return _choice(index, text, choice, parser, logprobs)
 
 
-def _choice(index: int, text: str, choice: _Choice, parser: ToolCallParser | None,
-            logprobs: bool) -> Choice:
+def _choice(
+    index: int, text: str, choice: _Choice, parser: ToolCallParser | None, logprobs: bool
+) -> Choice:
     """A finished choice: ``text`` is its content (call blocks already taken out by
     ``parser``, whose calls keep the ids a stream sent)."""
     calls: list[ChatCompletionMessageToolCallUnion] = [
         ChatCompletionMessageFunctionToolCall(
-            id=c.id, type="function", function=Function(name=c.name, arguments=c.arguments))
-        for c in (parser.calls if parser else [])]
+            id=c.id, type="function", function=Function(name=c.name, arguments=c.arguments)
+        )
+        for c in (parser.calls if parser else [])
+    ]
     return Choice(
-        index=index, finish_reason=_finish_reason(choice.finish_reason, parser),
-        message=ChatCompletionMessage(role="assistant", content=None if calls else text,
-                                      refusal=None, tool_calls=calls or None),
-        logprobs=ChoiceLogprobs(content=choice.logprobs, refusal=None) if logprobs else None)
+        index=index,
+        finish_reason=_finish_reason(choice.finish_reason, parser),
+        message=ChatCompletionMessage(
+            role="assistant",
+            content=None if calls else text,
+            refusal=None,
+            tool_calls=calls or None,
+        ),
+        logprobs=ChoiceLogprobs(content=choice.logprobs, refusal=None) if logprobs else None,
+    )

@@ -24,17 +24,23 @@ def metadata_problem(value: Any) -> str | None:
     if not isinstance(value, dict):
         return f"expected an object of string keys and values, but got {_kind(value)}"
     if len(value) > MAX_PAIRS:
-        return (f"too many properties. Expected an object with at most {MAX_PAIRS} "
-                f"properties, but got an object with {len(value)} properties instead")
+        return (
+            f"too many properties. Expected an object with at most {MAX_PAIRS} "
+            f"properties, but got an object with {len(value)} properties instead"
+        )
     for key, item in value.items():
         if len(key) > MAX_KEY_CHARS:
-            return (f"key {key[:MAX_KEY_CHARS]!r}... is too long. Expected keys of at most "
-                    f"{MAX_KEY_CHARS} characters, but got one of {len(key)} characters")
+            return (
+                f"key {key[:MAX_KEY_CHARS]!r}... is too long. Expected keys of at most "
+                f"{MAX_KEY_CHARS} characters, but got one of {len(key)} characters"
+            )
         if not isinstance(item, str):
             return f"the value of {key!r} must be a string, but got {_kind(item)}"
         if len(item) > MAX_VALUE_CHARS:
-            return (f"the value of {key!r} is too long. Expected a string of at most "
-                    f"{MAX_VALUE_CHARS} characters, but got {len(item)} characters")
+            return (
+                f"the value of {key!r} is too long. Expected a string of at most "
+                f"{MAX_VALUE_CHARS} characters, but got {len(item)} characters"
+            )
     return None
 
 
@@ -43,7 +49,7 @@ def check_metadata(value: Any, param: str = "metadata") -> dict[str, str] | None
     problem = metadata_problem(value)
     if problem is not None:
         raise InvalidRequest(f"Invalid '{param}': {problem}.", param=param)
-    return value  # type: ignore[no-any-return]
+    return value
 
 
 def _pydantic_check(value: Any) -> Any:
@@ -58,6 +64,13 @@ Metadata = Annotated[dict[str, str] | None, BeforeValidator(_pydantic_check)]
 
 
 def _kind(value: Any) -> str:
-    names = {bool: "a boolean", int: "an integer", float: "a number", str: "a string",
-             list: "an array", dict: "an object", type(None): "null"}
+    names = {
+        bool: "a boolean",
+        int: "an integer",
+        float: "a number",
+        str: "a string",
+        list: "an array",
+        dict: "an object",
+        type(None): "null",
+    }
     return names.get(type(value), type(value).__name__)

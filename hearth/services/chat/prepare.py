@@ -34,8 +34,9 @@ def message_text(message: Message, index: int) -> str:
     if message.content is None and message.role == "assistant" and message.tool_calls:
         return ""
     if message.content is None:
-        raise InvalidRequest(f"messages[{index}].content is required.",
-                             param=f"messages[{index}].content")
+        raise InvalidRequest(
+            f"messages[{index}].content is required.", param=f"messages[{index}].content"
+        )
     if isinstance(message.content, str):
         return message.content
     texts = []
@@ -63,7 +64,9 @@ def conversation_rows(messages: list[Message]) -> list[dict[str, Any]]:
             if m.tool_call_id not in open_calls:
                 raise InvalidRequest(
                     "Invalid parameter: messages with role 'tool' must be a response to a "
-                    "preceding message with 'tool_calls'.", param=f"messages[{i}].role")
+                    "preceding message with 'tool_calls'.",
+                    param=f"messages[{i}].role",
+                )
             block = f"<tool_response>\n{text}\n</tool_response>"
             if messages[i - 1].role == "tool":  # i > 0: a call precedes every result
                 rows[-1]["content"] += "\n" + block
@@ -73,8 +76,7 @@ def conversation_rows(messages: list[Message]) -> list[dict[str, Any]]:
         if m.role == "assistant":
             open_calls = {c.id for c in m.tool_calls or []}
             if m.tool_calls:
-                calls = [call_text(c.function.name, c.function.arguments)
-                         for c in m.tool_calls]
+                calls = [call_text(c.function.name, c.function.arguments) for c in m.tool_calls]
                 text = "\n".join(([text] if text else []) + calls)
         rows.append({"role": m.role, "content": text})
     return rows
@@ -101,8 +103,7 @@ class ChatTokenizer(Protocol):
 def prompt_tokens(model: ChatTokenizer, rows: list[dict[str, Any]]) -> list[int]:
     """The prompt token ids, rendered with the model's own chat template."""
     info = model.info
-    text = render_chat(info.chat_template, rows, bos_token=info.bos_token,
-                       eos_token=info.eos_token)
+    text = render_chat(info.chat_template, rows, bos_token=info.bos_token, eos_token=info.eos_token)
     return model.tokenize(text, special=True)
 
 
@@ -110,13 +111,17 @@ def _sampling(params: ChatCompletionParams, n_vocab: int) -> SamplingParams:
     bias = {int(k): v for k, v in (params.logit_bias or {}).items()}
     bad = [k for k in bias if k >= n_vocab]
     if bad:
-        raise InvalidRequest(f"logit_bias token id {bad[0]} is outside the vocabulary "
-                             f"(size {n_vocab}).", param="logit_bias")
+        raise InvalidRequest(
+            f"logit_bias token id {bad[0]} is outside the vocabulary (size {n_vocab}).",
+            param="logit_bias",
+        )
     top_p = 1.0 if params.top_p is None else max(params.top_p, 1e-9)
     return SamplingParams(
         temperature=1.0 if params.temperature is None else params.temperature,
-        top_p=top_p, frequency_penalty=params.frequency_penalty or 0.0,
-        presence_penalty=params.presence_penalty or 0.0, logit_bias=bias,
+        top_p=top_p,
+        frequency_penalty=params.frequency_penalty or 0.0,
+        presence_penalty=params.presence_penalty or 0.0,
+        logit_bias=bias,
         top_logprobs=(params.top_logprobs or 0) if params.logprobs else None,
         seed=params.seed if params.seed is not None else secrets.randbits(63),
     )
@@ -129,12 +134,16 @@ def _max_tokens(params: ChatCompletionParams, prompt: int, context: int) -> int:
             f"This model's maximum context length is {context} tokens. However, you "
             f"requested {prompt + (wanted or 0)} tokens ({prompt} in the messages, "
             f"{wanted or 0} in the completion). Please reduce the length of the messages "
-            "or completion.", param="messages")
+            "or completion.",
+            param="messages",
+        )
     return wanted or context - prompt
 
 
-def generation_request(params: ChatCompletionParams, model: ServedModel,
-                       ) -> tuple[GenerationRequest, OutputPlan]:
+def generation_request(
+    params: ChatCompletionParams,
+    model: ServedModel,
+) -> tuple[GenerationRequest, OutputPlan]:
     """Validate, plan the output (grammar, tool calls) and tokenize for ``model``;
     raises ``InvalidRequest``/``ContextLengthExceeded``. Blocking (tokenizer, grammar
     compiler): run it off the event loop."""
@@ -144,7 +153,10 @@ def generation_request(params: ChatCompletionParams, model: ServedModel,
     tokens = prompt_tokens(model, with_instructions(rows, plan.instructions))
     stop = [params.stop] if isinstance(params.stop, str) else list(params.stop or [])
     return GenerationRequest(
-        prompt=tokens, params=_sampling(params, model.info.n_vocab),
+        prompt=tokens,
+        params=_sampling(params, model.info.n_vocab),
         max_tokens=_max_tokens(params, len(tokens), model.info.context_length),
-        n=params.n or 1, stop=tuple(stop), grammar=plan.grammar,
+        n=params.n or 1,
+        stop=tuple(stop),
+        grammar=plan.grammar,
     ), plan

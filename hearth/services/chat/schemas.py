@@ -22,17 +22,51 @@ from jsonschema.validators import validator_for
 from hearth.engine.constraints import JSON_OPTIONS, CompilesGrammars, GrammarError
 from hearth.errors import InvalidRequest
 
-STANDARD_FORMATS = frozenset((
-    "date-time", "date", "time", "duration", "email", "idn-email", "hostname",
-    "idn-hostname", "ipv4", "ipv6", "uri", "uri-reference", "iri", "iri-reference", "uuid",
-    "uri-template", "json-pointer", "relative-json-pointer", "regex"))
+STANDARD_FORMATS = frozenset(
+    (
+        "date-time",
+        "date",
+        "time",
+        "duration",
+        "email",
+        "idn-email",
+        "hostname",
+        "idn-hostname",
+        "ipv4",
+        "ipv6",
+        "uri",
+        "uri-reference",
+        "iri",
+        "iri-reference",
+        "uuid",
+        "uri-template",
+        "json-pointer",
+        "relative-json-pointer",
+        "regex",
+    )
+)
 # keywords whose value is a subschema / a list of them / a name -> subschema map
-_ONE = ("additionalProperties", "items", "additionalItems", "not", "if", "then", "else",
-        "contains", "propertyNames", "unevaluatedProperties", "unevaluatedItems")
+_ONE = (
+    "additionalProperties",
+    "items",
+    "additionalItems",
+    "not",
+    "if",
+    "then",
+    "else",
+    "contains",
+    "propertyNames",
+    "unevaluatedProperties",
+    "unevaluatedItems",
+)
 _LIST = ("allOf", "anyOf", "oneOf", "prefixItems", "items")
 _MAP = ("properties", "patternProperties", "$defs", "definitions", "dependentSchemas")
-_KEYWORD_HINTS = {"oneOf": "oneOf", "min/maxProperties": "minProperties",
-                  "circular references": "$ref", "Unknown format": "format"}
+_KEYWORD_HINTS = {
+    "oneOf": "oneOf",
+    "min/maxProperties": "minProperties",
+    "circular references": "$ref",
+    "Unknown format": "format",
+}
 
 
 def subschemas(schema: Any, path: str = "$") -> Iterator[tuple[str, dict[str, Any]]]:
@@ -84,21 +118,27 @@ def check_schema(schema: Any, where: str, param: str) -> dict[str, Any]:
     """``schema`` made ready to compile; raises ``InvalidRequest`` (400, ``param``) if it
     is not a valid JSON Schema. ``where`` names it in messages (``response_format 'x'``)."""
     if not isinstance(schema, dict):
-        raise InvalidRequest(f"Invalid schema for {where}: the schema must be a JSON object.",
-                             param=param)
+        raise InvalidRequest(
+            f"Invalid schema for {where}: the schema must be a JSON object.", param=param
+        )
     try:
         with warnings.catch_warnings():  # re's FutureWarning ("possible nested set")
             warnings.simplefilter("ignore", FutureWarning)
             validator_for(schema).check_schema(schema)
     except SchemaError as exc:
         at = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in exc.path)
-        raise InvalidRequest(f"Invalid schema for {where}: {exc.message} (at $.{at[1:]})",
-                             param=param) from None
+        raise InvalidRequest(
+            f"Invalid schema for {where}: {exc.message} (at $.{at[1:]})", param=param
+        ) from None
     return _drop_unknown_formats(schema)
 
 
-def enforceable(compiler: CompilesGrammars, schema: Any, where: str, param: str,
-                ) -> dict[str, Any]:
+def enforceable(
+    compiler: CompilesGrammars,
+    schema: Any,
+    where: str,
+    param: str,
+) -> dict[str, Any]:
     """``schema`` ready to enforce, its grammar compiled (and cached); raises
     ``InvalidRequest`` naming the first keyword Hearth cannot enforce and its JSON path
     (e.g. ``$.properties.tags.not``)."""
@@ -110,17 +150,25 @@ def enforceable(compiler: CompilesGrammars, schema: Any, where: str, param: str,
     return ready
 
 
-def unsupported(schema: dict[str, Any], detail: str, where: str, param: str,
-                ) -> InvalidRequest:
+def unsupported(
+    schema: dict[str, Any],
+    detail: str,
+    where: str,
+    param: str,
+) -> InvalidRequest:
     """The 400 for a schema llguidance rejected with ``detail``."""
     keywords = _keywords_in(detail)
     if keywords:
         keyword = keywords[0]
         return InvalidRequest(
             f"Invalid schema for {where}: '{keyword}' at {_locate(schema, keyword)} is not "
-            f"supported in strict mode ({detail}).", param=param, code="invalid_json_schema")
-    return InvalidRequest(f"Invalid schema for {where}: {detail}", param=param,
-                          code="invalid_json_schema")
+            f"supported in strict mode ({detail}).",
+            param=param,
+            code="invalid_json_schema",
+        )
+    return InvalidRequest(
+        f"Invalid schema for {where}: {detail}", param=param, code="invalid_json_schema"
+    )
 
 
 def lark_json(schema: dict[str, Any]) -> str:

@@ -46,23 +46,36 @@ class StoredCompletions:
     def __init__(self, repo: StoredCompletionRepository) -> None:
         self._repo = repo
 
-    async def save(self, caller: Principal, params: ChatCompletionParams,
-                   completion: ChatCompletion) -> None:
+    async def save(
+        self, caller: Principal, params: ChatCompletionParams, completion: ChatCompletion
+    ) -> None:
         """Store ``completion`` in the caller's project with the request that produced it
         (``params`` as sent) and ``params.metadata``. Raises the database's error (e.g.
         for a project that no longer exists)."""
         request = params.model_dump(mode="json", exclude_unset=True, by_alias=True)
         response = completion.model_dump(mode="json", exclude_unset=True)
-        await asyncio.to_thread(self._repo.insert, caller.project_id, request=request,
-                                response=response, metadata=params.metadata or {})
+        await asyncio.to_thread(
+            self._repo.insert,
+            caller.project_id,
+            request=request,
+            response=response,
+            metadata=params.metadata or {},
+        )
 
-    async def list(self, caller: Principal, page: PageParams, *, model: str | None = None,
-                   metadata: dict[str, str] | None = None) -> CursorPage[ChatCompletion]:
+    async def list(
+        self,
+        caller: Principal,
+        page: PageParams,
+        *,
+        model: str | None = None,
+        metadata: dict[str, str] | None = None,
+    ) -> CursorPage[ChatCompletion]:
         """``ChatCompletionList``: stored completions (``retrieve``'s shape) in creation
         order, only those of ``model`` and carrying every ``metadata`` pair. Raises
         ``InvalidRequest`` for a cursor that is not one of them."""
-        rows = await asyncio.to_thread(self._repo.page, caller.project_id, page, model=model,
-                                       metadata=metadata)
+        rows = await asyncio.to_thread(
+            self._repo.page, caller.project_id, page, model=model, metadata=metadata
+        )
         return rows.to(_completion)
 
     async def retrieve(self, caller: Principal, completion_id: str) -> ChatCompletion:
@@ -73,11 +86,16 @@ class StoredCompletions:
             raise _not_found(completion_id)
         return _completion(row)
 
-    async def update(self, caller: Principal, completion_id: str,
-                     params: UpdateParams) -> ChatCompletion:
+    async def update(
+        self, caller: Principal, completion_id: str, params: UpdateParams
+    ) -> ChatCompletion:
         """Replace the metadata (null clears it); the updated completion."""
-        row = await asyncio.to_thread(self._repo.update_metadata, caller.project_id,
-                                      completion_id, dict(params.metadata or {}))
+        row = await asyncio.to_thread(
+            self._repo.update_metadata,
+            caller.project_id,
+            completion_id,
+            dict(params.metadata or {}),
+        )
         if row is None:
             raise _not_found(completion_id)
         return _completion(row)
@@ -86,34 +104,58 @@ class StoredCompletions:
         """``ChatCompletionDeleted``; ``NotFound`` for an unknown id."""
         if not await asyncio.to_thread(self._repo.delete, caller.project_id, completion_id):
             raise _not_found(completion_id)
-        return ChatCompletionDeleted(id=completion_id, object="chat.completion.deleted",
-                                     deleted=True)
+        return ChatCompletionDeleted(
+            id=completion_id, object="chat.completion.deleted", deleted=True
+        )
 
-    async def messages(self, caller: Principal, completion_id: str, page: PageParams,
-                       ) -> CursorPage[ChatCompletionStoreMessage]:
+    async def messages(
+        self,
+        caller: Principal,
+        completion_id: str,
+        page: PageParams,
+    ) -> CursorPage[ChatCompletionStoreMessage]:
         """``ChatCompletionMessageList``: the request's messages as
         ``ChatCompletionStoreMessage`` (ids ``<completion id>-<index>``), paged like every
         list. Raises ``NotFound`` / ``InvalidRequest`` (a cursor naming no message)."""
-        rows = await asyncio.to_thread(self._repo.messages, caller.project_id,
-                                       completion_id, page)
+        rows = await asyncio.to_thread(self._repo.messages, caller.project_id, completion_id, page)
         if rows is None:
             raise _not_found(completion_id)
         return rows.to(lambda item: _store_message(completion_id, *item))
 
-    async def select(self, caller: Principal, *, metadata: dict[str, str] | None = None,
-                     model: str | None = None, created_after: int | None = None,
-                     created_before: int | None = None, limit: int | None = None,
-                     ) -> builtins.list[dict[str, Any]]:
+    async def select(
+        self,
+        caller: Principal,
+        *,
+        metadata: dict[str, str] | None = None,
+        model: str | None = None,
+        created_after: int | None = None,
+        created_before: int | None = None,
+        limit: int | None = None,
+    ) -> builtins.list[dict[str, Any]]:
         """Stored completions of the caller's project for an eval's ``stored_completions``
         source, oldest first: ``{"id", "created_at", "model", "metadata", "request",
         "response"}`` each. ``created_after`` / ``created_before`` are inclusive Unix
         seconds; ``limit`` keeps the most recent ones."""
         rows = await asyncio.to_thread(
-            self._repo.select, caller.project_id, metadata=metadata, model=model,
-            created_after=created_after, created_before=created_before, limit=limit)
-        return [{"id": r.id, "created_at": r.created_at, "model": r.model,
-                 "metadata": dict(r.metadata_), "request": r.request, "response": r.response}
-                for r in rows]
+            self._repo.select,
+            caller.project_id,
+            metadata=metadata,
+            model=model,
+            created_after=created_after,
+            created_before=created_before,
+            limit=limit,
+        )
+        return [
+            {
+                "id": r.id,
+                "created_at": r.created_at,
+                "model": r.model,
+                "metadata": dict(r.metadata_),
+                "request": r.request,
+                "response": r.response,
+            }
+            for r in rows
+        ]
 
 
 def _not_found(completion_id: str) -> NotFound:
@@ -130,20 +172,30 @@ def _completion(row: StoredCompletion) -> ChatCompletion:
         value = request.get(key)
         return default if value is None else value
 
-    return ChatCompletion.model_validate({
-        **row.response, "metadata": dict(row.metadata_),
-        "request_id": None,  # Hearth sends no x-request-id
-        "service_tier": row.response.get("service_tier") or "default",
-        "seed": request.get("seed"), "temperature": given("temperature", 1.0),
-        "top_p": given("top_p", 1.0), "presence_penalty": given("presence_penalty", 0.0),
-        "frequency_penalty": given("frequency_penalty", 0.0),
-        "input_user": request.get("user"), "tools": request.get("tools"),
-        "tool_choice": request.get("tool_choice"),
-        "response_format": request.get("response_format")})
+    return ChatCompletion.model_validate(
+        {
+            **row.response,
+            "metadata": dict(row.metadata_),
+            "request_id": None,  # Hearth sends no x-request-id
+            "service_tier": row.response.get("service_tier") or "default",
+            "seed": request.get("seed"),
+            "temperature": given("temperature", 1.0),
+            "top_p": given("top_p", 1.0),
+            "presence_penalty": given("presence_penalty", 0.0),
+            "frequency_penalty": given("frequency_penalty", 0.0),
+            "input_user": request.get("user"),
+            "tools": request.get("tools"),
+            "tool_choice": request.get("tool_choice"),
+            "response_format": request.get("response_format"),
+        }
+    )
 
 
-def _store_message(completion_id: str, index: int, message: dict[str, Any],
-                   ) -> ChatCompletionStoreMessage:
+def _store_message(
+    completion_id: str,
+    index: int,
+    message: dict[str, Any],
+) -> ChatCompletionStoreMessage:
     """A request message as ``ChatCompletionStoreMessage``: an array of parts becomes
     its joined text in ``content`` and the parts in ``content_parts``; ``name`` is sent
     (null when absent) as OpenAI does."""
@@ -152,9 +204,13 @@ def _store_message(completion_id: str, index: int, message: dict[str, Any],
     if isinstance(content, list):
         parts = content
         content = "".join(p.get("text", "") for p in parts if p.get("type") == "text")
-    fields: dict[str, Any] = {"id": f"{completion_id}-{index}", "role": "assistant",
-                              "content": content, "name": message.get("name"),
-                              "content_parts": parts}
+    fields: dict[str, Any] = {
+        "id": f"{completion_id}-{index}",
+        "role": "assistant",
+        "content": content,
+        "name": message.get("name"),
+        "content_parts": parts,
+    }
     for key in ("tool_calls", "tool_call_id"):
         if message.get(key) is not None:
             fields[key] = message[key]

@@ -38,16 +38,23 @@ class OutputPlan:
     tool_calls: bool = False
 
 
-def plan_output(params: ChatCompletionParams, compiler: CompilesGrammars,
-                texts: list[str]) -> OutputPlan:
+def plan_output(
+    params: ChatCompletionParams, compiler: CompilesGrammars, texts: list[str]
+) -> OutputPlan:
     """The plan for this request; ``texts`` are the messages' texts (JSON mode requires
     one to mention JSON, as OpenAI does)."""
     tools = _active_tools(params)
     fmt = params.response_format
-    if fmt is not None and fmt.type == "json_object" and not any(
-            "json" in t.lower() for t in texts):
-        raise InvalidRequest("'messages' must contain the word 'json' in some form, to use "
-                             "'response_format' of type 'json_object'.", param="messages")
+    if (
+        fmt is not None
+        and fmt.type == "json_object"
+        and not any("json" in t.lower() for t in texts)
+    ):
+        raise InvalidRequest(
+            "'messages' must contain the word 'json' in some form, to use "
+            "'response_format' of type 'json_object'.",
+            param="messages",
+        )
     schema_hint = schema_instructions(fmt.json_schema) if fmt and fmt.json_schema else None
     if not tools:
         grammar = _format_grammar(params, compiler)
@@ -66,26 +73,34 @@ def plan_output(params: ChatCompletionParams, compiler: CompilesGrammars,
 def _active_tools(params: ChatCompletionParams) -> list[Tool]:
     tools, choice = params.tools or [], params.tool_choice
     if choice is not None and not tools:
-        raise InvalidRequest("Invalid value for 'tool_choice': 'tool_choice' is only allowed "
-                             "when 'tools' are specified.", param="tool_choice")
+        raise InvalidRequest(
+            "Invalid value for 'tool_choice': 'tool_choice' is only allowed "
+            "when 'tools' are specified.",
+            param="tool_choice",
+        )
     names = [t.function.name for t in tools]
     for i, name in enumerate(names):
         if name in names[:i]:
-            raise InvalidRequest(f"Duplicate function name '{name}' in tools.",
-                                 param=f"tools[{i}].function.name")
+            raise InvalidRequest(
+                f"Duplicate function name '{name}' in tools.", param=f"tools[{i}].function.name"
+            )
     if choice == "none":
         return []
     if choice is not None and not isinstance(choice, str):
         if choice.function.name not in names:
-            raise InvalidRequest(f"Invalid value for 'tool_choice': no function named "
-                                 f"'{choice.function.name}' was specified in 'tools'.",
-                                 param="tool_choice")
+            raise InvalidRequest(
+                f"Invalid value for 'tool_choice': no function named "
+                f"'{choice.function.name}' was specified in 'tools'.",
+                param="tool_choice",
+            )
         return [t for t in tools if t.function.name == choice.function.name]
     return tools
 
 
-def _format_schema(params: ChatCompletionParams, compiler: CompilesGrammars,
-                   ) -> dict[str, Any] | None:
+def _format_schema(
+    params: ChatCompletionParams,
+    compiler: CompilesGrammars,
+) -> dict[str, Any] | None:
     """The JSON Schema the answer must match; None for free text."""
     fmt = params.response_format
     if fmt is None or fmt.type == "text":
@@ -95,12 +110,15 @@ def _format_schema(params: ChatCompletionParams, compiler: CompilesGrammars,
     spec = _json_schema_spec(params)
     if not spec.strict:
         return {}  # valid JSON; the schema is only a hint
-    return enforceable(compiler, spec.schema_ or {}, f"response_format '{spec.name}'",
-                       "response_format")
+    return enforceable(
+        compiler, spec.schema_ or {}, f"response_format '{spec.name}'", "response_format"
+    )
 
 
-def _format_grammar(params: ChatCompletionParams, compiler: CompilesGrammars,
-                    ) -> Grammar | None:
+def _format_grammar(
+    params: ChatCompletionParams,
+    compiler: CompilesGrammars,
+) -> Grammar | None:
     schema = _format_schema(params, compiler)
     return None if schema is None else compiler.compile_grammar(json_schema=schema)
 
@@ -108,8 +126,10 @@ def _format_grammar(params: ChatCompletionParams, compiler: CompilesGrammars,
 def _json_schema_spec(params: ChatCompletionParams) -> JsonSchemaFormat:
     fmt = params.response_format
     if fmt is None or fmt.json_schema is None:
-        raise InvalidRequest("Missing required parameter: 'response_format.json_schema'.",
-                             param="response_format.json_schema")
+        raise InvalidRequest(
+            "Missing required parameter: 'response_format.json_schema'.",
+            param="response_format.json_schema",
+        )
     return fmt.json_schema
 
 
@@ -124,13 +144,15 @@ def _arguments_rule(tool: Tool, index: int, compiler: CompilesGrammars) -> str:
     if not fn.strict:
         return "%json " + lark_json(dict(ANY_OBJECT))
     where, param = f"function '{fn.name}'", f"tools[{index}].function.parameters"
-    schema = fn.parameters if fn.parameters is not None else {
-        "type": "object", "properties": {}, "additionalProperties": False}
+    schema = (
+        fn.parameters
+        if fn.parameters is not None
+        else {"type": "object", "properties": {}, "additionalProperties": False}
+    )
     return "%json " + lark_json(enforceable(compiler, schema, where, param))
 
 
-def _tools_lark(params: ChatCompletionParams, tools: list[Tool],
-                compiler: CompilesGrammars) -> str:
+def _tools_lark(params: ChatCompletionParams, tools: list[Tool], compiler: CompilesGrammars) -> str:
     all_names = [t.function.name for t in params.tools or []]
     rules, alternatives = [], []
     for tool in tools:
@@ -151,13 +173,16 @@ def _tools_lark(params: ChatCompletionParams, tools: list[Tool],
 
 def tool_instructions(tools: list[Tool]) -> str:
     """The system text that shows ``tools`` and the ``<tool_call>`` format to the model."""
-    listing = "\n".join(json.dumps(t.model_dump(exclude_none=True), ensure_ascii=False)
-                        for t in tools)
-    return ("# Tools\n\nYou can call functions to help answer the user. Their signatures "
-            f"are inside <tools></tools>:\n<tools>\n{listing}\n</tools>\n\nTo call a "
-            "function, answer with one block per call, and nothing else:\n"
-            f'{OPEN}{{"name": "<function name>", "arguments": {{<arguments as JSON>}}}}{CLOSE}'
-            "\nFunction results come back inside <tool_response></tool_response>.")
+    listing = "\n".join(
+        json.dumps(t.model_dump(exclude_none=True), ensure_ascii=False) for t in tools
+    )
+    return (
+        "# Tools\n\nYou can call functions to help answer the user. Their signatures "
+        f"are inside <tools></tools>:\n<tools>\n{listing}\n</tools>\n\nTo call a "
+        "function, answer with one block per call, and nothing else:\n"
+        f'{OPEN}{{"name": "<function name>", "arguments": {{<arguments as JSON>}}}}{CLOSE}'
+        "\nFunction results come back inside <tool_response></tool_response>."
+    )
 
 
 def schema_instructions(spec: JsonSchemaFormat) -> str:

@@ -118,7 +118,7 @@ class ToolCallParser:
         call = ParsedCall(new_call_id(), match.group(1))
         self.calls.append(call)
         pieces.append(CallStarted(len(self.calls) - 1, call.id, call.name))
-        self.buffer = self.buffer[match.end():]
+        self.buffer = self.buffer[match.end() :]
         self.mode, self._depth, self._in_string, self._escaped = "arguments", 0, False, False
         return True
 
@@ -160,7 +160,7 @@ class ToolCallParser:
             return False
         if self.buffer.startswith(closing):
             self.calls[-1].complete = True
-            self.buffer = self.buffer[len(closing):]
+            self.buffer = self.buffer[len(closing) :]
             self.mode = "head"
             return True
         return False

@@ -33,12 +33,10 @@ def found_run(runs: RunRepository, caller: Principal, eval_id: str, run_id: str)
 
 def run_not_found(eval_id: str, run_id: str) -> NotFound:
     """The 404 of a run that is not in eval ``eval_id`` of the caller's project."""
-    return NotFound(f"No eval run found with id '{run_id}' in eval '{eval_id}'.",
-                    param="run_id")
+    return NotFound(f"No eval run found with id '{run_id}' in eval '{eval_id}'.", param="run_id")
 
 
-async def check_model(chat: ChatCompletions, caller: Principal, model: str,
-                      param: str) -> None:
+async def check_model(chat: ChatCompletions, caller: Principal, model: str, param: str) -> None:
     """``ModelNotFound`` (404, ``param``) unless the caller's organization may use
     ``model`` (a fine-tuned model is loaded by the check: it is about to be used)."""
     try:
@@ -50,6 +48,10 @@ async def check_model(chat: ChatCompletions, caller: Principal, model: str,
 def one_of(value: str | None, allowed: tuple[str, ...], param: str) -> None:
     """``InvalidRequest`` (``invalid_value``) unless ``value`` is None or in ``allowed``."""
     if value is not None and value not in allowed:
-        raise InvalidRequest(f"Invalid value for '{param}': {value!r}. Supported values are: "
-                             + ", ".join(f"'{a}'" for a in allowed) + ".", param=param,
-                             code="invalid_value")
+        raise InvalidRequest(
+            f"Invalid value for '{param}': {value!r}. Supported values are: "
+            + ", ".join(f"'{a}'" for a in allowed)
+            + ".",
+            param=param,
+            code="invalid_value",
+        )

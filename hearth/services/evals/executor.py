@@ -55,20 +55,27 @@ class Tally:
     @classmethod
     def empty(cls, criteria: list[dict[str, Any]]) -> Tally:
         """Zeros for a new run of an eval with ``criteria``."""
-        return cls({"total": 0, "passed": 0, "failed": 0, "errored": 0},
-                   [{"testing_criteria": c["id"], "passed": 0, "failed": 0} for c in criteria])
+        return cls(
+            {"total": 0, "passed": 0, "failed": 0, "errored": 0},
+            [{"testing_criteria": c["id"], "passed": 0, "failed": 0} for c in criteria],
+        )
 
     @classmethod
     def of(cls, run: EvalRun, criteria: list[dict[str, Any]]) -> Tally:
         """The counters stored on ``run`` (zeros where it has none yet)."""
         fresh = cls.empty(criteria)
-        return cls({**fresh.counts, **(run.result_counts or {})},
-                   run.per_testing_criteria_results or fresh.criteria,
-                   {u["model_name"]: {k: v for k, v in u.items() if k != "model_name"}
-                    for u in run.per_model_usage or []})
+        return cls(
+            {**fresh.counts, **(run.result_counts or {})},
+            run.per_testing_criteria_results or fresh.criteria,
+            {
+                u["model_name"]: {k: v for k, v in u.items() if k != "model_name"}
+                for u in run.per_model_usage or []
+            },
+        )
 
-    def add(self, status: str, results: list[GraderResult],
-            usage: dict[str, dict[str, int]]) -> None:
+    def add(
+        self, status: str, results: list[GraderResult], usage: dict[str, dict[str, int]]
+    ) -> None:
         """Count one graded row (its ``results`` in criteria order)."""
         self.counts["total"] += 1
         self.counts[{"pass": "passed", "fail": "failed"}.get(status, "errored")] += 1
@@ -78,9 +85,11 @@ class Tally:
 
     def columns(self) -> dict[str, Any]:
         """The run row's column values."""
-        return {"result_counts": dict(self.counts),
-                "per_testing_criteria_results": [dict(c) for c in self.criteria],
-                "per_model_usage": [{"model_name": m, **u} for m, u in self.usage.items()]}
+        return {
+            "result_counts": dict(self.counts),
+            "per_testing_criteria_results": [dict(c) for c in self.criteria],
+            "per_model_usage": [{"model_name": m, **u} for m, u in self.usage.items()],
+        }
 
 
 # --- one run --------------------------------------------------------------------------------
@@ -116,8 +125,14 @@ class RunWork:
     table = EvalRun
     statuses: tuple[str, ...] = ACTIVE
 
-    def __init__(self, runs: RunRepository, chat: ChatCompletions, files: Files,
-                 stored: StoredCompletions, concurrency: int) -> None:
+    def __init__(
+        self,
+        runs: RunRepository,
+        chat: ChatCompletions,
+        files: Files,
+        stored: StoredCompletions,
+        concurrency: int,
+    ) -> None:
         self._runs = runs
         self._chat = chat
         self._files = files
@@ -133,8 +148,7 @@ class RunWork:
             return
         try:
             rows = await self._rows(job)
-            await self._grade_all(job, [(i, r) for i, r in enumerate(rows)
-                                        if i not in job.done])
+            await self._grade_all(job, [(i, r) for i, r in enumerate(rows) if i not in job.done])
             await asyncio.to_thread(self._finish, job, "completed", None)
         except RunStopped:
             await asyncio.to_thread(self._runs.release, job_id)
@@ -142,50 +156,72 @@ class RunWork:
             await asyncio.to_thread(self._finish, job, "failed", samples.error_of(exc))
         except Exception as exc:
             log.exception("eval run %s failed", job_id)
-            await asyncio.to_thread(self._finish, job, "failed",
-                                    {"code": "server_error", "message": str(exc)})
+            await asyncio.to_thread(
+                self._finish, job, "failed", {"code": "server_error", "message": str(exc)}
+            )
 
     async def give_up(self, job_id: str, attempts: int) -> None:
         """Fail the run (``too_many_attempts``): it was interrupted too often."""
-        await asyncio.to_thread(self._runs.give_up, job_id, {
-            "code": "too_many_attempts",
-            "message": f"The run was interrupted {attempts - 1} times (server stopped or "
-                       "crashed) and was given up."})
+        await asyncio.to_thread(
+            self._runs.give_up,
+            job_id,
+            {
+                "code": "too_many_attempts",
+                "message": f"The run was interrupted {attempts - 1} times (server stopped or "
+                "crashed) and was given up.",
+            },
+        )
 
     async def fail(self, job_id: str, error: Exception) -> None:
         """Fail the run because executing it raised ``error``."""
-        await asyncio.to_thread(self._runs.finish, job_id, "failed",
-                                {"code": "server_error", "message": str(error)})
+        await asyncio.to_thread(
+            self._runs.finish, job_id, "failed", {"code": "server_error", "message": str(error)}
+        )
 
     def _begin(self, run_id: str) -> _Job | None:
         begun = self._runs.begin(run_id)
         if begun is None:
             return None
         run, ev, done = begun
-        return _Job(run.id, run.eval_id,
-                    Principal.for_project(run.organization_id, run.project_id),
-                    run.created_at, ev.data_source_config, ev.testing_criteria,
-                    samples.run_plan(run.data_source), Tally.of(run, ev.testing_criteria),
-                    done)
+        return _Job(
+            run.id,
+            run.eval_id,
+            Principal.for_project(run.organization_id, run.project_id),
+            run.created_at,
+            ev.data_source_config,
+            ev.testing_criteria,
+            samples.run_plan(run.data_source),
+            Tally.of(run, ev.testing_criteria),
+            done,
+        )
 
     async def _rows(self, job: _Job) -> list[ds.Row]:
         source = job.plan.source
         if isinstance(source, ds.FileContentSource):
             return ds.content_rows(source, "data_source.source")
         if isinstance(source, ds.FileIdSource):
-            _, data = await self._files.read(job.caller, source.id, purposes=ds.FILE_PURPOSES,
-                                             param="data_source.source.id")
+            _, data = await self._files.read(
+                job.caller, source.id, purposes=ds.FILE_PURPOSES, param="data_source.source.id"
+            )
             return ds.file_rows(data, source.id, "data_source.source.id")
         metadata = source.metadata
         if metadata is None and job.config["type"] != "custom":
             metadata = job.config.get("metadata")
         # completions stored after the run was created stay out, so a resumed run sees
         # the same rows in the same order
-        before = job.created_at if source.created_before is None else min(
-            source.created_before, job.created_at)
+        before = (
+            job.created_at
+            if source.created_before is None
+            else min(source.created_before, job.created_at)
+        )
         records = await self._stored.select(
-            job.caller, metadata=metadata, model=source.model,
-            created_after=source.created_after, created_before=before, limit=source.limit)
+            job.caller,
+            metadata=metadata,
+            model=source.model,
+            created_after=source.created_after,
+            created_before=before,
+            limit=source.limit,
+        )
         return ds.stored_rows(records)
 
     async def _grade_all(self, job: _Job, pending: list[tuple[int, ds.Row]]) -> None:
@@ -218,22 +254,22 @@ class RunWork:
             try:
                 messages = samples.build_messages(plan.input_messages, row.item)
                 params = samples.chat_params(plan.model, messages, plan.sampling)
-                completion = (await self._chat.create(job.caller, params)
-                              ).model_dump(mode="json")
+                completion = (await self._chat.create(job.caller, params)).model_dump(mode="json")
             except Exception as exc:  # the row errs, the run goes on
                 error = samples.error_of(exc)
-                sample = samples.output_sample(messages, None, sampling, model=plan.model,
-                                               error=error)
+                sample = samples.output_sample(
+                    messages, None, sampling, model=plan.model, error=error
+                )
             else:
                 namespace = samples.namespace(completion, plan.sampling.response_format)
-                sample = samples.output_sample(messages, completion, sampling,
-                                               model=plan.model)
+                sample = samples.output_sample(messages, completion, sampling, model=plan.model)
                 samples.add_usage(usage, completion["model"], samples.usage_of(completion))
         elif row.stored is not None:
             request, response = row.stored["request"], row.stored["response"]
             namespace = samples.namespace(response, request.get("response_format"))
-            sample = samples.output_sample(request.get("messages", []), response, request,
-                                           model=response.get("model", ""))
+            sample = samples.output_sample(
+                request.get("messages", []), response, request, model=response.get("model", "")
+            )
         else:
             namespace = row.sample or {}
             sample = samples.given_sample(row.sample)
@@ -250,9 +286,15 @@ class RunWork:
 
     def _write(self, job: _Job, graded: _Graded) -> None:
         written = self._runs.write_item(
-            job.run_id, job.eval_id, job.tally.columns(), index=graded.index,
-            item=graded.item, results=[r.result_dict() for r in graded.results],
-            sample=graded.sample, status=graded.status)
+            job.run_id,
+            job.eval_id,
+            job.tally.columns(),
+            index=graded.index,
+            item=graded.item,
+            results=[r.result_dict() for r in graded.results],
+            sample=graded.sample,
+            status=graded.status,
+        )
         if not written:
             raise RunStopped(job.run_id)
 

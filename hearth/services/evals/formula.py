@@ -26,12 +26,17 @@ FUNCTIONS: dict[str, tuple[Callable[..., float], int, int | None]] = {
     "log": (math.log, 1, 2),
 }
 _BINARY: dict[type[ast.operator], Callable[[float, float], float]] = {
-    ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul,
-    ast.Div: operator.truediv, ast.Pow: math.pow}  # math.pow: no complex results
+    ast.Add: operator.add,
+    ast.Sub: operator.sub,
+    ast.Mult: operator.mul,
+    ast.Div: operator.truediv,
+    ast.Pow: math.pow,
+}  # math.pow: no complex results
 _UNARY: dict[type[ast.unaryop], Callable[[float], float]] = {
-    ast.UAdd: operator.pos, ast.USub: operator.neg}
-_ALLOWED = ("numbers, grader names, + - * / ^, parentheses and the functions "
-            + ", ".join(FUNCTIONS))
+    ast.UAdd: operator.pos,
+    ast.USub: operator.neg,
+}
+_ALLOWED = "numbers, grader names, + - * / ^, parentheses and the functions " + ", ".join(FUNCTIONS)
 
 
 class FormulaError(ValueError):
@@ -61,8 +66,9 @@ def evaluate(text: str, scores: dict[str, float]) -> float:
     except ZeroDivisionError:
         raise FormulaError("calculate_output divides by zero for these scores.") from None
     except (ValueError, OverflowError) as exc:
-        raise FormulaError(f"calculate_output cannot be computed for these scores ({exc}).",
-                           ) from None
+        raise FormulaError(
+            f"calculate_output cannot be computed for these scores ({exc}).",
+        ) from None
     if not math.isfinite(value):
         raise FormulaError("calculate_output is not a finite number for these scores.")
     return value
@@ -74,8 +80,10 @@ def _check(node: ast.expr, names: frozenset[str]) -> None:
     if isinstance(node, ast.Name):
         if node.id not in names:
             known = ", ".join(sorted(names)) or "none"
-            raise FormulaError(f"calculate_output uses '{node.id}', which is not a grader "
-                               f"name (grader names: {known}).")
+            raise FormulaError(
+                f"calculate_output uses '{node.id}', which is not a grader "
+                f"name (grader names: {known})."
+            )
         return
     if isinstance(node, ast.BinOp) and type(node.op) in _BINARY:
         _check(node.left, names)
@@ -84,18 +92,24 @@ def _check(node: ast.expr, names: frozenset[str]) -> None:
     if isinstance(node, ast.UnaryOp) and type(node.op) in _UNARY:
         _check(node.operand, names)
         return
-    if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
-            and node.func.id in FUNCTIONS and not node.keywords
-            and not any(isinstance(a, ast.Starred) for a in node.args)):
+    if (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Name)
+        and node.func.id in FUNCTIONS
+        and not node.keywords
+        and not any(isinstance(a, ast.Starred) for a in node.args)
+    ):
         _, fewest, most = FUNCTIONS[node.func.id]
         if len(node.args) < fewest or (most is not None and len(node.args) > most):
-            raise FormulaError(f"calculate_output calls {node.func.id}() with "
-                               f"{len(node.args)} argument(s).")
+            raise FormulaError(
+                f"calculate_output calls {node.func.id}() with {len(node.args)} argument(s)."
+            )
         for arg in node.args:
             _check(arg, names)
         return
-    raise FormulaError(f"calculate_output may only contain {_ALLOWED}; "
-                       f"'{ast.unparse(node)}' is not allowed.")
+    raise FormulaError(
+        f"calculate_output may only contain {_ALLOWED}; '{ast.unparse(node)}' is not allowed."
+    )
 
 
 def _value(node: ast.expr, scores: dict[str, float]) -> float:

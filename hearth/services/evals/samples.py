@@ -69,11 +69,15 @@ class ItemReferenceInput(BaseModel):
 
 
 InputMessages = TemplateInput | ItemReferenceInput
-_RETURNED: dict[str, type[BaseModel]] = {"jsonl": CreateEvalJSONLRunDataSource,
-                                         "completions": CreateEvalCompletionsRunDataSource}
+_RETURNED: dict[str, type[BaseModel]] = {
+    "jsonl": CreateEvalJSONLRunDataSource,
+    "completions": CreateEvalCompletionsRunDataSource,
+}
 """The SDK's type of a run's ``data_source`` as a run returns it."""
-INPUT_TYPES: dict[str, type[Any]] = {"template": TemplateInput,
-                                     "item_reference": ItemReferenceInput}
+INPUT_TYPES: dict[str, type[Any]] = {
+    "template": TemplateInput,
+    "item_reference": ItemReferenceInput,
+}
 _PART_TYPES = ("input_text", "output_text", "input_image", "input_audio")
 
 
@@ -85,10 +89,14 @@ def check_template(messages: TemplateInput, param: str) -> None:
         for j, part in enumerate(content if isinstance(content, list) else [content]):
             if isinstance(part, dict) and part.get("type") not in _PART_TYPES:
                 where = f"{param}.template[{i}].content" + (
-                    f"[{j}]" if isinstance(content, list) else "")
-                raise InvalidRequest(f"Invalid '{where}.type': {part.get('type')!r}. Supported "
-                                     "values are: " + ", ".join(f"'{t}'" for t in _PART_TYPES)
-                                     + ".", param=f"{where}.type", code="invalid_value")
+                    f"[{j}]" if isinstance(content, list) else ""
+                )
+                raise InvalidRequest(
+                    f"Invalid '{where}.type': {part.get('type')!r}. Supported "
+                    "values are: " + ", ".join(f"'{t}'" for t in _PART_TYPES) + ".",
+                    param=f"{where}.type",
+                    code="invalid_value",
+                )
         for where, text in message_texts(message.model_dump()):
             check(text, f"{param}.template[{i}].{where}", roots=("item",))
 
@@ -99,16 +107,20 @@ def build_messages(spec: InputMessages, item: dict[str, Any]) -> list[dict[str, 
     as it is) nor a string (sent as one user message)."""
     context = {"item": item}
     if isinstance(spec, TemplateInput):
-        return render_messages([m.model_dump(exclude_none=True) for m in spec.template],
-                               context)
+        return render_messages([m.model_dump(exclude_none=True) for m in spec.template], context)
     value = lookup(context, spec.item_reference)
     if isinstance(value, str):
         return [{"role": "user", "content": value}]
-    if not (isinstance(value, list) and value
-            and all(isinstance(m, dict) and "role" in m for m in value)):
-        raise InvalidRequest(f"'{spec.item_reference}' is not a list of messages (objects "
-                             "with 'role' and 'content') or a string.",
-                             param="data_source.input_messages.item_reference")
+    if not (
+        isinstance(value, list)
+        and value
+        and all(isinstance(m, dict) and "role" in m for m in value)
+    ):
+        raise InvalidRequest(
+            f"'{spec.item_reference}' is not a list of messages (objects "
+            "with 'role' and 'content') or a string.",
+            param="data_source.input_messages.item_reference",
+        )
     return [dict(m) for m in value]
 
 
@@ -141,8 +153,9 @@ def check_sampling(raw: Any, model: str, param: str) -> SamplingParams:
     return sampling
 
 
-def chat_params(model: str, messages: list[dict[str, Any]], sampling: SamplingParams,
-                param: str = "") -> ChatCompletionParams:
+def chat_params(
+    model: str, messages: list[dict[str, Any]], sampling: SamplingParams, param: str = ""
+) -> ChatCompletionParams:
     """The Chat Completions request for one sample (never stored). Raises
     ``InvalidRequest`` (``param``: the field's path under ``param``) for messages or
     sampling parameters Chat Completions would refuse."""
@@ -222,13 +235,18 @@ def _completions_plan(spec: CompletionsDataSource, param: str) -> RunPlan:
             check_template(messages, f"{param}.input_messages")
     if spec.model is None:
         if messages is not None:
-            raise InvalidRequest(f"Missing required parameter: '{param}.model' (input_messages "
-                                 "are sent to a model).", param=f"{param}.model")
+            raise InvalidRequest(
+                f"Missing required parameter: '{param}.model' (input_messages "
+                "are sent to a model).",
+                param=f"{param}.model",
+            )
         return RunPlan(source)
     if messages is None:
         if source.type != "stored_completions":
-            raise InvalidRequest(f"Missing required parameter: '{param}.input_messages'.",
-                                 param=f"{param}.input_messages")
+            raise InvalidRequest(
+                f"Missing required parameter: '{param}.input_messages'.",
+                param=f"{param}.input_messages",
+            )
         messages = ItemReferenceInput(type="item_reference", item_reference="item.input")
     sampling = check_sampling(spec.sampling_params, spec.model, f"{param}.sampling_params")
     return RunPlan(source, spec.model, messages, sampling)
@@ -236,8 +254,7 @@ def _completions_plan(spec: CompletionsDataSource, param: str) -> RunPlan:
 
 # --- samples -------------------------------------------------------------------------------
 
-ZERO_USAGE = {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0,
-              "cached_tokens": 0}
+ZERO_USAGE = {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0, "cached_tokens": 0}
 
 
 def usage_of(completion: dict[str, Any]) -> dict[str, int]:
@@ -245,22 +262,31 @@ def usage_of(completion: dict[str, Any]) -> dict[str, int]:
     ``ChatCompletion`` dict."""
     usage = completion.get("usage") or {}
     details = usage.get("prompt_tokens_details") or {}
-    return {"prompt_tokens": usage.get("prompt_tokens", 0),
-            "completion_tokens": usage.get("completion_tokens", 0),
-            "total_tokens": usage.get("total_tokens", 0),
-            "cached_tokens": details.get("cached_tokens") or 0}
+    return {
+        "prompt_tokens": usage.get("prompt_tokens", 0),
+        "completion_tokens": usage.get("completion_tokens", 0),
+        "total_tokens": usage.get("total_tokens", 0),
+        "cached_tokens": details.get("cached_tokens") or 0,
+    }
 
 
-def namespace(completion: dict[str, Any], response_format: dict[str, Any] | None,
-              ) -> dict[str, Any]:
+def namespace(
+    completion: dict[str, Any],
+    response_format: dict[str, Any] | None,
+) -> dict[str, Any]:
     """The graders' ``sample``: ``model``, ``choices``, ``output_text`` (first choice's
     text), ``output_tools`` (its tool calls) and, with a JSON ``response_format``,
     ``output_json`` (the text parsed; null if it does not parse)."""
     choices = completion.get("choices") or []
     message = (choices[0].get("message") or {}) if choices else {}
     text = message.get("content") or ""
-    out = {"model": completion.get("model", ""), "choices": choices, "output_text": text,
-           "output_tools": message.get("tool_calls") or [], "usage": usage_of(completion)}
+    out = {
+        "model": completion.get("model", ""),
+        "choices": choices,
+        "output_text": text,
+        "output_tools": message.get("tool_calls") or [],
+        "usage": usage_of(completion),
+    }
     if (response_format or {}).get("type") in ("json_object", "json_schema"):
         try:
             out["output_json"] = json.loads(text)
@@ -269,9 +295,14 @@ def namespace(completion: dict[str, Any], response_format: dict[str, Any] | None
     return out
 
 
-def output_sample(messages: list[dict[str, Any]], completion: dict[str, Any] | None,
-                  sampling: dict[str, Any], *, model: str,
-                  error: dict[str, str] | None = None) -> dict[str, Any]:
+def output_sample(
+    messages: list[dict[str, Any]],
+    completion: dict[str, Any] | None,
+    sampling: dict[str, Any],
+    *,
+    model: str,
+    error: dict[str, str] | None = None,
+) -> dict[str, Any]:
     """An output item's ``sample`` for a generated (or stored) completion, or for a
     generation that failed with ``error`` (``{"code", "message"}``). ``sampling``: the
     request's parameters; unset ones show OpenAI's defaults (temperature and top_p 1)."""
@@ -284,12 +315,18 @@ def output_sample(messages: list[dict[str, Any]], completion: dict[str, Any] | N
             entry["tool_calls"] = message["tool_calls"]
         output, finish = [entry], choices[0].get("finish_reason") or ""
         usage, model = usage_of(completion), completion.get("model", model)
-    return {"input": [_flat(m) for m in messages], "output": output, "finish_reason": finish,
-            "model": model, "usage": usage, "error": error,
-            "temperature": _given(sampling, "temperature", 1.0),
-            "max_completion_tokens": sampling.get("max_completion_tokens",
-                                                  sampling.get("max_tokens")),
-            "top_p": _given(sampling, "top_p", 1.0), "seed": sampling.get("seed")}
+    return {
+        "input": [_flat(m) for m in messages],
+        "output": output,
+        "finish_reason": finish,
+        "model": model,
+        "usage": usage,
+        "error": error,
+        "temperature": _given(sampling, "temperature", 1.0),
+        "max_completion_tokens": sampling.get("max_completion_tokens", sampling.get("max_tokens")),
+        "top_p": _given(sampling, "top_p", 1.0),
+        "seed": sampling.get("seed"),
+    }
 
 
 def given_sample(sample: dict[str, Any] | None) -> dict[str, Any]:
@@ -306,14 +343,20 @@ def given_sample(sample: dict[str, Any] | None) -> dict[str, Any]:
     given_input = sample.get("input")
     given_usage = sample.get("usage")
     usage: dict[str, Any] = given_usage if isinstance(given_usage, dict) else {}
-    return {"input": [_flat(m) for m in given_input if isinstance(m, dict)]
-            if isinstance(given_input, list) else [],
-            "output": output, "finish_reason": _text(sample.get("finish_reason")),
-            "model": _text(sample.get("model")),
-            "usage": {key: _number(usage.get(key), int) or 0 for key in ZERO_USAGE},
-            "error": None, "temperature": _number(sample.get("temperature"), float),
-            "max_completion_tokens": _number(sample.get("max_completion_tokens"), int),
-            "top_p": _number(sample.get("top_p"), float), "seed": _number(sample.get("seed"), int)}
+    return {
+        "input": [_flat(m) for m in given_input if isinstance(m, dict)]
+        if isinstance(given_input, list)
+        else [],
+        "output": output,
+        "finish_reason": _text(sample.get("finish_reason")),
+        "model": _text(sample.get("model")),
+        "usage": {key: _number(usage.get(key), int) or 0 for key in ZERO_USAGE},
+        "error": None,
+        "temperature": _number(sample.get("temperature"), float),
+        "max_completion_tokens": _number(sample.get("max_completion_tokens"), int),
+        "top_p": _number(sample.get("top_p"), float),
+        "seed": _number(sample.get("seed"), int),
+    }
 
 
 def error_of(exc: Exception) -> dict[str, str]:
@@ -385,9 +428,14 @@ class ChatJudge:
         self._caller = caller
         self.usage: dict[str, dict[str, int]] = {}
 
-    async def __call__(self, model: str, messages: list[dict[str, Any]], *,
-                       response_format: dict[str, Any] | None, sampling: dict[str, Any],
-                       ) -> tuple[str, dict[str, Any]]:
+    async def __call__(
+        self,
+        model: str,
+        messages: list[dict[str, Any]],
+        *,
+        response_format: dict[str, Any] | None,
+        sampling: dict[str, Any],
+    ) -> tuple[str, dict[str, Any]]:
         """The judge's answer text and usage. ``sampling``: ``temperature``, ``top_p``,
         ``seed``, ``max_completion_tokens`` (or the spec's ``max_completions_tokens``)."""
         body: dict[str, Any] = {"model": model, "messages": messages}
@@ -399,8 +447,9 @@ class ChatJudge:
             body["max_completion_tokens"] = limit
         if response_format is not None:
             body["response_format"] = response_format
-        completion = (await self._chat.create(self._caller, _chat_params(body, ""))
-                      ).model_dump(mode="json")
+        completion = (await self._chat.create(self._caller, _chat_params(body, ""))).model_dump(
+            mode="json"
+        )
         usage = usage_of(completion)
         add_usage(self.usage, completion.get("model", model), usage)
         return namespace(completion, None)["output_text"], usage

@@ -44,8 +44,14 @@ class Evals:
     """Evals CRUD; ``runs`` (with the background runner, ``start`` / ``stop``) and
     ``runs.output_items``. Methods are coroutines; database work runs on worker threads."""
 
-    def __init__(self, store: EvalStore, chat: ChatCompletions, files: Files,
-                 stored: StoredCompletions, settings: JobsSettings) -> None:
+    def __init__(
+        self,
+        store: EvalStore,
+        chat: ChatCompletions,
+        files: Files,
+        stored: StoredCompletions,
+        settings: JobsSettings,
+    ) -> None:
         self._evals = store.evals
         self._chat = chat
         self.runs = Runs(store, chat, files, stored, settings)
@@ -69,17 +75,22 @@ class Evals:
             where = next(i for i, c in enumerate(criteria) if model in judge_models([c]))
             await check_model(self._chat, caller, model, f"testing_criteria[{where}].model")
         row = await asyncio.to_thread(
-            self._evals.insert, caller.project_id, name=params.name,
-            data_source_config=config, testing_criteria=criteria, metadata=params.metadata)
+            self._evals.insert,
+            caller.project_id,
+            name=params.name,
+            data_source_config=config,
+            testing_criteria=criteria,
+            metadata=params.metadata,
+        )
         return eval_object(EvalCreateResponse, row)
 
-    async def list(self, caller: Principal, page: PageParams, *,
-                   order_by: str = "created_at") -> CursorPage[EvalListResponse]:
+    async def list(
+        self, caller: Principal, page: PageParams, *, order_by: str = "created_at"
+    ) -> CursorPage[EvalListResponse]:
         """The project's evals by ``order_by`` ``created_at`` (default) or ``updated_at``.
         ``InvalidRequest`` for another ``order_by`` or a bad cursor."""
         one_of(order_by, ("created_at", "updated_at"), "order_by")
-        got = await asyncio.to_thread(self._evals.page, caller.project_id, page,
-                                      order_by=order_by)
+        got = await asyncio.to_thread(self._evals.page, caller.project_id, page, order_by=order_by)
         return got.to(lambda r: eval_object(EvalListResponse, r))
 
     async def retrieve(self, caller: Principal, eval_id: str) -> EvalRetrieveResponse:
@@ -87,8 +98,9 @@ class Evals:
         row = await asyncio.to_thread(found_eval, self._evals, caller, eval_id)
         return eval_object(EvalRetrieveResponse, row)
 
-    async def update(self, caller: Principal, eval_id: str,
-                     params: UpdateEvalParams) -> EvalUpdateResponse:
+    async def update(
+        self, caller: Principal, eval_id: str, params: UpdateEvalParams
+    ) -> EvalUpdateResponse:
         """Change ``name`` and/or ``metadata`` (null clears it); the updated eval;
         ``NotFound``."""
         values: dict[str, Any] = {}

@@ -20,8 +20,10 @@ from hearth.errors import InvalidRequest
 ROOTS = ("item", "sample")
 _PLACEHOLDER = re.compile(r"\{\{(.*?)\}\}", re.DOTALL)
 _ROOT = re.compile(r"\s*([A-Za-z_]\w*)")
-_STEP = re.compile(r"""\s*(?:\.\s*([A-Za-z_][\w-]*)|\[\s*(-?\d+)\s*\]"""
-                   r"""|\[\s*("(?:[^"\\]|\\.)*")\s*\])""")
+_STEP = re.compile(
+    r"""\s*(?:\.\s*([A-Za-z_][\w-]*)|\[\s*(-?\d+)\s*\]"""
+    r"""|\[\s*("(?:[^"\\]|\\.)*")\s*\])"""
+)
 
 Step = str | int
 
@@ -34,18 +36,23 @@ def parse(expression: str) -> tuple[str, list[Step]]:
     """``"item.a[0]"`` -> ``("item", ["a", 0])``; raises ``TemplateError``."""
     root = _ROOT.match(expression)
     if root is None:
-        raise TemplateError(f"'{{{{{expression}}}}}' is not a template variable; expected "
-                            "a path such as {{item.field}} or {{sample.output_text}}.")
+        raise TemplateError(
+            f"'{{{{{expression}}}}}' is not a template variable; expected "
+            "a path such as {{item.field}} or {{sample.output_text}}."
+        )
     steps: list[Step] = []
     pos = root.end()
     while expression[pos:].strip():
         step = _STEP.match(expression, pos)
         if step is None:
-            raise TemplateError(f"'{{{{{expression}}}}}' is not a template variable: "
-                                f"cannot parse '{expression[pos:].strip()}'.")
+            raise TemplateError(
+                f"'{{{{{expression}}}}}' is not a template variable: "
+                f"cannot parse '{expression[pos:].strip()}'."
+            )
         key, index, quoted = step.groups()
-        steps.append(key if key is not None else int(index) if index is not None
-                     else json.loads(quoted))
+        steps.append(
+            key if key is not None else int(index) if index is not None else json.loads(quoted)
+        )
         pos = step.end()
     return root.group(1), steps
 
@@ -69,32 +76,40 @@ def check(template: str, param: str, roots: Iterable[str] = ROOTS) -> None:
             raise InvalidRequest(
                 f"Template variable '{{{{{expression}}}}}' uses the namespace '{root}'; "
                 f"only {names} {'are' if len(allowed) > 1 else 'is'} available here.",
-                param=param)
+                param=param,
+            )
 
 
 def lookup(context: dict[str, Any], expression: str) -> Any:
     """The value at ``expression`` in ``context``; ``TemplateError`` if absent."""
     root, steps = parse(expression)
     if root not in context:
-        raise TemplateError(f"Template variable '{{{{{expression}}}}}': the namespace "
-                            f"'{root}' is not available for this sample.")
+        raise TemplateError(
+            f"Template variable '{{{{{expression}}}}}': the namespace "
+            f"'{root}' is not available for this sample."
+        )
     value, where = context[root], root
     for step in steps:
         if isinstance(step, int) and isinstance(value, list):
             if not -len(value) <= step < len(value):
-                raise TemplateError(f"Template variable '{{{{{expression}}}}}': {where} has "
-                                    f"{len(value)} element(s), no index {step}.")
+                raise TemplateError(
+                    f"Template variable '{{{{{expression}}}}}': {where} has "
+                    f"{len(value)} element(s), no index {step}."
+                )
             value = value[step]
         elif isinstance(step, str) and isinstance(value, dict):
             if step not in value:
-                raise TemplateError(f"Template variable '{{{{{expression}}}}}': {where} has "
-                                    f"no key '{step}'.")
+                raise TemplateError(
+                    f"Template variable '{{{{{expression}}}}}': {where} has no key '{step}'."
+                )
             value = value[step]
         else:
             kind = "null" if value is None else type(value).__name__
-            raise TemplateError(f"Template variable '{{{{{expression}}}}}': {where} is "
-                                f"{kind}, it has no {'index' if isinstance(step, int) else 'key'} "
-                                f"{step!r}.")
+            raise TemplateError(
+                f"Template variable '{{{{{expression}}}}}': {where} is "
+                f"{kind}, it has no {'index' if isinstance(step, int) else 'key'} "
+                f"{step!r}."
+            )
         where += f"[{step}]" if isinstance(step, int) else f".{step}"
     return value
 
@@ -103,6 +118,7 @@ def render(template: str, context: dict[str, Any]) -> str:
     """``template`` with every placeholder replaced from ``context`` (``{"item": ...,
     "sample": ...}``): strings as they are, other values as JSON. Raises
     ``TemplateError`` for a malformed placeholder or a path not in ``context``."""
+
     def substitute(match: re.Match[str]) -> str:
         value = lookup(context, match.group(1).strip())
         return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
@@ -115,11 +131,17 @@ def _render_part(part: Any, context: dict[str, Any]) -> dict[str, Any]:
     if isinstance(part, str):
         return {"type": "text", "text": render(part, context)}
     kind = part.get("type") if isinstance(part, dict) else None
-    field = {"input_text": "text", "output_text": "text", "input_image": "image_url",
-             "input_audio": "input_audio"}.get(kind)  # type: ignore[arg-type]
+    field = {
+        "input_text": "text",
+        "output_text": "text",
+        "input_image": "image_url",
+        "input_audio": "input_audio",
+    }.get(kind)  # type: ignore[arg-type]
     if field is None or field not in part:
-        raise TemplateError(f"Content part {json.dumps(part)[:200]} is not an input_text, "
-                            "output_text, input_image or input_audio part.")
+        raise TemplateError(
+            f"Content part {json.dumps(part)[:200]} is not an input_text, "
+            "output_text, input_image or input_audio part."
+        )
     if field == "text":
         return {"type": "text", "text": render(part["text"], context)}
     if kind == "input_image":
@@ -130,8 +152,10 @@ def _render_part(part: Any, context: dict[str, Any]) -> dict[str, Any]:
     return {"type": "input_audio", "input_audio": part["input_audio"]}
 
 
-def render_messages(messages: list[dict[str, Any]], context: dict[str, Any],
-                    ) -> list[dict[str, Any]]:
+def render_messages(
+    messages: list[dict[str, Any]],
+    context: dict[str, Any],
+) -> list[dict[str, Any]]:
     """Eval messages (``{role, content}`` or EvalItem ``{type: "message", role, content}``
     whose content is a string, one ``input_text`` / ``output_text`` / ``input_image`` /
     ``input_audio`` part, or a list of those) rendered into Chat Completions messages
@@ -143,8 +167,10 @@ def render_messages(messages: list[dict[str, Any]], context: dict[str, Any],
         if isinstance(content, str):
             rendered: str | list[dict[str, Any]] = render(content, context)
         else:
-            parts = [_render_part(p, context)
-                     for p in (content if isinstance(content, list) else [content])]
+            parts = [
+                _render_part(p, context)
+                for p in (content if isinstance(content, list) else [content])
+            ]
             single_text = len(parts) == 1 and parts[0]["type"] == "text"
             rendered = parts[0]["text"] if single_text else parts
         out.append({"role": message["role"], "content": rendered})

@@ -27,15 +27,20 @@ class Catalog:
         path = self._data_dir / rel
         if not path.is_file():
             return None
-        return ExtraModel(model_id, path, job.organization_id,
-                          job.finished_at or job.created_at)
+        return ExtraModel(model_id, path, job.organization_id, job.finished_at or job.created_at)
 
     def list(self, organization_id: str) -> list[ExtraModel]:
         """The organization's fine-tuned models (checkpoints are served but not listed,
         as on OpenAI)."""
-        return [ExtraModel(j.fine_tuned_model or "", self._data_dir / (j.model_path or ""),
-                           j.organization_id, j.finished_at or j.created_at)
-                for j in self.store.models(organization_id)]
+        return [
+            ExtraModel(
+                j.fine_tuned_model or "",
+                self._data_dir / (j.model_path or ""),
+                j.organization_id,
+                j.finished_at or j.created_at,
+            )
+            for j in self.store.models(organization_id)
+        ]
 
     def delete(self, model_id: str, organization_id: str) -> bool:
         """Delete a fine-tuned model (its job stays); False if not this org's model."""

@@ -90,29 +90,41 @@ def resolve_method(params: JobParams, examples: int) -> dict[str, Any]:
     beta 0.1 (dpo)."""
     method = params.method or Method(type="supervised")
     if method.type == "reinforcement":
-        raise InvalidRequest("Reinforcement fine-tuning is not supported by Hearth.",
-                             param="method.type")
+        raise InvalidRequest(
+            "Reinforcement fine-tuning is not supported by Hearth.", param="method.type"
+        )
     if params.hyperparameters is not None and params.method is not None:
-        raise InvalidRequest("Pass hyperparameters inside 'method', not both.",
-                             param="hyperparameters")
+        raise InvalidRequest(
+            "Pass hyperparameters inside 'method', not both.", param="hyperparameters"
+        )
     section = method.supervised if method.type == "supervised" else method.dpo
-    hp = (params.hyperparameters if params.hyperparameters is not None
-          else section.hyperparameters if section else None) or Hyperparameters()
-    values = {"n_epochs": _given(hp.n_epochs, DEFAULT_EPOCHS),
-              "batch_size": _given(hp.batch_size, max(1, min(DEFAULT_BATCH, examples))),
-              "learning_rate_multiplier": _given(hp.learning_rate_multiplier, 1.0)}
+    hp = (
+        params.hyperparameters
+        if params.hyperparameters is not None
+        else section.hyperparameters
+        if section
+        else None
+    ) or Hyperparameters()
+    values = {
+        "n_epochs": _given(hp.n_epochs, DEFAULT_EPOCHS),
+        "batch_size": _given(hp.batch_size, max(1, min(DEFAULT_BATCH, examples))),
+        "learning_rate_multiplier": _given(hp.learning_rate_multiplier, 1.0),
+    }
     if method.type == "dpo":
         values["beta"] = _given(hp.beta, DEFAULT_BETA)
     try:
         resolved = _Resolved.model_validate(values)
     except ValidationError as exc:
         raise invalid_request(exc, f"method.{method.type}.hyperparameters") from None
-    return {"type": method.type,
-            method.type: {"hyperparameters": resolved.model_dump(exclude_none=True)}}
+    return {
+        "type": method.type,
+        method.type: {"hyperparameters": resolved.model_dump(exclude_none=True)},
+    }
 
 
 def check_suffix(suffix: str | None) -> None:
     """Up to 64 of ``[A-Za-z0-9_.-]`` (it becomes part of the model id); else a 400."""
     if suffix is not None and not SUFFIX.match(suffix):
-        raise InvalidRequest("suffix must be 1 to 64 letters, digits, '-', '_' or '.'.",
-                             param="suffix")
+        raise InvalidRequest(
+            "suffix must be 1 to 64 letters, digits, '-', '_' or '.'.", param="suffix"
+        )

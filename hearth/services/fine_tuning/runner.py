@@ -93,15 +93,27 @@ class Training:
         known = await asyncio.to_thread(self._store.checkpoint_steps, job_id)
         resumed = job.status == "running" or job.attempts > 1 or bool(known)
         if not await asyncio.to_thread(
-                self._store.update_job, job_id, where_status=ACTIVE, status="running",
-                events=["Fine-tuning job resumed from its last checkpoint" if resumed
-                        else "Fine-tuning job started"]):  # cancelled or paused meanwhile
+            self._store.update_job,
+            job_id,
+            where_status=ACTIVE,
+            status="running",
+            events=[
+                "Fine-tuning job resumed from its last checkpoint"
+                if resumed
+                else "Fine-tuning job started"
+            ],
+        ):  # cancelled or paused meanwhile
             await asyncio.to_thread(self._store.release, job_id)
             return
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "hearth.finetune.worker", str(self._dir(job_id)),
-            stdout=asyncio.subprocess.PIPE, stdin=asyncio.subprocess.DEVNULL,
-            preexec_fn=_die_with_parent)
+            sys.executable,
+            "-m",
+            "hearth.finetune.worker",
+            str(self._dir(job_id)),
+            stdout=asyncio.subprocess.PIPE,
+            stdin=asyncio.subprocess.DEVNULL,
+            preexec_fn=_die_with_parent,
+        )
         watcher = asyncio.create_task(self._watch(job_id, proc))
         try:
             outcome = await self._read(job, proc, known)
@@ -115,8 +127,11 @@ class Training:
     async def give_up(self, job_id: str, attempts: int) -> None:
         """Fail a job claimed ``attempts`` times without finishing."""
         await asyncio.to_thread(
-            self._fail, job_id, f"The job stopped {attempts - 1} times before finishing "
-            "(server restarts or worker crashes).")
+            self._fail,
+            job_id,
+            f"The job stopped {attempts - 1} times before finishing "
+            "(server restarts or worker crashes).",
+        )
 
     async def fail(self, job_id: str, error: Exception) -> None:
         """Fail a job whose ``run`` raised ``error`` (a bug)."""
@@ -124,8 +139,9 @@ class Training:
 
     # --- the worker's events -----------------------------------------------------------
 
-    async def _read(self, job: FineTuningJob, proc: asyncio.subprocess.Process,
-                    known: set[int]) -> DoneEvent | ErrorEvent | None:
+    async def _read(
+        self, job: FineTuningJob, proc: asyncio.subprocess.Process, known: set[int]
+    ) -> DoneEvent | ErrorEvent | None:
         """Worker events -> rows (``known``: steps of the checkpoints recorded already);
         the ``done`` or ``error`` event, or None at EOF."""
         assert proc.stdout is not None
@@ -141,15 +157,15 @@ class Training:
                 case StartedEvent():
                     total = event.total_steps
                     if event.resumed_from_epoch:
-                        await asyncio.to_thread(self._recover, job, known,
-                                                event.resumed_from_epoch)
+                        await asyncio.to_thread(self._recover, job, known, event.resumed_from_epoch)
                 case StepEvent():
                     await asyncio.to_thread(self._step, job, event, total, started)
                 case CheckpointEvent():
                     if event.step not in known:
                         known.add(event.step)
-                        await asyncio.to_thread(self._checkpoint, job, event.step,
-                                                event.model, event.metrics)
+                        await asyncio.to_thread(
+                            self._checkpoint, job, event.step, event.model, event.metrics
+                        )
                 case DoneEvent() | ErrorEvent():
                     return event
         return None
@@ -158,8 +174,11 @@ class Training:
         """A ``metrics`` event (``data``: ``step``, ``train_loss``, ``total_steps``,
         ``valid_loss``?, ``train_mean_token_accuracy``?, ``epoch``) and the estimate of
         the job's end."""
-        data: dict[str, float] = {"step": event.step, "train_loss": event.train_loss,
-                                  "total_steps": total}
+        data: dict[str, float] = {
+            "step": event.step,
+            "train_loss": event.train_loss,
+            "total_steps": total,
+        }
         for key in ("valid_loss", "train_mean_token_accuracy", "epoch"):
             if (value := getattr(event, key)) is not None:
                 data[key] = value
@@ -169,18 +188,24 @@ class Training:
         self._store.add_event(job.id, text, type_="metrics", data=data)
         if total and event.step:
             rate = (time.monotonic() - started) / event.step
-            self._store.update_job(job.id, estimated_finish=int(
-                time.time() + rate * (total - event.step)))
+            self._store.update_job(
+                job.id, estimated_finish=int(time.time() + rate * (total - event.step))
+            )
 
-    def _checkpoint(self, job: FineTuningJob, step: int, model: str,
-                    metrics: CheckpointMetrics) -> None:
+    def _checkpoint(
+        self, job: FineTuningJob, step: int, model: str, metrics: CheckpointMetrics
+    ) -> None:
         """Record the checkpoint whose model is ``model`` (relative to the job dir): the
         model ``<fine_tuned_model>:ckpt-step-<step>``."""
         rel = str((self._dir(job.id) / model).relative_to(self._data_dir))
         self._store.add_checkpoint(
-            job.id, f"{job.fine_tuned_model}:ckpt-step-{step}", step,
-            {"step": step, **metrics.model_dump(exclude_none=True)}, rel,
-            f"Checkpoint created at step {step}")
+            job.id,
+            f"{job.fine_tuned_model}:ckpt-step-{step}",
+            step,
+            {"step": step, **metrics.model_dump(exclude_none=True)},
+            rel,
+            f"Checkpoint created at step {step}",
+        )
 
     def _recover(self, job: FineTuningJob, known: set[int], epochs: int) -> None:
         """Record checkpoints a kill left without a row (between the worker's rename and
@@ -193,8 +218,9 @@ class Training:
                 continue
             if progress.step not in known:
                 known.add(progress.step)
-                self._checkpoint(job, progress.step, f"{checkpoint_dir(epoch)}/{MODEL}",
-                                 progress.metrics)
+                self._checkpoint(
+                    job, progress.step, f"{checkpoint_dir(epoch)}/{MODEL}", progress.metrics
+                )
 
     # --- control and outcome -----------------------------------------------------------
 
@@ -211,27 +237,49 @@ class Training:
                     proc.send_signal(signal.SIGTERM)
                 return
 
-    async def _conclude(self, job: FineTuningJob, outcome: DoneEvent | ErrorEvent | None,
-                        control: str | None, returncode: int | None) -> None:
+    async def _conclude(
+        self,
+        job: FineTuningJob,
+        outcome: DoneEvent | ErrorEvent | None,
+        control: str | None,
+        returncode: int | None,
+    ) -> None:
         if control == "cancel":
-            await asyncio.to_thread(self._store.release, job.id, status="cancelled",
-                                    control=None, finished_at=now_unix(),
-                                    events=["Fine-tuning job cancelled"])
+            await asyncio.to_thread(
+                self._store.release,
+                job.id,
+                status="cancelled",
+                control=None,
+                finished_at=now_unix(),
+                events=["Fine-tuning job cancelled"],
+            )
         elif control == "pause":
-            await asyncio.to_thread(self._store.release, job.id, status="paused",
-                                    control=None, events=["Fine-tuning job paused"])
+            await asyncio.to_thread(
+                self._store.release,
+                job.id,
+                status="paused",
+                control=None,
+                events=["Fine-tuning job paused"],
+            )
         elif isinstance(outcome, DoneEvent):
             await self._finish(job, outcome)
         elif isinstance(outcome, ErrorEvent):
             await asyncio.to_thread(self._fail, job.id, outcome.message or "training failed")
         else:
             await asyncio.to_thread(
-                self._fail, job.id, f"The training process exited with code {returncode}.")
+                self._fail, job.id, f"The training process exited with code {returncode}."
+            )
 
     def _fail(self, job_id: str, message: str, code: str = "training_failed") -> None:
-        self._store.release(job_id, status="failed", finished_at=now_unix(), control=None,
-                            error={"code": code, "message": message, "param": None},
-                            events=[f"Job failed: {message}"], level="error")
+        self._store.release(
+            job_id,
+            status="failed",
+            finished_at=now_unix(),
+            control=None,
+            error={"code": code, "message": message, "param": None},
+            events=[f"Job failed: {message}"],
+            level="error",
+        )
 
     async def _finish(self, job: FineTuningJob, done: DoneEvent) -> None:
         """Record the final model (already renamed into place by the worker) and the
@@ -240,27 +288,47 @@ class Training:
         results: list[str] = []
         try:
             data = await asyncio.to_thread(self._metrics_csv, job.id)
-            results.append((await self._files.create_bytes(
-                Principal.for_project(job.organization_id, job.project_id),
-                "step_metrics.csv", data, "fine-tune-results")).id)
+            results.append(
+                (
+                    await self._files.create_bytes(
+                        Principal.for_project(job.organization_id, job.project_id),
+                        "step_metrics.csv",
+                        data,
+                        "fine-tune-results",
+                    )
+                ).id
+            )
         except Exception:  # a missing results file must not fail the job
             log.exception("fine-tuning job %s: could not write its results file", job.id)
         await asyncio.to_thread(self._succeed, job, rel, done.trained_tokens, results)
 
-    def _succeed(self, job: FineTuningJob, model_path: str, trained_tokens: int,
-                 results: list[str]) -> None:
+    def _succeed(
+        self, job: FineTuningJob, model_path: str, trained_tokens: int, results: list[str]
+    ) -> None:
         for state in self._dir(job.id).glob(f"ckpt-*/{STATE}"):
             shutil.rmtree(state, ignore_errors=True)  # resume state: not needed any more
         self._store.release(
-            job.id, status="succeeded", model_path=model_path, finished_at=now_unix(),
-            estimated_finish=None, trained_tokens=trained_tokens, result_files=results,
-            control=None, events=[f"New fine-tuned model created: {job.fine_tuned_model}",
-                                  "The job has successfully completed"])
+            job.id,
+            status="succeeded",
+            model_path=model_path,
+            finished_at=now_unix(),
+            estimated_finish=None,
+            trained_tokens=trained_tokens,
+            result_files=results,
+            control=None,
+            events=[
+                f"New fine-tuned model created: {job.fine_tuned_model}",
+                "The job has successfully completed",
+            ],
+        )
 
     def _metrics_csv(self, job_id: str) -> bytes:
         out = io.StringIO()
-        writer = csv.DictWriter(out, ["step", "train_loss", "valid_loss",
-                                      "train_mean_token_accuracy"], extrasaction="ignore")
+        writer = csv.DictWriter(
+            out,
+            ["step", "train_loss", "valid_loss", "train_mean_token_accuracy"],
+            extrasaction="ignore",
+        )
         writer.writeheader()
         writer.writerows(self._store.metrics(job_id))
         return out.getvalue().encode()

@@ -53,21 +53,29 @@ def _slug(name: str) -> str:
 
 
 def _not_found(job_id: str) -> NotFound:
-    return NotFound(f"No fine-tuning job found with id '{job_id}'.", param="fine_tuning_job_id",
-                    code="fine_tune_not_found")
+    return NotFound(
+        f"No fine-tuning job found with id '{job_id}'.",
+        param="fine_tuning_job_id",
+        code="fine_tune_not_found",
+    )
 
 
 class FineTuning:
     """Jobs, events, checkpoints, and the models they produce."""
 
-    def __init__(self, store: FineTuningStore, files: Files, models: ModelRegistry,
-                 jobs: JobsSettings) -> None:
+    def __init__(
+        self, store: FineTuningStore, files: Files, models: ModelRegistry, jobs: JobsSettings
+    ) -> None:
         self.store = store
         self._files = files
         self._models = models
         self._jobs = jobs
-        self.runner = JobRunner(store.sessions, Training(store, files, jobs),
-                                lease_seconds=jobs.lease_seconds, concurrency=1)
+        self.runner = JobRunner(
+            store.sessions,
+            Training(store, files, jobs),
+            lease_seconds=jobs.lease_seconds,
+            concurrency=1,
+        )
         self.catalog = Catalog(store, jobs.data_dir)
         models.set_catalog(self.catalog)
 
@@ -91,69 +99,127 @@ class FineTuning:
         hyperparameter, a file with another purpose, and a bad training or validation
         file (line-numbered, ``code`` ``invalid_training_file``)."""
         if not all(importlib.util.find_spec(m) for m in ("torch", "transformers", "peft")):
-            raise InvalidRequest("Fine-tuning needs Hearth's 'finetune' extra: pip install "
-                                 "'hearth[finetune]'.", code="finetune_unavailable")
+            raise InvalidRequest(
+                "Fine-tuning needs Hearth's 'finetune' extra: pip install 'hearth[finetune]'.",
+                code="finetune_unavailable",
+            )
         if params.model.startswith("ft:"):  # continuing a fine-tune is not supported yet
             await self._models.aget(params.model, caller.organization_id)  # 404 if absent
-            raise InvalidRequest(f"Model {params.model} is not available for fine-tuning.",
-                                 param="model", code="model_not_available")
+            raise InvalidRequest(
+                f"Model {params.model} is not available for fine-tuning.",
+                param="model",
+                code="model_not_available",
+            )
         served = await self._models.aget(params.model, caller.organization_id)
         source = served.source
         if served.id != params.model:
-            raise InvalidRequest(f"Model {params.model} is not available for fine-tuning.",
-                                 param="model", code="model_not_available")
+            raise InvalidRequest(
+                f"Model {params.model} is not available for fine-tuning.",
+                param="model",
+                code="model_not_available",
+            )
         check_suffix(params.suffix)
         _, train_bytes = await self._files.read(
-            caller, params.training_file, purposes=("fine-tune",), param="training_file")
+            caller, params.training_file, purposes=("fine-tune",), param="training_file"
+        )
         valid_bytes = None
         if params.validation_file:
             _, valid_bytes = await self._files.read(
-                caller, params.validation_file, purposes=("fine-tune",),
-                param="validation_file")
+                caller, params.validation_file, purposes=("fine-tune",), param="validation_file"
+            )
         method_type = params.method.type if params.method else "supervised"
         tokenizer = Tokenizer(served, served.info.context_length)
         vision = False  # no bundled base model reads images
         train = await asyncio.to_thread(
-            parse, train_bytes, method_type, tokenizer, param="training_file", vision=vision,
-            min_examples=self._jobs.finetune_min_examples)
-        valid = None if valid_bytes is None else await asyncio.to_thread(
-            parse, valid_bytes, method_type, tokenizer, param="validation_file",
-            vision=vision, min_examples=1)
+            parse,
+            train_bytes,
+            method_type,
+            tokenizer,
+            param="training_file",
+            vision=vision,
+            min_examples=self._jobs.finetune_min_examples,
+        )
+        valid = (
+            None
+            if valid_bytes is None
+            else await asyncio.to_thread(
+                parse,
+                valid_bytes,
+                method_type,
+                tokenizer,
+                param="validation_file",
+                vision=vision,
+                min_examples=1,
+            )
+        )
         method = resolve_method(params, train.examples)
         job_id = new_id(JOB_PREFIX)
         org_name = await asyncio.to_thread(self.store.organization_name, caller.organization_id)
         org = _slug(org_name or caller.organization_id)
-        model_id = f"ft:{params.model}:{org}:{params.suffix or ''}:{job_id[len(JOB_PREFIX):][:8]}"
+        model_id = f"ft:{params.model}:{org}:{params.suffix or ''}:{job_id[len(JOB_PREFIX) :][:8]}"
         seed = params.seed if params.seed is not None else secrets.randbelow(2**31)
-        await asyncio.to_thread(self._write_job_dir, job_id, Path(source), method, seed,
-                                train.lines, valid.lines if valid else None)
+        await asyncio.to_thread(
+            self._write_job_dir,
+            job_id,
+            Path(source),
+            method,
+            seed,
+            train.lines,
+            valid.lines if valid else None,
+        )
         job = await asyncio.to_thread(
-            self.store.insert_job, id=job_id, project_id=caller.project_id,
-            organization_id=caller.organization_id, model=params.model,
-            fine_tuned_model=model_id, status="queued", training_file=params.training_file,
-            validation_file=params.validation_file, suffix=params.suffix, seed=seed,
-            method=method, metadata_=params.metadata, events=[
+            self.store.insert_job,
+            id=job_id,
+            project_id=caller.project_id,
+            organization_id=caller.organization_id,
+            model=params.model,
+            fine_tuned_model=model_id,
+            status="queued",
+            training_file=params.training_file,
+            validation_file=params.validation_file,
+            suffix=params.suffix,
+            seed=seed,
+            method=method,
+            metadata_=params.metadata,
+            events=[
                 f"Validating training file: {params.training_file}"
                 + (f" and validation file: {params.validation_file}" if valid else ""),
                 f"Files validated ({train.examples} examples, {train.tokens} tokens per "
-                "epoch), moving job to queued state"])
+                "epoch), moving job to queued state",
+            ],
+        )
         self.runner.wake()
         return job_object(job)
 
-    def _write_job_dir(self, job_id: str, base: Path, method: dict[str, Any], seed: int,
-                       train: list[dict[str, Any]], valid: list[dict[str, Any]] | None) -> None:
+    def _write_job_dir(
+        self,
+        job_id: str,
+        base: Path,
+        method: dict[str, Any],
+        seed: int,
+        train: list[dict[str, Any]],
+        valid: list[dict[str, Any]] | None,
+    ) -> None:
         folder = job_dir(self._jobs.data_dir, job_id)
         folder.mkdir(parents=True, exist_ok=True)
         _write_lines(folder / TRAIN, train)
         if valid is not None:
             _write_lines(folder / VALID, valid)
-        write_spec(folder, JobSpec(
-            base_gguf=base, method=method["type"],
-            hyperparameters=Hyperparameters(**method[method["type"]]["hyperparameters"]),
-            seed=seed, threads=self._jobs.finetune_threads, lora=LORA, train=TRAIN,
-            valid=VALID if valid is not None else None,
-            # the base dequantized to fp32 once, shared by later jobs (loads in ~1 s)
-            base_cache=self._jobs.data_dir / "models" / "finetune-base" / base.stem))
+        write_spec(
+            folder,
+            JobSpec(
+                base_gguf=base,
+                method=method["type"],
+                hyperparameters=Hyperparameters(**method[method["type"]]["hyperparameters"]),
+                seed=seed,
+                threads=self._jobs.finetune_threads,
+                lora=LORA,
+                train=TRAIN,
+                valid=VALID if valid is not None else None,
+                # the base dequantized to fp32 once, shared by later jobs (loads in ~1 s)
+                base_cache=self._jobs.data_dir / "models" / "finetune-base" / base.stem,
+            ),
+        )
 
     def _job(self, caller: Principal, job_id: str) -> JobRow:
         job = self.store.job(caller.project_id, job_id)
@@ -166,8 +232,9 @@ class FineTuning:
         caller's project's."""
         return job_object(await asyncio.to_thread(self._job, caller, job_id))
 
-    async def list(self, caller: Principal, page: PageParams, *,
-                   metadata: dict[str, str] | None) -> CursorPage[FineTuningJob]:
+    async def list(
+        self, caller: Principal, page: PageParams, *, metadata: dict[str, str] | None
+    ) -> CursorPage[FineTuningJob]:
         """``client.fine_tuning.jobs.list``: the project's jobs (the route pages newest
         first), only those whose metadata has every pair of ``metadata`` when given."""
         rows = await asyncio.to_thread(self.store.jobs, caller.project_id, page, metadata)
@@ -183,16 +250,23 @@ class FineTuning:
             job = self._job(caller, job_id)
             if job.status in direct:
                 extra = {"finished_at": now_unix()} if action == "cancel" else {}
-                if self.store.update_job(job_id, where_status=(job.status,), status=final,
-                                         events=[f"Fine-tuning job {final}"], **extra):
+                if self.store.update_job(
+                    job_id,
+                    where_status=(job.status,),
+                    status=final,
+                    events=[f"Fine-tuning job {final}"],
+                    **extra,
+                ):
                     break
             elif job.status == "running":
                 if self.store.update_job(job_id, where_status=("running",), control=action):
                     break
             else:
                 allowed = "has not ended" if action == "cancel" else "is queued or running"
-                raise InvalidRequest(f"Job {job_id} is {job.status}; only a job that "
-                                     f"{allowed} can be {final}.", param="fine_tuning_job_id")
+                raise InvalidRequest(
+                    f"Job {job_id} is {job.status}; only a job that {allowed} can be {final}.",
+                    param="fine_tuning_job_id",
+                )
         fresh = self._job(caller, job_id)
         # a running job is reported as stopped at once; its runner confirms it
         return job_object(fresh, final if fresh.control == action else None)
@@ -214,18 +288,26 @@ class FineTuning:
             job = self._job(caller, job_id)
             # attempts restart: a pause is not a crash
             if job.status != "paused" or not self.store.update_job(
-                    job_id, where_status=("paused",), status="queued", control=None,
-                    attempts=0, events=["Fine-tuning job resumed"]):
-                raise InvalidRequest(f"Job {job_id} is {job.status}; only a paused job can "
-                                     "be resumed.", param="fine_tuning_job_id")
+                job_id,
+                where_status=("paused",),
+                status="queued",
+                control=None,
+                attempts=0,
+                events=["Fine-tuning job resumed"],
+            ):
+                raise InvalidRequest(
+                    f"Job {job_id} is {job.status}; only a paused job can be resumed.",
+                    param="fine_tuning_job_id",
+                )
             return job_object(self._job(caller, job_id))
 
         resumed = await asyncio.to_thread(resume)
         self.runner.wake()
         return resumed
 
-    async def list_events(self, caller: Principal, job_id: str,
-                          page: PageParams) -> CursorPage[FineTuningJobEvent]:
+    async def list_events(
+        self, caller: Principal, job_id: str, page: PageParams
+    ) -> CursorPage[FineTuningJobEvent]:
         """``client.fine_tuning.jobs.list_events``: status changes and per-step metrics
         (the route pages newest first); ``NotFound`` (404) for another project's job."""
 
@@ -235,8 +317,9 @@ class FineTuning:
 
         return await asyncio.to_thread(events)
 
-    async def list_checkpoints(self, caller: Principal, job_id: str,
-                               page: PageParams) -> CursorPage[FineTuningJobCheckpoint]:
+    async def list_checkpoints(
+        self, caller: Principal, job_id: str, page: PageParams
+    ) -> CursorPage[FineTuningJobCheckpoint]:
         """``client.fine_tuning.jobs.checkpoints.list``: one per epoch (the route pages
         newest first); ``NotFound`` (404) for another project's job."""
 

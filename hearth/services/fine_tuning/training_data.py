@@ -117,8 +117,11 @@ class _Problems:
             return
         more = len(self.items) - MAX_ERRORS
         listing = "; ".join(self.items[:MAX_ERRORS]) + (f"; and {more} more" if more > 0 else "")
-        raise InvalidRequest(f"Invalid {self.kind} file: {listing}.", param=self.param,
-                             code=f"invalid_{self.kind.replace(' ', '_')}_file")
+        raise InvalidRequest(
+            f"Invalid {self.kind} file: {listing}.",
+            param=self.param,
+            code=f"invalid_{self.kind.replace(' ', '_')}_file",
+        )
 
 
 def _problem(exc: ValidationError) -> str:
@@ -130,8 +133,10 @@ def _problem(exc: ValidationError) -> str:
 
 
 def _has_images(messages: list[_Message]) -> bool:
-    return any(isinstance(m.content, list) and any(p.type == "image_url" for p in m.content)
-               for m in messages)
+    return any(
+        isinstance(m.content, list) and any(p.type == "image_url" for p in m.content)
+        for m in messages
+    )
 
 
 def _check_roles(messages: list[_Message], need_assistant: bool) -> str | None:
@@ -143,7 +148,8 @@ def _check_roles(messages: list[_Message], need_assistant: bool) -> str | None:
         if m.role != "assistant" and m.content is None:
             return f"messages[{i}].content is required"
         if isinstance(m.content, list) and any(
-                p.type == "text" and p.text is None for p in m.content):
+            p.type == "text" and p.text is None for p in m.content
+        ):
             return f"messages[{i}].content: a text part needs 'text'"
     return None
 
@@ -157,14 +163,16 @@ class Tokenizer:
         self._eos = runner.tokenize(runner.info.eos_token, special=True)
 
     def _prompt(self, messages: list[_Message], tools: list[Tool] | None) -> list[int]:
-        rows = conversation_rows([Message.model_validate(m.model_dump(exclude_none=True))
-                                  for m in messages])
+        rows = conversation_rows(
+            [Message.model_validate(m.model_dump(exclude_none=True)) for m in messages]
+        )
         instructions = tool_instructions(tools) if tools else None
         return prompt_tokens(self._runner, with_instructions(rows, instructions))
 
     def _answer(self, message: _Message) -> list[int]:
-        row = conversation_rows([Message.model_validate(
-            message.model_dump(exclude_none=True, exclude={"weight"}))])[0]
+        row = conversation_rows(
+            [Message.model_validate(message.model_dump(exclude_none=True, exclude={"weight"}))]
+        )[0]
         return self._runner.tokenize(row["content"], special=False) + self._eos
 
     def chat(self, example: _ChatExample) -> dict[str, Any]:
@@ -176,7 +184,7 @@ class Tokenizer:
             if m.role != "assistant":
                 continue
             prompt = self._prompt(example.messages[:k], example.tools)
-            if prompt[:len(ids)] != ids:  # template re-rendered history differently
+            if prompt[: len(ids)] != ids:  # template re-rendered history differently
                 ids, mask = [], []
             answer = self._answer(m)
             mask += [0] * (len(prompt) - len(ids)) + [0 if m.weight == 0 else 1] * len(answer)
@@ -185,17 +193,20 @@ class Tokenizer:
 
     def dpo(self, example: _DpoExample) -> dict[str, Any]:
         """``{"prompt_ids", "chosen_ids", "rejected_ids"}``."""
-        return {"prompt_ids": self._prompt(example.input.messages, example.input.tools),
-                "chosen_ids": self._answer(example.preferred_output[0]),
-                "rejected_ids": self._answer(example.non_preferred_output[0])}
+        return {
+            "prompt_ids": self._prompt(example.input.messages, example.input.tools),
+            "chosen_ids": self._answer(example.preferred_output[0]),
+            "rejected_ids": self._answer(example.non_preferred_output[0]),
+        }
 
     @property
     def context_length(self) -> int:
         return self._context
 
 
-def parse(data: bytes, method: str, tokenizer: Tokenizer, *, param: str, vision: bool,
-          min_examples: int) -> Dataset:
+def parse(
+    data: bytes, method: str, tokenizer: Tokenizer, *, param: str, vision: bool, min_examples: int
+) -> Dataset:
     """Validate and tokenize a training (or validation) file.
 
     ``method``: ``supervised`` or ``dpo``. ``param``: ``training_file`` or
@@ -211,11 +222,13 @@ def parse(data: bytes, method: str, tokenizer: Tokenizer, *, param: str, vision:
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise InvalidRequest(f"Invalid {kind} file: it is not UTF-8 text (byte {exc.start}).",
-                             param=param, code=f"invalid_{kind}_file") from None
+        raise InvalidRequest(
+            f"Invalid {kind} file: it is not UTF-8 text (byte {exc.start}).",
+            param=param,
+            code=f"invalid_{kind}_file",
+        ) from None
     dataset = Dataset()
-    model: type[_DpoExample] | type[_ChatExample] = (
-        _DpoExample if method == "dpo" else _ChatExample)
+    model: type[_DpoExample] | type[_ChatExample] = _DpoExample if method == "dpo" else _ChatExample
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
@@ -232,33 +245,53 @@ def parse(data: bytes, method: str, tokenizer: Tokenizer, *, param: str, vision:
         except ValidationError as exc:
             problems.add(number, _problem(exc))
             continue
-        messages = (example.input.messages + example.preferred_output
-                    + example.non_preferred_output if isinstance(example, _DpoExample)
-                    else example.messages)
-        issue = _check_roles(example.input.messages, False) if isinstance(
-            example, _DpoExample) else _check_roles(messages, True)
-        if isinstance(example, _DpoExample) and issue is None and any(
-                m.role != "assistant" for m in example.preferred_output
-                + example.non_preferred_output):
+        messages = (
+            example.input.messages + example.preferred_output + example.non_preferred_output
+            if isinstance(example, _DpoExample)
+            else example.messages
+        )
+        issue = (
+            _check_roles(example.input.messages, False)
+            if isinstance(example, _DpoExample)
+            else _check_roles(messages, True)
+        )
+        if (
+            isinstance(example, _DpoExample)
+            and issue is None
+            and any(
+                m.role != "assistant"
+                for m in example.preferred_output + example.non_preferred_output
+            )
+        ):
             issue = "preferred_output and non_preferred_output must be assistant messages"
         if issue:
             problems.add(number, issue)
             continue
         if _has_images(messages) and not vision:
-            problems.add(number, "image inputs need a vision-capable base model; this model "
-                                 "is text-only")
+            problems.add(
+                number, "image inputs need a vision-capable base model; this model is text-only"
+            )
             continue
         try:
-            row = (tokenizer.dpo(example) if isinstance(example, _DpoExample)
-                   else tokenizer.chat(example))
+            row = (
+                tokenizer.dpo(example)
+                if isinstance(example, _DpoExample)
+                else tokenizer.chat(example)
+            )
         except InvalidRequest as exc:
             problems.add(number, exc.message)
             continue
-        size = (len(row["prompt_ids"]) + max(len(row["chosen_ids"]), len(row["rejected_ids"]))
-                if method == "dpo" else len(row["input_ids"]))
+        size = (
+            len(row["prompt_ids"]) + max(len(row["chosen_ids"]), len(row["rejected_ids"]))
+            if method == "dpo"
+            else len(row["input_ids"])
+        )
         if size > tokenizer.context_length:
-            problems.add(number, f"the example has {size} tokens, more than the context "
-                                 f"length of {tokenizer.context_length}")
+            problems.add(
+                number,
+                f"the example has {size} tokens, more than the context "
+                f"length of {tokenizer.context_length}",
+            )
             continue
         dataset.lines.append(row)
         dataset.examples += 1
@@ -267,5 +300,8 @@ def parse(data: bytes, method: str, tokenizer: Tokenizer, *, param: str, vision:
     if dataset.examples < min_examples:
         raise InvalidRequest(
             f"Invalid {kind} file: it has {dataset.examples} example(s), but must have at "
-            f"least {min_examples} examples.", param=param, code=f"invalid_{kind}_file")
+            f"least {min_examples} examples.",
+            param=param,
+            code=f"invalid_{kind}_file",
+        )
     return dataset

@@ -36,8 +36,9 @@ def decode_b64(data: str, param: str) -> bytes:
     try:
         return base64.b64decode(data, validate=True)
     except (ValueError, TypeError):
-        raise InvalidRequest("Invalid 'audio': the value is not valid base64.", param=param,
-                             code="invalid_value") from None
+        raise InvalidRequest(
+            "Invalid 'audio': the value is not valid base64.", param=param, code="invalid_value"
+        ) from None
 
 
 def to_float(data: bytes, fmt: str) -> np.ndarray:
@@ -47,9 +48,12 @@ def to_float(data: bytes, fmt: str) -> np.ndarray:
         try:
             return pcm16_to_float(data)
         except ValueError:
-            raise InvalidRequest("Invalid 'audio': pcm16 audio must be a whole number of "
-                                 "16-bit samples (an even number of bytes).", param="audio",
-                                 code="invalid_value") from None
+            raise InvalidRequest(
+                "Invalid 'audio': pcm16 audio must be a whole number of "
+                "16-bit samples (an even number of bytes).",
+                param="audio",
+                code="invalid_value",
+            ) from None
     return g711_decode(data, fmt)
 
 
@@ -125,7 +129,9 @@ class InputBuffer:
             raise InvalidRequest(
                 f"Error committing input audio buffer: buffer too small. Expected at least "
                 f"{MIN_COMMIT_MS}ms of audio, but buffer only has {self.buffered_ms:.2f}ms "
-                "of audio.", code="input_audio_buffer_commit_empty")
+                "of audio.",
+                code="input_audio_buffer_commit_empty",
+            )
         samples = np.concatenate(self._chunks) if self._chunks else np.zeros(0, np.float32)
         wire = b"".join(self._wire)
         skip = 0
@@ -133,8 +139,9 @@ class InputBuffer:
             skip = max(0, min(from_ms * RATE // 1000 - self.start, samples.size))
         start_ms = (self.start + skip) * 1000 // RATE
         bytes_per_sample = len(wire) / max(samples.size, 1)
-        return Committed(samples[skip:], wire[int(skip * bytes_per_sample) // 2 * 2:],
-                         start_ms, self.total_ms)
+        return Committed(
+            samples[skip:], wire[int(skip * bytes_per_sample) // 2 * 2 :], start_ms, self.total_ms
+        )
 
     def clear(self) -> None:
         self._chunks, self._wire = [], []

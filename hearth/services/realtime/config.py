@@ -27,8 +27,10 @@ GA_FORMATS: dict[str, dict[str, Any]] = {
 }
 _FROM_GA = {"audio/pcm": "pcm16", "audio/pcmu": "g711_ulaw", "audio/pcma": "g711_alaw"}
 
-DEFAULT_INSTRUCTIONS = ("You are a helpful, friendly voice assistant. Answer briefly, in one "
-                        "or two short sentences, as in a spoken conversation.")
+DEFAULT_INSTRUCTIONS = (
+    "You are a helpful, friendly voice assistant. Answer briefly, in one "
+    "or two short sentences, as in a spoken conversation."
+)
 
 SEMANTIC_SILENCE_MS = {"low": 1000, "medium": 600, "auto": 600, "high": 300}
 """``semantic_vad`` is served by Silero VAD: its ``eagerness`` picks how long a silence
@@ -56,15 +58,21 @@ class TurnDetection:
 
     def wire(self) -> dict[str, Any]:
         if self.type == "semantic_vad":
-            return {"type": "semantic_vad", "eagerness": self.eagerness,
-                    "create_response": self.create_response,
-                    "interrupt_response": self.interrupt_response}
-        return {"type": "server_vad", "threshold": self.threshold,
-                "prefix_padding_ms": self.prefix_padding_ms,
-                "silence_duration_ms": self.silence_duration_ms,
-                "idle_timeout_ms": self.idle_timeout_ms,
+            return {
+                "type": "semantic_vad",
+                "eagerness": self.eagerness,
                 "create_response": self.create_response,
-                "interrupt_response": self.interrupt_response}
+                "interrupt_response": self.interrupt_response,
+            }
+        return {
+            "type": "server_vad",
+            "threshold": self.threshold,
+            "prefix_padding_ms": self.prefix_padding_ms,
+            "silence_duration_ms": self.silence_duration_ms,
+            "idle_timeout_ms": self.idle_timeout_ms,
+            "create_response": self.create_response,
+            "interrupt_response": self.interrupt_response,
+        }
 
 
 @dataclass
@@ -89,10 +97,14 @@ class SessionConfig:
     max_output_tokens: int | str = "inf"
 
     def copy(self) -> SessionConfig:
-        return dataclasses.replace(self, tools=list(self.tools),
-                                   output_modalities=list(self.output_modalities),
-                                   turn_detection=dataclasses.replace(self.turn_detection)
-                                   if self.turn_detection else None)
+        return dataclasses.replace(
+            self,
+            tools=list(self.tools),
+            output_modalities=list(self.output_modalities),
+            turn_detection=dataclasses.replace(self.turn_detection)
+            if self.turn_detection
+            else None,
+        )
 
 
 Check = Callable[[str, Any], None]
@@ -104,18 +116,28 @@ def _bad(param: str, message: str) -> InvalidRequest:
     return InvalidRequest(message, param=param, code="invalid_value")
 
 
-def _turn_detection(raw: Mapping[str, Any] | None, current: TurnDetection | None,
-                    param: str) -> TurnDetection | None:
+def _turn_detection(
+    raw: Mapping[str, Any] | None, current: TurnDetection | None, param: str
+) -> TurnDetection | None:
     if raw is None:
         return None
     kind = raw.get("type", current.type if current else "server_vad")
     if kind not in ("server_vad", "semantic_vad"):
-        raise _bad(f"{param}.type", f"Invalid value: '{kind}'. Supported values are: "
-                   "'server_vad' and 'semantic_vad'.")
+        raise _bad(
+            f"{param}.type",
+            f"Invalid value: '{kind}'. Supported values are: 'server_vad' and 'semantic_vad'.",
+        )
     base = dataclasses.replace(current) if current and current.type == kind else TurnDetection()
     base.type = kind
-    for name in ("threshold", "prefix_padding_ms", "silence_duration_ms", "create_response",
-                 "interrupt_response", "idle_timeout_ms", "eagerness"):
+    for name in (
+        "threshold",
+        "prefix_padding_ms",
+        "silence_duration_ms",
+        "create_response",
+        "interrupt_response",
+        "idle_timeout_ms",
+        "eagerness",
+    ):
         if raw.get(name) is not None:
             setattr(base, name, raw[name])
     if not 0.0 <= base.threshold <= 1.0:
@@ -123,9 +145,11 @@ def _turn_detection(raw: Mapping[str, Any] | None, current: TurnDetection | None
     if base.silence_duration_ms < 0 or base.prefix_padding_ms < 0:
         raise _bad(param, "prefix_padding_ms and silence_duration_ms must not be negative.")
     if base.idle_timeout_ms is not None:
-        raise InvalidRequest("idle_timeout_ms is not supported by this server; leave it "
-                             "null.", param=f"{param}.idle_timeout_ms",
-                             code="unsupported_value")
+        raise InvalidRequest(
+            "idle_timeout_ms is not supported by this server; leave it null.",
+            param=f"{param}.idle_timeout_ms",
+            code="unsupported_value",
+        )
     if base.eagerness not in SEMANTIC_SILENCE_MS:
         raise _bad(f"{param}.eagerness", f"Invalid value: '{base.eagerness}'.")
     return base
@@ -133,24 +157,35 @@ def _turn_detection(raw: Mapping[str, Any] | None, current: TurnDetection | None
 
 def _max_tokens(value: Any, param: str) -> int | str:
     if value == "inf" or (isinstance(value, int) and 1 <= value <= 4096):
-        return value  # type: ignore[no-any-return]
-    raise _bad(param, f"Invalid value: {value!r}. Expected an integer between 1 and 4096, "
-               "or 'inf'.")
+        return value
+    raise _bad(
+        param, f"Invalid value: {value!r}. Expected an integer between 1 and 4096, or 'inf'."
+    )
 
 
 def _tools(tools: list[dict[str, Any]], param: str) -> list[dict[str, Any]]:
     out = []
     for i, tool in enumerate(tools):
         if tool.get("type", "function") != "function":
-            raise _bad(f"{param}[{i}].type", f"Tool type '{tool.get('type')}' is not "
-                       "supported by this server; only 'function' tools are.")
+            raise _bad(
+                f"{param}[{i}].type",
+                f"Tool type '{tool.get('type')}' is not "
+                "supported by this server; only 'function' tools are.",
+            )
         if not tool.get("name"):
-            raise InvalidRequest("Missing required parameter: 'name'.",
-                                 param=f"{param}[{i}].name", code="missing_required_parameter")
-        out.append({"type": "function", "name": tool["name"],
-                    "description": tool.get("description") or "",
-                    "parameters": tool.get("parameters") or {"type": "object",
-                                                             "properties": {}}})
+            raise InvalidRequest(
+                "Missing required parameter: 'name'.",
+                param=f"{param}[{i}].name",
+                code="missing_required_parameter",
+            )
+        out.append(
+            {
+                "type": "function",
+                "name": tool["name"],
+                "description": tool.get("description") or "",
+                "parameters": tool.get("parameters") or {"type": "object", "properties": {}},
+            }
+        )
     return out
 
 
@@ -158,20 +193,25 @@ def _tool_choice(value: Any, tools: list[dict[str, Any]], param: str) -> str | d
     if isinstance(value, dict):
         name = value.get("name")
         if name not in {t["name"] for t in tools}:
-            raise _bad(f"{param}.name", f"tool_choice names function '{name}', which is not "
-                       "in tools.")
+            raise _bad(
+                f"{param}.name", f"tool_choice names function '{name}', which is not in tools."
+            )
         return {"type": "function", "name": name}
     if value not in ("auto", "none", "required"):
-        raise _bad(param, f"Invalid value: '{value}'. Supported values are: 'auto', 'none' "
-                   "and 'required'.")
-    return value  # type: ignore[no-any-return]
+        raise _bad(
+            param, f"Invalid value: '{value}'. Supported values are: 'auto', 'none' and 'required'."
+        )
+    return value
 
 
 def _ga_format(raw: Mapping[str, Any] | None, param: str) -> AudioFormat:
     kind = (raw or {}).get("type", "audio/pcm")
     if kind not in _FROM_GA:
-        raise _bad(f"{param}.type", f"Invalid value: '{kind}'. Supported values are: "
-                   "'audio/pcm', 'audio/pcmu' and 'audio/pcma'.")
+        raise _bad(
+            f"{param}.type",
+            f"Invalid value: '{kind}'. Supported values are: "
+            "'audio/pcm', 'audio/pcmu' and 'audio/pcma'.",
+        )
     if kind == "audio/pcm" and (raw or {}).get("rate", 24000) != 24000:
         raise _bad(f"{param}.rate", "Only 24000 Hz PCM is supported.")
     return _FROM_GA[kind]
@@ -179,21 +219,28 @@ def _ga_format(raw: Mapping[str, Any] | None, param: str) -> AudioFormat:
 
 def _beta_format(value: Any, param: str) -> AudioFormat:
     if value not in GA_FORMATS:
-        raise _bad(param, f"Invalid value: '{value}'. Supported values are: 'pcm16', "
-                   "'g711_ulaw' and 'g711_alaw'.")
+        raise _bad(
+            param,
+            f"Invalid value: '{value}'. Supported values are: 'pcm16', "
+            "'g711_ulaw' and 'g711_alaw'.",
+        )
     return str(value)
 
 
 def _modalities(value: list[str], param: str, beta: bool) -> list[str]:
     kinds = set(value)
     if not kinds or not kinds <= {"text", "audio"} or (not beta and len(kinds) > 1):
-        raise _bad(param, "Supported values are ['audio'] and ['text']"
-                   + (", or ['text', 'audio']." if beta else "."))
+        raise _bad(
+            param,
+            "Supported values are ['audio'] and ['text']"
+            + (", or ['text', 'audio']." if beta else "."),
+        )
     return ["audio"] if "audio" in kinds else ["text"]
 
 
-def apply_ga(config: SessionConfig, session: Mapping[str, Any], check: Check,
-             param: str = "session") -> SessionConfig:
+def apply_ga(
+    config: SessionConfig, session: Mapping[str, Any], check: Check, param: str = "session"
+) -> SessionConfig:
     """A copy of ``config`` with a GA ``session`` object (``session.update``, client
     secrets) applied; raises ``InvalidRequest`` naming the bad field."""
     new = config.copy()
@@ -202,8 +249,9 @@ def apply_ga(config: SessionConfig, session: Mapping[str, Any], check: Check,
     if "instructions" in session and session["instructions"] is not None:
         new.instructions = session["instructions"]
     if session.get("output_modalities") is not None:
-        new.output_modalities = _modalities(session["output_modalities"],
-                                            f"{param}.output_modalities", beta=False)
+        new.output_modalities = _modalities(
+            session["output_modalities"], f"{param}.output_modalities", beta=False
+        )
     audio = session.get("audio") or {}
     inp, out = audio.get("input") or {}, audio.get("output") or {}
     if "format" in inp:
@@ -215,57 +263,61 @@ def apply_ga(config: SessionConfig, session: Mapping[str, Any], check: Check,
     if out.get("speed") is not None:
         new.speed = _speed(out["speed"], f"{param}.audio.output.speed")
     if "transcription" in inp:
-        new.transcription = _transcription(inp["transcription"], check,
-                                           f"{param}.audio.input.transcription")
+        new.transcription = _transcription(
+            inp["transcription"], check, f"{param}.audio.input.transcription"
+        )
     if "noise_reduction" in inp:
         new.noise_reduction = inp["noise_reduction"]
     if "turn_detection" in inp:
-        new.turn_detection = _turn_detection(inp["turn_detection"], new.turn_detection,
-                                             f"{param}.audio.input.turn_detection")
+        new.turn_detection = _turn_detection(
+            inp["turn_detection"], new.turn_detection, f"{param}.audio.input.turn_detection"
+        )
     _common(new, session, param, "max_output_tokens")
     return new
 
 
-def apply_beta(config: SessionConfig, session: Mapping[str, Any], check: Check,
-               param: str = "session") -> SessionConfig:
+def apply_beta(
+    config: SessionConfig, session: Mapping[str, Any], check: Check, param: str = "session"
+) -> SessionConfig:
     """As ``apply_ga`` for a beta (flat) session object."""
     new = config.copy()
     if session.get("instructions") is not None:
         new.instructions = session["instructions"]
     if session.get("modalities") is not None:
-        new.output_modalities = _modalities(session["modalities"], f"{param}.modalities",
-                                            beta=True)
+        new.output_modalities = _modalities(session["modalities"], f"{param}.modalities", beta=True)
     if session.get("input_audio_format") is not None:
-        new.input_format = _beta_format(session["input_audio_format"],
-                                        f"{param}.input_audio_format")
+        new.input_format = _beta_format(
+            session["input_audio_format"], f"{param}.input_audio_format"
+        )
     if session.get("output_audio_format") is not None:
-        new.output_format = _beta_format(session["output_audio_format"],
-                                         f"{param}.output_audio_format")
+        new.output_format = _beta_format(
+            session["output_audio_format"], f"{param}.output_audio_format"
+        )
     if session.get("voice") is not None:
         new.voice = _voice(session["voice"], check, f"{param}.voice")
     if session.get("speed") is not None:
         new.speed = _speed(session["speed"], f"{param}.speed")
     if "input_audio_transcription" in session:
-        new.transcription = _transcription(session["input_audio_transcription"], check,
-                                           f"{param}.input_audio_transcription")
+        new.transcription = _transcription(
+            session["input_audio_transcription"], check, f"{param}.input_audio_transcription"
+        )
     if "input_audio_noise_reduction" in session:
         new.noise_reduction = session["input_audio_noise_reduction"]
     if "turn_detection" in session:
-        new.turn_detection = _turn_detection(session["turn_detection"], new.turn_detection,
-                                             f"{param}.turn_detection")
+        new.turn_detection = _turn_detection(
+            session["turn_detection"], new.turn_detection, f"{param}.turn_detection"
+        )
     if session.get("temperature") is not None:
         new.temperature = _temperature(session["temperature"], f"{param}.temperature")
     _common(new, session, param, "max_response_output_tokens")
     return new
 
 
-def _common(new: SessionConfig, session: Mapping[str, Any], param: str,
-            max_key: str) -> None:
+def _common(new: SessionConfig, session: Mapping[str, Any], param: str, max_key: str) -> None:
     if session.get("tools") is not None:
         new.tools = _tools(session["tools"], f"{param}.tools")
     if session.get("tool_choice") is not None:
-        new.tool_choice = _tool_choice(session["tool_choice"], new.tools,
-                                       f"{param}.tool_choice")
+        new.tool_choice = _tool_choice(session["tool_choice"], new.tools, f"{param}.tool_choice")
     if session.get(max_key) is not None:
         new.max_output_tokens = _max_tokens(session[max_key], f"{param}.{max_key}")
 
@@ -291,8 +343,9 @@ def _temperature(value: Any, param: str) -> float:
     return float(value)
 
 
-def _transcription(raw: Mapping[str, Any] | None, check: Check,
-                   param: str) -> dict[str, Any] | None:
+def _transcription(
+    raw: Mapping[str, Any] | None, check: Check, param: str
+) -> dict[str, Any] | None:
     if raw is None:
         return None
     model = raw.get("model") or "whisper-1"
@@ -306,20 +359,32 @@ def _transcription(raw: Mapping[str, Any] | None, check: Check,
 def render_ga(config: SessionConfig) -> dict[str, Any]:
     """The GA ``session`` object (``session.created`` / ``session.updated``)."""
     return {
-        "type": "realtime", "object": "realtime.session", "id": config.id,
-        "model": config.model, "output_modalities": list(config.output_modalities),
+        "type": "realtime",
+        "object": "realtime.session",
+        "id": config.id,
+        "model": config.model,
+        "output_modalities": list(config.output_modalities),
         "instructions": config.instructions,
         "audio": {
-            "input": {"format": GA_FORMATS[config.input_format],
-                      "transcription": config.transcription,
-                      "noise_reduction": config.noise_reduction,
-                      "turn_detection": config.turn_detection.wire()
-                      if config.turn_detection else None},
-            "output": {"format": GA_FORMATS[config.output_format], "voice": config.voice,
-                       "speed": config.speed}},
-        "tools": config.tools, "tool_choice": config.tool_choice,
-        "max_output_tokens": config.max_output_tokens, "tracing": None,
-        "truncation": "auto", "prompt": None, "include": None,
+            "input": {
+                "format": GA_FORMATS[config.input_format],
+                "transcription": config.transcription,
+                "noise_reduction": config.noise_reduction,
+                "turn_detection": config.turn_detection.wire() if config.turn_detection else None,
+            },
+            "output": {
+                "format": GA_FORMATS[config.output_format],
+                "voice": config.voice,
+                "speed": config.speed,
+            },
+        },
+        "tools": config.tools,
+        "tool_choice": config.tool_choice,
+        "max_output_tokens": config.max_output_tokens,
+        "tracing": None,
+        "truncation": "auto",
+        "prompt": None,
+        "include": None,
         "expires_at": config.expires_at,
     }
 
@@ -330,18 +395,24 @@ def render_beta(config: SessionConfig) -> dict[str, Any]:
     if turn is not None:
         turn.pop("idle_timeout_ms", None)
     return {
-        "id": config.id, "object": "realtime.session", "model": config.model,
+        "id": config.id,
+        "object": "realtime.session",
+        "model": config.model,
         "expires_at": config.expires_at,
         "modalities": ["text", "audio"] if "audio" in config.output_modalities else ["text"],
-        "instructions": config.instructions, "voice": config.voice, "speed": config.speed,
+        "instructions": config.instructions,
+        "voice": config.voice,
+        "speed": config.speed,
         "input_audio_format": config.input_format,
         "output_audio_format": config.output_format,
         "input_audio_transcription": config.transcription,
         "input_audio_noise_reduction": config.noise_reduction,
-        "turn_detection": turn, "tools": config.tools,
-        "tool_choice": config.tool_choice if isinstance(config.tool_choice, str)
-        else "required", "temperature": config.temperature,
-        "max_response_output_tokens": config.max_output_tokens, "tracing": None,
+        "turn_detection": turn,
+        "tools": config.tools,
+        "tool_choice": config.tool_choice if isinstance(config.tool_choice, str) else "required",
+        "temperature": config.temperature,
+        "max_response_output_tokens": config.max_output_tokens,
+        "tracing": None,
     }
 
 

@@ -50,11 +50,13 @@ class EventRouter:
 
     def register(self, kind: str) -> Callable[[Handler], Handler]:
         """Decorator: the handler of client events of type ``kind`` (one per type)."""
+
         def add(handler: Handler) -> Handler:
             if kind in self._handlers:
                 raise ValueError(f"{kind} already has a handler")
             self._handlers[kind] = handler
             return handler
+
         return add
 
     def include(self, other: EventRouter) -> None:
@@ -71,9 +73,13 @@ class EventRouter:
         """The handler of ``kind``; ``InvalidRequest`` (``param`` ``type``) if none."""
         handler = self._handlers.get(kind) if isinstance(kind, str) else None
         if handler is None:
-            raise InvalidRequest(f"Invalid value: '{kind}'. Supported values are: "
-                                 + ", ".join(f"'{k}'" for k in self._handlers) + ".",
-                                 param="type", code="invalid_value")
+            raise InvalidRequest(
+                f"Invalid value: '{kind}'. Supported values are: "
+                + ", ".join(f"'{k}'" for k in self._handlers)
+                + ".",
+                param="type",
+                code="invalid_value",
+            )
         return handler
 
 
@@ -85,11 +91,13 @@ def new_event_id() -> str:
 def realtime_error(exc: HearthError, event_id: str | None = None) -> RealtimeError:
     """``exc`` as the Realtime error object: ``{type, code, message, param, event_id}``
     (``event_id``: the client event it answers, if any)."""
-    return RealtimeError(type=exc.error_type, code=exc.code, message=exc.message,
-                         param=exc.param, event_id=event_id)
+    return RealtimeError(
+        type=exc.error_type, code=exc.code, message=exc.message, param=exc.param, event_id=event_id
+    )
 
 
 def error_event(exc: HearthError, event_id: str | None = None) -> RealtimeErrorEvent:
     """The ``error`` server event for ``exc`` (the same in both vocabularies)."""
-    return RealtimeErrorEvent(type="error", event_id=new_event_id(),
-                              error=realtime_error(exc, event_id))
+    return RealtimeErrorEvent(
+        type="error", event_id=new_event_id(), error=realtime_error(exc, event_id)
+    )

@@ -66,8 +66,10 @@ class Item:
 
     def text(self) -> str:
         """What the model reads for this message (text, or the audio's transcript)."""
-        return "".join((p.text if p.type in ("input_text", "output_text") else
-                        p.transcript) or "" for p in self.content)
+        return "".join(
+            (p.text if p.type in ("input_text", "output_text") else p.transcript) or ""
+            for p in self.content
+        )
 
     def truncate(self, audio_end_ms: int) -> None:
         """Keep ``audio_end_ms`` of the assistant's audio and the sentences heard in full
@@ -101,8 +103,12 @@ def _part_wire(part: Part, beta: bool, with_audio: bool) -> dict[str, Any]:
 def item_wire(item: Item, beta: bool, with_audio: bool = False) -> dict[str, Any]:
     """The item as a server event carries it (``with_audio``: user audio included, as
     ``conversation.item.retrieved`` sends it)."""
-    out: dict[str, Any] = {"id": item.id, "object": "realtime.item", "type": item.type,
-                           "status": item.status}
+    out: dict[str, Any] = {
+        "id": item.id,
+        "object": "realtime.item",
+        "type": item.type,
+        "status": item.status,
+    }
     if item.type == "message":
         out["role"] = item.role
         out["content"] = [_part_wire(p, beta, with_audio) for p in item.content]
@@ -129,9 +135,11 @@ def item_from_wire(raw: dict[str, Any], beta: bool, param: str = "item") -> Item
     if kind == "message":
         role = raw.get("role")
         if role not in _PART_TYPES:
-            raise InvalidRequest(f"Invalid value: '{role}'. Supported values are: 'user', "
-                                 "'assistant' and 'system'.", param=f"{param}.role",
-                                 code="invalid_value")
+            raise InvalidRequest(
+                f"Invalid value: '{role}'. Supported values are: 'user', 'assistant' and 'system'.",
+                param=f"{param}.role",
+                code="invalid_value",
+            )
         item.role = role
         for i, part in enumerate(raw.get("content") or []):
             ptype = part.get("type")
@@ -140,26 +148,42 @@ def item_from_wire(raw: dict[str, Any], beta: bool, param: str = "item") -> Item
             if ptype not in _PART_TYPES[role]:
                 raise InvalidRequest(
                     f"Invalid content type '{part.get('type')}' for a {role} message.",
-                    param=f"{param}.content[{i}].type", code="invalid_value")
-            item.content.append(Part(ptype, text=part.get("text"),
-                                     transcript=part.get("transcript"),
-                                     audio_b64=part.get("audio"),
-                                     image_url=part.get("image_url")))
+                    param=f"{param}.content[{i}].type",
+                    code="invalid_value",
+                )
+            item.content.append(
+                Part(
+                    ptype,
+                    text=part.get("text"),
+                    transcript=part.get("transcript"),
+                    audio_b64=part.get("audio"),
+                    image_url=part.get("image_url"),
+                )
+            )
     elif kind == "function_call":
         if not raw.get("name") or not raw.get("call_id"):
-            raise InvalidRequest("A function_call item needs 'call_id' and 'name'.",
-                                 param=param, code="missing_required_parameter")
+            raise InvalidRequest(
+                "A function_call item needs 'call_id' and 'name'.",
+                param=param,
+                code="missing_required_parameter",
+            )
         item.call_id, item.name = raw["call_id"], raw["name"]
         item.arguments = raw.get("arguments") or ""
     elif kind == "function_call_output":
         if not raw.get("call_id") or raw.get("output") is None:
-            raise InvalidRequest("A function_call_output item needs 'call_id' and 'output'.",
-                                 param=param, code="missing_required_parameter")
+            raise InvalidRequest(
+                "A function_call_output item needs 'call_id' and 'output'.",
+                param=param,
+                code="missing_required_parameter",
+            )
         item.call_id, item.output = raw["call_id"], raw["output"]
     else:
-        raise InvalidRequest(f"Invalid value: '{kind}'. Supported values are: 'message', "
-                             "'function_call' and 'function_call_output'.",
-                             param=f"{param}.type", code="invalid_value")
+        raise InvalidRequest(
+            f"Invalid value: '{kind}'. Supported values are: 'message', "
+            "'function_call' and 'function_call_output'.",
+            param=f"{param}.type",
+            code="invalid_value",
+        )
     return item
 
 
@@ -180,8 +204,9 @@ class Conversation:
         returns the id before it. Raises ``InvalidRequest`` for a duplicate id or an
         unknown ``previous_item_id``."""
         if self.get(item.id) is not None:
-            raise InvalidRequest(f"Item with id '{item.id}' already exists.",
-                                 param="item.id", code="invalid_value")
+            raise InvalidRequest(
+                f"Item with id '{item.id}' already exists.", param="item.id", code="invalid_value"
+            )
         if previous_item_id is None:
             before = self.last_id()
             self.items.append(item)
@@ -193,8 +218,11 @@ class Conversation:
             if existing.id == previous_item_id:
                 self.items.insert(index + 1, item)
                 return previous_item_id
-        raise InvalidRequest(f"Item with id '{previous_item_id}' not found.",
-                             param="previous_item_id", code="item_not_found")
+        raise InvalidRequest(
+            f"Item with id '{previous_item_id}' not found.",
+            param="previous_item_id",
+            code="item_not_found",
+        )
 
     def delete(self, item_id: str) -> bool:
         item = self.get(item_id)
@@ -209,17 +237,20 @@ def chat_messages(instructions: str, items: list[Item]) -> list[dict[str, Any]]:
     messages: list[dict[str, Any]] = [{"role": "system", "content": instructions}]
     for item in items:
         if item.type == "function_call":
-            call = {"id": item.call_id, "type": "function",
-                    "function": {"name": item.name, "arguments": item.arguments or "{}"}}
+            call = {
+                "id": item.call_id,
+                "type": "function",
+                "function": {"name": item.name, "arguments": item.arguments or "{}"},
+            }
             last = messages[-1]
             if last["role"] == "assistant" and last.get("tool_calls"):
                 last["tool_calls"].append(call)
             else:
                 messages.append({"role": "assistant", "content": None, "tool_calls": [call]})
         elif item.type == "function_call_output":
-            messages.append({"role": "tool", "tool_call_id": item.call_id,
-                             "content": item.output or ""})
+            messages.append(
+                {"role": "tool", "tool_call_id": item.call_id, "content": item.output or ""}
+            )
         elif item.status != "incomplete" or item.text():
             messages.append({"role": item.role, "content": item.text()})
     return messages
-

@@ -76,20 +76,29 @@ class ResponseState:
     def wire(self, beta: bool) -> dict[str, Any]:
         o = self.options
         out: dict[str, Any] = {
-            "id": self.id, "object": "realtime.response", "status": self.status,
+            "id": self.id,
+            "object": "realtime.response",
+            "status": self.status,
             "status_details": self.status_details,
             "output": [item_wire(i, beta) for i in self.output],
-            "conversation_id": self.conversation_id, "metadata": o.metadata,
-            "usage": self.usage}
+            "conversation_id": self.conversation_id,
+            "metadata": o.metadata,
+            "usage": self.usage,
+        }
         if beta:
-            out.update(modalities=["text", "audio"] if "audio" in o.output_modalities
-                       else ["text"], voice=o.voice, output_audio_format=o.output_format,
-                       temperature=o.temperature, max_output_tokens=o.max_output_tokens)
+            out.update(
+                modalities=["text", "audio"] if "audio" in o.output_modalities else ["text"],
+                voice=o.voice,
+                output_audio_format=o.output_format,
+                temperature=o.temperature,
+                max_output_tokens=o.max_output_tokens,
+            )
         else:
-            out.update(output_modalities=o.output_modalities,
-                       max_output_tokens=o.max_output_tokens,
-                       audio={"output": {"format": GA_FORMATS[o.output_format],
-                                         "voice": o.voice}})
+            out.update(
+                output_modalities=o.output_modalities,
+                max_output_tokens=o.max_output_tokens,
+                audio={"output": {"format": GA_FORMATS[o.output_format], "voice": o.voice}},
+            )
         return out
 
 
@@ -112,9 +121,13 @@ class ResponseRun:
         self.ctx = ctx
         self.state = ResponseState(options, conversation_id)
         self.cancel_reason: str | None = None
-        self._out = ResponseOutput(self.state.id, self.state.output, ctx.emit,
-                                   ctx.conversation if self.in_conversation else None,
-                                   options.output_format)
+        self._out = ResponseOutput(
+            self.state.id,
+            self.state.output,
+            ctx.emit,
+            ctx.conversation if self.in_conversation else None,
+            options.output_format,
+        )
         self._chat_usage: CompletionUsage | None = None
         self.task: asyncio.Task[None] | None = None
 
@@ -151,8 +164,7 @@ class ResponseRun:
         else:
             if finish == "length":
                 self.state.status = "incomplete"
-                self.state.status_details = {"type": "incomplete",
-                                             "reason": "max_output_tokens"}
+                self.state.status_details = {"type": "incomplete", "reason": "max_output_tokens"}
             else:
                 self.state.status = "completed"
         # an output item ends completed unless its response did not
@@ -165,28 +177,42 @@ class ResponseRun:
 
     def _fail(self, exc: HearthError) -> None:
         self.state.status = "failed"
-        self.state.status_details = {"type": "failed", "error": realtime_error(exc).model_dump(
-            include={"type", "code", "message"})}
+        self.state.status_details = {
+            "type": "failed",
+            "error": realtime_error(exc).model_dump(include={"type", "code", "message"}),
+        }
         self.ctx.emit(error_event(exc))
 
     def _params(self, items: list[Item], strict: bool = True) -> ChatCompletionParams:
         o = self.state.options
         body: dict[str, Any] = {
-            "model": self.ctx.chat_model, "stream": True,
+            "model": self.ctx.chat_model,
+            "stream": True,
             "stream_options": {"include_usage": True},
             "messages": chat_messages(o.instructions, items),
-            "temperature": o.temperature}
+            "temperature": o.temperature,
+        }
         if o.max_output_tokens != "inf":
             body["max_completion_tokens"] = o.max_output_tokens
         if o.tools and o.tool_choice != "none":
-            body["tools"] = [{"type": "function", "function": {
-                "name": t["name"], "description": t.get("description") or "",
-                "parameters": t.get("parameters") or {"type": "object", "properties": {}},
-                "strict": strict}}
-                for t in o.tools]
+            body["tools"] = [
+                {
+                    "type": "function",
+                    "function": {
+                        "name": t["name"],
+                        "description": t.get("description") or "",
+                        "parameters": t.get("parameters") or {"type": "object", "properties": {}},
+                        "strict": strict,
+                    },
+                }
+                for t in o.tools
+            ]
             choice = o.tool_choice
-            body["tool_choice"] = ({"type": "function", "function": {"name": choice["name"]}}
-                                   if isinstance(choice, dict) else choice)
+            body["tool_choice"] = (
+                {"type": "function", "function": {"name": choice["name"]}}
+                if isinstance(choice, dict)
+                else choice
+            )
         return ChatCompletionParams.model_validate(body)
 
     async def _stream(self, items: list[Item]) -> AsyncIterator[ChatCompletionChunk]:
@@ -213,8 +239,9 @@ class ResponseRun:
         speaker = None
         try:
             if "audio" in o.output_modalities:
-                speaker = Speaker(self.ctx.audio, o.voice, o.speed, o.output_format,
-                                  self._out.audio)
+                speaker = Speaker(
+                    self.ctx.audio, o.voice, o.speed, o.output_format, self._out.audio
+                )
             finish = await self._consume(chunks, speaker)
             if speaker is not None:
                 await speaker.finish()
@@ -226,8 +253,9 @@ class ResponseRun:
             if close is not None:  # stops generation if we stopped reading early
                 await close()
 
-    async def _consume(self, chunks: AsyncIterator[ChatCompletionChunk],
-                       speaker: Speaker | None) -> str | None:
+    async def _consume(
+        self, chunks: AsyncIterator[ChatCompletionChunk], speaker: Speaker | None
+    ) -> str | None:
         finish = None
         async for chunk in chunks:
             if chunk.usage is not None:
@@ -261,9 +289,16 @@ class ResponseRun:
         audio_tokens = math.ceil(audio_ms / AUDIO_TOKEN_MS)
         output = usage.completion_tokens + audio_tokens
         self.state.usage = {
-            "total_tokens": usage.prompt_tokens + output, "input_tokens": usage.prompt_tokens,
+            "total_tokens": usage.prompt_tokens + output,
+            "input_tokens": usage.prompt_tokens,
             "output_tokens": output,
-            "input_token_details": {"text_tokens": usage.prompt_tokens, "audio_tokens": 0,
-                                    "cached_tokens": cached},
-            "output_token_details": {"text_tokens": usage.completion_tokens,
-                                     "audio_tokens": audio_tokens}}
+            "input_token_details": {
+                "text_tokens": usage.prompt_tokens,
+                "audio_tokens": 0,
+                "cached_tokens": cached,
+            },
+            "output_token_details": {
+                "text_tokens": usage.completion_tokens,
+                "audio_tokens": audio_tokens,
+            },
+        }

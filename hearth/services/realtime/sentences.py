@@ -41,8 +41,11 @@ class SentenceSplitter:
             return match.end()
         limit = self._first_clause_chars if self._first else self._max_chars
         if len(self._buffer) >= limit:
-            clauses = [m.end() for m in _CLAUSE_END.finditer(self._buffer) if m.end() >= limit
-                       or not self._first]
+            clauses = [
+                m.end()
+                for m in _CLAUSE_END.finditer(self._buffer)
+                if m.end() >= limit or not self._first
+            ]
             if clauses:
                 return clauses[0] if self._first else clauses[-1]
         return None

@@ -75,9 +75,15 @@ class Realtime:
     """Realtime sessions over the server's models (``settings``: its ``realtime``
     section; ``speech``: the audio workers' and buffer limits)."""
 
-    def __init__(self, settings: RealtimeSettings, speech: AudioSettings,
-                 models: ModelRegistry, chat: ChatCompletions, audio: AudioRegistry,
-                 secrets: ClientSecretStore) -> None:
+    def __init__(
+        self,
+        settings: RealtimeSettings,
+        speech: AudioSettings,
+        models: ModelRegistry,
+        chat: ChatCompletions,
+        audio: AudioRegistry,
+        secrets: ClientSecretStore,
+    ) -> None:
         self._settings = settings
         self._speech = speech
         self._models = models
@@ -101,17 +107,21 @@ class Realtime:
             return model
         if served and ("realtime" in model or model.startswith("gpt-audio")):
             return self._settings.model or served[0]
-        raise ModelNotFound(f"The model `{model}` does not exist or you do not have access "
-                            "to it.", param="model")
+        raise ModelNotFound(
+            f"The model `{model}` does not exist or you do not have access to it.", param="model"
+        )
 
     def _check(self, kind: str, value: Any) -> None:
         """Raise ``InvalidRequest`` / ``ModelNotFound`` for a voice or transcription model
         this server lacks."""
         if kind == "voice":
             if not self._audio.voices:
-                raise InvalidRequest("Audio output needs a text-to-speech voice and none is "
-                                     "installed (pip install 'hearth[tts]'); use "
-                                     "output_modalities ['text'].", code="unsupported_value")
+                raise InvalidRequest(
+                    "Audio output needs a text-to-speech voice and none is "
+                    "installed (pip install 'hearth[tts]'); use "
+                    "output_modalities ['text'].",
+                    code="unsupported_value",
+                )
             self._audio.tts_voice("tts-1", str(value))
         elif kind == "transcription_model":
             self._audio.stt_model(str(value))
@@ -145,12 +155,18 @@ class Realtime:
     def _rate_limits(self) -> list[dict[str, Any]]:
         """``rate_limits.updated``: this server's audio job capacity (requests)."""
         capacity = self._speech.workers + self._speech.max_waiting
-        return [{"name": "requests", "limit": capacity,
-                 "remaining": max(0, capacity - self._audio.workers.in_flight),
-                 "reset_seconds": 0.0}]
+        return [
+            {
+                "name": "requests",
+                "limit": capacity,
+                "remaining": max(0, capacity - self._audio.workers.in_flight),
+                "reset_seconds": 0.0,
+            }
+        ]
 
-    def _config(self, model: str, preset: dict[str, Any] | None,
-                expires_at: int | None = None) -> SessionConfig:
+    def _config(
+        self, model: str, preset: dict[str, Any] | None, expires_at: int | None = None
+    ) -> SessionConfig:
         self._chat_model(model)
         config = new_config(model, self._settings.session_seconds)
         if expires_at is not None:
@@ -172,8 +188,9 @@ class Realtime:
             return None
         return await asyncio.to_thread(self._secrets.verify, key)
 
-    async def open(self, caller: Principal, model: str | None, beta: bool,
-                   secret: ClientSecret | None = None) -> RealtimeSession:
+    async def open(
+        self, caller: Principal, model: str | None, beta: bool, secret: ClientSecret | None = None
+    ) -> RealtimeSession:
         """A new session for a WebSocket, in the beta vocabulary or GA (``model`` from
         the URL, else the client secret's, else ``gpt-realtime``; ``secret``: the client
         secret it was opened with, whose session settings apply). Raises
@@ -187,13 +204,23 @@ class Realtime:
             return Context(self._chat, chat_model, caller, self._audio, conversation, emit)
 
         self._warm(config)
-        deps = SessionDeps(context, self._check, self._vad_model, self._settings.stt_model,
-                           self._rate_limits, int(self._speech.max_audio_seconds * 1000))
+        deps = SessionDeps(
+            context,
+            self._check,
+            self._vad_model,
+            self._settings.stt_model,
+            self._rate_limits,
+            int(self._speech.max_audio_seconds * 1000),
+        )
         return RealtimeSession(deps, config, Vocabulary(beta))
 
-    async def serve(self, caller: Principal, session: RealtimeSession,
-                    receive: Callable[[], Awaitable[str]],
-                    send: Callable[[str], Awaitable[None]]) -> None:
+    async def serve(
+        self,
+        caller: Principal,
+        session: RealtimeSession,
+        receive: Callable[[], Awaitable[str]],
+        send: Callable[[str], Awaitable[None]],
+    ) -> None:
         """Run ``session`` over a connection's text frames until ``receive`` raises (the
         client left) or the session expires (its last event: ``error``,
         ``session_expired``)."""
@@ -205,8 +232,9 @@ class Realtime:
 
     # ---- client secrets ------------------------------------------------------------------
 
-    async def create_client_secret(self, caller: Principal,
-                                   params: ClientSecretParams) -> ClientSecretCreateResponse:
+    async def create_client_secret(
+        self, caller: Principal, params: ClientSecretParams
+    ) -> ClientSecretCreateResponse:
         """``client.realtime.client_secrets.create``: ``{"value": "ek_...", "expires_at",
         "session"}``. ``session.type`` defaults to ``realtime``. Raises
         ``InvalidRequest`` for a bad session (``param`` names the field) and
@@ -220,10 +248,12 @@ class Realtime:
         config = self._config(model, preset, expires_at)
         value = await asyncio.to_thread(self._secrets.create, caller, preset, expires_at)
         return ClientSecretCreateResponse.model_validate(
-            {"value": value, "expires_at": expires_at, "session": render_ga(config)})
+            {"value": value, "expires_at": expires_at, "session": render_ga(config)}
+        )
 
-    async def create_beta_session(self, caller: Principal,
-                                  params: BetaSessionParams) -> SessionCreateResponse:
+    async def create_beta_session(
+        self, caller: Principal, params: BetaSessionParams
+    ) -> SessionCreateResponse:
         """``client.beta.realtime.sessions.create``: the beta session object with
         ``client_secret: {value, expires_at}``. Raises as ``create_client_secret``."""
         raw = params.model_dump(exclude={"client_secret", "model"}, exclude_unset=True)
@@ -235,5 +265,5 @@ class Realtime:
         config = self._config(model, preset, expires_at)
         value = await asyncio.to_thread(self._secrets.create, caller, preset, expires_at)
         return SessionCreateResponse.model_validate(
-            {**render_beta(config), "client_secret": {"value": value,
-                                                      "expires_at": expires_at}})
+            {**render_beta(config), "client_secret": {"value": value, "expires_at": expires_at}}
+        )

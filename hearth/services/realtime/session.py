@@ -80,10 +80,12 @@ class RealtimeSession:
         """Queue a server event (sent in order by ``run``'s writer)."""
         self._out.put_nowait(event)
 
-    async def run(self, receive: Callable[[], Awaitable[str]],
-                  send: Callable[[str], Awaitable[None]]) -> None:
+    async def run(
+        self, receive: Callable[[], Awaitable[str]], send: Callable[[str], Awaitable[None]]
+    ) -> None:
         """Serve until ``receive`` raises (the client is gone) or, after an ``error``
         event with code ``session_expired``, at ``config.expires_at``."""
+
         async def writer() -> None:
             while (event := await self._out.get()) is not None:
                 wire = self.vocab.render(event)
@@ -92,9 +94,12 @@ class RealtimeSession:
 
         writing = asyncio.create_task(writer())
         self.emit({"type": "session.created", "session": self.config})
-        self.emit({"type": "conversation.created",
-                   "conversation": {"id": self.conversation_id,
-                                    "object": "realtime.conversation"}})
+        self.emit(
+            {
+                "type": "conversation.created",
+                "conversation": {"id": self.conversation_id, "object": "realtime.conversation"},
+            }
+        )
         lifetime = asyncio.timeout(self.config.expires_at - time.time())
         try:
             async with lifetime:
@@ -105,8 +110,11 @@ class RealtimeSession:
         except TimeoutError:
             if not lifetime.expired():
                 raise
-            self.emit(error_event(InvalidRequest("Your session hit the maximum duration.",
-                                                 code="session_expired")))
+            self.emit(
+                error_event(
+                    InvalidRequest("Your session hit the maximum duration.", code="session_expired")
+                )
+            )
         finally:
             self.close()
             self._out.put_nowait(None)

@@ -22,8 +22,9 @@ class Speaker:
     """Sentences of one response, synthesized in order on audio workers; raises
     ``InvalidRequest`` at construction for a voice this server lacks."""
 
-    def __init__(self, audio: AudioRegistry, voice: str, speed: float, output_format: str,
-                 send: Send) -> None:
+    def __init__(
+        self, audio: AudioRegistry, voice: str, speed: float, output_format: str, send: Send
+    ) -> None:
         self._workers = audio.workers
         self._slot = audio.tts_voice("tts-1", voice)
         self._speed, self._fmt = speed, output_format

@@ -63,11 +63,17 @@ def _without_references(event: dict[str, Any]) -> dict[str, Any]:
     """``response.create`` minus ``item_reference`` inputs: the SDK's request params
     allow them but its event model does not (they are checked when resolved)."""
     response = event.get("response")
-    if event["type"] != "response.create" or not isinstance(response, dict) or \
-            not isinstance(response.get("input"), list):
+    if (
+        event["type"] != "response.create"
+        or not isinstance(response, dict)
+        or not isinstance(response.get("input"), list)
+    ):
         return event
-    kept = [i for i in response["input"]
-            if not (isinstance(i, dict) and i.get("type") == "item_reference")]
+    kept = [
+        i
+        for i in response["input"]
+        if not (isinstance(i, dict) and i.get("type") == "item_reference")
+    ]
     return {**event, "response": {**response, "input": kept}}
 
 
@@ -107,8 +113,11 @@ class Vocabulary:
             model = self._session.validate_python(session, strict=True)
         except ValidationError as exc:
             raise invalid_request(exc, param) from None
-        return self._session.dump_python(model, mode="json",  # type: ignore[no-any-return]
-                                         exclude_unset=True)
+        return self._session.dump_python(
+            model,
+            mode="json",
+            exclude_unset=True,
+        )
 
     def render(self, event: dict[str, Any] | BaseModel) -> dict[str, Any] | None:
         """The wire JSON of an engine event (``None``: not in this vocabulary); an SDK

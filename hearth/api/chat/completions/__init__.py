@@ -34,15 +34,22 @@ async def create(request: Request, caller: Caller, svc: Svc) -> Response:
 
 
 @router.get("/chat/completions")
-async def list(request: Request, caller: Caller, svc: Svc,
-               page: Annotated[PageParams, Depends(Paging)],
-               model: str | None = None) -> Response:
+async def list(
+    request: Request,
+    caller: Caller,
+    svc: Svc,
+    page: Annotated[PageParams, Depends(Paging)],
+    model: str | None = None,
+) -> Response:
     """``client.chat.completions.list``: ``CursorPage[ChatCompletion]`` of stored
     completions (``retrieve``'s shape); query ``model``, ``metadata[key]=value`` (every
     pair must match; the SDK sends a dict this way), ``after``, ``before``, ``limit``
     (20, at most 100), ``order`` (``asc``)."""
-    return json_response(await svc.stored_completions.list(
-        caller, page, model=model, metadata=metadata_filter(request)))
+    return json_response(
+        await svc.stored_completions.list(
+            caller, page, model=model, metadata=metadata_filter(request)
+        )
+    )
 
 
 @router.get("/chat/completions/{completion_id}")
@@ -53,8 +60,7 @@ async def retrieve(completion_id: str, caller: Caller, svc: Svc) -> Response:
 
 
 @router.post("/chat/completions/{completion_id}")
-async def update(completion_id: str, request: Request, caller: Caller,
-                 svc: Svc) -> Response:
+async def update(completion_id: str, request: Request, caller: Caller, svc: Svc) -> Response:
     """``client.chat.completions.update``: body ``{"metadata": {...} | null}`` replaces
     the metadata; the updated ``ChatCompletion``."""
     params = await parse_body(request, UpdateParams)

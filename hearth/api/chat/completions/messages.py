@@ -17,8 +17,9 @@ router = APIRouter()
 
 
 @router.get("/chat/completions/{completion_id}/messages")
-async def list(completion_id: str, caller: Caller, svc: Svc,
-               page: Annotated[PageParams, Depends(Paging)]) -> Response:
+async def list(
+    completion_id: str, caller: Caller, svc: Svc, page: Annotated[PageParams, Depends(Paging)]
+) -> Response:
     """``client.chat.completions.messages.list``: ``CursorPage[ChatCompletionStoreMessage]``
     (ids ``<completion id>-<index>``); ``after``, ``before``, ``limit`` (20, at most 100),
     ``order`` (``asc``). 404 if the completion is not stored in the caller's project."""

@@ -26,9 +26,13 @@ async def create(eval_id: str, request: Request, caller: Caller, svc: Svc) -> JS
 
 
 @router.get("/evals/{eval_id}/runs")
-async def list(eval_id: str, caller: Caller, svc: Svc,
-               page: Annotated[PageParams, Depends(Paging)],
-               status: str | None = None) -> JSONResponse:
+async def list(
+    eval_id: str,
+    caller: Caller,
+    svc: Svc,
+    page: Annotated[PageParams, Depends(Paging)],
+    status: str | None = None,
+) -> JSONResponse:
     """``CursorPage[RunListResponse]``: query ``after``, ``before``, ``limit``, ``order``,
     ``status``; 404 for the eval."""
     return json_response(await svc.evals.runs.list(caller, eval_id, page, status=status))

@@ -29,8 +29,12 @@ async def create(request: Request, caller: Caller, svc: Svc) -> JSONResponse:
 
 
 @router.get("/fine_tuning/jobs")
-async def list(caller: Caller, svc: Svc, metadata: Metadata,
-               page: Annotated[PageParams, Depends(paging(20, 100, "desc"))]) -> JSONResponse:
+async def list(
+    caller: Caller,
+    svc: Svc,
+    metadata: Metadata,
+    page: Annotated[PageParams, Depends(paging(20, 100, "desc"))],
+) -> JSONResponse:
     """``client.fine_tuning.jobs.list``: ``CursorPage[FineTuningJob]`` of the project,
     newest first (``limit`` 1..100, default 20); ``metadata[k]=v`` filters."""
     return json_response(await svc.fine_tuning.list(caller, page, metadata=metadata))
@@ -64,9 +68,12 @@ async def resume(caller: Caller, svc: Svc, fine_tuning_job_id: str) -> JSONRespo
 
 
 @router.get("/fine_tuning/jobs/{fine_tuning_job_id}/events")
-async def list_events(caller: Caller, svc: Svc, fine_tuning_job_id: str,
-                      page: Annotated[PageParams, Depends(paging(20, 100, "desc"))],
-                      ) -> JSONResponse:
+async def list_events(
+    caller: Caller,
+    svc: Svc,
+    fine_tuning_job_id: str,
+    page: Annotated[PageParams, Depends(paging(20, 100, "desc"))],
+) -> JSONResponse:
     """``client.fine_tuning.jobs.list_events``: ``CursorPage[FineTuningJobEvent]``, status
     changes and per-step metrics, newest first (``limit`` 1..100, default 20)."""
     return json_response(await svc.fine_tuning.list_events(caller, fine_tuning_job_id, page))

@@ -17,10 +17,13 @@ router = APIRouter()
 
 
 @router.get("/fine_tuning/jobs/{fine_tuning_job_id}/checkpoints")
-async def list(caller: Caller, svc: Svc, fine_tuning_job_id: str,
-               page: Annotated[PageParams, Depends(paging(10, 100, "desc"))]) -> JSONResponse:
+async def list(
+    caller: Caller,
+    svc: Svc,
+    fine_tuning_job_id: str,
+    page: Annotated[PageParams, Depends(paging(10, 100, "desc"))],
+) -> JSONResponse:
     """``client.fine_tuning.jobs.checkpoints.list``: ``CursorPage[FineTuningJobCheckpoint]``,
     one per epoch, newest first (``limit`` 1..100, default 10); each
     ``fine_tuned_model_checkpoint`` is a model id chat completions accept."""
-    return json_response(await svc.fine_tuning.list_checkpoints(caller, fine_tuning_job_id,
-                                                                page))
+    return json_response(await svc.fine_tuning.list_checkpoints(caller, fine_tuning_job_id, page))

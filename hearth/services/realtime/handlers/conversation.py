@@ -45,19 +45,31 @@ async def truncate(session: RealtimeSession, event: dict[str, Any]) -> None:
     item = find(session, event["item_id"], "truncating")
     index, end_ms = event["content_index"], event["audio_end_ms"]
     if item.type != "message" or item.role != "assistant":
-        raise InvalidRequest("Only assistant messages can be truncated.", param="item_id",
-                             code="invalid_value")
+        raise InvalidRequest(
+            "Only assistant messages can be truncated.", param="item_id", code="invalid_value"
+        )
     if not 0 <= index < len(item.content) or item.content[index].type != "output_audio":
-        raise InvalidRequest(f"Content index {index} is not an audio part of item "
-                             f"'{item.id}'.", param="content_index", code="invalid_value")
+        raise InvalidRequest(
+            f"Content index {index} is not an audio part of item '{item.id}'.",
+            param="content_index",
+            code="invalid_value",
+        )
     duration = item.audio_samples * 1000 // OUTPUT_RATE
     if end_ms < 0 or end_ms > duration:
-        raise InvalidRequest(f"audio_end_ms ({end_ms}) is beyond the end of the item's "
-                             f"audio ({duration} ms).", param="audio_end_ms",
-                             code="invalid_value")
+        raise InvalidRequest(
+            f"audio_end_ms ({end_ms}) is beyond the end of the item's audio ({duration} ms).",
+            param="audio_end_ms",
+            code="invalid_value",
+        )
     item.truncate(end_ms)
-    session.emit({"type": "conversation.item.truncated", "item_id": item.id,
-                  "content_index": index, "audio_end_ms": end_ms})
+    session.emit(
+        {
+            "type": "conversation.item.truncated",
+            "item_id": item.id,
+            "content_index": index,
+            "audio_end_ms": end_ms,
+        }
+    )
 
 
 @router.register("conversation.item.delete")
@@ -69,10 +81,8 @@ async def delete(session: RealtimeSession, event: dict[str, Any]) -> None:
 
 def added(session: RealtimeSession, item: Item, previous: str | None) -> None:
     """Announce an item inserted after ``previous`` (GA: ``added`` then ``done``)."""
-    session.emit({"type": "conversation.item.added", "previous_item_id": previous,
-                  "item": item})
-    session.emit({"type": "conversation.item.done", "previous_item_id": previous,
-                  "item": item})
+    session.emit({"type": "conversation.item.added", "previous_item_id": previous, "item": item})
+    session.emit({"type": "conversation.item.done", "previous_item_id": previous, "item": item})
 
 
 def item_from_event(session: RealtimeSession, raw: dict[str, Any], param: str) -> Item:
@@ -90,6 +100,9 @@ def find(session: RealtimeSession, item_id: str, action: str) -> Item:
     """The conversation's item ``item_id``; ``InvalidRequest`` (``item_not_found``)."""
     item = session.conversation.get(item_id)
     if item is None:
-        raise InvalidRequest(f"Error {action} item: the item with id '{item_id}' does "
-                             "not exist.", param="item_id", code="item_not_found")
+        raise InvalidRequest(
+            f"Error {action} item: the item with id '{item_id}' does not exist.",
+            param="item_id",
+            code="item_not_found",
+        )
     return item

@@ -37,8 +37,11 @@ async def append(session: RealtimeSession, event: dict[str, Any]) -> None:
     it completes. ``InvalidRequest`` for bad audio or a full buffer."""
     buffer, turn = session.buffer, session.turn
     if buffer.buffered_ms > session.deps.max_buffer_ms:
-        raise InvalidRequest("The input audio buffer is full; commit or clear it.",
-                             param="audio", code="input_audio_buffer_full")
+        raise InvalidRequest(
+            "The input audio buffer is full; commit or clear it.",
+            param="audio",
+            code="input_audio_buffer_full",
+        )
     for vad_event in buffer.append(event["audio"]):
         _on_vad(session, vad_event)
     td = session.config.turn_detection
@@ -78,15 +81,25 @@ def _on_vad(session: RealtimeSession, event: VadEvent) -> None:
     if isinstance(event, SpeechStarted):
         turn.item_id = new_item_id()
         turn.start_ms = event.audio_start_ms
-        session.emit({"type": "input_audio_buffer.speech_started",
-                      "audio_start_ms": event.audio_start_ms, "item_id": turn.item_id})
+        session.emit(
+            {
+                "type": "input_audio_buffer.speech_started",
+                "audio_start_ms": event.audio_start_ms,
+                "item_id": turn.item_id,
+            }
+        )
         if td is not None and td.interrupt_response and session.active is not None:
             session.active.cancel("turn_detected")
         return
     item_id = turn.item_id or new_item_id()
     turn.item_id = None
-    session.emit({"type": "input_audio_buffer.speech_stopped",
-                  "audio_end_ms": event.audio_end_ms, "item_id": item_id})
+    session.emit(
+        {
+            "type": "input_audio_buffer.speech_stopped",
+            "audio_end_ms": event.audio_end_ms,
+            "item_id": item_id,
+        }
+    )
     padding = td.prefix_padding_ms if td is not None else 0
     guess, turn.guess = turn.guess, None
     try:
@@ -98,13 +111,19 @@ def _on_vad(session: RealtimeSession, event: VadEvent) -> None:
         session.spawn(respond_after(session, session.active))
 
 
-def _commit(session: RealtimeSession, committed: Committed, item_id: str,
-            guess: asyncio.Task[str] | None = None) -> None:
-    part = Part("input_audio", audio=committed.samples,
-                audio_b64=base64.b64encode(committed.wire).decode())
+def _commit(
+    session: RealtimeSession,
+    committed: Committed,
+    item_id: str,
+    guess: asyncio.Task[str] | None = None,
+) -> None:
+    part = Part(
+        "input_audio", audio=committed.samples, audio_b64=base64.b64encode(committed.wire).decode()
+    )
     item = Item(id=item_id, type="message", role="user", content=[part])
     previous = session.conversation.insert(item)
-    session.emit({"type": "input_audio_buffer.committed", "item_id": item.id,
-                  "previous_item_id": previous})
+    session.emit(
+        {"type": "input_audio_buffer.committed", "item_id": item.id, "previous_item_id": previous}
+    )
     added(session, item, previous)
     transcribe(session, item, part, guess)

@@ -30,7 +30,9 @@ async def create(session: RealtimeSession, event: dict[str, Any]) -> None:
         raise InvalidRequest(
             f"Conversation already has an active response in progress: "
             f"{session.active.state.id}. Wait until the response is finished before "
-            "creating a new one.", code="conversation_already_has_active_response")
+            "creating a new one.",
+            code="conversation_already_has_active_response",
+        )
     start(session, options)
 
 
@@ -42,17 +44,21 @@ async def cancel(session: RealtimeSession, event: dict[str, Any]) -> None:
     if wanted is None:
         runs = [session.active] if session.active is not None else []
     if not runs:
-        raise InvalidRequest("Cancellation failed: no active response found.",
-                             code="response_cancel_not_active")
+        raise InvalidRequest(
+            "Cancellation failed: no active response found.", code="response_cancel_not_active"
+        )
     for run in runs:
         run.cancel("client_cancelled")
 
 
 @router.register("output_audio_buffer.clear")
 async def clear_output(session: RealtimeSession, event: dict[str, Any]) -> None:
-    raise InvalidRequest("output_audio_buffer.clear is only supported over WebRTC and "
-                         "SIP; over a WebSocket, send response.cancel and "
-                         "conversation.item.truncate.", code="unsupported_event")
+    raise InvalidRequest(
+        "output_audio_buffer.clear is only supported over WebRTC and "
+        "SIP; over a WebSocket, send response.cancel and "
+        "conversation.item.truncate.",
+        code="unsupported_event",
+    )
 
 
 def response_options(session: RealtimeSession, raw: dict[str, Any]) -> ResponseOptions:
@@ -63,24 +69,31 @@ def response_options(session: RealtimeSession, raw: dict[str, Any]) -> ResponseO
     if session.vocab.beta:
         merged = apply_beta(c, overrides, session.deps.check, "response")
     else:
-        merged = apply_ga(c, {**overrides, "type": "realtime"}, session.deps.check,
-                          "response")
+        merged = apply_ga(c, {**overrides, "type": "realtime"}, session.deps.check, "response")
     items = None
     if raw.get("input") is not None:
-        items = [_resolve(session, r, f"response.input[{i}]")
-                 for i, r in enumerate(raw["input"])]
+        items = [_resolve(session, r, f"response.input[{i}]") for i, r in enumerate(raw["input"])]
     conversation = raw.get("conversation") or "auto"
     if conversation not in ("auto", "none"):
-        raise InvalidRequest(f"Invalid value: '{conversation}'. Supported values are: "
-                             "'auto' and 'none'.", param="response.conversation",
-                             code="invalid_value")
+        raise InvalidRequest(
+            f"Invalid value: '{conversation}'. Supported values are: 'auto' and 'none'.",
+            param="response.conversation",
+            code="invalid_value",
+        )
     return ResponseOptions(
-        conversation=conversation, output_modalities=merged.output_modalities,
-        instructions=merged.instructions, voice=merged.voice, speed=merged.speed,
-        output_format=merged.output_format, tools=merged.tools,
-        tool_choice=merged.tool_choice, temperature=merged.temperature,
-        max_output_tokens=merged.max_output_tokens, metadata=raw.get("metadata"),
-        input=items)
+        conversation=conversation,
+        output_modalities=merged.output_modalities,
+        instructions=merged.instructions,
+        voice=merged.voice,
+        speed=merged.speed,
+        output_format=merged.output_format,
+        tools=merged.tools,
+        tool_choice=merged.tool_choice,
+        temperature=merged.temperature,
+        max_output_tokens=merged.max_output_tokens,
+        metadata=raw.get("metadata"),
+        input=items,
+    )
 
 
 def _resolve(session: RealtimeSession, raw: dict[str, Any], param: str) -> Item:
@@ -93,8 +106,9 @@ def start(session: RealtimeSession, options: ResponseOptions) -> None:
     """Run a response now; ``rate_limits.updated`` follows its end."""
     if "audio" in options.output_modalities:
         session.deps.check("voice", options.voice)  # speech models may be absent
-    run = ResponseRun(session.ctx, options,
-                      session.conversation_id if options.conversation != "none" else None)
+    run = ResponseRun(
+        session.ctx, options, session.conversation_id if options.conversation != "none" else None
+    )
     if run.in_conversation:
         session.active = run
     session.runs.add(run)

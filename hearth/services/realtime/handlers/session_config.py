@@ -30,6 +30,5 @@ async def update(session: RealtimeSession, event: dict[str, Any]) -> None:
 def configure_audio(session: RealtimeSession) -> None:
     """The input buffer's format and server VAD (none: push-to-talk) from the config."""
     td = session.config.turn_detection
-    vad = (VadConfig(td.threshold, td.prefix_padding_ms, td.silence_ms)
-           if td is not None else None)
+    vad = VadConfig(td.threshold, td.prefix_padding_ms, td.silence_ms) if td is not None else None
     session.buffer.configure(session.config.input_format, vad)

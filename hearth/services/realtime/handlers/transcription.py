@@ -20,8 +20,9 @@ if TYPE_CHECKING:
     from hearth.services.realtime.session import RealtimeSession
 
 
-def transcribe(session: RealtimeSession, item: Item, part: Part,
-               guess: asyncio.Task[str] | None = None) -> None:
+def transcribe(
+    session: RealtimeSession, item: Item, part: Part, guess: asyncio.Task[str] | None = None
+) -> None:
     """Start transcribing ``part`` of ``item`` (``guess``: a transcription of the same
     audio already under way); ``item.transcribed`` resolves to the text ("" on
     failure)."""
@@ -45,8 +46,9 @@ async def stt(session: RealtimeSession, samples: np.ndarray) -> str:
     return await audio.workers.run(work)
 
 
-async def _run(session: RealtimeSession, item: Item, part: Part,
-               guess: asyncio.Task[str] | None) -> None:
+async def _run(
+    session: RealtimeSession, item: Item, part: Part, guess: asyncio.Task[str] | None
+) -> None:
     assert item.transcribed is not None and part.audio is not None
     shown = session.config.transcription  # None: transcribe for the model, show nothing
     samples = part.audio
@@ -55,9 +57,14 @@ async def _run(session: RealtimeSession, item: Item, part: Part,
     except HearthError as exc:
         item.transcribed.set_result("")
         if shown is not None:
-            session.emit({"type": "conversation.item.input_audio_transcription.failed",
-                          "item_id": item.id, "content_index": 0,
-                          "error": realtime_error(exc).model_dump(exclude={"event_id"})})
+            session.emit(
+                {
+                    "type": "conversation.item.input_audio_transcription.failed",
+                    "item_id": item.id,
+                    "content_index": 0,
+                    "error": realtime_error(exc).model_dump(exclude={"event_id"}),
+                }
+            )
         return
     except BaseException:  # cancelled (session closing): answer with nothing
         item.transcribed.set_result("")
@@ -66,9 +73,20 @@ async def _run(session: RealtimeSession, item: Item, part: Part,
     part.audio = None  # only Whisper needed it; the client's bytes stay for retrieve
     item.transcribed.set_result(transcript)
     if shown is not None:
-        session.emit({"type": "conversation.item.input_audio_transcription.delta",
-                      "item_id": item.id, "content_index": 0, "delta": transcript})
-        session.emit({"type": "conversation.item.input_audio_transcription.completed",
-                      "item_id": item.id, "content_index": 0, "transcript": transcript,
-                      "usage": {"type": "duration",
-                                "seconds": round(samples.size / RATE, 3)}})
+        session.emit(
+            {
+                "type": "conversation.item.input_audio_transcription.delta",
+                "item_id": item.id,
+                "content_index": 0,
+                "delta": transcript,
+            }
+        )
+        session.emit(
+            {
+                "type": "conversation.item.input_audio_transcription.completed",
+                "item_id": item.id,
+                "content_index": 0,
+                "transcript": transcript,
+                "usage": {"type": "duration", "seconds": round(samples.size / RATE, 3)},
+            }
+        )

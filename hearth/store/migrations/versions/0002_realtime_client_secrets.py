@@ -35,19 +35,34 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_realtime_client_secrets")),
     )
-    op.create_index(op.f("ix_realtime_client_secrets_secret_hash"),
-                    "realtime_client_secrets", ["secret_hash"], unique=True)
-    op.create_index(op.f("ix_realtime_client_secrets_api_key_id"),
-                    "realtime_client_secrets", ["api_key_id"], unique=False)
-    op.create_index(op.f("ix_realtime_client_secrets_expires_at"),
-                    "realtime_client_secrets", ["expires_at"], unique=False)
+    op.create_index(
+        op.f("ix_realtime_client_secrets_secret_hash"),
+        "realtime_client_secrets",
+        ["secret_hash"],
+        unique=True,
+    )
+    op.create_index(
+        op.f("ix_realtime_client_secrets_api_key_id"),
+        "realtime_client_secrets",
+        ["api_key_id"],
+        unique=False,
+    )
+    op.create_index(
+        op.f("ix_realtime_client_secrets_expires_at"),
+        "realtime_client_secrets",
+        ["expires_at"],
+        unique=False,
+    )
 
 
 def downgrade() -> None:
-    op.drop_index(op.f("ix_realtime_client_secrets_expires_at"),
-                  table_name="realtime_client_secrets")
-    op.drop_index(op.f("ix_realtime_client_secrets_api_key_id"),
-                  table_name="realtime_client_secrets")
-    op.drop_index(op.f("ix_realtime_client_secrets_secret_hash"),
-                  table_name="realtime_client_secrets")
+    op.drop_index(
+        op.f("ix_realtime_client_secrets_expires_at"), table_name="realtime_client_secrets"
+    )
+    op.drop_index(
+        op.f("ix_realtime_client_secrets_api_key_id"), table_name="realtime_client_secrets"
+    )
+    op.drop_index(
+        op.f("ix_realtime_client_secrets_secret_hash"), table_name="realtime_client_secrets"
+    )
     op.drop_table("realtime_client_secrets")
