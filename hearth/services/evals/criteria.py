@@ -48,19 +48,7 @@ class _TextSimilarity(_Grader):
     type: Literal["text_similarity"]
     input: str
     reference: str
-    evaluation_metric: Literal[
-        "cosine",
-        "fuzzy_match",
-        "bleu",
-        "gleu",
-        "meteor",
-        "rouge_1",
-        "rouge_2",
-        "rouge_3",
-        "rouge_4",
-        "rouge_5",
-        "rouge_l",
-    ]
+    evaluation_metric: metrics.Metric
     pass_threshold: float | None = None  # required for a criterion, not in a multi
 
 

@@ -35,11 +35,11 @@ import warnings
 from functools import cache
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, Literal, get_args
 
 from rapidfuzz import fuzz, utils
 
-METRICS = (
+Metric = Literal[
     "cosine",
     "fuzzy_match",
     "bleu",
@@ -51,7 +51,9 @@ METRICS = (
     "rouge_4",
     "rouge_5",
     "rouge_l",
-)
+]
+"""A ``text_similarity`` grader's ``evaluation_metric``."""
+METRICS: tuple[str, ...] = get_args(Metric)
 _ROUGE = {
     "rouge_1": "rouge1",
     "rouge_2": "rouge2",
