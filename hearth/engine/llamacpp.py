@@ -69,6 +69,15 @@ def quiet_llama_logs() -> None:
     lc.llama_backend_init()
 
 
+def _has_amx() -> bool:
+    """Whether this llama.cpp build runs its Intel AMX kernels on this CPU.
+
+    Its AMX matmul for Q4_0/Q4_1 weights crashes on multi-token batches (llama.cpp issues
+    #11115, #20824; wrong results per PR #16315), so on such CPUs weights stay in plain CPU
+    buffers: no AMX, and no Q4_0 repacking either (F16 and Q8_0 are unaffected)."""
+    return b"AMX_INT8 = 1" in lc.llama_print_system_info()
+
+
 def _meta(model: lc.llama_model_p, key: str) -> str | None:
     buf = ctypes.create_string_buffer(1 << 16)
     n = lc.llama_model_meta_val_str(model, key.encode(), buf, len(buf))
@@ -113,6 +122,7 @@ class LlamaCppRunner:
     @staticmethod
     def _load_model(path: str) -> lc.llama_model_p:
         params = lc.llama_model_default_params()
+        params.use_extra_bufts = not _has_amx()
         model = lc.llama_model_load_from_file(path.encode(), params)
         if not model:
             raise RuntimeError(f"llama.cpp could not load model file {path}")
