@@ -3,7 +3,7 @@
 Every field is settable as an environment variable ``HEARTH_<FIELD>`` (nested fields with
 ``__``) or, for the common ones, as a ``hearth serve`` option. ``create_app(settings)``
 takes it explicitly; nothing reads configuration globally. Each part of the server takes
-only its own section (``settings.engine``, ``.audio``, ``.storage``, ``.realtime``,
+only its own section (``settings.engine``, ``.api``, ``.audio``, ``.storage``, ``.realtime``,
 ``.jobs``): the variables stay flat, as the README documents them.
 """
 
@@ -30,6 +30,7 @@ class EngineSettings:
     weight_format: WeightFormat
     context_length: int
     max_sequences: int
+    max_waiting: int
     kv_cache_tokens: int
     batch_tokens: int
     threads: int | None
@@ -58,6 +59,13 @@ class AudioSettings:
     stt_beam_size: int
     max_upload_mb: float
     max_audio_seconds: float
+
+
+@dataclass(frozen=True)
+class ApiSettings:
+    """The HTTP API's section (``max_body_mb``)."""
+
+    max_body_bytes: int
 
 
 @dataclass(frozen=True)
@@ -125,6 +133,10 @@ class Settings(BaseSettings):
     training context."""
     max_sequences: int = Field(default=8, ge=1, le=256)
     """Sequences decoded together in one batch (continuous batching); more wait."""
+    max_waiting: int = Field(default=64, ge=0)
+    """Requests per model that may wait for a sequence beyond the ``max_sequences``
+    decoding; past that a request gets OpenAI's 503 "The engine is currently overloaded"
+    with ``Retry-After`` at once, instead of queueing without bound."""
     kv_cache_tokens: int = Field(default=16384, ge=512)
     """KV cells shared by all sequences (memory ~23 KB per cell for SmolLM2-135M)."""
     batch_tokens: int = Field(default=512, ge=32)
@@ -184,6 +196,9 @@ class Settings(BaseSettings):
     realtime_demo: bool = True
     """Serve the Realtime demo page at ``/realtime``; it gets client secrets from
     ``/hearth/realtime/demo-token``, which answers loopback clients only."""
+    max_body_mb: float = Field(default=50.0, gt=0)
+    """Largest JSON request body (MB, 10^6 bytes; OpenAI: 50 MB of images per request);
+    larger gets a 413 before it is read whole."""
     max_file_mb: float = Field(default=512.0, gt=0)
     """Largest file accepted by ``POST /v1/files`` (MB, 10^6 bytes; OpenAI: 512 MB);
     larger gets a 413 and nothing is kept."""
@@ -212,6 +227,7 @@ class Settings(BaseSettings):
             self.weight_format,
             self.context_length,
             self.max_sequences,
+            self.max_waiting,
             self.kv_cache_tokens,
             self.batch_tokens,
             self.threads,
@@ -240,6 +256,11 @@ class Settings(BaseSettings):
             self.max_upload_mb,
             self.max_audio_seconds,
         )
+
+    @property
+    def api(self) -> ApiSettings:
+        """The HTTP API's section."""
+        return ApiSettings(int(self.max_body_mb * 1_000_000))
 
     @property
     def storage(self) -> StorageSettings:

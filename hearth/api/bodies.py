@@ -2,28 +2,32 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any, TypeVar
 
 from fastapi import Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ValidationError
+from pydantic_core import from_json
 
-from hearth.errors import InvalidRequest, invalid_request
+from hearth.api.deps import services
+from hearth.errors import InvalidRequest, PayloadTooLarge, invalid_request
 
 P = TypeVar("P", bound=BaseModel)
 
 
 async def parse_body(request: Request, model: type[P]) -> P:
     """The raw JSON body validated strictly as ``model`` (no coercion of "1" to 1);
-    any problem is a 400 naming the field."""
-    raw = await request.body()
+    any problem is a 400 naming the field: not JSON, not UTF-8, ``NaN`` / ``Infinity``,
+    nested deeper than 200 levels. A body over ``max_body_mb`` is a 413
+    (``request_too_large``), refused from its ``Content-Length`` or, sent chunked, as soon
+    as it passes the limit, never read whole."""
+    raw = await read_body(request, services(request).settings.api.max_body_bytes)
     if not raw:
         raise InvalidRequest("The request body is empty; expected a JSON object.")
     if b"NaN" in raw or b"Infinity" in raw:  # pydantic accepts them; JSON does not
         try:
-            json.loads(raw, parse_constant=_no_constant)
+            from_json(raw, allow_inf_nan=False)
         except ValueError as exc:
             raise InvalidRequest(
                 f"We could not parse the JSON body of your request: "
@@ -35,8 +39,26 @@ async def parse_body(request: Request, model: type[P]) -> P:
         raise invalid_request(exc) from None
 
 
-def _no_constant(name: str) -> Any:
-    raise ValueError(f"'{name}' is not a JSON number")
+async def read_body(request: Request, limit: int) -> bytes:
+    """The request's body, at most ``limit`` bytes; ``PayloadTooLarge`` (413) once it
+    declares or sends more, before the rest is read."""
+    length = request.headers.get("content-length", "")
+    if length.isdigit() and int(length) > limit:
+        raise _too_large(limit)
+    chunks: list[bytes] = []
+    received = 0
+    async for chunk in request.stream():
+        received += len(chunk)
+        if received > limit:
+            raise _too_large(limit)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _too_large(limit: int) -> PayloadTooLarge:
+    return PayloadTooLarge(
+        f"Request body too large: the limit is {limit} bytes.", code="request_too_large"
+    )
 
 
 def parse_fields(fields: Mapping[str, Any], model: type[P]) -> P:

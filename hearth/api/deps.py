@@ -11,6 +11,7 @@ from fastapi import Depends, Request
 
 from hearth.domain import Principal
 from hearth.errors import AuthenticationFailed
+from hearth.services.chat.metadata import check_metadata
 from hearth.services.container import Services
 
 
@@ -46,10 +47,12 @@ Svc = Annotated[Services, Depends(services)]
 
 def metadata_filter(request: Request) -> dict[str, str] | None:
     """The ``metadata[key]=value`` query pairs of a list request (how the SDK encodes a
-    ``metadata`` dict in a query); None when there are none."""
+    ``metadata`` dict in a query); None when there are none. ``InvalidRequest`` (400,
+    ``param`` ``metadata``) for what metadata may not hold: more than 16 pairs, a key
+    over 64 characters, a value over 512."""
     found = {
         key[len("metadata[") : -1]: value
         for key, value in request.query_params.multi_items()
         if key.startswith("metadata[") and key.endswith("]") and len(key) > 10
     }
-    return found or None
+    return check_metadata(found) or None

@@ -23,7 +23,10 @@ async def engine_stats(caller: Caller, svc: Svc) -> JSONResponse:
     """Per model: active/waiting requests, busy sequences, KV positions held per
     sequence id (as llama.cpp reports them), steps, tokens, mean step time (s); ``audio``:
     per speech model whether it is loaded, its load count and users, and audio jobs in
-    flight; ``realtime``: open Realtime sessions."""
+    flight; ``realtime``: open Realtime sessions. Server-wide, so only for keys of the
+    server's own organization (``Auth.require_operator``): 401 without a valid key, 403
+    for other organizations' keys."""
+    await svc.auth.require_operator(caller, "GET /hearth/engine")
     data = {m.id: dataclasses.asdict(m.stats) for m in svc.registry.loaded()}
     return JSONResponse(
         {

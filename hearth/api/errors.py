@@ -18,9 +18,19 @@ from hearth.errors import HearthError, InternalError, InvalidRequest, NotFound, 
 log = logging.getLogger(__name__)
 
 
+RETRY_AFTER_S = 1
+"""``Retry-After`` (seconds) of a refusal for load (429 ``RateLimited``, 503
+``ServiceUnavailable``). The SDK honours it (it retries 429 and 5xx, ``max_retries``
+times): an engine frees sequences every step and an audio worker within seconds, so one
+second is enough for a retry to find room under a burst that is passing."""
+
+
 def render(error: HearthError) -> JSONResponse:
-    """``error`` as its status code and OpenAI-shaped body."""
-    return JSONResponse(error.to_dict(), status_code=error.status_code)
+    """``error`` as its status code and OpenAI-shaped body, with ``Retry-After`` on a 429
+    or 503."""
+    retry = error.status_code in (429, 503)
+    headers = {"Retry-After": str(RETRY_AFTER_S)} if retry else None
+    return JSONResponse(error.to_dict(), status_code=error.status_code, headers=headers)
 
 
 def install_error_handlers(app: FastAPI) -> None:

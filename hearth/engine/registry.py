@@ -141,6 +141,7 @@ def _load(
     scheduler = Scheduler(
         runner,
         settings.batch_tokens,
+        settings.max_waiting,
         overlap_masks=spare,
         cache=_prompt_cache(runner, weights, settings, clock, share),
     )

@@ -4,6 +4,12 @@ Every step gathers one token from each decoding sequence plus chunks of waiting 
 (chunked prefill, within ``batch_tokens``) into a single ``llama_decode``; new requests
 join between steps and finished or cancelled ones leave, freeing their KV cells at once.
 The asyncio side talks to it only through ``submit`` and ``GenerationHandle``.
+
+Admission is bounded: at most ``max_sequences + max_waiting`` requests are in the engine
+at once (decoding or waiting for a sequence and KV cells); past that ``submit`` refuses at
+once with OpenAI's overloaded-engine 503, so a burst of long requests (no ``max_tokens``:
+each may hold its sequence for a whole context) queues a bounded number and the rest are
+told to retry instead of waiting without bound.
 """
 
 from __future__ import annotations
@@ -52,7 +58,7 @@ class Scheduler:
         self,
         runner: ModelRunner,
         batch_tokens: int,
-        max_waiting: int = 256,
+        max_waiting: int = 64,
         *,
         overlap_masks: bool = False,
         cache: PrefixCache | None = None,
@@ -61,7 +67,9 @@ class Scheduler:
         self._cache = cache
         self._stepper = Stepper(runner, overlap_masks=overlap_masks, cache=cache)
         self._batch_tokens = batch_tokens
-        self._max_waiting = max_waiting
+        self._capacity = runner.max_sequences + max_waiting
+        self._in_flight = 0  # submitted and not yet finished: raised on the loop, lowered here
+        self._count = threading.Lock()
         self._inbox: queue.SimpleQueue[Job | None] = queue.SimpleQueue()
         self._waiting: deque[Job] = deque()
         self._active: list[Job] = []
@@ -90,12 +98,11 @@ class Scheduler:
         """Queue a request from the event loop; returns its handle immediately.
 
         Raises ``InvalidRequest`` if it could never fit the KV cache, ``ServiceUnavailable``
-        when stopping or when ``max_waiting`` requests already wait.
+        (503) when stopping or when ``max_sequences + max_waiting`` requests are already in
+        the engine (the message OpenAI sends for an overloaded engine).
         """
         if self._stopping:
             raise ServiceUnavailable("The engine is shutting down.")
-        if len(self._waiting) + self._inbox.qsize() >= self._max_waiting:
-            raise ServiceUnavailable("Too many requests are waiting; retry shortly.")
         if request.n > self._runner.max_sequences:
             raise InvalidRequest(f"n must be at most {self._runner.max_sequences} here.", param="n")
         handle = GenerationHandle(asyncio.get_running_loop(), self._wake)
@@ -105,9 +112,20 @@ class Scheduler:
                 "The request needs more KV cache than this server has; lower n or max_tokens.",
                 param="n",
             )
+        with self._count:
+            if self._in_flight >= self._capacity:
+                raise ServiceUnavailable(
+                    "The engine is currently overloaded, please try again later."
+                )
+            self._in_flight += 1
         handle.job = job
         self._inbox.put(job)
         return handle
+
+    def _left(self, jobs: int = 1) -> None:
+        """``jobs`` submitted jobs have left the engine (finished, failed or cancelled)."""
+        with self._count:
+            self._in_flight -= jobs
 
     def _wake(self) -> None:
         self._inbox.put(None)
@@ -144,7 +162,9 @@ class Scheduler:
     def _reap(self) -> None:
         for job in [j for j in self._active if j.cancelled]:
             self._retire(job)
+        waiting = len(self._waiting)
         self._waiting = deque(j for j in self._waiting if not j.cancelled)
+        self._left(waiting - len(self._waiting))
 
     def _free_cells(self) -> int:
         own = sum(max(j.reserved, j.used) + j.pending_blocks * BLOCK for j in self._active)
@@ -233,8 +253,8 @@ class Scheduler:
         self._steps += 1
         self._decoded += sum(len(i.tokens) for i in items)
         for job in [j for j in self._active if not j.live]:
+            self._retire(job)  # first: a client told it is done finds its place free
             job.emit(Completed(len(job.request.prompt), job.completion_tokens, job.cached_tokens))
-            self._retire(job)
 
     def _register_blocks(self, items: list[BatchItem]) -> None:
         """Publish the prompt blocks this step completed, so waiting requests can share
@@ -294,12 +314,14 @@ class Scheduler:
         return False
 
     def _fail(self, job: Job, error: BaseException) -> None:
-        job.emit(Failed(error))
         self._retire(job)
+        job.emit(Failed(error))
 
     def _fail_all(self, error: BaseException) -> None:
+        self._drain_inbox(block=False)  # submitted just before the stop: fail those too
         for job in list(self._active):
             self._fail(job, error)
+        self._left(len(self._waiting))
         for job in self._waiting:
             job.emit(Failed(error))
         self._waiting.clear()
@@ -311,6 +333,7 @@ class Scheduler:
             self._free_ids.append(seq.seq_id)
         job.seqs = []
         self._active.remove(job)
+        self._left()
 
     def _snapshot(self) -> EngineStats:
         busy = [s.seq_id for j in self._active for s in j.seqs]

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 
 from hearth.domain import Principal
-from hearth.errors import AuthenticationFailed
+from hearth.errors import AuthenticationFailed, PermissionDenied
 from hearth.store.api_keys import ApiKeyStore, redact_secret
 
 
@@ -33,3 +33,17 @@ class Auth:
         """The server's first key's ``Principal`` (its own loopback-only pages act as
         it), or None without keys."""
         return await asyncio.to_thread(self._keys.default_principal)
+
+    async def require_operator(self, caller: Principal, what: str) -> None:
+        """Let ``caller`` read ``what``, state of the whole server (every organization's
+        load), only if its key belongs to the server's own organization: the one holding
+        its first key (``HEARTH_API_KEY`` or the key generated at first start). Keys of
+        other organizations get ``PermissionDenied`` (403, ``insufficient_permissions``):
+        they are valid keys, so not a 401."""
+        owner = await self.default_principal()
+        if owner is None or caller.organization_id != owner.organization_id:
+            raise PermissionDenied(
+                f"You have insufficient permissions for this operation: {what} shows the "
+                "whole server, so it needs a key of the server's own organization.",
+                code="insufficient_permissions",
+            )

@@ -1,13 +1,17 @@
 """Blob storage for file bytes: one file per blob under ``<data_dir>/blobs``.
 
-Blobs are written to a temporary name, fsynced and renamed (``BlobWriter.commit``, the one
-place that does it), so a crash never leaves a partial blob under a real key; the database
-row naming a blob is written after it.
+Blobs are written to a temporary file in ``<root>/.tmp``, fsynced and renamed
+(``BlobWriter.commit``, the one place that does it), so a crash never leaves a partial blob
+under a real key; the database row naming a blob is written after it. A writer holds an
+exclusive ``flock`` on its temporary file, which the kernel drops when its process dies, so
+the sweep at startup removes what interrupted uploads (kill -9, power loss) left and never
+the file of an upload still running in another server sharing the data dir.
 """
 
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import os
 import secrets
 from collections.abc import AsyncIterable, Iterable
@@ -29,13 +33,14 @@ class BlobWriter:
     (flush, fsync, rename) or ``abort`` (remove the temporary file; a no-op after
     ``commit``). Sync: disk work, run it off the event loop."""
 
-    def __init__(self, key: str, path: Path, max_bytes: int | None) -> None:
+    def __init__(self, key: str, path: Path, tmp: Path, max_bytes: int | None) -> None:
         self.key = key
         self.size = 0
         self._path = path
-        self._tmp = path.with_name(f".{path.name}.tmp")
+        self._tmp = tmp
         self._max_bytes = max_bytes
-        self._fh = self._tmp.open("wb")
+        self._fh = tmp.open("wb")
+        fcntl.flock(self._fh, fcntl.LOCK_EX)  # released by the kernel if we die
 
     def write(self, chunk: bytes) -> None:
         """Append ``chunk``; ``PayloadTooLarge`` once the blob passes ``max_bytes``."""
@@ -46,10 +51,10 @@ class BlobWriter:
 
     def commit(self) -> tuple[str, int]:
         """Make the blob durable under its key; ``(key, size in bytes)``."""
-        with self._fh:
+        with self._fh:  # renamed while still locked: a sweep never sees it unlocked
             self._fh.flush()
             os.fsync(self._fh.fileno())
-        self._tmp.replace(self._path)
+            self._tmp.replace(self._path)
         return self.key, self.size
 
     def abort(self) -> None:
@@ -63,7 +68,26 @@ class BlobStore:
 
     def __init__(self, root: Path) -> None:
         self.root = root
-        root.mkdir(parents=True, exist_ok=True)
+        self._tmp = root / ".tmp"
+        self._tmp.mkdir(parents=True, exist_ok=True)
+        self.sweep()
+
+    def sweep(self) -> int:
+        """Remove the temporary files of interrupted writes (no live writer holds their
+        lock), including those an older layout left beside the blobs
+        (``<2 hex>/.<name>.tmp``); how many were removed."""
+        removed = 0
+        for tmp in [*self._tmp.iterdir(), *self.root.glob("*/.*.tmp")]:
+            try:
+                with tmp.open("rb") as fh:
+                    fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    tmp.unlink()
+            except BlockingIOError:  # a live upload
+                continue
+            except FileNotFoundError:  # committed or aborted meanwhile
+                continue
+            removed += 1
+        return removed
 
     def path(self, key: str) -> Path:
         """The file holding ``key``'s bytes."""
@@ -75,7 +99,7 @@ class BlobStore:
         key = f"{name[:2]}/{name}"
         path = self.path(key)
         path.parent.mkdir(exist_ok=True)
-        return BlobWriter(key, path, max_bytes)
+        return BlobWriter(key, path, self._tmp / name, max_bytes)
 
     def put(self, chunks: Iterable[bytes]) -> tuple[str, int]:
         """Store ``chunks``; returns ``(key, size in bytes)``."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 import builtins
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, exists, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from hearth.domain import Page, PageParams
@@ -61,7 +61,7 @@ class StoredCompletionRepository:
     ) -> Page[StoredCompletion]:
         """One page of the project's rows in creation order, only those of ``model`` and
         carrying every ``metadata`` pair. ``InvalidRequest`` for a cursor that is not one
-        of them or a metadata key SQLite cannot address."""
+        of them."""
         with self._sessions() as session:
             return paginate(session, _filtered(project_id, model, metadata), StoredCompletion, page)
 
@@ -151,10 +151,13 @@ def _filtered(
     stmt = select(StoredCompletion).where(StoredCompletion.project_id == project_id)
     if model is not None:
         stmt = stmt.where(StoredCompletion.model == model)
-    for key, value in (metadata or {}).items():
-        if '"' in key:  # SQLite's JSON paths cannot quote a double quote
-            raise InvalidRequest("Metadata filter keys may not contain '\"'.", param="metadata")
-        stmt = stmt.where(StoredCompletion.metadata_[key].as_string() == value)
+    # pairs compared through json_each, not JSON paths: any key a user can store (quotes,
+    # backslashes, dots, NUL, any script) matches as itself
+    for i, (key, value) in enumerate((metadata or {}).items()):
+        pairs = func.json_each(StoredCompletion.metadata_).table_valued(
+            "key", "value", name=f"metadata_{i}"
+        )
+        stmt = stmt.where(exists().where(pairs.c.key == key, pairs.c.value == value))
     return stmt
 
 

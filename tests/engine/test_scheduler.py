@@ -17,6 +17,7 @@ from hearth.engine.runner import BatchItem, ModelInfo
 from hearth.engine.sampling import SamplingParams
 from hearth.engine.scheduler import Scheduler
 from hearth.engine.sequence import GenerationHandle, GenerationRequest
+from hearth.errors import ServiceUnavailable
 
 pytestmark = pytest.mark.anyio
 EOG = 9
@@ -339,3 +340,37 @@ async def test_concurrent_shared_prefix_is_computed_once_and_reused(runner: Fake
     stats = sched.stats.prompt_cache
     assert stats is not None and stats.resident_tokens == 0
     assert stats.stored_tokens == 4 * BLOCK  # both organizations' prefixes
+
+
+async def test_admission_is_bounded_and_every_leaver_frees_its_place() -> None:
+    small = FakeRunner(max_sequences=1)
+    sched = Scheduler(small, batch_tokens=8, max_waiting=1)
+    never_ends = SamplingParams(temperature=0, logit_bias={EOG: -100, 0: 50})
+    small.hold_after = 1  # hold the engine so the first request keeps its sequence
+    sched.start()
+    try:
+        for _ in range(3):  # places come back however a request leaves
+            running = sched.submit(GenerationRequest(prompt=[0], params=never_ends, max_tokens=400))
+            waiting = sched.submit(GenerationRequest(prompt=[0], params=GREEDY, max_tokens=3))
+            with pytest.raises(ServiceUnavailable, match="currently overloaded"):
+                sched.submit(GenerationRequest(prompt=[0], params=GREEDY, max_tokens=3))
+            waiting.cancel()  # left while waiting
+            running.cancel()  # left while decoding
+            small.release.set()
+            done = await submit_when_admitted(sched)  # both leave at the engine's next step
+            assert (await collect(done))[1] == {0: "length"}  # finished
+            assert (await collect(await submit_when_admitted(sched)))[1] == {0: "length"}
+            small.release.clear()
+            small.hold_after = len(small.batches) + 1
+    finally:
+        sched.stop()
+
+
+async def submit_when_admitted(sched: Scheduler) -> GenerationHandle:
+    """A short request, submitted again while the engine refuses it (for up to 5 s)."""
+    for _ in range(500):
+        try:
+            return sched.submit(GenerationRequest(prompt=[0], params=GREEDY, max_tokens=3))
+        except ServiceUnavailable:
+            await asyncio.sleep(0.01)
+    raise AssertionError("the engine never admitted the request")

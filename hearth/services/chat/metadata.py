@@ -41,6 +41,8 @@ def metadata_problem(value: Any) -> str | None:
                 f"the value of {key!r} is too long. Expected a string of at most "
                 f"{MAX_VALUE_CHARS} characters, but got {len(item)} characters"
             )
+        if "\x00" in key or "\x00" in item:  # unstorable in SQLite's JSON functions and jsonb
+            return f"the key or value of {key!r} contains a NUL character (\\u0000)"
     return None
 
 

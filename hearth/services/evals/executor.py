@@ -203,7 +203,7 @@ class RunWork:
             _, data = await self._files.read(
                 job.caller, source.id, purposes=ds.FILE_PURPOSES, param="data_source.source.id"
             )
-            return ds.file_rows(data, source.id, "data_source.source.id")
+            return await asyncio.to_thread(ds.file_rows, data, source.id, "data_source.source.id")
         metadata = source.metadata
         if metadata is None and job.config["type"] != "custom":
             metadata = job.config.get("metadata")

@@ -207,7 +207,7 @@ async def _ask(
     try:
         answer = json.loads(text)
         value = answer[key]
-    except (ValueError, TypeError, KeyError):
+    except (ValueError, TypeError, KeyError, RecursionError):
         raise _Failed(
             f"The grader model's answer is not a JSON object with {key!r}: {text[:200]!r}",
             exchange,

@@ -96,9 +96,9 @@ class Runs:
             _, data = await self._files.read(
                 caller, plan.source.id, purposes=ds.FILE_PURPOSES, param=param
             )
-            rows = ds.file_rows(data, plan.source.id, param)
-        if rows is not None:
-            ds.check_items(rows, ds.item_schema(ev.data_source_config))
+            rows = await asyncio.to_thread(ds.file_rows, data, plan.source.id, param)
+        if rows is not None:  # a client's schema and items: off the event loop
+            await asyncio.to_thread(ds.check_items, rows, ds.item_schema(ev.data_source_config))
         if plan.model is not None:
             await check_model(self._chat, caller, plan.model, "model")
         row = await asyncio.to_thread(

@@ -290,7 +290,7 @@ def namespace(
     if (response_format or {}).get("type") in ("json_object", "json_schema"):
         try:
             out["output_json"] = json.loads(text)
-        except ValueError:
+        except (ValueError, RecursionError):  # the model's text: may nest past the stack
             out["output_json"] = None
     return out
 

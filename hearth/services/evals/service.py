@@ -69,7 +69,7 @@ class Evals:
         item schema wrapped as ``item``); each criterion gains an ``id``. Raises
         ``InvalidRequest`` (bad config, item schema or criterion; ``param`` names it) and
         ``ModelNotFound`` for a judge model that is not served."""
-        config = ds.eval_config(params.data_source_config)
+        config = await asyncio.to_thread(ds.eval_config, params.data_source_config)
         criteria = validate_criteria(params.testing_criteria)
         for model in judge_models(criteria):
             where = next(i for i, c in enumerate(criteria) if model in judge_models([c]))

@@ -59,7 +59,14 @@ def parse(expression: str) -> tuple[str, list[Step]]:
 
 def placeholders(template: str) -> list[str]:
     """The expressions inside ``{{ }}`` in ``template``, stripped."""
-    return [m.group(1).strip() for m in _PLACEHOLDER.finditer(template)]
+    return [m.group(1).strip() for m in _PLACEHOLDER.finditer(template, 0, _last_close(template))]
+
+
+def _last_close(template: str) -> int:
+    """Where the last ``}}`` ends (0 without one). ``_PLACEHOLDER`` is searched only up to
+    there: past it, every ``{{`` would scan to the end and fail, quadratic in a client's
+    text ("{{" * 40,000 took 25 s)."""
+    return template.rfind("}}") + 2 if "}}" in template else 0
 
 
 def check(template: str, param: str, roots: Iterable[str] = ROOTS) -> None:
@@ -123,7 +130,8 @@ def render(template: str, context: dict[str, Any]) -> str:
         value = lookup(context, match.group(1).strip())
         return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
 
-    return _PLACEHOLDER.sub(substitute, template)
+    end = _last_close(template)
+    return _PLACEHOLDER.sub(substitute, template[:end]) + template[end:]
 
 
 # EvalItem content parts -> Chat Completions content parts

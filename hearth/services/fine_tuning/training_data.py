@@ -13,11 +13,11 @@ conversation before it.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic_core import from_json
 
 from hearth.errors import InvalidRequest, invalid_request
 from hearth.services.chat.params import Message, Tool
@@ -232,10 +232,10 @@ def parse(
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as exc:
-            problems.add(number, f"not valid JSON ({exc.msg})")
+        try:  # pydantic-core's parser: nesting capped (no RecursionError), NaN refused
+            obj = from_json(line, allow_inf_nan=False)
+        except ValueError as exc:
+            problems.add(number, f"not valid JSON ({exc})")
             continue
         if not isinstance(obj, dict):
             problems.add(number, "expected a JSON object (one example per line)")
