@@ -63,9 +63,10 @@ class AudioSettings:
 
 @dataclass(frozen=True)
 class ApiSettings:
-    """The HTTP API's section (``max_body_mb``)."""
+    """The HTTP API's section (``max_body_mb``, ``enforce_schemas``)."""
 
     max_body_bytes: int
+    enforce_schemas: bool = True
 
 
 @dataclass(frozen=True)
@@ -196,6 +197,10 @@ class Settings(BaseSettings):
     realtime_demo: bool = True
     """Serve the Realtime demo page at ``/realtime``; it gets client secrets from
     ``/hearth/realtime/demo-token``, which answers loopback clients only."""
+    enforce_schemas: bool = True
+    """Enforce JSON Schemas sent without ``strict: true`` (``response_format``, tool
+    parameters) by constrained decoding where Hearth can, as vLLM and llama.cpp do;
+    false keeps OpenAI's exact semantics (such a schema is only a hint to the model)."""
     max_body_mb: float = Field(default=50.0, gt=0)
     """Largest JSON request body (MB, 10^6 bytes; OpenAI: 50 MB of images per request);
     larger gets a 413 before it is read whole."""
@@ -260,7 +265,7 @@ class Settings(BaseSettings):
     @property
     def api(self) -> ApiSettings:
         """The HTTP API's section."""
-        return ApiSettings(int(self.max_body_mb * 1_000_000))
+        return ApiSettings(int(self.max_body_mb * 1_000_000), self.enforce_schemas)
 
     @property
     def storage(self) -> StorageSettings:

@@ -157,4 +157,13 @@ def invalid_request(
             param=param,
             code="invalid_value",
         )
+    if first["type"] == "too_long" and isinstance(first.get("input"), list):
+        ctx = first.get("ctx", {})
+        return InvalidRequest(
+            f"Invalid '{param}': array too long. Expected an array with maximum length "
+            f"{ctx.get('max_length')}, but got an array with length "
+            f"{ctx.get('actual_length', len(first['input']))} instead.",
+            param=param,
+            code="array_above_max_length",
+        )
     return InvalidRequest(f"Invalid '{param}': {first['msg']}.", param=param)

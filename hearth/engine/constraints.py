@@ -12,10 +12,13 @@ implements (github.com/guidance-ai/llguidance).
 from __future__ import annotations
 
 import json
+import logging
+import re
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from typing import TYPE_CHECKING, Any, Protocol, cast
 
 import numpy as np
@@ -35,6 +38,16 @@ JSON_OPTIONS: dict[str, Any] = {
 # The default lexer fuel (1e6) rejects length-bounded word patterns mid-generation
 # ("too many expressions constructed"); 1e7 costs at most ~200 ms once per schema.
 _LIMITS = LLParserLimits(initial_lexer_fuel=10_000_000, verbose_errors=False)
+COMPILE_SECONDS = 10.0
+"""A grammar not compiled by then is refused (``GrammarError``: too complex). The compile
+itself runs on to its end on a helper thread, bounded by llguidance's own size limits."""
+_FAILURES_KEPT = 256
+# Forced tokens at the start beyond this: an endless forced output, such as an object
+# that requires itself (~50 ms to find; ordinary grammars force a few tokens, in µs).
+_MAX_FORCED = 4096
+log = logging.getLogger(__name__)
+# llguidance's own wording for a limit hit; anything else unexpected is not shown
+_LIMIT_WORDS = re.compile(r"limit|too (big|large|many|complex)|fuel|exceeded", re.IGNORECASE)
 
 
 class GrammarError(ValueError):
@@ -117,6 +130,9 @@ class GrammarCompiler:
         self._cache_bytes = cache_bytes
         self._used = 0
         self._lock = threading.Lock()
+        # sources that failed, so a refused schema is not compiled again on every request
+        self._failures: OrderedDict[str, GrammarError] = OrderedDict()
+        self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="hearth-grammars")
         self.hits = self.misses = 0
 
     def json_schema(self, schema: dict[str, Any]) -> Grammar:
@@ -148,6 +164,9 @@ class GrammarCompiler:
 
     def _cached(self, key: str, build: Any) -> Grammar:
         with self._lock:
+            failure = self._failures.get(key)
+            if failure is not None:
+                raise GrammarError(str(failure))
             hit = self._cache.get(key)
             if hit is not None and hit.failed:
                 del self._cache[key]
@@ -156,7 +175,14 @@ class GrammarCompiler:
                 self._cache.move_to_end(key)
                 self.hits += 1
                 return hit
-        grammar = self._compile(build)
+        try:
+            grammar = self._bounded(build)
+        except GrammarError as exc:
+            with self._lock:
+                self._failures[key] = exc
+                while len(self._failures) > _FAILURES_KEPT:
+                    self._failures.popitem(last=False)
+            raise
         with self._lock:
             self.misses += 1
             if key not in self._cache:
@@ -165,14 +191,39 @@ class GrammarCompiler:
                 self._evict()
         return grammar
 
+    def _bounded(self, build: Any) -> Grammar:
+        """``_compile`` on a helper thread, given up after ``COMPILE_SECONDS``."""
+        future = self._pool.submit(self._compile, build)
+        try:
+            return future.result(timeout=COMPILE_SECONDS)
+        except FutureTimeout:
+            log.warning("grammar compile gave up after %.0f s", COMPILE_SECONDS)
+            raise GrammarError(
+                f"schema too complex: not compiled within {COMPILE_SECONDS:.0f} seconds"
+            ) from None
+
     def _compile(self, build: Any) -> Grammar:
         try:
             source = build()
+            matcher = LLMatcher(self.tokenizer, source, log_level=0, limits=_LIMITS)
         except ValueError as exc:
-            raise GrammarError(str(exc)) from exc
-        matcher = LLMatcher(self.tokenizer, source, log_level=0, limits=_LIMITS)
+            raise GrammarError(str(exc)) from None
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except BaseException as exc:  # a Rust panic (pyo3's PanicException is no Exception)
+            log.warning("grammar compiler failed: %s", _first_line(str(exc)))
+            raise GrammarError(
+                "schema too complex or not supported by the grammar compiler"
+            ) from None
         if matcher.is_error():
-            raise GrammarError(_first_line(matcher.get_error()))
+            raise GrammarError(_public(matcher.get_error()))
+        probe = matcher.deep_copy()  # e.g. {"$ref": "#"} compiles but admits nothing
+        bits = np.zeros((self.tokenizer.vocab_size + 31) // 32, dtype=np.int32)
+        probe.unsafe_compute_mask_ptr(bits.ctypes.data, bits.nbytes)
+        if probe.is_error():
+            raise GrammarError("the grammar admits no output (is every reference circular?)")
+        if len(probe.compute_ff_tokens()) > _MAX_FORCED or probe.is_error():
+            raise GrammarError("the grammar forces endless output (a required recursive $ref?)")
         return Grammar(matcher, len(source) * 64 + (64 << 10))
 
     def _evict(self) -> None:
@@ -183,6 +234,16 @@ class GrammarCompiler:
 
 def _first_line(message: str) -> str:
     return message.strip().splitlines()[0] if message.strip() else "invalid grammar"
+
+
+def _public(message: str) -> str:
+    """llguidance's compile error as shown to a client: its first line, or for a limit
+    hit, "schema too complex" with it."""
+    line = _first_line(message)
+    if "panicked" in line or "RUST_BACKTRACE" in message:
+        log.warning("grammar compiler failed: %s", line)
+        return "schema too complex or not supported by the grammar compiler"
+    return f"schema too complex ({line})" if _LIMIT_WORDS.search(line) else line
 
 
 class MaskWorker:

@@ -80,7 +80,7 @@ class Services:
             ", ".join([m.id for m in models.list()] + [m.id for m in audio.models()]),
         )
         stored = StoredCompletions(StoredCompletionRepository(sessions))
-        chat = ChatCompletions(models, stored)
+        chat = ChatCompletions(models, stored, enforce_schemas=settings.api.enforce_schemas)
         realtime = Realtime(
             settings.realtime, settings.speech, models, chat, audio, ClientSecretStore(sessions)
         )

@@ -202,3 +202,80 @@ async def test_content_parts_system_developer_and_extras(client: openai.AsyncOpe
         **common,
     )
     assert c.choices[0].message.content
+
+
+async def test_service_tier_is_echoed_as_the_tier_used(client: openai.AsyncOpenAI) -> None:
+    for tier in ("auto", "default", "flex", "priority"):
+        out = await client.chat.completions.create(
+            model=MODEL,
+            max_tokens=2,
+            messages=USER,
+            service_tier=tier,  # type: ignore[arg-type]
+        )
+        assert out.service_tier == "default"
+        stream = await client.chat.completions.create(
+            model=MODEL,
+            max_tokens=2,
+            messages=USER,
+            service_tier=tier,
+            stream=True,  # type: ignore[arg-type]
+        )
+        assert {c.service_tier async for c in stream} == {"default"}
+    plain = await client.chat.completions.create(model=MODEL, max_tokens=2, messages=USER)
+    assert plain.service_tier is None
+    with pytest.raises(openai.BadRequestError) as caught:
+        await client.chat.completions.create(
+            model=MODEL,
+            max_tokens=2,
+            messages=USER,
+            service_tier="gold",  # type: ignore[arg-type]
+        )
+    assert caught.value.param == "service_tier"
+
+
+async def test_ignored_parameters_are_logged_once(
+    client: openai.AsyncOpenAI, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="hearth.services.chat.params")
+    for _ in range(2):
+        out = await client.chat.completions.create(
+            model=MODEL,
+            max_tokens=2,
+            messages=USER,
+            verbosity="low",
+            safety_identifier="user-1",
+            extra_body={"web_search_options": {}},
+        )
+        assert out.choices[0].message.content is not None
+    notes = [r.getMessage() for r in caplog.records if "verbosity" in r.getMessage()]
+    assert len(notes) == 1 and "web_search_options" in notes[0]
+
+
+@pytest.mark.parametrize(
+    ("kw", "code", "param"),
+    [
+        ({"n": 129}, None, "n"),
+        ({"n": 1_000_000}, None, "n"),
+        ({"max_completion_tokens": 2**40}, "context_length_exceeded", "messages"),
+        ({"max_tokens": 2**40}, "context_length_exceeded", "messages"),
+        (  # in extra_body: the SDK's own transform of typed params takes seconds
+            {"extra_body": {"messages": [{"role": "user", "content": "hi"}] * 100_000}},
+            "context_length_exceeded",
+            "messages",
+        ),
+        (
+            {"extra_body": {"messages": [{"role": "user", "content": "sea " * 1_000_000}]}},
+            "context_length_exceeded",
+            "messages",
+        ),
+    ],
+    ids=["n", "huge-n", "max_completion_tokens", "max_tokens", "100k-messages", "4mb-message"],
+)
+async def test_huge_requests_are_clear_400s(
+    client: openai.AsyncOpenAI, kw: dict[str, object], code: str | None, param: str
+) -> None:
+    kw = {"model": MODEL, "messages": USER, **kw}
+    with pytest.raises(openai.BadRequestError) as caught:
+        await client.chat.completions.create(**kw)  # type: ignore[call-overload]
+    assert caught.value.code == code
+    assert caught.value.param == param

@@ -7,6 +7,7 @@ a schema.
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
 
 import jsonschema
@@ -14,6 +15,8 @@ import openai
 import pytest
 from pydantic import BaseModel, Field
 
+from hearth.engine import constraints
+from hearth.services.container import Services
 from tests.conftest import MODEL
 
 pytestmark = pytest.mark.anyio
@@ -248,18 +251,141 @@ async def test_bad_schema_name_is_a_400(client: openai.AsyncOpenAI) -> None:
     assert caught.value.param == "response_format.json_schema.name"
 
 
-async def test_non_strict_schema_is_only_a_hint(client: openai.AsyncOpenAI) -> None:
+def loose_format(schema: dict[str, Any], name: str = "loose") -> dict[str, Any]:
+    """A ``json_schema`` response format without ``strict`` (instructor, ``llm --schema``)."""
+    return {"type": "json_schema", "json_schema": {"name": name, "schema": schema}}
+
+
+# What strict mode refuses: an optional property ("note"), integer bounds without strict.
+LOOSE = {
+    "type": "object",
+    "properties": {
+        "title": {"type": "string", "maxLength": 40},
+        "year": {"type": "integer", "minimum": 1900, "maximum": 2030},
+        "tags": {"type": "array", "items": {"enum": ["a", "b", "c"]}, "maxItems": 3},
+        "note": {"type": "string", "maxLength": 20},
+    },
+    "required": ["title", "year", "tags"],
+    "additionalProperties": False,
+}
+
+
+async def test_non_strict_schema_is_enforced(client: openai.AsyncOpenAI) -> None:
+    # the prompt asks for something else: only the masks can make this match the schema
+    raw = await client.chat.completions.with_raw_response.create(
+        model=MODEL,
+        messages=[{"role": "user", "content": "Write a haiku about the sea."}],
+        response_format=loose_format(LOOSE),  # type: ignore[arg-type]
+        max_tokens=120,
+        temperature=0,
+    )
+    assert "x-hearth-schema-enforced" not in raw.headers
+    out = raw.parse()
+    assert out.choices[0].finish_reason == "stop", out.choices[0].message.content
+    validate(json.loads(out.choices[0].message.content or ""), LOOSE)
+
+
+async def test_non_strict_schema_is_enforced_when_streamed(client: openai.AsyncOpenAI) -> None:
+    stream = await client.chat.completions.create(
+        model=MODEL,
+        messages=[{"role": "user", "content": "Tell me a joke."}],
+        response_format=loose_format(LOOSE),  # type: ignore[arg-type]
+        max_tokens=120,
+        seed=3,
+        stream=True,
+    )
+    text = "".join([c.choices[0].delta.content or "" async for c in stream if c.choices])
+    validate(json.loads(text), LOOSE)
+
+
+async def test_unenforceable_non_strict_schema_is_a_flagged_hint(
+    client: openai.AsyncOpenAI, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="hearth.services.chat.structured")
     schema = {"type": "object", "properties": {"a": {"not": {"type": "string"}}}}
-    out = await ask(
-        client,
-        "Hi, answer in JSON.",
-        {
-            "type": "json_schema",
-            "json_schema": {"name": "loose", "schema": schema, "strict": False},
-        },
+    raw = await client.chat.completions.with_raw_response.create(
+        model=MODEL,
+        messages=[{"role": "user", "content": "Hi, answer in JSON."}],
+        response_format=loose_format(schema),  # type: ignore[arg-type]
         max_tokens=30,
     )
-    assert out.choices[0].message.content is not None
+    assert raw.headers["x-hearth-schema-enforced"] == "false"
+    assert "not" in raw.headers["x-hearth-schema-not-enforced-reason"]
+    assert any("schema not enforced" in r.getMessage() for r in caplog.records)
+    assert raw.parse().choices[0].message.content is not None
+    # the same schema with strict: true is refused
+    with pytest.raises(openai.BadRequestError):
+        await ask(client, "Hi, answer in JSON.", schema_format(schema), max_tokens=30)
+
+
+async def test_enforcement_off_keeps_openai_hint_semantics(
+    client: openai.AsyncOpenAI, services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(services.chat, "enforce_schemas", False)
+    raw = await client.chat.completions.with_raw_response.create(
+        model=MODEL,
+        messages=[{"role": "user", "content": "Write a haiku about the sea."}],
+        response_format=loose_format(LOOSE),  # type: ignore[arg-type]
+        max_tokens=60,
+        temperature=0,
+    )
+    assert raw.headers["x-hearth-schema-enforced"] == "false"
+    assert "off" in raw.headers["x-hearth-schema-not-enforced-reason"]
+    # still JSON (as OpenAI's non-strict json_schema), no longer held to the schema
+    out = raw.parse()
+    if out.choices[0].finish_reason == "stop":
+        json.loads(out.choices[0].message.content or "")
+    # strict schemas are enforced whatever the setting
+    strict = await ask(client, "Hi", schema_format(PERSON), max_tokens=200)
+    validate(json.loads(strict.choices[0].message.content or ""), PERSON)
+
+
+@pytest.mark.parametrize("strict", [True, False])
+@pytest.mark.parametrize(
+    "schema",
+    [
+        {"$ref": "#"},
+        {"$defs": {"a": {"$ref": "#/$defs/a"}}, "$ref": "#/$defs/a"},
+        {
+            "type": "object",
+            "properties": {"child": {"$ref": "#"}},
+            "required": ["child"],
+            "additionalProperties": False,
+        },
+    ],
+    ids=["self", "cycle", "required-recursion"],
+)
+async def test_self_referencing_schema_is_a_400_or_a_flagged_hint(
+    client: openai.AsyncOpenAI, schema: dict[str, Any], strict: bool
+) -> None:
+    fmt = schema_format(schema) if strict else loose_format(schema)
+    if strict:
+        with pytest.raises(openai.BadRequestError) as caught:
+            await ask(client, "Hi", fmt, max_tokens=8)
+        assert caught.value.param == "response_format"
+        assert "panicked" not in caught.value.message
+        return
+    raw = await client.chat.completions.with_raw_response.create(
+        model=MODEL,
+        messages=[{"role": "user", "content": "Hi"}],
+        response_format=fmt,  # type: ignore[arg-type]
+        max_tokens=8,
+    )
+    assert raw.headers["x-hearth-schema-enforced"] == "false"
+
+
+async def test_pathological_schema_is_a_quick_400(client: openai.AsyncOpenAI) -> None:
+    # 30,000 subschemas: refused before any work, never checked or compiled for minutes
+    schema = {
+        "type": "object",
+        "properties": {
+            f"p{i}": {"type": "integer", "minimum": i, "maximum": i + 1000} for i in range(30_000)
+        },
+    }
+    with pytest.raises(openai.BadRequestError) as caught:
+        await ask(client, "Hi", schema_format(schema), max_tokens=8)
+    assert "too complex" in caught.value.message
+    assert caught.value.code == "invalid_json_schema"
 
 
 async def test_grammar_limit_is_a_clear_error_not_broken_json(client: openai.AsyncOpenAI) -> None:
@@ -281,3 +407,27 @@ async def test_grammar_limit_is_a_clear_error_not_broken_json(client: openai.Asy
         with pytest.raises(openai.InternalServerError) as caught:
             await ask(client, "Ask and answer a question.", schema_format(schema))
         assert "Constrained decoding failed" in caught.value.message
+
+
+async def test_slow_compile_is_given_up_with_a_400(
+    client: openai.AsyncOpenAI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # ~0.3 s to compile: with no time allowed it must be refused, and remembered as such
+    schema = {
+        "anyOf": [
+            {
+                "type": "object",
+                "properties": {
+                    f"k{j}": {"type": "integer", "minimum": j, "maximum": j * 7 + i}
+                    for j in range(60)
+                },
+                "required": [f"k{j}" for j in range(60)],
+            }
+            for i in range(40)
+        ]
+    }
+    monkeypatch.setattr(constraints, "COMPILE_SECONDS", 0.0)
+    for _ in range(2):
+        with pytest.raises(openai.BadRequestError) as caught:
+            await ask(client, "Hi", schema_format(schema), max_tokens=8)
+        assert "too complex" in caught.value.message

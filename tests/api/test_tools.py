@@ -225,3 +225,128 @@ async def test_tool_message_must_answer_a_call(client: openai.AsyncOpenAI) -> No
             client, [*WEATHER, {"role": "tool", "tool_call_id": "call_x", "content": "sunny"}]
         )
     assert caught.value.param == "messages[1].role"
+
+
+# Optional properties and an open object: refused by strict mode, enforced without it.
+LOOSE_ARGS = {
+    "type": "object",
+    "properties": {
+        "city": {"type": "string", "maxLength": 30},
+        "days": {"type": "integer", "minimum": 1, "maximum": 7},
+        "unit": {"enum": ["celsius", "fahrenheit"]},
+    },
+    "required": ["city", "days"],
+}
+
+
+def loose_tool(name: str, parameters: dict[str, Any] = LOOSE_ARGS) -> dict[str, Any]:
+    return {
+        "type": "function",
+        "function": {"name": name, "description": "Weather forecast", "parameters": parameters},
+    }
+
+
+async def test_non_strict_arguments_follow_the_schema(client: openai.AsyncOpenAI) -> None:
+    for choice in ("required", {"type": "function", "function": {"name": "forecast"}}):
+        raw = await client.chat.completions.with_raw_response.create(
+            model=MODEL,
+            messages=WEATHER,
+            tools=[loose_tool("forecast")],  # type: ignore[list-item]
+            tool_choice=choice,  # type: ignore[arg-type]
+            max_tokens=80,
+            temperature=0,
+        )
+        assert "x-hearth-schema-enforced" not in raw.headers
+        calls = raw.parse().choices[0].message.tool_calls or []
+        assert calls and calls[0].function.name == "forecast"
+        jsonschema.validate(json.loads(calls[0].function.arguments), LOOSE_ARGS)
+
+
+async def test_auto_still_chooses_and_calls_follow_the_schema(client: openai.AsyncOpenAI) -> None:
+    for seed in range(3):
+        out = await client.chat.completions.create(
+            model=MODEL,
+            messages=WEATHER,
+            tools=[loose_tool("forecast")],  # type: ignore[list-item]
+            max_tokens=80,
+            seed=seed,
+        )
+        message = out.choices[0].message
+        if out.choices[0].finish_reason == "tool_calls":
+            for c in message.tool_calls or []:
+                jsonschema.validate(json.loads(c.function.arguments), LOOSE_ARGS)  # type: ignore[union-attr]
+        else:
+            assert message.content is not None and not message.tool_calls
+
+
+async def test_parameters_without_a_type_are_still_an_object(client: openai.AsyncOpenAI) -> None:
+    out = await client.chat.completions.create(
+        model=MODEL,
+        messages=WEATHER,
+        tools=[loose_tool("anything", {})],  # type: ignore[list-item]
+        tool_choice="required",
+        max_tokens=40,
+        temperature=0,
+    )
+    calls = out.choices[0].message.tool_calls or []
+    assert calls and calls[0].function.arguments.startswith("{")  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("count", [129, 5000])
+async def test_more_than_128_tools_is_a_400(client: openai.AsyncOpenAI, count: int) -> None:
+    tools = [loose_tool(f"f{i}") for i in range(count)]
+    with pytest.raises(openai.BadRequestError) as caught:
+        await client.chat.completions.create(model=MODEL, messages=WEATHER, tools=tools)  # type: ignore[arg-type]
+    assert caught.value.code == "array_above_max_length"
+    assert caught.value.param == "tools"
+    assert caught.value.message.endswith(
+        "Invalid 'tools': array too long. Expected an array with maximum length 128, "
+        f"but got an array with length {count} instead."
+    )
+
+
+async def test_128_distinct_tools_are_answered(client: openai.AsyncOpenAI) -> None:
+    tools = [
+        loose_tool(
+            f"tool_{i}",
+            {
+                "type": "object",
+                "properties": {
+                    f"arg_{i}": {"type": "string", "maxLength": 10},
+                    "n": {"type": "integer"},
+                },
+                "required": [f"arg_{i}"],
+            },
+        )
+        for i in range(128)
+    ]
+    out = await client.chat.completions.create(
+        model=MODEL,
+        messages=WEATHER,
+        tools=tools,  # type: ignore[arg-type]
+        tool_choice={"type": "function", "function": {"name": "tool_77"}},
+        max_tokens=40,
+        temperature=0,
+    )
+    calls = out.choices[0].message.tool_calls or []
+    assert calls and calls[0].function.name == "tool_77"  # type: ignore[union-attr]
+    assert "arg_77" in json.loads(calls[0].function.arguments)  # type: ignore[union-attr]
+
+
+async def test_unenforceable_non_strict_parameters_are_a_flagged_hint(
+    client: openai.AsyncOpenAI,
+) -> None:
+    schema = {"type": "object", "properties": {"a": {"not": {"type": "string"}}}}
+    raw = await client.chat.completions.with_raw_response.create(
+        model=MODEL,
+        messages=WEATHER,
+        tools=[loose_tool("odd", schema)],  # type: ignore[list-item]
+        tool_choice="required",
+        max_tokens=40,
+        temperature=0,
+        stream=True,
+    )
+    assert raw.headers["x-hearth-schema-enforced"] == "false"
+    assert "function 'odd'" in raw.headers["x-hearth-schema-not-enforced-reason"]
+    chunks = [c async for c in raw.parse()]
+    assert any(c.choices and c.choices[0].delta.tool_calls for c in chunks)

@@ -110,6 +110,24 @@ def test_disconnect_cancels_and_frees_kv(server: Server) -> None:
     assert generated < 1000  # stopped long before max_tokens
 
 
+def test_disconnect_cancels_non_streamed_request(server: Server) -> None:
+    _wait_idle(server)
+    before = engine_stats(server)["decoded_tokens"]
+    body = {"model": MODEL, "messages": USER, "max_tokens": 1900, "logit_bias": NO_EOG}
+    with pytest.raises(httpx2.ReadTimeout):  # the client gives up and closes its connection
+        httpx2.post(
+            f"{server.url}/v1/chat/completions",
+            json=body,
+            headers={"Authorization": f"Bearer {API_KEY}"},
+            timeout=httpx2.Timeout(30, read=2),
+        )
+    stats = _wait_idle(server)
+    assert stats["active_sequences"] == 0
+    assert stats["kv_positions"] == {}
+    generated = int(stats["decoded_tokens"]) - int(before)
+    assert 0 < generated < 1500  # it had started, and stopped long before max_tokens
+
+
 def test_eight_concurrent_streams_share_decode_steps(server: Server) -> None:
     _wait_idle(server)
     before = engine_stats(server)

@@ -24,11 +24,12 @@ from openai.types.chat.chat_completion import Choice, ChoiceLogprobs
 from openai.types.chat.chat_completion_chunk import Choice as ChunkChoice
 from openai.types.chat.chat_completion_chunk import (
     ChoiceDelta,
+    ChoiceDeltaFunctionCall,
     ChoiceDeltaToolCall,
     ChoiceDeltaToolCallFunction,
 )
 from openai.types.chat.chat_completion_chunk import ChoiceLogprobs as ChunkLogprobs
-from openai.types.chat.chat_completion_message import ChatCompletionMessage
+from openai.types.chat.chat_completion_message import ChatCompletionMessage, FunctionCall
 from openai.types.chat.chat_completion_message_function_tool_call import (
     ChatCompletionMessageFunctionToolCall,
     Function,
@@ -71,8 +72,11 @@ class _Choice:
 def _finish_reason(
     reason: FinishReason,
     parser: ToolCallParser | None,
-) -> Literal["stop", "length", "tool_calls"]:
-    return "tool_calls" if reason == "stop" and parser and parser.calls else reason
+    functions: bool = False,
+) -> Literal["stop", "length", "tool_calls", "function_call"]:
+    if reason == "stop" and parser and parser.calls:
+        return "function_call" if functions else "tool_calls"
+    return reason
 
 
 def _sdk_logprob(entry: LogprobEntry) -> ChatCompletionTokenLogprob:
@@ -112,7 +116,8 @@ def _usage(done: Completed) -> CompletionUsage:
 @dataclass(frozen=True)
 class _Generation:
     """A submitted request: what every chunk and the completion repeat, its engine
-    handle, and whether its choices are parsed for tool calls."""
+    handle, whether its choices are parsed for tool calls (answered as the deprecated
+    ``function_call`` when ``functions``), and why a schema was left unenforced."""
 
     id: str
     created: int
@@ -120,20 +125,27 @@ class _Generation:
     fingerprint: str
     tool_calls: bool
     handle: GenerationHandle
+    functions: bool = False
+    service_tier: Literal["default"] | None = None
+    not_enforced: tuple[str, ...] = ()
 
 
 class ChatCompletions:
     """The Chat Completions use-case over a ``ModelRegistry``; with ``stored``, requests
     with ``store: true`` are kept as stored completions of the caller's project. The
-    caller's organization scopes the prompt cache."""
+    caller's organization scopes the prompt cache. ``enforce_schemas``: enforce schemas
+    sent without ``strict`` where Hearth can (``HEARTH_ENFORCE_SCHEMAS``)."""
 
     def __init__(
         self,
         registry: ModelRegistry,
         stored: StoredCompletions | None = None,
+        *,
+        enforce_schemas: bool = True,
     ) -> None:
         self._registry = registry
         self.stored = stored
+        self.enforce_schemas = enforce_schemas
 
     async def check_model(self, caller: Principal, model_id: str) -> None:
         """Raise ``ModelNotFound`` unless the caller's organization may use ``model_id``
@@ -144,12 +156,17 @@ class ChatCompletions:
         self,
         caller: Principal,
         params: ChatCompletionParams,
+        not_enforced: list[str] | None = None,
     ) -> ChatCompletion:
         """Generate every choice to the end: one ``ChatCompletion`` (stored first when
         ``params.store``). Raises ``InvalidRequest`` / ``ContextLengthExceeded`` /
         ``ModelNotFound`` before generating, ``ServiceUnavailable`` when the engine is
-        full or stopping."""
+        full or stopping. Cancelling the call (a client that left) stops generation and
+        frees the sequence. ``not_enforced`` receives why a schema sent without
+        ``strict`` is only a hint."""
         gen = await self._start(caller, params)
+        if not_enforced is not None:
+            not_enforced += gen.not_enforced
         choices = [_Choice() for _ in range(params.n or 1)]
         try:
             done = await _drain(gen.handle, choices)
@@ -159,7 +176,7 @@ class ChatCompletions:
             gen,
             done,
             [
-                _final_choice(i, c, bool(params.logprobs), gen.tool_calls)
+                _final_choice(i, c, bool(params.logprobs), gen.tool_calls, gen.functions)
                 for i, c in enumerate(choices)
             ],
         )
@@ -170,21 +187,27 @@ class ChatCompletions:
         self,
         caller: Principal,
         params: ChatCompletionParams,
+        not_enforced: list[str] | None = None,
     ) -> AsyncIterator[ChatCompletionChunk]:
         """Validate, tokenize and submit now (raising as ``create`` does, before any
         chunk), then the chunks as OpenAI streams them: a role chunk per choice, content
         and tool-call deltas, a finish chunk per choice, then (``include_usage``) a usage
         chunk with no choices. Generation is cancelled when the iterator is closed early
         (a client disconnect) or never iterated. A stream that completes is stored
-        (assembled, with usage) as ``create`` would store it."""
+        (assembled, with usage) as ``create`` would store it. ``not_enforced`` as for
+        ``create``."""
         gen = await self._start(caller, params)
+        if not_enforced is not None:
+            not_enforced += gen.not_enforced
         return _Chunks(gen.handle, self._chunks(caller, params, gen))
 
     async def _start(self, caller: Principal, params: ChatCompletionParams) -> _Generation:
         """Validate, tokenize and submit. Preparation (tokenizer; grammar compile: up to
         ~100 ms for a huge schema) runs off the loop."""
         served = await self._registry.aget(params.model, caller.organization_id)
-        request, plan = await asyncio.to_thread(generation_request, params, served)
+        request, plan = await asyncio.to_thread(
+            generation_request, params, served, enforce_schemas=self.enforce_schemas
+        )
         request = dataclasses.replace(request, cache_scope=caller.organization_id)
         handle = served.generate(request)
         return _Generation(
@@ -194,6 +217,10 @@ class ChatCompletions:
             served.info.fingerprint,
             plan.tool_calls,
             handle,
+            plan.functions,
+            # the tier that served it, as OpenAI reports when the request names one
+            "default" if params.service_tier else None,
+            plan.not_enforced,
         )
 
     async def _chunks(
@@ -217,6 +244,8 @@ class ChatCompletions:
                 system_fingerprint=gen.fingerprint,
                 choices=choices,
             )
+            if gen.service_tier:  # as OpenAI: only when the request named a tier
+                out.service_tier = gen.service_tier
             if usage_on:  # OpenAI sends "usage": null on every chunk but the last
                 out.usage = usage
             return out
@@ -247,7 +276,7 @@ class ChatCompletions:
                     assembled[event.choice].text += [
                         p.text for p in pieces if isinstance(p, Content)
                     ]
-                    for delta in _deltas(pieces):
+                    for delta in _deltas(pieces, gen.functions):
                         yield chunk(
                             [
                                 ChunkChoice(
@@ -258,7 +287,9 @@ class ChatCompletions:
                         lp = None
                 elif isinstance(event, ChoiceFinished):
                     assembled[event.choice].finish_reason = event.finish_reason
-                    reason = _finish_reason(event.finish_reason, parsers[event.choice])
+                    reason = _finish_reason(
+                        event.finish_reason, parsers[event.choice], gen.functions
+                    )
                     yield chunk(
                         [
                             ChunkChoice(
@@ -277,7 +308,9 @@ class ChatCompletions:
                             gen,
                             event,
                             [
-                                _choice(i, "".join(c.text), c, parsers[i], logprobs_on)
+                                _choice(
+                                    i, "".join(c.text), c, parsers[i], logprobs_on, gen.functions
+                                )
                                 for i, c in enumerate(assembled)
                             ],
                         ),
@@ -331,7 +364,7 @@ class _Chunks(AsyncIterator[ChatCompletionChunk]):
 
 
 def _completion(gen: _Generation, done: Completed, choices: list[Choice]) -> ChatCompletion:
-    return ChatCompletion(
+    out = ChatCompletion(
         id=gen.id,
         object="chat.completion",
         created=gen.created,
@@ -340,6 +373,9 @@ def _completion(gen: _Generation, done: Completed, choices: list[Choice]) -> Cha
         usage=_usage(done),
         choices=choices,
     )
+    if gen.service_tier:  # as OpenAI: only when the request named a tier
+        out.service_tier = gen.service_tier
+    return out
 
 
 async def _drain(handle: GenerationHandle, choices: list[_Choice]) -> Completed:
@@ -356,13 +392,20 @@ async def _drain(handle: GenerationHandle, choices: list[_Choice]) -> Completed:
             raise event.error
 
 
-def _deltas(pieces: list[Piece]) -> list[ChoiceDelta]:
+def _deltas(pieces: list[Piece], functions: bool = False) -> list[ChoiceDelta]:
     """Stream deltas as OpenAI sends them: a call's id and name first (arguments ""),
-    then argument fragments."""
+    then argument fragments; with ``functions``, as ``delta.function_call`` (name and
+    arguments "", then argument fragments)."""
     out = []
     for piece in pieces:
         if isinstance(piece, Content):
             out.append(ChoiceDelta(content=piece.text))
+        elif functions and isinstance(piece, CallStarted):
+            out.append(
+                ChoiceDelta(function_call=ChoiceDeltaFunctionCall(name=piece.name, arguments=""))
+            )
+        elif functions and isinstance(piece, Arguments):
+            out.append(ChoiceDelta(function_call=ChoiceDeltaFunctionCall(arguments=piece.text)))
         elif isinstance(piece, CallStarted):
             out.append(
                 ChoiceDelta(
@@ -390,33 +433,47 @@ def _deltas(pieces: list[Piece]) -> list[ChoiceDelta]:
     return out
 
 
-def _final_choice(index: int, choice: _Choice, logprobs: bool, tool_calls: bool) -> Choice:
+def _final_choice(
+    index: int, choice: _Choice, logprobs: bool, tool_calls: bool, functions: bool
+) -> Choice:
     text = "".join(choice.text)
     parser = ToolCallParser() if tool_calls else None
     if parser is not None:
         text = "".join(p.text for p in parser.feed(text) if isinstance(p, Content))
-    return _choice(index, text, choice, parser, logprobs)
+    return _choice(index, text, choice, parser, logprobs, functions)
 
 
 def _choice(
-    index: int, text: str, choice: _Choice, parser: ToolCallParser | None, logprobs: bool
+    index: int,
+    text: str,
+    choice: _Choice,
+    parser: ToolCallParser | None,
+    logprobs: bool,
+    functions: bool = False,
 ) -> Choice:
     """A finished choice: ``text`` is its content (call blocks already taken out by
-    ``parser``, whose calls keep the ids a stream sent)."""
+    ``parser``, whose calls keep the ids a stream sent); with ``functions`` its one call
+    is the deprecated ``message.function_call``."""
+    found = parser.calls if parser else []
+    legacy = (
+        FunctionCall(name=found[0].name, arguments=found[0].arguments)
+        if functions and found
+        else None
+    )
     calls: list[ChatCompletionMessageToolCallUnion] = [
         ChatCompletionMessageFunctionToolCall(
             id=c.id, type="function", function=Function(name=c.name, arguments=c.arguments)
         )
-        for c in (parser.calls if parser else [])
+        for c in ([] if functions else found)
     ]
+    message = ChatCompletionMessage(
+        role="assistant", content=None if found else text, refusal=None, tool_calls=calls or None
+    )
+    if legacy is not None:  # absent otherwise, as OpenAI sends it
+        message.function_call = legacy
     return Choice(
         index=index,
-        finish_reason=_finish_reason(choice.finish_reason, parser),
-        message=ChatCompletionMessage(
-            role="assistant",
-            content=None if calls else text,
-            refusal=None,
-            tool_calls=calls or None,
-        ),
+        finish_reason=_finish_reason(choice.finish_reason, parser, functions),
+        message=message,
         logprobs=ChoiceLogprobs(content=choice.logprobs, refusal=None) if logprobs else None,
     )

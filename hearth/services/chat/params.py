@@ -15,7 +15,42 @@ from hearth.services.chat.metadata import Metadata
 
 log = logging.getLogger(__name__)
 
-Role = Literal["system", "developer", "user", "assistant", "tool"]
+Role = Literal["system", "developer", "user", "assistant", "tool", "function"]
+MAX_TOOLS = 128
+"""OpenAI's cap on ``tools`` (and ``functions``): more is a 400 ``array_above_max_length``."""
+
+
+IGNORED = frozenset(
+    (
+        "audio",
+        "modalities",
+        "moderation",
+        "prediction",
+        "prompt_cache_key",
+        "prompt_cache_options",
+        "prompt_cache_retention",
+        "reasoning_effort",
+        "safety_identifier",
+        "user",
+        "verbosity",
+        "web_search_options",
+    )
+)
+"""Parameters OpenAI accepts that Hearth accepts and ignores (docs/chat-completions.md)."""
+_noted: set[str] = set()
+
+
+def note_ignored(names: set[str]) -> None:
+    """Log each ignored field once per process (INFO): OpenAI parameters Hearth does not
+    implement, and fields OpenAI does not define (accepted, so newer SDKs keep working)."""
+    new = names - _noted
+    _noted.update(new)
+    known = sorted(new & IGNORED)
+    unknown = sorted(new - IGNORED)
+    if known:
+        log.info("chat.completions: ignoring parameters Hearth does not implement %s", known)
+    if unknown:
+        log.info("chat.completions: ignoring unknown fields %s", unknown)
 
 
 class FunctionCall(BaseModel):
@@ -40,8 +75,9 @@ class ToolCall(BaseModel):
 class Message(BaseModel):
     """One chat message; ``content`` is a string or an array of content parts.
 
-    Assistant messages may carry ``tool_calls`` (then ``content`` may be null); ``tool``
-    messages answer one of them by ``tool_call_id``.
+    Assistant messages may carry ``tool_calls`` or the legacy ``function_call`` (then
+    ``content`` may be null); ``tool`` messages answer one of the calls by
+    ``tool_call_id``, legacy ``function`` messages a ``function_call`` by ``name``.
     """
 
     model_config = ConfigDict(extra="allow")
@@ -51,6 +87,7 @@ class Message(BaseModel):
     name: str | None = None
     tool_calls: list[ToolCall] | None = None
     tool_call_id: str | None = None
+    function_call: FunctionCall | None = None
 
 
 class FunctionDefinition(BaseModel):
@@ -74,6 +111,8 @@ class Tool(BaseModel):
 
 
 class NamedFunction(BaseModel):
+    """``{"name": ...}``: a function forced by ``tool_choice`` or ``function_call``."""
+
     name: str
 
 
@@ -113,15 +152,16 @@ class StreamOptions(BaseModel):
 
 
 class ChatCompletionParams(BaseModel):
-    """The fields Hearth reads; ranges as in the API reference. Other top-level fields are
-    accepted, ignored and logged (INFO, by name only)."""
+    """The fields Hearth reads; ranges as in the API reference. ``IGNORED`` parameters and
+    fields OpenAI does not define are accepted, ignored and logged once per process (INFO,
+    by name only)."""
 
     model_config = ConfigDict(extra="allow")
 
     @model_validator(mode="after")
-    def _log_unknown(self) -> ChatCompletionParams:
-        if self.model_extra:
-            log.info("chat.completions: ignoring unknown fields %s", sorted(self.model_extra))
+    def _log_ignored(self) -> ChatCompletionParams:
+        sent = set(self.model_extra or ()) | {n for n in IGNORED if getattr(self, n, None)}
+        note_ignored(sent)
         return self
 
     model: str
@@ -146,9 +186,15 @@ class ChatCompletionParams(BaseModel):
     store: bool | None = None
     """Persist the request and the returned completion (``services/chat/stored.py``)."""
     response_format: ResponseFormat | None = None
-    tools: list[Tool] | None = None
+    tools: list[Tool] | None = Field(default=None, max_length=MAX_TOOLS)
     tool_choice: Literal["none", "auto", "required"] | NamedToolChoice | None = None
     parallel_tool_calls: bool | None = None
+    functions: list[FunctionDefinition] | None = Field(default=None, max_length=MAX_TOOLS)
+    """Deprecated ``functions``: answered with ``message.function_call`` (one call)."""
+    function_call: Literal["none", "auto"] | NamedFunction | None = None
+    """Deprecated ``function_call``: ``none``, ``auto`` or ``{"name": ...}``."""
+    service_tier: Literal["auto", "default", "flex", "scale", "priority", "fast"] | None = None
+    """Echoed in the response as the tier that served it (always ``default`` here)."""
 
     @field_validator("stop")
     @classmethod

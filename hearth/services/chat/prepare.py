@@ -31,7 +31,11 @@ def _check_combinations(params: ChatCompletionParams) -> None:
 
 def message_text(message: Message, index: int) -> str:
     """A message's text: the string, or its text parts joined; other parts are a 400."""
-    if message.content is None and message.role == "assistant" and message.tool_calls:
+    if (
+        message.content is None
+        and message.role == "assistant"
+        and (message.tool_calls or message.function_call)
+    ):
         return ""
     if message.content is None:
         raise InvalidRequest(
@@ -60,6 +64,14 @@ def conversation_rows(messages: list[Message]) -> list[dict[str, Any]]:
     open_calls: set[str] = set()
     for i, m in enumerate(messages):
         text = message_text(m, i)
+        if m.role == "function":  # deprecated: the result of a ``function_call``
+            if not m.name:
+                raise InvalidRequest(
+                    f"Missing required parameter: 'messages[{i}].name'.",
+                    param=f"messages[{i}].name",
+                )
+            rows.append({"role": "user", "content": f"<tool_response>\n{text}\n</tool_response>"})
+            continue
         if m.role == "tool":
             if m.tool_call_id not in open_calls:
                 raise InvalidRequest(
@@ -75,8 +87,10 @@ def conversation_rows(messages: list[Message]) -> list[dict[str, Any]]:
             continue
         if m.role == "assistant":
             open_calls = {c.id for c in m.tool_calls or []}
-            if m.tool_calls:
-                calls = [call_text(c.function.name, c.function.arguments) for c in m.tool_calls]
+            legacy = [m.function_call] if m.function_call else []
+            if m.tool_calls or legacy:
+                functions = [c.function for c in m.tool_calls or []] + legacy
+                calls = [call_text(f.name, f.arguments) for f in functions]
                 text = "\n".join(([text] if text else []) + calls)
         rows.append({"role": m.role, "content": text})
     return rows
@@ -140,16 +154,54 @@ def _max_tokens(params: ChatCompletionParams, prompt: int, context: int) -> int:
     return wanted or context - prompt
 
 
+def _check_size(params: ChatCompletionParams, context: int) -> None:
+    """Refuse, before rendering or tokenizing, what cannot fit the context: every
+    message costs at least one token, as does the completion."""
+    wanted = params.max_completion_tokens or params.max_tokens or 1
+    if len(params.messages) + wanted > context:
+        raise ContextLengthExceeded(
+            f"This model's maximum context length is {context} tokens. However, your "
+            f"messages ({len(params.messages)} of them) and the {wanted} completion tokens "
+            "requested cannot fit. Please reduce the length of the messages or completion.",
+            param="messages",
+        )
+
+
+_SAMPLE_CHARS_PER_TOKEN = 16
+"""Text longer than the context x this is tokenized in part first: a prefix that alone
+overflows the context refuses the request without tokenizing megabytes (~0.3 s per MB)."""
+
+
+def _check_text_size(model: ChatTokenizer, rows: list[dict[str, Any]], context: int) -> None:
+    limit = context * _SAMPLE_CHARS_PER_TOKEN
+    if sum(len(r["content"]) for r in rows) <= limit:
+        return
+    sample = "".join(r["content"] for r in rows)[:limit]
+    counted = len(model.tokenize(sample, special=False))
+    if counted > context:
+        raise ContextLengthExceeded(
+            f"This model's maximum context length is {context} tokens. However, your "
+            f"messages resulted in more than {counted} tokens. Please reduce the length "
+            "of the messages.",
+            param="messages",
+        )
+
+
 def generation_request(
     params: ChatCompletionParams,
     model: ServedModel,
+    *,
+    enforce_schemas: bool = True,
 ) -> tuple[GenerationRequest, OutputPlan]:
     """Validate, plan the output (grammar, tool calls) and tokenize for ``model``;
-    raises ``InvalidRequest``/``ContextLengthExceeded``. Blocking (tokenizer, grammar
+    raises ``InvalidRequest``/``ContextLengthExceeded``. ``enforce_schemas``: enforce
+    schemas without ``strict`` where Hearth can. Blocking (tokenizer, grammar
     compiler): run it off the event loop."""
     _check_combinations(params)
+    _check_size(params, model.info.context_length)
     rows = conversation_rows(params.messages)
-    plan = plan_output(params, model, [r["content"] for r in rows])
+    _check_text_size(model, rows, model.info.context_length)
+    plan = plan_output(params, model, [r["content"] for r in rows], enforce_schemas=enforce_schemas)
     tokens = prompt_tokens(model, with_instructions(rows, plan.instructions))
     stop = [params.stop] if isinstance(params.stop, str) else list(params.stop or [])
     return GenerationRequest(

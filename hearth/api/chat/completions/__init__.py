@@ -4,7 +4,11 @@ Chat Completions). Stored completions are scoped to the caller's project."""
 
 from __future__ import annotations
 
-from typing import Annotated
+import asyncio
+import builtins
+import re
+from collections.abc import Awaitable
+from typing import Annotated, TypeVar
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
@@ -18,6 +22,9 @@ from hearth.services.chat.params import ChatCompletionParams
 from hearth.services.chat.stored import UpdateParams
 
 router = APIRouter()
+T = TypeVar("T")
+ENFORCED_HEADER = "x-hearth-schema-enforced"
+REASON_HEADER = "x-hearth-schema-not-enforced-reason"
 
 
 @router.post("/chat/completions")
@@ -26,11 +33,46 @@ async def create(request: Request, caller: Caller, svc: Svc) -> Response:
     ``ChatCompletionChunk`` events then ``[DONE]``. Errors found before generation
     (400, 404, 503) are plain responses even for a stream; a failure mid-stream is one
     ``{"error": ...}`` frame. The caller's organization scopes the prompt cache; with
-    ``store: true`` the completion is stored in the caller's project."""
+    ``store: true`` the completion is stored in the caller's project. A client that
+    leaves stops its generation (stream or not). A schema sent without ``strict`` that
+    Hearth only showed the model is flagged by ``x-hearth-schema-enforced: false`` and
+    ``x-hearth-schema-not-enforced-reason``."""
     params = await parse_body(request, ChatCompletionParams)
+    hints: builtins.list[str] = []
+    response: Response
     if params.stream:
-        return sse_response(await svc.chat.stream(caller, params))
-    return json_response(await svc.chat.create(caller, params))
+        response = sse_response(await svc.chat.stream(caller, params, hints))
+    else:
+        completion = await _unless_client_leaves(request, svc.chat.create(caller, params, hints))
+        if completion is None:
+            return Response(status_code=499)  # nobody is listening
+        response = json_response(completion)
+    if hints:
+        response.headers[ENFORCED_HEADER] = "false"
+        response.headers[REASON_HEADER] = _header_text("; ".join(hints))
+    return response
+
+
+async def _unless_client_leaves(request: Request, work: Awaitable[T]) -> T | None:
+    """``work``'s result, or None once the client has disconnected (``work`` is then
+    cancelled: Starlette does not cancel a handler whose client left); cancelling the
+    handler cancels ``work`` too."""
+    task = asyncio.ensure_future(work)
+    try:
+        while not task.done():
+            await asyncio.wait({task}, timeout=0.5)
+            if not task.done() and await request.is_disconnected():
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
+                return None
+    finally:  # the handler itself cancelled (server shutdown, an in-process client)
+        task.cancel()
+    return task.result()
+
+
+def _header_text(text: str) -> str:
+    """``text`` as one short printable-ASCII header value."""
+    return re.sub(r"[^\x20-\x7e]+", " ", text)[:500]
 
 
 @router.get("/chat/completions")
