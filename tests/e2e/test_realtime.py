@@ -210,7 +210,8 @@ WEATHER_TOOL = {
     "description": "Get the current weather for a city.",
     "parameters": {
         "type": "object",
-        "properties": {"city": {"type": "string"}},
+        # bounded, so the enforced arguments always close within max_output_tokens
+        "properties": {"city": {"type": "string", "maxLength": 24}},
         "required": ["city"],
     },
 }
@@ -222,7 +223,7 @@ async def test_tool_call_round_trip(server: Server) -> None:
             session={
                 "type": "realtime",
                 "output_modalities": ["text"],
-                "max_output_tokens": 60,
+                "max_output_tokens": 100,
                 "instructions": "You answer questions about the weather using the tool.",
                 "tools": [WEATHER_TOOL],
                 "tool_choice": "required",
