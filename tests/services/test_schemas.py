@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from hearth.errors import InvalidRequest
-from hearth.services.chat.schemas import check_schema, subschemas
+from hearth.services.chat.schemas import check_schema, closed, subschemas
 
 
 def test_subschemas_walks_every_place_a_schema_can_be() -> None:
@@ -53,3 +53,32 @@ def test_invalid_schema_names_the_path() -> None:
 def test_schema_must_be_an_object() -> None:
     with pytest.raises(InvalidRequest):
         check_schema(["type", "string"], "x", "p")
+
+
+def test_closed_objects_keep_only_instances_of_the_original() -> None:
+    from jsonschema import Draft202012Validator
+
+    schema = {
+        "type": "object",
+        "properties": {
+            "city": {"type": "string"},
+            "tags": {"type": "object", "properties": {}, "additionalProperties": True},
+            "at": {"type": "object", "patternProperties": {"^x": {}}, "properties": {}},
+            "free": {"type": "object"},
+        },
+        "required": ["city"],
+    }
+    out = closed(schema)
+    assert out["additionalProperties"] is False
+    assert out["properties"]["tags"]["additionalProperties"] is True  # said: kept
+    assert "additionalProperties" not in out["properties"]["at"]  # patternProperties
+    assert "additionalProperties" not in out["properties"]["free"]  # lists no properties
+    assert "additionalProperties" not in schema  # the caller's schema is untouched
+    ok = {"city": "Rome", "tags": {"k": 1}, "free": {"any": 1}}
+    assert Draft202012Validator(out).is_valid(ok) and Draft202012Validator(schema).is_valid(ok)
+    assert not Draft202012Validator(out).is_valid({"city": "Rome", "invented": 1})
+    # a required key that is not listed, or allOf anywhere: closing would exclude valid
+    # answers that are the point of the schema, so it stays as written
+    assert closed({"properties": {}, "required": ["x"]}) == {"properties": {}, "required": ["x"]}
+    both = {"allOf": [{"properties": {"a": {}}}, {"properties": {"b": {}}}]}
+    assert closed(both) == both

@@ -145,6 +145,31 @@ def check_schema(schema: Any, where: str, param: str) -> dict[str, Any]:
     return _drop_unknown_formats(schema)
 
 
+_OPEN_ENDED = ("additionalProperties", "patternProperties", "unevaluatedProperties")
+
+
+def closed(schema: Any) -> Any:
+    """``schema`` with every object that lists ``properties`` and says nothing about
+    other keys closed to them (``additionalProperties: false``), as xgrammar's strict
+    mode does for vLLM. Every instance of the result is an instance of ``schema``; left
+    open, a small model invents keys until its token budget runs out. Schemas with
+    ``allOf`` (whose branches would then contradict each other), objects whose
+    ``required`` names an unlisted key, and anything not a JSON object come back as is."""
+    if not isinstance(schema, dict) or any("allOf" in sub for _, sub in subschemas(schema)):
+        return schema
+    out = copy.deepcopy(schema)
+    for _, sub in subschemas(out):
+        props, required = sub.get("properties"), sub.get("required", [])
+        if (
+            isinstance(props, dict)
+            and not any(k in sub for k in _OPEN_ENDED)
+            and isinstance(required, list)
+            and all(isinstance(k, str) and k in props for k in required)
+        ):
+            sub["additionalProperties"] = False
+    return out
+
+
 def enforceable(
     compiler: CompilesGrammars,
     schema: Any,

@@ -27,7 +27,7 @@ from hearth.services.chat.params import (
     NamedToolChoice,
     Tool,
 )
-from hearth.services.chat.schemas import enforceable, lark_json
+from hearth.services.chat.schemas import closed, enforceable, lark_json
 from hearth.services.chat.tool_calls import CLOSE, OPEN
 
 log = logging.getLogger(__name__)
@@ -67,7 +67,7 @@ class _Planning:
             self.hints.append(f"{where}: enforcement of non-strict schemas is off")
             return None
         try:
-            return enforceable(self.compiler, schema, where, param)
+            return enforceable(self.compiler, closed(schema), where, param)
         except InvalidRequest as exc:
             self.hints.append(exc.message)
             return None
