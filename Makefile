@@ -17,12 +17,27 @@ $(VENV)/.installed: pyproject.toml Makefile
 	touch $@
 
 $(VENV)/.installed-test: $(VENV)/.installed
-	$(PIP) install -e '.[tts,finetune,test]'
+	$(PIP) install -e '.[tts,finetune,test,clients]'
+	touch $@
+
+# the client suite's own environments (tests/clients/): clients that pin openai<3, and the
+# Node SDK
+CLIENTS_VENV := .venv-clients
+NODE_CLIENTS := tests/clients/node
+
+$(CLIENTS_VENV)/.installed: tests/clients/openai2/requirements.txt
+	python3 -m venv $(CLIENTS_VENV)
+	$(CLIENTS_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(CLIENTS_VENV)/bin/python -m pip install --quiet -r $<
+	touch $@
+
+$(NODE_CLIENTS)/node_modules/.installed: $(NODE_CLIENTS)/package-lock.json
+	npm ci --prefix $(NODE_CLIENTS) --no-audit --no-fund
 	touch $@
 
 install: $(VENV)/.installed
 
-install-test: $(VENV)/.installed-test
+install-test: $(VENV)/.installed-test $(CLIENTS_VENV)/.installed $(NODE_CLIENTS)/node_modules/.installed
 
 serve: install
 	$(VENV)/bin/hearth serve
@@ -46,4 +61,4 @@ bench: install-test
 	$(PY) benchmarks/serving.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(CLIENTS_VENV) $(NODE_CLIENTS)/node_modules .pytest_cache .mypy_cache .ruff_cache

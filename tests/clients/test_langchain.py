@@ -1,0 +1,89 @@
+"""LangChain's ``ChatOpenAI`` (langchain-openai) against the server, as its users call it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from jsonschema import Draft202012Validator
+from langchain_core.messages import AIMessage, AIMessageChunk
+from langchain_openai import ChatOpenAI
+from pydantic import BaseModel, Field
+
+from tests.clients.conftest import API_KEY, MODEL
+
+TEXT = "Paris is the capital of France, home to 2,100,000 people. Extract the city."
+
+
+class City(BaseModel):
+    """A city mentioned in the text."""
+
+    name: str = Field(max_length=40)
+    country: str = Field(max_length=40)
+    population: int
+
+
+def chat(base_url: str, **options: Any) -> ChatOpenAI:
+    return ChatOpenAI(
+        model=MODEL, base_url=base_url, api_key=API_KEY, temperature=0, max_retries=0, **options
+    )
+
+
+def test_invoke(base_url: str) -> None:
+    out = chat(base_url, max_tokens=16).invoke("Say hello.")
+    assert isinstance(out, AIMessage) and isinstance(out.content, str) and out.content
+    assert out.response_metadata["finish_reason"] in ("stop", "length")
+    assert out.response_metadata["model_name"] == MODEL
+    usage = out.usage_metadata
+    assert usage and usage["output_tokens"] <= 16
+    assert usage["total_tokens"] == usage["input_tokens"] + usage["output_tokens"]
+
+
+def test_stream_with_usage(base_url: str) -> None:
+    chunks = list(chat(base_url, max_tokens=16, stream_usage=True).stream("Say hello."))
+    assert all(isinstance(c, AIMessageChunk) for c in chunks)
+    assert sum(1 for c in chunks if c.content) > 1
+    whole = chunks[0]
+    for c in chunks[1:]:
+        whole += c
+    assert whole.usage_metadata and 0 < whole.usage_metadata["output_tokens"] <= 16
+    assert whole.response_metadata["finish_reason"] in ("stop", "length")
+
+
+def test_batch(base_url: str) -> None:
+    outs = chat(base_url, max_tokens=8).batch(["Say hello.", "Name a colour.", "Count to 3."])
+    assert len(outs) == 3 and all(isinstance(o, AIMessage) and o.content for o in outs)
+    assert len({o.id for o in outs}) == 3
+
+
+def test_bind_tools_call_validates(base_url: str) -> None:
+    model = chat(base_url, max_tokens=100).bind_tools([City], tool_choice="City")
+    out = model.invoke(TEXT)
+    assert isinstance(out, AIMessage) and not out.invalid_tool_calls
+    [call] = out.tool_calls
+    assert call["name"] == "City" and call["id"]
+    City.model_validate(call["args"])
+
+
+@pytest.mark.parametrize("method", ["function_calling", "json_schema"])
+def test_with_structured_output_returns_an_instance(method: str, base_url: str) -> None:
+    model = chat(base_url, max_tokens=100).with_structured_output(City, method=method)
+    assert isinstance(model.invoke(TEXT), City)
+
+
+def test_with_structured_output_json_mode(base_url: str) -> None:
+    # json_mode sends only response_format json_object: the schema is prompt text, so the
+    # server's part is a JSON object LangChain parses (a dict schema skips pydantic)
+    schema = City.model_json_schema()
+    model = chat(base_url, max_tokens=200).with_structured_output(
+        schema, method="json_mode", include_raw=True
+    )
+    out = model.invoke(f"Answer in JSON matching this schema: {schema}\n\n{TEXT}")
+    assert out["parsing_error"] is None, out["raw"]
+    assert isinstance(out["parsed"], dict) and out["parsed"]
+
+
+def test_strict_tool_arguments_follow_the_schema(base_url: str) -> None:
+    model = chat(base_url, max_tokens=100).bind_tools([City], tool_choice="City", strict=True)
+    [call] = model.invoke(TEXT).tool_calls
+    Draft202012Validator(City.model_json_schema()).validate(call["args"])
