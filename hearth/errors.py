@@ -129,6 +129,16 @@ def json_path(loc: Sequence[Any], prefix: str = "") -> str | None:
     return out or None
 
 
+def array_above_max_length(param: str | None, maximum: object, actual: object) -> InvalidRequest:
+    """OpenAI's 400 for a list over its cap (e.g. 128 ``tools``), in OpenAI's wording."""
+    return InvalidRequest(
+        f"Invalid '{param}': array too long. Expected an array with maximum length "
+        f"{maximum}, but got an array with length {actual} instead.",
+        param=param,
+        code="array_above_max_length",
+    )
+
+
 def invalid_request(
     errors: ValidationError | Sequence[Any],
     prefix: str = "",
@@ -159,11 +169,7 @@ def invalid_request(
         )
     if first["type"] == "too_long" and isinstance(first.get("input"), list):
         ctx = first.get("ctx", {})
-        return InvalidRequest(
-            f"Invalid '{param}': array too long. Expected an array with maximum length "
-            f"{ctx.get('max_length')}, but got an array with length "
-            f"{ctx.get('actual_length', len(first['input']))} instead.",
-            param=param,
-            code="array_above_max_length",
+        return array_above_max_length(
+            param, ctx.get("max_length"), ctx.get("actual_length", len(first["input"]))
         )
     return InvalidRequest(f"Invalid '{param}': {first['msg']}.", param=param)

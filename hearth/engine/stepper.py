@@ -7,6 +7,7 @@ and testable.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
@@ -27,6 +28,8 @@ from hearth.engine.sampling import SampledToken, Sampler
 from hearth.engine.sequence import Job, Seq
 from hearth.engine.text import TextAssembler
 from hearth.errors import InternalError
+
+log = logging.getLogger(__name__)
 
 Masks = Mapping[int, npt.NDArray[np.bool_]]
 
@@ -109,10 +112,13 @@ class Stepper:
                 try:
                     self._advance(job, seq, row, grow, (masks or {}).get(seq.seq_id))
                 except ConstraintFailed as exc:
+                    # the grammar library's own words stay in the log, not in the answer
+                    log.warning("constrained decoding failed mid-generation: %s", exc)
                     job.emit(
                         Failed(
                             InternalError(
-                                f"Constrained decoding failed: {exc}. Simplify the schema."
+                                "Constrained decoding stopped: the schema's grammar hit a "
+                                "resource limit during generation. Simplify the schema."
                             )
                         )
                     )

@@ -74,7 +74,7 @@ KNOWN_REJECTIONS: dict[tuple[str, int], str] = {
     # "^$|(^(?:\S+\s+){0,99}\S+$)" with maxLength 5000: the lexer runs out of fuel
     # ("too many expressions constructed") mid-string. The fuel is shared by every copy
     # of a compiled grammar, so instance 1 (same copy source here) fails at once. Requests
-    # get a 500 "Constrained decoding failed" and the grammar is recompiled on next use.
+    # get a 500 "Constrained decoding stopped" and the grammar is recompiled on next use.
     ("Github_easy---o21053", 0): "llguidance lexer fuel exhausted",
     ("Github_easy---o21053", 1): "llguidance lexer fuel exhausted (by instance 0)",
 }

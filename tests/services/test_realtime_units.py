@@ -113,6 +113,19 @@ def test_beta_update_and_render() -> None:
             },
             "session.tool_choice.name",
         ),
+        (
+            False,
+            {
+                "type": "realtime",
+                "tools": [{"type": "function", "name": f"f{i}"} for i in range(129)],
+            },
+            "session.tools",
+        ),
+        (
+            True,
+            {"tools": [{"type": "function", "name": f"f{i}"} for i in range(129)]},
+            "session.tools",
+        ),
         (False, {"type": "transcription"}, "session.type"),
         (True, {"temperature": 2.0}, "session.temperature"),
         (True, {"output_audio_format": "mp3"}, "session.output_audio_format"),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from hearth.api.audio import unless_client_leaves
+from hearth.api.audio import recognize
 from hearth.api.deps import Caller, Svc
 from hearth.api.forms import read_upload
 from hearth.api.sse import sse_response
@@ -27,6 +27,6 @@ async def create(request: Request, caller: Caller, svc: Svc) -> Response:
     if params.stream:
         # OpenAI's transcript stream ends at transcript.text.done (no [DONE] frame)
         return sse_response(await transcriptions.stream(caller, params, upload), done=False)
-    return await unless_client_leaves(
+    return await recognize(
         request, lambda stop: transcriptions.create(caller, params, upload, stop=stop)
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from hearth.api.audio import unless_client_leaves
+from hearth.api.audio import recognize
 from hearth.api.deps import Caller, Svc
 from hearth.api.forms import read_upload
 from hearth.services.audio.transcriptions import TranslationParams, Upload
@@ -23,6 +23,6 @@ async def create(request: Request, caller: Caller, svc: Svc) -> Response:
         request, transcriptions.max_upload_bytes, TranslationParams
     )
     upload = Upload(filename, data)
-    return await unless_client_leaves(
+    return await recognize(
         request, lambda stop: transcriptions.translate(caller, params, upload, stop=stop)
     )

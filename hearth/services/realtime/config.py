@@ -16,7 +16,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from hearth.errors import InvalidRequest
+from hearth.errors import InvalidRequest, array_above_max_length
+from hearth.services.chat.params import MAX_TOOLS
 
 AudioFormat = str  # "pcm16" | "g711_ulaw" | "g711_alaw" (beta's names)
 
@@ -164,6 +165,8 @@ def _max_tokens(value: Any, param: str) -> int | str:
 
 
 def _tools(tools: list[dict[str, Any]], param: str) -> list[dict[str, Any]]:
+    if len(tools) > MAX_TOOLS:  # as Chat Completions: checked before any schema is compiled
+        raise array_above_max_length(param, MAX_TOOLS, len(tools))
     out = []
     for i, tool in enumerate(tools):
         if tool.get("type", "function") != "function":

@@ -4,17 +4,16 @@ Chat Completions). Stored completions are scoped to the caller's project."""
 
 from __future__ import annotations
 
-import asyncio
 import builtins
 import re
-from collections.abc import Awaitable
-from typing import Annotated, TypeVar
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
 from hearth.api.bodies import json_response, parse_body
 from hearth.api.deps import Caller, Svc, metadata_filter
+from hearth.api.disconnect import unless_client_leaves
 from hearth.api.pagination import Paging
 from hearth.api.sse import sse_response
 from hearth.domain import PageParams
@@ -22,7 +21,6 @@ from hearth.services.chat.params import ChatCompletionParams
 from hearth.services.chat.stored import UpdateParams
 
 router = APIRouter()
-T = TypeVar("T")
 ENFORCED_HEADER = "x-hearth-schema-enforced"
 REASON_HEADER = "x-hearth-schema-not-enforced-reason"
 
@@ -43,7 +41,7 @@ async def create(request: Request, caller: Caller, svc: Svc) -> Response:
     if params.stream:
         response = sse_response(await svc.chat.stream(caller, params, hints))
     else:
-        completion = await _unless_client_leaves(request, svc.chat.create(caller, params, hints))
+        completion = await unless_client_leaves(request, svc.chat.create(caller, params, hints))
         if completion is None:
             return Response(status_code=499)  # nobody is listening
         response = json_response(completion)
@@ -51,23 +49,6 @@ async def create(request: Request, caller: Caller, svc: Svc) -> Response:
         response.headers[ENFORCED_HEADER] = "false"
         response.headers[REASON_HEADER] = _header_text("; ".join(hints))
     return response
-
-
-async def _unless_client_leaves(request: Request, work: Awaitable[T]) -> T | None:
-    """``work``'s result, or None once the client has disconnected (``work`` is then
-    cancelled: Starlette does not cancel a handler whose client left); cancelling the
-    handler cancels ``work`` too."""
-    task = asyncio.ensure_future(work)
-    try:
-        while not task.done():
-            await asyncio.wait({task}, timeout=0.5)
-            if not task.done() and await request.is_disconnected():
-                task.cancel()
-                await asyncio.gather(task, return_exceptions=True)
-                return None
-    finally:  # the handler itself cancelled (server shutdown, an in-process client)
-        task.cancel()
-    return task.result()
 
 
 def _header_text(text: str) -> str:
