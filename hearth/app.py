@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 import hearth
+from hearth.api import completions as legacy_completions
 from hearth.api import demo, engine, evals, files, models, realtime
 from hearth.api.audio import speech, transcriptions, translations
 from hearth.api.beta.realtime import sessions as beta_realtime_sessions
@@ -50,6 +51,7 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     app.include_router(engine.router)
     app.include_router(models.router, prefix="/v1")
     app.include_router(completions.router, prefix="/v1")
+    app.include_router(legacy_completions.router, prefix="/v1")
     app.include_router(messages.router, prefix="/v1")
     app.include_router(files.router, prefix="/v1")
     app.include_router(evals.router, prefix="/v1")

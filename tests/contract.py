@@ -13,6 +13,8 @@ import re
 from typing import Any, Generic, Literal, TypeVar
 
 from openai.types import (
+    Completion,
+    CompletionChoice,
     EvalCreateResponse,
     EvalDeleteResponse,
     EvalListResponse,
@@ -90,11 +92,20 @@ _StoreMessage = create_model(
     tool_call_id=(str | None, None),
 )
 
+# a streamed legacy completion has the same shape as the whole (the SDK says so), with
+# ``finish_reason: null`` until its choice ends
+_CompletionChunk = _nullable(
+    Completion,
+    choices=list[_nullable(CompletionChoice, "finish_reason")],  # type: ignore[misc]
+)
+
 KINDS: dict[str, type[BaseModel]] = {
     "model": Model,
     "model.deleted": ModelDeleted,
     "file": FileObject,
     "file.deleted": FileDeleted,
+    "text_completion": Completion,
+    "text_completion.chunk": _CompletionChunk,
     "chat.completion": ChatCompletion,
     "chat.completion.chunk": ChatCompletionChunk,
     "chat.completion.stored": _StoredCompletion,

@@ -17,6 +17,7 @@ from hearth.services.audio.transcriptions import Transcriptions
 from hearth.services.auth import Auth
 from hearth.services.chat.completions import ChatCompletions
 from hearth.services.chat.stored import StoredCompletions
+from hearth.services.completions import Completions
 from hearth.services.evals.service import Evals
 from hearth.services.files import Files
 from hearth.services.fine_tuning.service import FineTuning
@@ -55,9 +56,12 @@ class Services:
     fine_tuning: FineTuning
     models: Models = field(init=False)
     """``client.models`` over ``registry`` and ``audio``."""
+    completions: Completions = field(init=False)
+    """``client.completions`` (legacy Completions) over ``registry``."""
 
     def __post_init__(self) -> None:
         self.models = Models(self.registry, self.audio)
+        self.completions = Completions(self.registry)
 
     @classmethod
     def build(cls, settings: Settings, clock: Callable[[], float] = time.monotonic) -> Services:

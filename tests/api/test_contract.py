@@ -99,6 +99,26 @@ async def test_chat_completions_stored_and_streamed(http: httpx2.AsyncClient) ->
         check("chat.completion.chunk", frame)
 
 
+async def test_legacy_completions_whole_and_streamed(http: httpx2.AsyncClient) -> None:
+    body: dict[str, Any] = {
+        "model": MODEL,
+        "prompt": ["Hello", "1, 2, 3,"],
+        "max_tokens": 4,
+        "n": 2,
+        "logprobs": 2,
+    }
+    whole = check(
+        "text_completion", await _ok(await http.post("/v1/completions", headers=AUTH, json=body))
+    )
+    assert [c.index for c in whole.choices] == [0, 1, 2, 3]  # type: ignore[attr-defined]
+    body.update(stream=True, stream_options={"include_usage": True})
+    async with http.stream("POST", "/v1/completions", headers=AUTH, json=body) as r:
+        frames = [line[6:] async for line in r.aiter_lines() if line.startswith("data: ")]
+    assert frames[-1] == "[DONE]" and len(frames) > 4
+    for frame in frames[:-1]:
+        check("text_completion.chunk", frame)
+
+
 async def test_audio(http: httpx2.AsyncClient) -> None:
     speech = await http.post(
         "/v1/audio/speech",

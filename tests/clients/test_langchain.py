@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
+import openai
 import pytest
 from jsonschema import Draft202012Validator
 from langchain_core.messages import AIMessage, AIMessageChunk
-from langchain_openai import ChatOpenAI
+from langchain_openai import ChatOpenAI, OpenAI
 from pydantic import BaseModel, Field
 
 from tests.clients.conftest import API_KEY, MODEL
@@ -23,9 +25,27 @@ class City(BaseModel):
     population: int
 
 
+_HTTP: list[openai.DefaultHttpxClient] = []
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _http_client() -> Iterator[None]:
+    """One HTTP client for the module's models, closed at the end (LangChain's own
+    default is never closed)."""
+    _HTTP.append(openai.DefaultHttpxClient())
+    yield
+    _HTTP.pop().close()
+
+
 def chat(base_url: str, **options: Any) -> ChatOpenAI:
     return ChatOpenAI(
-        model=MODEL, base_url=base_url, api_key=API_KEY, temperature=0, max_retries=0, **options
+        model=MODEL,
+        base_url=base_url,
+        api_key=API_KEY,
+        temperature=0,
+        max_retries=0,
+        http_client=_HTTP[0],
+        **options,
     )
 
 
@@ -87,3 +107,22 @@ def test_strict_tool_arguments_follow_the_schema(base_url: str) -> None:
     model = chat(base_url, max_tokens=100).bind_tools([City], tool_choice="City", strict=True)
     [call] = model.invoke(TEXT).tool_calls
     Draft202012Validator(City.model_json_schema()).validate(call["args"])
+
+
+def test_completion_llm_invoke_stream_batch(base_url: str) -> None:
+    # langchain_openai.OpenAI: the legacy /v1/completions text-in, text-out model
+    llm = OpenAI(
+        model=MODEL,
+        base_url=base_url,
+        api_key=API_KEY,
+        temperature=0,
+        max_tokens=8,
+        max_retries=0,
+        http_client=_HTTP[0],
+    )
+    assert isinstance(llm.invoke("Once upon a time"), str)
+    pieces = list(llm.stream("Once upon a time"))
+    assert len(pieces) > 1 and all(isinstance(p, str) for p in pieces)
+    result = llm.generate(["Once upon a time", "1, 2, 3,"])
+    assert len(result.generations) == 2
+    assert result.llm_output and result.llm_output["token_usage"]["completion_tokens"] <= 16

@@ -58,7 +58,7 @@ def test_instructor_prompt_modes_parse_the_json_answer(mode: str, base_url: str)
     assert isinstance(got["instance"], dict) and got["instance"]
 
 
-@pytest.mark.parametrize("scenario", ["complete", "chat", "achat"])
+@pytest.mark.parametrize("scenario", ["complete", "complete_raw", "chat", "achat"])
 def test_llamaindex_openailike_answers(scenario: str, base_url: str) -> None:
     got = outcome("llamaindex_openailike.py", scenario, base_url)
     assert isinstance(got["text"], str) and got["text"]
@@ -67,7 +67,7 @@ def test_llamaindex_openailike_answers(scenario: str, base_url: str) -> None:
         assert got["role"] == "assistant"
 
 
-@pytest.mark.parametrize("scenario", ["stream_chat", "stream_complete"])
+@pytest.mark.parametrize("scenario", ["stream_chat", "stream_complete", "stream_complete_raw"])
 def test_llamaindex_openailike_streams(scenario: str, base_url: str) -> None:
     got = outcome("llamaindex_openailike.py", scenario, base_url)
     assert len([d for d in got["deltas"] if d]) > 1

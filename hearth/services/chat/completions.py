@@ -10,9 +10,9 @@ import dataclasses
 import logging
 import secrets
 import time
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, TypeVar
 
 from openai.types.chat import (
     ChatCompletion,
@@ -60,6 +60,7 @@ from hearth.services.chat.tool_calls import (
 )
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 @dataclass
@@ -199,7 +200,7 @@ class ChatCompletions:
         gen = await self._start(caller, params)
         if not_enforced is not None:
             not_enforced += gen.not_enforced
-        return _Chunks(gen.handle, self._chunks(caller, params, gen))
+        return Chunks([gen.handle], self._chunks(caller, params, gen))
 
     async def _start(self, caller: Principal, params: ChatCompletionParams) -> _Generation:
         """Validate, tokenize and submit. Preparation (tokenizer; grammar compile: up to
@@ -340,27 +341,31 @@ class ChatCompletions:
             )
 
 
-class _Chunks(AsyncIterator[ChatCompletionChunk]):
-    """``ChatCompletions.stream``'s iterator: its generator's chunks; ``aclose`` (also
-    before the first chunk, where closing a generator would run none of its code)
-    cancels the generation."""
+class Chunks(AsyncIterator[T]):
+    """A streamed generation's iterator: ``chunks``' items; ``aclose`` (also before the
+    first chunk, where closing a generator would run none of its code) cancels every one
+    of ``handles``, and so does dropping it unread."""
 
     def __init__(
-        self, handle: GenerationHandle, chunks: AsyncGenerator[ChatCompletionChunk, None]
+        self, handles: Sequence[GenerationHandle], chunks: AsyncGenerator[T, None]
     ) -> None:
-        self._handle = handle
+        self._handles = handles
         self._chunks = chunks
 
-    async def __anext__(self) -> ChatCompletionChunk:
+    async def __anext__(self) -> T:
         return await self._chunks.__anext__()
 
     async def aclose(self) -> None:
         """Stop: cancel the generation and close the generator."""
-        self._handle.cancel()
+        self._cancel()
         await self._chunks.aclose()
 
-    def __del__(self) -> None:  # dropped unread: free the sequence's KV cells now
-        self._handle.cancel()
+    def _cancel(self) -> None:
+        for handle in self._handles:
+            handle.cancel()
+
+    def __del__(self) -> None:  # dropped unread: free the sequences' KV cells now
+        self._cancel()
 
 
 def _completion(gen: _Generation, done: Completed, choices: list[Choice]) -> ChatCompletion:

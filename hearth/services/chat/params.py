@@ -151,50 +151,24 @@ class StreamOptions(BaseModel):
     include_usage: bool | None = None
 
 
-class ChatCompletionParams(BaseModel):
-    """The fields Hearth reads; ranges as in the API reference. ``IGNORED`` parameters and
-    fields OpenAI does not define are accepted, ignored and logged once per process (INFO,
-    by name only)."""
+class GenerationParams(BaseModel):
+    """The sampling and streaming fields Chat Completions and (legacy) Completions share;
+    ranges as in the API reference."""
 
     model_config = ConfigDict(extra="allow")
 
-    @model_validator(mode="after")
-    def _log_ignored(self) -> ChatCompletionParams:
-        sent = set(self.model_extra or ()) | {n for n in IGNORED if getattr(self, n, None)}
-        note_ignored(sent)
-        return self
-
     model: str
-    messages: list[Message] = Field(min_length=1)
     temperature: float | None = Field(default=None, ge=0, le=2)
     top_p: float | None = Field(default=None, ge=0, le=1)
     n: int | None = Field(default=None, ge=1, le=128)
     stream: bool | None = None
     stream_options: StreamOptions | None = None
     stop: str | list[str] | None = None
-    max_tokens: int | None = Field(default=None, ge=1)
-    max_completion_tokens: int | None = Field(default=None, ge=1)
     presence_penalty: float | None = Field(default=None, ge=-2, le=2)
     frequency_penalty: float | None = Field(default=None, ge=-2, le=2)
     logit_bias: dict[str, float] | None = None
-    logprobs: bool | None = None
-    top_logprobs: int | None = Field(default=None, ge=0, le=20)
     seed: int | None = None
     user: str | None = None
-    metadata: Metadata = None
-    """Tags kept with a stored completion; validated even when ``store`` is false."""
-    store: bool | None = None
-    """Persist the request and the returned completion (``services/chat/stored.py``)."""
-    response_format: ResponseFormat | None = None
-    tools: list[Tool] | None = Field(default=None, max_length=MAX_TOOLS)
-    tool_choice: Literal["none", "auto", "required"] | NamedToolChoice | None = None
-    parallel_tool_calls: bool | None = None
-    functions: list[FunctionDefinition] | None = Field(default=None, max_length=MAX_TOOLS)
-    """Deprecated ``functions``: answered with ``message.function_call`` (one call)."""
-    function_call: Literal["none", "auto"] | NamedFunction | None = None
-    """Deprecated ``function_call``: ``none``, ``auto`` or ``{"name": ...}``."""
-    service_tier: Literal["auto", "default", "flex", "scale", "priority", "fast"] | None = None
-    """Echoed in the response as the tier that served it (always ``default`` here)."""
 
     @field_validator("stop")
     @classmethod
@@ -212,3 +186,41 @@ class ChatCompletionParams(BaseModel):
             if not -100 <= bias <= 100:
                 raise ValueError(f"logit_bias values must be in [-100, 100], got {bias}")
         return value
+
+    def stop_sequences(self) -> tuple[str, ...]:
+        """``stop`` as a tuple (empty when absent)."""
+        return (self.stop,) if isinstance(self.stop, str) else tuple(self.stop or ())
+
+
+class ChatCompletionParams(GenerationParams):
+    """The fields Hearth reads; ranges as in the API reference. ``IGNORED`` parameters and
+    fields OpenAI does not define are accepted, ignored and logged once per process (INFO,
+    by name only)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    @model_validator(mode="after")
+    def _log_ignored(self) -> ChatCompletionParams:
+        sent = set(self.model_extra or ()) | {n for n in IGNORED if getattr(self, n, None)}
+        note_ignored(sent)
+        return self
+
+    messages: list[Message] = Field(min_length=1)
+    max_tokens: int | None = Field(default=None, ge=1)
+    max_completion_tokens: int | None = Field(default=None, ge=1)
+    logprobs: bool | None = None
+    top_logprobs: int | None = Field(default=None, ge=0, le=20)
+    metadata: Metadata = None
+    """Tags kept with a stored completion; validated even when ``store`` is false."""
+    store: bool | None = None
+    """Persist the request and the returned completion (``services/chat/stored.py``)."""
+    response_format: ResponseFormat | None = None
+    tools: list[Tool] | None = Field(default=None, max_length=MAX_TOOLS)
+    tool_choice: Literal["none", "auto", "required"] | NamedToolChoice | None = None
+    parallel_tool_calls: bool | None = None
+    functions: list[FunctionDefinition] | None = Field(default=None, max_length=MAX_TOOLS)
+    """Deprecated ``functions``: answered with ``message.function_call`` (one call)."""
+    function_call: Literal["none", "auto"] | NamedFunction | None = None
+    """Deprecated ``function_call``: ``none``, ``auto`` or ``{"name": ...}``."""
+    service_tier: Literal["auto", "default", "flex", "scale", "priority", "fast"] | None = None
+    """Echoed in the response as the tier that served it (always ``default`` here)."""

@@ -15,7 +15,7 @@ from hearth.engine.sampling import SamplingParams
 from hearth.engine.sequence import GenerationRequest
 from hearth.engine.served import ServedModel
 from hearth.errors import ContextLengthExceeded, InvalidRequest
-from hearth.services.chat.params import ChatCompletionParams, Message
+from hearth.services.chat.params import ChatCompletionParams, GenerationParams, Message
 from hearth.services.chat.structured import OutputPlan, plan_output
 from hearth.services.chat.tool_calls import call_text
 
@@ -121,7 +121,12 @@ def prompt_tokens(model: ChatTokenizer, rows: list[dict[str, Any]]) -> list[int]
     return model.tokenize(text, special=True)
 
 
-def _sampling(params: ChatCompletionParams, n_vocab: int) -> SamplingParams:
+def sampling_params(
+    params: GenerationParams, n_vocab: int, top_logprobs: int | None
+) -> SamplingParams:
+    """The engine's sampler settings for ``params``; ``top_logprobs``: None for no
+    logprobs, else how many alternatives per token. Raises ``InvalidRequest`` for a
+    ``logit_bias`` token outside the vocabulary."""
     bias = {int(k): v for k, v in (params.logit_bias or {}).items()}
     bad = [k for k in bias if k >= n_vocab]
     if bad:
@@ -136,7 +141,7 @@ def _sampling(params: ChatCompletionParams, n_vocab: int) -> SamplingParams:
         frequency_penalty=params.frequency_penalty or 0.0,
         presence_penalty=params.presence_penalty or 0.0,
         logit_bias=bias,
-        top_logprobs=(params.top_logprobs or 0) if params.logprobs else None,
+        top_logprobs=top_logprobs,
         seed=params.seed if params.seed is not None else secrets.randbits(63),
     )
 
@@ -172,18 +177,22 @@ _SAMPLE_CHARS_PER_TOKEN = 16
 overflows the context refuses the request without tokenizing megabytes (~0.3 s per MB)."""
 
 
-def _check_text_size(model: ChatTokenizer, rows: list[dict[str, Any]], context: int) -> None:
+def check_text_size(
+    model: ChatTokenizer, texts: list[str], context: int, param: str = "messages"
+) -> None:
+    """Raise ``ContextLengthExceeded`` (naming ``param``) when ``texts`` are so long that
+    a prefix of them alone overflows ``context``, without tokenizing all of them."""
     limit = context * _SAMPLE_CHARS_PER_TOKEN
-    if sum(len(r["content"]) for r in rows) <= limit:
+    if sum(len(t) for t in texts) <= limit:
         return
-    sample = "".join(r["content"] for r in rows)[:limit]
+    sample = "".join(texts)[:limit]
     counted = len(model.tokenize(sample, special=False))
     if counted > context:
         raise ContextLengthExceeded(
             f"This model's maximum context length is {context} tokens. However, your "
-            f"messages resulted in more than {counted} tokens. Please reduce the length "
-            "of the messages.",
-            param="messages",
+            f"{param} resulted in more than {counted} tokens. Please reduce the length "
+            f"of the {param}.",
+            param=param,
         )
 
 
@@ -200,15 +209,15 @@ def generation_request(
     _check_combinations(params)
     _check_size(params, model.info.context_length)
     rows = conversation_rows(params.messages)
-    _check_text_size(model, rows, model.info.context_length)
+    check_text_size(model, [r["content"] for r in rows], model.info.context_length)
     plan = plan_output(params, model, [r["content"] for r in rows], enforce_schemas=enforce_schemas)
     tokens = prompt_tokens(model, with_instructions(rows, plan.instructions))
-    stop = [params.stop] if isinstance(params.stop, str) else list(params.stop or [])
+    top_logprobs = (params.top_logprobs or 0) if params.logprobs else None
     return GenerationRequest(
         prompt=tokens,
-        params=_sampling(params, model.info.n_vocab),
+        params=sampling_params(params, model.info.n_vocab, top_logprobs),
         max_tokens=_max_tokens(params, len(tokens), model.info.context_length),
         n=params.n or 1,
-        stop=tuple(stop),
+        stop=params.stop_sequences(),
         grammar=plan.grammar,
     ), plan

@@ -9,8 +9,8 @@ from llama_index.core.llms import ChatMessage
 from llama_index.llms.openai_like import OpenAILike
 from report import API_KEY, BASE_URL, MODEL, run
 
-# is_chat_model: Hearth serves chat models on /v1/chat/completions (LlamaIndex's own
-# advice for OpenAI-compatible chat servers)
+# is_chat_model: the chat model through /v1/chat/completions (LlamaIndex's own advice for
+# OpenAI-compatible chat servers); its default (False) uses the legacy /v1/completions
 llm = OpenAILike(
     model=MODEL,
     api_base=BASE_URL,
@@ -19,6 +19,9 @@ llm = OpenAILike(
     context_window=2048,
     max_tokens=16,
     temperature=0,
+)
+raw = OpenAILike(
+    model=MODEL, api_base=BASE_URL, api_key=API_KEY, context_window=2048, max_tokens=16
 )
 ASK = [ChatMessage(role="user", content="Say hello.")]
 
@@ -31,6 +34,16 @@ def usage(raw: Any) -> dict[str, int]:
 def complete() -> dict[str, Any]:
     r = llm.complete("Say hello.")
     return {"text": r.text, "usage": usage(r.raw)}
+
+
+def complete_raw() -> dict[str, Any]:
+    r = raw.complete("Say hello.")
+    return {"text": r.text, "usage": usage(r.raw)}
+
+
+def stream_complete_raw() -> dict[str, Any]:
+    chunks = list(raw.stream_complete("Once upon a time"))
+    return {"deltas": [c.delta for c in chunks], "text": chunks[-1].text}
 
 
 def chat() -> dict[str, Any]:
@@ -56,6 +69,8 @@ def achat() -> dict[str, Any]:
 run(
     {
         "complete": complete,
+        "complete_raw": complete_raw,
+        "stream_complete_raw": stream_complete_raw,
         "chat": chat,
         "stream_chat": stream_chat,
         "stream_complete": stream_complete,
