@@ -27,6 +27,11 @@ def llm_env(base_url: str, tmp_path_factory: pytest.TempPathFactory) -> dict[str
         f"  api_key_name: hearth\n"
         f"  supports_schema: true\n"
         f"  supports_tools: true\n"
+        f"- model_id: hearth-completion\n"
+        f"  model_name: {MODEL}\n"
+        f"  api_base: {base_url}\n"
+        f"  api_key_name: hearth\n"
+        f"  completion: true\n"
     )
     (home / "keys.json").write_text(json.dumps({"hearth": API_KEY}))
     env = {k: v for k, v in os.environ.items() if k != "OPENAI_API_KEY"}
@@ -49,6 +54,14 @@ def test_prompt(llm_env: dict[str, str], stream: bool) -> None:
     assert out.strip()
     [logged] = json.loads(llm(llm_env, "logs", "-n", "1", "--json"))
     assert logged["model"] == "hearth" and logged["response"].strip() == out.strip()
+
+
+def test_completion_model(llm_env: dict[str, str]) -> None:
+    # a `completion: true` model: the legacy /v1/completions endpoint, raw prompt
+    out = llm(llm_env, "-m", "hearth-completion", "-o", "max_tokens", "8", "Once upon a time")
+    assert out.strip()
+    [logged] = json.loads(llm(llm_env, "logs", "-n", "1", "--json"))
+    assert logged["model"] == "hearth-completion" and logged["response"].strip() == out.strip()
 
 
 def test_continued_conversation(llm_env: dict[str, str]) -> None:
