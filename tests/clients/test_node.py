@@ -1,0 +1,61 @@
+"""The official Node SDK (``openai`` on npm, with ``zod``) against the server: one run of
+tests/clients/node/clients.mjs (its packages installed by ``npm ci`` from the Makefile)
+reports each scenario; each is one test here."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.clients.conftest import API_KEY, MODEL
+
+HERE = Path(__file__).parent / "node"
+SCENARIOS = [
+    "models_list",
+    "chat_create",
+    "chat_stream",
+    "chat_stream_helper",
+    "parse_zod_response_format",
+    "parse_zod_function_tool",
+    "tools_required",
+    "run_tools",
+    "audio_speech_then_transcription",
+    "files_lifecycle",
+    "legacy_completions",
+    "errors_are_typed",
+]
+
+
+@cache
+def _report(base_url: str) -> dict[str, Any]:
+    node = shutil.which("node")
+    assert node, "node is not installed"
+    assert (HERE / "node_modules" / "openai").is_dir(), "`make install-test` runs npm ci"
+    env = {
+        **os.environ,
+        "OPENAI_BASE_URL": base_url,
+        "OPENAI_API_KEY": API_KEY,
+        "HEARTH_MODEL": MODEL,
+    }
+    done = subprocess.run(
+        [node, "clients.mjs"], cwd=HERE, env=env, capture_output=True, text=True, timeout=600
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout)  # type: ignore[no-any-return]
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS)
+def test_node_sdk(scenario: str, base_url: str) -> None:
+    result = _report(base_url)[scenario]
+    assert result == {"ok": True}, result.get("error")
+
+
+def test_every_node_scenario_is_a_test(base_url: str) -> None:
+    assert sorted(_report(base_url)) == sorted(SCENARIOS)
