@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 from openai.types import Completion, CompletionChoice
 from openai.types.completion_choice import Logprobs
-from openai.types.completion_usage import CompletionUsage, PromptTokensDetails
+from openai.types.completion_usage import CompletionUsage
 from pydantic import Field
 
 from hearth.domain import Principal
@@ -27,7 +27,7 @@ from hearth.engine.registry import ModelRegistry
 from hearth.engine.sequence import GenerationHandle, GenerationRequest
 from hearth.engine.served import ServedModel
 from hearth.errors import ContextLengthExceeded, InvalidRequest, array_above_max_length
-from hearth.services.chat.completions import Chunks, reported_cached_tokens
+from hearth.services.chat.completions import Chunks, usage
 from hearth.services.chat.params import GenerationParams
 from hearth.services.chat.prepare import check_text_size, sampling_params
 
@@ -79,7 +79,6 @@ class _Run:
     prompts: list[_Prompt]
     handles: list[GenerationHandle | None]
     candidates: int
-    max_tokens: int
 
 
 class Completions:
@@ -127,7 +126,7 @@ class Completions:
                         ),
                     )
                 )
-        return _completion(run, choices, _usage(prompt_tokens, completion_tokens, cached))
+        return _completion(run, choices, usage(prompt_tokens, completion_tokens, cached))
 
     async def stream(
         self, caller: Principal, params: CompletionParams
@@ -182,7 +181,6 @@ class Completions:
             prompts,
             handles,
             candidates,
-            max_tokens,
         )
 
     async def _chunks(
@@ -240,7 +238,7 @@ class Completions:
                     else:
                         raise event.error
             if usage_on:
-                yield chunk([], _usage(prompt_tokens, completion_tokens, cached))
+                yield chunk([], usage(prompt_tokens, completion_tokens, cached))
         finally:
             _cancel(run.handles)
 
@@ -348,15 +346,6 @@ def _logprobs(entries: list[LogprobEntry], offset: int, top: int | None) -> Logp
         token_logprobs=[e.logprob for e in entries],
         top_logprobs=tops,
         text_offset=offsets,
-    )
-
-
-def _usage(prompt: int, completion: int, cached: int) -> CompletionUsage:
-    return CompletionUsage(
-        prompt_tokens=prompt,
-        completion_tokens=completion,
-        total_tokens=prompt + completion,
-        prompt_tokens_details=PromptTokensDetails(cached_tokens=reported_cached_tokens(cached)),
     )
 
 

@@ -103,15 +103,21 @@ def reported_cached_tokens(cached: int) -> int:
     return cached if cached >= CACHE_MIN_TOKENS else 0
 
 
-def _usage(done: Completed) -> CompletionUsage:
+def usage(prompt_tokens: int, completion_tokens: int, cached_tokens: int) -> CompletionUsage:
+    """The ``usage`` object for these token counts (``cached_tokens`` as the engine
+    reused them; reported per OpenAI's 1,024-token rule)."""
     return CompletionUsage(
-        prompt_tokens=done.prompt_tokens,
-        completion_tokens=done.completion_tokens,
-        total_tokens=done.prompt_tokens + done.completion_tokens,
+        prompt_tokens=prompt_tokens,
+        completion_tokens=completion_tokens,
+        total_tokens=prompt_tokens + completion_tokens,
         prompt_tokens_details=PromptTokensDetails(
-            cached_tokens=reported_cached_tokens(done.cached_tokens)
+            cached_tokens=reported_cached_tokens(cached_tokens)
         ),
     )
+
+
+def _usage(done: Completed) -> CompletionUsage:
+    return usage(done.prompt_tokens, done.completion_tokens, done.cached_tokens)
 
 
 @dataclass(frozen=True)
