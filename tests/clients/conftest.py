@@ -10,11 +10,22 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from pydantic import BaseModel, Field
 
 from tests.conftest import API_KEY, MODEL
 from tests.e2e.conftest import Server, start_server, stop_server
 
-__all__ = ["API_KEY", "MODEL", "Server"]
+__all__ = ["API_KEY", "MODEL", "TEXT", "City", "Server"]
+
+TEXT = "Paris is the capital of France, home to 2,100,000 people. Extract the city."
+
+
+# the structured output every client extracts from TEXT (no docstring: it would become the
+# schema's description, part of the prompt)
+class City(BaseModel):
+    name: str = Field(max_length=40)
+    country: str = Field(max_length=40)
+    population: int
 
 
 @pytest.fixture(scope="session")

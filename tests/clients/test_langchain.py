@@ -10,19 +10,13 @@ import pytest
 from jsonschema import Draft202012Validator
 from langchain_core.messages import AIMessage, AIMessageChunk
 from langchain_openai import ChatOpenAI, OpenAI
-from pydantic import BaseModel, Field
 
-from tests.clients.conftest import API_KEY, MODEL
-
-TEXT = "Paris is the capital of France, home to 2,100,000 people. Extract the city."
+from tests.clients import conftest
+from tests.clients.conftest import API_KEY, MODEL, TEXT
 
 
-class City(BaseModel):
+class City(conftest.City):
     """A city mentioned in the text."""
-
-    name: str = Field(max_length=40)
-    country: str = Field(max_length=40)
-    population: int
 
 
 _HTTP: list[openai.DefaultHttpxClient] = []

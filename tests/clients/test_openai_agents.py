@@ -15,19 +15,10 @@ from agents import (
     set_tracing_disabled,
 )
 from agents.items import ToolCallItem, ToolCallOutputItem
-from pydantic import BaseModel, Field
 
-from tests.clients.conftest import API_KEY, MODEL
+from tests.clients.conftest import API_KEY, MODEL, TEXT, City
 
 pytestmark = pytest.mark.anyio
-
-TEXT = "Paris is the capital of France, home to 2,100,000 people. Extract the city."
-
-
-class City(BaseModel):
-    name: str = Field(max_length=40)
-    country: str = Field(max_length=40)
-    population: int
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ from typing import Any
 
 import openai
 import pytest
-from pydantic import BaseModel, Field
 from pydantic_ai import Agent, NativeOutput, RunContext
 from pydantic_ai.capabilities import AbstractCapability
 from pydantic_ai.messages import ToolCallPart, ToolReturnPart
@@ -17,18 +16,11 @@ from pydantic_ai.providers.openai import OpenAIProvider
 from pydantic_ai.settings import ModelSettings
 from pydantic_ai.usage import UsageLimits
 
-from tests.clients.conftest import API_KEY, MODEL
+from tests.clients.conftest import API_KEY, MODEL, TEXT, City
 
 pytestmark = pytest.mark.anyio
 
-TEXT = "Paris is the capital of France, home to 2,100,000 people. Extract the city."
 SETTINGS: ModelSettings = {"temperature": 0, "max_tokens": 120}
-
-
-class City(BaseModel):
-    name: str = Field(max_length=40)
-    country: str = Field(max_length=40)
-    population: int
 
 
 @pytest.fixture
