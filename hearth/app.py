@@ -10,7 +10,7 @@ from fastapi import FastAPI
 
 import hearth
 from hearth.api import completions as legacy_completions
-from hearth.api import demo, engine, evals, files, models, realtime
+from hearth.api import demo, embeddings, engine, evals, files, models, realtime, vector_stores
 from hearth.api.audio import speech, transcriptions, translations
 from hearth.api.beta.realtime import sessions as beta_realtime_sessions
 from hearth.api.chat import completions
@@ -21,6 +21,8 @@ from hearth.api.evals.runs import output_items as eval_output_items
 from hearth.api.fine_tuning import jobs
 from hearth.api.fine_tuning.jobs import checkpoints
 from hearth.api.realtime import client_secrets as realtime_client_secrets
+from hearth.api.vector_stores import file_batches as vector_store_file_batches
+from hearth.api.vector_stores import files as vector_store_files
 from hearth.config import Settings
 from hearth.services.container import Services
 
@@ -59,6 +61,10 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     app.include_router(eval_output_items.router, prefix="/v1")
     app.include_router(jobs.router, prefix="/v1")
     app.include_router(checkpoints.router, prefix="/v1")
+    app.include_router(embeddings.router, prefix="/v1")
+    app.include_router(vector_stores.router, prefix="/v1")
+    app.include_router(vector_store_files.router, prefix="/v1")
+    app.include_router(vector_store_file_batches.router, prefix="/v1")
     app.include_router(speech.router, prefix="/v1")
     app.include_router(transcriptions.router, prefix="/v1")
     app.include_router(translations.router, prefix="/v1")

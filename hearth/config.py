@@ -4,7 +4,7 @@ Every field is settable as an environment variable ``HEARTH_<FIELD>`` (nested fi
 ``__``) or, for the common ones, as a ``hearth serve`` option. ``create_app(settings)``
 takes it explicitly; nothing reads configuration globally. Each part of the server takes
 only its own section (``settings.engine``, ``.api``, ``.audio``, ``.storage``, ``.realtime``,
-``.jobs``): the variables stay flat, as the README documents them.
+``.jobs``, ``.retrieval``): the variables stay flat, as the README documents them.
 """
 
 from __future__ import annotations
@@ -86,6 +86,19 @@ class RealtimeSettings:
     stt_model: str
     session_seconds: float
     demo: bool
+
+
+@dataclass(frozen=True)
+class RetrievalSettings:
+    """Embeddings and vector stores (``embeddings``, ``embedding_*``, ``ingest_*``)."""
+
+    enabled: bool
+    models: tuple[str, ...]
+    model_aliases: dict[str, str]
+    threads: int | None
+    batch_size: int
+    ingest_concurrency: int
+    lease_seconds: float
 
 
 @dataclass(frozen=True)
@@ -219,6 +232,21 @@ class Settings(BaseSettings):
     lease_seconds: float = Field(default=30.0, gt=0)
     """A running eval run or fine-tuning job renews its lease this often x3; after a
     crash, another start resumes it once the lease has expired."""
+    embeddings: bool = True
+    """Serve the bundled embedding model ``all-minilm-l6-v2`` (vector stores embed with
+    the first embedding model served)."""
+    embedding_models: list[str] = Field(default_factory=list)
+    """Extra embedding models, each a folder holding ``model.onnx`` and ``tokenizer.json``,
+    as ``path`` or ``path=model-id``."""
+    embedding_model_aliases: dict[str, str] = Field(default_factory=dict)
+    """OpenAI embedding model id -> served embedding model, over the defaults
+    (``text-embedding-3-small``, ``-3-large``, ``ada-002``: the bundled model)."""
+    embedding_threads: int | None = Field(default=None, ge=1)
+    """CPU threads per embedding model (onnxruntime); default: all cores."""
+    embedding_batch_size: int = Field(default=64, ge=1, le=4096)
+    """Texts run through an embedding model at once, from every waiting request."""
+    ingest_concurrency: int = Field(default=1, ge=1)
+    """Vector store files extracted, chunked and embedded at once."""
     log_level: str = "info"
     """Python/uvicorn log level."""
 
@@ -280,6 +308,19 @@ class Settings(BaseSettings):
             self.realtime_stt_model,
             self.realtime_session_seconds,
             self.realtime_demo,
+        )
+
+    @property
+    def retrieval(self) -> RetrievalSettings:
+        """Embeddings and vector stores' section."""
+        return RetrievalSettings(
+            self.embeddings,
+            tuple(self.embedding_models),
+            dict(self.embedding_model_aliases),
+            self.embedding_threads,
+            self.embedding_batch_size,
+            self.ingest_concurrency,
+            self.lease_seconds,
         )
 
     @property

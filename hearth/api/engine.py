@@ -33,6 +33,7 @@ async def engine_stats(caller: Caller, svc: Svc) -> JSONResponse:
             "object": "hearth.engine_stats",
             "models": data,
             "audio": svc.audio.stats(),
+            "embeddings": svc.embedding_models.stats(),
             "realtime": {"sessions_open": svc.realtime.sessions_open},
         }
     )

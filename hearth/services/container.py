@@ -12,17 +12,20 @@ from sqlalchemy import Engine
 from hearth.audio.registry import AudioRegistry
 from hearth.config import Settings
 from hearth.engine.registry import ModelRegistry
+from hearth.retrieval.embeddings import EmbeddingRegistry
 from hearth.services.audio.speech import Speech
 from hearth.services.audio.transcriptions import Transcriptions
 from hearth.services.auth import Auth
 from hearth.services.chat.completions import ChatCompletions
 from hearth.services.chat.stored import StoredCompletions
 from hearth.services.completions import Completions
+from hearth.services.embeddings import Embeddings
 from hearth.services.evals.service import Evals
 from hearth.services.files import Files
 from hearth.services.fine_tuning.service import FineTuning
 from hearth.services.models import Models
 from hearth.services.realtime.service import Realtime
+from hearth.services.vector_stores.service import VectorStores
 from hearth.store.api_keys import ApiKeyStore
 from hearth.store.blobs import BlobStore
 from hearth.store.client_secrets import ClientSecretStore
@@ -31,6 +34,7 @@ from hearth.store.evals import EvalStore
 from hearth.store.files import FileRepository
 from hearth.store.fine_tuning import FineTuningStore
 from hearth.store.stored_completions import StoredCompletionRepository
+from hearth.store.vector_stores import VectorStoreRepository
 
 log = logging.getLogger(__name__)
 
@@ -54,14 +58,20 @@ class Services:
     stored_completions: StoredCompletions
     evals: Evals
     fine_tuning: FineTuning
+    embedding_models: EmbeddingRegistry
+    """The served embedding models (batched on their own threads)."""
+    vector_stores: VectorStores
     models: Models = field(init=False)
     """``client.models`` over ``registry`` and ``audio``."""
     completions: Completions = field(init=False)
     """``client.completions`` (legacy Completions) over ``registry``."""
+    embeddings: Embeddings = field(init=False)
+    """``client.embeddings`` over ``embedding_models``."""
 
     def __post_init__(self) -> None:
-        self.models = Models(self.registry, self.audio)
+        self.models = Models(self.registry, self.audio, self.embedding_models)
         self.completions = Completions(self.registry)
+        self.embeddings = Embeddings(self.embedding_models)
 
     @classmethod
     def build(cls, settings: Settings, clock: Callable[[], float] = time.monotonic) -> Services:
@@ -91,6 +101,14 @@ class Services:
         files = Files(
             FileRepository(sessions), BlobStore(settings.data_dir / "blobs"), settings.storage
         )
+        retrieval = settings.retrieval
+        embedding_models = EmbeddingRegistry.build(
+            retrieval.enabled,
+            retrieval.models,
+            retrieval.model_aliases,
+            retrieval.threads,
+            retrieval.batch_size,
+        )
         return cls(
             settings,
             db,
@@ -106,6 +124,8 @@ class Services:
             stored,
             Evals(EvalStore(sessions), chat, files, stored, settings.jobs),
             FineTuning(FineTuningStore(sessions), files, models, settings.jobs),
+            embedding_models,
+            VectorStores(VectorStoreRepository(sessions), files, embedding_models, retrieval),
         )
 
     async def start_background(self) -> None:
@@ -113,14 +133,17 @@ class Services:
         resume work whose lease expired (a previous server was killed)."""
         await self.evals.start()
         await self.fine_tuning.start()
+        await self.vector_stores.start()
 
     async def stop_background(self) -> None:
         """Stop the runners; work in progress resumes on the next start."""
+        await self.vector_stores.stop()
         await self.fine_tuning.stop()
         await self.evals.stop()
 
     def close(self) -> None:
         """Stop the engines and dispose of database connections."""
         self.audio.close()
+        self.embedding_models.close()
         self.registry.close()
         self.db.dispose()

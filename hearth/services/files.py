@@ -244,6 +244,11 @@ class Files:
         except (NotFound, FileNotFoundError):  # FileNotFoundError: deleted meanwhile
             raise _not_found(file_id, param) from None
 
+    def exists(self, caller: Principal, file_id: str) -> bool:
+        """Whether the project has the live file ``file_id`` (call off the loop)."""
+        row = self._repo.get(caller.project_id, file_id)
+        return row is not None and (row.expires_at is None or row.expires_at > now_unix())
+
     def _row(self, project_id: str, file_id: str) -> StoredFile:
         row = self._repo.get(project_id, file_id)
         if row is None:

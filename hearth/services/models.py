@@ -19,6 +19,7 @@ from hearth.audio.registry import AudioRegistry
 from hearth.domain import Principal
 from hearth.engine.registry import ModelRegistry
 from hearth.errors import ModelNotFound, PermissionDenied
+from hearth.retrieval.embeddings import EmbeddingRegistry
 
 
 class ModelList(BaseModel):
@@ -31,11 +32,15 @@ class ModelList(BaseModel):
 
 class Models:
     """The models the caller's organization may use: the registry's chat models (base,
-    then the organization's fine-tuned ones, loaded or not), then speech models."""
+    then the organization's fine-tuned ones, loaded or not), then speech and embedding
+    models."""
 
-    def __init__(self, registry: ModelRegistry, audio: AudioRegistry) -> None:
+    def __init__(
+        self, registry: ModelRegistry, audio: AudioRegistry, embeddings: EmbeddingRegistry
+    ) -> None:
         self._registry = registry
         self._audio = audio
+        self._embeddings = embeddings
 
     async def list(self, caller: Principal) -> ModelList:
         """Every model the caller's organization may use (the catalog read runs off
@@ -58,14 +63,13 @@ class Models:
         return await asyncio.to_thread(self._delete, caller.organization_id, model_id)
 
     def _models(self, organization_id: str) -> builtins.list[Model]:
-        return [_model(m.id, m.created, m.owner) for m in self._registry.list(organization_id)] + [
-            _model(m.id, m.created) for m in self._audio.models()
-        ]
+        chat = [_model(m.id, m.created, m.owner) for m in self._registry.list(organization_id)]
+        audio = [_model(m.id, m.created) for m in self._audio.models()]
+        return chat + audio + [_model(m.id, m.created) for m in self._embeddings.models()]
 
     def _delete(self, organization_id: str, model_id: str) -> ModelDeleted:
-        if any(m.id == model_id for m in self._registry.list()) or model_id in {
-            m.id for m in self._audio.models()
-        }:
+        fixed = {m.id for m in self._audio.models()} | {m.id for m in self._embeddings.models()}
+        if any(m.id == model_id for m in self._registry.list()) or model_id in fixed:
             raise PermissionDenied(
                 f"The model `{model_id}` is not a fine-tuned model of "
                 "your organization; only those can be deleted.",

@@ -29,6 +29,7 @@ from sqlalchemy import (
     Float,
     ForeignKey,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -344,6 +345,105 @@ class FineTuningCheckpoint(Base):
     """The checkpoint's GGUF, relative to the data dir (written before this row)."""
     created_at: Mapped[int] = mapped_column(BigInteger, default=now_unix)
     seq: Mapped[int] = mapped_column(BigInteger, index=True)
+
+
+class VectorStore(Base):
+    """``client.vector_stores``: a searchable collection of files, embedded with
+    ``embedding_model``. ``status`` and ``file_counts`` are derived from its files."""
+
+    __tablename__ = "vector_stores"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    project_id: Mapped[str] = mapped_column(
+        String(64), ForeignKey("projects.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(1024), default="")
+    description: Mapped[str | None] = mapped_column(Text, default=None)
+    metadata_: Mapped[dict[str, str] | None] = mapped_column("metadata", JSON, default=None)
+    embedding_model: Mapped[str] = mapped_column(String(256))
+    expires_after: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    created_at: Mapped[int] = mapped_column(BigInteger, default=now_unix)
+    last_active_at: Mapped[int] = mapped_column(BigInteger, default=now_unix)
+    seq: Mapped[int] = mapped_column(BigInteger, index=True)
+
+
+class VectorStoreFileBatch(Base):
+    """``vector_stores.file_batches``: files added together; counts come from its files."""
+
+    __tablename__ = "vector_store_file_batches"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    vector_store_id: Mapped[str] = mapped_column(
+        String(64), ForeignKey("vector_stores.id", ondelete="CASCADE"), index=True
+    )
+    cancelled: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[int] = mapped_column(BigInteger, default=now_unix)
+    seq: Mapped[int] = mapped_column(BigInteger, index=True)
+
+
+class VectorStoreFile(Leased, Base):
+    """``vector_stores.files``: a file in a store, ingested in the background (extract,
+    chunk, embed) as leased work; ``file_id`` is its id on the wire. Deleting the file or
+    the store deletes this row and its chunks."""
+
+    __tablename__ = "vector_store_files"
+    __table_args__ = (UniqueConstraint("vector_store_id", "file_id"),)
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    vector_store_id: Mapped[str] = mapped_column(
+        String(64), ForeignKey("vector_stores.id", ondelete="CASCADE"), index=True
+    )
+    file_id: Mapped[str] = mapped_column(
+        String(64), ForeignKey("files.id", ondelete="CASCADE"), index=True
+    )
+    batch_id: Mapped[str | None] = mapped_column(
+        String(64), ForeignKey("vector_store_file_batches.id", ondelete="SET NULL"), index=True
+    )
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    last_error: Mapped[dict[str, str] | None] = mapped_column(JSON, default=None)
+    attributes: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    chunking_strategy: Mapped[dict[str, Any]] = mapped_column(JSON)
+    usage_bytes: Mapped[int] = mapped_column(BigInteger, default=0)
+    created_at: Mapped[int] = mapped_column(BigInteger, default=now_unix)
+
+
+class VectorStoreChunk(Base):
+    """One chunk of an ingested file: its text, where it is in the extracted text
+    (character offsets), and its embedding (float32 bytes, L2-normalised). The full-text
+    index over ``text`` is FTS5 on SQLite and a ``tsvector`` on PostgreSQL, where a
+    pgvector copy of the embedding is kept too (the migration adds both)."""
+
+    __tablename__ = "vector_store_chunks"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    vector_store_id: Mapped[str] = mapped_column(String(64), index=True)
+    file_row_id: Mapped[str] = mapped_column(
+        String(64), ForeignKey("vector_store_files.id", ondelete="CASCADE"), index=True
+    )
+    file_id: Mapped[str] = mapped_column(String(64))
+    position: Mapped[int] = mapped_column(Integer)
+    text: Mapped[str] = mapped_column(Text)
+    start: Mapped[int] = mapped_column(Integer)
+    end: Mapped[int] = mapped_column(Integer)
+    tokens: Mapped[int] = mapped_column(Integer)
+    embedding: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+UNMAPPED = {
+    ("table", "vector_store_chunks_fts"),
+    ("column", "embedding_vec"),
+    ("column", "tsv"),
+}
+"""Schema the migrations create outside these models (full-text and vector indexes
+that differ per database); autogenerate and the migration check leave them alone."""
+
+
+def include_name(name: str | None, type_: str, parent_names: Any) -> bool:
+    """Alembic's ``include_name`` hook: False for ``UNMAPPED`` schema (FTS5's shadow
+    tables included)."""
+    if type_ == "table" and name and name.startswith("vector_store_chunks_fts"):
+        return False
+    return (type_, name) not in UNMAPPED
 
 
 _last_seq = 0

@@ -17,10 +17,13 @@ from hearth.domain import Page, PageParams
 from hearth.errors import InvalidRequest
 
 
-def paginate(session: Session, stmt: Select[Any], model: Any, page: PageParams) -> Page[Any]:
+def paginate(
+    session: Session, stmt: Select[Any], model: Any, page: PageParams, key: Any = None
+) -> Page[Any]:
     """Run ``stmt`` (a ``select(model)`` with the caller's filters) one page at a time.
 
-    ``model`` must have ``id`` and ``seq`` columns. An ``after`` / ``before`` id that
+    ``model`` must have a ``seq`` column and an ``id`` column, or ``key``: the column
+    holding the id the API shows (cursors name it). An ``after`` / ``before`` id that
     ``stmt`` cannot see is an ``InvalidRequest`` (param ``after`` / ``before``), so a cursor
     never leaks another project's rows.
     """
@@ -28,7 +31,9 @@ def paginate(session: Session, stmt: Select[Any], model: Any, page: PageParams) 
     for param, cursor in (("after", page.after), ("before", page.before)):
         if cursor is None:
             continue
-        anchor = session.scalar(stmt.with_only_columns(model.seq).where(model.id == cursor))
+        anchor = session.scalar(
+            stmt.with_only_columns(model.seq).where((model.id if key is None else key) == cursor)
+        )
         if anchor is None:
             raise InvalidRequest(f"No such object for '{param}': {cursor!r}.", param=param)
         stmt = stmt.where(

@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 
 from hearth.store import db
 from hearth.store.db import alembic_config, migrate
-from hearth.store.models import Base
+from hearth.store.models import Base, include_name
 
 TABLES = {"organizations", "projects", "api_keys"}
 
@@ -46,7 +46,9 @@ def test_migrate_twice_is_idempotent(engine: Engine, make_engine: Callable[[], E
 
 def test_models_match_migrations(engine: Engine) -> None:
     with engine.connect() as conn:
-        context = MigrationContext.configure(conn, opts={"compare_type": True})
+        context = MigrationContext.configure(
+            conn, opts={"compare_type": True, "include_name": include_name}
+        )
         diff = compare_metadata(context, Base.metadata)
     assert diff == []
 

@@ -13,7 +13,7 @@ from alembic import context
 from sqlalchemy import Connection
 
 from hearth.store.db import create_db_engine
-from hearth.store.models import Base
+from hearth.store.models import Base, include_name
 
 config = context.config
 target_metadata = Base.metadata
@@ -36,6 +36,7 @@ def _run_with_connection(connection: Connection) -> None:
         # SQLite cannot ALTER most things; batch mode recreates tables instead.
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        include_name=include_name,
     )
     with context.begin_transaction():
         context.run_migrations()

@@ -1,0 +1,1 @@
+"""Retrieval: embeddings, chunking, vector stores and file search (no web framework)."""
