@@ -14,6 +14,10 @@ from typing import Any, Generic, Literal, TypeVar
 
 from openai.types import (
     Completion,
+    CreateEmbeddingResponse,
+    VectorStore,
+    VectorStoreDeleted,
+    VectorStoreSearchResponse,
     CompletionChoice,
     EvalCreateResponse,
     EvalDeleteResponse,
@@ -48,6 +52,12 @@ from openai.types.evals.runs import (
 from openai.types.fine_tuning import FineTuningJob, FineTuningJobEvent
 from openai.types.fine_tuning.jobs import FineTuningJobCheckpoint
 from openai.types.realtime import ClientSecretCreateResponse
+from openai.types.vector_stores import (
+    FileContentResponse,
+    VectorStoreFile,
+    VectorStoreFileBatch,
+    VectorStoreFileDeleted,
+)
 from pydantic import BaseModel, ConfigDict, create_model
 
 T = TypeVar("T", bound=BaseModel)
@@ -99,8 +109,39 @@ _CompletionChunk = _nullable(
     choices=list[_nullable(CompletionChoice, "finish_reason")],  # type: ignore[misc]
 )
 
+
+class _SearchPage(BaseModel):
+    """``vector_stores.search``'s page (the SDK reads it as a ``SyncPage``; the fields are
+    OpenAI's reference's ``VectorStoreSearchResultsPage``)."""
+
+    model_config = ConfigDict(extra="forbid")
+    object: Literal["vector_store.search_results.page"]
+    search_query: list[str]
+    data: list[VectorStoreSearchResponse]
+    has_more: bool
+    next_page: str | None
+
+
+class _ContentPage(BaseModel):
+    """``vector_stores.files.content``'s page (``SyncPage[FileContentResponse]``)."""
+
+    model_config = ConfigDict(extra="forbid")
+    object: Literal["vector_store.file_content.page"]
+    data: list[FileContentResponse]
+    has_more: bool
+    next_page: str | None
+
+
 KINDS: dict[str, type[BaseModel]] = {
     "model": Model,
+    "embedding.list": CreateEmbeddingResponse,
+    "vector_store": VectorStore,
+    "vector_store.deleted": VectorStoreDeleted,
+    "vector_store.file": VectorStoreFile,
+    "vector_store.file.deleted": VectorStoreFileDeleted,
+    "vector_store.files_batch": VectorStoreFileBatch,
+    "vector_store.search_results.page": _SearchPage,
+    "vector_store.file_content.page": _ContentPage,
     "model.deleted": ModelDeleted,
     "file": FileObject,
     "file.deleted": FileDeleted,

@@ -86,6 +86,7 @@ class JobRunner:
         if self._claiming is None:
             self._stopping = False
             self._loop = asyncio.get_running_loop()
+            self._wake = asyncio.Event()  # an Event binds to the first loop that waits on it
             self._claiming = asyncio.create_task(
                 self._claim_loop(), name=f"{self._work.name}-runner"
             )

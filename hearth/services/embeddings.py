@@ -82,11 +82,14 @@ class Embeddings:
         vectors = await engine.embed(tokens)
         used = sum(len(t) for t in tokens)
         data = [
-            EmbeddingOut(embedding=_encode(v, params.encoding_format), index=i)
+            EmbeddingOut(embedding=_encode(v, params.encoding_format), index=i, object="embedding")
             for i, v in enumerate(vectors)
         ]
         return EmbeddingsOut(
-            data=data, model=params.model, usage=Usage(prompt_tokens=used, total_tokens=used)
+            data=data,
+            model=params.model,
+            object="list",
+            usage=Usage(prompt_tokens=used, total_tokens=used),
         )
 
 

@@ -50,6 +50,113 @@ async def test_files(http: httpx2.AsyncClient) -> None:
     check("file.deleted", await _ok(await http.delete(f"/v1/files/{file_id}", headers=AUTH)))
 
 
+async def test_embeddings(http: httpx2.AsyncClient) -> None:
+    body = {"model": "text-embedding-3-small", "input": ["a", "b"], "encoding_format": "float"}
+    check("embedding.list", await _ok(await http.post("/v1/embeddings", headers=AUTH, json=body)))
+
+
+async def test_vector_stores_files_batches_search(
+    http: httpx2.AsyncClient, services: Services
+) -> None:
+    await services.vector_stores.start()
+    try:
+        up = await http.post(
+            "/v1/files",
+            headers=AUTH,
+            data={"purpose": "assistants"},
+            files={"file": ("notes.md", b"# Notes\n\nThe foghorn is tuned to 212 Hz.")},
+        )
+        file_id = (await _ok(up)) and up.json()["id"]
+        bad = await http.post(
+            "/v1/files",
+            headers=AUTH,
+            data={"purpose": "assistants"},
+            files={"file": ("broken.pdf", b"%PDF-1.7 not really")},
+        )
+        bad_id = (await _ok(bad)) and bad.json()["id"]
+        store = check(
+            "vector_store",
+            await _ok(
+                await http.post(
+                    "/v1/vector_stores",
+                    headers=AUTH,
+                    json={
+                        "name": "contract",
+                        "expires_after": {"anchor": "last_active_at", "days": 7},
+                    },
+                )
+            ),
+        )
+        base = f"/v1/vector_stores/{store.id}"  # type: ignore[attr-defined]
+        check(
+            "vector_store.file",
+            await _ok(
+                await http.post(
+                    f"{base}/files",
+                    headers=AUTH,
+                    json={"file_id": file_id, "attributes": {"n": 1, "ok": True, "s": "x"}},
+                )
+            ),
+        )
+        batch = check(
+            "vector_store.files_batch",
+            await _ok(
+                await http.post(f"{base}/file_batches", headers=AUTH, json={"file_ids": [bad_id]})
+            ),
+        )
+        for _ in range(200):
+            listed = check_list(
+                "vector_store.file", await _ok(await http.get(f"{base}/files", headers=AUTH))
+            )
+            if all(f.status != "in_progress" for f in listed.data):  # type: ignore[attr-defined]
+                break
+            await anyio.sleep(0.05)
+        assert {f.status for f in listed.data} == {"completed", "failed"}  # type: ignore[attr-defined]
+        check("vector_store", await _ok(await http.get(base, headers=AUTH)))
+        check_list("vector_store", await _ok(await http.get("/v1/vector_stores", headers=AUTH)))
+        check(
+            "vector_store",
+            await _ok(await http.post(base, headers=AUTH, json={"metadata": {"a": "b"}})),
+        )
+        batch_path = f"{base}/file_batches/{batch.id}"  # type: ignore[attr-defined]
+        check("vector_store.files_batch", await _ok(await http.get(batch_path, headers=AUTH)))
+        check_list(
+            "vector_store.file", await _ok(await http.get(f"{batch_path}/files", headers=AUTH))
+        )
+        check(
+            "vector_store.files_batch",
+            await _ok(await http.post(f"{batch_path}/cancel", headers=AUTH)),
+        )
+        check(
+            "vector_store.file",
+            await _ok(await http.get(f"{base}/files/{bad_id}", headers=AUTH)),
+        )
+        check(
+            "vector_store.file",
+            await _ok(
+                await http.post(
+                    f"{base}/files/{file_id}", headers=AUTH, json={"attributes": {"n": 2}}
+                )
+            ),
+        )
+        page = check(
+            "vector_store.search_results.page",
+            await _ok(await http.post(f"{base}/search", headers=AUTH, json={"query": "foghorn"})),
+        )
+        assert page.data  # type: ignore[attr-defined]
+        check(
+            "vector_store.file_content.page",
+            await _ok(await http.get(f"{base}/files/{file_id}/content", headers=AUTH)),
+        )
+        check(
+            "vector_store.file.deleted",
+            await _ok(await http.delete(f"{base}/files/{file_id}", headers=AUTH)),
+        )
+        check("vector_store.deleted", await _ok(await http.delete(base, headers=AUTH)))
+    finally:
+        await services.vector_stores.stop()
+
+
 async def test_chat_completions_stored_and_streamed(http: httpx2.AsyncClient) -> None:
     body: dict[str, Any] = {
         "model": MODEL,

@@ -8,11 +8,13 @@ from pydantic import (
     AfterValidator,
     BaseModel,
     ConfigDict,
+    Discriminator,
     Field,
     StrictBool,
     StrictFloat,
     StrictInt,
     StrictStr,
+    Tag,
     model_validator,
 )
 
@@ -68,7 +70,20 @@ class AutoStrategy(_Strict):
     type: Literal["auto"]
 
 
-ChunkingStrategy = Annotated[AutoStrategy | StaticStrategy, Field(discriminator="type")]
+def _strategy_tag(value: Any) -> str | None:
+    kind = value.get("type") if isinstance(value, dict) else getattr(value, "type", None)
+    return {"auto": "Auto", "static": "Static"}.get(kind) if isinstance(kind, str) else None
+
+
+# capitalised tags: hearth.errors.json_path leaves them out of the error's ``param``
+ChunkingStrategy = Annotated[
+    Annotated[AutoStrategy, Tag("Auto")] | Annotated[StaticStrategy, Tag("Static")],
+    Discriminator(
+        _strategy_tag,
+        custom_error_type="invalid_chunking_strategy",
+        custom_error_message="chunking_strategy.type must be 'auto' or 'static'",
+    ),
+]
 
 
 def resolved(strategy: AutoStrategy | StaticStrategy | None) -> dict[str, Any]:

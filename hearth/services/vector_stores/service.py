@@ -310,7 +310,13 @@ class VectorStores:
             queries = [rewrite(q) for q in queries]
         hits = await self.search_stores([store], queries, params)
         await asyncio.to_thread(self._repo.touch, [store_id], self.now())
-        return SearchPage(search_query=queries, data=[_result(h) for h in hits])
+        return SearchPage(
+            object="vector_store.search_results.page",
+            search_query=queries,
+            data=[_result(h) for h in hits],
+            has_more=False,
+            next_page=None,
+        )
 
     async def search_stores(
         self, stores: builtins.list[VectorStore], queries: builtins.list[str], params: SearchParams
@@ -425,7 +431,9 @@ class VectorStoreFiles:
                 FileContentResponse(type="text", text=c.text)
                 for c in self._repo.file_chunks(row.id)
             ]
-            return ContentPage(data=parts)
+            return ContentPage(
+                object="vector_store.file_content.page", data=parts, has_more=False, next_page=None
+            )
 
         return await asyncio.to_thread(content)
 

