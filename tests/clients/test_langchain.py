@@ -120,3 +120,31 @@ def test_completion_llm_invoke_stream_batch(base_url: str) -> None:
     result = llm.generate(["Once upon a time", "1, 2, 3,"])
     assert len(result.generations) == 2
     assert result.llm_output and result.llm_output["token_usage"]["completion_tokens"] <= 16
+
+
+def test_embeddings_in_a_vector_store(base_url: str) -> None:
+    # tiktoken (LangChain's default length check) downloads OpenAI's BPE files at run
+    # time; against any server but OpenAI's, LangChain's docs turn it off
+    from langchain_core.vectorstores import InMemoryVectorStore
+    from langchain_openai import OpenAIEmbeddings
+
+    embeddings = OpenAIEmbeddings(
+        model="text-embedding-3-small",
+        base_url=base_url,
+        api_key=API_KEY,  # type: ignore[arg-type]
+        check_embedding_ctx_length=False,
+        max_retries=0,
+        http_client=_HTTP[0],
+    )
+    vectors = embeddings.embed_documents(["The lamp was relit in 1897.", "Apples grow here."])
+    assert len(vectors) == 2 and all(len(v) == 384 for v in vectors)
+    store = InMemoryVectorStore.from_texts(
+        [
+            "The lighthouse lamp was relit by keeper Ada Lowrie.",
+            "Grafting season starts when the soil reaches 9 degrees.",
+            "Samphire is blanched for forty seconds.",
+        ],
+        embeddings,
+    )
+    best = store.similarity_search("Who lit the lighthouse lamp again?", k=1)
+    assert "Lowrie" in best[0].page_content

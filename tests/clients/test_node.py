@@ -29,6 +29,8 @@ SCENARIOS = [
     "audio_speech_then_transcription",
     "files_lifecycle",
     "legacy_completions",
+    "embeddings",
+    "vector_store_upload_and_search",
     "errors_are_typed",
 ]
 

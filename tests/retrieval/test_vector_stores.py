@@ -352,3 +352,25 @@ async def test_bad_requests(vs: openai.AsyncOpenAI) -> None:
         )
     with pytest.raises(openai.NotFoundError):
         await vs.vector_stores.file_batches.retrieve("vsfb_missing", vector_store_id=store.id)
+
+
+async def test_a_50_mb_text_fails_alone(vs: openai.AsyncOpenAI, backend: Services) -> None:
+    if backend.db.dialect.name != "sqlite":
+        pytest.skip("the limit is the ingestion's, not the database's: one backend suffices")
+    store = await vs.vector_stores.create(name="huge")
+    ok = await upload(vs, store.id, "lighthouse.md")
+    line = b"The keeper wrote the tide tables and trimmed the wick of the great lamp again.\n"
+    huge = line * (50_000_000 // len(line))
+    started = time.monotonic()
+    big = await vs.vector_stores.files.upload_and_poll(
+        vector_store_id=store.id, file=("huge.txt", huge), poll_interval_ms=200
+    )
+    assert big.status == "failed" and big.last_error is not None
+    assert (big.last_error.code, "5000000 tokens" in big.last_error.message) == (
+        "invalid_file",
+        True,
+    )
+    assert time.monotonic() - started < 120
+    store = await vs.vector_stores.retrieve(store.id)
+    assert (store.file_counts.completed, store.file_counts.failed) == (1, 1)
+    assert {h.file_id for h in await search(vs, store.id, "lamp relit")} == {ok.id}

@@ -215,6 +215,42 @@ const scenarios = {
     assert.ok(out.usage.completion_tokens > 0 && out.usage.completion_tokens <= 8);
   },
 
+  async embeddings() {
+    // the Node SDK asks for base64 by default and decodes it into floats
+    const out = await client.embeddings.create({
+      model: "text-embedding-3-small",
+      input: ["The cat sat on the mat.", "A feline rested on a rug.", "Stock markets fell."],
+    });
+    assert.equal(out.data.length, 3);
+    const [a, b, c] = out.data.map((d) => d.embedding);
+    assert.equal(a.length, 384);
+    const dot = (x, y) => x.reduce((sum, v, i) => sum + v * y[i], 0);
+    assert.ok(Math.abs(dot(a, a) - 1) < 1e-3);
+    assert.ok(dot(a, b) > dot(a, c), `${dot(a, b)} <= ${dot(a, c)}`);
+    assert.ok(out.usage.prompt_tokens > 0);
+  },
+
+  async vector_store_upload_and_search() {
+    const store = await client.vectorStores.create({ name: "node" });
+    const text = "The Hearthstone foghorn is tuned to 212 Hz.\nThe lamp was relit in 1897.";
+    const file = await client.vectorStores.files.uploadAndPoll(
+      store.id,
+      await toFile(Buffer.from(text), "notes.md"),
+      { pollIntervalMs: 100 },
+    );
+    assert.equal(file.status, "completed");
+    const results = [];
+    for await (const hit of client.vectorStores.search(store.id, { query: "foghorn pitch" })) {
+      results.push(hit);
+    }
+    assert.ok(results.length > 0);
+    assert.equal(results[0].file_id, file.id);
+    assert.equal(results[0].filename, "notes.md");
+    assert.ok(results[0].content[0].text.includes("212 Hz"));
+    const deleted = await client.vectorStores.delete(store.id);
+    assert.equal(deleted.deleted, true);
+  },
+
   async errors_are_typed() {
     await assert.rejects(
       client.chat.completions.create({ model, messages: [], max_tokens: 4 }),
