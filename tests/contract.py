@@ -14,11 +14,8 @@ from typing import Any, Generic, Literal, TypeVar
 
 from openai.types import (
     Completion,
-    CreateEmbeddingResponse,
-    VectorStore,
-    VectorStoreDeleted,
-    VectorStoreSearchResponse,
     CompletionChoice,
+    CreateEmbeddingResponse,
     EvalCreateResponse,
     EvalDeleteResponse,
     EvalListResponse,
@@ -28,6 +25,9 @@ from openai.types import (
     FileObject,
     Model,
     ModelDeleted,
+    VectorStore,
+    VectorStoreDeleted,
+    VectorStoreSearchResponse,
 )
 from openai.types.audio import Transcription, TranscriptionVerbose, Translation
 from openai.types.chat import (

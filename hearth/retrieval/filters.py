@@ -68,4 +68,4 @@ def matches(flt: Filter, attributes: dict[str, Any] | None) -> bool:
         return False
     a: Any = actual
     b: Any = flt.value
-    return {"gt": a > b, "gte": a >= b, "lt": a < b, "lte": a <= b}[flt.type]
+    return bool({"gt": a > b, "gte": a >= b, "lt": a < b, "lte": a <= b}[flt.type])

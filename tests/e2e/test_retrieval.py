@@ -13,11 +13,51 @@ import openai
 from tests.conftest import API_KEY
 from tests.e2e.conftest import start_server, stop_server
 
-WORDS = (
-    "harbour keeper lamp tide gale stone tower signal ship rope chart bell night winter "
-    "storm light lens oil wick cliff beacon shore reef coast fog horn watch log brass glass "
-    "north south wind wave sail mast anchor deck captain crew voyage island current"
-).split()
+WORDS = [
+    "harbour",
+    "keeper",
+    "lamp",
+    "tide",
+    "gale",
+    "stone",
+    "tower",
+    "signal",
+    "ship",
+    "rope",
+    "chart",
+    "bell",
+    "night",
+    "winter",
+    "storm",
+    "light",
+    "lens",
+    "oil",
+    "wick",
+    "cliff",
+    "beacon",
+    "shore",
+    "reef",
+    "coast",
+    "fog",
+    "horn",
+    "watch",
+    "log",
+    "brass",
+    "glass",
+    "north",
+    "south",
+    "wind",
+    "wave",
+    "sail",
+    "mast",
+    "anchor",
+    "deck",
+    "captain",
+    "crew",
+    "voyage",
+    "island",
+    "current",
+]
 
 
 def document(sentences: int, seed: int = 7) -> bytes:

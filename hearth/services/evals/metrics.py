@@ -2,7 +2,8 @@
 
 Every score is in [0, 1]. Calls are synchronous and may take a while on long texts
 (ROUGE-L is quadratic; ``cosine`` runs a transformer), so callers run ``score`` off the
-event loop. The heavy libraries (NLTK) and data (WordNet, the MiniLM weights) are imported and loaded on first use, once per process, under a lock.
+event loop. The heavy libraries (NLTK) and data (WordNet, the MiniLM weights) are
+imported and loaded on first use, once per process, under a lock.
 
 * ``fuzzy_match``: ``rapidfuzz.fuzz.ratio`` on ``rapidfuzz.utils.default_process``-ed
   text (lower case, non-alphanumerics to spaces, trimmed) / 100.
@@ -16,7 +17,8 @@ event loop. The heavy libraries (NLTK) and data (WordNet, the MiniLM weights) ar
   Porter stemmer (``rougeN``, ``rougeL``).
 * ``cosine``: cosine similarity of ``all-MiniLM-L6-v2`` sentence embeddings from
   Hearth's bundled embedding model (``hearth.retrieval.embeddings``, the one served at
-  ``/v1/embeddings``), clamped to [0, 1]. OpenAI uses ``text-embedding-3-large``; the values are not comparable.
+  ``/v1/embeddings``), clamped to [0, 1]. OpenAI uses ``text-embedding-3-large``; the
+  values are not comparable.
 
 BLEU, GLEU and METEOR tokenize with NLTK's ``wordpunct_tokenize`` on lower-cased text
 (no downloaded tokenizer data needed); ROUGE uses rouge-score's own tokenizer.

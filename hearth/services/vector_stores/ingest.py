@@ -143,4 +143,4 @@ async def _embed(engine: EmbeddingEngine, chunked: _Chunked) -> np.ndarray:
     out = np.zeros((len(chunked.chunks), windows.shape[1]), np.float32)
     np.add.at(out, np.asarray(chunked.owners, dtype=np.int64), windows)
     norms = np.linalg.norm(out, axis=1, keepdims=True)
-    return out / np.maximum(norms, 1e-12)
+    return np.asarray(out / np.maximum(norms, 1e-12), dtype=np.float32)
