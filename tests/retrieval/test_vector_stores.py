@@ -8,6 +8,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import anyio
 import openai
 import pytest
 from sqlalchemy import func, select
@@ -374,3 +375,43 @@ async def test_a_50_mb_text_fails_alone(vs: openai.AsyncOpenAI, backend: Service
     store = await vs.vector_stores.retrieve(store.id)
     assert (store.file_counts.completed, store.file_counts.failed) == (1, 1)
     assert {h.file_id for h in await search(vs, store.id, "lamp relit")} == {ok.id}
+
+
+async def test_cancelling_a_batch(vs: openai.AsyncOpenAI, backend: Services) -> None:
+    store = await vs.vector_stores.create(name="cancel")
+    words = [
+        "keeper",
+        "lamp",
+        "tide",
+        "gale",
+        "stone",
+        "tower",
+        "signal",
+        "ship",
+        "rope",
+        "chart",
+        "bell",
+        "night",
+    ]
+    body = "\n".join(" ".join(words[(i + j) % len(words)] for j in range(12)) for i in range(3000))
+    ids = [
+        (await vs.files.create(file=(f"log{i}.txt", body.encode()), purpose="assistants")).id
+        for i in range(3)
+    ]
+    batch = await vs.vector_stores.file_batches.create(vector_store_id=store.id, file_ids=ids)
+    assert batch.status == "in_progress" and batch.file_counts.in_progress == 3
+    cancelled = await vs.vector_stores.file_batches.cancel(batch.id, vector_store_id=store.id)
+    assert cancelled.status == "cancelled"
+    assert cancelled.file_counts.cancelled + cancelled.file_counts.completed == 3
+    assert cancelled.file_counts.cancelled >= 1
+    listed = [
+        f.status
+        async for f in vs.vector_stores.file_batches.list_files(
+            batch.id, vector_store_id=store.id, filter="cancelled"
+        )
+    ]
+    assert len(listed) == cancelled.file_counts.cancelled
+    await anyio.sleep(0.5)
+    again = await vs.vector_stores.file_batches.retrieve(batch.id, vector_store_id=store.id)
+    assert again.file_counts.cancelled == cancelled.file_counts.cancelled  # stays stopped
+    assert (await vs.vector_stores.retrieve(store.id)).status == "completed"
