@@ -34,6 +34,10 @@ async def test_list_contains_bundled_models(client: openai.AsyncOpenAI) -> None:
         "whisper-1",
         "gpt-4o-transcribe",
         "gpt-4o-mini-transcribe",
+        "all-minilm-l6-v2",
+        "text-embedding-3-small",
+        "text-embedding-3-large",
+        "text-embedding-ada-002",
     ]
     assert all(m.object == "model" and m.owned_by == "hearth" for m in page.data)
 

@@ -87,7 +87,9 @@ def _store_object(
         if expiry is not None and expiry <= now
         else ("in_progress" if counts["in_progress"] else "completed")
     )
+    optional: dict[str, Any] = {"expires_after": row.expires_after} if row.expires_after else {}
     return VectorStoreObject(
+        **optional,  # an object when set, absent otherwise (OpenAI's schema: never null)
         id=row.id,
         object="vector_store",
         created_at=row.created_at,
@@ -95,7 +97,6 @@ def _store_object(
         usage_bytes=usage,
         file_counts=counts,  # type: ignore[arg-type]
         status=status,  # type: ignore[arg-type]
-        expires_after=row.expires_after,  # type: ignore[arg-type]
         expires_at=expiry,
         last_active_at=row.last_active_at,
         metadata=row.metadata_ or {},
