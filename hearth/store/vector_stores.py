@@ -38,6 +38,9 @@ from hearth.store.pages import paginate
 
 FILE_STATUSES = ("in_progress", "completed", "cancelled", "failed")
 
+Owners = tuple[np.ndarray, np.ndarray]
+"""Whose each chunk vector is: the distinct file row ids, and per chunk its index there."""
+
 
 @dataclass(frozen=True)
 class ChunkData:
@@ -401,92 +404,105 @@ class VectorStoreRepository:
                 update(VectorStore).where(VectorStore.id.in_(store_ids)).values(last_active_at=now)
             )
 
-    def searchable_files(
+    def store_files(
         self, store_ids: Sequence[str]
-    ) -> list[tuple[str, str, dict[str, Any] | None]]:
-        """``(row id, file id, attributes)`` of the stores' completed files."""
+    ) -> list[tuple[str, str, dict[str, Any] | None, str]]:
+        """``(row id, file id, attributes, status)`` of every file of the stores."""
         with self._sessions() as session:
             rows = session.execute(
                 select(
-                    VectorStoreFile.id, VectorStoreFile.file_id, VectorStoreFile.attributes
-                ).where(
-                    VectorStoreFile.vector_store_id.in_(store_ids),
-                    VectorStoreFile.status == "completed",
-                )
+                    VectorStoreFile.id,
+                    VectorStoreFile.file_id,
+                    VectorStoreFile.attributes,
+                    VectorStoreFile.status,
+                ).where(VectorStoreFile.vector_store_id.in_(store_ids))
             ).all()
-            return [(str(r[0]), str(r[1]), r[2]) for r in rows]
+            return [(str(r[0]), str(r[1]), r[2], str(r[3])) for r in rows]
 
     def text_search(
-        self, store_ids: Sequence[str], file_rows: Sequence[str], query: str, limit: int
+        self,
+        store_ids: Sequence[str],
+        file_rows: Sequence[str] | None,
+        query: str,
+        limit: int,
     ) -> list[tuple[int, float]]:
-        """Best ``limit`` chunks of ``file_rows`` for the words of ``query`` (any of
-        them): ``(chunk id, score)``, score higher is better (BM25 on SQLite,
-        ``ts_rank_cd`` on PostgreSQL)."""
+        """Best ``limit`` chunks of the stores for the words of ``query`` (any of them),
+        only of ``file_rows`` unless None (every completed file): ``(chunk id, score)``,
+        higher is better (BM25 on SQLite, ``ts_rank_cd`` on PostgreSQL)."""
         words = _words(query)
-        if not words or not file_rows:
+        if not words or not store_ids or file_rows == []:
             return []
+        params: dict[str, Any] = {"limit": limit}
         with self._sessions() as session:
             if self.dialect == "postgresql":
+                params |= {"q": " | ".join(words), "stores": list(store_ids)}
+                where = "tsv @@ q AND vector_store_id = ANY(:stores)"
+                if file_rows is not None:
+                    where += " AND file_row_id = ANY(:rows)"
+                    params["rows"] = list(file_rows)
                 rows = session.execute(
                     text(
                         "SELECT id, ts_rank_cd(tsv, q, 1) AS score FROM vector_store_chunks, "
-                        "to_tsquery('english', :q) q WHERE tsv @@ q AND "
-                        "vector_store_id = ANY(:stores) AND file_row_id = ANY(:rows) "
+                        f"to_tsquery('english', :q) q WHERE {where} "
                         "ORDER BY score DESC LIMIT :limit"
                     ),
-                    {
-                        "q": " | ".join(words),
-                        "stores": list(store_ids),
-                        "rows": list(file_rows),
-                        "limit": limit,
-                    },
+                    params,
                 ).all()
                 return [(int(r[0]), float(r[1])) for r in rows]
-            match = " OR ".join(f'"{w}"' for w in words)
-            rows = session.execute(
-                text(
-                    "SELECT c.id, -bm25(vector_store_chunks_fts) AS score "
+            # the stores are matched in the index; bm25 weighs the text column only
+            stores = " OR ".join(f'"{s}"' for s in store_ids)
+            terms = " OR ".join(f'"{w}"' for w in words)
+            params["match"] = f"{{vector_store_id}}: ({stores}) AND {{text}}: ({terms})"
+            if file_rows is None:
+                sql = (
+                    "SELECT rowid, -bm25(vector_store_chunks_fts, 1.0, 0.0) FROM "
+                    "vector_store_chunks_fts WHERE vector_store_chunks_fts MATCH :match "
+                    "ORDER BY bm25(vector_store_chunks_fts, 1.0, 0.0) LIMIT :limit"
+                )
+            else:
+                params |= {f"f{i}": v for i, v in enumerate(file_rows)}
+                sql = (
+                    "SELECT c.id, -bm25(vector_store_chunks_fts, 1.0, 0.0) "
                     "FROM vector_store_chunks_fts JOIN vector_store_chunks c "
                     "ON c.id = vector_store_chunks_fts.rowid "
                     "WHERE vector_store_chunks_fts MATCH :match "
-                    f"AND c.vector_store_id IN ({_placeholders('s', store_ids)}) "
                     f"AND c.file_row_id IN ({_placeholders('f', file_rows)}) "
-                    "ORDER BY bm25(vector_store_chunks_fts) LIMIT :limit"
-                ),
-                {
-                    "match": match,
-                    "limit": limit,
-                    **{f"s{i}": v for i, v in enumerate(store_ids)},
-                    **{f"f{i}": v for i, v in enumerate(file_rows)},
-                },
-            ).all()
+                    "ORDER BY bm25(vector_store_chunks_fts, 1.0, 0.0) LIMIT :limit"
+                )
+            rows = session.execute(text(sql), params).all()
             return [(int(r[0]), float(r[1])) for r in rows]
 
     def dense_search(
-        self, store_ids: Sequence[str], file_rows: Sequence[str], vector: np.ndarray, limit: int
+        self,
+        store_ids: Sequence[str],
+        file_rows: Sequence[str] | None,
+        vector: np.ndarray,
+        limit: int,
     ) -> list[tuple[int, float]]:
-        """Best ``limit`` chunks of ``file_rows`` by cosine similarity to ``vector``
-        (exact): ``(chunk id, cosine)``."""
-        if not file_rows:
+        """Best ``limit`` chunks of the stores by cosine similarity to ``vector`` (exact),
+        only of ``file_rows`` unless None: ``(chunk id, cosine)``."""
+        if file_rows == [] or not store_ids:
             return []
         if self.dialect == "postgresql":
             with self._sessions() as session:
+                params: dict[str, Any] = {
+                    "v": _pg_vector(vector),
+                    "stores": list(store_ids),
+                    "limit": limit,
+                }
+                where = "vector_store_id = ANY(:stores)"
+                if file_rows is not None:
+                    where += " AND file_row_id = ANY(:rows)"
+                    params["rows"] = list(file_rows)
                 rows = session.execute(
                     text(
                         "SELECT id, 1 - (embedding_vec <=> CAST(:v AS vector)) AS score "
-                        "FROM vector_store_chunks WHERE vector_store_id = ANY(:stores) "
-                        "AND file_row_id = ANY(:rows) "
+                        f"FROM vector_store_chunks WHERE {where} "
                         "ORDER BY embedding_vec <=> CAST(:v AS vector) LIMIT :limit"
                     ),
-                    {
-                        "v": _pg_vector(vector),
-                        "stores": list(store_ids),
-                        "rows": list(file_rows),
-                        "limit": limit,
-                    },
+                    params,
                 ).all()
                 return [(int(r[0]), float(r[1])) for r in rows]
-        allowed = set(file_rows)
         hits: list[tuple[int, float]] = []
         for store_id in store_ids:
             ids, owners, matrix = self._vectors.get(
@@ -495,8 +511,10 @@ class VectorStoreRepository:
             if len(ids) == 0:
                 continue
             scores = matrix @ vector.astype(np.float32)
-            mask = np.fromiter((r in allowed for r in owners), dtype=bool, count=len(owners))
-            scores = np.where(mask, scores, -np.inf)
+            if file_rows is not None:
+                files, codes = owners
+                wanted = np.isin(files, np.asarray(list(file_rows), dtype=object))
+                scores = np.where(wanted[codes], scores, -np.inf)
             top = np.argpartition(-scores, min(limit, len(scores) - 1))[:limit]
             hits += [(int(ids[i]), float(scores[i])) for i in top if np.isfinite(scores[i])]
         hits.sort(key=lambda h: -h[1])
@@ -513,7 +531,7 @@ class VectorStoreRepository:
             ).one()
         return int(n), int(top)
 
-    def _load(self, store_id: str) -> tuple[np.ndarray, list[str], np.ndarray]:
+    def _load(self, store_id: str) -> tuple[np.ndarray, Owners, np.ndarray]:
         with self._sessions() as session:
             rows = session.execute(
                 select(
@@ -521,11 +539,13 @@ class VectorStoreRepository:
                 ).where(VectorStoreChunk.vector_store_id == store_id)
             ).all()
         ids = np.array([r[0] for r in rows], dtype=np.int64)
-        files = [str(r[1]) for r in rows]
+        files, codes = np.unique(
+            np.array([str(r[1]) for r in rows], dtype=object), return_inverse=True
+        )
         if not rows:
-            return ids, files, np.zeros((0, 0), np.float32)
+            return ids, (files, codes), np.zeros((0, 0), np.float32)
         matrix = np.frombuffer(b"".join(r[2] for r in rows), dtype=np.float32)
-        return ids, files, matrix.reshape(len(rows), -1)
+        return ids, (files, codes), matrix.reshape(len(rows), -1)
 
     def hits(self, chunk_ids: Sequence[int]) -> dict[int, ChunkHit]:
         """The chunks with their file's name and attributes, by id."""
@@ -590,15 +610,15 @@ class VectorCache:
         self._max = max_vectors
         self._lock = threading.Lock()
         self._entries: OrderedDict[
-            str, tuple[tuple[int, int], tuple[np.ndarray, list[str], np.ndarray]]
+            str, tuple[tuple[int, int], tuple[np.ndarray, Owners, np.ndarray]]
         ] = OrderedDict()
 
     def get(
         self,
         store_id: str,
         stamp: tuple[int, int],
-        load: Callable[[], tuple[np.ndarray, list[str], np.ndarray]],
-    ) -> tuple[np.ndarray, list[str], np.ndarray]:
+        load: Callable[[], tuple[np.ndarray, Owners, np.ndarray]],
+    ) -> tuple[np.ndarray, Owners, np.ndarray]:
         """The store's ``(chunk ids, file row ids, vectors)``, loaded when missing or
         stale."""
         with self._lock:

@@ -145,27 +145,29 @@ class FileSearch:
         """The best ``max_num_results`` chunks of the stores' completed files whose
         attributes pass ``filters``, best first. Several queries: each chunk keeps its best
         score. The stores must belong to the caller (the service checks)."""
-        files = await asyncio.to_thread(self._repo.searchable_files, store_ids)
-        rows = [row for row, _, attrs in files if filters is None or matches(filters, attrs)]
+        files = await asyncio.to_thread(self._repo.store_files, store_ids)
+        rows: list[str] | None = [
+            row
+            for row, _, attrs, status in files
+            if status == "completed" and (filters is None or matches(filters, attrs))
+        ]
         if not rows or not queries:
             return []
+        if len(rows) == len(files):
+            rows = None  # every file: the searches need not name them
         engine = self._embeddings.get(embedding_model)
         tokens = await asyncio.to_thread(_query_tokens, engine, queries)
         vectors = await engine.embed(tokens)
         limit = max(CANDIDATES, 5 * max_num_results)
         best: dict[int, float] = {}
         for query, vector in zip(queries, vectors, strict=True):
-            dense = (
-                await asyncio.to_thread(self._repo.dense_search, store_ids, rows, vector, limit)
+            dense, text = await asyncio.gather(  # the two rankings side by side
+                asyncio.to_thread(self._repo.dense_search, store_ids, rows, vector, limit)
                 if embedding_weight > 0
-                else []
-            )
-            text = (
-                await asyncio.to_thread(
-                    self._repo.text_search, store_ids, rows, rewrite(query), limit
-                )
+                else _nothing(),
+                asyncio.to_thread(self._repo.text_search, store_ids, rows, rewrite(query), limit)
                 if text_weight > 0
-                else []
+                else _nothing(),
             )
             for chunk_id, score in fuse(
                 dense, text, embedding_weight, text_weight, self.fusion
@@ -202,6 +204,10 @@ def fuse(
         share = score / best_text if best_text > 0 else 0.0
         scores[chunk_id] = scores.get(chunk_id, 0.0) + text_weight * share
     return {c: s / total for c, s in scores.items()}
+
+
+async def _nothing() -> list[tuple[int, float]]:
+    return []
 
 
 def _query_tokens(engine: Any, queries: Sequence[str]) -> list[list[int]]:

@@ -154,18 +154,20 @@ def upgrade() -> None:
     if op.get_bind().dialect.name == "sqlite":
         # external-content FTS5 index kept in step by triggers (also on cascaded deletes)
         op.execute(
+            # the store id is a column too, so a search matches its stores in the index
             "CREATE VIRTUAL TABLE vector_store_chunks_fts USING fts5("
-            "text, content='vector_store_chunks', content_rowid='id', "
+            "text, vector_store_id, content='vector_store_chunks', content_rowid='id', "
             "tokenize='porter unicode61 remove_diacritics 2')"
         )
         op.execute(
             "CREATE TRIGGER vector_store_chunks_ai AFTER INSERT ON vector_store_chunks BEGIN "
-            "INSERT INTO vector_store_chunks_fts(rowid, text) VALUES (new.id, new.text); END"
+            "INSERT INTO vector_store_chunks_fts(rowid, text, vector_store_id) "
+            "VALUES (new.id, new.text, new.vector_store_id); END"
         )
         op.execute(
             "CREATE TRIGGER vector_store_chunks_ad AFTER DELETE ON vector_store_chunks BEGIN "
-            "INSERT INTO vector_store_chunks_fts(vector_store_chunks_fts, rowid, text) "
-            "VALUES ('delete', old.id, old.text); END"
+            "INSERT INTO vector_store_chunks_fts(vector_store_chunks_fts, rowid, text, "
+            "vector_store_id) VALUES ('delete', old.id, old.text, old.vector_store_id); END"
         )
     elif op.get_bind().dialect.name == "postgresql":
         op.execute("CREATE EXTENSION IF NOT EXISTS vector")
