@@ -269,9 +269,14 @@ class EmbeddingEngine:
         for j in live:
             j.future.set_result(results[id(j)])
 
-    def close(self) -> None:
-        """Stop the thread after the jobs already queued."""
+    def close(self, timeout: float = 60.0) -> None:
+        """Stop the thread after the jobs already queued, wait for it and free the
+        model: an ONNX session still running when the interpreter exits aborts it."""
         self._queue.put(None)
+        if self._thread.is_alive() and self._thread is not threading.current_thread():
+            self._thread.join(timeout)
+        with self._load_lock:
+            self._model = None
 
 
 @dataclass(frozen=True)
@@ -304,13 +309,14 @@ class EmbeddingRegistry:
         yet. Raises ``ValueError`` for a missing file or an alias to an unknown model."""
         sources = [s for s in [bundled_source() if enabled else None] if s is not None]
         sources += [parse_model_spec(spec) for spec in extra]
-        engines = {s.id: EmbeddingEngine(s, threads, batch_size) for s in sources}
+        ids = {s.id for s in sources}
         for alias, target in aliases.items():
-            if target not in engines:
+            if target not in ids:
                 raise ValueError(
                     f"HEARTH_EMBEDDING_MODEL_ALIASES: {alias} -> unknown model "
-                    f"{target!r} (have: {', '.join(engines) or 'none'})"
+                    f"{target!r} (have: {', '.join(ids) or 'none'})"
                 )
+        engines = {s.id: EmbeddingEngine(s, threads, batch_size) for s in sources}
         return cls(engines, {**DEFAULT_ALIASES, **aliases})
 
     def models(self) -> list[EmbeddingModelInfo]:

@@ -82,6 +82,10 @@ def test_schema_output_follows_the_schema(llm_env: dict[str, str]) -> None:
         "-o",
         "max_tokens",
         "100",
+        # greedy: a sampled integer can run on in digits until max_tokens cuts the JSON
+        "-o",
+        "temperature",
+        "0",
         "Paris is the capital of France, home to 2,100,000 people. Extract the city.",
     )
     # llm's concise schema syntax: every field required, strings unless typed
