@@ -285,21 +285,18 @@ class VectorStores:
         return await asyncio.to_thread(rows)
 
     async def delete(self, caller: Principal, store_id: str) -> VectorStoreDeleted:
-        """Delete the store, its files' membership and every chunk (the files stay)."""
+        """Delete the store, its files' membership and every chunk (the files stay);
+        ingestion of its files stops."""
 
-        def delete() -> VectorStoreDeleted:
+        def delete() -> builtins.list[str]:
             self.row(caller, store_id)
-            for row_id in self.runner.active:
-                self._cancel_if(row_id)
+            rows = [row for row, _, _, _ in self._repo.store_files([store_id])]
             self._repo.delete_store(caller.project_id, store_id)
-            return VectorStoreDeleted(id=store_id, object="vector_store.deleted", deleted=True)
+            return rows
 
-        return await asyncio.to_thread(delete)
-
-    def _cancel_if(self, row_id: str) -> None:
-        loop = self.runner._loop
-        if loop is not None:
-            loop.call_soon_threadsafe(self.runner.cancel, row_id)
+        for row_id in await asyncio.to_thread(delete):
+            self.runner.cancel(row_id)
+        return VectorStoreDeleted(id=store_id, object="vector_store.deleted", deleted=True)
 
     async def search(self, caller: Principal, store_id: str, params: SearchParams) -> SearchPage:
         """The store's best chunks for ``query`` (see ``FileSearch``)."""
@@ -413,15 +410,14 @@ class VectorStoreFiles:
     ) -> VectorStoreFileDeleted:
         """Remove the file and its chunks from the store (the file itself stays)."""
 
-        def delete() -> VectorStoreFileDeleted:
-            row = self._row(caller, store_id, file_id)
-            self._stores._cancel_if(row.id)
-            self._repo.remove_file(store_id, file_id)
-            return VectorStoreFileDeleted(
-                id=file_id, object="vector_store.file.deleted", deleted=True
-            )
+        def delete() -> str | None:
+            self._row(caller, store_id, file_id)
+            return self._repo.remove_file(store_id, file_id)
 
-        return await asyncio.to_thread(delete)
+        row_id = await asyncio.to_thread(delete)
+        if row_id is not None:
+            self._stores.runner.cancel(row_id)  # on the loop, where the runner lives
+        return VectorStoreFileDeleted(id=file_id, object="vector_store.file.deleted", deleted=True)
 
     async def content(self, caller: Principal, store_id: str, file_id: str) -> ContentPage:
         """The file's parsed content: its chunks' text, in order (overlaps included)."""
@@ -485,13 +481,13 @@ class FileBatches:
     ) -> VectorStoreFileBatchObject:
         """Stop the batch: its unfinished files end ``cancelled``."""
 
-        def cancel() -> VectorStoreFileBatchObject:
+        def cancel() -> builtins.list[str]:
             self._object(caller, store_id, batch_id)
-            for row_id in self._repo.cancel_batch(store_id, batch_id):
-                self._stores._cancel_if(row_id)
-            return self._object(caller, store_id, batch_id)
+            return self._repo.cancel_batch(store_id, batch_id)
 
-        return await asyncio.to_thread(cancel)
+        for row_id in await asyncio.to_thread(cancel):
+            self._stores.runner.cancel(row_id)
+        return await asyncio.to_thread(self._object, caller, store_id, batch_id)
 
     async def list_files(
         self,
