@@ -322,10 +322,13 @@ class VectorStoreRepository:
                 }
                 for i, c in enumerate(chunks)
             ]
+            statement: Any = insert(VectorStoreChunk)
+            if self.dialect == "postgresql":  # the pgvector copy goes in with the row
+                statement = _PG_INSERT
+                for row, vector in zip(rows, vectors, strict=True):
+                    row["v"] = _pg_vector(vector)
             for start in range(0, len(rows), 1000):
-                session.execute(insert(VectorStoreChunk), rows[start : start + 1000])
-            if self.dialect == "postgresql":
-                _pg_vectors(session, row_id)
+                session.execute(statement, rows[start : start + 1000])
         self._vectors.forget(store_id)
         return True
 
@@ -568,21 +571,12 @@ def _pg_vector(vector: np.ndarray) -> str:
     return "[" + ",".join(f"{x:.7g}" for x in vector.tolist()) + "]"
 
 
-def _pg_vectors(session: Session, row_id: str) -> None:
-    """Fill the pgvector column of a file's new chunks from their float32 bytes."""
-    rows = session.execute(
-        select(VectorStoreChunk.id, VectorStoreChunk.embedding).where(
-            VectorStoreChunk.file_row_id == row_id
-        )
-    ).all()
-    params = [{"id": r[0], "v": _pg_vector(np.frombuffer(r[1], dtype=np.float32))} for r in rows]
-    if params:
-        session.execute(
-            text(
-                "UPDATE vector_store_chunks SET embedding_vec = CAST(:v AS vector) WHERE id = :id"
-            ),
-            params,
-        )
+_PG_INSERT = text(
+    "INSERT INTO vector_store_chunks (vector_store_id, file_row_id, file_id, position, text, "
+    'start, "end", tokens, embedding, embedding_vec) VALUES (:vector_store_id, :file_row_id, '
+    ":file_id, :position, :text, :start, :end, :tokens, :embedding, CAST(:v AS vector))"
+)
+"""A chunk row with its pgvector column (not mapped: the migration adds it)."""
 
 
 _WORD = re.compile(r"\w+", re.UNICODE)
