@@ -10,17 +10,31 @@ from fastapi import FastAPI
 
 import hearth
 from hearth.api import completions as legacy_completions
-from hearth.api import demo, embeddings, engine, evals, files, models, realtime, vector_stores
+from hearth.api import (
+    conversations,
+    demo,
+    embeddings,
+    engine,
+    evals,
+    files,
+    models,
+    realtime,
+    responses,
+    vector_stores,
+)
 from hearth.api.audio import speech, transcriptions, translations
 from hearth.api.beta.realtime import sessions as beta_realtime_sessions
 from hearth.api.chat import completions
 from hearth.api.chat.completions import messages
+from hearth.api.conversations import items as conversation_items
 from hearth.api.errors import install_error_handlers
 from hearth.api.evals import runs as eval_runs
 from hearth.api.evals.runs import output_items as eval_output_items
 from hearth.api.fine_tuning import jobs
 from hearth.api.fine_tuning.jobs import checkpoints
 from hearth.api.realtime import client_secrets as realtime_client_secrets
+from hearth.api.responses import input_items as response_input_items
+from hearth.api.responses import input_tokens as response_input_tokens
 from hearth.api.vector_stores import file_batches as vector_store_file_batches
 from hearth.api.vector_stores import files as vector_store_files
 from hearth.config import Settings
@@ -65,6 +79,12 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     app.include_router(vector_stores.router, prefix="/v1")
     app.include_router(vector_store_files.router, prefix="/v1")
     app.include_router(vector_store_file_batches.router, prefix="/v1")
+    # input_tokens and compact before /responses/{response_id}
+    app.include_router(response_input_tokens.router, prefix="/v1")
+    app.include_router(responses.router, prefix="/v1")
+    app.include_router(response_input_items.router, prefix="/v1")
+    app.include_router(conversations.router, prefix="/v1")
+    app.include_router(conversation_items.router, prefix="/v1")
     app.include_router(speech.router, prefix="/v1")
     app.include_router(transcriptions.router, prefix="/v1")
     app.include_router(translations.router, prefix="/v1")

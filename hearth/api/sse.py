@@ -15,10 +15,14 @@ from hearth.errors import HearthError, InternalError
 log = logging.getLogger(__name__)
 
 
-async def _frames(events: AsyncIterator[BaseModel], done: bool) -> AsyncIterator[bytes]:
+async def _frames(
+    events: AsyncIterator[BaseModel], done: bool, named: bool = False
+) -> AsyncIterator[bytes]:
     try:
         async for event in events:
             frame = event.model_dump_json(exclude_unset=True, by_alias=True)
+            if named:
+                yield b"event: " + str(getattr(event, "type", "")).encode() + b"\n"
             yield b"data: " + frame.encode() + b"\n\n"
     except HearthError as exc:
         yield b"data: " + _json(exc) + b"\n\n"
@@ -35,11 +39,15 @@ def _json(error: HearthError) -> bytes:
     return json.dumps(error.to_dict()).encode()
 
 
-def sse_response(events: AsyncIterator[BaseModel], done: bool = True) -> StreamingResponse:
+def sse_response(
+    events: AsyncIterator[BaseModel], done: bool = True, named: bool = False
+) -> StreamingResponse:
     """A ``text/event-stream`` response over ``events`` (SDK models), ending with
-    ``data: [DONE]`` unless ``done`` is false (speech streams have no such frame)."""
+    ``data: [DONE]`` unless ``done`` is false (speech and Responses streams have no such
+    frame); ``named``: each frame has an ``event:`` line with the event's ``type`` (as the
+    Responses API sends them)."""
     return StreamingResponse(
-        _frames(events, done),
+        _frames(events, done, named),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )

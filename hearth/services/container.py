@@ -19,12 +19,14 @@ from hearth.services.auth import Auth
 from hearth.services.chat.completions import ChatCompletions
 from hearth.services.chat.stored import StoredCompletions
 from hearth.services.completions import Completions
+from hearth.services.conversations import Conversations
 from hearth.services.embeddings import Embeddings
 from hearth.services.evals.service import Evals
 from hearth.services.files import Files
 from hearth.services.fine_tuning.service import FineTuning
 from hearth.services.models import Models
 from hearth.services.realtime.service import Realtime
+from hearth.services.responses.service import Responses
 from hearth.services.vector_stores.service import VectorStores
 from hearth.store.api_keys import ApiKeyStore
 from hearth.store.blobs import BlobStore
@@ -33,6 +35,7 @@ from hearth.store.db import create_db_engine, migrate, session_factory
 from hearth.store.evals import EvalStore
 from hearth.store.files import FileRepository
 from hearth.store.fine_tuning import FineTuningStore
+from hearth.store.responses import ResponseRepository
 from hearth.store.stored_completions import StoredCompletionRepository
 from hearth.store.vector_stores import VectorStoreRepository
 
@@ -61,6 +64,9 @@ class Services:
     embedding_models: EmbeddingRegistry
     """The served embedding models (batched on their own threads)."""
     vector_stores: VectorStores
+    responses: Responses
+    """``client.responses``: the agent runtime over ``chat`` (background runner)."""
+    conversations: Conversations
     models: Models = field(init=False)
     """``client.models`` over ``registry`` and ``audio``."""
     completions: Completions = field(init=False)
@@ -109,6 +115,10 @@ class Services:
             retrieval.threads,
             retrieval.batch_size,
         )
+        vector_stores = VectorStores(
+            VectorStoreRepository(sessions), files, embedding_models, retrieval
+        )
+        responses_repo = ResponseRepository(sessions)
         return cls(
             settings,
             db,
@@ -125,18 +135,31 @@ class Services:
             Evals(EvalStore(sessions), chat, files, stored, settings.jobs),
             FineTuning(FineTuningStore(sessions), files, models, settings.jobs),
             embedding_models,
-            VectorStores(VectorStoreRepository(sessions), files, embedding_models, retrieval),
+            vector_stores,
+            Responses(
+                responses_repo,
+                chat,
+                models,
+                vector_stores,
+                lease_seconds=settings.jobs.lease_seconds,
+                # background responses run as many at once as the engine decodes
+                concurrency=settings.engine.max_sequences,
+            ),
+            Conversations(responses_repo),
         )
 
     async def start_background(self) -> None:
-        """Start the eval-run and fine-tuning runners (on the serving event loop); they
-        resume work whose lease expired (a previous server was killed)."""
+        """Start the background runners (eval runs, fine-tuning, ingestion, background
+        responses) on the serving event loop; they resume work whose lease expired (a
+        previous server was killed)."""
         await self.evals.start()
         await self.fine_tuning.start()
         await self.vector_stores.start()
+        await self.responses.start()
 
     async def stop_background(self) -> None:
         """Stop the runners; work in progress resumes on the next start."""
+        await self.responses.stop()
         await self.vector_stores.stop()
         await self.fine_tuning.stop()
         await self.evals.stop()

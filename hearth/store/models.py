@@ -429,6 +429,69 @@ class VectorStoreChunk(Base):
     embedding: Mapped[bytes] = mapped_column(LargeBinary)
 
 
+# --- Responses and Conversations (migration 0005) ---------------------------------------
+
+
+class StoredResponse(Leased, Base):
+    """``client.responses``: a response created with ``store: true`` (or in the
+    background). ``request`` is the body as sent; ``input_items`` its input as items with
+    ids; ``response`` the ``Response`` object as last written (``queued`` and
+    ``in_progress`` snapshots for background work, then the final one, written in the
+    same transaction as the items it appends to a conversation). Background responses
+    are leased work (``hearth.jobs``)."""
+
+    __tablename__ = "responses"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    project_id: Mapped[str] = mapped_column(
+        String(64), ForeignKey("projects.id", ondelete="CASCADE"), index=True
+    )
+    organization_id: Mapped[str] = mapped_column(String(64))
+    model: Mapped[str] = mapped_column(String(256), index=True)
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    """queued | in_progress | completed | incomplete | failed | cancelled"""
+    background: Mapped[bool] = mapped_column(default=False)
+    previous_response_id: Mapped[str | None] = mapped_column(String(64), default=None)
+    conversation_id: Mapped[str | None] = mapped_column(String(64), default=None, index=True)
+    request: Mapped[dict[str, Any]] = mapped_column(JSON)
+    input_items: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    response: Mapped[dict[str, Any]] = mapped_column(JSON)
+    metadata_: Mapped[dict[str, str] | None] = mapped_column("metadata", JSON, default=None)
+    created_at: Mapped[int] = mapped_column(BigInteger, default=now_unix)
+
+
+class Conversation(Base):
+    """``client.conversations``: a durable list of items that responses append to."""
+
+    __tablename__ = "conversations"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    project_id: Mapped[str] = mapped_column(
+        String(64), ForeignKey("projects.id", ondelete="CASCADE"), index=True
+    )
+    metadata_: Mapped[dict[str, str] | None] = mapped_column("metadata", JSON, default=None)
+    created_at: Mapped[int] = mapped_column(BigInteger, default=now_unix)
+    seq: Mapped[int] = mapped_column(BigInteger, index=True)
+
+
+class ConversationItem(Base):
+    """One item of a conversation (a message, function call, output, tool call...), the
+    JSON as the API returns it; ``item_id`` is its id on the wire, unique within the
+    conversation."""
+
+    __tablename__ = "conversation_items"
+    __table_args__ = (UniqueConstraint("conversation_id", "item_id"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    conversation_id: Mapped[str] = mapped_column(
+        String(64), ForeignKey("conversations.id", ondelete="CASCADE"), index=True
+    )
+    item_id: Mapped[str] = mapped_column(String(64))
+    item: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[int] = mapped_column(BigInteger, default=now_unix)
+    seq: Mapped[int] = mapped_column(BigInteger, index=True)
+
+
 UNMAPPED = {
     ("table", "vector_store_chunks_fts"),
     ("column", "embedding_vec"),

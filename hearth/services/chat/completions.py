@@ -208,6 +208,16 @@ class ChatCompletions:
             not_enforced += gen.not_enforced
         return Chunks([gen.handle], self._chunks(caller, params, gen))
 
+    async def prompt_tokens(self, caller: Principal, params: ChatCompletionParams) -> int:
+        """How many prompt tokens ``params`` would send to the model (template, tools and
+        format instructions included), checked as ``create`` checks it; nothing is
+        generated."""
+        served = await self._registry.aget(params.model, caller.organization_id)
+        request, _ = await asyncio.to_thread(
+            generation_request, params, served, enforce_schemas=self.enforce_schemas
+        )
+        return len(request.prompt)
+
     async def _start(self, caller: Principal, params: ChatCompletionParams) -> _Generation:
         """Validate, tokenize and submit. Preparation (tokenizer; grammar compile: up to
         ~100 ms for a huge schema) runs off the loop."""

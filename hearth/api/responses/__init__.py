@@ -1,0 +1,67 @@
+"""``client.responses``: ``POST /v1/responses`` (JSON, SSE, or background),
+``GET|DELETE /v1/responses/{id}``, ``POST /v1/responses/{id}/cancel`` and
+``POST /v1/responses/compact`` (OpenAI API reference: Responses; the Open Responses
+specification). Responses are scoped to the caller's project."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
+
+from hearth.api.bodies import json_response, parse_body
+from hearth.api.deps import Caller, Svc
+from hearth.api.disconnect import unless_client_leaves
+from hearth.api.sse import sse_response
+from hearth.services.responses.params import CompactParams, CreateParams
+
+router = APIRouter()
+
+
+@router.post("/responses")
+async def create(request: Request, caller: Caller, svc: Svc) -> Response:
+    """``client.responses.create``: a ``Response``; with ``stream: true`` its typed events
+    (each with an ``event:`` line and a ``sequence_number``; no ``[DONE]``); with
+    ``background: true`` the ``queued`` response at once. Errors found before generation
+    are plain 400/404 responses; a failure later is an ``error`` event then
+    ``response.failed``. A client that leaves stops a foreground response."""
+    params = await parse_body(request, CreateParams)
+    if params.stream:
+        return sse_response(await svc.responses.stream(caller, params), done=False, named=True)
+    result = await unless_client_leaves(request, svc.responses.create(caller, params))
+    if result is None:
+        return Response(status_code=499)  # nobody is listening
+    return json_response(result)
+
+
+@router.post("/responses/compact")
+async def compact(request: Request, caller: Caller, svc: Svc) -> Response:
+    """``client.responses.compact``: ``response.compaction`` (user messages + one
+    ``compaction`` item standing for the rest)."""
+    params = await parse_body(request, CompactParams)
+    return json_response(await svc.responses.compact(caller, params))
+
+
+@router.get("/responses/{response_id}")
+async def retrieve(
+    response_id: str,
+    caller: Caller,
+    svc: Svc,
+    include: Annotated[list[str] | None, Query()] = None,
+) -> Response:
+    """``client.responses.retrieve``: the stored ``Response`` (a background one as it
+    stands: ``queued``, ``in_progress``, then its final state)."""
+    return json_response(await svc.responses.retrieve(caller, response_id, include))
+
+
+@router.delete("/responses/{response_id}")
+async def delete(response_id: str, caller: Caller, svc: Svc) -> Response:
+    """``client.responses.delete``: ``{"id", "object": "response.deleted", "deleted"}``."""
+    return json_response(await svc.responses.delete(caller, response_id))
+
+
+@router.post("/responses/{response_id}/cancel")
+async def cancel(response_id: str, caller: Caller, svc: Svc) -> Response:
+    """``client.responses.cancel``: a background response, now ``cancelled``."""
+    return json_response(await svc.responses.cancel(caller, response_id))
