@@ -22,6 +22,8 @@ from openai.types.responses import (
     CompactedResponse,
     InputTokenCountResponse,
     Response,
+    ResponseCompactionItem,
+    ResponseInputMessageItem,
     ResponseItem,
     ResponseStreamEvent,
 )
@@ -68,11 +70,20 @@ log = logging.getLogger(__name__)
 
 _ITEM = TypeAdapter(ResponseItem)
 TERMINAL = ("completed", "incomplete", "failed", "cancelled")
+COMPACT_MAX_TOKENS = 400
+"""The longest summary a compaction writes."""
 COMPACT_PROMPT = (
     "Summarize the conversation above for whoever continues it: the user's goals, the "
     "facts and decisions so far, tool results that matter, and what is still open. Be "
     "concise."
 )
+
+
+class Compaction(CompactedResponse):
+    """``response.compaction``: OpenAI sends the kept user messages as input messages,
+    which the SDK's output-item union does not include (it reads them unvalidated)."""
+
+    output: builtins.list[ResponseInputMessageItem | ResponseCompactionItem]  # type: ignore[assignment]
 
 
 class ResponseDeleted(BaseModel):
@@ -384,7 +395,7 @@ class Responses:
         tokens = await self._chat.prompt_tokens(caller, turn.chat_params(0))
         return InputTokenCountResponse(object="response.input_tokens", input_tokens=tokens)
 
-    async def compact(self, caller: Principal, params: CompactParams) -> CompactedResponse:
+    async def compact(self, caller: Principal, params: CompactParams) -> Compaction:
         """Compact a context (Open Responses ``POST /v1/responses/compact``): its user
         messages, then one ``compaction`` item whose content is a model-written summary
         of everything else. Sent back as input, the item stands for that history."""
@@ -394,13 +405,18 @@ class Responses:
         messages.append(Message(role="user", content=COMPACT_PROMPT))
         completion = await self._chat.create(
             caller,
-            ChatCompletionParams(model=setup.model, messages=messages, temperature=0.0),
+            ChatCompletionParams(
+                model=setup.model,
+                messages=messages,
+                temperature=0.0,
+                max_completion_tokens=COMPACT_MAX_TOKENS,
+            ),
         )
         summary = completion.choices[0].message.content or ""
         users = [i for i in items if i["type"] == "message" and i["role"] == "user"]
         usage = completion.usage
         assert usage is not None
-        return CompactedResponse.model_validate(
+        return Compaction.model_validate(
             {
                 "id": new_id_compaction(),
                 "object": "response.compaction",
