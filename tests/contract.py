@@ -36,6 +36,12 @@ from openai.types.chat import (
     ChatCompletionDeleted,
     ChatCompletionStoreMessage,
 )
+from openai.types.conversations import Conversation as ConversationObject
+from openai.types.conversations import (
+    ConversationDeletedResource,
+    ConversationItem,
+    ConversationItemList,
+)
 from openai.types.evals import (
     RunCancelResponse,
     RunCreateResponse,
@@ -52,13 +58,22 @@ from openai.types.evals.runs import (
 from openai.types.fine_tuning import FineTuningJob, FineTuningJobEvent
 from openai.types.fine_tuning.jobs import FineTuningJobCheckpoint
 from openai.types.realtime import ClientSecretCreateResponse
+from openai.types.responses import (
+    InputTokenCountResponse,
+    Response,
+    ResponseFunctionCallArgumentsDoneEvent,
+    ResponseItem,
+    ResponseStreamEvent,
+)
 from openai.types.vector_stores import (
     FileContentResponse,
     VectorStoreFile,
     VectorStoreFileBatch,
     VectorStoreFileDeleted,
 )
-from pydantic import BaseModel, ConfigDict, create_model
+from pydantic import BaseModel, ConfigDict, RootModel, create_model
+
+from hearth.services.responses.service import Compaction, ResponseDeleted
 
 T = TypeVar("T", bound=BaseModel)
 M = TypeVar("M", bound=BaseModel)
@@ -132,7 +147,46 @@ class _ContentPage(BaseModel):
     next_page: str | None
 
 
+# A response carries every field of the Open Responses ``ResponseResource``; OpenAI sends
+# ``store``, ``presence_penalty`` and ``frequency_penalty`` on it too, which the SDK's
+# ``Response`` leaves out. ``function_call_arguments.done`` names its function (OpenAI
+# and Open Responses send ``name``).
+_Response = create_model(
+    "Response",
+    __base__=Response,
+    store=(bool, ...),
+    presence_penalty=(float, ...),
+    frequency_penalty=(float, ...),
+)
+_ArgumentsDone = create_model(
+    "ArgumentsDone", __base__=ResponseFunctionCallArgumentsDoneEvent, name=(str, ...)
+)
+
+
+class _StreamEvent(RootModel[ResponseStreamEvent]):
+    """One Responses stream event, as the SDK's union of event types."""
+
+
+class _ResponseItem(RootModel[ResponseItem]):
+    """One input item of a stored response."""
+
+
+class _ConversationItem(RootModel[ConversationItem]):
+    """One conversation item."""
+
+
 KINDS: dict[str, type[BaseModel]] = {
+    "response": _Response,
+    "response.stream_event": _StreamEvent,
+    "response.function_call_arguments.done": _ArgumentsDone,
+    "response.deleted": ResponseDeleted,
+    "response.input_item": _ResponseItem,
+    "response.input_tokens": InputTokenCountResponse,
+    "response.compaction": Compaction,
+    "conversation": ConversationObject,
+    "conversation.deleted": ConversationDeletedResource,
+    "conversation.item": _ConversationItem,
+    "conversation.item_list": ConversationItemList,
     "model": Model,
     "embedding.list": CreateEmbeddingResponse,
     "vector_store": VectorStore,
@@ -179,8 +233,12 @@ KINDS: dict[str, type[BaseModel]] = {
 }
 """Object kind -> the SDK type its JSON must validate as."""
 
-UNDECLARED_ALLOWED = [re.compile(r"\.testing_criteria\[\d+\]\.id$")]
-"""Fields OpenAI sends that the SDK's types do not declare (a criterion's ``id``)."""
+UNDECLARED_ALLOWED = [
+    re.compile(r"\.testing_criteria\[\d+\]\.id$"),
+    re.compile(r"\.response\.(store|presence_penalty|frequency_penalty)$"),
+]
+"""Fields OpenAI sends that the SDK's types do not declare (a criterion's ``id``; the
+response inside a stream event carries what ``_Response`` adds)."""
 
 
 class Listing(BaseModel, Generic[T]):

@@ -428,3 +428,118 @@ async def test_fine_tuning_job_and_events(http: httpx2.AsyncClient) -> None:
             "fine_tuning.job",
             await _ok(await http.post(f"/v1/fine_tuning/jobs/{job_id}/cancel", headers=AUTH)),
         )
+
+
+async def test_responses_and_conversations(http: httpx2.AsyncClient) -> None:
+    weather = {
+        "type": "function",
+        "name": "get_weather",
+        "parameters": {
+            "type": "object",
+            "properties": {"city": {"type": "string", "maxLength": 20}},
+            "required": ["city"],
+            "additionalProperties": False,
+        },
+        "strict": True,
+    }
+    body: dict[str, Any] = {
+        "model": MODEL,
+        "input": "Weather in Oslo?",
+        "tools": [weather],
+        "tool_choice": "required",
+        "max_output_tokens": 60,
+        "temperature": 0,
+        "metadata": {"suite": "contract"},
+    }
+    created = check(
+        "response", await _ok(await http.post("/v1/responses", headers=AUTH, json=body))
+    )
+    rid = created.id  # type: ignore[attr-defined]
+    call = created.output[0]  # type: ignore[attr-defined]
+    check("response", await _ok(await http.get(f"/v1/responses/{rid}", headers=AUTH)))
+    answer = {"type": "function_call_output", "call_id": call.call_id, "output": "Cold."}
+    follow = {
+        "model": MODEL,
+        "previous_response_id": rid,
+        "input": [answer],
+        "max_output_tokens": 16,
+        "include": ["message.output_text.logprobs"],
+        "top_logprobs": 1,
+    }
+    second = check(
+        "response", await _ok(await http.post("/v1/responses", headers=AUTH, json=follow))
+    )
+    check_list(
+        "response.input_item",
+        await _ok(await http.get(f"/v1/responses/{second.id}/input_items", headers=AUTH)),  # type: ignore[attr-defined]
+    )
+    check(
+        "response.input_tokens",
+        await _ok(await http.post("/v1/responses/input_tokens", headers=AUTH, json=follow)),
+    )
+    for stream_body in ({**body, "stream": True}, {**follow, "stream": True}):
+        async with http.stream("POST", "/v1/responses", headers=AUTH, json=stream_body) as r:
+            lines = [line async for line in r.aiter_lines()]
+        frames = [line[6:] for line in lines if line.startswith("data: ")]
+        assert "[DONE]" not in frames and len(frames) > 4
+        for frame in frames:
+            kind = json.loads(frame)["type"]
+            if kind == "response.function_call_arguments.done":
+                check(kind, frame)
+                continue
+            event = check("response.stream_event", frame)
+            if kind in ("response.created", "response.in_progress", "response.completed"):
+                check("response", json.dumps(json.loads(frame)["response"]))
+            assert event is not None
+    compacted = {"model": MODEL, "input": [{"role": "user", "content": "Hi"}]}
+    check(
+        "response.compaction",
+        await _ok(await http.post("/v1/responses/compact", headers=AUTH, json=compacted)),
+    )
+    check("response.deleted", await _ok(await http.delete(f"/v1/responses/{rid}", headers=AUTH)))
+
+    conversation = check(
+        "conversation",
+        await _ok(
+            await http.post(
+                "/v1/conversations",
+                headers=AUTH,
+                json={"items": [{"role": "user", "content": "Hi"}], "metadata": {"k": "v"}},
+            )
+        ),
+    )
+    cid = conversation.id  # type: ignore[attr-defined]
+    turn = {"model": MODEL, "conversation": cid, "input": "Hello", "max_output_tokens": 16}
+    check("response", await _ok(await http.post("/v1/responses", headers=AUTH, json=turn)))
+    added = check(
+        "conversation.item_list",
+        await _ok(
+            await http.post(
+                f"/v1/conversations/{cid}/items",
+                headers=AUTH,
+                json={"items": [{"role": "user", "content": "More"}]},
+            )
+        ),
+    )
+    items = check_list(
+        "conversation.item",
+        await _ok(await http.get(f"/v1/conversations/{cid}/items", headers=AUTH)),
+    )
+    assert len(items.data) == 4
+    item_id = added.data[0].id  # type: ignore[attr-defined]
+    check(
+        "conversation.item",
+        await _ok(await http.get(f"/v1/conversations/{cid}/items/{item_id}", headers=AUTH)),
+    )
+    check(
+        "conversation",
+        await _ok(await http.post(f"/v1/conversations/{cid}", headers=AUTH, json={"metadata": {}})),
+    )
+    check(
+        "conversation",
+        await _ok(await http.delete(f"/v1/conversations/{cid}/items/{item_id}", headers=AUTH)),
+    )
+    check(
+        "conversation.deleted",
+        await _ok(await http.delete(f"/v1/conversations/{cid}", headers=AUTH)),
+    )

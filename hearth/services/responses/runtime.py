@@ -165,7 +165,6 @@ def response_object(
             "incomplete_details": {"reason": incomplete} if incomplete else None,
             "model": setup.model,
             "instructions": p.instructions,
-            "input": None,
             "output": output,
             "previous_response_id": p.previous_response_id,
             "conversation": {"id": conversation} if conversation else None,
