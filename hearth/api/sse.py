@@ -20,7 +20,9 @@ async def _frames(
 ) -> AsyncIterator[bytes]:
     try:
         async for event in events:
-            frame = event.model_dump_json(exclude_unset=True, by_alias=True)
+            # named (Responses) events hold subclasses of the SDK's types: serialize what
+            # they are (integer timestamps), not what the event's field declares
+            frame = event.model_dump_json(exclude_unset=True, by_alias=True, serialize_as_any=named)
             if named:
                 yield b"event: " + str(getattr(event, "type", "")).encode() + b"\n"
             yield b"data: " + frame.encode() + b"\n\n"

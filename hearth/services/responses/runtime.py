@@ -154,7 +154,7 @@ def response_object(
             text["verbosity"] = p.text.verbosity
     reasoning = p.reasoning
     conversation = setup.params.conversation_id
-    return Response.model_validate(
+    return as_response(
         {
             "id": setup.response_id,
             "object": "response",
@@ -193,6 +193,21 @@ def response_object(
             "user": p.user,
             "usage": usage,
         }
+    )
+
+
+class ResponseObject(Response):
+    """The SDK's ``Response`` with integer Unix-second timestamps, as OpenAI and the Open
+    Responses spec send them (the SDK types them ``float``, which would write ``1.0``)."""
+
+    created_at: int
+    completed_at: int | None = None
+
+
+def as_response(body: dict[str, Any]) -> ResponseObject:
+    """``body`` validated as a ``ResponseObject``."""
+    return ResponseObject.model_validate(
+        {**body, **{k: int(body[k]) for k in ("created_at", "completed_at") if body.get(k)}}
     )
 
 

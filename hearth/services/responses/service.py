@@ -56,6 +56,7 @@ from hearth.services.responses.runtime import (
     FILE_SEARCH,
     Setup,
     Turn,
+    as_response,
     response_object,
     usage_object,
 )
@@ -361,7 +362,7 @@ class Responses:
         if not done:  # it finished meanwhile
             row = await self._row(caller, response_id)
             return _stored(row, None)
-        return Response.model_validate(body)
+        return as_response(body)
 
     async def input_items(
         self,
@@ -570,7 +571,7 @@ def _stored(row: StoredResponse, include: builtins.list[str] | None) -> Response
         else i
         for i in body.get("output") or []
     ]
-    return Response.model_validate(body)
+    return as_response(body)
 
 
 def _page_list(items: builtins.list[dict[str, Any]], page: PageParams) -> Page[dict[str, Any]]:
