@@ -99,7 +99,8 @@ class Services:
             "serving models: %s",
             ", ".join([m.id for m in models.list()] + [m.id for m in audio.models()]),
         )
-        stored = StoredCompletions(StoredCompletionRepository(sessions))
+        responses_repo = ResponseRepository(sessions)
+        stored = StoredCompletions(StoredCompletionRepository(sessions), responses_repo)
         chat = ChatCompletions(models, stored, enforce_schemas=settings.api.enforce_schemas)
         realtime = Realtime(
             settings.realtime, settings.speech, models, chat, audio, ClientSecretStore(sessions)
@@ -118,7 +119,6 @@ class Services:
         vector_stores = VectorStores(
             VectorStoreRepository(sessions), files, embedding_models, retrieval
         )
-        responses_repo = ResponseRepository(sessions)
         return cls(
             settings,
             db,

@@ -18,6 +18,7 @@ from hearth.errors import InvalidRequest
 from hearth.store import leases
 from hearth.store.models import Conversation, ConversationItem, StoredResponse, next_seq
 from hearth.store.pages import paginate
+from hearth.store.stored_completions import logged_filter, select_logged
 
 MAX_CHAIN = 10_000
 """``previous_response_id`` hops followed before a chain is refused as a cycle."""
@@ -128,6 +129,31 @@ class ResponseRepository:
                 row.lease_owner = None
                 row.lease_expires_at = None
         return True
+
+    def select(
+        self,
+        project_id: str,
+        *,
+        metadata: dict[str, str] | None,
+        model: str | None,
+        created_after: int | None,
+        created_before: int | None,
+        limit: int | None,
+    ) -> builtins.list[StoredResponse]:
+        """The project's ``completed`` responses matching the filters, oldest first (the
+        evals' ``stored_completions`` source, as ``StoredCompletionRepository.select``)."""
+        stmt = logged_filter(StoredResponse, project_id, model, metadata).where(
+            StoredResponse.status == "completed"
+        )
+        with self.sessions() as session:
+            return select_logged(
+                session,
+                StoredResponse,
+                stmt,
+                created_after=created_after,
+                created_before=created_before,
+                limit=limit,
+            )
 
     def delete(self, project_id: str, response_id: str) -> bool:
         """Delete the project's response; False if there was none."""

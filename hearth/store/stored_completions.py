@@ -131,34 +131,61 @@ class StoredCompletionRepository:
     ) -> builtins.list[StoredCompletion]:
         """The project's rows matching the filters, oldest first; ``created_after`` /
         ``created_before`` inclusive (Unix seconds); ``limit`` keeps the most recent."""
-        stmt = _filtered(project_id, model, metadata)
-        if created_after is not None:
-            stmt = stmt.where(StoredCompletion.created_at >= created_after)
-        if created_before is not None:
-            stmt = stmt.where(StoredCompletion.created_at <= created_before)
-        stmt = stmt.order_by(StoredCompletion.seq.desc())
-        if limit is not None:
-            stmt = stmt.limit(limit)
         with self._sessions() as session:
-            rows = list(session.scalars(stmt))
-        rows.reverse()
-        return rows
+            return select_logged(
+                session,
+                StoredCompletion,
+                _filtered(project_id, model, metadata),
+                created_after=created_after,
+                created_before=created_before,
+                limit=limit,
+            )
+
+
+def select_logged(
+    session: Session,
+    table: Any,
+    stmt: Select[Any],
+    *,
+    created_after: int | None,
+    created_before: int | None,
+    limit: int | None,
+) -> builtins.list[Any]:
+    """Rows of ``stmt`` (over ``table``: a logged request with ``created_at`` and ``seq``)
+    in the time window, oldest first; ``limit`` keeps the most recent. Evals select stored
+    completions and stored responses this one way."""
+    if created_after is not None:
+        stmt = stmt.where(table.created_at >= created_after)
+    if created_before is not None:
+        stmt = stmt.where(table.created_at <= created_before)
+    stmt = stmt.order_by(table.seq.desc())
+    if limit is not None:
+        stmt = stmt.limit(limit)
+    rows = list(session.scalars(stmt))
+    rows.reverse()
+    return rows
+
+
+def logged_filter(
+    table: Any, project_id: str, model: str | None, metadata: dict[str, str] | None
+) -> Select[Any]:
+    """``select(table)`` of the project's rows of ``model`` carrying every ``metadata``
+    pair (``table`` has ``project_id``, ``model`` and a JSON ``metadata``)."""
+    stmt = select(table).where(table.project_id == project_id)
+    if model is not None:
+        stmt = stmt.where(table.model == model)
+    # pairs compared through json_each, not JSON paths: any key a user can store (quotes,
+    # backslashes, dots, NUL, any script) matches as itself
+    for i, (key, value) in enumerate((metadata or {}).items()):
+        pairs = func.json_each(table.metadata_).table_valued("key", "value", name=f"metadata_{i}")
+        stmt = stmt.where(exists().where(pairs.c.key == key, pairs.c.value == value))
+    return stmt
 
 
 def _filtered(
     project_id: str, model: str | None, metadata: dict[str, str] | None
 ) -> Select[StoredCompletion]:
-    stmt = select(StoredCompletion).where(StoredCompletion.project_id == project_id)
-    if model is not None:
-        stmt = stmt.where(StoredCompletion.model == model)
-    # pairs compared through json_each, not JSON paths: any key a user can store (quotes,
-    # backslashes, dots, NUL, any script) matches as itself
-    for i, (key, value) in enumerate((metadata or {}).items()):
-        pairs = func.json_each(StoredCompletion.metadata_).table_valued(
-            "key", "value", name=f"metadata_{i}"
-        )
-        stmt = stmt.where(exists().where(pairs.c.key == key, pairs.c.value == value))
-    return stmt
+    return logged_filter(StoredCompletion, project_id, model, metadata)
 
 
 def _get(session: Session, project_id: str, completion_id: str) -> StoredCompletion | None:

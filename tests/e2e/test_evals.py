@@ -236,6 +236,57 @@ def test_run_over_stored_completions(sync_client: openai.OpenAI) -> None:
     assert item.sample.usage.completion_tokens <= 4
 
 
+def test_stored_responses_feed_the_stored_completions_source(sync_client: openai.OpenAI) -> None:
+    task = f"responses-{secrets.token_hex(4)}"
+    first = sync_client.responses.create(
+        model=MODEL,
+        instructions="Be brief.",
+        input="Say hi.",
+        max_output_tokens=64,
+        temperature=0,
+        metadata={"task": task},
+    )
+    second = sync_client.responses.create(
+        model=MODEL,
+        previous_response_id=first.id,
+        input="Say bye.",
+        max_output_tokens=64,
+        temperature=0,
+        metadata={"task": task},
+    )
+    ev = sync_client.evals.create(
+        name="from responses",
+        data_source_config={"type": "logs", "metadata": {"task": task}},  # type: ignore[arg-type]
+        testing_criteria=[
+            {
+                "type": "string_check",
+                "name": "same",  # type: ignore[list-item]
+                "input": "{{sample.output_text}}",
+                "reference": "{{item.output_text}}",
+                "operation": "eq",
+            }
+        ],
+    )
+    source = {"type": "stored_completions", "metadata": {"task": task}}
+    graded = sync_client.evals.runs.create(
+        ev.id,
+        data_source={"type": "completions", "source": source},  # type: ignore[arg-type]
+    )
+    run = wait_for(sync_client, ev.id, graded.id)
+    assert run.status == "completed", run.error
+    done = [r for r in (first, second) if r.status == "completed"]
+    assert run.result_counts.total == run.result_counts.passed == len(done)
+    items = sorted(
+        sync_client.evals.runs.output_items.list(graded.id, eval_id=ev.id),
+        key=lambda i: i.datasource_item_id,
+    )
+    if second.status == "completed":
+        # the second response's input is the whole chain as chat messages
+        roles = [m["role"] for m in items[-1].datasource_item["input"]]
+        assert roles[0] == "system" and roles[-1] == "user" and len(roles) >= 3
+        assert items[-1].datasource_item["output_text"] == second.output_text
+
+
 def test_cancel_a_running_run(sync_client: openai.OpenAI) -> None:
     ev = sync_client.evals.create(
         name="cancel",

@@ -26,7 +26,9 @@ from hearth.domain import CursorPage, PageParams, Principal
 from hearth.errors import NotFound
 from hearth.services.chat.metadata import Metadata
 from hearth.services.chat.params import ChatCompletionParams
+from hearth.services.responses.items import logged_record
 from hearth.store.models import StoredCompletion
+from hearth.store.responses import ResponseRepository
 from hearth.store.stored_completions import StoredCompletionRepository
 
 
@@ -43,8 +45,11 @@ class StoredCompletions:
     """Save, list (model / metadata filters), retrieve, update metadata, delete, list a
     stored completion's request messages, and select stored completions for evals."""
 
-    def __init__(self, repo: StoredCompletionRepository) -> None:
+    def __init__(
+        self, repo: StoredCompletionRepository, responses: ResponseRepository | None = None
+    ) -> None:
         self._repo = repo
+        self._responses = responses
 
     async def save(
         self, caller: Principal, params: ChatCompletionParams, completion: ChatCompletion
@@ -134,18 +139,19 @@ class StoredCompletions:
     ) -> builtins.list[dict[str, Any]]:
         """Stored completions of the caller's project for an eval's ``stored_completions``
         source, oldest first: ``{"id", "created_at", "model", "metadata", "request",
-        "response"}`` each. ``created_after`` / ``created_before`` are inclusive Unix
-        seconds; ``limit`` keeps the most recent ones."""
-        rows = await asyncio.to_thread(
-            self._repo.select,
-            caller.project_id,
+        "response"}`` each. Completed stored responses count too (as OpenAI's logs hold
+        both), each as the chat completion it amounts to (``logged_record``).
+        ``created_after`` / ``created_before`` are inclusive Unix seconds; ``limit`` keeps
+        the most recent ones."""
+        filters: dict[str, Any] = dict(
             metadata=metadata,
             model=model,
             created_after=created_after,
             created_before=created_before,
             limit=limit,
         )
-        return [
+        rows = await asyncio.to_thread(self._repo.select, caller.project_id, **filters)
+        records: builtins.list[dict[str, Any]] = [
             {
                 "id": r.id,
                 "created_at": r.created_at,
@@ -156,6 +162,29 @@ class StoredCompletions:
             }
             for r in rows
         ]
+        if self._responses is not None:
+            records += await asyncio.to_thread(self._response_records, caller, filters)
+            records.sort(key=lambda r: r["created_at"])  # stable: each source in order
+            if limit is not None:
+                records = records[-limit:]
+        return records
+
+    def _response_records(
+        self, caller: Principal, filters: dict[str, Any]
+    ) -> builtins.list[dict[str, Any]]:
+        assert self._responses is not None
+        out = []
+        for row in self._responses.select(caller.project_id, **filters):
+            chain = []
+            if row.previous_response_id:
+                chain = self._responses.chain(caller.project_id, row.previous_response_id) or []
+            context = [
+                i for r in chain for i in (*r.input_items, *(r.response.get("output") or []))
+            ]
+            out.append(
+                logged_record(row.response, row.request, context, row.input_items, row.metadata_)
+            )
+        return out
 
 
 def _not_found(completion_id: str) -> NotFound:

@@ -305,3 +305,54 @@ def _add_call(out: list[Message], call_id: str, name: str, arguments: str) -> No
         last.tool_calls.append(call)
     else:
         out.append(Message(role="assistant", content=None, tool_calls=[call]))
+
+
+def logged_record(
+    response: dict[str, Any],
+    request: dict[str, Any],
+    context: Sequence[dict[str, Any]],
+    input_items: Sequence[dict[str, Any]],
+    metadata: dict[str, str] | None,
+) -> dict[str, Any]:
+    """A stored response as the record a stored chat completion makes for evals
+    (``StoredCompletions.select``): ``request.messages`` are the chat messages the model
+    read (instructions, the ``previous_response_id`` chain, the input), ``response`` a
+    chat completion whose answer is the response's ``output_text``."""
+    messages = to_messages([*context, *input_items], request.get("instructions"))
+    text = "".join(
+        message_text(item)
+        for item in response.get("output") or []
+        if item["type"] == "message" and item["role"] == "assistant"
+    )
+    usage = response.get("usage") or {}
+    record_request: dict[str, Any] = {
+        "model": response["model"],
+        "messages": [m.model_dump(mode="json", exclude_none=True) for m in messages],
+    }
+    if request.get("tools"):
+        record_request["tools"] = request["tools"]
+    return {
+        "id": response["id"],
+        "created_at": int(response["created_at"]),
+        "model": response["model"],
+        "metadata": dict(metadata or {}),
+        "request": record_request,
+        "response": {
+            "id": response["id"],
+            "object": "chat.completion",
+            "created": int(response["created_at"]),
+            "model": response["model"],
+            "choices": [
+                {
+                    "index": 0,
+                    "finish_reason": "stop",
+                    "message": {"role": "assistant", "content": text},
+                }
+            ],
+            "usage": {
+                "prompt_tokens": usage.get("input_tokens", 0),
+                "completion_tokens": usage.get("output_tokens", 0),
+                "total_tokens": usage.get("total_tokens", 0),
+            },
+        },
+    }
