@@ -5,9 +5,7 @@ specification). Responses are scoped to the caller's project."""
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from hearth.api.bodies import json_response, parse_body
@@ -43,15 +41,18 @@ async def compact(request: Request, caller: Caller, svc: Svc) -> Response:
     return json_response(await svc.responses.compact(caller, params))
 
 
+def include_query(request: Request) -> list[str]:
+    """The query's ``include`` values (the SDK sends ``include[]=...``)."""
+    params = request.query_params
+    return params.getlist("include[]") + params.getlist("include")
+
+
 @router.get("/responses/{response_id}")
-async def retrieve(
-    response_id: str,
-    caller: Caller,
-    svc: Svc,
-    include: Annotated[list[str] | None, Query()] = None,
-) -> Response:
+async def retrieve(request: Request, response_id: str, caller: Caller, svc: Svc) -> Response:
     """``client.responses.retrieve``: the stored ``Response`` (a background one as it
-    stands: ``queued``, ``in_progress``, then its final state)."""
+    stands: ``queued``, ``in_progress``, then its final state); ``include`` as
+    ``create``'s."""
+    include = include_query(request)
     return json_response(await svc.responses.retrieve(caller, response_id, include))
 
 

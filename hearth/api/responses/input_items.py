@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import builtins
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
 from hearth.api.bodies import json_response
 from hearth.api.deps import Caller, Svc
 from hearth.api.pagination import paging
+from hearth.api.responses import include_query
 from hearth.domain import PageParams
 
 router = APIRouter()
@@ -22,8 +22,9 @@ async def list(
     caller: Caller,
     svc: Svc,
     page: Annotated[PageParams, Depends(paging(20, 100, "desc"))],
-    include: Annotated[builtins.list[str] | None, Query()] = None,
+    request: Request,
 ) -> Response:
     """``client.responses.input_items.list``: the response's input items (newest first by
-    default)."""
+    default); ``include`` as ``create``'s."""
+    include = include_query(request)
     return json_response(await svc.responses.input_items(caller, response_id, page, include))

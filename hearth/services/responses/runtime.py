@@ -65,7 +65,7 @@ from hearth.services.chat.params import (
     StreamOptions,
     Tool,
 )
-from hearth.services.responses.items import new_item_id, to_messages
+from hearth.services.responses.items import message_text, new_item_id, to_messages
 from hearth.services.responses.params import (
     CreateParams,
     FileSearchToolParam,
@@ -83,7 +83,12 @@ keep searching); ``max_tool_calls`` lowers it."""
 _SEARCH_SCHEMA: dict[str, Any] = {
     "type": "object",
     "properties": {
-        "queries": {"type": "array", "items": {"type": "string"}, "minItems": 1, "maxItems": 3}
+        "queries": {
+            "type": "array",
+            "items": {"type": "string", "minLength": 3, "maxLength": 100},
+            "minItems": 1,
+            "maxItems": 3,
+        }
     },
     "required": ["queries"],
     "additionalProperties": False,
@@ -446,6 +451,8 @@ class Turn:
                         yield event
                 round_ += 1
                 searches = [c for c in calls if c.item["type"] == "file_search_call"]
+                if incomplete:  # a call cut off by max_output_tokens is not run
+                    searches = []
                 for call in searches:
                     async for event in self._search(call):
                         yield event
@@ -801,14 +808,25 @@ class Turn:
                     }
         return list(seen.values())
 
+    def _last_question(self) -> list[str]:
+        """The text of the last user message of the context, as a query."""
+        for item in reversed([*self.setup.context, *self.setup.input_items]):
+            if item["type"] == "message" and item["role"] == "user":
+                text = message_text(item).strip()
+                return [text[:1000]] if text else []
+        return []
+
     async def _search(self, call: _Open) -> AsyncIterator[ResponseStreamEvent]:
         setup = self.setup
         assert setup.file_search is not None and setup.search is not None
+        log.debug("file_search arguments: %s", "".join(call.text))
         try:
             queries = json.loads("".join(call.text)).get("queries") or []
         except (ValueError, AttributeError):
             queries = []
-        queries = [q for q in queries if isinstance(q, str) and q.strip()][:3]
+        queries = [q.strip() for q in queries if isinstance(q, str) and q.strip()][:3]
+        if not queries:  # the model asked nothing usable: search for the user's question
+            queries = self._last_question()
         item = call.item
         item["queries"] = queries
         self.output.append(item)
