@@ -31,8 +31,8 @@ def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
 
 @pytest.fixture(scope="session")
 def pg_services(postgres: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services]:
-    """A Services on a fresh PostgreSQL database (no chat or speech models: retrieval
-    needs only the embedding model)."""
+    """A Services on a fresh PostgreSQL database with the bundled chat model (the
+    Responses ``file_search`` tool runs here too) and no speech models."""
     name = f"hearth_{secrets.token_hex(4)}"
     postgres.psql(f"CREATE DATABASE {name};")
     url = postgres.get_uri(name).replace("postgresql://", "postgresql+psycopg://")
@@ -40,7 +40,6 @@ def pg_services(postgres: Any, tmp_path_factory: pytest.TempPathFactory) -> Iter
         test_settings(
             tmp_path_factory.mktemp("hearth-pg"),
             database_url=url,
-            bundled_models=False,
             audio=False,
         )
     )
