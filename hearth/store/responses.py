@@ -10,7 +10,7 @@ from __future__ import annotations
 import builtins
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from hearth.domain import Page, PageParams
@@ -114,20 +114,29 @@ class ResponseRepository:
         to its conversation, in one transaction. ``owner``: only while that process holds
         the lease; ``only_if``: only from one of these statuses; ``release``: drop the
         lease. False (nothing written) when a condition fails or the row is gone."""
+        # one compare-and-set UPDATE: a status or lease checked by a separate read could
+        # change before the write (a cancel racing the runner)
+        stmt = update(StoredResponse).where(StoredResponse.id == response_id)
+        if only_if:
+            stmt = stmt.where(StoredResponse.status.in_(only_if))
+        if owner is not None:
+            stmt = stmt.where(StoredResponse.lease_owner == owner)
+        values: dict[str, Any] = {
+            "response": response,
+            "status": response["status"],
+            "metadata_": response.get("metadata"),
+        }
+        if release:
+            values.update(lease_owner=None, lease_expires_at=None)
         with self.sessions.begin() as session:
-            row = session.get(StoredResponse, response_id, with_for_update=True)
-            if row is None or (only_if and row.status not in only_if):
+            done = session.execute(stmt.values(**values))
+            if done.rowcount != 1:  # type: ignore[attr-defined]
                 return False
-            if owner is not None and row.lease_owner != owner:
-                return False
-            row.response = response
-            row.status = response["status"]
-            row.metadata_ = response.get("metadata")
-            if conversation_items and row.conversation_id:
-                _append(session, row.conversation_id, conversation_items)
-            if release:
-                row.lease_owner = None
-                row.lease_expires_at = None
+            conversation_id = session.scalar(
+                select(StoredResponse.conversation_id).where(StoredResponse.id == response_id)
+            )
+            if conversation_items and conversation_id:
+                _append(session, conversation_id, conversation_items)
         return True
 
     def select(

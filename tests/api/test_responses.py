@@ -349,7 +349,7 @@ def _app(services: Services) -> Any:
 
 
 async def _poll(client: openai.AsyncOpenAI, response_id: str, seen: set[str]) -> Response:
-    for _ in range(600):
+    for _ in range(2400):  # two minutes: a loaded CI machine is slow
         response = await client.responses.retrieve(response_id)
         seen.add(str(response.status))
         if response.status not in ("queued", "in_progress"):

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, Literal
 
 import openai
 import pytest
 from jsonschema import Draft202012Validator
 from langchain_core.messages import AIMessage, AIMessageChunk
 from langchain_openai import ChatOpenAI, OpenAI
+from pydantic import SecretStr
 
 from tests.clients import conftest
 from tests.clients.conftest import API_KEY, MODEL, TEXT
@@ -35,7 +36,7 @@ def chat(base_url: str, **options: Any) -> ChatOpenAI:
     return ChatOpenAI(
         model=MODEL,
         base_url=base_url,
-        api_key=API_KEY,
+        api_key=SecretStr(API_KEY),
         temperature=0,
         max_retries=0,
         http_client=_HTTP[0],
@@ -80,7 +81,9 @@ def test_bind_tools_call_validates(base_url: str) -> None:
 
 
 @pytest.mark.parametrize("method", ["function_calling", "json_schema"])
-def test_with_structured_output_returns_an_instance(method: str, base_url: str) -> None:
+def test_with_structured_output_returns_an_instance(
+    method: Literal["function_calling", "json_schema"], base_url: str
+) -> None:
     model = chat(base_url, max_tokens=100).with_structured_output(City, method=method)
     assert isinstance(model.invoke(TEXT), City)
 
@@ -108,7 +111,7 @@ def test_completion_llm_invoke_stream_batch(base_url: str) -> None:
     llm = OpenAI(
         model=MODEL,
         base_url=base_url,
-        api_key=API_KEY,
+        api_key=SecretStr(API_KEY),
         temperature=0,
         max_tokens=8,
         max_retries=0,
@@ -148,3 +151,52 @@ def test_embeddings_in_a_vector_store(base_url: str) -> None:
     )
     best = store.similarity_search("Who lit the lighthouse lamp again?", k=1)
     assert "Lowrie" in best[0].page_content
+
+
+# --- the Responses API (use_responses_api=True) ----------------------------------------
+
+
+def responses_chat(base_url: str, **options: Any) -> ChatOpenAI:
+    return chat(base_url, use_responses_api=True, **options)
+
+
+def test_responses_invoke(base_url: str) -> None:
+    out = responses_chat(base_url, max_tokens=16).invoke("Say hello.")
+    assert isinstance(out, AIMessage) and out.text
+    assert out.id and out.id.startswith("resp_") and out.response_metadata["id"] == out.id
+    assert out.response_metadata["status"] in ("completed", "incomplete")
+    assert out.response_metadata["model_name"] == MODEL
+    usage = out.usage_metadata
+    assert usage and 0 < usage["output_tokens"] <= 16
+    assert usage["total_tokens"] == usage["input_tokens"] + usage["output_tokens"]
+
+
+def test_responses_stream(base_url: str) -> None:
+    chunks = list(responses_chat(base_url, max_tokens=16).stream("Say hello."))
+    assert all(isinstance(c, AIMessageChunk) for c in chunks)
+    assert sum(1 for c in chunks if c.text) > 1
+    whole = chunks[0]
+    for c in chunks[1:]:
+        whole += c
+    assert whole.text == "".join(c.text for c in chunks)
+    assert whole.usage_metadata and 0 < whole.usage_metadata["output_tokens"] <= 16
+    assert whole.response_metadata["id"].startswith("resp_")
+
+
+def test_responses_bind_tools_call_validates(base_url: str) -> None:
+    model = responses_chat(base_url, max_tokens=100).bind_tools([City], tool_choice="City")
+    out = model.invoke(TEXT)
+    assert isinstance(out, AIMessage) and not out.invalid_tool_calls
+    [call] = out.tool_calls
+    assert call["name"] == "City" and call["id"] and call["id"].startswith("call_")
+    City.model_validate(call["args"])
+
+
+def test_responses_with_structured_output_returns_an_instance(base_url: str) -> None:
+    model = responses_chat(base_url, max_tokens=100).with_structured_output(
+        City, method="json_schema", include_raw=True
+    )
+    out = model.invoke(TEXT)
+    assert out["parsing_error"] is None, out["raw"]
+    assert isinstance(out["parsed"], City)
+    assert out["raw"].response_metadata["id"].startswith("resp_")

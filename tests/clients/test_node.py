@@ -1,5 +1,6 @@
 """The official Node SDK (``openai`` on npm, with ``zod``) against the server: one run of
-tests/clients/node/clients.mjs (its packages installed by ``npm ci`` from the Makefile)
+each script in tests/clients/node (clients.mjs; responses.mjs, the Responses and
+Conversations resources; their packages installed by ``npm ci`` from the Makefile)
 reports each scenario; each is one test here."""
 
 from __future__ import annotations
@@ -33,10 +34,19 @@ SCENARIOS = [
     "vector_store_upload_and_search",
     "errors_are_typed",
 ]
+RESPONSES_SCENARIOS = [
+    "responses_create",
+    "responses_stream",
+    "responses_parse_zod_text_format",
+    "function_call_round_trip",
+    "conversation_items",
+    "retrieve_and_delete",
+]
+SCRIPTS = {"clients.mjs": SCENARIOS, "responses.mjs": RESPONSES_SCENARIOS}
 
 
 @cache
-def _report(base_url: str) -> dict[str, Any]:
+def _report(base_url: str, script: str) -> dict[str, Any]:
     node = shutil.which("node")
     assert node, "node is not installed"
     assert (HERE / "node_modules" / "openai").is_dir(), "`make install-test` runs npm ci"
@@ -47,17 +57,25 @@ def _report(base_url: str) -> dict[str, Any]:
         "HEARTH_MODEL": MODEL,
     }
     done = subprocess.run(
-        [node, "clients.mjs"], cwd=HERE, env=env, capture_output=True, text=True, timeout=600
+        [node, script], cwd=HERE, env=env, capture_output=True, text=True, timeout=600
     )
     assert done.returncode == 0, done.stderr[-3000:]
-    return json.loads(done.stdout)  # type: ignore[no-any-return]
+    report: dict[str, Any] = json.loads(done.stdout)
+    return report
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS)
 def test_node_sdk(scenario: str, base_url: str) -> None:
-    result = _report(base_url)[scenario]
+    result = _report(base_url, "clients.mjs")[scenario]
     assert result == {"ok": True}, result.get("error")
 
 
-def test_every_node_scenario_is_a_test(base_url: str) -> None:
-    assert sorted(_report(base_url)) == sorted(SCENARIOS)
+@pytest.mark.parametrize("scenario", RESPONSES_SCENARIOS)
+def test_node_sdk_responses(scenario: str, base_url: str) -> None:
+    result = _report(base_url, "responses.mjs")[scenario]
+    assert result == {"ok": True}, result.get("error")
+
+
+@pytest.mark.parametrize("script", sorted(SCRIPTS))
+def test_every_node_scenario_is_a_test(script: str, base_url: str) -> None:
+    assert sorted(_report(base_url, script)) == sorted(SCRIPTS[script])

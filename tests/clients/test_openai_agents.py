@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import Any, cast
 
 import openai
 import pytest
@@ -15,6 +16,7 @@ from agents import (
     set_tracing_disabled,
 )
 from agents.items import ToolCallItem, ToolCallOutputItem
+from openai.types.responses import ResponseFunctionToolCall
 
 from tests.clients.conftest import API_KEY, MODEL, TEXT, City
 
@@ -83,7 +85,8 @@ async def test_function_tool_is_called_with_valid_arguments(
     assert result.final_output == "2100000"  # the tool output as the model would see it
     [call] = [i for i in result.new_items if isinstance(i, ToolCallItem)]
     [output] = [i for i in result.new_items if isinstance(i, ToolCallOutputItem)]
-    assert output.raw_item["call_id"] == call.raw_item.call_id
+    assert isinstance(call.raw_item, ResponseFunctionToolCall)
+    assert cast(dict[str, Any], output.raw_item)["call_id"] == call.raw_item.call_id
 
 
 async def test_output_type_is_an_instance(model: OpenAIChatCompletionsModel) -> None:
