@@ -344,7 +344,7 @@ class ThinkSplitter:
 
     def __init__(self) -> None:
         self._buffer = ""
-        self.state = "start"  # start | thinking | answer
+        self.state = "start"  # start | thinking | after | answer
 
     def feed(self, text: str) -> list[tuple[str, str]]:
         """``(kind, text)`` pieces for ``text``: kind ``reasoning`` or ``text``."""
@@ -368,7 +368,11 @@ class ThinkSplitter:
                 return out
             if end:
                 out.append(("reasoning", self._buffer[:end]))
-            self.state, self._buffer = "answer", self._buffer[end + len(self.CLOSE) :].lstrip()
+            self.state, self._buffer = "after", self._buffer[end + len(self.CLOSE) :]
+        if self.state == "after":  # the blank lines between thinking and answer go
+            self._buffer = self._buffer.lstrip()
+            if self._buffer:
+                self.state = "answer"
         if self.state == "answer" and self._buffer:
             out.append(("text", self._buffer))
             self._buffer = ""

@@ -1,0 +1,186 @@
+"""Units of the Responses runtime: a thinking model's text split into reasoning and
+answer, input items checked and turned into chat messages, and a turn's events over a
+scripted chat stream (a fake of the chat service: the real one is tested end to end)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from openai.types.chat import ChatCompletionChunk
+
+from hearth.domain import Principal
+from hearth.errors import InvalidRequest
+from hearth.services.responses.items import (
+    check_outputs,
+    compaction_content,
+    compaction_summary,
+    normalize,
+    resolve_references,
+    to_messages,
+)
+from hearth.services.responses.params import CreateParams
+from hearth.services.responses.runtime import Setup, ThinkSplitter, Turn
+
+pytestmark = pytest.mark.anyio
+
+
+def _split(text: str, step: int) -> list[tuple[str, str]]:
+    splitter = ThinkSplitter()
+    pieces: list[tuple[str, str]] = []
+    for i in range(0, len(text), step):
+        pieces += splitter.feed(text[i : i + step])
+    merged: list[tuple[str, str]] = []
+    for kind, piece in pieces:
+        if merged and merged[-1][0] == kind:
+            merged[-1] = (kind, merged[-1][1] + piece)
+        else:
+            merged.append((kind, piece))
+    return merged
+
+
+@pytest.mark.parametrize("step", [1, 2, 3, 7, 100])
+def test_thinking_is_split_from_the_answer_however_it_streams(step: int) -> None:
+    text = "<think>\nThe user wants 2+2. That is 4.\n</think>\n\nIt is 4."
+    assert _split(text, step) == [
+        ("reasoning", "\nThe user wants 2+2. That is 4.\n"),
+        ("text", "It is 4."),
+    ]
+
+
+@pytest.mark.parametrize("step", [1, 4, 100])
+def test_text_without_thinking_is_all_answer(step: int) -> None:
+    assert _split("<b>Bold</b> answer", step) == [("text", "<b>Bold</b> answer")]
+    assert _split("Plain answer", step) == [("text", "Plain answer")]
+
+
+def test_items_become_chat_messages() -> None:
+    items = normalize(
+        [
+            {"role": "developer", "content": "Be terse."},
+            {"role": "user", "content": [{"type": "input_text", "text": "Weather?"}]},
+            {"type": "function_call", "call_id": "c1", "name": "w", "arguments": "{}"},
+            {"type": "function_call", "call_id": "c2", "name": "w", "arguments": "{}"},
+            {"type": "function_call_output", "call_id": "c1", "output": "sun"},
+            {"type": "function_call_output", "call_id": "c2", "output": "rain"},
+            {"type": "reasoning", "summary": []},
+            {"type": "compaction", "encrypted_content": compaction_content("Earlier: hi")},
+        ]
+    )
+    assert all(item["id"] for item in items)
+    messages = to_messages(items, "Answer in French.")
+    assert [m.role for m in messages] == [
+        "system",
+        "developer",
+        "user",
+        "assistant",
+        "tool",
+        "tool",
+        "system",
+    ]
+    assert [c.id for c in messages[3].tool_calls or []] == ["c1", "c2"]  # one turn
+    assert messages[-1].content == "Summary of the conversation so far:\nEarlier: hi"
+
+
+def test_compaction_content_round_trips_and_refuses_others() -> None:
+    assert compaction_summary(compaction_content("s")) == "s"
+    assert compaction_summary("gAAAA-openai-encrypted") is None
+
+
+def test_references_and_outputs_are_checked() -> None:
+    known = normalize([{"type": "function_call", "call_id": "c1", "name": "w", "arguments": "{}"}])
+    ref = normalize([{"type": "item_reference", "id": known[0]["id"]}])
+    assert resolve_references(ref, known) == known
+    with pytest.raises(InvalidRequest) as info:
+        resolve_references(normalize([{"type": "item_reference", "id": "fc_x"}]), known)
+    assert info.value.param == "input[0]"
+    check_outputs(
+        known, normalize([{"type": "function_call_output", "call_id": "c1", "output": ""}])
+    )
+    with pytest.raises(InvalidRequest) as info:
+        check_outputs(
+            [], normalize([{"type": "function_call_output", "call_id": "c1", "output": ""}])
+        )
+    assert info.value.param == "input[0]"
+
+
+def _chunk(content: str | None = None, finish: str | None = None, usage: bool = False) -> Any:
+    body: dict[str, Any] = {
+        "id": "chatcmpl-1",
+        "object": "chat.completion.chunk",
+        "created": 1,
+        "model": "m",
+        "choices": []
+        if usage
+        else [{"index": 0, "delta": {"content": content}, "finish_reason": finish}],
+    }
+    if usage:
+        body["usage"] = {"prompt_tokens": 9, "completion_tokens": 7, "total_tokens": 16}
+    return ChatCompletionChunk.model_validate(body)
+
+
+class _Chat:
+    """A chat service answering every call with one scripted stream."""
+
+    def __init__(self, pieces: list[str]) -> None:
+        self.pieces = pieces
+
+    async def stream(self, caller: Principal, params: Any) -> AsyncIterator[Any]:
+        async def chunks() -> AsyncIterator[Any]:
+            for piece in self.pieces:
+                yield _chunk(piece)
+            yield _chunk(finish="stop")
+            yield _chunk(usage=True)
+
+        return chunks()
+
+
+async def test_a_thinking_models_turn_has_a_reasoning_item() -> None:
+    params = CreateParams.model_validate({"model": "m", "input": "2+2?"})
+    setup = Setup(
+        caller=Principal.for_project("org", "proj"),
+        params=params,
+        response_id="resp_1",
+        created_at=1,
+        model="m",
+        context=[],
+        input_items=normalize("2+2?"),
+        functions=[],
+        file_search=None,
+        thinking=True,
+    )
+
+    async def count(text: str) -> int:
+        return len(text.split())
+
+    chat: Any = _Chat(["<th", "ink>Two plus", " two.</th", "ink>", "Four."])
+    turn = Turn(setup, chat, count_tokens=count)
+    await turn.begin()
+    events = [event async for event in turn.events()]
+    types = [e.type for e in events]
+    assert types == [
+        "response.created",
+        "response.in_progress",
+        "response.output_item.added",
+        "response.reasoning_text.delta",
+        "response.reasoning_text.delta",
+        "response.reasoning_text.done",
+        "response.output_item.done",
+        "response.output_item.added",
+        "response.content_part.added",
+        "response.output_text.delta",
+        "response.output_text.done",
+        "response.content_part.done",
+        "response.output_item.done",
+        "response.completed",
+    ]
+    final = turn.final
+    assert final is not None and final.status == "completed"
+    reasoning, message = final.output
+    assert reasoning.type == "reasoning" and reasoning.content is not None
+    assert reasoning.content[0].text == "Two plus two."
+    assert message.type == "message" and final.output_text == "Four."
+    assert final.usage is not None
+    assert final.usage.output_tokens_details.reasoning_tokens == 3
+    assert [e.sequence_number for e in events] == list(range(len(events)))
