@@ -8,13 +8,15 @@ order, as the SDK's ``SyncCursorPage`` sends them.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Select
 from sqlalchemy.orm import Session
 
 from hearth.domain import Page, PageParams
 from hearth.errors import InvalidRequest
+
+T = TypeVar("T")
 
 
 def paginate(
@@ -47,3 +49,25 @@ def paginate(
     stmt = stmt.order_by(model.seq.asc() if ascending else model.seq.desc())
     rows = list(session.scalars(stmt.limit(page.limit + 1)))
     return Page(rows[: page.limit], len(rows) > page.limit)
+
+
+def page_list(items: list[T], ids: list[str], page: PageParams) -> Page[T]:
+    """One page of ``items`` held in memory (a row's JSON list), oldest first, whose API
+    ids are ``ids``; paged exactly as ``paginate`` pages rows. ``InvalidRequest`` for a
+    cursor naming none of them."""
+    if page.order == "desc":
+        items, ids = items[::-1], ids[::-1]
+    start, end = 0, len(items)
+    for param, cursor in (("after", page.after), ("before", page.before)):
+        if cursor is None:
+            continue
+        if cursor not in ids:
+            raise InvalidRequest(f"No such object for '{param}': {cursor!r}.", param=param)
+        if param == "after":
+            start = max(start, ids.index(cursor) + 1)
+        else:
+            end = min(end, ids.index(cursor))
+    if page.before is not None and page.after is None:  # the page just before
+        first = max(start, end - page.limit)
+        return Page(items[first:end], first > start)
+    return Page(items[start : min(end, start + page.limit)], start + page.limit < end)

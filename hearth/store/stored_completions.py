@@ -14,9 +14,8 @@ from sqlalchemy import Select, exists, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from hearth.domain import Page, PageParams
-from hearth.errors import InvalidRequest
 from hearth.store.models import StoredCompletion, next_seq
-from hearth.store.pages import paginate
+from hearth.store.pages import page_list, paginate
 
 
 class StoredCompletionRepository:
@@ -101,23 +100,7 @@ class StoredCompletionRepository:
         if row is None:
             return None
         indexed = list(enumerate(row.request.get("messages", [])))
-        if page.order == "desc":
-            indexed.reverse()
-        ids = [f"{row.id}-{i}" for i, _ in indexed]
-        start, end = 0, len(indexed)
-        for param, cursor in (("after", page.after), ("before", page.before)):
-            if cursor is None:
-                continue
-            if cursor not in ids:
-                raise InvalidRequest(f"No such object for '{param}': {cursor!r}.", param=param)
-            if param == "after":
-                start = max(start, ids.index(cursor) + 1)
-            else:
-                end = min(end, ids.index(cursor))
-        if page.before is not None and page.after is None:  # the page just before
-            first = max(start, end - page.limit)
-            return Page(indexed[first:end], first > start)
-        return Page(indexed[start : min(end, start + page.limit)], start + page.limit < end)
+        return page_list(indexed, [f"{row.id}-{i}" for i, _ in indexed], page)
 
     def select(
         self,

@@ -29,7 +29,7 @@ from openai.types.responses import (
 )
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from hearth.domain import CursorPage, Page, PageParams, Principal
+from hearth.domain import CursorPage, PageParams, Principal
 from hearth.engine.registry import ModelRegistry
 from hearth.errors import HearthError, InvalidRequest, NotFound, invalid_request
 from hearth.jobs.runner import JobRunner
@@ -65,6 +65,7 @@ from hearth.services.vector_stores.service import VectorStores
 from hearth.store import leases
 from hearth.store.ids import new_id
 from hearth.store.models import StoredResponse
+from hearth.store.pages import page_list
 from hearth.store.responses import ResponseRepository
 
 log = logging.getLogger(__name__)
@@ -375,8 +376,7 @@ class Responses:
         _check_include(include)
         row = await self._row(caller, response_id)
         items = row.input_items
-        ordered = items if page.order == "asc" else items[::-1]
-        return _page_list(ordered, page).to(wire_item)
+        return page_list(items, [i["id"] for i in items], page).to(wire_item)
 
     async def _row(self, caller: Principal, response_id: str) -> StoredResponse:
         row = await asyncio.to_thread(self._repo.get, caller.project_id, response_id)
@@ -572,26 +572,6 @@ def _stored(row: StoredResponse, include: builtins.list[str] | None) -> Response
         for i in body.get("output") or []
     ]
     return as_response(body)
-
-
-def _page_list(items: builtins.list[dict[str, Any]], page: PageParams) -> Page[dict[str, Any]]:
-    """``page`` of ``items`` (already in the requested order), by item id cursors."""
-    ids = [i["id"] for i in items]
-    start, stop = 0, len(items)
-    for param, cursor in (("after", page.after), ("before", page.before)):
-        if cursor is None:
-            continue
-        if cursor not in ids:
-            raise InvalidRequest(f"No such object for '{param}': {cursor!r}.", param=param)
-        if param == "after":
-            start = ids.index(cursor) + 1
-        else:
-            stop = ids.index(cursor)
-    if page.before is not None and page.after is None:
-        chosen = items[max(start, stop - page.limit) : stop]
-        return Page(chosen, stop - page.limit > start)
-    chosen = items[start : min(stop, start + page.limit)]
-    return Page(chosen, start + page.limit < stop)
 
 
 def _check_include(include: builtins.list[str] | None) -> None:
