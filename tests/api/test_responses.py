@@ -15,6 +15,7 @@ from pydantic import BaseModel
 
 from hearth.services.container import Services
 from tests.conftest import API_KEY, MODEL, new_project, sdk
+from tests.responses_schema import validate_response
 
 pytestmark = pytest.mark.anyio
 
@@ -72,6 +73,8 @@ async def test_text_answer_is_stored_with_every_field(fresh: openai.AsyncOpenAI)
     assert response.metadata == {"suite": "responses"} and response.completed_at
     stored = await fresh.responses.retrieve(response.id)
     assert stored.model_dump() == response.model_dump()
+    raw = await fresh.responses.with_raw_response.retrieve(response.id)
+    validate_response(raw.http_response.json())  # the Open Responses ResponseResource
     items = await fresh.responses.input_items.list(response.id)
     assert [i.type for i in items.data] == ["message"]
     first_item: Any = items.data[0]
@@ -171,6 +174,9 @@ async def test_function_call_round_trip_replays_the_whole_chain(
     )
     assert second.status in ("completed", "incomplete")
     assert second.previous_response_id == first.id
+    for stored_id in (first.id, second.id):
+        raw = await fresh.responses.with_raw_response.retrieve(stored_id)
+        validate_response(raw.http_response.json())
     # the chain replays the question, the call and its output: counting the same items
     # sent explicitly gives the same prompt
     explicit: Any = [
@@ -310,6 +316,8 @@ async def test_background_response_runs_to_completion(running: Services) -> None
         seen: set[str] = {str(queued.status)}
         final = await _poll(client, queued.id, seen)
         assert final.status in ("completed", "incomplete") and final.output_text
+        raw = await client.responses.with_raw_response.retrieve(final.id)
+        validate_response(raw.http_response.json())
         assert "in_progress" in seen or final.status != "queued"
         # a finished response cannot be cancelled; a foreground one never
         assert (await _error(client.responses.cancel(final.id))).status_code == 400

@@ -11,7 +11,7 @@ import pytest
 from openai.types.chat import ChatCompletionChunk
 
 from hearth.domain import Principal
-from hearth.errors import InvalidRequest
+from hearth.errors import InvalidRequest, ServiceUnavailable
 from hearth.services.responses.items import (
     check_outputs,
     compaction_content,
@@ -121,26 +121,29 @@ def _chunk(content: str | None = None, finish: str | None = None, usage: bool = 
 
 
 class _Chat:
-    """A chat service answering every call with one scripted stream."""
+    """A chat service answering every call with one scripted stream (``failure``: raised
+    after the pieces, as an engine failing mid-generation)."""
 
-    def __init__(self, pieces: list[str]) -> None:
+    def __init__(self, pieces: list[str], failure: Exception | None = None) -> None:
         self.pieces = pieces
+        self.failure = failure
 
     async def stream(self, caller: Principal, params: Any) -> AsyncIterator[Any]:
         async def chunks() -> AsyncIterator[Any]:
             for piece in self.pieces:
                 yield _chunk(piece)
+            if self.failure is not None:
+                raise self.failure
             yield _chunk(finish="stop")
             yield _chunk(usage=True)
 
         return chunks()
 
 
-async def test_a_thinking_models_turn_has_a_reasoning_item() -> None:
-    params = CreateParams.model_validate({"model": "m", "input": "2+2?"})
-    setup = Setup(
+def _setup(thinking: bool = False) -> Setup:
+    return Setup(
         caller=Principal.for_project("org", "proj"),
-        params=params,
+        params=CreateParams.model_validate({"model": "m", "input": "2+2?"}),
         response_id="resp_1",
         created_at=1,
         model="m",
@@ -148,8 +151,29 @@ async def test_a_thinking_models_turn_has_a_reasoning_item() -> None:
         input_items=normalize("2+2?"),
         functions=[],
         file_search=None,
-        thinking=True,
+        thinking=thinking,
     )
+
+
+async def test_a_failure_mid_way_ends_in_error_and_failed() -> None:
+    chat: Any = _Chat(["Fo"], failure=ServiceUnavailable("The engine is stopping."))
+    turn = Turn(_setup(), chat)
+    await turn.begin()
+    events = [event async for event in turn.events()]
+    assert [e.type for e in events][-2:] == ["error", "response.failed"]
+    final = turn.final
+    assert final is not None and final.status == "failed" and final.error is not None
+    assert final.error.message == "The engine is stopping."
+    crash: Any = _Chat([], failure=RuntimeError("bug"))
+    turn = Turn(_setup(), crash)
+    await turn.begin()
+    _ = [event async for event in turn.events()]
+    assert turn.final is not None and turn.final.status == "failed"
+    assert turn.final.error is not None and turn.final.error.code == "server_error"
+
+
+async def test_a_thinking_models_turn_has_a_reasoning_item() -> None:
+    setup = _setup(thinking=True)
 
     async def count(text: str) -> int:
         return len(text.split())

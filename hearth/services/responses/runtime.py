@@ -216,6 +216,16 @@ def as_response(body: dict[str, Any]) -> ResponseObject:
     )
 
 
+def response_error_code(exc: HearthError) -> str:
+    """A failed response's ``error.code``, one of the codes OpenAI defines for it: the
+    error's own code goes in the ``error`` event, the message in both."""
+    if exc.status_code == 429:
+        return "rate_limit_exceeded"
+    if exc.status_code == 400:
+        return "invalid_prompt"
+    return "server_error"
+
+
 def visible(item: dict[str, Any], include: set[str]) -> dict[str, Any]:
     """``item`` as the client sees it: a ``file_search_call``'s results only when
     ``include`` asks for them (they are kept either way, for the next turn)."""
@@ -489,15 +499,21 @@ class Turn:
                 yield event
 
     async def _failed(self, exc: HearthError) -> AsyncIterator[ResponseStreamEvent]:
-        error = {"code": exc.code or exc.error_type, "message": exc.message}
+        code = exc.code or exc.error_type
         yield self._event(
             ResponseErrorEvent,
             type="error",
-            code=error["code"],
+            code=code,
             message=exc.message,
             param=exc.param,
-            error={**error, "type": exc.error_type, "param": exc.param},
+            error={
+                "code": code,
+                "message": exc.message,
+                "type": exc.error_type,
+                "param": exc.param,
+            },
         )
+        error = {"code": response_error_code(exc), "message": exc.message}
         self.final = self.snapshot("failed", usage=self._usage(), error=error)
         yield self._event(ResponseFailedEvent, type="response.failed", response=self.final)
 

@@ -57,6 +57,7 @@ from hearth.services.responses.runtime import (
     Setup,
     Turn,
     as_response,
+    response_error_code,
     response_object,
     usage_object,
 )
@@ -476,7 +477,7 @@ class ResponseWork:
                 input_items=row.input_items,
             )
         except HearthError as exc:
-            await self._write_failed(job_id, row, exc.code or exc.error_type, exc.message)
+            await self._write_failed(job_id, row, response_error_code(exc), exc.message)
             return
         async for _ in turn.events():
             pass
