@@ -16,7 +16,18 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from hearth.errors import InvalidRequest
+from openai.types.responses import (
+    ResponseCompactionItem,
+    ResponseFileSearchToolCall,
+    ResponseFunctionToolCallItem,
+    ResponseFunctionToolCallOutputItem,
+    ResponseInputMessageItem,
+    ResponseOutputMessage,
+    ResponseReasoningItem,
+)
+from pydantic import BaseModel, ValidationError
+
+from hearth.errors import InvalidRequest, invalid_request
 from hearth.services.chat.params import FunctionCall, Message, ToolCall
 from hearth.store.ids import new_id
 
@@ -68,6 +79,10 @@ def _content(role: str, content: Any, param: str) -> list[dict[str, Any]]:
         if not isinstance(part, dict):
             raise InvalidRequest(f"Invalid type for '{where}': expected an object.", param=where)
         kind = part.get("type")
+        if not isinstance(kind, str):
+            raise InvalidRequest(
+                f"Invalid type for '{where}.type': expected a string.", param=f"{where}.type"
+            )
         if kind in UNSEEABLE:
             raise InvalidRequest(UNSEEABLE[kind], param=f"{where}.type", code="unsupported_value")
         if kind in ("input_text", "output_text"):
@@ -101,8 +116,35 @@ def normalize(raw: str | list[dict[str, Any]] | None, param: str = "input") -> l
         return [message("user", [_part("input_text", raw)])]
     out = []
     for i, item in enumerate(raw):
-        out.append(_item(item, f"{param}[{i}]"))
+        where = f"{param}[{i}]"
+        normalized = _item(item, where)
+        if normalized["type"] != "item_reference":
+            _check_shape(normalized, where)
+        out.append(normalized)
     return out
+
+
+_SHAPES: dict[str, type[BaseModel]] = {
+    "user": ResponseInputMessageItem,
+    "assistant": ResponseOutputMessage,
+    "function_call": ResponseFunctionToolCallItem,
+    "function_call_output": ResponseFunctionToolCallOutputItem,
+    "file_search_call": ResponseFileSearchToolCall,
+    "reasoning": ResponseReasoningItem,
+    "compaction": ResponseCompactionItem,
+}
+
+
+def _check_shape(item: dict[str, Any], where: str) -> None:
+    """``item`` must be what the API returns for its type (the SDK's item types), so
+    whatever is stored can be listed and replayed: a 400 naming the field otherwise."""
+    kind = item["type"]
+    if kind == "message":
+        kind = "assistant" if item["role"] == "assistant" else "user"
+    try:
+        _SHAPES[kind].model_validate(item)
+    except ValidationError as exc:
+        raise invalid_request(exc, prefix=where) from None
 
 
 def message(role: str, content: list[dict[str, Any]], item_id: str | None = None) -> dict[str, Any]:
@@ -120,6 +162,10 @@ def _item(item: Any, where: str) -> dict[str, Any]:
     if not isinstance(item, dict):
         raise InvalidRequest(f"Invalid type for '{where}': expected an object.", param=where)
     kind = item.get("type", "message" if "role" in item else None)
+    if not isinstance(kind, str):
+        raise InvalidRequest(
+            f"Invalid type for '{where}.type': expected a string.", param=f"{where}.type"
+        )
     given = item.get("id")
     if given is not None and not isinstance(given, str):
         raise InvalidRequest(f"Invalid type for '{where}.id': expected a string.", param=where)
@@ -146,9 +192,7 @@ def _item(item: Any, where: str) -> dict[str, Any]:
     if kind == "function_call_output":
         output = item.get("output")
         if isinstance(output, list):  # content parts: their text is the output
-            output = "".join(
-                p.get("text", "") for p in output if isinstance(p, dict) and "text" in p
-            )
+            output = "".join(p["text"] for p in _content("user", output, f"{where}.output"))
         return {
             "id": given or new_item_id(kind),
             "type": kind,

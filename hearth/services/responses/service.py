@@ -540,7 +540,10 @@ def new_id_compaction() -> str:
 
 def _as_create(params: BaseModel) -> CreateParams:
     """A context-only body (count, compact) as the create body it describes."""
-    return CreateParams.model_validate(params.model_dump(exclude_unset=True, by_alias=True))
+    fields = set(type(params).model_fields)  # its own fields: extras were never checked
+    return CreateParams.model_validate(
+        params.model_dump(exclude_unset=True, by_alias=True, include=fields)
+    )
 
 
 def _not_found(response_id: str) -> NotFound:
@@ -667,7 +670,7 @@ def _check_tool_choice(
                 code="invalid_value",
             )
         return
-    names = {f.name for f in functions}
+    names = [f.name for f in functions]  # a list: a name sent as an object stays comparable
     kind = choice.get("type")
     if kind == "function":
         if choice.get("name") not in names:
@@ -688,8 +691,9 @@ def _check_tool_choice(
                 param="tool_choice",
             )
         for j, tool in enumerate(tools):
-            ok = (tool.get("type") == "function" and tool.get("name") in names) or (
-                tool.get("type") == FILE_SEARCH and file_search is not None
+            ok = isinstance(tool, dict) and (
+                (tool.get("type") == "function" and tool.get("name") in names)
+                or (tool.get("type") == FILE_SEARCH and file_search is not None)
             )
             if not ok:
                 raise InvalidRequest(
