@@ -432,6 +432,14 @@ class Turn:
         """The response as it stands, with ``status``."""
         return response_object(self.setup, status, self.output, **kwargs)
 
+    def conversation_items(self) -> list[dict[str, Any]]:
+        """What the finished response appends to its conversation: its input and output
+        items (nothing without a conversation, or when it failed)."""
+        assert self.final is not None
+        if not self.setup.params.conversation_id or self.final.status == "failed":
+            return []
+        return [*self.setup.input_items, *self.output]
+
     def _usage(self) -> dict[str, Any]:
         return usage_object(
             self.input_tokens, self.output_tokens, self.cached_tokens, self.reasoning_tokens

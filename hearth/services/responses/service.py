@@ -60,6 +60,7 @@ from hearth.services.responses.runtime import (
     response_error_code,
     response_object,
     usage_object,
+    visible,
 )
 from hearth.services.vector_stores.params import SearchParams
 from hearth.services.vector_stores.service import VectorStores
@@ -167,11 +168,7 @@ class Responses:
     async def _save(self, turn: Turn) -> None:
         setup, final = turn.setup, turn.final
         assert final is not None
-        appended = (
-            [*setup.input_items, *turn.output]
-            if setup.params.conversation_id and final.status != "failed"
-            else []
-        )
+        appended = turn.conversation_items()
         caller = setup.caller
         if setup.params.stored:
             await asyncio.to_thread(
@@ -483,11 +480,7 @@ class ResponseWork:
             pass
         final = turn.final
         assert final is not None
-        appended = (
-            [*turn.setup.input_items, *turn.output]
-            if params.conversation_id and final.status != "failed"
-            else []
-        )
+        appended = turn.conversation_items()
         await asyncio.to_thread(
             repo.write,
             job_id,
@@ -569,12 +562,7 @@ def _output(row: StoredResponse) -> builtins.list[dict[str, Any]]:
 def _stored(row: StoredResponse, include: builtins.list[str] | None) -> Response:
     shown = set(include or ())
     body = dict(row.response)
-    body["output"] = [
-        {**i, "results": None}
-        if i["type"] == "file_search_call" and "file_search_call.results" not in shown
-        else i
-        for i in body.get("output") or []
-    ]
+    body["output"] = [visible(item, shown) for item in body.get("output") or []]
     return as_response(body)
 
 
