@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -123,6 +123,9 @@ class Setup:
     """The model writes ``<think>...</think>`` before answering (its template says so)."""
     skip: int = 0
     """Leading items of context + input left out of the prompt (``truncation: auto``)."""
+    count_tokens: Callable[[str], Awaitable[int]] | None = None
+    """The model's token count of a text (reasoning tokens), from the model looked up
+    once for the whole response."""
 
     @property
     def include(self) -> set[str]:

@@ -199,12 +199,7 @@ class Responses:
         setup = await self._setup(
             caller, params, response_id=response_id, created_at=created_at, input_items=input_items
         )
-        served = await self._registry.aget(setup.model, caller.organization_id)
-
-        async def count(text: str) -> int:
-            return len(await asyncio.to_thread(served.tokenize, text, special=False))
-
-        turn = Turn(setup, self._chat, count_tokens=count)
+        turn = Turn(setup, self._chat, count_tokens=setup.count_tokens)
         await turn.begin()
         return turn
 
@@ -235,6 +230,10 @@ class Responses:
                     exc.param = f"tools.file_search.vector_store_ids[{i}]"
                     raise
         template = served.info.chat_template or ""
+
+        async def count_tokens(text: str) -> int:
+            return len(await asyncio.to_thread(served.tokenize, text, special=False))
+
         return Setup(
             caller=caller,
             params=params,
@@ -247,6 +246,7 @@ class Responses:
             file_search=file_search,
             search=lambda tool, queries: self._search(caller, tool, queries),
             thinking="<think>" in template,
+            count_tokens=count_tokens,
         )
 
     async def _context(
