@@ -113,6 +113,21 @@ class JobsSettings:
     finetune_min_examples: int
 
 
+@dataclass(frozen=True)
+class SandboxSettings:
+    """Code interpreter containers (``code_interpreter``, ``code_interpreter_*``)."""
+
+    enabled: bool
+    data_dir: Path
+    python: str | None
+    call_seconds: float
+    disk_mb: float
+    processes: int
+    open_files: int
+    uid_base: int
+    idle_check_seconds: float
+
+
 class Settings(BaseSettings):
     """Server, storage and engine settings (see the README's configuration table)."""
 
@@ -247,6 +262,26 @@ class Settings(BaseSettings):
     """Texts run through an embedding model at once, from every waiting request."""
     ingest_concurrency: int = Field(default=1, ge=1)
     """Vector store files extracted, chunked and embedded at once."""
+    code_interpreter: bool = True
+    """Serve containers and the ``code_interpreter`` tool. Needs root (or the same
+    privileges), bubblewrap, libseccomp and writable memory + pids cgroups; where one is
+    missing Hearth refuses code interpreter and says why (``GET /hearth/engine``)."""
+    code_interpreter_python: str | None = None
+    """Python interpreter run inside each container (needs ``ipykernel``; numpy, pandas
+    and matplotlib are what users expect); default: the one running Hearth."""
+    code_interpreter_call_seconds: float = Field(default=60.0, gt=0)
+    """Longest run of one piece of code; then it is interrupted and reported."""
+    code_interpreter_disk_mb: float = Field(default=512.0, gt=0)
+    """Size of a container's ``/mnt/data`` (MB, 10^6 bytes); it lives in memory, so it is
+    capped at half the container's ``memory_limit``."""
+    code_interpreter_processes: int = Field(default=64, ge=4)
+    """Most processes and threads one container may run at once."""
+    code_interpreter_open_files: int = Field(default=256, ge=32)
+    """Most files one process in a container may hold open."""
+    code_interpreter_uid_base: int = Field(default=200_000, ge=1000)
+    """Containers run as host user ids from here up, one per container."""
+    code_interpreter_idle_check_seconds: float = Field(default=30.0, gt=0)
+    """How often idle containers are looked for and expired."""
     log_level: str = "info"
     """Python/uvicorn log level."""
 
@@ -332,6 +367,21 @@ class Settings(BaseSettings):
             self.eval_concurrency,
             self.finetune_threads,
             self.finetune_min_examples,
+        )
+
+    @property
+    def sandbox(self) -> SandboxSettings:
+        """Code interpreter containers' section."""
+        return SandboxSettings(
+            self.code_interpreter,
+            self.data_dir,
+            self.code_interpreter_python,
+            self.code_interpreter_call_seconds,
+            self.code_interpreter_disk_mb,
+            self.code_interpreter_processes,
+            self.code_interpreter_open_files,
+            self.code_interpreter_uid_base,
+            self.code_interpreter_idle_check_seconds,
         )
 
     def resolved_database_url(self) -> str:
