@@ -12,8 +12,8 @@ from hearth.sandbox.manager import (
     Execution,
     Limits,
     Output,
-    SandboxFile,
     Sandboxes,
+    SandboxFile,
 )
 
 __all__ = ["MEMORY_LIMITS", "Execution", "Limits", "Output", "SandboxFile", "Sandboxes"]

@@ -9,6 +9,7 @@ container is stopped for sure.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import time
@@ -124,10 +125,8 @@ class Cgroup:
         """Processes now in it."""
         found: set[int] = set()
         for d in self.dirs:
-            try:
+            with contextlib.suppress(OSError):
                 found |= {int(p) for p in (d / "cgroup.procs").read_text().split()}
-            except OSError:
-                pass
         return found
 
     def memory_bytes(self) -> int:
@@ -157,10 +156,8 @@ class Cgroup:
         deadline = time.monotonic() + timeout
         while (pids := self.pids()) and time.monotonic() < deadline:
             for pid in pids:
-                try:
+                with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
             time.sleep(0.01)
         for d in self.dirs:
             for _ in range(100):

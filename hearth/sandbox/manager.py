@@ -489,7 +489,7 @@ class Sandboxes:
         # thread that forked it, and this one lives as long as the server
         box.process = self._spawn(box)
         client = AsyncKernelClient()
-        client.load_connection_info(info)
+        client.load_connection_info(info)  # type: ignore[arg-type]
         client.start_channels()
         box.client = client
         deadline = time.monotonic() + KERNEL_READY_SECONDS
@@ -579,7 +579,7 @@ class Sandboxes:
                 if interrupted:
                     self._stop_kernel(box)
                     outputs.log(
-                        f"\n[killed: still running {INTERRUPT_GRACE_SECONDS:g} s after the interrupt]"
+                        f"\n[killed: running {INTERRUPT_GRACE_SECONDS:g} s after an interrupt]"
                     )
                     return Execution("timed_out", outputs.done(), self._timeout_error(limit))
                 interrupted = True
