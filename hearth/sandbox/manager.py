@@ -243,6 +243,7 @@ class Sandboxes:
         ``/mnt/data`` is capped at half the memory (it lives in memory)."""
         memory = MEMORY_LIMITS[memory_limit]
         disk = min(int(self.settings.disk_mb * 1_000_000), memory // 2)
+        disk -= disk % 4096  # tmpfs counts whole pages
         return Limits(memory, disk, self.settings.processes, self.settings.open_files)
 
     # ---- lifecycle ------------------------------------------------------------------
