@@ -340,7 +340,7 @@ class Sandboxes:
                 links += ["--symlink", os.readlink(top), top]
             elif os.path.isdir(top):
                 links += ["--ro-bind", top, top]
-        etc = []
+        etc = ["--perms", "0755", "--dir", "/etc"]  # bwrap would make it 0700
         for f in (
             "/etc/ld.so.cache",
             "/etc/ld.so.conf",
