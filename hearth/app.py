@@ -11,6 +11,7 @@ from fastapi import FastAPI
 import hearth
 from hearth.api import completions as legacy_completions
 from hearth.api import (
+    containers,
     conversations,
     demo,
     embeddings,
@@ -26,6 +27,7 @@ from hearth.api.audio import speech, transcriptions, translations
 from hearth.api.beta.realtime import sessions as beta_realtime_sessions
 from hearth.api.chat import completions
 from hearth.api.chat.completions import messages
+from hearth.api.containers import files as container_files
 from hearth.api.conversations import items as conversation_items
 from hearth.api.errors import install_error_handlers
 from hearth.api.evals import runs as eval_runs
@@ -79,6 +81,8 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     app.include_router(vector_stores.router, prefix="/v1")
     app.include_router(vector_store_files.router, prefix="/v1")
     app.include_router(vector_store_file_batches.router, prefix="/v1")
+    app.include_router(containers.router, prefix="/v1")
+    app.include_router(container_files.router, prefix="/v1")
     # input_tokens and compact before /responses/{response_id}
     app.include_router(response_input_tokens.router, prefix="/v1")
     app.include_router(responses.router, prefix="/v1")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from hearth.app import create_app
 from hearth.config import Settings
+from hearth.sandbox import Sandboxes
 from hearth.services.container import Services
 from hearth.store.db import session_factory
 from hearth.store.models import Organization, Project
@@ -48,6 +50,26 @@ def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services]:
     svc = Services.build(test_settings(tmp_path_factory.mktemp("hearth")))
     yield svc
     svc.close()
+
+
+def require_sandbox(sandboxes: Sandboxes) -> Sandboxes:
+    """``sandboxes`` when containers can run on this host; else the test is skipped with
+    the reason (no root, bubblewrap, cgroups...), or fails with it when
+    ``HEARTH_REQUIRE_SANDBOX=1`` (CI)."""
+    reason = sandboxes.reason
+    if reason is not None:
+        message = f"code interpreter containers cannot run here: {reason}"
+        if os.environ.get("HEARTH_REQUIRE_SANDBOX") == "1":
+            pytest.fail(message)
+        pytest.skip(message)
+    return sandboxes
+
+
+@pytest.fixture
+def sandboxes(services: Services) -> Sandboxes:
+    """The shared ``Services``' code interpreter sandboxes, for tests that need them
+    (``require_sandbox``)."""
+    return require_sandbox(services.sandboxes)
 
 
 @pytest.fixture(scope="session")

@@ -15,6 +15,9 @@ from typing import Any, Generic, Literal, TypeVar
 from openai.types import (
     Completion,
     CompletionChoice,
+    ContainerCreateResponse,
+    ContainerListResponse,
+    ContainerRetrieveResponse,
     CreateEmbeddingResponse,
     EvalCreateResponse,
     EvalDeleteResponse,
@@ -36,6 +39,7 @@ from openai.types.chat import (
     ChatCompletionDeleted,
     ChatCompletionStoreMessage,
 )
+from openai.types.containers import FileCreateResponse, FileListResponse, FileRetrieveResponse
 from openai.types.conversations import Conversation as ConversationObject
 from openai.types.conversations import (
     ConversationDeletedResource,
@@ -73,6 +77,7 @@ from openai.types.vector_stores import (
 )
 from pydantic import BaseModel, ConfigDict, RootModel, create_model
 
+from hearth.services.containers import ContainerDeleted, ContainerFileDeleted
 from hearth.services.responses.service import Compaction, ResponseDeleted
 
 T = TypeVar("T", bound=BaseModel)
@@ -196,6 +201,14 @@ KINDS: dict[str, type[BaseModel]] = {
     "vector_store.files_batch": VectorStoreFileBatch,
     "vector_store.search_results.page": _SearchPage,
     "vector_store.file_content.page": _ContentPage,
+    "container.create": ContainerCreateResponse,
+    "container.retrieve": ContainerRetrieveResponse,
+    "container.list_item": ContainerListResponse,
+    "container.deleted": ContainerDeleted,
+    "container.file.create": FileCreateResponse,
+    "container.file.retrieve": FileRetrieveResponse,
+    "container.file.list_item": FileListResponse,
+    "container.file.deleted": ContainerFileDeleted,
     "model.deleted": ModelDeleted,
     "file": FileObject,
     "file.deleted": FileDeleted,

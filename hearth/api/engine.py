@@ -23,7 +23,9 @@ async def engine_stats(caller: Caller, svc: Svc) -> JSONResponse:
     """Per model: active/waiting requests, busy sequences, KV positions held per
     sequence id (as llama.cpp reports them), steps, tokens, mean step time (s); ``audio``:
     per speech model whether it is loaded, its load count and users, and audio jobs in
-    flight; ``realtime``: open Realtime sessions. Server-wide, so only for keys of the
+    flight; ``realtime``: open Realtime sessions; ``containers``: running code
+    interpreter containers (memory, processes, disk, calls); ``code_interpreter``:
+    whether containers can run here and, if not, why. Server-wide, so only for keys of the
     server's own organization (``Auth.require_operator``): 401 without a valid key, 403
     for other organizations' keys."""
     await svc.auth.require_operator(caller, "GET /hearth/engine")
@@ -35,5 +37,10 @@ async def engine_stats(caller: Caller, svc: Svc) -> JSONResponse:
             "audio": svc.audio.stats(),
             "embeddings": svc.embedding_models.stats(),
             "realtime": {"sessions_open": svc.realtime.sessions_open},
+            "containers": svc.sandboxes.describe(),
+            "code_interpreter": {
+                "available": svc.sandboxes.reason is None,
+                "reason": svc.sandboxes.reason,
+            },
         }
     )

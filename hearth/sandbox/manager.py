@@ -318,6 +318,8 @@ class Sandboxes:
         """Destroy every container (server shutdown)."""
         for cid in list(self._boxes):
             await self.destroy(cid)
+        with contextlib.suppress(OSError):
+            self.root.rmdir()
 
     def _reap(self) -> None:
         """Free what a crashed earlier run of this data dir left: its containers' processes
@@ -494,19 +496,21 @@ class Sandboxes:
         client.start_channels()
         box.client = client
         deadline = time.monotonic() + KERNEL_READY_SECONDS
+        asked: set[str] = set()
         while True:
-            # ready = a kernel_info reply on shell and its status on iopub (so iopub's
-            # subscription is live and no output of the first call is lost)
-            msg_id = client.kernel_info()
-            step_end = time.monotonic() + 0.5
+            # ready = the status of one of our kernel_info requests on iopub (so iopub's
+            # subscription is live and no output of the first call is lost); a request
+            # sent before the kernel bound its sockets is lost, so ask again often
+            asked.add(client.kernel_info())
+            step_end = time.monotonic() + 0.1
             while time.monotonic() < step_end:
                 if not box.alive():
                     raise RuntimeError(f"the kernel exited: {self._kernel_log(box)}")
                 try:
-                    msg = await client.get_iopub_msg(timeout=0.05)
+                    msg = await client.get_iopub_msg(timeout=0.02)
                 except queue.Empty:
                     continue
-                if msg["parent_header"].get("msg_id") == msg_id:
+                if msg["parent_header"].get("msg_id") in asked:
                     await self._drain_shell(client)
                     return
             if time.monotonic() > deadline:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -13,12 +15,14 @@ from hearth.audio.registry import AudioRegistry
 from hearth.config import Settings
 from hearth.engine.registry import ModelRegistry
 from hearth.retrieval.embeddings import EmbeddingRegistry
+from hearth.sandbox import Sandboxes
 from hearth.services.audio.speech import Speech
 from hearth.services.audio.transcriptions import Transcriptions
 from hearth.services.auth import Auth
 from hearth.services.chat.completions import ChatCompletions
 from hearth.services.chat.stored import StoredCompletions
 from hearth.services.completions import Completions
+from hearth.services.containers import Containers
 from hearth.services.conversations import Conversations
 from hearth.services.embeddings import Embeddings
 from hearth.services.evals.service import Evals
@@ -31,6 +35,7 @@ from hearth.services.vector_stores.service import VectorStores
 from hearth.store.api_keys import ApiKeyStore
 from hearth.store.blobs import BlobStore
 from hearth.store.client_secrets import ClientSecretStore
+from hearth.store.containers import ContainerRepository
 from hearth.store.db import create_db_engine, migrate, session_factory
 from hearth.store.evals import EvalStore
 from hearth.store.files import FileRepository
@@ -67,6 +72,10 @@ class Services:
     responses: Responses
     """``client.responses``: the agent runtime over ``chat`` (background runner)."""
     conversations: Conversations
+    sandboxes: Sandboxes
+    """Code interpreter sandboxes (``reason`` says why none can run on this host)."""
+    containers: Containers
+    """``client.containers`` over ``sandboxes``; ``execute`` runs code in one."""
     models: Models = field(init=False)
     """``client.models`` over ``registry`` and ``audio``."""
     completions: Completions = field(init=False)
@@ -119,6 +128,8 @@ class Services:
         vector_stores = VectorStores(
             VectorStoreRepository(sessions), files, embedding_models, retrieval
         )
+        sandboxes = Sandboxes(settings.sandbox)
+        containers = Containers(ContainerRepository(sessions), files, sandboxes)
         return cls(
             settings,
             db,
@@ -141,31 +152,44 @@ class Services:
                 chat,
                 models,
                 vector_stores,
+                containers,
                 lease_seconds=settings.jobs.lease_seconds,
                 # background responses run as many at once as the engine decodes
                 concurrency=settings.engine.max_sequences,
             ),
             Conversations(responses_repo),
+            sandboxes,
+            containers,
         )
 
     async def start_background(self) -> None:
         """Start the background runners (eval runs, fine-tuning, ingestion, background
         responses) on the serving event loop; they resume work whose lease expired (a
-        previous server was killed)."""
+        previous server was killed). Containers a previous server left running are
+        marked expired, and idle ones expire from now on."""
         await self.evals.start()
         await self.fine_tuning.start()
         await self.vector_stores.start()
+        await self.containers.start()
         await self.responses.start()
 
     async def stop_background(self) -> None:
-        """Stop the runners; work in progress resumes on the next start."""
+        """Stop the runners; work in progress resumes on the next start. Containers are
+        destroyed (their kernels and files cannot outlive the server)."""
         await self.responses.stop()
+        await self.containers.stop()
+        await self.sandboxes.close()
         await self.vector_stores.stop()
         await self.fine_tuning.stop()
         await self.evals.stop()
 
     def close(self) -> None:
-        """Stop the engines and dispose of database connections."""
+        """Destroy the containers left, stop the engines and dispose of database
+        connections."""
+        # on a thread of its own: the caller's thread may be running an event loop
+        closer = threading.Thread(target=asyncio.run, args=(self.sandboxes.close(),))
+        closer.start()
+        closer.join()
         self.audio.close()
         self.embedding_models.close()
         self.registry.close()

@@ -492,6 +492,52 @@ class ConversationItem(Base):
     seq: Mapped[int] = mapped_column(BigInteger, index=True)
 
 
+# --- Containers (migration 0006) ------------------------------------------------------
+
+
+class Container(Base):
+    """``client.containers``: a code interpreter container. Its files and kernel live in
+    a sandbox (``hearth.sandbox``) that exists only while ``status`` is ``running``;
+    ``expired`` once idle for ``expires_after_minutes`` since ``last_active_at`` (or
+    when the server that ran it stopped)."""
+
+    __tablename__ = "containers"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    project_id: Mapped[str] = mapped_column(
+        String(64), ForeignKey("projects.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(1024))
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    """running | expired"""
+    memory_limit: Mapped[str] = mapped_column(String(8))
+    network_policy: Mapped[str] = mapped_column(String(16), default="disabled")
+    expires_after_minutes: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[int] = mapped_column(BigInteger, default=now_unix)
+    last_active_at: Mapped[int] = mapped_column(BigInteger, default=now_unix)
+    seq: Mapped[int] = mapped_column(BigInteger, index=True)
+
+
+class ContainerFile(Base):
+    """``containers.files``: a file in a container's ``/mnt/data`` (``path`` as the code
+    sees it, one row per path), uploaded (``source`` ``user``) or written by code
+    (``assistant``). ``modified`` is the sandbox's mtime when last seen, so a rewrite of
+    the same size still counts as a change. The bytes live in the sandbox only."""
+
+    __tablename__ = "container_files"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    container_id: Mapped[str] = mapped_column(
+        String(64), ForeignKey("containers.id", ondelete="CASCADE"), index=True
+    )
+    path: Mapped[str] = mapped_column(Text)
+    bytes: Mapped[int] = mapped_column(BigInteger)
+    source: Mapped[str] = mapped_column(String(16))
+    modified: Mapped[float] = mapped_column(Float)
+    created_at: Mapped[int] = mapped_column(BigInteger, default=now_unix)
+    seq: Mapped[int] = mapped_column(BigInteger, index=True)
+
+
 UNMAPPED = {
     ("table", "vector_store_chunks_fts"),
     ("column", "embedding_vec"),

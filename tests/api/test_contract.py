@@ -12,6 +12,7 @@ import anyio
 import httpx2
 import pytest
 
+from hearth.sandbox import Sandboxes
 from hearth.services.container import Services
 from tests.conftest import API_KEY, MODEL
 from tests.contract import check, check_list
@@ -155,6 +156,49 @@ async def test_vector_stores_files_batches_search(
         check("vector_store.deleted", await _ok(await http.delete(base, headers=AUTH)))
     finally:
         await services.vector_stores.stop()
+
+
+async def test_containers_and_their_files(http: httpx2.AsyncClient, sandboxes: Sandboxes) -> None:
+    container = check(
+        "container.create",
+        await _ok(
+            await http.post(
+                "/v1/containers", headers=AUTH, json={"name": "contract", "memory_limit": "1g"}
+            )
+        ),
+    )
+    base = f"/v1/containers/{container.id}"  # type: ignore[attr-defined]
+    check("container.retrieve", await _ok(await http.get(base, headers=AUTH)))
+    check_list("container.list_item", await _ok(await http.get("/v1/containers", headers=AUTH)))
+    uploaded = check(
+        "container.file.create",
+        await _ok(
+            await http.post(f"{base}/files", headers=AUTH, files={"file": ("a.txt", b"hello")})
+        ),
+    )
+    stored = check(
+        "file",
+        await _ok(
+            await http.post(
+                "/v1/files",
+                headers=AUTH,
+                data={"purpose": "user_data"},
+                files={"file": ("b.txt", b"world")},
+            )
+        ),
+    )
+    check(
+        "container.file.create",
+        await _ok(
+            await http.post(f"{base}/files", headers=AUTH, json={"file_id": stored.id})  # type: ignore[attr-defined]
+        ),
+    )
+    file_path = f"{base}/files/{uploaded.id}"  # type: ignore[attr-defined]
+    check("container.file.retrieve", await _ok(await http.get(file_path, headers=AUTH)))
+    check_list("container.file.list_item", await _ok(await http.get(f"{base}/files", headers=AUTH)))
+    assert await _ok(await http.get(f"{file_path}/content", headers=AUTH)) == b"hello"
+    check("container.file.deleted", await _ok(await http.delete(file_path, headers=AUTH)))
+    check("container.deleted", await _ok(await http.delete(base, headers=AUTH)))
 
 
 async def test_chat_completions_stored_and_streamed(http: httpx2.AsyncClient) -> None:

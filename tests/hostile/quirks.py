@@ -64,6 +64,11 @@ def bound(method: str, path: str, body: Any) -> Any:
 def patch_document(doc: dict[str, Any]) -> dict[str, Any]:
     """OpenAI's OpenAPI document with the departures below applied (in place)."""
     schemas = doc["components"]["schemas"]
+    # ``ContainerResource`` lists its required fields twice, which JSON Schema forbids
+    # (``required`` items must be unique): the same fields, once each
+    for schema in schemas.values():
+        if isinstance(schema, dict) and isinstance(schema.get("required"), list):
+            schema["required"] = list(dict.fromkeys(schema["required"]))
     for name in list_schemas(schemas):
         for end in ("first_id", "last_id"):
             schemas[name]["properties"][end] = nullable(schemas[name]["properties"][end])

@@ -1,6 +1,6 @@
 """A real ``Sandboxes`` (bubblewrap, seccomp, cgroups, Jupyter kernels) over a temporary
 data dir. Needs root and bubblewrap: without them these tests skip, or fail with the
-reason when ``HEARTH_REQUIRE_SANDBOX=1`` (CI)."""
+reason when ``HEARTH_REQUIRE_SANDBOX=1`` (CI; ``tests.conftest.require_sandbox``)."""
 
 from __future__ import annotations
 
@@ -12,17 +12,10 @@ import pytest
 
 from hearth.config import Settings
 from hearth.sandbox import Sandboxes
+from tests.conftest import require_sandbox
 
 PROCESSES = 32
 DISK_MB = 16.0
-
-
-def require(sandboxes: Sandboxes) -> None:
-    """Skip (or fail under ``HEARTH_REQUIRE_SANDBOX=1``) when containers cannot run."""
-    if sandboxes.reason is not None:
-        if os.environ.get("HEARTH_REQUIRE_SANDBOX") == "1":
-            pytest.fail(f"code interpreter unavailable: {sandboxes.reason}")
-        pytest.skip(f"code interpreter unavailable: {sandboxes.reason}")
 
 
 @pytest.fixture(scope="module")
@@ -38,9 +31,9 @@ def sandboxes(sandbox_dir: Path) -> Iterator[Sandboxes]:
         code_interpreter_disk_mb=DISK_MB,
         code_interpreter_call_seconds=20.0,
     )
-    boxes = Sandboxes(settings.sandbox)
-    require(boxes)
+    boxes = require_sandbox(Sandboxes(settings.sandbox))
     yield boxes
+    await_close(boxes)
 
 
 @pytest.fixture
@@ -50,6 +43,13 @@ async def container(sandboxes: Sandboxes) -> AsyncIterator[str]:
     await sandboxes.create(cid, sandboxes.limits("1g"))
     yield cid
     await sandboxes.destroy(cid)
+
+
+def await_close(boxes: Sandboxes) -> None:
+    """Close ``boxes`` from a sync fixture (its containers are already destroyed)."""
+    import asyncio
+
+    asyncio.run(boxes.close())
 
 
 def logs(execution: object) -> str:

@@ -4,9 +4,9 @@ Responses specification's item types).
 
 Items are kept as the JSON the API returns (``{"type": "message", "id": "msg_...",
 "role", "status", "content": [...]}``, ``function_call``, ``function_call_output``,
-``file_search_call``, ``reasoning``, ``compaction``), with ids assigned on the way in, so
-a stored response, a conversation and a replayed ``previous_response_id`` chain all hold
-the same objects.
+``file_search_call``, ``code_interpreter_call``, ``reasoning``, ``compaction``), with ids
+assigned on the way in, so a stored response, a conversation and a replayed
+``previous_response_id`` chain all hold the same objects.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from openai.types.responses import (
+    ResponseCodeInterpreterToolCall,
     ResponseCompactionItem,
     ResponseFileSearchToolCall,
     ResponseFunctionToolCallItem,
@@ -36,6 +37,7 @@ PREFIX = {
     "function_call": "fc_",
     "function_call_output": "fco_",
     "file_search_call": "fs_",
+    "code_interpreter_call": "ci_",
     "reasoning": "rs_",
     "compaction": "cmp_",
 }
@@ -130,6 +132,7 @@ _SHAPES: dict[str, type[BaseModel]] = {
     "function_call": ResponseFunctionToolCallItem,
     "function_call_output": ResponseFunctionToolCallOutputItem,
     "file_search_call": ResponseFileSearchToolCall,
+    "code_interpreter_call": ResponseCodeInterpreterToolCall,
     "reasoning": ResponseReasoningItem,
     "compaction": ResponseCompactionItem,
 }
@@ -211,6 +214,15 @@ def _item(item: Any, where: str) -> dict[str, Any]:
             "queries": queries,
             "results": item.get("results"),
         }
+    if kind == "code_interpreter_call":
+        return {
+            "id": given or new_item_id(kind),
+            "type": kind,
+            "status": item.get("status") or "completed",
+            "code": item.get("code"),
+            "container_id": _text(item.get("container_id"), f"{where}.container_id"),
+            "outputs": item.get("outputs"),
+        }
     if kind == "reasoning":
         return {
             "id": given or new_item_id(kind),
@@ -229,8 +241,8 @@ def _item(item: Any, where: str) -> dict[str, Any]:
         return {"type": "item_reference", "id": _text(given, f"{where}.id")}
     raise InvalidRequest(
         f"Invalid value: '{kind}'. Supported values are: 'message', 'function_call', "
-        "'function_call_output', 'file_search_call', 'reasoning', 'compaction' and "
-        "'item_reference'.",
+        "'function_call_output', 'file_search_call', 'code_interpreter_call', 'reasoning', "
+        "'compaction' and 'item_reference'.",
         param=f"{where}.type",
         code="invalid_value",
     )
@@ -307,11 +319,32 @@ def search_report(item: dict[str, Any]) -> str:
     )
 
 
+MAX_REPORT_CHARS = 4000
+"""Characters of a code interpreter call's logs the model reads back (the end is kept:
+tracebacks and results come last)."""
+
+
+def interpreter_report(item: dict[str, Any]) -> str:
+    """What the model reads back from a ``code_interpreter_call``: its logs (the end of
+    long ones) and a note per image."""
+    parts: list[str] = []
+    for output in item.get("outputs") or []:
+        if output.get("type") == "logs":
+            parts.append(output.get("logs") or "")
+        elif output.get("type") == "image":
+            parts.append("[an image was displayed to the user]\n")
+    text = "".join(parts).strip()
+    if len(text) > MAX_REPORT_CHARS:
+        text = "[...]\n" + text[-MAX_REPORT_CHARS:]
+    return text or "(the code ran and printed nothing)"
+
+
 def to_messages(items: Sequence[dict[str, Any]], instructions: str | None) -> list[Message]:
     """The chat messages the model reads for ``items`` (already checked), after a system
     message holding ``instructions``. Function calls become the assistant's tool calls and
     their outputs tool messages; a ``file_search_call`` becomes a call of the
-    ``file_search`` tool and its results a tool message; reasoning items are not shown
+    ``file_search`` tool and its results a tool message, a ``code_interpreter_call`` a
+    call of ``code_interpreter`` and its logs a tool message; reasoning items are not shown
     again (as OpenAI drops earlier reasoning from the context); a compaction item shows
     its summary as a system message."""
     out: list[Message] = []
@@ -329,6 +362,12 @@ def to_messages(items: Sequence[dict[str, Any]], instructions: str | None) -> li
             arguments = json.dumps({"queries": item.get("queries") or []})
             _add_call(out, item["id"], "file_search", arguments)
             out.append(Message(role="tool", content=search_report(item), tool_call_id=item["id"]))
+        elif kind == "code_interpreter_call":
+            arguments = json.dumps({"code": item.get("code") or ""})
+            _add_call(out, item["id"], "code_interpreter", arguments)
+            out.append(
+                Message(role="tool", content=interpreter_report(item), tool_call_id=item["id"])
+            )
         elif kind == "compaction":
             summary = compaction_summary(item["encrypted_content"])
             if summary:

@@ -77,7 +77,25 @@ class FileSearchToolParam(_Body):
     ranking_options: RankingOptions | None = None
 
 
-ToolParam = FunctionToolParam | FileSearchToolParam
+class CodeInterpreterAuto(_Body):
+    """``container`` of type ``auto``: a new container for the response (or the one its
+    previous response used, while it runs), with ``file_ids`` copied in."""
+
+    type: Literal["auto"]
+    file_ids: list[StrictStr] | None = Field(default=None, max_length=100)
+    memory_limit: Literal["1g", "4g", "16g", "64g"] | None = None
+    network_policy: dict[str, Any] | None = None
+
+
+class CodeInterpreterToolParam(_Body):
+    """``{"type": "code_interpreter", "container": "cntr_..." | {"type": "auto", ...}}``
+    (OpenAI API reference: Responses > Tools > Code interpreter)."""
+
+    type: Literal["code_interpreter"]
+    container: StrictStr | CodeInterpreterAuto
+
+
+ToolParam = FunctionToolParam | FileSearchToolParam | CodeInterpreterToolParam
 
 
 class JsonSchemaText(_Body):

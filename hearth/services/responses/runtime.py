@@ -5,17 +5,19 @@ Open Responses specification).
 A ``Turn`` reads its context (earlier items + this request's input), calls the model
 through the Chat Completions service (so grammars, tool-call parsing and the prompt cache
 are the ones chat uses), turns each chunk into events, executes built-in tools
-(``file_search``) and calls the model again with their results, until the model answers,
-calls a client function (the response then ends with ``function_call`` items for the
-client to answer with ``function_call_output`` and ``previous_response_id``), runs out of
-``max_output_tokens`` (``incomplete``) or fails (``failed``). Non-streamed requests drain
-the same events, so both paths produce the same response.
+(``file_search``, ``code_interpreter``) and calls the model again with their results,
+until the model answers, calls a client function (the response then ends with
+``function_call`` items for the client to answer with ``function_call_output`` and
+``previous_response_id``), runs out of ``max_output_tokens`` (``incomplete``) or fails
+(``failed``). Non-streamed requests drain the same events, so both paths produce the same
+response.
 
 Events are the SDK's own types; ``sequence_number`` counts from 0 per response.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import time
@@ -26,6 +28,11 @@ from typing import Any
 from openai.types.chat import ChatCompletionChunk
 from openai.types.responses import (
     Response,
+    ResponseCodeInterpreterCallCodeDeltaEvent,
+    ResponseCodeInterpreterCallCodeDoneEvent,
+    ResponseCodeInterpreterCallCompletedEvent,
+    ResponseCodeInterpreterCallInProgressEvent,
+    ResponseCodeInterpreterCallInterpretingEvent,
     ResponseCompletedEvent,
     ResponseContentPartAddedEvent,
     ResponseContentPartDoneEvent,
@@ -67,6 +74,7 @@ from hearth.services.chat.params import (
 )
 from hearth.services.responses.items import message_text, new_item_id, to_messages
 from hearth.services.responses.params import (
+    CodeInterpreterToolParam,
     CreateParams,
     FileSearchToolParam,
     FunctionToolParam,
@@ -102,6 +110,33 @@ Search = Callable[[FileSearchToolParam, list[str]], Any]
 """``(tool, queries) -> awaitable list of result dicts`` (file_id, filename, score, text,
 attributes): the file search the runtime calls."""
 
+CODE_INTERPRETER = "code_interpreter"
+"""The name the model calls the built-in ``code_interpreter`` tool by."""
+_CODE_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {"code": {"type": "string", "minLength": 1}},
+    "required": ["code"],
+    "additionalProperties": False,
+}
+_CODE_DESCRIPTION = (
+    "Run Python code in a stateful Jupyter notebook (variables persist between calls) with "
+    "numpy, pandas and matplotlib. The user's files are in /mnt/data; save files there to "
+    "give them to the user. Returns what the code prints. No internet access."
+)
+
+
+@dataclass(frozen=True)
+class CodeRun:
+    """One code interpreter call's result: the ``Execution`` and the container files it
+    created or changed (``(file_id, filename)``)."""
+
+    execution: Any
+    files: list[tuple[str, str]]
+
+
+Interpret = Callable[[str], Awaitable[CodeRun]]
+"""``code -> CodeRun``: runs code in the response's container."""
+
 
 @dataclass
 class Setup:
@@ -119,6 +154,10 @@ class Setup:
     functions: list[FunctionToolParam]
     file_search: FileSearchToolParam | None
     search: Search | None = None
+    code_interpreter: CodeInterpreterToolParam | None = None
+    container_id: str | None = None
+    """The container ``code_interpreter`` runs in (resolved before the first event)."""
+    interpret: Interpret | None = None
     thinking: bool = False
     """The model writes ``<think>...</think>`` before answering (its template says so)."""
     skip: int = 0
@@ -154,6 +193,8 @@ def response_object(
     ]
     if setup.file_search is not None:
         tools.append(setup.file_search.model_dump(mode="json", exclude_none=True))
+    if setup.code_interpreter is not None:
+        tools.append(setup.code_interpreter.model_dump(mode="json", exclude_none=True))
     text: dict[str, Any] = {"format": {"type": "text"}, "verbosity": "medium"}
     if p.text is not None:
         if p.text.format is not None:
@@ -230,10 +271,13 @@ def response_error_code(exc: HearthError) -> str:
 
 
 def visible(item: dict[str, Any], include: set[str]) -> dict[str, Any]:
-    """``item`` as the client sees it: a ``file_search_call``'s results only when
-    ``include`` asks for them (they are kept either way, for the next turn)."""
+    """``item`` as the client sees it: a ``file_search_call``'s results and a
+    ``code_interpreter_call``'s outputs only when ``include`` asks for them (they are kept
+    either way, for the next turn)."""
     if item["type"] == "file_search_call" and "file_search_call.results" not in include:
         return {**item, "results": None}
+    if item["type"] == "code_interpreter_call" and "code_interpreter_call.outputs" not in include:
+        return {**item, "outputs": None}
     return item
 
 
@@ -250,9 +294,10 @@ def usage_object(
     }
 
 
-def chat_tools(setup: Setup, searching: bool) -> list[Tool]:
+def chat_tools(setup: Setup, searching: bool, interpreting: bool = False) -> list[Tool]:
     """The tools the model is offered: the client's functions and, while it may still
-    search, ``file_search`` as a function taking queries."""
+    use them, ``file_search`` as a function taking queries and ``code_interpreter`` as one
+    taking code."""
     tools = [
         Tool(
             type="function",
@@ -274,7 +319,23 @@ def chat_tools(setup: Setup, searching: bool) -> list[Tool]:
                 ),
             )
         )
+    if interpreting and setup.code_interpreter is not None:
+        tools.append(
+            Tool(
+                type="function",
+                function=FunctionDefinition(
+                    name=CODE_INTERPRETER,
+                    description=_CODE_DESCRIPTION,
+                    parameters=_CODE_SCHEMA,
+                    strict=True,
+                ),
+            )
+        )
     return tools
+
+
+BUILT_IN = {FILE_SEARCH: FILE_SEARCH, CODE_INTERPRETER: CODE_INTERPRETER}
+"""Built-in tool types -> the function name the model calls them by."""
 
 
 def chat_tool_choice(
@@ -291,14 +352,11 @@ def chat_tool_choice(
         return choice, tools
     kind = choice["type"]
     if kind == "allowed_tools":
-        names = {
-            t.get("name") or (FILE_SEARCH if t.get("type") == FILE_SEARCH else None)
-            for t in choice["tools"]
-        }
+        names = {t.get("name") or BUILT_IN.get(t.get("type", "")) for t in choice["tools"]}
         kept = [t for t in tools if t.function.name in names]
         mode = choice.get("mode", "auto")
         return (mode if first_round or mode != "required" else "auto"), kept
-    name = choice.get("name") if kind == "function" else FILE_SEARCH
+    name = choice.get("name") if kind == "function" else BUILT_IN.get(kind)
     if not first_round or name not in {t.function.name for t in tools}:
         return "auto", tools
     return NamedToolChoice(type="function", function=NamedFunction(name=name)), tools
@@ -424,6 +482,9 @@ class Turn:
         self.cached_tokens = 0
         self.reasoning_tokens = 0
         self.searches = 0
+        self.code_runs = 0
+        self.container_files: dict[str, tuple[str, str]] = {}
+        """Container files the code wrote: file id -> (container id, file name)."""
         self.final: Response | None = None
 
     def _event(self, cls: type[BaseModel], **fields: Any) -> ResponseStreamEvent:
@@ -475,14 +536,15 @@ class Turn:
                     else:
                         yield event
                 round_ += 1
-                searches = [c for c in calls if c.item["type"] == "file_search_call"]
+                built_in = [c for c in calls if c.item["type"] != "function_call"]
                 if incomplete:  # a call cut off by max_output_tokens is not run
-                    searches = []
-                for call in searches:
-                    async for event in self._search(call):
+                    built_in = []
+                for call in built_in:
+                    run = self._search if _is_search(call) else self._interpret
+                    async for event in run(call):
                         yield event
                 functions = [c for c in calls if c.item["type"] == "function_call"]
-                if incomplete or functions or not searches:
+                if incomplete or functions or not built_in:
                     break
             if incomplete:
                 self.final = self.snapshot(
@@ -537,7 +599,11 @@ class Turn:
         setup = self.setup
         p = setup.params
         limit = MAX_SEARCH_ROUNDS if p.max_tool_calls is None else p.max_tool_calls
-        tools = chat_tools(setup, searching=self.searches < limit and round_ < MAX_SEARCH_ROUNDS)
+        tools = chat_tools(
+            setup,
+            searching=self.searches < limit and round_ < MAX_SEARCH_ROUNDS,
+            interpreting=self.code_runs < limit and round_ < MAX_SEARCH_ROUNDS,
+        )
         choice, tools = chat_tool_choice(p.tool_choice, tools, round_ == 0)
         logprobs = "message.output_text.logprobs" in setup.include
         items = [*setup.context, *setup.input_items][setup.skip :]
@@ -712,7 +778,8 @@ class Turn:
         self, state: _CallState, call: Any, calls: list[_Open]
     ) -> list[ResponseStreamEvent]:
         """Events for a tool-call delta: a client function streams as a ``function_call``
-        item; a ``file_search`` call is collected and run when the model call ends."""
+        item; a ``file_search`` or ``code_interpreter`` call is collected and run when the
+        model call ends."""
         out: list[ResponseStreamEvent] = []
         open_ = state.calls.get(call.index)
         if open_ is None:
@@ -724,6 +791,16 @@ class Turn:
                     "status": "in_progress",
                     "queries": [],
                     "results": None,
+                }
+                open_ = _Open(item, -1)
+            elif name == CODE_INTERPRETER and self.setup.code_interpreter is not None:
+                item = {
+                    "id": new_item_id("code_interpreter_call"),
+                    "type": "code_interpreter_call",
+                    "status": "in_progress",
+                    "code": "",
+                    "container_id": self.setup.container_id,
+                    "outputs": None,
                 }
                 open_ = _Open(item, -1)
             else:
@@ -823,9 +900,19 @@ class Turn:
 
     def _citations(self, end: int) -> list[dict[str, Any]]:
         """``file_citation`` annotations for the files this response's searches found, in
-        ranking order, placed at the end of the answer: the answer was written from
-        them."""
-        seen: dict[str, dict[str, Any]] = {}
+        ranking order, and ``container_file_citation`` ones for the files its code wrote,
+        placed at the end of the answer: the answer was written from them."""
+        seen: dict[str, dict[str, Any]] = {
+            file_id: {
+                "type": "container_file_citation",
+                "container_id": container_id,
+                "file_id": file_id,
+                "filename": filename,
+                "start_index": end,
+                "end_index": end,
+            }
+            for file_id, (container_id, filename) in self.container_files.items()
+        }
         for item in self.output:
             if item["type"] != "file_search_call":
                 continue
@@ -881,6 +968,85 @@ class Turn:
             ResponseFileSearchCallCompletedEvent, type="response.file_search_call.completed", **ids
         )
         yield self._done(call)
+
+    async def _interpret(self, call: _Open) -> AsyncIterator[ResponseStreamEvent]:
+        """Run one ``code_interpreter`` call in the response's container, with OpenAI's
+        events: item added, in progress, the code (one delta: it arrives as JSON
+        arguments), interpreting, completed, item done."""
+        setup = self.setup
+        assert setup.interpret is not None
+        arguments = "".join(call.text)
+        try:
+            code = json.loads(arguments).get("code")
+        except (ValueError, AttributeError):
+            code = None
+        if not isinstance(code, str):
+            code = arguments  # a model that wrote bare code instead of JSON
+        item = call.item
+        self.output.append(item)
+        call.index = len(self.output) - 1
+        self.code_runs += 1
+        ids = {"item_id": item["id"], "output_index": call.index}
+        yield self._added(call)
+        yield self._event(
+            ResponseCodeInterpreterCallInProgressEvent,
+            type="response.code_interpreter_call.in_progress",
+            **ids,
+        )
+        yield self._event(
+            ResponseCodeInterpreterCallCodeDeltaEvent,
+            type="response.code_interpreter_call_code.delta",
+            delta=code,
+            **ids,
+        )
+        item["code"] = code
+        yield self._event(
+            ResponseCodeInterpreterCallCodeDoneEvent,
+            type="response.code_interpreter_call_code.done",
+            code=code,
+            **ids,
+        )
+        item["status"] = "interpreting"
+        yield self._event(
+            ResponseCodeInterpreterCallInterpretingEvent,
+            type="response.code_interpreter_call.interpreting",
+            **ids,
+        )
+        run = await setup.interpret(code)
+        execution = run.execution
+        outputs: list[dict[str, Any]] = []
+        for output in execution.outputs:
+            if output.type == "logs":
+                outputs.append({"type": "logs", "logs": output.logs})
+            else:
+                url = "data:image/png;base64," + base64.b64encode(output.png).decode()
+                outputs.append({"type": "image", "url": url})
+        if execution.error:
+            outputs.append({"type": "logs", "logs": execution.error})
+        for file_id, filename in run.files:
+            self.container_files[file_id] = (item["container_id"], filename)
+        item["outputs"] = outputs
+        item["status"] = _CALL_STATUS[execution.status]
+        yield self._event(
+            ResponseCodeInterpreterCallCompletedEvent,
+            type="response.code_interpreter_call.completed",
+            **ids,
+        )
+        yield self._done(call)
+
+
+_CALL_STATUS = {
+    "completed": "completed",
+    "timed_out": "incomplete",
+    "killed": "failed",
+    "failed": "failed",
+}
+"""An ``Execution``'s status -> the ``code_interpreter_call``'s."""
+
+
+def _is_search(call: _Open) -> bool:
+    """Whether a built-in call is a ``file_search`` (else ``code_interpreter``)."""
+    return bool(call.item["type"] == "file_search_call")
 
 
 def _logprob(entry: Any) -> dict[str, Any]:

@@ -35,6 +35,8 @@ from hearth.errors import HearthError, InvalidRequest, NotFound, invalid_request
 from hearth.jobs.runner import JobRunner
 from hearth.services.chat.completions import ChatCompletions
 from hearth.services.chat.params import ChatCompletionParams, Message
+from hearth.services.containers import Containers
+from hearth.services.containers import CreateParams as ContainerParams
 from hearth.services.responses.items import (
     check_outputs,
     compaction_content,
@@ -46,6 +48,7 @@ from hearth.services.responses.items import (
 )
 from hearth.services.responses.params import (
     INCLUDABLE,
+    CodeInterpreterToolParam,
     CompactParams,
     CountParams,
     CreateParams,
@@ -53,7 +56,10 @@ from hearth.services.responses.params import (
     FunctionToolParam,
 )
 from hearth.services.responses.runtime import (
+    BUILT_IN,
+    CODE_INTERPRETER,
     FILE_SEARCH,
+    CodeRun,
     Setup,
     Turn,
     as_response,
@@ -113,6 +119,7 @@ class Responses:
         chat: ChatCompletions,
         registry: ModelRegistry,
         vector_stores: VectorStores,
+        containers: Containers,
         *,
         lease_seconds: float,
         concurrency: int,
@@ -121,6 +128,7 @@ class Responses:
         self._chat = chat
         self._registry = registry
         self._stores = vector_stores
+        self._containers = containers
         self.work = ResponseWork(self)
         self.runner = JobRunner(
             repo.sessions, self.work, lease_seconds=lease_seconds, concurrency=concurrency
@@ -220,8 +228,8 @@ class Responses:
         check_outputs(context, new)
         if not new and not context:
             raise InvalidRequest("Missing required parameter: 'input'.", param="input")
-        functions, file_search = _tools(params.tools or [])
-        _check_tool_choice(params.tool_choice, functions, file_search)
+        functions, file_search, code_interpreter = _tools(params.tools or [])
+        _check_tool_choice(params.tool_choice, functions, file_search, code_interpreter)
         if file_search is not None:
             for i, store_id in enumerate(file_search.vector_store_ids):
                 try:
@@ -229,6 +237,9 @@ class Responses:
                 except HearthError as exc:
                     exc.param = f"tools.file_search.vector_store_ids[{i}]"
                     raise
+        container_id = None
+        if code_interpreter is not None:
+            container_id = await self._container(caller, params, code_interpreter, context)
         template = served.info.chat_template or ""
 
         async def count_tokens(text: str) -> int:
@@ -245,6 +256,13 @@ class Responses:
             functions=functions,
             file_search=file_search,
             search=lambda tool, queries: self._search(caller, tool, queries),
+            code_interpreter=code_interpreter,
+            container_id=container_id,
+            interpret=(
+                (lambda code: self._interpret(caller, container_id, code))
+                if container_id is not None
+                else None
+            ),
             thinking="<think>" in template,
             count_tokens=count_tokens,
         )
@@ -274,6 +292,59 @@ class Responses:
                 )
             return items
         return []
+
+    async def _container(
+        self,
+        caller: Principal,
+        params: CreateParams,
+        tool: CodeInterpreterToolParam,
+        context: builtins.list[dict[str, Any]],
+    ) -> str:
+        """The container a ``code_interpreter`` tool runs in: the one it names (404 for
+        another project's, 400 when expired), or for ``auto`` the one the context's last
+        code interpreter call used while it runs (when no ``file_ids`` are asked for),
+        else a new one with ``file_ids`` copied in."""
+        where = f"tools[{_tool_index(params, CODE_INTERPRETER)}].container"
+        try:
+            self._containers.sandboxes.require()
+            container = tool.container
+            if isinstance(container, str):
+                await self._containers.usable(caller, container)
+                return container
+            policy = (container.network_policy or {}).get("type", "disabled")
+            if policy != "disabled":
+                raise InvalidRequest(
+                    "Containers on this server have no network: network_policy must be 'disabled'.",
+                    code="unsupported_value",
+                )
+            if not container.file_ids:
+                for item in reversed(context):
+                    if item["type"] == "code_interpreter_call" and item.get("container_id"):
+                        try:
+                            await self._containers.usable(caller, item["container_id"])
+                            return str(item["container_id"])
+                        except HearthError:
+                            break
+            created = await self._containers.create(
+                caller,
+                ContainerParams(
+                    name="code interpreter (auto)",
+                    file_ids=container.file_ids,
+                    memory_limit=container.memory_limit or "1g",
+                ),
+            )
+            return created.id
+        except HearthError as exc:
+            if exc.param is None or not exc.param.startswith(("file_ids", "tools")):
+                exc.param = where
+            elif exc.param.startswith("file_ids"):
+                exc.param = f"{where}.{exc.param}"
+            raise
+
+    async def _interpret(self, caller: Principal, container_id: str, code: str) -> CodeRun:
+        """Run one code interpreter call; its new or changed files for citations."""
+        execution, files = await self._containers.execute(caller, container_id, code)
+        return CodeRun(execution, [(f.id, f.path.rsplit("/", 1)[-1]) for f in files])
 
     async def _search(
         self, caller: Principal, tool: FileSearchToolParam, queries: builtins.list[str]
@@ -600,13 +671,20 @@ def _check_create(params: CreateParams) -> None:
         )
 
 
+def _tool_index(params: CreateParams, kind: str) -> int:
+    return next(i for i, t in enumerate(params.tools or []) if t.get("type") == kind)
+
+
 def _tools(
     raw: builtins.list[dict[str, Any]],
-) -> tuple[builtins.list[FunctionToolParam], FileSearchToolParam | None]:
-    """The request's tools, checked: ``function`` and one ``file_search``; other types
-    are a 400 naming the tool."""
+) -> tuple[
+    builtins.list[FunctionToolParam], FileSearchToolParam | None, CodeInterpreterToolParam | None
+]:
+    """The request's tools, checked: ``function``, one ``file_search`` and one
+    ``code_interpreter``; other types are a 400 naming the tool."""
     functions: builtins.list[FunctionToolParam] = []
     file_search: FileSearchToolParam | None = None
+    code_interpreter: CodeInterpreterToolParam | None = None
     for i, tool in enumerate(raw):
         kind = tool.get("type")
         try:
@@ -616,18 +694,16 @@ def _tools(
             if kind == FILE_SEARCH and file_search is None:
                 file_search = FileSearchToolParam.model_validate(tool, strict=True)
                 continue
+            if kind == CODE_INTERPRETER and code_interpreter is None:
+                code_interpreter = CodeInterpreterToolParam.model_validate(tool, strict=True)
+                continue
         except ValidationError as exc:
             raise invalid_request(exc, prefix=f"tools[{i}]") from exc
-        if kind == FILE_SEARCH:
-            raise InvalidRequest("Only one file_search tool is allowed.", param=f"tools[{i}]")
-        if kind == "code_interpreter":
-            raise InvalidRequest(
-                "The code_interpreter tool is not available on this server yet.",
-                param=f"tools[{i}].type",
-                code="unsupported_value",
-            )
+        if kind in BUILT_IN:
+            raise InvalidRequest(f"Only one {kind} tool is allowed.", param=f"tools[{i}]")
         raise InvalidRequest(
-            f"Invalid value: '{kind}'. Supported values are: 'function' and 'file_search'.",
+            f"Invalid value: '{kind}'. Supported values are: 'function', 'file_search' and "
+            "'code_interpreter'.",
             param=f"tools[{i}].type",
             code="invalid_value",
         )
@@ -635,21 +711,27 @@ def _tools(
     for i, name in enumerate(names):
         if names.index(name) != i:
             raise InvalidRequest(f"Duplicate function name '{name}'.", param=f"tools[{i}].name")
-        if name == FILE_SEARCH and file_search is not None:
+        taken = {
+            FILE_SEARCH: file_search is not None,
+            CODE_INTERPRETER: code_interpreter is not None,
+        }
+        if taken.get(name):
             raise InvalidRequest(
-                "A function may not be named 'file_search' next to the file_search tool.",
+                f"A function may not be named '{name}' next to the {name} tool.",
                 param=f"tools[{i}].name",
             )
-    return functions, file_search
+    return functions, file_search, code_interpreter
 
 
 def _check_tool_choice(
     choice: str | dict[str, Any] | None,
     functions: builtins.list[FunctionToolParam],
     file_search: FileSearchToolParam | None,
+    code_interpreter: CodeInterpreterToolParam | None = None,
 ) -> None:
     if choice is None:
         return
+    offered = {FILE_SEARCH: file_search is not None, CODE_INTERPRETER: code_interpreter is not None}
     if isinstance(choice, str):
         if choice not in ("auto", "none", "required"):
             raise InvalidRequest(
@@ -666,10 +748,10 @@ def _check_tool_choice(
                 f"Tool choice '{choice.get('name')}' not found in 'tools' parameter.",
                 param="tool_choice",
             )
-    elif kind == FILE_SEARCH:
-        if file_search is None:
+    elif kind in offered:
+        if not offered[kind]:
             raise InvalidRequest(
-                "Tool choice 'file_search' not found in 'tools' parameter.", param="tool_choice"
+                f"Tool choice '{kind}' not found in 'tools' parameter.", param="tool_choice"
             )
     elif kind == "allowed_tools":
         tools = choice.get("tools")
@@ -681,7 +763,7 @@ def _check_tool_choice(
         for j, tool in enumerate(tools):
             ok = isinstance(tool, dict) and (
                 (tool.get("type") == "function" and tool.get("name") in names)
-                or (tool.get("type") == FILE_SEARCH and file_search is not None)
+                or offered.get(str(tool.get("type")), False)
             )
             if not ok:
                 raise InvalidRequest(
@@ -691,7 +773,7 @@ def _check_tool_choice(
     else:
         raise InvalidRequest(
             f"Invalid value: '{kind}'. Supported tool_choice types are: 'function', "
-            "'file_search' and 'allowed_tools'.",
+            "'file_search', 'code_interpreter' and 'allowed_tools'.",
             param="tool_choice.type",
             code="invalid_value",
         )
