@@ -27,7 +27,7 @@ ratios measure the sandbox: the same Python (this interpreter), the same kernel 
 (``--HistoryManager.enabled=False --InteractiveShell.colors=NoColor``), the same
 environment variables as ``hearth/sandbox/manager.py`` sets (a fresh ``HOME`` and
 ``IPYTHONDIR`` per kernel, as a container's ``/tmp`` is fresh), and the same readiness
-check as Hearth's (``kernel_info`` resent every 0.5 s until its ``status`` arrives on
+check as Hearth's (``kernel_info`` resent every 0.1 s until the ``status`` of one arrives on
 iopub; jupyter_client's own ``wait_for_ready`` ends with a 0.2 s iopub flush that would
 penalize the reference). It keeps jupyter_client's defaults otherwise: TCP on 127.0.0.1
 (Hearth uses Unix sockets), no namespaces, no cgroup, no other user.
@@ -244,15 +244,16 @@ class Reference:
         """Hearth's readiness check: a ``kernel_info`` whose status arrives on iopub."""
         client = kernel.client
         deadline = time.monotonic() + 30
+        asked: set[str] = set()
         while True:
-            msg_id = client.kernel_info()
-            step_end = time.monotonic() + 0.5
+            asked.add(client.kernel_info())
+            step_end = time.monotonic() + 0.1
             while time.monotonic() < step_end:
                 try:
-                    msg = await client.get_iopub_msg(timeout=0.05)
+                    msg = await client.get_iopub_msg(timeout=0.02)
                 except queue.Empty:
                     continue
-                if msg["parent_header"].get("msg_id") == msg_id:
+                if msg["parent_header"].get("msg_id") in asked:
                     await drain_shell(client)
                     return
             if not await kernel.manager.is_alive():
