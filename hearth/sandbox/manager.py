@@ -222,7 +222,8 @@ class Sandboxes:
             prefixes = set(out.stdout.split())
         prefixes = {p for p in prefixes if not p.startswith("/usr/")}
         # bwrap makes missing parents 0700 (unreadable for the container's user)
-        parents = {str(a) for p in prefixes for a in Path(p).parents if str(a) != "/"}
+        made = {"/", "/tmp", "/mnt", "/run", "/etc"}  # the command makes these itself
+        parents = {str(a) for p in prefixes for a in Path(p).parents if str(a) not in made}
         binds = []
         for d in sorted(parents, key=lambda d: d.count("/")):
             binds += ["--perms", "0755", "--dir", d]
@@ -382,7 +383,6 @@ class Sandboxes:
             "/usr",
             "/usr",
             *links,
-            *self._binds,
             *etc,
             "--proc",
             "/proc",
@@ -395,6 +395,8 @@ class Sandboxes:
             "--tmpfs",
             "/tmp",
             *("--perms", "0755", "--dir", "/mnt", "--perms", "0755", "--dir", "/run"),
+            # after /tmp's tmpfs: a Python installed under /tmp stays visible
+            *self._binds,
             "--bind",
             str(box.data),
             DATA,
