@@ -24,7 +24,11 @@ from hearth.api import (
     vector_stores,
 )
 from hearth.api.audio import speech, transcriptions, translations
+from hearth.api.beta import assistants
+from hearth.api.beta import threads as beta_threads
 from hearth.api.beta.realtime import sessions as beta_realtime_sessions
+from hearth.api.beta.threads import messages as thread_messages
+from hearth.api.beta.threads import runs as thread_runs
 from hearth.api.chat import completions
 from hearth.api.chat.completions import messages
 from hearth.api.containers import files as container_files
@@ -95,6 +99,11 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     app.include_router(realtime.router, prefix="/v1")
     app.include_router(realtime_client_secrets.router, prefix="/v1")
     app.include_router(beta_realtime_sessions.router, prefix="/v1")
+    app.include_router(assistants.router, prefix="/v1")
+    # runs first: POST /threads/runs (create_and_run) before POST /threads/{thread_id}
+    app.include_router(thread_runs.router, prefix="/v1")
+    app.include_router(beta_threads.router, prefix="/v1")
+    app.include_router(thread_messages.router, prefix="/v1")
     app.include_router(demo.token_router)
     if settings.realtime_demo:
         app.include_router(demo.router)

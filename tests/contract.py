@@ -33,6 +33,9 @@ from openai.types import (
     VectorStoreSearchResponse,
 )
 from openai.types.audio import Transcription, TranscriptionVerbose, Translation
+from openai.types.beta import Assistant, AssistantDeleted, Thread, ThreadDeleted
+from openai.types.beta.threads import Message as ThreadMessage
+from openai.types.beta.threads import MessageDeleted as ThreadMessageDeleted
 from openai.types.chat import (
     ChatCompletion,
     ChatCompletionChunk,
@@ -209,6 +212,12 @@ KINDS: dict[str, type[BaseModel]] = {
     "container.file.retrieve": FileRetrieveResponse,
     "container.file.list_item": FileListResponse,
     "container.file.deleted": ContainerFileDeleted,
+    "assistant": Assistant,
+    "assistant.deleted": AssistantDeleted,
+    "thread": Thread,
+    "thread.deleted": ThreadDeleted,
+    "thread.message": ThreadMessage,
+    "thread.message.deleted": ThreadMessageDeleted,
     "model.deleted": ModelDeleted,
     "file": FileObject,
     "file.deleted": FileDeleted,

@@ -16,6 +16,9 @@ from hearth.config import Settings
 from hearth.engine.registry import ModelRegistry
 from hearth.retrieval.embeddings import EmbeddingRegistry
 from hearth.sandbox import Sandboxes
+from hearth.services.assistants.assistants import Assistants
+from hearth.services.assistants.runs import Runs
+from hearth.services.assistants.threads import Threads
 from hearth.services.audio.speech import Speech
 from hearth.services.audio.transcriptions import Transcriptions
 from hearth.services.auth import Auth
@@ -33,6 +36,7 @@ from hearth.services.realtime.service import Realtime
 from hearth.services.responses.service import Responses
 from hearth.services.vector_stores.service import VectorStores
 from hearth.store.api_keys import ApiKeyStore
+from hearth.store.assistants import AssistantRepository, ThreadRepository
 from hearth.store.blobs import BlobStore
 from hearth.store.client_secrets import ClientSecretStore
 from hearth.store.containers import ContainerRepository
@@ -41,6 +45,7 @@ from hearth.store.evals import EvalStore
 from hearth.store.files import FileRepository
 from hearth.store.fine_tuning import FineTuningStore
 from hearth.store.responses import ResponseRepository
+from hearth.store.runs import RunRepository
 from hearth.store.stored_completions import StoredCompletionRepository
 from hearth.store.vector_stores import VectorStoreRepository
 
@@ -76,6 +81,13 @@ class Services:
     """Code interpreter sandboxes (``reason`` says why none can run on this host)."""
     containers: Containers
     """``client.containers`` over ``sandboxes``; ``execute`` runs code in one."""
+    assistants: Assistants
+    """``client.beta.assistants``."""
+    threads: Threads
+    """``client.beta.threads`` and ``.messages``."""
+    runs: Runs
+    """``client.beta.threads.runs`` (+ steps): runs over ``responses`` (background
+    runner)."""
     models: Models = field(init=False)
     """``client.models`` over ``registry`` and ``audio``."""
     completions: Completions = field(init=False)
@@ -130,6 +142,18 @@ class Services:
         )
         sandboxes = Sandboxes(settings.sandbox)
         containers = Containers(ContainerRepository(sessions), files, sandboxes)
+        responses = Responses(
+            responses_repo,
+            chat,
+            models,
+            vector_stores,
+            containers,
+            lease_seconds=settings.jobs.lease_seconds,
+            # background responses run as many at once as the engine decodes
+            concurrency=settings.engine.max_sequences,
+        )
+        assistants = Assistants(AssistantRepository(sessions), models, files, vector_stores)
+        threads = Threads(ThreadRepository(sessions), files, vector_stores)
         return cls(
             settings,
             db,
@@ -147,19 +171,23 @@ class Services:
             FineTuning(FineTuningStore(sessions), files, models, settings.jobs),
             embedding_models,
             vector_stores,
-            Responses(
-                responses_repo,
-                chat,
-                models,
-                vector_stores,
-                containers,
-                lease_seconds=settings.jobs.lease_seconds,
-                # background responses run as many at once as the engine decodes
-                concurrency=settings.engine.max_sequences,
-            ),
+            responses,
             Conversations(responses_repo),
             sandboxes,
             containers,
+            assistants,
+            threads,
+            Runs(
+                RunRepository(sessions),
+                assistants,
+                threads,
+                responses,
+                containers,
+                files,
+                models,
+                lease_seconds=settings.jobs.lease_seconds,
+                concurrency=settings.engine.max_sequences,
+            ),
         )
 
     async def start_background(self) -> None:
@@ -172,10 +200,12 @@ class Services:
         await self.vector_stores.start()
         await self.containers.start()
         await self.responses.start()
+        await self.runs.start()
 
     async def stop_background(self) -> None:
         """Stop the runners; work in progress resumes on the next start. Containers are
         destroyed (their kernels and files cannot outlive the server)."""
+        await self.runs.stop()
         await self.responses.stop()
         await self.containers.stop()
         await self.sandboxes.close()

@@ -538,6 +538,101 @@ class ContainerFile(Base):
     seq: Mapped[int] = mapped_column(BigInteger, index=True)
 
 
+# --- Assistants (migration 0007) -------------------------------------------------------
+
+
+class Assistant(Base):
+    """``client.beta.assistants``: ``object`` is the ``Assistant`` as the API returns it.
+    ``gpt`` is reserved for GPT actions (always null for now)."""
+
+    __tablename__ = "assistants"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    project_id: Mapped[str] = mapped_column(
+        String(64), ForeignKey("projects.id", ondelete="CASCADE"), index=True
+    )
+    object: Mapped[dict[str, Any]] = mapped_column(JSON)
+    gpt: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    created_at: Mapped[int] = mapped_column(BigInteger, default=now_unix)
+    seq: Mapped[int] = mapped_column(BigInteger, index=True)
+
+
+class Thread(Base):
+    """``client.beta.threads``: ``object`` is the ``Thread`` as the API returns it;
+    ``container_id`` the code interpreter container its runs use (set by the first run
+    that needs one). Deleting a thread deletes its messages, runs and run steps."""
+
+    __tablename__ = "threads"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    project_id: Mapped[str] = mapped_column(
+        String(64), ForeignKey("projects.id", ondelete="CASCADE"), index=True
+    )
+    object: Mapped[dict[str, Any]] = mapped_column(JSON)
+    container_id: Mapped[str | None] = mapped_column(String(64), default=None)
+    created_at: Mapped[int] = mapped_column(BigInteger, default=now_unix)
+    seq: Mapped[int] = mapped_column(BigInteger, index=True)
+
+
+class ThreadMessage(Base):
+    """``threads.messages``: ``object`` is the ``Message`` as the API returns it;
+    ``run_id`` is its ``run_id`` again, for the list filter (PostgreSQL's JSON operators
+    fail on a whole row whose text holds ``\u0000``)."""
+
+    __tablename__ = "thread_messages"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    thread_id: Mapped[str] = mapped_column(
+        String(64), ForeignKey("threads.id", ondelete="CASCADE"), index=True
+    )
+    project_id: Mapped[str] = mapped_column(String(64))
+    run_id: Mapped[str | None] = mapped_column(String(64), default=None)
+    object: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[int] = mapped_column(BigInteger, default=now_unix)
+    seq: Mapped[int] = mapped_column(BigInteger, index=True)
+
+
+class Run(Leased, Base):
+    """``threads.runs``: an assistant answering a thread, executed in the background under
+    a lease. ``object`` is the ``Run`` as last written, ``request`` the create body as
+    sent, ``items`` the Responses items a run waiting for tool outputs continues from."""
+
+    __tablename__ = "runs"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    thread_id: Mapped[str] = mapped_column(
+        String(64), ForeignKey("threads.id", ondelete="CASCADE"), index=True
+    )
+    project_id: Mapped[str] = mapped_column(
+        String(64), ForeignKey("projects.id", ondelete="CASCADE"), index=True
+    )
+    organization_id: Mapped[str] = mapped_column(String(64))
+    assistant_id: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(24), index=True)
+    """queued | in_progress | requires_action | cancelling | cancelled | failed |
+    completed | incomplete | expired"""
+    object: Mapped[dict[str, Any]] = mapped_column(JSON)
+    request: Mapped[dict[str, Any]] = mapped_column(JSON)
+    items: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    created_at: Mapped[int] = mapped_column(BigInteger, default=now_unix)
+
+
+class RunStep(Base):
+    """``threads.runs.steps``: ``object`` is the ``RunStep`` as the API returns it."""
+
+    __tablename__ = "run_steps"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    run_id: Mapped[str] = mapped_column(
+        String(64), ForeignKey("runs.id", ondelete="CASCADE"), index=True
+    )
+    thread_id: Mapped[str] = mapped_column(String(64), index=True)
+    project_id: Mapped[str] = mapped_column(String(64))
+    object: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[int] = mapped_column(BigInteger, default=now_unix)
+    seq: Mapped[int] = mapped_column(BigInteger, index=True)
+
+
 UNMAPPED = {
     ("table", "vector_store_chunks_fts"),
     ("column", "embedding_vec"),

@@ -201,6 +201,80 @@ async def test_containers_and_their_files(http: httpx2.AsyncClient, sandboxes: S
     check("container.deleted", await _ok(await http.delete(base, headers=AUTH)))
 
 
+async def test_assistants_threads_and_messages(http: httpx2.AsyncClient) -> None:
+    up = await http.post(
+        "/v1/files",
+        headers=AUTH,
+        data={"purpose": "assistants"},
+        files={"file": ("notes.md", b"# Notes\n\nThe foghorn is tuned to 212 Hz.")},
+    )
+    file_id = (await _ok(up)) and up.json()["id"]
+    beta = {**AUTH, "OpenAI-Beta": "assistants=v2"}
+    weather = {"type": "object", "properties": {"city": {"type": "string"}}}
+    body = {
+        "model": MODEL,
+        "name": "contract",
+        "instructions": "Be brief.",
+        "tools": [
+            {"type": "code_interpreter"},
+            {"type": "file_search", "file_search": {"max_num_results": 3}},
+            {"type": "function", "function": {"name": "get_weather", "parameters": weather}},
+        ],
+        "tool_resources": {
+            "code_interpreter": {"file_ids": [file_id]},
+            "file_search": {"vector_stores": [{"file_ids": [file_id]}]},
+        },
+        "metadata": {"k": "v"},
+        "response_format": {"type": "json_object"},
+    }
+    assistant = check(
+        "assistant", await _ok(await http.post("/v1/assistants", headers=beta, json=body))
+    )
+    base = f"/v1/assistants/{assistant.id}"  # type: ignore[attr-defined]
+    check("assistant", await _ok(await http.get(base, headers=beta)))
+    check("assistant", await _ok(await http.post(base, headers=beta, json={"top_p": 0.5})))
+    check_list("assistant", await _ok(await http.get("/v1/assistants", headers=beta)))
+
+    attachment = {"file_id": file_id, "tools": [{"type": "file_search"}]}
+    thread = check(
+        "thread",
+        await _ok(
+            await http.post(
+                "/v1/threads",
+                headers=beta,
+                json={
+                    "messages": [{"role": "user", "content": "Hi", "attachments": [attachment]}],
+                    "metadata": {"k": "v"},
+                },
+            )
+        ),
+    )
+    tbase = f"/v1/threads/{thread.id}"  # type: ignore[attr-defined]
+    check("thread", await _ok(await http.get(tbase, headers=beta)))
+    check("thread", await _ok(await http.post(tbase, headers=beta, json={"metadata": {}})))
+    message = check(
+        "thread.message",
+        await _ok(
+            await http.post(
+                f"{tbase}/messages",
+                headers=beta,
+                json={
+                    "role": "user",
+                    "content": [{"type": "text", "text": "Hello"}],
+                    "attachments": [{"file_id": file_id, "tools": [{"type": "code_interpreter"}]}],
+                },
+            )
+        ),
+    )
+    mbase = f"{tbase}/messages/{message.id}"  # type: ignore[attr-defined]
+    check("thread.message", await _ok(await http.get(mbase, headers=beta)))
+    check("thread.message", await _ok(await http.post(mbase, headers=beta, json={"metadata": {}})))
+    check_list("thread.message", await _ok(await http.get(f"{tbase}/messages", headers=beta)))
+    check("thread.message.deleted", await _ok(await http.delete(mbase, headers=beta)))
+    check("thread.deleted", await _ok(await http.delete(tbase, headers=beta)))
+    check("assistant.deleted", await _ok(await http.delete(base, headers=beta)))
+
+
 async def test_chat_completions_stored_and_streamed(http: httpx2.AsyncClient) -> None:
     body: dict[str, Any] = {
         "model": MODEL,

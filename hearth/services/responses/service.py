@@ -152,7 +152,7 @@ class Responses:
         generation."""
         if params.background:
             return await self._queue(caller, params)
-        turn = await self._turn(caller, params)
+        turn = await self.turn(caller, params)
         async for _ in self._saving(turn):
             pass
         assert turn.final is not None
@@ -164,7 +164,7 @@ class Responses:
         """Check and start as ``create`` does (raising before any event), then the
         response's events; the response is stored before its terminal event is sent.
         Closing the iterator early stops generation and stores nothing."""
-        turn = await self._turn(caller, params)
+        turn = await self.turn(caller, params)
         return self._saving(turn)
 
     async def _saving(self, turn: Turn) -> AsyncIterator[ResponseStreamEvent]:
@@ -193,7 +193,7 @@ class Responses:
                 self._repo.append, caller.project_id, setup.params.conversation_id or "", appended
             )
 
-    async def _turn(
+    async def turn(
         self,
         caller: Principal,
         params: CreateParams,
@@ -537,7 +537,7 @@ class ResponseWork:
         ):
             return
         try:
-            turn = await self._responses._turn(
+            turn = await self._responses.turn(
                 caller,
                 params,
                 response_id=row.id,

@@ -1,0 +1,228 @@
+"""Assistants runs through the official SDK's helpers, in process, with the bundled
+model: ``create_and_poll``, streaming with an ``AssistantEventHandler``, a function call
+round trip through ``requires_action``, file search with citations, cancel, the one
+active run per thread, expiry and project isolation."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx2
+import openai
+import pytest
+from openai import AsyncAssistantEventHandler
+from openai.types.beta import AssistantStreamEvent
+
+from hearth.services.container import Services
+from tests.conftest import MODEL, new_project, sdk
+
+pytestmark = [
+    pytest.mark.anyio,
+    # the SDK marks the Assistants API deprecated (its methods warn on every call)
+    pytest.mark.filterwarnings(
+        "ignore:(deprecated|The Assistants API is deprecated):DeprecationWarning"
+    ),
+]
+
+WEATHER: Any = {
+    "type": "function",
+    "function": {
+        "name": "get_weather",
+        "description": "The weather in a city.",
+        "parameters": {
+            "type": "object",
+            "properties": {"city": {"type": "string", "maxLength": 20}},
+            "required": ["city"],
+            "additionalProperties": False,
+        },
+        "strict": True,
+    },
+}
+
+
+@pytest.fixture
+async def running(services: Services) -> AsyncIterator[Services]:
+    """The services with the run runner on this test's loop."""
+    await services.runs.start()
+    try:
+        yield services
+    finally:
+        await services.runs.stop()
+
+
+@pytest.fixture
+async def client(services: Services, http: httpx2.AsyncClient) -> openai.AsyncOpenAI:
+    return sdk(http, new_project(services)[1])
+
+
+async def test_create_and_poll_answers_in_the_thread(
+    running: Services, client: openai.AsyncOpenAI
+) -> None:
+    assistant = await client.beta.assistants.create(
+        model=MODEL, instructions="You are a helpful assistant."
+    )
+    thread = await client.beta.threads.create(messages=[{"role": "user", "content": "Say hello."}])
+    run = await client.beta.threads.runs.create_and_poll(
+        thread_id=thread.id,
+        assistant_id=assistant.id,
+        max_completion_tokens=20,
+        poll_interval_ms=50,
+    )
+    assert run.status in ("completed", "incomplete"), run.last_error
+    assert run.usage is not None and run.usage.completion_tokens > 0
+    assert run.started_at is not None and run.model == MODEL
+    messages = await client.beta.threads.messages.list(thread.id, order="asc")
+    assert [m.role for m in messages.data] == ["user", "assistant"]
+    answer = messages.data[1]
+    assert answer.run_id == run.id and answer.assistant_id == assistant.id
+    assert answer.content[0].type == "text" and answer.content[0].text.value
+    steps = await client.beta.threads.runs.steps.list(run.id, thread_id=thread.id)
+    (step,) = steps.data
+    assert step.type == "message_creation" and step.status == "completed"
+    assert step.step_details.message_creation.message_id == answer.id  # type: ignore[union-attr]
+
+
+class Recorder(AsyncAssistantEventHandler):
+    def __init__(self) -> None:
+        super().__init__()
+        self.events: list[str] = []
+        self.text: list[str] = []
+
+    async def on_event(self, event: AssistantStreamEvent) -> None:
+        self.events.append(event.event)
+
+    async def on_text_delta(self, delta: Any, snapshot: Any) -> None:
+        self.text.append(delta.value or "")
+
+
+async def test_stream_with_an_event_handler(running: Services, client: openai.AsyncOpenAI) -> None:
+    assistant = await client.beta.assistants.create(model=MODEL)
+    thread = await client.beta.threads.create(messages=[{"role": "user", "content": "Hi!"}])
+    handler = Recorder()
+    async with client.beta.threads.runs.stream(
+        thread_id=thread.id,
+        assistant_id=assistant.id,
+        max_completion_tokens=12,
+        event_handler=handler,
+    ) as stream:
+        await stream.until_done()
+    events = handler.events
+    assert events[:3] == ["thread.run.created", "thread.run.queued", "thread.run.in_progress"]
+    assert events[3:7] == [
+        "thread.run.step.created",
+        "thread.run.step.in_progress",
+        "thread.message.created",
+        "thread.message.in_progress",
+    ]
+    assert "thread.message.delta" in events
+    assert events[-3:-1] in (
+        ["thread.message.completed", "thread.run.step.completed"],
+        ["thread.message.incomplete", "thread.run.step.completed"],
+    )
+    assert events[-1] in ("thread.run.completed", "thread.run.incomplete")
+    final = await stream.get_final_messages()
+    assert final[0].content[0].text.value.startswith("".join(handler.text))  # type: ignore[union-attr]
+
+
+async def test_function_call_round_trip(running: Services, client: openai.AsyncOpenAI) -> None:
+    assistant = await client.beta.assistants.create(model=MODEL, tools=[WEATHER])
+    thread = await client.beta.threads.create(
+        messages=[{"role": "user", "content": "What is the weather in Paris?"}]
+    )
+    run = await client.beta.threads.runs.create_and_poll(
+        thread_id=thread.id,
+        assistant_id=assistant.id,
+        tool_choice={"type": "function", "function": {"name": "get_weather"}},
+        poll_interval_ms=50,
+    )
+    assert run.status == "requires_action", run.last_error
+    assert run.required_action is not None and run.expires_at is not None
+    (call,) = run.required_action.submit_tool_outputs.tool_calls
+    assert call.function.name == "get_weather" and "city" in call.function.arguments
+    done = await client.beta.threads.runs.submit_tool_outputs_and_poll(
+        run_id=run.id,
+        thread_id=thread.id,
+        tool_outputs=[{"tool_call_id": call.id, "output": "Sunny, 21 C"}],
+        poll_interval_ms=50,
+    )
+    assert done.status in ("completed", "incomplete"), done.last_error
+    steps = (
+        await client.beta.threads.runs.steps.list(run.id, thread_id=thread.id, order="asc")
+    ).data
+    assert [s.type for s in steps][:2] == ["tool_calls", "message_creation"]
+    tool = steps[0].step_details.tool_calls[0]  # type: ignore[union-attr]
+    assert tool.type == "function" and tool.function.output == "Sunny, 21 C"
+    assert steps[0].status == "completed"
+    with pytest.raises(openai.BadRequestError):  # no longer waiting
+        await client.beta.threads.runs.submit_tool_outputs(
+            run_id=run.id, thread_id=thread.id, tool_outputs=[{"tool_call_id": call.id}]
+        )
+
+
+async def test_cancel_and_one_active_run_per_thread(
+    services: Services, client: openai.AsyncOpenAI
+) -> None:
+    # the runner is not started here: runs stay queued
+    assistant = await client.beta.assistants.create(model=MODEL)
+    thread = await client.beta.threads.create(messages=[{"role": "user", "content": "Hi"}])
+    run = await client.beta.threads.runs.create(thread_id=thread.id, assistant_id=assistant.id)
+    assert run.status == "queued"
+    with pytest.raises(openai.BadRequestError) as busy:
+        await client.beta.threads.runs.create(thread_id=thread.id, assistant_id=assistant.id)
+    assert "active run" in busy.value.message
+    cancelled = await client.beta.threads.runs.cancel(run.id, thread_id=thread.id)
+    assert cancelled.status == "cancelled" and cancelled.cancelled_at is not None
+    again = await client.beta.threads.runs.create(thread_id=thread.id, assistant_id=assistant.id)
+    assert again.status == "queued"
+    listed = await client.beta.threads.runs.list(thread.id)
+    assert [r.id for r in listed.data] == [again.id, run.id]
+    await client.beta.threads.runs.cancel(again.id, thread_id=thread.id)
+    with pytest.raises(openai.BadRequestError):
+        await client.beta.threads.runs.cancel(again.id, thread_id=thread.id)
+
+
+async def test_a_run_waiting_too_long_expires(
+    services: Services, client: openai.AsyncOpenAI
+) -> None:
+    assistant = await client.beta.assistants.create(model=MODEL)
+    thread = await client.beta.threads.create()
+    run = await client.beta.threads.runs.create(thread_id=thread.id, assistant_id=assistant.id)
+    repo = services.runs._repo
+    row = repo.by_id(run.id)
+    assert row is not None
+    repo.write(run.id, {**row.object, "expires_at": 1})
+    assert (await client.beta.threads.runs.retrieve(run.id, thread_id=thread.id)).status == (
+        "expired"
+    )
+
+
+async def test_runs_of_other_projects_are_invisible(
+    services: Services, http: httpx2.AsyncClient, client: openai.AsyncOpenAI
+) -> None:
+    assistant = await client.beta.assistants.create(model=MODEL)
+    thread = await client.beta.threads.create()
+    run = await client.beta.threads.runs.create(thread_id=thread.id, assistant_id=assistant.id)
+    other = sdk(http, new_project(services)[1])
+    with pytest.raises(openai.NotFoundError):
+        await other.beta.threads.runs.retrieve(run.id, thread_id=thread.id)
+    with pytest.raises(openai.NotFoundError):
+        await other.beta.threads.runs.create(thread_id=thread.id, assistant_id=assistant.id)
+    await client.beta.threads.runs.cancel(run.id, thread_id=thread.id)
+
+
+async def test_bad_run_requests(client: openai.AsyncOpenAI) -> None:
+    assistant = await client.beta.assistants.create(model=MODEL)
+    thread = await client.beta.threads.create()
+    with pytest.raises(openai.NotFoundError):
+        await client.beta.threads.runs.create(thread_id=thread.id, assistant_id="asst_missing")
+    with pytest.raises(openai.NotFoundError):
+        await client.beta.threads.runs.create(
+            thread_id=thread.id, assistant_id=assistant.id, model="no-such-model"
+        )
+    with pytest.raises(openai.BadRequestError):
+        await client.beta.threads.runs.create(
+            thread_id=thread.id,
+            assistant_id=assistant.id,
+            include=["bogus"],  # type: ignore[list-item]
+        )
