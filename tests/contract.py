@@ -36,6 +36,8 @@ from openai.types.audio import Transcription, TranscriptionVerbose, Translation
 from openai.types.beta import Assistant, AssistantDeleted, Thread, ThreadDeleted
 from openai.types.beta.threads import Message as ThreadMessage
 from openai.types.beta.threads import MessageDeleted as ThreadMessageDeleted
+from openai.types.beta.threads import MessageDeltaEvent, Run
+from openai.types.beta.threads.runs import RunStep, RunStepDeltaEvent
 from openai.types.chat import (
     ChatCompletion,
     ChatCompletionChunk,
@@ -218,6 +220,10 @@ KINDS: dict[str, type[BaseModel]] = {
     "thread.deleted": ThreadDeleted,
     "thread.message": ThreadMessage,
     "thread.message.deleted": ThreadMessageDeleted,
+    "thread.message.delta": MessageDeltaEvent,
+    "thread.run": Run,
+    "thread.run.step": RunStep,
+    "thread.run.step.delta": RunStepDeltaEvent,
     "model.deleted": ModelDeleted,
     "file": FileObject,
     "file.deleted": FileDeleted,

@@ -119,7 +119,9 @@ class JobRunner:
         return list(self._active)
 
     async def _claim_loop(self) -> None:
-        while True:
+        # not ``while True``: on Python 3.11 ``wait_for`` can swallow the stop's cancel
+        # when the wake event is set at the same moment
+        while not self._stopping:
             self._wake.clear()
             try:
                 while len(self._active) < self._concurrency:

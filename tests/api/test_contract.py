@@ -5,6 +5,7 @@ fine-tuned model) are checked in tests/e2e/test_fine_tuning.py with the same ``c
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
@@ -273,6 +274,67 @@ async def test_assistants_threads_and_messages(http: httpx2.AsyncClient) -> None
     check("thread.message.deleted", await _ok(await http.delete(mbase, headers=beta)))
     check("thread.deleted", await _ok(await http.delete(tbase, headers=beta)))
     check("assistant.deleted", await _ok(await http.delete(base, headers=beta)))
+
+
+def _assistant_kind(event: str) -> str:
+    """The contract kind of an Assistants stream event's data."""
+    if event.endswith(".delta"):
+        return event
+    for prefix in ("thread.run.step", "thread.message", "thread.run"):
+        if event.startswith(prefix + "."):
+            return prefix
+    return "thread"  # thread.created
+
+
+async def test_runs_steps_and_their_stream(http: httpx2.AsyncClient, services: Services) -> None:
+    beta = {**AUTH, "OpenAI-Beta": "assistants=v2"}
+    body = {"model": MODEL, "instructions": "Be brief."}
+    assistant = await _ok(await http.post("/v1/assistants", headers=beta, json=body))
+    assistant_id = json.loads(assistant)["id"]
+    await services.runs.start()
+    try:
+        run_body = {
+            "assistant_id": assistant_id,
+            "thread": {"messages": [{"role": "user", "content": "Hi"}]},
+            "max_completion_tokens": 8,
+            "metadata": {"k": "v"},
+        }
+        run = check(
+            "thread.run",
+            await _ok(await http.post("/v1/threads/runs", headers=beta, json=run_body)),
+        )
+        base = f"/v1/threads/{run.thread_id}/runs"  # type: ignore[attr-defined]
+        for _ in range(600):
+            current = check(
+                "thread.run",
+                await _ok(await http.get(f"{base}/{run.id}", headers=beta)),  # type: ignore[attr-defined]
+            )
+            if current.status not in ("queued", "in_progress"):  # type: ignore[attr-defined]
+                break
+            await asyncio.sleep(0.05)
+        check_list("thread.run", await _ok(await http.get(base, headers=beta)))
+        steps = f"{base}/{run.id}/steps"  # type: ignore[attr-defined]
+        page = check_list("thread.run.step", await _ok(await http.get(steps, headers=beta)))
+        step_id = page.data[0].id
+        check("thread.run.step", await _ok(await http.get(f"{steps}/{step_id}", headers=beta)))
+        check(
+            "thread.run",
+            await _ok(await http.post(f"{base}/{run.id}", headers=beta, json={"metadata": {}})),  # type: ignore[attr-defined]
+        )
+        stream_body = {**run_body, "stream": True}
+        names: list[str] = []
+        async with http.stream("POST", "/v1/threads/runs", headers=beta, json=stream_body) as r:
+            assert r.status_code == 200
+            event = ""
+            async for line in r.aiter_lines():
+                if line.startswith("event: "):
+                    event = line[7:]
+                    names.append(event)
+                elif line.startswith("data: ") and event != "done":
+                    check(_assistant_kind(event), line[6:])
+        assert names[0] == "thread.created" and names[-1] == "done"
+    finally:
+        await services.runs.stop()
 
 
 async def test_chat_completions_stored_and_streamed(http: httpx2.AsyncClient) -> None:
