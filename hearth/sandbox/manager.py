@@ -91,11 +91,13 @@ class Execution:
     """What running code gave. ``completed``: it ran (an exception is in the logs);
     ``timed_out``: interrupted after the time limit (kernel state survives); ``killed``:
     the kernel died (out of memory or exited; state lost, files kept); ``failed``: no
-    kernel could be started. ``error`` says why in words for the non-completed ones."""
+    kernel could be started. ``error`` says why in words for the non-completed ones.
+    ``files``: every file in ``/mnt/data`` after the call (as ``list_files``)."""
 
     status: Literal["completed", "timed_out", "killed", "failed"]
     outputs: list[Output]
     error: str | None = None
+    files: list[SandboxFile] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -558,21 +560,22 @@ class Sandboxes:
             except Exception as e:  # noqa: BLE001 - reported to the caller as the call's error
                 log.warning("container %s: no kernel: %s", container_id, e)
                 self._stop_kernel(box)
-                return Execution("failed", [], f"The container could not start Python: {e}")
-            before = {f.path: f.modified for f in self._scan(box)}
+                files = await asyncio.to_thread(self._scan, box)
+                error = f"The container could not start Python: {e}"
+                return Execution("failed", [], error, files)
+            before = {f.path: f.modified for f in await asyncio.to_thread(self._scan, box)}
             execution = await self._execute(box, code, limit)
             box.runs += 1
             box.last_run_at = time.time()
-            saved = [
-                f
-                for f in self._scan(box)
-                if f.path.lower().endswith(".png") and before.get(f.path) != f.modified
-            ]
+            after = await asyncio.to_thread(self._scan, box)
+        saved = [
+            f for f in after if f.path.lower().endswith(".png") and before.get(f.path) != f.modified
+        ]
         outputs = list(execution.outputs)
         for f in saved[: max(0, MAX_IMAGES - sum(o.type == "image" for o in outputs))]:
             with contextlib.suppress(errors.NotFound):
                 outputs.append(Output("image", png=self._read(box, f.path)))
-        return Execution(execution.status, outputs, execution.error)
+        return Execution(execution.status, outputs, execution.error, after)
 
     async def _execute(self, box: _Box, code: str, limit: float) -> Execution:
         client = box.client

@@ -404,7 +404,7 @@ class Containers:
         async with self._lock(container_id):
             await asyncio.to_thread(self._repo.touch, container_id, self.now())
             execution = await self.sandboxes.run(container_id, code, timeout)
-            seen = _seen(await self.sandboxes.list_files(container_id))
+            seen = _seen(execution.files)
             now = self.now()
             changed = await asyncio.to_thread(self._repo.sync_files, container_id, seen, now=now)
             await asyncio.to_thread(self._repo.touch, container_id, now)

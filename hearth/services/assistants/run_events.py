@@ -285,11 +285,3 @@ class RunEvents:
             text = f"{text} {marker}"
             out.append({**body, "text": marker, "start_index": start, "end_index": len(text)})
         return text, out
-
-    async def submitted(self, steps: list[dict[str, Any]], outputs: dict[str, str]) -> None:
-        """Record the outputs the client submitted on the waiting function call steps."""
-        for step in steps:
-            call = step["step_details"]["tool_calls"][0]
-            call["function"]["output"] = outputs.get(call["id"])
-            finish_step(step, "completed")
-            await self._persist("step", step)
