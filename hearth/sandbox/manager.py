@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import fcntl
 import hashlib
 import importlib.util
 import json
@@ -117,6 +118,7 @@ class _Box:
     uid: int
     mount: Path
     cgroup: Cgroup
+    uid_lease: int  # fd holding the host-wide lock on ``uid`` (see ``_lease_uid``)
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     process: subprocess.Popen[bytes] | None = None
     client: Any = None
@@ -261,12 +263,21 @@ class Sandboxes:
         self.require()
         if container_id in self._boxes:
             return
-        uid = self._free_uid()
+        uid, lease = self._lease_uid()
         assert self._hierarchy is not None
         box = _Box(
-            container_id, limits, uid, self.root / container_id, self._hierarchy.group(container_id)
+            container_id,
+            limits,
+            uid,
+            self.root / container_id,
+            self._hierarchy.group(container_id),
+            lease,
         )
-        await asyncio.to_thread(self._mount, box)
+        try:
+            await asyncio.to_thread(self._mount, box)
+        except BaseException:
+            os.close(lease)
+            raise
         self._boxes[container_id] = box
         box.warming = asyncio.create_task(self._warm(box))
 
@@ -275,12 +286,22 @@ class Sandboxes:
             with contextlib.suppress(Exception):
                 await self._ensure_kernel(box)
 
-    def _free_uid(self) -> int:
-        used = {b.uid for b in self._boxes.values()}
-        uid = self.settings.uid_base
-        while uid in used:
-            uid += 1
-        return uid
+    def _lease_uid(self) -> tuple[int, int]:
+        """A host uid no other container on this host has, from ``uid_base`` up, and the fd
+        that holds it: an exclusive ``flock`` on ``/run/hearth-sandbox/uids/<uid>``, so
+        every Hearth server on the host (each with its own data dir) picks distinct uids,
+        and a server that dies (even by SIGKILL) gives its uids back with its fds."""
+        leases = ROOT / "uids"
+        leases.mkdir(mode=0o700, parents=True, exist_ok=True)
+        for uid in range(self.settings.uid_base, self.settings.uid_base + 65536):
+            fd = os.open(leases / str(uid), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(fd)
+                continue
+            return uid, fd
+        raise errors.InvalidRequest("no free user id for another container on this host")
 
     def _mount(self, box: _Box) -> None:
         box.mount.mkdir(mode=0o700, exist_ok=True)
@@ -309,7 +330,10 @@ class Sandboxes:
         if box.warming is not None:
             box.warming.cancel()
         self._stop_kernel(box)
-        await asyncio.to_thread(self._unmount, box)
+        try:
+            await asyncio.to_thread(self._unmount, box)
+        finally:
+            os.close(box.uid_lease)  # its processes are gone: the uid is free again
 
     def _unmount(self, box: _Box) -> None:
         box.cgroup.kill()

@@ -217,6 +217,7 @@ WEATHER_TOOL = {
         # bounded, so the enforced arguments always close within max_output_tokens
         "properties": {"city": {"type": "string", "maxLength": 24}},
         "required": ["city"],
+        "additionalProperties": False,
     },
 }
 

@@ -251,3 +251,20 @@ async def test_a_restart_reaps_what_a_crash_left(sandbox_dir: Path) -> None:
     Sandboxes(settings)
     assert host_processes_of(uid) == []
     assert not (first.root / cid).exists()
+
+
+async def test_two_servers_on_one_host_never_share_a_uid(
+    sandboxes: Sandboxes, tmp_path: Path
+) -> None:
+    from hearth.config import Settings
+
+    other = Sandboxes(Settings(data_dir=tmp_path / "other").sandbox)
+    ours, theirs = f"cntr_{os.urandom(8).hex()}", f"cntr_{os.urandom(8).hex()}"
+    await sandboxes.create(ours, sandboxes.limits("1g"))
+    await other.create(theirs, other.limits("1g"))
+    try:
+        uids = {c["id"]: c["uid"] for c in [*sandboxes.describe(), *other.describe()]}
+        assert uids[ours] != uids[theirs]
+    finally:
+        await other.close()
+        await sandboxes.destroy(ours)
