@@ -282,6 +282,16 @@ class Settings(BaseSettings):
     """Containers run as host user ids from here up, one per container."""
     code_interpreter_idle_check_seconds: float = Field(default=30.0, gt=0)
     """How often idle containers are looked for and expired."""
+    action_hosts: list[str] = Field(default_factory=list)
+    """Hosts (``name`` or ``name:port``) GPT actions may call whatever their addresses
+    (a JSON list); any other host only when every address it resolves to is public."""
+    action_timeout_seconds: float = Field(default=30.0, gt=0)
+    """Longest wait for one GPT action's HTTP answer."""
+    action_max_response_bytes: int = Field(default=100_000, ge=1024)
+    """Largest GPT action answer given to the model; a larger one is an error to it."""
+    secret_key: SecretStr | None = None
+    """Fernet key encrypting stored credentials (GPT actions' API keys and tokens).
+    Unset: one is made on first use in ``<data_dir>/secret.key``; replicas share one."""
     log_level: str = "info"
     """Python/uvicorn log level."""
 

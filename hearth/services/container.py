@@ -16,6 +16,7 @@ from hearth.config import Settings
 from hearth.engine.registry import ModelRegistry
 from hearth.retrieval.embeddings import EmbeddingRegistry
 from hearth.sandbox import Sandboxes
+from hearth.services.assistants.actions import ActionCaller, Secrets
 from hearth.services.assistants.assistants import Assistants
 from hearth.services.assistants.runs import Runs
 from hearth.services.assistants.threads import Threads
@@ -152,7 +153,21 @@ class Services:
             # background responses run as many at once as the engine decodes
             concurrency=settings.engine.max_sequences,
         )
-        assistants = Assistants(AssistantRepository(sessions), models, files, vector_stores)
+        assistants = Assistants(
+            AssistantRepository(sessions),
+            models,
+            files,
+            vector_stores,
+            Secrets(
+                settings.secret_key.get_secret_value() if settings.secret_key else None,
+                settings.data_dir,
+            ),
+            ActionCaller(
+                settings.action_hosts,
+                settings.action_timeout_seconds,
+                settings.action_max_response_bytes,
+            ),
+        )
         threads = Threads(ThreadRepository(sessions), files, vector_stores)
         return cls(
             settings,

@@ -27,13 +27,16 @@ class AssistantRepository:
     def __init__(self, sessions: sessionmaker[Session]) -> None:
         self._sessions = sessions
 
-    def insert(self, project_id: str, assistant: dict[str, Any]) -> Assistant:
+    def insert(
+        self, project_id: str, assistant: dict[str, Any], gpt: dict[str, Any] | None = None
+    ) -> Assistant:
         """A new row for ``assistant`` (an ``Assistant`` as JSON, ``id`` and
-        ``created_at`` set)."""
+        ``created_at`` set) and its GPT actions' configuration (``gpt``, never shown)."""
         row = Assistant(
             id=assistant["id"],
             project_id=project_id,
             object=assistant,
+            gpt=gpt,
             created_at=assistant["created_at"],
             seq=next_seq(),
         )
@@ -56,13 +59,20 @@ class AssistantRepository:
             stmt = select(Assistant).where(Assistant.project_id == project_id)
             return paginate(session, stmt, Assistant, page)
 
-    def update(self, project_id: str, assistant_id: str, assistant: dict[str, Any]) -> bool:
-        """Replace the project's assistant's object; whether it existed."""
+    def update(
+        self,
+        project_id: str,
+        assistant_id: str,
+        assistant: dict[str, Any],
+        gpt: dict[str, Any] | None,
+    ) -> bool:
+        """Replace the project's assistant's object and GPT configuration; whether it
+        existed."""
         with self._sessions.begin() as session:
             done = session.execute(
                 update(Assistant)
                 .where(Assistant.id == assistant_id, Assistant.project_id == project_id)
-                .values(object=assistant)
+                .values(object=assistant, gpt=gpt)
             )
             return bool(done.rowcount == 1)  # type: ignore[attr-defined]
 

@@ -542,8 +542,9 @@ class ContainerFile(Base):
 
 
 class Assistant(Base):
-    """``client.beta.assistants``: ``object`` is the ``Assistant`` as the API returns it.
-    ``gpt`` is reserved for GPT actions (always null for now)."""
+    """``client.beta.assistants``: ``object`` is the ``Assistant`` as the API returns it;
+    ``gpt`` its GPT actions as Hearth calls them (``{"actions": [{"openapi", "auth"}]}``,
+    credentials encrypted; null without actions), never shown."""
 
     __tablename__ = "assistants"
 

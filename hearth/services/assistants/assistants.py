@@ -13,6 +13,12 @@ project's assistant is a 404.
 Every object is the SDK's ``Assistant`` with every field set: ``temperature`` and
 ``top_p`` default to 1.0, ``response_format`` to ``"auto"``, ``tool_resources`` and
 ``metadata`` to ``{}``.
+
+GPT actions (a Hearth extension, ``actions``): each OpenAPI spec is checked and compiled
+(``actions.compile_action``) on create and update; the object shows each spec with its
+server, the functions it gives the model and its auth type, never the credentials, which
+are stored encrypted beside it. An operation's name may not repeat another action's or
+one of the assistant's functions (400).
 """
 
 from __future__ import annotations
@@ -28,10 +34,20 @@ from openai.types.beta import Assistant, AssistantDeleted
 
 from hearth.domain import CursorPage, PageParams, Principal
 from hearth.engine.registry import ModelRegistry
-from hearth.errors import NotFound
+from hearth.errors import InvalidRequest, NotFound
+from hearth.services.assistants.actions import (
+    Action,
+    ActionCaller,
+    Secrets,
+    compile_action,
+    load_spec,
+)
 from hearth.services.assistants.params import (
+    ActionParam,
+    ApiKeyAuth,
     AssistantCreateParams,
     AssistantUpdateParams,
+    BearerAuth,
     FunctionTool,
     JsonSchemaFormat,
     NewFileSearchResources,
@@ -134,6 +150,12 @@ async def _check_files(
             raise NotFound(f"No file found with id '{file_id}'.", param=f"{param}[{i}]")
 
 
+def _function_names(tools: Sequence[dict[str, Any]]) -> set[str]:
+    return {
+        str((t.get("function") or {}).get("name")) for t in tools if t.get("type") == "function"
+    }
+
+
 def _not_found(assistant_id: str) -> NotFound:
     return NotFound(f"No assistant found with id '{assistant_id}'.", param="assistant_id")
 
@@ -147,13 +169,71 @@ class Assistants:
         registry: ModelRegistry,
         files: Files,
         vector_stores: VectorStores,
+        secrets: Secrets,
+        caller: ActionCaller,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._repo = repo
         self._registry = registry
         self._files = files
         self._stores = vector_stores
+        self._secrets = secrets
+        self.action_caller = caller
         self._clock = clock
+
+    def _actions(
+        self, sent: Sequence[ActionParam], tools: Sequence[dict[str, Any]]
+    ) -> tuple[builtins.list[dict[str, Any]], dict[str, Any] | None]:
+        """``actions`` as the object shows them and as stored (``gpt``: specs and
+        encrypted credentials; None without actions). ``InvalidRequest`` naming the
+        action for a bad spec, a server actions may not call, or a repeated name."""
+        shown: builtins.list[dict[str, Any]] = []
+        stored: builtins.list[dict[str, Any]] = []
+        names = _function_names(tools)
+        for i, action in enumerate(sent):
+            param = f"actions[{i}].openapi"
+            spec = load_spec(action.openapi, param)
+            url, operations = compile_action(spec, param)
+            self.action_caller.check_server(url, f"{param}.servers")
+            for name in operations:
+                if name in names:
+                    raise InvalidRequest(
+                        f"The function name '{name}' is used twice (actions' operationIds "
+                        "and the assistant's functions share one namespace).",
+                        param=param,
+                    )
+                names.add(name)
+            auth: dict[str, Any] = {"type": "none"}
+            secret: str | None = None
+            if isinstance(action.auth, ApiKeyAuth):
+                auth = {"type": "api_key", "header": action.auth.header or "X-API-Key"}
+                secret = action.auth.api_key
+            elif isinstance(action.auth, BearerAuth):
+                auth = {"type": "bearer"}
+                secret = action.auth.token
+            shown.append(
+                {"openapi": spec, "server_url": url, "functions": list(operations), "auth": auth}
+            )
+            kept = dict(auth)
+            if secret is not None:
+                kept["secret"] = self._secrets.encrypt(secret)
+            stored.append({"openapi": spec, "auth": kept})
+        return shown, ({"actions": stored} if stored else None)
+
+    async def actions(self, caller: Principal, assistant_id: str) -> builtins.list[Action]:
+        """The assistant's actions as a run calls them (credentials decrypted); empty
+        when it has none or no longer exists."""
+        row = await asyncio.to_thread(self._repo.get, caller.project_id, assistant_id)
+        if row is None or not row.gpt:
+            return []
+        out = []
+        for i, stored in enumerate(row.gpt.get("actions") or []):
+            url, operations = compile_action(stored["openapi"], f"actions[{i}].openapi")
+            auth = {k: v for k, v in stored["auth"].items() if k != "secret"}
+            if "secret" in stored["auth"]:
+                auth["secret"] = self._secrets.decrypt(stored["auth"]["secret"])
+            out.append(Action(url, operations, auth))
+        return out
 
     async def create(self, caller: Principal, params: AssistantCreateParams) -> Assistant:
         """A new assistant ``asst_...``. 404 ``model_not_found`` for a model not served
@@ -163,6 +243,7 @@ class Assistants:
         store and no embedding model is served."""
         await self._registry.aget(params.model, caller.organization_id)
         tools = tools_json(params.tools or [])
+        actions, gpt = self._actions(params.actions or [], tools)
         fmt = response_format_json(params.response_format)
         resources = (
             await tool_resources_json(caller, params.tool_resources, self._files, self._stores)
@@ -184,8 +265,10 @@ class Assistants:
             "top_p": _or(params.top_p, DEFAULT_TOP_P),
             "response_format": fmt,
         }
+        if actions:
+            assistant["actions"] = actions
         obj = Assistant.model_validate(assistant)
-        await asyncio.to_thread(self._repo.insert, caller.project_id, assistant)
+        await asyncio.to_thread(self._repo.insert, caller.project_id, assistant, gpt)
         return obj
 
     async def get(self, caller: Principal, assistant_id: str) -> Assistant:
@@ -203,9 +286,13 @@ class Assistants:
         """Replace the fields sent. ``tools`` and ``metadata`` are replaced whole;
         ``tool_resources`` per tool (a tool not sent keeps its resources; ``null``
         removes them all); ``null`` for ``temperature``, ``top_p`` or
-        ``response_format`` restores the default, for ``model`` changes nothing. The
+        ``response_format`` restores the default, for ``model`` changes nothing.
+        ``actions`` are replaced whole (credentials included: send them again). The
         checks of ``create`` apply to what is sent."""
-        assistant = await self._object(caller, assistant_id)
+        row = await asyncio.to_thread(self._repo.get, caller.project_id, assistant_id)
+        if row is None:
+            raise _not_found(assistant_id)
+        assistant, gpt = copy.deepcopy(row.object), row.gpt
         sent = params.model_fields_set
         if params.model is not None:
             await self._registry.aget(params.model, caller.organization_id)
@@ -215,6 +302,19 @@ class Assistants:
                 assistant[key] = getattr(params, key)
         if "tools" in sent:
             assistant["tools"] = tools_json(params.tools or [])
+        if "actions" in sent:
+            actions, gpt = self._actions(params.actions or [], assistant["tools"])
+            assistant.pop("actions", None)
+            if actions:
+                assistant["actions"] = actions
+        elif "tools" in sent and gpt:
+            taken = {n for a in assistant.get("actions") or [] for n in a["functions"]}
+            clash = sorted(taken & _function_names(assistant["tools"]))
+            if clash:
+                raise InvalidRequest(
+                    f"The function name '{clash[0]}' is an action's operationId.",
+                    param="tools",
+                )
         if "response_format" in sent:
             assistant["response_format"] = response_format_json(params.response_format)
         if "temperature" in sent:
@@ -236,7 +336,7 @@ class Assistants:
             )
         obj = Assistant.model_validate(assistant)
         if not await asyncio.to_thread(
-            self._repo.update, caller.project_id, assistant_id, assistant
+            self._repo.update, caller.project_id, assistant_id, assistant, gpt
         ):
             raise _not_found(assistant_id)  # deleted meanwhile
         return obj

@@ -223,6 +223,55 @@ class NewToolResources(ToolResources):
     file_search: NewFileSearchResources | None = None
 
 
+# --- GPT actions (a Hearth extension) ---------------------------------------------------
+
+MAX_ACTIONS = 10
+"""OpenAPI specs (actions) one assistant may have."""
+
+
+class NoAuth(_Strict):
+    """``{"type": "none"}``: the API needs no credentials."""
+
+    type: Literal["none"]
+
+
+class ApiKeyAuth(_Strict):
+    """``{"type": "api_key", "api_key": "...", "header": "X-API-Key"}``: the key is sent
+    in that header (``X-API-Key`` when not named)."""
+
+    type: Literal["api_key"]
+    api_key: StrictStr = Field(min_length=1, max_length=4096)
+    header: StrictStr | None = Field(default=None, pattern=r"^[A-Za-z0-9-]{1,128}$")
+
+
+class BearerAuth(_Strict):
+    """``{"type": "bearer", "token": "..."}``: ``Authorization: Bearer <token>``."""
+
+    type: Literal["bearer"]
+    token: StrictStr = Field(min_length=1, max_length=4096)
+
+
+ActionAuth = Annotated[
+    Annotated[NoAuth, Tag("None")]
+    | Annotated[ApiKeyAuth, Tag("ApiKey")]
+    | Annotated[BearerAuth, Tag("Bearer")],
+    Discriminator(
+        _tagger({"none": "None", "api_key": "ApiKey", "bearer": "Bearer"}),
+        custom_error_type="invalid_auth",
+        custom_error_message="an action's auth type must be 'none', 'api_key' or 'bearer'",
+    ),
+]
+
+
+class ActionParam(_Strict):
+    """``actions[]``: an OpenAPI 3.0/3.1 document (an object, or JSON or YAML text) whose
+    operations the assistant may call, and the credentials they need (stored
+    encrypted, never shown)."""
+
+    openapi: dict[str, Any] | StrictStr
+    auth: ActionAuth | None = None
+
+
 # --- assistants -------------------------------------------------------------------------
 
 
@@ -241,6 +290,7 @@ class AssistantCreateParams(_Strict):
     temperature: float | None = Field(default=None, ge=0, le=2)
     top_p: float | None = Field(default=None, ge=0, le=1)
     response_format: ResponseFormat | None = None
+    actions: list[ActionParam] | None = Field(default=None, max_length=MAX_ACTIONS)
 
 
 class AssistantUpdateParams(_Strict):
@@ -257,6 +307,7 @@ class AssistantUpdateParams(_Strict):
     temperature: float | None = Field(default=None, ge=0, le=2)
     top_p: float | None = Field(default=None, ge=0, le=1)
     response_format: ResponseFormat | None = None
+    actions: list[ActionParam] | None = Field(default=None, max_length=MAX_ACTIONS)
 
 
 # --- messages ---------------------------------------------------------------------------

@@ -16,8 +16,9 @@ from __future__ import annotations
 import asyncio
 import builtins
 import contextlib
+import itertools
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, Literal
 
 from openai.types.beta import AssistantStreamEvent
@@ -30,6 +31,7 @@ from hearth.domain import CursorPage, PageParams, Principal
 from hearth.engine.registry import ModelRegistry
 from hearth.errors import HearthError, InvalidRequest, NotFound
 from hearth.jobs.runner import JobRunner
+from hearth.services.assistants.actions import Action
 from hearth.services.assistants.assistants import Assistants
 from hearth.services.assistants.params import (
     MessageCreateParams,
@@ -52,6 +54,8 @@ from hearth.store.ids import new_id
 from hearth.store.models import Run as RunRow
 from hearth.store.runs import ACTIVE, RunRepository
 
+MAX_ACTION_ROUNDS = 8
+"""Model calls in a row that may call GPT actions; the next must answer."""
 EXPIRES_SECONDS = 600
 """A run waiting for tool outputs (or still queued) expires after 10 minutes (OpenAI)."""
 FILE_SEARCH_CONTENT = "step_details.tool_calls[*].file_search.results[*].content"
@@ -315,6 +319,10 @@ class Runs:
             t.model_dump(mode="json", exclude_none=True, by_alias=True)
             for t in (params.tools if params.tools is not None else assistant.tools)
         ]
+        # the assistant's GPT actions are offered as functions Hearth calls itself
+        named = {(t.get("function") or {}).get("name") for t in tools}
+        for action in await self._assistants.actions(caller, assistant.id):
+            tools += [op.tool for name, op in action.operations.items() if name not in named]
         for message in params.additional_messages or []:
             await self._messages.create(caller, thread_id, message)
         now = int(time.time())
@@ -584,12 +592,6 @@ class Runs:
         items = list(row.items) or await self._thread_items(caller, run)
         thread = await self._threads.get(caller, run["thread_id"])
         container = await self._threads.container_id(caller, run["thread_id"])
-        try:
-            params = await self._params(caller, run, thread, container, bool(row.items))
-            turn = await self._responses.turn(caller, params, input_items=items)
-        except HearthError as exc:
-            await self._end(row.id, run, "failed", error=(response_error_code(exc), exc.message))
-            return
         persist_project = caller.project_id
         written: set[str] = set()
 
@@ -607,71 +609,149 @@ class Runs:
         async def link(container_id: str, file_id: str, filename: str) -> str | None:
             return await self._link_file(caller, container_id, file_id, filename)
 
-        translator = RunEvents(run, persist, link)
-        async for ev in turn.events():
-            for out in await translator.on(ev):
-                self._publish(row.id, out)
-        final = turn.final
-        assert final is not None
-        if turn.setup.container_id and container != turn.setup.container_id:
-            await self._threads.set_container(caller, run["thread_id"], turn.setup.container_id)
-        usage = final.usage
-        before = run.get("usage") or {"prompt_tokens": 0, "completion_tokens": 0}
-        if usage is not None:
-            prompt = before["prompt_tokens"] + usage.input_tokens
-            completion = before["completion_tokens"] + usage.output_tokens
-            run["usage"] = {
-                "prompt_tokens": prompt,
-                "completion_tokens": completion,
-                "total_tokens": prompt + completion,
-            }
-        if final.status == "failed":
-            error = final.error
-            await self._end(
-                row.id,
-                run,
-                "failed",
-                error=(error.code if error else "server_error", error.message if error else ""),
-            )
-        elif translator.pending and final.status == "completed":
-            calls = [s["step_details"]["tool_calls"][0] for s in translator.pending]
-            run.update(
-                status="requires_action",
-                expires_at=int(time.time()) + EXPIRES_SECONDS,
-                required_action={
-                    "type": "submit_tool_outputs",
-                    "submit_tool_outputs": {
-                        "tool_calls": [
-                            {
-                                "id": c["id"],
-                                "type": "function",
-                                "function": {
-                                    "name": c["function"]["name"],
-                                    "arguments": c["function"]["arguments"],
-                                },
-                            }
-                            for c in calls
-                        ]
-                    },
+        continuing = bool(row.items)
+        actions: dict[str, Action] | None = None
+        for rounds in itertools.count():
+            limit, used = run.get("max_completion_tokens"), (run.get("usage") or {})
+            if rounds and limit and used.get("completion_tokens", 0) >= limit:
+                run["incomplete_details"] = {"reason": "max_completion_tokens"}
+                await self._end(row.id, run, "incomplete")
+                return
+            try:
+                params = await self._params(
+                    caller, run, thread, container, continuing, rounds >= MAX_ACTION_ROUNDS
+                )
+                turn = await self._responses.turn(caller, params, input_items=items)
+            except HearthError as exc:
+                await self._end(
+                    row.id, run, "failed", error=(response_error_code(exc), exc.message)
+                )
+                return
+            translator = RunEvents(run, persist, link)
+            async for ev in turn.events():
+                for out in await translator.on(ev):
+                    self._publish(row.id, out)
+            final = turn.final
+            assert final is not None
+            if turn.setup.container_id and container != turn.setup.container_id:
+                container = turn.setup.container_id
+                await self._threads.set_container(caller, run["thread_id"], container)
+            usage = final.usage
+            before = run.get("usage") or {"prompt_tokens": 0, "completion_tokens": 0}
+            if usage is not None:
+                prompt = before["prompt_tokens"] + usage.input_tokens
+                completion = before["completion_tokens"] + usage.output_tokens
+                run["usage"] = {
+                    "prompt_tokens": prompt,
+                    "completion_tokens": completion,
+                    "total_tokens": prompt + completion,
+                }
+            if final.status == "failed":
+                error = final.error
+                await self._end(
+                    row.id,
+                    run,
+                    "failed",
+                    error=(error.code if error else "server_error", error.message if error else ""),
+                )
+                return
+            if final.status == "incomplete":
+                run["incomplete_details"] = {"reason": "max_completion_tokens"}
+                await self._end(row.id, run, "incomplete")
+                return
+            if not translator.pending:
+                await self._end(row.id, run, "completed")
+                return
+            items = [*items, *(item.model_dump(mode="json") for item in final.output)]
+            if actions is None:
+                actions = {
+                    name: action
+                    for action in await self._assistants.actions(caller, run["assistant_id"])
+                    for name in action.operations
+                }
+            waiting = []
+            for pending in translator.pending:
+                call = pending["step_details"]["tool_calls"][0]
+                action = actions.get(call["function"]["name"])
+                if action is None:
+                    waiting.append(call)
+                    continue
+                items += normalize([await self._call_action(row.id, pending, action, persist)])
+            if not waiting:
+                # only actions were called: their answers go straight back to the model
+                if not await asyncio.to_thread(
+                    self._repo.write,
+                    row.id,
+                    run,
+                    items=items,
+                    owner=leases.OWNER,
+                    only_if=("in_progress",),
+                ):
+                    self._publish(row.id, None)  # cancelled meanwhile
+                    return
+                continuing = True
+                continue
+            await self._require_action(row.id, run, waiting, items)
+            return
+
+    async def _call_action(
+        self,
+        run_id: str,
+        step: dict[str, Any],
+        action: Action,
+        persist: Callable[[str, dict[str, Any]], Awaitable[None]],
+    ) -> dict[str, Any]:
+        """Call a GPT action for the function call of ``step``, complete the step with
+        its output, and return the ``function_call_output`` item the model reads."""
+        call = step["step_details"]["tool_calls"][0]
+        fn = call["function"]
+        fn["output"] = await self._assistants.action_caller.call(
+            action, fn["name"], fn["arguments"]
+        )
+        finish_step(step, "completed")
+        await persist("step", step)
+        self._publish(run_id, event("thread.run.step.completed", step))
+        return {"type": "function_call_output", "call_id": call["id"], "output": fn["output"]}
+
+    async def _require_action(
+        self,
+        run_id: str,
+        run: dict[str, Any],
+        calls: builtins.list[dict[str, Any]],
+        items: builtins.list[dict[str, Any]],
+    ) -> None:
+        """Stop in ``requires_action`` for the client's function ``calls``."""
+        run.update(
+            status="requires_action",
+            expires_at=int(time.time()) + EXPIRES_SECONDS,
+            required_action={
+                "type": "submit_tool_outputs",
+                "submit_tool_outputs": {
+                    "tool_calls": [
+                        {
+                            "id": c["id"],
+                            "type": "function",
+                            "function": {
+                                "name": c["function"]["name"],
+                                "arguments": c["function"]["arguments"],
+                            },
+                        }
+                        for c in calls
+                    ]
                 },
-            )
-            output = [item.model_dump(mode="json") for item in final.output]
-            if await asyncio.to_thread(
-                self._repo.write,
-                row.id,
-                run,
-                items=[*items, *output],
-                owner=leases.OWNER,
-                only_if=("in_progress",),
-                release=True,
-            ):
-                self._publish(row.id, event("thread.run.requires_action", run))
-            self._publish(row.id, None)
-        elif final.status == "incomplete":
-            run["incomplete_details"] = {"reason": "max_completion_tokens"}
-            await self._end(row.id, run, "incomplete")
-        else:
-            await self._end(row.id, run, "completed")
+            },
+        )
+        if await asyncio.to_thread(
+            self._repo.write,
+            run_id,
+            run,
+            items=items,
+            owner=leases.OWNER,
+            only_if=("in_progress",),
+            release=True,
+        ):
+            self._publish(run_id, event("thread.run.requires_action", run))
+        self._publish(run_id, None)
 
     async def _end(
         self,
@@ -717,10 +797,12 @@ class Runs:
         thread: Any,
         recorded: str | None,
         continuing: bool,
+        answer: bool = False,
     ) -> CreateParams:
         """The Responses request this run's segment makes (a forced ``tool_choice``
         applies to the run's first model call, not after tool outputs: the model may
-        answer then)."""
+        answer then; ``answer``: tools are not offered, after ``MAX_ACTION_ROUNDS`` rounds
+        of GPT actions in a row)."""
         assistant = await self._assistants.get(caller, run["assistant_id"])
         stores: list[str] = []
         code_files: list[str] = []
@@ -754,6 +836,8 @@ class Runs:
         }
         if tools and run.get("tool_choice") not in (None, "auto") and not continuing:
             body["tool_choice"] = _as_responses_choice(run["tool_choice"])
+        if tools and answer:
+            body["tool_choice"] = "none"
         for key in ("temperature", "top_p"):
             if run.get(key) is not None:
                 body[key] = run[key]
