@@ -100,6 +100,7 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     app.include_router(realtime_client_secrets.router, prefix="/v1")
     app.include_router(beta_realtime_sessions.router, prefix="/v1")
     app.include_router(assistants.router, prefix="/v1")
+    app.include_router(assistants.hearth_router)
     # runs first: POST /threads/runs (create_and_run) before POST /threads/{thread_id}
     app.include_router(thread_runs.router, prefix="/v1")
     app.include_router(beta_threads.router, prefix="/v1")

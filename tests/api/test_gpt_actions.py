@@ -32,6 +32,13 @@ pytestmark = [
 ]
 
 TOKEN = "s3cret-weather-token"
+WEATHER_FUNCTION: Any = {
+    "type": "function",
+    "function": {
+        "name": "forecast",
+        "parameters": {"type": "object", "properties": {"days": {"type": "integer"}}},
+    },
+}
 
 
 class WeatherAPI(BaseHTTPRequestHandler):
@@ -338,3 +345,48 @@ async def test_the_caller_keeps_its_limits(api: str) -> None:
     strict = ActionCaller(set(), timeout=0.5, max_bytes=100_000)
     refused = json.loads(await strict.call(action, "slow", "{}"))
     assert "may not call '127.0.0.1'" in refused["error"]
+
+
+async def test_an_assistant_exported_as_a_responses_request(
+    running: Services, client: openai.AsyncOpenAI, http: httpx2.AsyncClient, api: str
+) -> None:
+    doc = await client.files.create(
+        file=("notes.txt", b"Hearth runs on CPUs."), purpose="assistants"
+    )
+    assistant = await client.beta.assistants.create(
+        model=MODEL,
+        instructions="Answer briefly.",
+        tools=[{"type": "file_search"}, WEATHER_FUNCTION],
+        tool_resources={"file_search": {"vector_stores": [{"file_ids": [doc.id]}]}},
+        temperature=0.5,
+        response_format={"type": "json_object"},
+        extra_body={"actions": [{"openapi": spec(api)}]},
+    )
+    got = await http.get(
+        f"http://hearth.test/hearth/assistants/{assistant.id}/responses_template",
+        headers={"Authorization": f"Bearer {client.api_key}"},
+    )
+    assert got.status_code == 200, got.text
+    template = got.json()
+    (store,) = assistant.tool_resources.file_search.vector_store_ids  # type: ignore[union-attr]
+    assert template["model"] == MODEL and template["instructions"] == "Answer briefly."
+    assert template["temperature"] == 0.5 and template["text"] == {
+        "format": {"type": "json_object"}
+    }
+    assert [t["type"] for t in template["tools"]] == ["file_search", *["function"] * 3]
+    assert template["tools"][0]["vector_store_ids"] == [store]
+    assert [t.get("name") for t in template["tools"][1:]] == ["forecast", "getWeather", "addNote"]
+    # the template is a request the Responses API takes as it is
+    response = await client.responses.create(
+        **template,
+        input="Reply with a JSON object.",
+        tool_choice="none",
+        max_output_tokens=16,
+    )
+    assert response.status in ("completed", "incomplete")
+    other = sdk(http, new_project(running)[1])
+    missing = await http.get(
+        f"http://hearth.test/hearth/assistants/{assistant.id}/responses_template",
+        headers={"Authorization": f"Bearer {other.api_key}"},
+    )
+    assert missing.status_code == 404 and missing.json()["error"]["param"] == "assistant_id"

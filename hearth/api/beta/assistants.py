@@ -1,6 +1,9 @@
 """``client.beta.assistants``: ``POST|GET /v1/assistants``,
 ``GET|POST|DELETE /v1/assistants/{assistant_id}`` (OpenAI API reference: Assistants >
-Assistants). The SDK's ``OpenAI-Beta: assistants=v2`` header is accepted, not required."""
+Assistants). The SDK's ``OpenAI-Beta: assistants=v2`` header is accepted, not required.
+
+``hearth_router``: ``GET /hearth/assistants/{assistant_id}/responses_template``, Hearth's
+own export of an assistant as a Responses request (``docs/assistants.md``)."""
 
 from __future__ import annotations
 
@@ -16,6 +19,7 @@ from hearth.domain import PageParams
 from hearth.services.assistants.params import AssistantCreateParams, AssistantUpdateParams
 
 router = APIRouter()
+hearth_router = APIRouter()
 
 
 @router.post("/assistants")
@@ -55,3 +59,11 @@ async def delete(caller: Caller, svc: Svc, assistant_id: str) -> JSONResponse:
     """``client.beta.assistants.delete``: ``{"id", "object": "assistant.deleted",
     "deleted": true}``."""
     return json_response(await svc.assistants.delete(caller, assistant_id))
+
+
+@hearth_router.get("/hearth/assistants/{assistant_id}/responses_template")
+async def responses_template(caller: Caller, svc: Svc, assistant_id: str) -> JSONResponse:
+    """The assistant as a ``client.responses.create(**body)`` body: ``model``,
+    ``instructions``, ``tools`` (Responses shapes; GPT actions as functions),
+    ``temperature``, ``top_p``, ``text``. 404 if the project has no such assistant."""
+    return JSONResponse(await svc.assistants.responses_template(caller, assistant_id))

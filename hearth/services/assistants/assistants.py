@@ -42,6 +42,7 @@ from hearth.services.assistants.actions import (
     compile_action,
     load_spec,
 )
+from hearth.services.assistants.mapping import responses_template
 from hearth.services.assistants.params import (
     ActionParam,
     ApiKeyAuth,
@@ -270,6 +271,12 @@ class Assistants:
         obj = Assistant.model_validate(assistant)
         await asyncio.to_thread(self._repo.insert, caller.project_id, assistant, gpt)
         return obj
+
+    async def responses_template(self, caller: Principal, assistant_id: str) -> dict[str, Any]:
+        """The assistant as a ``responses.create`` body (``mapping.responses_template``);
+        ``NotFound`` (``assistant_id``) when the project has no such assistant."""
+        assistant = await self.get(caller, assistant_id)
+        return responses_template(assistant, await self.actions(caller, assistant_id))
 
     async def get(self, caller: Principal, assistant_id: str) -> Assistant:
         """The project's assistant (what a run reads); ``NotFound`` (``assistant_id``)

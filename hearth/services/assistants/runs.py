@@ -33,6 +33,7 @@ from hearth.errors import HearthError, InvalidRequest, NotFound
 from hearth.jobs.runner import JobRunner
 from hearth.services.assistants.actions import Action
 from hearth.services.assistants.assistants import Assistants
+from hearth.services.assistants.mapping import responses_choice, responses_tool, text_format
 from hearth.services.assistants.params import (
     MessageCreateParams,
     ResponseFormat,
@@ -120,45 +121,6 @@ class UpdateParams(_Strict):
     """``runs.update``: only ``metadata``."""
 
     metadata: Metadata = None
-
-
-def _as_responses_tool(tool: dict[str, Any], stores: list[str], container: Any) -> Any:
-    """An Assistants tool as the Responses runtime takes it (None: nothing to offer)."""
-    kind = tool.get("type")
-    if kind == "function":
-        fn = tool.get("function") or {}
-        return {"type": "function", **fn}
-    if kind == "file_search":
-        if not stores:
-            return None
-        options = tool.get("file_search") or {}
-        out = {"type": "file_search", "vector_store_ids": stores}
-        if options.get("max_num_results"):
-            out["max_num_results"] = options["max_num_results"]
-        return out
-    if kind == "code_interpreter":
-        return {"type": "code_interpreter", "container": container}
-    raise InvalidRequest(
-        f"Invalid value: '{kind}'. Supported tool types are 'function', 'file_search' and "
-        "'code_interpreter'.",
-        param="tools",
-        code="invalid_value",
-    )
-
-
-def _as_responses_choice(choice: Any) -> Any:
-    if isinstance(choice, dict) and choice.get("type") == "function":
-        return {"type": "function", "name": (choice.get("function") or {}).get("name")}
-    return choice
-
-
-def _as_text_format(fmt: Any) -> dict[str, Any] | None:
-    if fmt is None or fmt == "auto" or not isinstance(fmt, dict):
-        return None
-    if fmt.get("type") == "json_schema":
-        schema = fmt.get("json_schema") or {}
-        return {"format": {"type": "json_schema", **schema}}
-    return {"format": {"type": fmt.get("type", "text")}}
 
 
 def _message_items(messages: list[Any]) -> list[dict[str, Any]]:
@@ -822,9 +784,7 @@ class Runs:
         if container is None:
             container = {"type": "auto", "file_ids": code_files} if code_files else {"type": "auto"}
         tools = [
-            t
-            for t in (_as_responses_tool(t, stores, container) for t in run["tools"])
-            if t is not None
+            t for t in (responses_tool(t, stores, container) for t in run["tools"]) if t is not None
         ]
         body: dict[str, Any] = {
             "model": run["model"],
@@ -835,7 +795,7 @@ class Runs:
             "truncation": "auto",
         }
         if tools and run.get("tool_choice") not in (None, "auto") and not continuing:
-            body["tool_choice"] = _as_responses_choice(run["tool_choice"])
+            body["tool_choice"] = responses_choice(run["tool_choice"])
         if tools and answer:
             body["tool_choice"] = "none"
         for key in ("temperature", "top_p"):
@@ -844,7 +804,7 @@ class Runs:
         if run.get("max_completion_tokens"):
             used = (run.get("usage") or {}).get("completion_tokens", 0)
             body["max_output_tokens"] = max(run["max_completion_tokens"] - used, 16)
-        text = _as_text_format(run.get("response_format"))
+        text = text_format(run.get("response_format"))
         if text is not None:
             body["text"] = text
         return CreateParams.model_validate(body)
