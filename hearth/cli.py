@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
 import logging
 from pathlib import Path
 from typing import Annotated, Any
@@ -19,6 +21,7 @@ app = typer.Typer(
     rich_markup_mode="rich",
 )
 console = Console()
+errors = Console(stderr=True, soft_wrap=True)
 
 
 def _settings(**overrides: Any) -> Settings:
@@ -104,3 +107,74 @@ def version() -> None:
     import hearth
 
     console.print(f"hearth {hearth.__version__} (llama-cpp-python {llama_cpp.__version__})")
+
+
+gpt = typer.Typer(help="GPTs: assistants with instructions, knowledge and actions.")
+app.add_typer(gpt, name="gpt")
+
+BaseUrl = Annotated[
+    str,
+    typer.Option(envvar="OPENAI_BASE_URL", help="The server's API."),
+]
+ApiKey = Annotated[
+    str,
+    typer.Option(envvar="OPENAI_API_KEY", help="A project's API key."),
+]
+
+
+@gpt.command("create")
+def gpt_create(
+    folder: Annotated[
+        Path, typer.Argument(help="instructions.md, knowledge/, openapi.yaml, gpt.json")
+    ],
+    api_key: ApiKey,
+    base_url: BaseUrl = "http://127.0.0.1:8000/v1",
+    model: Annotated[
+        str | None, typer.Option(help="Served model (default: gpt.json's, else the first served).")
+    ] = None,
+) -> None:
+    """Create a GPT (an assistant) from a folder on a running server; print its id."""
+    import openai
+
+    from hearth.gpts import GptFolderError, create_gpt
+
+    client = openai.OpenAI(base_url=base_url, api_key=api_key)
+    try:
+        assistant = create_gpt(client, folder, model)
+    except GptFolderError as exc:
+        errors.print(f"[red]{exc}[/]")
+        raise typer.Exit(2) from None
+    except openai.APIError as exc:
+        errors.print(f"[red]The server refused the GPT: {exc.message}[/]")
+        raise typer.Exit(1) from None
+    functions = [f for a in assistant.model_dump().get("actions") or [] for f in a["functions"]]
+    console.print(
+        f"[bold]{assistant.id}[/] {assistant.name} on {assistant.model}: "
+        f"tools {[t.type for t in assistant.tools]}, actions {functions}"
+    )
+    print(assistant.id)
+
+
+@gpt.command("export")
+def gpt_export(
+    assistant_id: Annotated[str, typer.Argument(help="asst_...")],
+    api_key: ApiKey,
+    base_url: BaseUrl = "http://127.0.0.1:8000/v1",
+) -> None:
+    """Print an assistant as a Responses request template (JSON for
+    client.responses.create)."""
+    import httpx2
+
+    root = base_url.rstrip("/").removesuffix("/v1")
+    got = httpx2.get(
+        f"{root}/hearth/assistants/{assistant_id}/responses_template",
+        headers={"Authorization": f"Bearer {api_key}"},
+        timeout=30,
+    )
+    if got.status_code != 200:
+        message = got.text
+        with contextlib.suppress(ValueError, KeyError, TypeError):
+            message = got.json()["error"]["message"]
+        errors.print(f"[red]{message}[/]")
+        raise typer.Exit(1)
+    print(json.dumps(got.json(), indent=2))
