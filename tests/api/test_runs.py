@@ -226,3 +226,39 @@ async def test_bad_run_requests(client: openai.AsyncOpenAI) -> None:
             assistant_id=assistant.id,
             include=["bogus"],  # type: ignore[list-item]
         )
+
+
+async def test_truncation_and_max_prompt_tokens(
+    running: Services, client: openai.AsyncOpenAI
+) -> None:
+    assistant = await client.beta.assistants.create(model=MODEL, instructions="Be brief.")
+    history: Any = [
+        {"role": "user" if i % 2 == 0 else "assistant", "content": f"Message {i}: " + "words " * 30}
+        for i in range(30)
+    ]
+    thread = await client.beta.threads.create(messages=history)
+    await client.beta.threads.messages.create(thread.id, role="user", content="Say ok.")
+
+    async def prompt_tokens(**options: Any) -> int:
+        run = await client.beta.threads.runs.create_and_poll(
+            thread_id=thread.id,
+            assistant_id=assistant.id,
+            max_completion_tokens=4,
+            poll_interval_ms=50,
+            **options,
+        )
+        assert run.status in ("completed", "incomplete"), run.last_error
+        assert run.usage is not None
+        return run.usage.prompt_tokens
+
+    whole = await prompt_tokens()
+    assert whole > 1000  # every message is in the prompt
+    limited = await prompt_tokens(max_prompt_tokens=300)
+    assert 0 < limited <= 300  # the oldest messages were left out to fit
+    last_two = await prompt_tokens(
+        truncation_strategy={"type": "last_messages", "last_messages": 2}
+    )
+    assert last_two < limited
+    # the thread itself keeps every message
+    kept = await client.beta.threads.messages.list(thread.id, limit=100)
+    assert len([m for m in kept.data if m.role == "user"]) >= 16

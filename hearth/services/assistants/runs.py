@@ -574,16 +574,20 @@ class Runs:
         continuing = bool(row.items)
         actions: dict[str, Action] | None = None
         for rounds in itertools.count():
-            limit, used = run.get("max_completion_tokens"), (run.get("usage") or {})
-            if rounds and limit and used.get("completion_tokens", 0) >= limit:
-                run["incomplete_details"] = {"reason": "max_completion_tokens"}
-                await self._end(row.id, run, "incomplete")
-                return
+            used = run.get("usage") or {}
+            for kind in ("prompt", "completion"):
+                limit = run.get(f"max_{kind}_tokens")
+                if rounds and limit and used.get(f"{kind}_tokens", 0) >= limit:
+                    run["incomplete_details"] = {"reason": f"max_{kind}_tokens"}
+                    await self._end(row.id, run, "incomplete")
+                    return
             try:
                 params = await self._params(
                     caller, run, thread, container, continuing, rounds >= MAX_ACTION_ROUNDS
                 )
-                turn = await self._responses.turn(caller, params, input_items=items)
+                turn = await self._responses.turn(
+                    caller, params, input_items=items, max_prompt_tokens=run["max_prompt_tokens"]
+                )
             except HearthError as exc:
                 await self._end(
                     row.id, run, "failed", error=(response_error_code(exc), exc.message)

@@ -162,6 +162,8 @@ class Setup:
     """The model writes ``<think>...</think>`` before answering (its template says so)."""
     skip: int = 0
     """Leading items of context + input left out of the prompt (``truncation: auto``)."""
+    max_prompt_tokens: int | None = None
+    """With ``truncation: auto``, items are also left out until a prompt is this short."""
     count_tokens: Callable[[str], Awaitable[int]] | None = None
     """The model's token count of a text (reasoning tokens), from the model looked up
     once for the whole response."""
@@ -632,17 +634,49 @@ class Turn:
 
     async def _start(self, round_: int) -> AsyncIterator[ChatCompletionChunk]:
         """Start model call ``round_``; with ``truncation: auto``, the oldest items are
-        left out until the prompt fits (the last input item always stays)."""
+        left out until the prompt fits the context (and ``max_prompt_tokens``); the last
+        input item always stays."""
         setup = self.setup
+        auto = setup.params.truncation == "auto"
+        if auto and setup.max_prompt_tokens is not None and not await self._fits(round_):
+            await self._truncate(round_)  # best effort: the last item may be longer alone
         while True:
             try:
                 return await self._chat.stream(setup.caller, self.chat_params(round_))
             except ContextLengthExceeded as exc:
-                total = len(setup.context) + len(setup.input_items)
-                if setup.params.truncation != "auto" or setup.skip >= total - 1:
+                if not auto or not await self._truncate(round_):
                     exc.param = "input"
                     raise
-                setup.skip += 1
+
+    async def _fits(self, round_: int) -> bool:
+        """Whether model call ``round_``'s prompt, as items are now skipped, fits the
+        context and ``max_prompt_tokens`` (tokenized, nothing generated)."""
+        setup = self.setup
+        try:
+            tokens = await self._chat.prompt_tokens(setup.caller, self.chat_params(round_))
+        except ContextLengthExceeded:
+            return False
+        return setup.max_prompt_tokens is None or tokens <= setup.max_prompt_tokens
+
+    async def _truncate(self, round_: int) -> bool:
+        """Skip the fewest more leading items that make the prompt fit (a binary search:
+        a long thread costs a few tokenizations, not one per item). False when even the
+        last item alone does not fit (then all but it are skipped)."""
+        setup = self.setup
+        lo, hi = setup.skip + 1, len(setup.context) + len(setup.input_items) - 1
+        if lo > hi:
+            return False
+        setup.skip = hi
+        if not await self._fits(round_):
+            return False
+        while lo < hi:
+            setup.skip = (lo + hi) // 2
+            if await self._fits(round_):
+                hi = setup.skip
+            else:
+                lo = setup.skip + 1
+        setup.skip = hi
+        return True
 
     async def _model_call(
         self, chunks: AsyncIterator[ChatCompletionChunk], calls: list[_Open]

@@ -201,12 +201,15 @@ class Responses:
         response_id: str | None = None,
         created_at: int | None = None,
         input_items: builtins.list[dict[str, Any]] | None = None,
+        max_prompt_tokens: int | None = None,
     ) -> Turn:
         """A checked ``Turn`` with its first model call started (truncating the oldest
-        context with ``truncation: auto``)."""
+        context with ``truncation: auto``, also to keep each prompt within
+        ``max_prompt_tokens`` when given: an Assistants run's limit)."""
         setup = await self._setup(
             caller, params, response_id=response_id, created_at=created_at, input_items=input_items
         )
+        setup.max_prompt_tokens = max_prompt_tokens
         turn = Turn(setup, self._chat, count_tokens=setup.count_tokens)
         await turn.begin()
         return turn
