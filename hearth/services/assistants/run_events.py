@@ -11,6 +11,7 @@ or a code interpreter call becomes a ``tool_calls`` step. Function call steps st
 
 from __future__ import annotations
 
+import copy
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -71,6 +72,16 @@ def step_object(run: dict[str, Any], step_type: str, details: dict[str, Any]) ->
         "metadata": None,
         "usage": None,
     }
+
+
+def without_content(step: dict[str, Any]) -> dict[str, Any]:
+    """A copy of ``step`` without its file search results' content (shown only when a
+    request includes ``step_details.tool_calls[*].file_search.results[*].content``)."""
+    out = copy.deepcopy(step)
+    for call in (out.get("step_details") or {}).get("tool_calls") or []:
+        for result in (call.get("file_search") or {}).get("results") or []:
+            result.pop("content", None)
+    return out
 
 
 def finish_step(step: dict[str, Any], status: str) -> None:
@@ -180,11 +191,17 @@ class RunEvents:
                 event("thread.message.in_progress", message),
             ]
         step = step_object(
-            self.run, "tool_calls", {"type": "tool_calls", "tool_calls": [tool_call(item)]}
+            self.run,
+            "tool_calls",
+            {"type": "tool_calls", "tool_calls": [tool_call(item, include_content=True)]},
         )
         self._steps[item["id"]] = step
         await self._persist("step", step)
-        return [event("thread.run.step.created", step), event("thread.run.step.in_progress", step)]
+        shown = without_content(step)
+        return [
+            event("thread.run.step.created", shown),
+            event("thread.run.step.in_progress", shown),
+        ]
 
     def _text_delta(self, item_id: str, delta: str) -> list[AssistantStreamEvent]:
         message = self._messages.get(item_id)
@@ -252,7 +269,8 @@ class RunEvents:
                 event(f"thread.message.{status}", message),
                 event("thread.run.step.completed", step),
             ]
-        step["step_details"]["tool_calls"] = [tool_call(item)]
+        # stored with the results' content; steps.list shows it with ``include``
+        step["step_details"]["tool_calls"] = [tool_call(item, include_content=True)]
         if item["type"] == "function_call":
             # the step completes when the client submits the call's output
             self.pending.append(step)
@@ -260,7 +278,7 @@ class RunEvents:
             return []
         finish_step(step, "completed")
         await self._persist("step", step)
-        return [event("thread.run.step.completed", step)]
+        return [event("thread.run.step.completed", without_content(step))]
 
     async def _annotated(
         self, text: str, annotations: list[dict[str, Any]]

@@ -41,7 +41,12 @@ from hearth.services.assistants.params import (
     Tool,
     ToolResources,
 )
-from hearth.services.assistants.run_events import RunEvents, event, finish_step
+from hearth.services.assistants.run_events import (
+    RunEvents,
+    event,
+    finish_step,
+    without_content,
+)
 from hearth.services.assistants.threads import Threads
 from hearth.services.chat.metadata import Metadata
 from hearth.services.containers import Containers
@@ -797,6 +802,8 @@ class Runs:
             "store": False,
             "parallel_tool_calls": run["parallel_tool_calls"],
             "truncation": "auto",
+            # steps show what the code printed and what a search found, as OpenAI's do
+            "include": ["code_interpreter_call.outputs", "file_search_call.results"],
         }
         if tools and run.get("tool_choice") not in (None, "auto") and not continuing:
             body["tool_choice"] = responses_choice(run["tool_choice"])
@@ -833,10 +840,7 @@ def _check_include(include: builtins.list[str] | None) -> None:
 def _step(obj: dict[str, Any], include: builtins.list[str] | None) -> RunStep:
     """A stored step as returned: file search result content only when included."""
     if FILE_SEARCH_CONTENT not in (include or []):
-        details = obj.get("step_details") or {}
-        for call in details.get("tool_calls") or []:
-            for result in (call.get("file_search") or {}).get("results") or []:
-                result.pop("content", None)
+        obj = without_content(obj)
     return RunStep.model_validate(obj)
 
 
