@@ -173,13 +173,17 @@ async def test_cancel_and_one_active_run_per_thread(
     with pytest.raises(openai.BadRequestError) as busy:
         await client.beta.threads.runs.create(thread_id=thread.id, assistant_id=assistant.id)
     assert "active run" in busy.value.message
+    # the SDK's polling helpers ask again after the server's interval, not after 1 s
+    raw = await client.beta.threads.runs.with_raw_response.retrieve(run.id, thread_id=thread.id)
+    assert raw.headers["openai-poll-after-ms"] == "50"
     cancelled = await client.beta.threads.runs.cancel(run.id, thread_id=thread.id)
     assert cancelled.status == "cancelled" and cancelled.cancelled_at is not None
     again = await client.beta.threads.runs.create(thread_id=thread.id, assistant_id=assistant.id)
     assert again.status == "queued"
     listed = await client.beta.threads.runs.list(thread.id)
     assert [r.id for r in listed.data] == [again.id, run.id]
-    await client.beta.threads.runs.cancel(again.id, thread_id=thread.id)
+    raw = await client.beta.threads.runs.with_raw_response.cancel(again.id, thread_id=thread.id)
+    assert "openai-poll-after-ms" not in raw.headers  # cancelled: nothing to wait for
     with pytest.raises(openai.BadRequestError):
         await client.beta.threads.runs.cancel(again.id, thread_id=thread.id)
 

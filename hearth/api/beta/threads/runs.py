@@ -1,7 +1,11 @@
 """``client.beta.threads.runs`` and ``.runs.steps``, and ``client.beta.threads.create_and_run``
 (OpenAI API reference: Assistants > Runs, Run steps): runs of the caller's project.
 ``stream: true`` answers with the run's ``thread.*`` events (``event:`` lines), then
-``event: done`` / ``data: [DONE]``."""
+``event: done`` / ``data: [DONE]``.
+
+A run still queued or in progress comes with ``openai-poll-after-ms`` (as OpenAI sends it):
+the SDK's polling helpers (``create_and_poll``, ``poll``) wait that long before asking again
+instead of their default second."""
 
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
+from openai.types.beta.threads import Run
 
 from hearth.api.bodies import json_response, parse_body
 from hearth.api.deps import Caller, Svc
@@ -23,8 +28,19 @@ from hearth.services.assistants.runs import (
     UpdateParams,
 )
 
+POLL_AFTER_MS = 50
+"""How long a client should wait before polling an active run again (ms)."""
+
 router = APIRouter()
 Paging = Annotated[PageParams, Depends(paging(20, 100, "desc"))]
+
+
+def run_response(run: Run) -> Response:
+    """The run as JSON; ``openai-poll-after-ms`` while it is queued or in progress."""
+    response = json_response(run)
+    if run.status in ("queued", "in_progress", "cancelling"):
+        response.headers["openai-poll-after-ms"] = str(POLL_AFTER_MS)
+    return response
 
 
 @router.post("/threads/runs")
@@ -34,7 +50,7 @@ async def create_and_run(request: Request, caller: Caller, svc: Svc) -> Response
     params = await parse_body(request, CreateAndRunParams)
     if params.stream:
         return sse_response(await svc.runs.stream_create_and_run(caller, params), assistant=True)
-    return json_response(await svc.runs.create_and_run(caller, params))
+    return run_response(await svc.runs.create_and_run(caller, params))
 
 
 @router.post("/threads/{thread_id}/runs")
@@ -46,7 +62,7 @@ async def create(request: Request, thread_id: str, caller: Caller, svc: Svc) -> 
     if params.stream:
         events = await svc.runs.stream(caller, thread_id, params, include)
         return sse_response(events, assistant=True)
-    return json_response(await svc.runs.create(caller, thread_id, params, include))
+    return run_response(await svc.runs.create(caller, thread_id, params, include))
 
 
 @router.get("/threads/{thread_id}/runs")
@@ -58,7 +74,7 @@ async def list_runs(thread_id: str, caller: Caller, svc: Svc, page: Paging) -> R
 @router.get("/threads/{thread_id}/runs/{run_id}")
 async def retrieve(thread_id: str, run_id: str, caller: Caller, svc: Svc) -> Response:
     """``client.beta.threads.runs.retrieve``: the run as it stands."""
-    return json_response(await svc.runs.retrieve(caller, thread_id, run_id))
+    return run_response(await svc.runs.retrieve(caller, thread_id, run_id))
 
 
 @router.post("/threads/{thread_id}/runs/{run_id}")
@@ -73,7 +89,7 @@ async def update(
 @router.post("/threads/{thread_id}/runs/{run_id}/cancel")
 async def cancel(thread_id: str, run_id: str, caller: Caller, svc: Svc) -> Response:
     """``client.beta.threads.runs.cancel``: the run, ``cancelled``."""
-    return json_response(await svc.runs.cancel(caller, thread_id, run_id))
+    return run_response(await svc.runs.cancel(caller, thread_id, run_id))
 
 
 @router.post("/threads/{thread_id}/runs/{run_id}/submit_tool_outputs")
@@ -86,7 +102,7 @@ async def submit_tool_outputs(
     if params.stream:
         events = await svc.runs.stream_submit_tool_outputs(caller, thread_id, run_id, params)
         return sse_response(events, assistant=True)
-    return json_response(await svc.runs.submit_tool_outputs(caller, thread_id, run_id, params))
+    return run_response(await svc.runs.submit_tool_outputs(caller, thread_id, run_id, params))
 
 
 @router.get("/threads/{thread_id}/runs/{run_id}/steps")
