@@ -85,6 +85,13 @@ log = logging.getLogger(__name__)
 
 FILE_SEARCH = "file_search"
 """The name the model calls the built-in ``file_search`` tool by."""
+def truncation_block(items: int) -> int:
+    """How many items ``truncation: auto`` leaves out at a time: a power of two near an
+    eighth of them (1 up to 15 items, 16 for 128-255), so the first kept item moves only
+    every few turns while at most about an eighth of the context goes unused."""
+    return 1 << max(0, (items // 8).bit_length() - 1)
+
+
 MAX_SEARCH_ROUNDS = 3
 """Model calls that may search before ``file_search`` is taken away (a small model can
 keep searching); ``max_tool_calls`` lowers it."""
@@ -659,23 +666,29 @@ class Turn:
         return setup.max_prompt_tokens is None or tokens <= setup.max_prompt_tokens
 
     async def _truncate(self, round_: int) -> bool:
-        """Skip the fewest more leading items that make the prompt fit (a binary search:
-        a long thread costs a few tokenizations, not one per item). False when even the
-        last item alone does not fit (then all but it are skipped)."""
+        """Skip the fewest more leading items that make the prompt fit, counted in blocks
+        (``truncation_block``): the prompt's start then stays put over the next turns of a
+        conversation, so its KV is found in the prompt cache instead of prefilled again.
+        A binary search over token counts: a long thread costs a few tokenizations, not
+        one per item. False when even the last item alone does not fit (then all but it
+        are skipped)."""
         setup = self.setup
-        lo, hi = setup.skip + 1, len(setup.context) + len(setup.input_items) - 1
-        if lo > hi:
+        last = len(setup.context) + len(setup.input_items) - 1
+        block = truncation_block(last + 1)
+        lo, hi = setup.skip // block + 1, -(-last // block)
+        if setup.skip >= last:
             return False
-        setup.skip = hi
+        setup.skip = min(hi * block, last)
         if not await self._fits(round_):
             return False
         while lo < hi:
-            setup.skip = (lo + hi) // 2
+            mid = (lo + hi) // 2
+            setup.skip = min(mid * block, last)
             if await self._fits(round_):
-                hi = setup.skip
+                hi = mid
             else:
-                lo = setup.skip + 1
-        setup.skip = hi
+                lo = mid + 1
+        setup.skip = min(hi * block, last)
         return True
 
     async def _model_call(
