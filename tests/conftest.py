@@ -72,6 +72,16 @@ def sandboxes(services: Services) -> Sandboxes:
     return require_sandbox(services.sandboxes)
 
 
+@pytest.fixture
+async def running(services: Services) -> AsyncIterator[Services]:
+    """The shared ``Services`` with the Assistants run runner on this test's loop."""
+    await services.runs.start()
+    try:
+        yield services
+    finally:
+        await services.runs.stop()
+
+
 @pytest.fixture(scope="session")
 def app(services: Services) -> FastAPI:
     return create_app(services.settings, services)

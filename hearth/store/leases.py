@@ -21,6 +21,29 @@ OWNER = f"{os.getpid()}-{secrets.token_hex(4)}"
 """This process's lease owner id."""
 
 
+def guarded_update(
+    model: Any,
+    row_id: str,
+    values: dict[str, Any],
+    *,
+    owner: str | None = None,
+    only_if: tuple[str, ...] = (),
+    release: bool = False,
+) -> Any:
+    """One compare-and-set UPDATE of a leased row to ``values`` (a status or lease checked
+    by a separate read could change before the write: a cancel racing the runner).
+    ``owner``: only while that process holds the lease; ``only_if``: only from one of these
+    statuses; ``release``: drop the lease too. Its rowcount is 1 when it applied."""
+    stmt = update(model).where(model.id == row_id)
+    if only_if:
+        stmt = stmt.where(model.status.in_(only_if))
+    if owner is not None:
+        stmt = stmt.where(model.lease_owner == owner)
+    if release:
+        values = {**values, "lease_owner": None, "lease_expires_at": None}
+    return stmt.values(**values)
+
+
 def claimable(model: Any, statuses: tuple[str, ...], now: float) -> Any:
     """The WHERE clause of rows in ``statuses`` whose lease is free or expired."""
     return model.status.in_(statuses) & or_(

@@ -10,7 +10,7 @@ from __future__ import annotations
 import builtins
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from hearth.domain import Page, PageParams
@@ -114,22 +114,16 @@ class ResponseRepository:
         to its conversation, in one transaction. ``owner``: only while that process holds
         the lease; ``only_if``: only from one of these statuses; ``release``: drop the
         lease. False (nothing written) when a condition fails or the row is gone."""
-        # one compare-and-set UPDATE: a status or lease checked by a separate read could
-        # change before the write (a cancel racing the runner)
-        stmt = update(StoredResponse).where(StoredResponse.id == response_id)
-        if only_if:
-            stmt = stmt.where(StoredResponse.status.in_(only_if))
-        if owner is not None:
-            stmt = stmt.where(StoredResponse.lease_owner == owner)
         values: dict[str, Any] = {
             "response": response,
             "status": response["status"],
             "metadata_": response.get("metadata"),
         }
-        if release:
-            values.update(lease_owner=None, lease_expires_at=None)
+        stmt = leases.guarded_update(
+            StoredResponse, response_id, values, owner=owner, only_if=only_if, release=release
+        )
         with self.sessions.begin() as session:
-            done = session.execute(stmt.values(**values))
+            done = session.execute(stmt)
             if done.rowcount != 1:  # type: ignore[attr-defined]
                 return False
             conversation_id = session.scalar(

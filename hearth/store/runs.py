@@ -10,10 +10,11 @@ from __future__ import annotations
 import builtins
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from hearth.domain import Page, PageParams
+from hearth.store import leases
 from hearth.store.models import Run, RunStep, next_seq
 from hearth.store.pages import paginate
 
@@ -93,18 +94,14 @@ class RunRepository:
         continues from). ``owner``: only while that process holds the lease; ``only_if``:
         only from one of these statuses; ``release``: drop the lease. False when a
         condition fails."""
-        stmt = update(Run).where(Run.id == run_id)
-        if only_if:
-            stmt = stmt.where(Run.status.in_(only_if))
-        if owner is not None:
-            stmt = stmt.where(Run.lease_owner == owner)
         values: dict[str, Any] = {"object": run, "status": run["status"]}
         if items is not None:
             values["items"] = items
-        if release:
-            values.update(lease_owner=None, lease_expires_at=None)
+        stmt = leases.guarded_update(
+            Run, run_id, values, owner=owner, only_if=only_if, release=release
+        )
         with self.sessions.begin() as session:
-            done = session.execute(stmt.values(**values))
+            done = session.execute(stmt)
             return bool(done.rowcount == 1)  # type: ignore[attr-defined]
 
     # --- steps ---------------------------------------------------------------------------

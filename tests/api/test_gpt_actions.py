@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -156,17 +156,13 @@ def spec(server: str) -> dict[str, Any]:
 
 
 @pytest.fixture
-async def running(services: Services, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Services]:
-    """The services with the run runner on this test's loop, and loopback allowed for
-    actions (as ``HEARTH_ACTION_HOSTS=["127.0.0.1"]`` does)."""
-    monkeypatch.setattr(services.assistants.action_caller, "hosts", {"127.0.0.1"})
+def allowed(running: Services, monkeypatch: pytest.MonkeyPatch) -> Services:
+    """Running runs, with loopback allowed for actions (as ``HEARTH_ACTION_HOSTS=
+    ["127.0.0.1"]`` does)."""
+    monkeypatch.setattr(running.assistants.action_caller, "hosts", {"127.0.0.1"})
     # the tiny model would call the action again and again: one round, then it answers
     monkeypatch.setattr(runs_module, "MAX_ACTION_ROUNDS", 1)
-    await services.runs.start()
-    try:
-        yield services
-    finally:
-        await services.runs.stop()
+    return running
 
 
 @pytest.fixture
@@ -175,7 +171,7 @@ async def client(services: Services, http: httpx2.AsyncClient) -> openai.AsyncOp
 
 
 async def test_a_forced_action_calls_the_api_and_the_model_reads_the_answer(
-    running: Services, client: openai.AsyncOpenAI, api: str
+    allowed: Services, client: openai.AsyncOpenAI, api: str
 ) -> None:
     assistant = await client.beta.assistants.create(
         model=MODEL,
@@ -188,7 +184,7 @@ async def test_a_forced_action_calls_the_api_and_the_model_reads_the_answer(
     assert shown[0]["functions"] == ["getWeather", "addNote"]
     assert shown[0]["auth"] == {"type": "bearer"} and shown[0]["server_url"] == api
     assert TOKEN not in json.dumps(assistant.model_dump())
-    row = running.assistants._repo.get(project_of(running, assistant.id), assistant.id)
+    row = allowed.assistants._repo.get(project_of(allowed, assistant.id), assistant.id)
     assert row is not None and TOKEN not in json.dumps(row.gpt)  # encrypted at rest
 
     WeatherAPI.seen.clear()
@@ -239,7 +235,7 @@ def project_of(services: Services, assistant_id: str) -> str:
 
 
 async def test_a_json_body_action_with_an_api_key(
-    running: Services, client: openai.AsyncOpenAI, api: str
+    allowed: Services, client: openai.AsyncOpenAI, api: str
 ) -> None:
     assistant = await client.beta.assistants.create(
         model=MODEL,
@@ -269,7 +265,7 @@ async def test_a_json_body_action_with_an_api_key(
 
 
 async def test_specs_and_servers_refused_at_create(
-    running: Services, client: openai.AsyncOpenAI, api: str, monkeypatch: pytest.MonkeyPatch
+    allowed: Services, client: openai.AsyncOpenAI, api: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     async def refused(action: Any, **extra: Any) -> openai.BadRequestError:
         with pytest.raises(openai.BadRequestError) as info:
@@ -300,13 +296,13 @@ async def test_specs_and_servers_refused_at_create(
     assert "getWeather" in err.body["message"]  # type: ignore[index]
 
     # without the allow-list, loopback and private addresses are refused
-    monkeypatch.setattr(running.assistants.action_caller, "hosts", set())
+    monkeypatch.setattr(allowed.assistants.action_caller, "hosts", set())
     for server in (api, "http://10.1.2.3/api", "http://localhost:9/api"):
         err = await refused({"openapi": spec(server)})
         assert err.body["param"] == "actions[0].openapi.servers"  # type: ignore[index]
 
     # a YAML spec is accepted as text, and update replaces the actions
-    monkeypatch.setattr(running.assistants.action_caller, "hosts", {"127.0.0.1"})
+    monkeypatch.setattr(allowed.assistants.action_caller, "hosts", {"127.0.0.1"})
     import yaml
 
     made = await client.beta.assistants.create(
@@ -348,7 +344,7 @@ async def test_the_caller_keeps_its_limits(api: str) -> None:
 
 
 async def test_an_assistant_exported_as_a_responses_request(
-    running: Services, client: openai.AsyncOpenAI, http: httpx2.AsyncClient, api: str
+    allowed: Services, client: openai.AsyncOpenAI, http: httpx2.AsyncClient, api: str
 ) -> None:
     doc = await client.files.create(
         file=("notes.txt", b"Hearth runs on CPUs."), purpose="assistants"
@@ -384,7 +380,7 @@ async def test_an_assistant_exported_as_a_responses_request(
         max_output_tokens=16,
     )
     assert response.status in ("completed", "incomplete")
-    other = sdk(http, new_project(running)[1])
+    other = sdk(http, new_project(allowed)[1])
     missing = await http.get(
         f"http://hearth.test/hearth/assistants/{assistant.id}/responses_template",
         headers={"Authorization": f"Bearer {other.api_key}"},

@@ -5,7 +5,6 @@ active run per thread, expiry and project isolation."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx2
@@ -39,16 +38,6 @@ WEATHER: Any = {
         "strict": True,
     },
 }
-
-
-@pytest.fixture
-async def running(services: Services) -> AsyncIterator[Services]:
-    """The services with the run runner on this test's loop."""
-    await services.runs.start()
-    try:
-        yield services
-    finally:
-        await services.runs.stop()
 
 
 @pytest.fixture

@@ -85,6 +85,8 @@ log = logging.getLogger(__name__)
 
 FILE_SEARCH = "file_search"
 """The name the model calls the built-in ``file_search`` tool by."""
+
+
 def truncation_block(items: int) -> int:
     """How many items ``truncation: auto`` leaves out at a time: a power of two near an
     eighth of them (1 up to 15 items, 16 for 128-255), so the first kept item moves only
