@@ -24,7 +24,7 @@ import json
 import os
 import re
 import socket
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -112,6 +112,12 @@ def compile_action(spec: dict[str, Any], param: str) -> tuple[str, dict[str, Ope
             "Only OpenAPI 3.0 and 3.1 documents are supported ('openapi': '3.1.0').",
             param=f"{param}.openapi",
         )
+    remote = next(_remote_refs(spec), None)
+    if remote is not None:
+        # the validator would fetch it: a spec must never make Hearth reach out
+        raise InvalidRequest(
+            f"'$ref' must point inside the document (got '{remote}').", param=param
+        )
     try:
         validate_spec(spec)
     except OpenAPIValidationError as exc:
@@ -158,6 +164,19 @@ def compile_action(spec: dict[str, Any], param: str) -> tuple[str, dict[str, Ope
             param=f"{param}.paths",
         )
     return url.rstrip("/"), operations
+
+
+def _remote_refs(node: Any) -> Iterator[str]:
+    """Every ``$ref`` that points outside the document."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "$ref" and isinstance(value, str) and not value.startswith("#"):
+                yield value
+            else:
+                yield from _remote_refs(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _remote_refs(value)
 
 
 def _resolve(spec: dict[str, Any], node: Any, where: str) -> Any:
