@@ -161,6 +161,10 @@ def test_documents_refused_name_the_field(change: Any, param: str) -> None:
 def test_specs_as_text() -> None:
     assert load_spec('{"openapi": "3.1.0"}', "p") == {"openapi": "3.1.0"}
     assert load_spec("openapi: 3.1.0\ninfo: {title: x}\n", "p")["info"] == {"title": "x"}
-    for bad in ("- a list", "openapi: [unclosed", "x" * 1_000_001):
+    laughs = "a: &a [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
+        f"{c}: &{c} [*{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}]\n"
+        for p, c in zip("abcdefgh", "bcdefghi", strict=True)
+    )
+    for bad in ("- a list", "openapi: [unclosed", "x" * 1_000_001, laughs):
         with pytest.raises(InvalidRequest):
             load_spec(bad, "p")

@@ -46,7 +46,9 @@ NAME = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
 MAX_OPERATIONS = 30
 """Operations one spec may have (ChatGPT's limit per GPT action)."""
 MAX_SPEC_BYTES = 1_000_000
-"""Largest spec accepted (bytes of its JSON)."""
+"""Largest spec text accepted (bytes)."""
+MAX_SPEC_NODES = 100_000
+"""Most values (objects, arrays, scalars) a spec may hold."""
 
 
 @dataclass(frozen=True)
@@ -94,8 +96,18 @@ def load_spec(sent: Any, param: str) -> dict[str, Any]:
             ) from None
     if not isinstance(spec, dict):
         raise InvalidRequest("The OpenAPI spec must be an object.", param=param)
-    if len(json.dumps(spec, default=str).encode()) > MAX_SPEC_BYTES:
-        raise InvalidRequest(f"The OpenAPI spec is over {MAX_SPEC_BYTES} bytes.", param=param)
+    # counted, not serialized: YAML aliases can make a small text a huge tree
+    stack: list[Any] = [spec]
+    nodes = 0
+    while stack:
+        node = stack.pop()
+        nodes += 1
+        if nodes > MAX_SPEC_NODES:
+            raise InvalidRequest(f"The OpenAPI spec has over {MAX_SPEC_NODES} values.", param=param)
+        if isinstance(node, dict):
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
     return spec
 
 
