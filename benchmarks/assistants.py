@@ -142,8 +142,11 @@ def run_overhead(client: openai.OpenAI, rounds: int, max_tokens: int) -> dict[st
         times[side].append(elapsed)
         tokens[side].append(used)
 
-    one("responses", "Warm up.")
-    one("create_and_poll", "Warm up.")
+    for side in sides:
+        one(side, "Warm up.")
+    for side in sides:
+        times[side].clear()
+        tokens[side].clear()
     for r in range(rounds):
         question = QUESTIONS[r % len(QUESTIONS)] + f" (question {r})"
         order = sides[r % 3 :] + sides[: r % 3]

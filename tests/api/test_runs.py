@@ -5,6 +5,8 @@ active run per thread, expiry and project isolation."""
 
 from __future__ import annotations
 
+import asyncio
+import time
 from typing import Any
 
 import httpx2
@@ -13,6 +15,7 @@ import pytest
 from openai import AsyncAssistantEventHandler
 from openai.types.beta import AssistantStreamEvent
 
+from hearth.domain import Principal
 from hearth.services.container import Services
 from tests.conftest import MODEL, new_project, sdk
 
@@ -339,3 +342,46 @@ async def test_code_interpreter_through_a_run(
     (container,) = (await client.containers.list()).data
     files = await client.containers.files.list(container.id)
     assert "/mnt/data/data.csv" in {f.path for f in files.data}
+
+
+async def test_polling_helpers_get_a_long_poll(
+    services: Services, client: openai.AsyncOpenAI
+) -> None:
+    # the runner is not started: the run stays queued until cancelled
+    assistant = await client.beta.assistants.create(model=MODEL)
+    thread = await client.beta.threads.create(messages=[{"role": "user", "content": "Hi"}])
+    run = await client.beta.threads.runs.create(thread_id=thread.id, assistant_id=assistant.id)
+    caller = Principal.for_project(
+        *(await _owner(services, run.id)),
+    )
+    started = time.monotonic()
+    same = await services.runs.retrieve_when_changed(caller, thread.id, run.id, timeout=0.3)
+    assert same.status == "queued" and time.monotonic() - started >= 0.3
+
+    async def cancel_soon() -> None:
+        await asyncio.sleep(0.2)
+        await client.beta.threads.runs.cancel(run.id, thread_id=thread.id)
+
+    canceller = asyncio.create_task(cancel_soon())
+    started = time.monotonic()
+    changed = await services.runs.retrieve_when_changed(caller, thread.id, run.id, timeout=10)
+    await canceller
+    assert changed.status == "cancelled" and time.monotonic() - started < 5  # not the timeout
+    # the SDK's helper says it is one (X-Stainless-Poll-Helper) and is told to ask again at once
+    raw = await client.beta.threads.runs.with_raw_response.retrieve(
+        run.id, thread_id=thread.id, extra_headers={"X-Stainless-Poll-Helper": "true"}
+    )
+    assert raw.headers.get("openai-poll-after-ms") is None  # cancelled: not active
+
+
+async def _owner(services: Services, run_id: str) -> tuple[str, str]:
+    from sqlalchemy import select
+
+    from hearth.store.db import session_factory
+    from hearth.store.models import Run as RunRow
+
+    with session_factory(services.db)() as s:
+        row = s.execute(
+            select(RunRow.organization_id, RunRow.project_id).where(RunRow.id == run_id)
+        ).one()
+        return str(row[0]), str(row[1])

@@ -27,8 +27,15 @@ SPEECH_INPUT_CHARS = 64
 """``/audio/speech``: ``input`` is cut to this many characters (the document allows 4,096;
 synthesis time grows with the text, not its correctness)."""
 
+MAX_OUTPUT_TOKENS = 16
+"""Responses: ``max_output_tokens`` above this (or absent: up to the context, thousands of
+tokens) is set to it (16 is the least the API takes). Legacy completions: ``max_tokens``
+likewise capped at ``MAX_TOKENS``."""
+
 BODY_TOUCHING = {
     ("POST", "/chat/completions"),
+    ("POST", "/completions"),
+    ("POST", "/responses"),
     ("POST", "/audio/speech"),
 }
 """The operations whose generated bodies are bounded above."""
@@ -53,6 +60,17 @@ def bound(method: str, path: str, body: Any) -> Any:
                 body[key] = MAX_TOKENS
         if body.get("max_tokens") is None and body.get("max_completion_tokens") is None:
             body["max_completion_tokens"] = MAX_TOKENS
+    elif path in ("/completions", "/responses"):
+        key, cap = (
+            ("max_tokens", MAX_TOKENS)
+            if path == "/completions"
+            else ("max_output_tokens", MAX_OUTPUT_TOKENS)
+        )
+        value = body.get(key)
+        if value is None or (
+            isinstance(value, int) and not isinstance(value, bool) and value > cap
+        ):
+            body[key] = cap
     elif path == "/audio/speech" and isinstance(body.get("input"), str):
         body["input"] = body["input"][:SPEECH_INPUT_CHARS]
     return body

@@ -380,6 +380,35 @@ class Runs:
         """The run as it stands (404 for another project's)."""
         return Run.model_validate((await self._row(caller, thread_id, run_id)).object)
 
+    async def retrieve_when_changed(
+        self, caller: Principal, thread_id: str, run_id: str, timeout: float
+    ) -> Run:
+        """``retrieve``, but a queued or in-progress run is answered once its status
+        changes, or after ``timeout`` seconds: a long poll for the SDK's polling helpers,
+        which then ask again at once instead of sleeping between polls. (A run executed by
+        another server process is seen only at the timeout.)"""
+        queue = self._listen(run_id)
+        try:
+            run = await self.retrieve(caller, thread_id, run_id)
+            if run.status not in ("queued", "in_progress"):
+                return run
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + timeout
+            while (left := deadline - loop.time()) > 0:
+                try:
+                    ev = await asyncio.wait_for(queue.get(), left)
+                except TimeoutError:
+                    break
+                if ev is None or _is_status(ev):
+                    break
+            return await self.retrieve(caller, thread_id, run_id)
+        finally:
+            listeners = self._listeners.get(run_id, [])
+            with contextlib.suppress(ValueError):
+                listeners.remove(queue)
+            if not listeners:
+                self._listeners.pop(run_id, None)
+
     async def list(self, caller: Principal, thread_id: str, page: PageParams) -> CursorPage[Run]:
         """A page of the thread's runs."""
         await self._threads.get(caller, thread_id)
@@ -825,6 +854,11 @@ def _run_part(params: CreateAndRunParams) -> RunParams:
     return RunParams.model_validate(
         params.model_dump(exclude={"thread", "tool_resources"}, exclude_unset=True)
     )
+
+
+def _is_status(ev: AssistantStreamEvent) -> bool:
+    """Whether ``ev`` is a change of the run's status (not of a step or message)."""
+    return ev.event.startswith("thread.run.") and not ev.event.startswith("thread.run.step")
 
 
 def _check_include(include: builtins.list[str] | None) -> None:

@@ -5,7 +5,8 @@
 
 A run still queued or in progress comes with ``openai-poll-after-ms`` (as OpenAI sends it):
 the SDK's polling helpers (``create_and_poll``, ``poll``) wait that long before asking again
-instead of their default second."""
+instead of their default second; their retrieves are long polls, answered as soon as the
+run's status changes."""
 
 from __future__ import annotations
 
@@ -30,16 +31,18 @@ from hearth.services.assistants.runs import (
 
 POLL_AFTER_MS = 50
 """How long a client should wait before polling an active run again (ms)."""
+LONG_POLL_SECONDS = 10.0
+"""Longest a polling helper's retrieve waits for an active run's status to change."""
 
 router = APIRouter()
 Paging = Annotated[PageParams, Depends(paging(20, 100, "desc"))]
 
 
-def run_response(run: Run) -> Response:
+def run_response(run: Run, poll_after_ms: int = POLL_AFTER_MS) -> Response:
     """The run as JSON; ``openai-poll-after-ms`` while it is queued or in progress."""
     response = json_response(run)
     if run.status in ("queued", "in_progress", "cancelling"):
-        response.headers["openai-poll-after-ms"] = str(POLL_AFTER_MS)
+        response.headers["openai-poll-after-ms"] = str(poll_after_ms)
     return response
 
 
@@ -72,8 +75,16 @@ async def list_runs(thread_id: str, caller: Caller, svc: Svc, page: Paging) -> R
 
 
 @router.get("/threads/{thread_id}/runs/{run_id}")
-async def retrieve(thread_id: str, run_id: str, caller: Caller, svc: Svc) -> Response:
-    """``client.beta.threads.runs.retrieve``: the run as it stands."""
+async def retrieve(
+    request: Request, thread_id: str, run_id: str, caller: Caller, svc: Svc
+) -> Response:
+    """``client.beta.threads.runs.retrieve``: the run as it stands. The SDK's polling
+    helpers (``X-Stainless-Poll-Helper: true``) get a long poll: an active run is answered
+    when its status changes (at most ``LONG_POLL_SECONDS``), with
+    ``openai-poll-after-ms: 0``."""
+    if request.headers.get("x-stainless-poll-helper") == "true":
+        run = await svc.runs.retrieve_when_changed(caller, thread_id, run_id, LONG_POLL_SECONDS)
+        return run_response(run, poll_after_ms=0)
     return run_response(await svc.runs.retrieve(caller, thread_id, run_id))
 
 
