@@ -161,9 +161,7 @@ def run_overhead(client: openai.OpenAI, rounds: int, max_tokens: int) -> dict[st
             s: median([a / b for a, b in zip(times[s], times["responses"], strict=True)])
             for s in sides[1:]
         },
-        "output_tokens_same": all(
-            tokens[s] == tokens["responses"] for s in sides[1:]
-        ),
+        "output_tokens_same": all(tokens[s] == tokens["responses"] for s in sides[1:]),
         "output_tokens": tokens,
         "times_s": times,
     }
@@ -179,7 +177,9 @@ def thread_of(client: openai.OpenAI, messages: int, tag: str) -> str:
     return thread.id
 
 
-def run_start(client: openai.OpenAI, assistant_id: str, thread_id: str, turn: int) -> dict[str, Any]:
+def run_start(
+    client: openai.OpenAI, assistant_id: str, thread_id: str, turn: int
+) -> dict[str, Any]:
     client.beta.threads.messages.create(
         thread_id, role="user", content=f"Turn {turn}: what did the keeper write?"
     )
