@@ -383,10 +383,11 @@ class Runs:
     async def retrieve_when_changed(
         self, caller: Principal, thread_id: str, run_id: str, timeout: float
     ) -> Run:
-        """``retrieve``, but a queued or in-progress run is answered once its status
-        changes, or after ``timeout`` seconds: a long poll for the SDK's polling helpers,
-        which then ask again at once instead of sleeping between polls. (A run executed by
-        another server process is seen only at the timeout.)"""
+        """``retrieve``, but a queued or in-progress run is answered once it leaves those
+        statuses (ends or requires action), or after ``timeout`` seconds: a long poll for
+        the SDK's polling helpers, which then ask again at once instead of sleeping
+        between polls. (A run executed by another server process is seen only at the
+        timeout.)"""
         queue = self._listen(run_id)
         try:
             run = await self.retrieve(caller, thread_id, run_id)
@@ -856,9 +857,16 @@ def _run_part(params: CreateAndRunParams) -> RunParams:
     )
 
 
+_SETTLED = {
+    f"thread.run.{s}"
+    for s in ("requires_action", "completed", "incomplete", "failed", "cancelled", "expired")
+}
+
+
 def _is_status(ev: AssistantStreamEvent) -> bool:
-    """Whether ``ev`` is a change of the run's status (not of a step or message)."""
-    return ev.event.startswith("thread.run.") and not ev.event.startswith("thread.run.step")
+    """Whether ``ev`` leaves the run in a status a poller stops at (not queued or in
+    progress)."""
+    return ev.event in _SETTLED
 
 
 def _check_include(include: builtins.list[str] | None) -> None:
