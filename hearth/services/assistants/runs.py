@@ -189,16 +189,19 @@ class Runs:
             while (ev := await queue.get()) is not None:
                 yield ev
         finally:
-            listeners = self._listeners.get(run_id, [])
-            with contextlib.suppress(ValueError):
-                listeners.remove(queue)
-            if not listeners:
-                self._listeners.pop(run_id, None)
+            self._unlisten(run_id, queue)
 
     def _listen(self, run_id: str) -> asyncio.Queue[AssistantStreamEvent | None]:
         queue: asyncio.Queue[AssistantStreamEvent | None] = asyncio.Queue()
         self._listeners.setdefault(run_id, []).append(queue)
         return queue
+
+    def _unlisten(self, run_id: str, queue: asyncio.Queue[AssistantStreamEvent | None]) -> None:
+        listeners = self._listeners.get(run_id, [])
+        with contextlib.suppress(ValueError):
+            listeners.remove(queue)
+        if not listeners:
+            self._listeners.pop(run_id, None)
 
     # --- create ---------------------------------------------------------------------------
 
@@ -404,11 +407,7 @@ class Runs:
                     break
             return await self.retrieve(caller, thread_id, run_id)
         finally:
-            listeners = self._listeners.get(run_id, [])
-            with contextlib.suppress(ValueError):
-                listeners.remove(queue)
-            if not listeners:
-                self._listeners.pop(run_id, None)
+            self._unlisten(run_id, queue)
 
     async def list(self, caller: Principal, thread_id: str, page: PageParams) -> CursorPage[Run]:
         """A page of the thread's runs."""
