@@ -227,7 +227,7 @@ class Runs:
         try:
             await self._insert(caller, run, params)
         except BaseException:
-            self._listeners.pop(run["id"], None)
+            self._unlisten(run["id"], queue)
             raise
         return self._started(run, queue, [])
 
@@ -259,7 +259,7 @@ class Runs:
         try:
             await self._insert(caller, run, _run_part(params))
         except BaseException:
-            self._listeners.pop(run["id"], None)
+            self._unlisten(run["id"], queue)
             raise
         created = event("thread.created", thread.model_dump(mode="json"))
         return self._started(run, queue, [created])
@@ -511,7 +511,7 @@ class Runs:
         try:
             run = await self._submit(caller, thread_id, run_id, params)
         except BaseException:
-            self._listeners.pop(run_id, None)
+            self._unlisten(run_id, queue)
             raise
         self.runner.wake()
 
