@@ -111,33 +111,19 @@ def load_spec(sent: Any, param: str) -> dict[str, Any]:
     return spec
 
 
-def compile_action(spec: dict[str, Any], param: str) -> tuple[str, dict[str, Operation]]:
-    """``(server URL, operations by name)`` of an OpenAPI 3.0 / 3.1 document.
+def compile_action(
+    spec: dict[str, Any], param: str, *, validated: bool = False
+) -> tuple[str, dict[str, Operation]]:
+    """``(server URL, operations by name)`` of an OpenAPI 3.0 / 3.1 document;
+    ``validated``: a stored spec that passed these checks at create, not checked again
+    by the validator (a few ms per spec on every run).
 
     ``InvalidRequest`` (``param``) when the document is not valid OpenAPI, has no
     absolute http(s) ``servers[0].url``, an operation lacks an ``operationId`` (or it is
     not a function name, or repeats), a schema is not a JSON Schema, a ``$ref`` points
     outside ``components``, or there are more than ``MAX_OPERATIONS`` operations."""
-    version = str(spec.get("openapi", ""))
-    if not version.startswith(("3.0", "3.1")):
-        raise InvalidRequest(
-            "Only OpenAPI 3.0 and 3.1 documents are supported ('openapi': '3.1.0').",
-            param=f"{param}.openapi",
-        )
-    remote = next(_remote_refs(spec), None)
-    if remote is not None:
-        # the validator would fetch it: a spec must never make Hearth reach out
-        raise InvalidRequest(
-            f"'$ref' must point inside the document (got '{remote}').", param=param
-        )
-    try:
-        validate_spec(spec)
-    except OpenAPIValidationError as exc:
-        where = "/".join(str(p) for p in exc.absolute_path)
-        raise InvalidRequest(
-            f"The OpenAPI spec is invalid{f' at {where}' if where else ''}: {exc.message}",
-            param=param,
-        ) from None
+    if not validated:
+        _validate(spec, param)
     servers = spec.get("servers") or []
     url = str(servers[0].get("url", "")) if servers else ""
     parts = urlsplit(url)
@@ -176,6 +162,31 @@ def compile_action(spec: dict[str, Any], param: str) -> tuple[str, dict[str, Ope
             param=f"{param}.paths",
         )
     return url.rstrip("/"), operations
+
+
+def _validate(spec: dict[str, Any], param: str) -> None:
+    """The document is OpenAPI 3.0 / 3.1 by ``openapi-spec-validator``, with no ``$ref``
+    outside itself; ``InvalidRequest`` (``param``) naming what is wrong."""
+    version = str(spec.get("openapi", ""))
+    if not version.startswith(("3.0", "3.1")):
+        raise InvalidRequest(
+            "Only OpenAPI 3.0 and 3.1 documents are supported ('openapi': '3.1.0').",
+            param=f"{param}.openapi",
+        )
+    remote = next(_remote_refs(spec), None)
+    if remote is not None:
+        # the validator would fetch it: a spec must never make Hearth reach out
+        raise InvalidRequest(
+            f"'$ref' must point inside the document (got '{remote}').", param=param
+        )
+    try:
+        validate_spec(spec)
+    except OpenAPIValidationError as exc:
+        where = "/".join(str(p) for p in exc.absolute_path)
+        raise InvalidRequest(
+            f"The OpenAPI spec is invalid{f' at {where}' if where else ''}: {exc.message}",
+            param=param,
+        ) from None
 
 
 def _remote_refs(node: Any) -> Iterator[str]:

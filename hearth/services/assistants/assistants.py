@@ -229,7 +229,9 @@ class Assistants:
             return []
         out = []
         for i, stored in enumerate(row.gpt.get("actions") or []):
-            url, operations = compile_action(stored["openapi"], f"actions[{i}].openapi")
+            url, operations = compile_action(
+                stored["openapi"], f"actions[{i}].openapi", validated=True
+            )
             auth = {k: v for k, v in stored["auth"].items() if k != "secret"}
             if "secret" in stored["auth"]:
                 auth["secret"] = self._secrets.decrypt(stored["auth"]["secret"])
