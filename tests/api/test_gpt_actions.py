@@ -184,7 +184,9 @@ async def test_a_forced_action_calls_the_api_and_the_model_reads_the_answer(
     assert shown[0]["functions"] == ["getWeather", "addNote"]
     assert shown[0]["auth"] == {"type": "bearer"} and shown[0]["server_url"] == api
     assert TOKEN not in json.dumps(assistant.model_dump())
-    row = allowed.assistants._repo.get(project_of(allowed, assistant.id), assistant.id)
+    owner = allowed.api_keys.verify(client.api_key)
+    assert owner is not None
+    row = allowed.assistants._repo.get(owner.project_id, assistant.id)
     assert row is not None and TOKEN not in json.dumps(row.gpt)  # encrypted at rest
 
     WeatherAPI.seen.clear()
@@ -222,16 +224,6 @@ async def test_a_forced_action_calls_the_api_and_the_model_reads_the_answer(
     messages = await client.beta.threads.messages.list(thread.id, order="asc")
     assert [m.role for m in messages.data] == ["user", "assistant"]
     assert run.usage is not None and run.usage.prompt_tokens > 0
-
-
-def project_of(services: Services, assistant_id: str) -> str:
-    from sqlalchemy import select
-
-    from hearth.store.db import session_factory
-    from hearth.store.models import Assistant
-
-    with session_factory(services.db)() as s:
-        return str(s.scalar(select(Assistant.project_id).where(Assistant.id == assistant_id)))
 
 
 async def test_a_json_body_action_with_an_api_key(

@@ -15,7 +15,6 @@ import pytest
 from openai import AsyncAssistantEventHandler
 from openai.types.beta import AssistantStreamEvent
 
-from hearth.domain import Principal
 from hearth.services.container import Services
 from tests.conftest import MODEL, new_project, sdk
 
@@ -351,9 +350,8 @@ async def test_polling_helpers_get_a_long_poll(
     assistant = await client.beta.assistants.create(model=MODEL)
     thread = await client.beta.threads.create(messages=[{"role": "user", "content": "Hi"}])
     run = await client.beta.threads.runs.create(thread_id=thread.id, assistant_id=assistant.id)
-    caller = Principal.for_project(
-        *(await _owner(services, run.id)),
-    )
+    caller = services.api_keys.verify(client.api_key)
+    assert caller is not None
     started = time.monotonic()
     same = await services.runs.retrieve_when_changed(caller, thread.id, run.id, timeout=0.3)
     assert same.status == "queued" and time.monotonic() - started >= 0.3
@@ -372,16 +370,3 @@ async def test_polling_helpers_get_a_long_poll(
         run.id, thread_id=thread.id, extra_headers={"X-Stainless-Poll-Helper": "true"}
     )
     assert raw.headers.get("openai-poll-after-ms") is None  # cancelled: not active
-
-
-async def _owner(services: Services, run_id: str) -> tuple[str, str]:
-    from sqlalchemy import select
-
-    from hearth.store.db import session_factory
-    from hearth.store.models import Run as RunRow
-
-    with session_factory(services.db)() as s:
-        row = s.execute(
-            select(RunRow.organization_id, RunRow.project_id).where(RunRow.id == run_id)
-        ).one()
-        return str(row[0]), str(row[1])
