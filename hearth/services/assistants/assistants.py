@@ -151,7 +151,8 @@ async def _check_files(
             raise NotFound(f"No file found with id '{file_id}'.", param=f"{param}[{i}]")
 
 
-def _function_names(tools: Sequence[dict[str, Any]]) -> set[str]:
+def function_names(tools: Sequence[dict[str, Any]]) -> set[str]:
+    """The names of the ``function`` tools among ``tools`` (tools as JSON)."""
     return {
         str((t.get("function") or {}).get("name")) for t in tools if t.get("type") == "function"
     }
@@ -190,7 +191,7 @@ class Assistants:
         action for a bad spec, a server actions may not call, or a repeated name."""
         shown: builtins.list[dict[str, Any]] = []
         stored: builtins.list[dict[str, Any]] = []
-        names = _function_names(tools)
+        names = function_names(tools)
         for i, action in enumerate(sent):
             param = f"actions[{i}].openapi"
             spec = load_spec(action.openapi, param)
@@ -318,7 +319,7 @@ class Assistants:
                 assistant["actions"] = actions
         elif "tools" in sent and gpt:
             taken = {n for a in assistant.get("actions") or [] for n in a["functions"]}
-            clash = sorted(taken & _function_names(assistant["tools"]))
+            clash = sorted(taken & function_names(assistant["tools"]))
             if clash:
                 raise InvalidRequest(
                     f"The function name '{clash[0]}' is an action's operationId.",

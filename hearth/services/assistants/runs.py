@@ -32,7 +32,7 @@ from hearth.engine.registry import ModelRegistry
 from hearth.errors import HearthError, InvalidRequest, NotFound
 from hearth.jobs.runner import JobRunner
 from hearth.services.assistants.actions import Action
-from hearth.services.assistants.assistants import Assistants
+from hearth.services.assistants.assistants import Assistants, function_names
 from hearth.services.assistants.mapping import responses_choice, responses_tool, text_format
 from hearth.services.assistants.params import (
     MessageCreateParams,
@@ -290,7 +290,7 @@ class Runs:
             for t in (params.tools if params.tools is not None else assistant.tools)
         ]
         # the assistant's GPT actions are offered as functions Hearth calls itself
-        named = {(t.get("function") or {}).get("name") for t in tools}
+        named = function_names(tools)
         for action in await self._assistants.actions(caller, assistant.id):
             tools += [op.tool for name, op in action.operations.items() if name not in named]
         for message in params.additional_messages or []:
