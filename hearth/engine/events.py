@@ -37,6 +37,17 @@ class TokenDelta:
 
 
 @dataclass(frozen=True)
+class PromptLogprobs:
+    """Log probabilities of the prompt's own tokens, sent once before any ``TokenDelta``
+    when the request asked for them (``GenerationRequest.prompt_logprobs``).
+
+    ``entries[i]`` is prompt token ``i + 1`` given tokens ``0..i`` (the first token has
+    no logprob: nothing precedes it), with up to ``prompt_logprobs`` alternatives."""
+
+    entries: tuple[LogprobEntry, ...]
+
+
+@dataclass(frozen=True)
 class ChoiceFinished:
     """Choice ``choice`` ended: ``finish_reason`` is ``stop`` or ``length``."""
 
@@ -64,4 +75,4 @@ class Failed:
     error: BaseException
 
 
-Event = TokenDelta | ChoiceFinished | Completed | Failed
+Event = PromptLogprobs | TokenDelta | ChoiceFinished | Completed | Failed

@@ -221,9 +221,11 @@ class LlamaCppRunner:
                 batch.pos[i] = item.pos + k
                 batch.n_seq_id[i] = 1
                 batch.seq_id[i][0] = item.seq_id
-                batch.logits[i] = 0
+                batch.logits[i] = item.all_logits
+                if item.all_logits:
+                    rows.append(i)
                 i += 1
-            if item.logits:
+            if item.logits and not item.all_logits:
                 batch.logits[i - 1] = 1
                 rows.append(i - 1)
         batch.n_tokens = i

@@ -22,13 +22,16 @@ from hearth.engine.prefix_cache import Blob
 class BatchItem:
     """Tokens of one sequence to feed at consecutive positions ``pos, pos+1, ...``.
 
-    ``logits``: whether the next-token logits after the last token are wanted.
+    ``logits``: whether the next-token logits after the last token are wanted;
+    ``all_logits``: the logits after every token instead (scoring a prompt), one row per
+    token in order.
     """
 
     seq_id: int
     tokens: Sequence[int]
     pos: int
     logits: bool
+    all_logits: bool = False
 
 
 @dataclass(frozen=True)
@@ -76,7 +79,8 @@ class ModelRunner(Protocol):
 
     def decode(self, items: Sequence[BatchItem]) -> list[np.ndarray]:
         """Run one forward pass; return float32 logits (shape ``(n_vocab,)``), one per
-        item with ``logits=True``, in order. Raises ``KVCacheFull`` if cells run out."""
+        item with ``logits=True`` (one per token with ``all_logits``), in order. Raises
+        ``KVCacheFull`` if cells run out."""
         ...
 
     def copy_sequence(self, src: int, dst: int) -> None:

@@ -54,7 +54,7 @@ from typing import Literal
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["SampledToken", "Sampler", "SamplingParams", "TokenLogprob"]
+__all__ = ["SampledToken", "Sampler", "SamplingParams", "TokenLogprob", "score"]
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.intp]
@@ -224,6 +224,20 @@ class Sampler:
         return SampledToken(
             token=token, logprob=_floored(scaled[token] - log_z), top_logprobs=alternatives
         )
+
+
+def score(logits: npt.NDArray[np.floating], token: int, top: int) -> SampledToken:
+    """The model's own log probability of ``token`` under raw ``logits`` (shape
+    ``(n_vocab,)``; temperature 1, no penalties or bias) and its ``top`` (0-20) most likely
+    alternatives, floored as in step 5. Scores a given text (prompt logprobs, ``echo``)."""
+    z = np.asarray(logits, dtype=np.float64)
+    peak = float(z.max())
+    log_z = peak + float(np.log(np.exp(z - peak).sum()))
+    best = _top_sorted(z, top, np.empty_like(z)) if top else np.empty(0, dtype=np.intp)
+    alternatives = tuple(
+        TokenLogprob(token=j, logprob=_floored(z[j] - log_z)) for j in best.tolist()
+    )
+    return SampledToken(token=token, logprob=_floored(z[token] - log_z), top_logprobs=alternatives)
 
 
 def _validate_params(params: SamplingParams, n_vocab: int, stream: int) -> None:

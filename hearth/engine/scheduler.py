@@ -22,6 +22,8 @@ import time
 from collections import deque
 from dataclasses import dataclass
 
+import numpy as np
+
 from hearth.engine.events import Completed, Failed
 from hearth.engine.prefix_cache import BLOCK, NO_MATCH, CacheStats, Match, PrefixCache, block_keys
 from hearth.engine.runner import BatchItem, KVCacheFull, ModelRunner
@@ -202,8 +204,8 @@ class Scheduler:
         """The job's cached prefix, or None while an active job of the same scope is
         still prefilling blocks beyond it."""
         scope = job.request.cache_scope
-        if self._cache is None or scope is None:
-            return NO_MATCH
+        if self._cache is None or scope is None or job.request.prompt_logprobs is not None:
+            return NO_MATCH  # a scored prompt needs every position's logits: computed whole
         if not job.cache_keys:
             job.cache_keys = block_keys(job.request.prompt)
         match = self._cache.match(scope, job.cache_keys)
@@ -248,7 +250,7 @@ class Scheduler:
                 self._fail(job, error)
             return
         self._register_blocks(items)
-        self._stepper.dispatch(owners, logits, self._grow, masks)
+        self._stepper.dispatch(owners, self._scored(items, logits), self._grow, masks)
         self._recent.append(time.perf_counter() - start)
         self._steps += 1
         self._decoded += sum(len(i.tokens) for i in items)
@@ -270,6 +272,25 @@ class Scheduler:
             if not job.prefilling:
                 job.used += job.pending_blocks * BLOCK
                 job.pending_blocks = 0
+
+    def _scored(self, items: list[BatchItem], logits: list[np.ndarray]) -> list[np.ndarray]:
+        """Hand the rows of prompt-scoring items to their jobs; the rows left are one per
+        owner, as ``dispatch`` takes them."""
+        if not any(item.all_logits for item in items):
+            return logits
+        jobs = {seq.seq_id: job for job in self._active for seq in job.seqs[:1]}
+        out, row = [], 0
+        for item in items:
+            if item.all_logits:
+                rows = logits[row : row + len(item.tokens)]
+                self._stepper.score_prompt(jobs[item.seq_id], item.pos, rows)
+                row += len(rows)
+                if item.logits:
+                    out.append(rows[-1])
+            elif item.logits:
+                out.append(logits[row])
+                row += 1
+        return out
 
     def _jobs_in(self, items: list[BatchItem]) -> list[Job]:
         ids = {item.seq_id for item in items}
@@ -299,7 +320,8 @@ class Scheduler:
                     end = min(end, (start // BLOCK + 1) * BLOCK)
                 chunk = job.request.prompt[start:end]
                 last = end == n_prompt
-                items.append(BatchItem(job.seqs[0].seq_id, chunk, job.prefilled, last))
+                scoring = job.request.prompt_logprobs is not None
+                items.append(BatchItem(job.seqs[0].seq_id, chunk, job.prefilled, last, scoring))
                 job.prefilled += len(chunk)
                 budget -= len(chunk)
                 if last:

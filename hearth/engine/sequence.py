@@ -19,7 +19,10 @@ class GenerationRequest:
     ``max_tokens``: completion tokens per choice (already bounded by the context);
     ``stop``: up to 4 strings that end a choice and are never emitted;
     ``grammar``: every choice's tokens are masked to this grammar (structured outputs);
-    ``cache_scope``: the prompt-cache tree to use (the organization), None for none.
+    ``cache_scope``: the prompt-cache tree to use (the organization), None for none;
+    ``prompt_logprobs``: when set (0-20 alternatives), a ``PromptLogprobs`` event gives
+    every prompt token's logprob (the prompt is then computed whole, not read from the
+    cache). ``max_tokens`` may be 0 only with it: the prompt is scored, nothing sampled.
     """
 
     prompt: list[int]
@@ -29,6 +32,7 @@ class GenerationRequest:
     stop: tuple[str, ...] = ()
     grammar: Grammar | None = None
     cache_scope: str | None = None
+    prompt_logprobs: int | None = None
 
 
 @dataclass
@@ -68,6 +72,7 @@ class Job:
     cache_keys: list[tuple[int, ...]] = field(default_factory=list)
     pending_blocks: int = 0
     cached_tokens: int = 0
+    prompt_entries: list[LogprobEntry] = field(default_factory=list)
 
     @property
     def prefilling(self) -> bool:

@@ -19,12 +19,13 @@ from hearth.engine.events import (
     Failed,
     FinishReason,
     LogprobEntry,
+    PromptLogprobs,
     TokenDelta,
     TopLogprob,
 )
 from hearth.engine.prefix_cache import PrefixCache
 from hearth.engine.runner import ModelRunner
-from hearth.engine.sampling import SampledToken, Sampler
+from hearth.engine.sampling import SampledToken, Sampler, score
 from hearth.engine.sequence import Job, Seq
 from hearth.engine.text import TextAssembler
 from hearth.errors import InternalError
@@ -107,6 +108,13 @@ class Stepper:
             if job.cancelled:
                 continue
             if choice is None:
+                if job.request.prompt_logprobs is not None:
+                    job.emit(PromptLogprobs(tuple(job.prompt_entries)))
+                    job.prompt_entries = []
+                if job.request.max_tokens == 0:  # scoring only: nothing is sampled
+                    for seq in job.seqs:
+                        self._finish(job, seq, "length")
+                    continue
                 self._fork(job)
             for seq in job.seqs if choice is None else [job.seqs[choice]]:
                 try:
@@ -124,6 +132,16 @@ class Stepper:
                     )
                     job.cancelled = True
                     break
+
+    def score_prompt(self, job: Job, pos: int, rows: Sequence[np.ndarray]) -> None:
+        """Keep the logprobs of the prompt tokens after positions ``pos, pos+1, ...``
+        (``rows[k]``: the logits after position ``pos + k``); the last prompt position's
+        row predicts the completion, not a prompt token, and is skipped."""
+        prompt, top = job.request.prompt, job.request.prompt_logprobs or 0
+        for k, row in enumerate(rows):
+            nxt = pos + k + 1
+            if nxt < len(prompt):
+                job.prompt_entries.append(self._logprob_entry(score(row, prompt[nxt], top)))
 
     def release(self, seq_id: int) -> None:
         """Free a sequence's cells (through the prefix cache, which may keep blocks)."""

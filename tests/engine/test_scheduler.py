@@ -11,7 +11,7 @@ import pytest
 from llguidance import LLTokenizer, TokenizerWrapper
 
 from hearth.engine.constraints import GrammarCompiler
-from hearth.engine.events import ChoiceFinished, Completed, Failed, TokenDelta
+from hearth.engine.events import ChoiceFinished, Completed, Failed, PromptLogprobs, TokenDelta
 from hearth.engine.prefix_cache import BLOCK, CacheConfig, PrefixCache
 from hearth.engine.runner import BatchItem, ModelInfo
 from hearth.engine.sampling import SamplingParams
@@ -68,10 +68,11 @@ class FakeRunner:
         for item in items:
             assert item.pos == self.lengths.get(item.seq_id, 0), "positions must be contiguous"
             self.lengths[item.seq_id] = item.pos + len(item.tokens)
-            if item.logits:
-                logits = np.zeros(10, dtype=np.float32)
-                logits[min(item.tokens[-1] + 1, EOG)] = 10.0
-                out.append(logits)
+            for k, token in enumerate(item.tokens):
+                if item.all_logits or (item.logits and k == len(item.tokens) - 1):
+                    logits = np.zeros(10, dtype=np.float32)
+                    logits[min(token + 1, EOG)] = 10.0
+                    out.append(logits)
         return out
 
     def copy_sequence(self, src: int, dst: int) -> None:
@@ -374,3 +375,27 @@ async def submit_when_admitted(sched: Scheduler) -> GenerationHandle:
         except ServiceUnavailable:
             await asyncio.sleep(0.01)
     raise AssertionError("the engine never admitted the request")
+
+
+async def test_prompt_logprobs_score_every_prompt_token_across_chunks(
+    scheduler: Scheduler,
+) -> None:
+    # "abcdefgbca": 10 tokens over two 8-token chunks; the fake predicts token + 1, so
+    # each "next letter" is likely and the rest are not
+    prompt = [0, 1, 2, 3, 4, 5, 6, 1, 2, 0]
+    for max_tokens in (0, 2):
+        handle = scheduler.submit(
+            GenerationRequest(
+                prompt=prompt, params=GREEDY, max_tokens=max_tokens, prompt_logprobs=2
+            )
+        )
+        first = await handle.next()
+        assert isinstance(first, PromptLogprobs)
+        assert [e.token for e in first.entries] == list("bcdefgbca")
+        likely = [e.logprob > -0.01 for e in first.entries]
+        assert likely == [True] * 6 + [False, True, False]
+        assert all(len(e.top_logprobs) == 2 for e in first.entries)
+        assert first.entries[6].top_logprobs[0].token == "h"
+        texts, reasons, done = await collect(handle)
+        assert texts == ({} if max_tokens == 0 else {0: "bc"}) and reasons == {0: "length"}
+        assert (done.prompt_tokens, done.completion_tokens) == (10, max_tokens)
