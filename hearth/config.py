@@ -39,6 +39,7 @@ class EngineSettings:
     prompt_cache_idle_ttl: float
     prompt_cache_max_lifetime: float
     prompt_cache_memory_mb: float | None
+    prompt_cache_exact: bool
     finetuned_models_loaded: int
 
 
@@ -185,6 +186,12 @@ class Settings(BaseSettings):
     prompt_cache_memory_mb: float | None = Field(default=None, ge=0)
     """Host memory (MiB) for cached prefixes, LRU beyond it. Default: the served weights'
     size, at least 256 MiB (~11,000 tokens of SmolLM2-135M's 23 KiB-per-token KV)."""
+    prompt_cache_exact: bool = False
+    """A cache hit never changes a single logit: whole 128-token blocks only, the rest
+    computed in the same block-aligned chunks as a cold prompt. Off (default): hits reuse
+    down to the token, a conversation's next turn reuses the previous answer's KV, and the
+    same prompt again is sampled from its kept logits (identical output); a partial hit
+    may round differently from a cold run (docs/prompt-caching.md)."""
     audio: bool = True
     """Serve the speech endpoints with the bundled voice and Whisper models (loaded on
     first use, not at start)."""
@@ -314,6 +321,7 @@ class Settings(BaseSettings):
             self.prompt_cache_idle_ttl,
             self.prompt_cache_max_lifetime,
             self.prompt_cache_memory_mb,
+            self.prompt_cache_exact,
             self.finetuned_models_loaded,
         )
 

@@ -268,6 +268,10 @@ class LlamaCppRunner:
         """Remove all of ``seq_id``'s KV cells at once."""
         lc.llama_memory_seq_rm(self._memory, seq_id, -1, -1)
 
+    def trim_sequence(self, seq_id: int, n_tokens: int) -> None:
+        """Remove ``seq_id``'s cells at positions ``n_tokens`` and beyond."""
+        lc.llama_memory_seq_rm(self._memory, seq_id, n_tokens, -1)
+
     def sequence_length(self, seq_id: int) -> int:
         """Positions llama.cpp holds for ``seq_id``: ``pos_max + 1`` (0 when empty)."""
         return int(lc.llama_memory_seq_pos_max(self._memory, seq_id)) + 1

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -39,6 +40,10 @@ import numpy.typing as npt
 
 BLOCK = 128
 """Tokens per cache block (OpenAI reuses prefixes in 128-token increments)."""
+
+LOGITS_KEPT = 16
+"""Whole prompts whose final logits are kept (one vocabulary of float32 each: ~200 KB for
+SmolLM2), for repeats of the same prompt."""
 
 Blob = npt.NDArray[np.uint8]
 """A block's KV cells as llama.cpp's per-sequence state bytes."""
@@ -63,14 +68,26 @@ class BlockStore(Protocol):
         """Drop every cell of ``seq_id``."""
         ...
 
+    def trim_sequence(self, seq_id: int, n_tokens: int) -> None:
+        """Drop ``seq_id``'s cells at positions ``n_tokens`` and beyond."""
+        ...
+
 
 @dataclass(frozen=True)
 class CacheConfig:
-    """``budget_bytes``: host memory for stored blocks; times in seconds."""
+    """``budget_bytes``: host memory for stored blocks; times in seconds.
+
+    ``exact``: a hit reuses whole blocks only and the rest of the prompt is computed in
+    the same block-aligned chunks as a cold prompt, so a hit never changes a single
+    logit. Off (the default), a hit also reuses a partial block (down to the token, from
+    a block or a saved tail), and a finished sequence's generated tokens are kept too, so
+    the next turn of a conversation reuses its previous answer; the cells computed after
+    a hit may then differ from a cold run's in the last bits of their rounding."""
 
     budget_bytes: int
     idle_ttl: float = 300.0
     max_lifetime: float = 3600.0
+    exact: bool = False
 
 
 @dataclass(frozen=True)
@@ -98,31 +115,45 @@ class CacheStats:
 
 @dataclass(eq=False)
 class Node:
-    """One 128-token block: its tokens, position in the tree and where it lives."""
+    """One 128-token block (or a tail: fewer tokens, stored only, never a parent): its
+    tokens, position in the tree and where it lives."""
 
     key: tuple[int, ...]
     parent: Node | None
-    depth: int  # block index: covers positions [depth*BLOCK, (depth+1)*BLOCK)
+    depth: int  # block index: starts at position depth*BLOCK
     created: float
     last_used: float
     children: dict[tuple[int, ...], Node] = field(default_factory=dict)
+    tails: dict[tuple[int, ...], Node] = field(default_factory=dict)
     holders: set[int] = field(default_factory=set)
     data: Blob | None = None
 
     @property
+    def start(self) -> int:
+        return self.depth * BLOCK
+
+    @property
     def end(self) -> int:
-        return (self.depth + 1) * BLOCK
+        return self.depth * BLOCK + len(self.key)
+
+    @property
+    def is_tail(self) -> bool:
+        return len(self.key) < BLOCK
 
 
 @dataclass(frozen=True)
 class Match:
-    """The cached prefix of a prompt: ``nodes[i]`` is block i."""
+    """The cached prefix of a prompt: ``nodes[i]`` is block i, then the first
+    ``partial_tokens`` tokens of ``partial`` (a block or a tail), if any."""
 
     nodes: tuple[Node, ...]
+    partial: Node | None = None
+    partial_tokens: int = 0
+    logits: npt.NDArray[np.float32] | None = None  # the whole prompt matched: its logits
 
     @property
     def tokens(self) -> int:
-        return len(self.nodes) * BLOCK
+        return len(self.nodes) * BLOCK + self.partial_tokens
 
 
 NO_MATCH = Match(())
@@ -151,8 +182,12 @@ class PrefixCache:
         self._roots: dict[str, Node] = {}
         self._held: dict[int, list[Node]] = {}  # seq id -> blocks it holds, in order
         self._private: set[int] = set()  # seq ids whose later blocks duplicate others'
+        self._logits: OrderedDict[tuple[str, tuple[int, ...]], npt.NDArray[np.float32]] = (
+            OrderedDict()
+        )
         self._stored: set[Node] = set()
-        self._block_bytes = 0
+        self._block_bytes = 0  # one whole block's state bytes, learnt from the first save
+        self._stored_bytes = 0
         self._resident = 0
         self._last_sweep = float("-inf")
         self._lock = threading.Lock()
@@ -161,8 +196,10 @@ class PrefixCache:
         )
 
     # lookups -----------------------------------------------------------------------
-    def match(self, scope: str, keys: Sequence[tuple[int, ...]]) -> Match:
-        """The longest available prefix of ``keys`` (resident or stored blocks)."""
+    def match(self, scope: str, keys: Sequence[tuple[int, ...]], prompt: Sequence[int]) -> Match:
+        """The longest available prefix of ``prompt`` (whose block ``keys`` are given):
+        whole resident or stored blocks, then (unless ``exact``) the longest partial
+        match among the next blocks and saved tails. One prompt token is always left."""
         node = self._roots.get(scope)
         nodes: list[Node] = []
         for key in keys:
@@ -171,23 +208,70 @@ class PrefixCache:
                 break
             nodes.append(child)
             node = child
-        return Match(tuple(nodes))
+        if node is None or self.config.exact:
+            return Match(tuple(nodes))
+        start = len(nodes) * BLOCK
+        logits = self._last_logits(scope, prompt)
+        rest = prompt[start : len(prompt) if logits is not None else max(len(prompt) - 1, start)]
+        best, best_n = None, 0
+        for cand in (*node.children.values(), *node.tails.values()):
+            if not (cand.holders or cand.data is not None):
+                continue
+            n = _common(cand.key, rest)
+            if n > best_n:
+                best, best_n = cand, n
+        whole = start + best_n == len(prompt)
+        return Match(tuple(nodes), best, best_n, logits if whole else None)
+
+    def keep_logits(
+        self, scope: str, prompt: Sequence[int], logits: npt.NDArray[np.float32]
+    ) -> None:
+        """Remember the logits after a whole prompt (the last ``LOGITS_KEPT`` prompts), so
+        the same prompt again, its cells all cached, is sampled from them: nothing is
+        computed, and its output is exactly the first one's."""
+        if self.config.exact:
+            return
+        key = (scope, tuple(prompt))
+        self._logits[key] = logits
+        self._logits.move_to_end(key)
+        while len(self._logits) > LOGITS_KEPT:
+            self._logits.popitem(last=False)
+
+    def _last_logits(self, scope: str, prompt: Sequence[int]) -> npt.NDArray[np.float32] | None:
+        key = (scope, tuple(prompt))
+        logits = self._logits.get(key)
+        if logits is not None:
+            self._logits.move_to_end(key)
+        return logits
 
     def attach(self, match: Match, seq_id: int, lookup_tokens: int) -> int:
         """Give the empty sequence ``seq_id`` the matched prefix: resident blocks by
-        seq-copy from a holder, the rest restored from host memory. Returns the tokens
+        seq-copy from a holder, the rest restored from host memory, then a partial
+        block's or tail's first tokens (its own cells from then on). Returns the tokens
         reused and counts the lookup (``lookup_tokens`` = the prompt's length)."""
         now = self._clock()
         resident = 0
         for i, node in enumerate(match.nodes):
             if node.holders:
                 resident = i + 1
-        if resident:
-            holder = next(iter(match.nodes[resident - 1].holders))
-            self._store.copy_prefix(holder, seq_id, resident * BLOCK)
-        for node in match.nodes[resident:]:
-            assert node.data is not None
-            self._store.restore_block(node.data, seq_id)
+        partial = match.partial
+        if partial is not None and partial.holders:  # a holder has every block before it
+            holder = next(iter(partial.holders))
+            self._store.copy_prefix(holder, seq_id, match.tokens)
+        else:
+            if resident:
+                holder = next(iter(match.nodes[resident - 1].holders))
+                self._store.copy_prefix(holder, seq_id, resident * BLOCK)
+            for node in match.nodes[resident:]:
+                assert node.data is not None
+                self._store.restore_block(node.data, seq_id)
+            if partial is not None:
+                assert partial.data is not None
+                self._store.restore_block(partial.data, seq_id)
+                if match.tokens < partial.end:
+                    self._store.trim_sequence(seq_id, match.tokens)
+        if partial is not None:
+            partial.last_used = now
         held = self._held.setdefault(seq_id, [])
         for node in match.nodes:
             self._hold(node, seq_id)
@@ -236,9 +320,13 @@ class PrefixCache:
         if src in self._private:
             self._private.add(dst)
 
-    def release(self, seq_id: int) -> None:
+    def release(self, seq_id: int, scope: str | None = None, tokens: Sequence[int] = ()) -> None:
         """Free ``seq_id``'s cells, first saving to host memory every block it was the
-        last holder of (within the budget)."""
+        last holder of (within the budget). Unless ``exact``, ``tokens`` (every token
+        in its cells, prompt and generated, in order) are kept too: their remaining
+        whole blocks join the tree and the rest is saved as a tail."""
+        if tokens and scope is not None and not self.config.exact:
+            self._keep_tail(scope, seq_id, tokens)
         self._private.discard(seq_id)
         now = self._clock()
         held = self._held.pop(seq_id, [])
@@ -257,6 +345,24 @@ class PrefixCache:
     def resident_cells(self) -> int:
         """KV cells of blocks shared through the tree (each counted once)."""
         return self._resident * BLOCK
+
+    def _keep_tail(self, scope: str, seq_id: int, tokens: Sequence[int]) -> None:
+        whole = len(tokens) // BLOCK
+        keys = [tuple(tokens[i * BLOCK : (i + 1) * BLOCK]) for i in range(whole)]
+        self.register(scope, seq_id, keys, whole * BLOCK)
+        held = self._held.get(seq_id, [])
+        if seq_id in self._private or len(held) != whole:
+            return
+        key = tuple(tokens[whole * BLOCK :])
+        parent = held[-1] if held else self._root(scope)
+        if not key or key in parent.tails:
+            return
+        now = self._clock()
+        tail = Node(key, parent, whole, now, now)
+        parent.tails[key] = tail
+        self._save(tail, seq_id)
+        if tail.data is None:
+            del parent.tails[key]
 
     # expiry ------------------------------------------------------------------------
     def sweep(self, *, force: bool = False) -> None:
@@ -279,8 +385,9 @@ class PrefixCache:
         """A consistent snapshot (any thread)."""
         with self._lock:
             c = dict(self._counts)
-            stored, block_bytes = len(self._stored), self._block_bytes
+            stored_bytes, block_bytes = self._stored_bytes, self._block_bytes
         resident = self._resident
+        per_token = block_bytes / BLOCK
         return CacheStats(
             lookups=c["lookups"],
             hits=c["hits"],
@@ -288,10 +395,10 @@ class PrefixCache:
             hit_tokens=c["hit_tokens"],
             hit_rate=c["hit_tokens"] / c["lookup_tokens"] if c["lookup_tokens"] else 0.0,
             resident_tokens=resident * BLOCK,
-            stored_tokens=stored * BLOCK,
-            stored_bytes=stored * block_bytes,
+            stored_tokens=round(stored_bytes / per_token) if per_token else 0,
+            stored_bytes=stored_bytes,
             budget_bytes=self.config.budget_bytes,
-            bytes_per_token=block_bytes / BLOCK,
+            bytes_per_token=per_token,
             evicted_lru=c["evicted_lru"],
             evicted_ttl=c["evicted_ttl"],
         )
@@ -310,28 +417,40 @@ class PrefixCache:
         node.holders.add(seq_id)
 
     def _save(self, node: Node, seq_id: int) -> None:
-        size = self._block_bytes
-        if size and not self._make_room(node, size):
+        # a tail's bytes scale with its tokens (the state holds a fixed header too, so
+        # the guess errs high and the exact size is checked after the save)
+        guess = -(-self._block_bytes * len(node.key) // BLOCK)
+        if guess and not self._make_room(node, guess):
             return
-        data = self._store.save_block(seq_id, node.end - BLOCK, node.end)
-        if not size:
+        data = self._store.save_block(seq_id, node.start, node.end)
+        if not node.is_tail and not self._block_bytes:
             self._block_bytes = len(data)
-            if not self._make_room(node, len(data)):
-                return
+        if len(data) > guess and not self._make_room(node, len(data)):
+            return
         node.data = data
         with self._lock:
             self._stored.add(node)
+            self._stored_bytes += len(data)
 
     def _make_room(self, node: Node, size: int) -> bool:
-        """Evict less recently used blocks (deeper first on ties) until ``node`` fits;
-        False, evicting nothing, if it would displace a block used more recently."""
-        excess = (len(self._stored) + 1) * size - self.config.budget_bytes
+        """Evict less recently used blocks (deeper first on ties) until ``size`` more
+        bytes fit; False, evicting nothing, if it would displace a block used more
+        recently than ``node``."""
+        excess = self._stored_bytes + size - self.config.budget_bytes
         if excess <= 0:
             return True
         rank = (node.last_used, -node.depth)
-        victims = sorted(self._stored, key=lambda n: (n.last_used, -n.depth))
-        victims = victims[: -(-excess // size)]
-        if len(victims) * size < excess or any((v.last_used, -v.depth) > rank for v in victims):
+        victims: list[Node] = []
+        freed = 0
+        for victim in sorted(self._stored, key=lambda n: (n.last_used, -n.depth)):
+            if freed >= excess:
+                break
+            if (victim.last_used, -victim.depth) > rank:
+                return False
+            victims.append(victim)
+            assert victim.data is not None
+            freed += len(victim.data)
+        if freed < excess:
             return False
         for victim in victims:
             self._drop(victim, "evicted_lru")
@@ -341,6 +460,8 @@ class PrefixCache:
         with self._lock:
             self._stored.discard(node)
             self._counts[counter] += 1
+            if node.data is not None:
+                self._stored_bytes -= len(node.data)
         node.data = None
         self._prune(node)
 
@@ -350,8 +471,20 @@ class PrefixCache:
             node is not None
             and node.parent is not None
             and not node.children
+            and not node.tails
             and not node.holders
             and node.data is None
         ):
-            del node.parent.children[node.key]
+            siblings = node.parent.tails if node.is_tail else node.parent.children
+            del siblings[node.key]
             node = node.parent
+
+
+def _common(a: Sequence[int], b: Sequence[int]) -> int:
+    """Length of the common prefix of two token sequences."""
+    n = 0
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            break
+        n += 1
+    return n

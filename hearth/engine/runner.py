@@ -103,6 +103,10 @@ class ModelRunner(Protocol):
         """Drop every KV cell of ``seq_id``."""
         ...
 
+    def trim_sequence(self, seq_id: int, n_tokens: int) -> None:
+        """Drop ``seq_id``'s cells at positions ``n_tokens`` and beyond."""
+        ...
+
     def sequence_length(self, seq_id: int) -> int:
         """Positions held in the KV cache for ``seq_id`` (0 when free)."""
         ...

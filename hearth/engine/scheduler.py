@@ -188,6 +188,7 @@ class Scheduler:
             reserved = self._reservation(req, own_prompt)
             pending = len(job.cache_keys) - len(match.nodes)
             restored = sum(1 for node in match.nodes if not node.holders)
+            restored += match.partial is not None and not match.partial.holders
             need = reserved + (pending + restored) * BLOCK
             if req.n > len(self._free_ids) or need > self._free_cells():
                 break  # later requests wait behind the head
@@ -208,7 +209,7 @@ class Scheduler:
             return NO_MATCH  # a scored prompt needs every position's logits: computed whole
         if not job.cache_keys:
             job.cache_keys = block_keys(job.request.prompt)
-        match = self._cache.match(scope, job.cache_keys)
+        match = self._cache.match(scope, job.cache_keys, job.request.prompt)
         for other in self._active:
             if other.request.cache_scope != scope or not other.prefilling:
                 continue
@@ -228,14 +229,19 @@ class Scheduler:
         except KVCacheFull:
             self._fail(job, ServiceUnavailable("KV cache exhausted; retry."))
             return
-        job.prefilled = job.cached_tokens = hit
+        job.prefilled = hit
+        job.cached_tokens = hit - hit % BLOCK  # reported in whole blocks, as OpenAI does
+        if match.logits is not None:  # nothing left to compute: sampled from kept logits
+            job.ready_logits = match.logits
+            job.used += job.pending_blocks * BLOCK
+            job.pending_blocks = 0
 
     def _step(self) -> None:
         items, owners = self._plan()
         start = time.perf_counter()
         pending = self._stepper.start_masks(owners)  # may overlap the forward pass
         try:
-            logits = self._runner.decode(items)
+            logits = self._runner.decode(items) if items else []
             masks = pending.result() if pending else None
         except Exception as exc:  # the batch's jobs are now out of step: fail them, not all
             if pending:
@@ -250,12 +256,17 @@ class Scheduler:
                 self._fail(job, error)
             return
         self._register_blocks(items)
-        self._stepper.dispatch(owners, self._scored(items, logits), self._grow, masks)
+        rows = self._rows(items, logits, owners)
+        self._stepper.dispatch(owners, rows, self._grow, masks)
         self._recent.append(time.perf_counter() - start)
         self._steps += 1
         self._decoded += sum(len(i.tokens) for i in items)
-        for job in [j for j in self._active if not j.live]:
+        done = [j for j in self._active if not j.live]
+        for job in done:
             self._retire(job)  # first: a client told it is done finds its place free
+        if done:  # ... and stats that count it
+            self.stats = self._snapshot()
+        for job in done:
             job.emit(Completed(len(job.request.prompt), job.completion_tokens, job.cached_tokens))
 
     def _register_blocks(self, items: list[BatchItem]) -> None:
@@ -273,23 +284,38 @@ class Scheduler:
                 job.used += job.pending_blocks * BLOCK
                 job.pending_blocks = 0
 
-    def _scored(self, items: list[BatchItem], logits: list[np.ndarray]) -> list[np.ndarray]:
-        """Hand the rows of prompt-scoring items to their jobs; the rows left are one per
-        owner, as ``dispatch`` takes them."""
-        if not any(item.all_logits for item in items):
-            return logits
-        jobs = {seq.seq_id: job for job in self._active for seq in job.seqs[:1]}
-        out, row = [], 0
-        for item in items:
-            if item.all_logits:
-                rows = logits[row : row + len(item.tokens)]
-                self._stepper.score_prompt(jobs[item.seq_id], item.pos, rows)
-                row += len(rows)
-                if item.logits:
-                    out.append(rows[-1])
-            elif item.logits:
-                out.append(logits[row])
-                row += 1
+    def _rows(
+        self,
+        items: list[BatchItem],
+        logits: list[np.ndarray],
+        owners: list[tuple[Job, int | None]],
+    ) -> list[np.ndarray]:
+        """One logits row per owner, as ``dispatch`` takes them: prompt-scoring items'
+        rows go to their jobs, a finished prompt's row is kept for a repeat, and a prompt
+        found whole in the cache brings its kept row."""
+        out = logits
+        if any(item.all_logits for item in items):
+            jobs = {seq.seq_id: job for job in self._active for seq in job.seqs[:1]}
+            out, row = [], 0
+            for item in items:
+                if item.all_logits:
+                    rows = logits[row : row + len(item.tokens)]
+                    self._stepper.score_prompt(jobs[item.seq_id], item.pos, rows)
+                    row += len(rows)
+                    if item.logits:
+                        out.append(rows[-1])
+                elif item.logits:
+                    out.append(logits[row])
+                    row += 1
+        out = list(out)
+        for k, (job, choice) in enumerate(owners):
+            if choice is not None:
+                continue
+            if job.ready_logits is not None:
+                out.insert(k, job.ready_logits)
+                job.ready_logits = None
+            elif self._cache and job.request.cache_scope is not None:
+                self._cache.keep_logits(job.request.cache_scope, job.request.prompt, out[k])
         return out
 
     def _jobs_in(self, items: list[BatchItem]) -> list[Job]:
@@ -302,10 +328,13 @@ class Scheduler:
         owners: list[tuple[Job, int | None]] = []
         budget = self._batch_tokens
         for job in self._active:
+            if job.ready_logits is not None:
+                continue  # sampled after this step's forward pass, from kept logits
             if not job.prefilling:
                 for seq in job.live:
                     assert seq.next_token is not None
                     items.append(BatchItem(seq.seq_id, [seq.next_token], seq.pos, True))
+                    seq.fed.append(seq.next_token)
                     owners.append((job, seq.choice))
                     seq.pos += 1
                     budget -= 1
@@ -313,7 +342,7 @@ class Scheduler:
             if job.prefilling and budget > 0:
                 start, n_prompt = job.prefilled, len(job.request.prompt)
                 end = min(n_prompt, start + budget)
-                if self._cache and job.request.cache_scope is not None:
+                if self._cache and self._cache.config.exact and job.request.cache_scope:
                     # one block per step: llama.cpp's attention rounds differently with
                     # the tokens batched beside a query, so a hit's suffix must be
                     # computed in the same splits as a cold prompt for equal output
@@ -326,6 +355,7 @@ class Scheduler:
                 budget -= len(chunk)
                 if last:
                     owners.append((job, None))
+        owners += [(job, None) for job in self._active if job.ready_logits is not None]
         return items, owners
 
     def _grow(self, job: Job) -> bool:

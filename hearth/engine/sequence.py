@@ -6,6 +6,8 @@ import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from hearth.engine.constraints import Constraint, Grammar
 from hearth.engine.events import Event, LogprobEntry
 from hearth.engine.sampling import Sampler, SamplingParams
@@ -48,6 +50,7 @@ class Seq:
     pos: int = 0
     next_token: int | None = None
     generated: int = 0
+    fed: list[int] = field(default_factory=list)  # generated tokens now in its KV cells
     held_logprobs: list[LogprobEntry] = field(default_factory=list)
     finished: bool = False
 
@@ -73,6 +76,7 @@ class Job:
     pending_blocks: int = 0
     cached_tokens: int = 0
     prompt_entries: list[LogprobEntry] = field(default_factory=list)
+    ready_logits: np.ndarray | None = None  # the whole prompt came from the cache
 
     @property
     def prefilling(self) -> bool:

@@ -143,10 +143,11 @@ class Stepper:
             if nxt < len(prompt):
                 job.prompt_entries.append(self._logprob_entry(score(row, prompt[nxt], top)))
 
-    def release(self, seq_id: int) -> None:
-        """Free a sequence's cells (through the prefix cache, which may keep blocks)."""
+    def release(self, seq_id: int, scope: str | None = None, tokens: Sequence[int] = ()) -> None:
+        """Free a sequence's cells (through the prefix cache, which may keep blocks and,
+        given the ``tokens`` its cells hold, its generated tokens for a next turn)."""
         if self._cache is not None:
-            self._cache.release(seq_id)
+            self._cache.release(seq_id, scope, tokens)
         else:
             self._runner.free_sequence(seq_id)
 
@@ -207,7 +208,8 @@ class Stepper:
             step = seq.text.flush()
             self._emit_text(job, seq, step.text, len(seq.held_logprobs))
         seq.finished = True
-        self.release(seq.seq_id)
+        prompt = job.request.prompt
+        self.release(seq.seq_id, job.request.cache_scope, [*prompt, *seq.fed])
         job.emit(ChoiceFinished(seq.choice, reason))
 
     def _token_info(self, token: int) -> tuple[str, tuple[int, ...]]:

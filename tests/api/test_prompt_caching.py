@@ -2,7 +2,9 @@
 
 OpenAI's rules (platform guide, "Prompt caching"): ``cached_tokens`` is 0 below 1,024
 tokens, otherwise 1,024 + 128·k of reused prefix; output never depends on a hit; caches
-are never shared between organizations; idle entries expire.
+are never shared between organizations; idle entries expire. Most tests run the cache in
+its exact mode, where no hit changes a logit; the last ones run the default mode, which
+reuses down to the token and a conversation's previous answer.
 """
 
 from __future__ import annotations
@@ -58,7 +60,7 @@ def build(tmp: Path, clock: FakeClock, **overrides: object) -> Services:
 
 @pytest.fixture(scope="module")
 def caching(tmp_path_factory: pytest.TempPathFactory, clock: FakeClock) -> Iterator[Services]:
-    svc = build(tmp_path_factory.mktemp("cache"), clock)
+    svc = build(tmp_path_factory.mktemp("cache"), clock, prompt_cache_exact=True)
     yield svc
     svc.close()
 
@@ -293,5 +295,44 @@ async def test_lru_under_a_tiny_memory_budget(tmp_path: Path, clock: FakeClock) 
             assert cached(await ask(client, second, "Zulu, answer briefly.")) == 1152
             clock.now += 1
             assert cached(await ask(client, first, "Zulu, answer briefly.")) == 0
+    finally:
+        svc.close()
+
+
+async def test_default_mode_repeats_exactly_and_reuses_the_previous_answer(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    svc = build(tmp_path, clock)
+    try:
+        async for client in sdk(svc):
+            system = shared_system(svc, 1100, "turns")
+            sampled = dict(max_tokens=16, temperature=1.0, seed=7, logit_bias=NO_EOG)
+            first = await ask(client, system, "Alpha, answer briefly.", **sampled)
+            before = (await idle(svc)).prompt_cache
+            again = await ask(client, system, "Alpha, answer briefly.", **sampled)
+            after = (await idle(svc)).prompt_cache
+            assert before is not None and after is not None and first.usage
+            # every prompt token came from the cache (the kept logits start the answer)
+            assert after.hit_tokens - before.hit_tokens == first.usage.prompt_tokens
+            assert again.choices[0].message.content == first.choices[0].message.content
+            assert cached(again) == first.usage.prompt_tokens // 128 * 128
+            # a greedy answer is the model's own tokenization of its text, as a next turn's
+            # prompt renders it (a sampled one may not be)
+            first = await ask(client, system, "Bravo, answer briefly.", max_tokens=16)
+            after = (await idle(svc)).prompt_cache
+            assert after is not None and first.usage
+            turn = [
+                *messages(system, "Bravo, answer briefly."),
+                {"role": "assistant", "content": first.choices[0].message.content},
+                {"role": "user", "content": "Charlie, once more."},
+            ]
+            await client.chat.completions.create(
+                model=MODEL,
+                messages=turn,  # type: ignore[arg-type]
+                max_tokens=4,
+            )
+            reused = (await idle(svc)).prompt_cache.hit_tokens - after.hit_tokens  # type: ignore[union-attr]
+            # the previous prompt and (most of) the answer: its last token is never fed
+            assert reused >= first.usage.prompt_tokens + first.usage.completion_tokens - 2
     finally:
         svc.close()

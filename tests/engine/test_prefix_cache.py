@@ -32,15 +32,21 @@ class FakeStore:
     def save_block(self, seq_id: int, start: int, end: int) -> Blob:
         assert self.lengths[seq_id] >= end
         self.saved += 1
-        return np.full(100, start // BLOCK, dtype=np.uint8)
+        data = np.full(100, start // BLOCK, dtype=np.uint8)
+        data[1] = end - start
+        return data
 
     def restore_block(self, data: Blob, seq_id: int) -> None:
         assert int(data[0]) * BLOCK == self.lengths.get(seq_id, 0), "blocks restore in order"
         self.restored += 1
-        self.lengths[seq_id] = self.lengths.get(seq_id, 0) + BLOCK
+        self.lengths[seq_id] = self.lengths.get(seq_id, 0) + int(data[1])
 
     def free_sequence(self, seq_id: int) -> None:
         self.lengths.pop(seq_id, None)
+
+    def trim_sequence(self, seq_id: int, n_tokens: int) -> None:
+        assert self.lengths[seq_id] >= n_tokens
+        self.lengths[seq_id] = n_tokens
 
 
 class Clock:
@@ -55,19 +61,31 @@ def prompt(tag: int, blocks: int, extra: int = 5) -> list[int]:
     return [tag] * (blocks * BLOCK) + list(range(extra))
 
 
-def make(budget_blocks: int = 100, **config: float) -> tuple[PrefixCache, FakeStore, Clock]:
+def make(
+    budget_blocks: int = 100, exact: bool = True, **config: float
+) -> tuple[PrefixCache, FakeStore, Clock]:
     store, clock = FakeStore(), Clock()
-    cache = PrefixCache(store, CacheConfig(budget_blocks * 100, **config), clock)
+    cache = PrefixCache(store, CacheConfig(budget_blocks * 100, exact=exact, **config), clock)
     return cache, store, clock
 
 
-def compute(cache: PrefixCache, store: FakeStore, scope: str, seq: int, tokens: list[int]) -> int:
-    """Run one request: attach the cached prefix, 'prefill' the rest, release."""
+def compute(
+    cache: PrefixCache,
+    store: FakeStore,
+    scope: str,
+    seq: int,
+    tokens: list[int],
+    generated: list[int] | None = None,
+) -> int:
+    """Run one request: attach the cached prefix, 'prefill' the rest, 'generate'
+    ``generated`` (the tokens fed back), release."""
     keys = block_keys(tokens)
-    hit = cache.attach(cache.match(scope, keys), seq, len(tokens))
-    store.lengths[seq] = len(tokens)
+    hit = cache.attach(cache.match(scope, keys, tokens), seq, len(tokens))
+    assert store.lengths.get(seq, 0) == hit
+    held = [*tokens, *(generated or [])]
+    store.lengths[seq] = len(held)
     cache.register(scope, seq, keys, len(tokens))
-    cache.release(seq)
+    cache.release(seq, scope, held)
     return hit
 
 
@@ -96,7 +114,7 @@ def test_live_holder_is_shared_by_seq_copy_without_restoring() -> None:
     store.lengths[0] = 4 * BLOCK + 5
     assert cache.register(ORG, 0, keys, 4 * BLOCK + 5) == 4
     assert cache.resident_cells == 4 * BLOCK
-    assert cache.attach(cache.match(ORG, keys), 1, 600) == 4 * BLOCK
+    assert cache.attach(cache.match(ORG, keys, prompt(1, 4)), 1, 600) == 4 * BLOCK
     assert store.copies == [(0, 1, 4 * BLOCK)] and store.restored == 0
     cache.release(0)
     assert store.saved == 0 and cache.resident_cells == 4 * BLOCK  # seq 1 still holds them
@@ -184,3 +202,41 @@ def test_blocks_registered_over_several_steps_still_evict_tail_first() -> None:
             cache.register(ORG, seq, keys, step * BLOCK)
         cache.release(seq)
     assert compute(cache, store, ORG, 2, prompt(1, 4)) == 2 * BLOCK  # head kept, tail gone
+
+
+def test_fast_mode_reuses_down_to_the_token_from_blocks_and_tails() -> None:
+    cache, store, _ = make(exact=False)
+    first = prompt(1, 2, extra=40)  # 2 blocks + 40 tokens
+    assert compute(cache, store, ORG, 0, first, generated=[7] * 30) == 0
+    # the 70 tokens past the last whole block are saved as a tail
+    assert store.saved == 3
+    # the same prompt again: every token but the last comes back (blocks, then the tail
+    # restored and trimmed to 39 tokens)
+    assert compute(cache, store, ORG, 1, first) == 2 * BLOCK + 39
+    # the next turn: the previous prompt, its answer, then new tokens
+    turn = [*first, *[7] * 30, 5, 6, 7]
+    assert compute(cache, store, ORG, 2, turn) == 2 * BLOCK + 70
+    # a prompt diverging inside block 1 reuses block 0 and part of block 1
+    other = prompt(1, 2)
+    other[BLOCK + 10] = 99
+    assert compute(cache, store, ORG, 3, other) == BLOCK + 10
+
+
+def test_fast_mode_shares_part_of_a_live_block_by_seq_copy() -> None:
+    cache, store, _ = make(exact=False)
+    keys = block_keys(prompt(1, 3))
+    store.lengths[0] = 3 * BLOCK + 5
+    cache.register(ORG, 0, keys, 3 * BLOCK + 5)
+    other = prompt(1, 3)
+    other[2 * BLOCK + 20] = 99
+    match = cache.match(ORG, block_keys(other), other)
+    assert cache.attach(match, 1, len(other)) == 2 * BLOCK + 20
+    assert store.copies == [(0, 1, 2 * BLOCK + 20)] and store.restored == 0
+
+
+def test_exact_mode_keeps_neither_tails_nor_partial_blocks() -> None:
+    cache, store, _ = make(exact=True)
+    first = prompt(1, 2, extra=40)
+    compute(cache, store, ORG, 0, first, generated=[7] * 30)
+    assert store.saved == 2
+    assert compute(cache, store, ORG, 1, [*first, *[7] * 30, 5]) == 2 * BLOCK

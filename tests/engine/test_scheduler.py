@@ -85,13 +85,16 @@ class FakeRunner:
 
     def save_block(self, seq_id: int, start: int, end: int) -> np.ndarray:
         assert self.lengths[seq_id] >= end
-        return np.zeros(10, dtype=np.uint8)
+        return np.array([end - start] * 10, dtype=np.uint8)
 
     def restore_block(self, data: np.ndarray, seq_id: int) -> None:
-        self.lengths[seq_id] = self.lengths.get(seq_id, 0) + BLOCK
+        self.lengths[seq_id] = self.lengths.get(seq_id, 0) + int(data[0])
 
     def free_sequence(self, seq_id: int) -> None:
         self.lengths.pop(seq_id, None)
+
+    def trim_sequence(self, seq_id: int, n_tokens: int) -> None:
+        self.lengths[seq_id] = n_tokens
 
     def sequence_length(self, seq_id: int) -> int:
         return self.lengths.get(seq_id, 0)
@@ -279,7 +282,9 @@ def prefill_items(runner: FakeRunner) -> list[BatchItem]:
 
 async def test_cached_prompts_prefill_one_block_per_step(runner: FakeRunner) -> None:
     sched = Scheduler(
-        runner, batch_tokens=200, cache=PrefixCache(runner, CacheConfig(budget_bytes=10**6))
+        runner,
+        batch_tokens=200,
+        cache=PrefixCache(runner, CacheConfig(budget_bytes=10**6, exact=True)),
     )
     sched.start()
     try:
@@ -303,7 +308,7 @@ async def test_cached_prompts_prefill_one_block_per_step(runner: FakeRunner) -> 
 
 
 async def test_concurrent_shared_prefix_is_computed_once_and_reused(runner: FakeRunner) -> None:
-    cache = PrefixCache(runner, CacheConfig(budget_bytes=10**6))
+    cache = PrefixCache(runner, CacheConfig(budget_bytes=10**6, exact=True))
     sched = Scheduler(runner, batch_tokens=64, cache=cache)
     sched.start()
     try:
