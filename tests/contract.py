@@ -264,9 +264,12 @@ KINDS: dict[str, type[BaseModel]] = {
 UNDECLARED_ALLOWED = [
     re.compile(r"\.testing_criteria\[\d+\]\.id$"),
     re.compile(r"\.response\.(store|presence_penalty|frequency_penalty)$"),
+    re.compile(r"\.choices\[\d+\]\.(message|delta)\.reasoning_content$"),
 ]
 """Fields OpenAI sends that the SDK's types do not declare (a criterion's ``id``; the
-response inside a stream event carries what ``_Response`` adds)."""
+response inside a stream event carries what ``_Response`` adds), and Hearth's one
+extension: a thinking model's ``reasoning_content`` on chat messages and deltas (the
+name vLLM and llama.cpp's server use; ``docs/chat-completions.md``)."""
 
 
 class Listing(BaseModel, Generic[T]):

@@ -1,6 +1,7 @@
-"""Units of the Responses runtime: a thinking model's text split into reasoning and
-answer, input items checked and turned into chat messages, and a turn's events over a
-scripted chat stream (a fake of the chat service: the real one is tested end to end)."""
+"""Units of the Responses runtime: input items checked and turned into chat messages,
+and a turn's events over a scripted chat stream (a fake of the chat service: the real one
+is tested end to end), a thinking model's reasoning included (split by the chat service:
+``tests/api/test_reasoning.py``)."""
 
 from __future__ import annotations
 
@@ -21,38 +22,9 @@ from hearth.services.responses.items import (
     to_messages,
 )
 from hearth.services.responses.params import CreateParams
-from hearth.services.responses.runtime import Setup, ThinkSplitter, Turn
+from hearth.services.responses.runtime import Setup, Turn
 
 pytestmark = pytest.mark.anyio
-
-
-def _split(text: str, step: int) -> list[tuple[str, str]]:
-    splitter = ThinkSplitter()
-    pieces: list[tuple[str, str]] = []
-    for i in range(0, len(text), step):
-        pieces += splitter.feed(text[i : i + step])
-    merged: list[tuple[str, str]] = []
-    for kind, piece in pieces:
-        if merged and merged[-1][0] == kind:
-            merged[-1] = (kind, merged[-1][1] + piece)
-        else:
-            merged.append((kind, piece))
-    return merged
-
-
-@pytest.mark.parametrize("step", [1, 2, 3, 7, 100])
-def test_thinking_is_split_from_the_answer_however_it_streams(step: int) -> None:
-    text = "<think>\nThe user wants 2+2. That is 4.\n</think>\n\nIt is 4."
-    assert _split(text, step) == [
-        ("reasoning", "\nThe user wants 2+2. That is 4.\n"),
-        ("text", "It is 4."),
-    ]
-
-
-@pytest.mark.parametrize("step", [1, 4, 100])
-def test_text_without_thinking_is_all_answer(step: int) -> None:
-    assert _split("<b>Bold</b> answer", step) == [("text", "<b>Bold</b> answer")]
-    assert _split("Plain answer", step) == [("text", "Plain answer")]
 
 
 def test_items_become_chat_messages() -> None:
@@ -105,45 +77,60 @@ def test_references_and_outputs_are_checked() -> None:
     assert info.value.param == "input[0]"
 
 
-def _chunk(content: str | None = None, finish: str | None = None, usage: bool = False) -> Any:
+def _chunk(
+    delta: dict[str, Any] | None = None,
+    finish: str | None = None,
+    usage: dict[str, Any] | None = None,
+) -> Any:
     body: dict[str, Any] = {
         "id": "chatcmpl-1",
         "object": "chat.completion.chunk",
         "created": 1,
         "model": "m",
-        "choices": []
-        if usage
-        else [{"index": 0, "delta": {"content": content}, "finish_reason": finish}],
+        "choices": [] if usage else [{"index": 0, "delta": delta or {}, "finish_reason": finish}],
     }
     if usage:
-        body["usage"] = {"prompt_tokens": 9, "completion_tokens": 7, "total_tokens": 16}
+        body["usage"] = usage
     return ChatCompletionChunk.model_validate(body)
 
 
-class _Chat:
-    """A chat service answering every call with one scripted stream (``failure``: raised
-    after the pieces, as an engine failing mid-generation)."""
+USAGE = {"prompt_tokens": 9, "completion_tokens": 7, "total_tokens": 16}
 
-    def __init__(self, pieces: list[str], failure: Exception | None = None) -> None:
+
+class _Chat:
+    """A chat service answering every call with one scripted stream of deltas (a string
+    is content) and ``usage``; ``failure``: raised after the pieces, as an engine failing
+    mid-generation. ``params`` keeps the last request."""
+
+    def __init__(
+        self,
+        pieces: list[str | dict[str, Any]],
+        failure: Exception | None = None,
+        usage: dict[str, Any] = USAGE,
+    ) -> None:
         self.pieces = pieces
         self.failure = failure
+        self.usage = usage
+        self.params: Any = None
 
     async def stream(self, caller: Principal, params: Any) -> AsyncIterator[Any]:
+        self.params = params
+
         async def chunks() -> AsyncIterator[Any]:
             for piece in self.pieces:
-                yield _chunk(piece)
+                yield _chunk(piece if isinstance(piece, dict) else {"content": piece})
             if self.failure is not None:
                 raise self.failure
             yield _chunk(finish="stop")
-            yield _chunk(usage=True)
+            yield _chunk(usage=self.usage)
 
         return chunks()
 
 
-def _setup(thinking: bool = False) -> Setup:
+def _setup(body: dict[str, Any] | None = None) -> Setup:
     return Setup(
         caller=Principal.for_project("org", "proj"),
-        params=CreateParams.model_validate({"model": "m", "input": "2+2?"}),
+        params=CreateParams.model_validate({"model": "m", "input": "2+2?", **(body or {})}),
         response_id="resp_1",
         created_at=1,
         model="m",
@@ -151,7 +138,6 @@ def _setup(thinking: bool = False) -> Setup:
         input_items=normalize("2+2?"),
         functions=[],
         file_search=None,
-        thinking=thinking,
     )
 
 
@@ -173,14 +159,14 @@ async def test_a_failure_mid_way_ends_in_error_and_failed() -> None:
 
 
 async def test_a_thinking_models_turn_has_a_reasoning_item() -> None:
-    setup = _setup(thinking=True)
-
-    async def count(text: str) -> int:
-        return len(text.split())
-
-    chat: Any = _Chat(["<th", "ink>Two plus", " two.</th", "ink>", "Four."])
-    turn = Turn(setup, chat, count_tokens=count)
+    setup = _setup({"reasoning": {"effort": "low"}})
+    chat: Any = _Chat(
+        [{"reasoning_content": "Two plus"}, {"reasoning_content": " two."}, "Four."],
+        usage={**USAGE, "completion_tokens_details": {"reasoning_tokens": 3}},
+    )
+    turn = Turn(setup, chat)
     await turn.begin()
+    assert chat.params.reasoning_effort == "low"
     events = [event async for event in turn.events()]
     types = [e.type for e in events]
     assert types == [

@@ -10,9 +10,9 @@ import dataclasses
 import logging
 import secrets
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal, TypeVar
+from typing import Literal, Protocol, TypeVar
 
 from openai.types.chat import (
     ChatCompletion,
@@ -35,7 +35,11 @@ from openai.types.chat.chat_completion_message_function_tool_call import (
     Function,
 )
 from openai.types.chat.chat_completion_token_logprob import TopLogprob
-from openai.types.completion_usage import CompletionUsage, PromptTokensDetails
+from openai.types.completion_usage import (
+    CompletionTokensDetails,
+    CompletionUsage,
+    PromptTokensDetails,
+)
 
 from hearth.domain import Principal
 from hearth.engine.events import (
@@ -50,6 +54,14 @@ from hearth.engine.registry import ModelRegistry
 from hearth.engine.sequence import GenerationHandle
 from hearth.services.chat.params import ChatCompletionParams
 from hearth.services.chat.prepare import generation_request
+from hearth.services.chat.reasoning import (
+    REASONING_BUDGETS,
+    Reasoned,
+    Thinking,
+    Thought,
+    thinking_budget,
+    thinking_style,
+)
 from hearth.services.chat.stored import StoredCompletions
 from hearth.services.chat.tool_calls import (
     Arguments,
@@ -66,6 +78,7 @@ T = TypeVar("T")
 @dataclass
 class _Choice:
     text: list[str] = field(default_factory=list)
+    reasoning: list[str] = field(default_factory=list)
     logprobs: list[ChatCompletionTokenLogprob] = field(default_factory=list)
     finish_reason: FinishReason = "stop"
 
@@ -103,10 +116,16 @@ def reported_cached_tokens(cached: int) -> int:
     return cached if cached >= CACHE_MIN_TOKENS else 0
 
 
-def usage(prompt_tokens: int, completion_tokens: int, cached_tokens: int) -> CompletionUsage:
+def usage(
+    prompt_tokens: int,
+    completion_tokens: int,
+    cached_tokens: int,
+    reasoning_tokens: int | None = None,
+) -> CompletionUsage:
     """The ``usage`` object for these token counts (``cached_tokens`` as the engine
-    reused them; reported per OpenAI's 1,024-token rule)."""
-    return CompletionUsage(
+    reused them; reported per OpenAI's 1,024-token rule). ``reasoning_tokens`` (a
+    thinking model's, part of ``completion_tokens``) adds ``completion_tokens_details``."""
+    out = CompletionUsage(
         prompt_tokens=prompt_tokens,
         completion_tokens=completion_tokens,
         total_tokens=prompt_tokens + completion_tokens,
@@ -114,34 +133,52 @@ def usage(prompt_tokens: int, completion_tokens: int, cached_tokens: int) -> Com
             cached_tokens=reported_cached_tokens(cached_tokens)
         ),
     )
+    if reasoning_tokens is not None:
+        out.completion_tokens_details = CompletionTokensDetails(reasoning_tokens=reasoning_tokens)
+    return out
 
 
 def _usage(done: Completed) -> CompletionUsage:
-    return usage(done.prompt_tokens, done.completion_tokens, done.cached_tokens)
+    reasoning = done.reasoning_tokens if isinstance(done, Reasoned) else None
+    return usage(done.prompt_tokens, done.completion_tokens, done.cached_tokens, reasoning)
+
+
+class Cancellable(Protocol):
+    """What ``Chunks`` stops: an engine handle or a ``Thinking`` generation."""
+
+    def cancel(self) -> None: ...
+
+
+Handle = GenerationHandle | Thinking
+"""A submitted generation: one engine request, or a thinking model's two phases."""
 
 
 @dataclass(frozen=True)
 class _Generation:
     """A submitted request: what every chunk and the completion repeat, its engine
     handle, whether its choices are parsed for tool calls (answered as the deprecated
-    ``function_call`` when ``functions``), and why a schema was left unenforced."""
+    ``function_call`` when ``functions``), why a schema was left unenforced, and whether
+    the model thinks (its messages then carry ``reasoning_content``)."""
 
     id: str
     created: int
     model: str
     fingerprint: str
     tool_calls: bool
-    handle: GenerationHandle
+    handle: Handle
     functions: bool = False
     service_tier: Literal["default"] | None = None
     not_enforced: tuple[str, ...] = ()
+    thinking: bool = False
 
 
 class ChatCompletions:
     """The Chat Completions use-case over a ``ModelRegistry``; with ``stored``, requests
     with ``store: true`` are kept as stored completions of the caller's project. The
     caller's organization scopes the prompt cache. ``enforce_schemas``: enforce schemas
-    sent without ``strict`` where Hearth can (``HEARTH_ENFORCE_SCHEMAS``)."""
+    sent without ``strict`` where Hearth can (``HEARTH_ENFORCE_SCHEMAS``).
+    ``reasoning_budgets``: thinking tokens per ``reasoning_effort`` for thinking models
+    (``services/chat/reasoning.py``)."""
 
     def __init__(
         self,
@@ -149,10 +186,12 @@ class ChatCompletions:
         stored: StoredCompletions | None = None,
         *,
         enforce_schemas: bool = True,
+        reasoning_budgets: Mapping[str, int | None] = REASONING_BUDGETS,
     ) -> None:
         self._registry = registry
         self.stored = stored
         self.enforce_schemas = enforce_schemas
+        self.reasoning_budgets = reasoning_budgets
 
     async def check_model(self, caller: Principal, model_id: str) -> None:
         """Raise ``ModelNotFound`` unless the caller's organization may use ``model_id``
@@ -183,7 +222,9 @@ class ChatCompletions:
             gen,
             done,
             [
-                _final_choice(i, c, bool(params.logprobs), gen.tool_calls, gen.functions)
+                _final_choice(
+                    i, c, bool(params.logprobs), gen.tool_calls, gen.functions, gen.thinking
+                )
                 for i, c in enumerate(choices)
             ],
         )
@@ -198,8 +239,9 @@ class ChatCompletions:
     ) -> AsyncIterator[ChatCompletionChunk]:
         """Validate, tokenize and submit now (raising as ``create`` does, before any
         chunk), then the chunks as OpenAI streams them: a role chunk per choice, content
-        and tool-call deltas, a finish chunk per choice, then (``include_usage``) a usage
-        chunk with no choices. Generation is cancelled when the iterator is closed early
+        and tool-call deltas (a thinking model's thinking first, as
+        ``delta.reasoning_content``), a finish chunk per choice, then (``include_usage``) a
+        usage chunk with no choices. Generation is cancelled when the iterator is closed early
         (a client disconnect) or never iterated. A stream that completes is stored
         (assembled, with usage) as ``create`` would store it. ``not_enforced`` as for
         ``create``."""
@@ -220,13 +262,20 @@ class ChatCompletions:
 
     async def _start(self, caller: Principal, params: ChatCompletionParams) -> _Generation:
         """Validate, tokenize and submit. Preparation (tokenizer; grammar compile: up to
-        ~100 ms for a huge schema) runs off the loop."""
+        ~100 ms for a huge schema) runs off the loop. A thinking model thinks first, within
+        ``reasoning_effort``'s budget."""
         served = await self._registry.aget(params.model, caller.organization_id)
         request, plan = await asyncio.to_thread(
             generation_request, params, served, enforce_schemas=self.enforce_schemas
         )
         request = dataclasses.replace(request, cache_scope=caller.organization_id)
-        handle = served.generate(request)
+        style = thinking_style(served.info.chat_template)
+        handle: Handle
+        if style is None:
+            handle = served.generate(request)
+        else:
+            budget = thinking_budget(params.reasoning_effort, self.reasoning_budgets)
+            handle = Thinking(served, request, style, budget)
         return _Generation(
             f"chatcmpl-{secrets.token_urlsafe(21)}",
             int(time.time()),
@@ -238,6 +287,7 @@ class ChatCompletions:
             # the tier that served it, as OpenAI reports when the request names one
             "default" if params.service_tier else None,
             plan.not_enforced,
+            style is not None,
         )
 
     async def _chunks(
@@ -282,7 +332,19 @@ class ChatCompletions:
                 )
             while True:
                 event = await handle.next()
-                if isinstance(event, TokenDelta):
+                if isinstance(event, Thought):
+                    assembled[event.choice].reasoning.append(event.text)
+                    yield chunk(
+                        [
+                            ChunkChoice(
+                                index=event.choice,
+                                delta=_reasoning_delta(event.text),
+                                logprobs=None,
+                                finish_reason=None,
+                            )
+                        ]
+                    )
+                elif isinstance(event, TokenDelta):
                     entries = [_sdk_logprob(e) for e in event.logprobs]
                     assembled[event.choice].logprobs += entries
                     lp = ChunkLogprobs(content=entries, refusal=None) if logprobs_on else None
@@ -326,7 +388,13 @@ class ChatCompletions:
                             event,
                             [
                                 _choice(
-                                    i, "".join(c.text), c, parsers[i], logprobs_on, gen.functions
+                                    i,
+                                    "".join(c.text),
+                                    c,
+                                    parsers[i],
+                                    logprobs_on,
+                                    gen.functions,
+                                    gen.thinking,
                                 )
                                 for i, c in enumerate(assembled)
                             ],
@@ -335,7 +403,7 @@ class ChatCompletions:
                     if usage_on:
                         yield chunk([], _usage(event))
                     return
-                else:
+                elif isinstance(event, Failed):
                     raise event.error
         finally:
             handle.cancel()
@@ -362,9 +430,7 @@ class Chunks(AsyncIterator[T]):
     first chunk, where closing a generator would run none of its code) cancels every one
     of ``handles``, and so does dropping it unread."""
 
-    def __init__(
-        self, handles: Sequence[GenerationHandle], chunks: AsyncGenerator[T, None]
-    ) -> None:
+    def __init__(self, handles: Sequence[Cancellable], chunks: AsyncGenerator[T, None]) -> None:
         self._handles = handles
         self._chunks = chunks
 
@@ -399,10 +465,12 @@ def _completion(gen: _Generation, done: Completed, choices: list[Choice]) -> Cha
     return out
 
 
-async def _drain(handle: GenerationHandle, choices: list[_Choice]) -> Completed:
+async def _drain(handle: Handle, choices: list[_Choice]) -> Completed:
     while True:
         event = await handle.next()
-        if isinstance(event, TokenDelta):
+        if isinstance(event, Thought):
+            choices[event.choice].reasoning.append(event.text)
+        elif isinstance(event, TokenDelta):
             choices[event.choice].text.append(event.text)
             choices[event.choice].logprobs += [_sdk_logprob(e) for e in event.logprobs]
         elif isinstance(event, ChoiceFinished):
@@ -411,6 +479,12 @@ async def _drain(handle: GenerationHandle, choices: list[_Choice]) -> Completed:
             return event
         elif isinstance(event, Failed):
             raise event.error
+
+
+def _reasoning_delta(text: str) -> ChoiceDelta:
+    """A delta of thinking: ``reasoning_content``, Hearth's extension field (vLLM's and
+    llama.cpp's name for it; the SDK's types keep fields they do not declare)."""
+    return ChoiceDelta.model_validate({"reasoning_content": text})
 
 
 def _deltas(pieces: list[Piece], functions: bool = False) -> list[ChoiceDelta]:
@@ -455,13 +529,18 @@ def _deltas(pieces: list[Piece], functions: bool = False) -> list[ChoiceDelta]:
 
 
 def _final_choice(
-    index: int, choice: _Choice, logprobs: bool, tool_calls: bool, functions: bool
+    index: int,
+    choice: _Choice,
+    logprobs: bool,
+    tool_calls: bool,
+    functions: bool,
+    thinking: bool = False,
 ) -> Choice:
     text = "".join(choice.text)
     parser = ToolCallParser() if tool_calls else None
     if parser is not None:
         text = "".join(p.text for p in parser.feed(text) if isinstance(p, Content))
-    return _choice(index, text, choice, parser, logprobs, functions)
+    return _choice(index, text, choice, parser, logprobs, functions, thinking)
 
 
 def _choice(
@@ -471,10 +550,12 @@ def _choice(
     parser: ToolCallParser | None,
     logprobs: bool,
     functions: bool = False,
+    thinking: bool = False,
 ) -> Choice:
     """A finished choice: ``text`` is its content (call blocks already taken out by
     ``parser``, whose calls keep the ids a stream sent); with ``functions`` its one call
-    is the deprecated ``message.function_call``."""
+    is the deprecated ``message.function_call``; with ``thinking`` the message carries
+    ``reasoning_content`` (Hearth's extension field; "" when the model did not think)."""
     found = parser.calls if parser else []
     legacy = (
         FunctionCall(name=found[0].name, arguments=found[0].arguments)
@@ -492,6 +573,8 @@ def _choice(
     )
     if legacy is not None:  # absent otherwise, as OpenAI sends it
         message.function_call = legacy
+    if thinking:
+        message = message.model_copy(update={"reasoning_content": "".join(choice.reasoning)})
     return Choice(
         index=index,
         finish_reason=_finish_reason(choice.finish_reason, parser, functions),

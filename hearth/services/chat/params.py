@@ -12,6 +12,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from hearth.services.chat.metadata import Metadata
+from hearth.services.chat.reasoning import Effort
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +30,6 @@ IGNORED = frozenset(
         "prompt_cache_key",
         "prompt_cache_options",
         "prompt_cache_retention",
-        "reasoning_effort",
         "safety_identifier",
         "user",
         "verbosity",
@@ -224,3 +224,6 @@ class ChatCompletionParams(GenerationParams):
     """Deprecated ``function_call``: ``none``, ``auto`` or ``{"name": ...}``."""
     service_tier: Literal["auto", "default", "flex", "scale", "priority", "fast"] | None = None
     """Echoed in the response as the tier that served it (always ``default`` here)."""
+    reasoning_effort: Effort | None = None
+    """A thinking model's thinking budget (``services/chat/reasoning.py``); no effect on
+    other models."""

@@ -167,15 +167,10 @@ class Setup:
     container_id: str | None = None
     """The container ``code_interpreter`` runs in (resolved before the first event)."""
     interpret: Interpret | None = None
-    thinking: bool = False
-    """The model writes ``<think>...</think>`` before answering (its template says so)."""
     skip: int = 0
     """Leading items of context + input left out of the prompt (``truncation: auto``)."""
     max_prompt_tokens: int | None = None
     """With ``truncation: auto``, items are also left out until a prompt is this short."""
-    count_tokens: Callable[[str], Awaitable[int]] | None = None
-    """The model's token count of a text (reasoning tokens), from the model looked up
-    once for the whole response."""
 
     @property
     def include(self) -> set[str]:
@@ -407,84 +402,19 @@ def _text_part(text: str, logprobs: list[dict[str, Any]]) -> dict[str, Any]:
 class _CallState:
     """One model call's open items: its message, its reasoning, its calls by index."""
 
-    splitter: ThinkSplitter | None
     message: _Open | None = None
     reasoning: _Open | None = None
     calls: dict[int, _Open] = field(default_factory=dict)
-
-    def split(self, text: str) -> list[tuple[str, str]]:
-        """``text`` as ``(kind, text)`` pieces (all ``text`` for a model that does not
-        think)."""
-        return self.splitter.feed(text) if self.splitter else [("text", text)]
-
-
-class ThinkSplitter:
-    """Splits a thinking model's text into its thinking (``<think>...</think>`` at the
-    start) and its answer, as it streams."""
-
-    OPEN, CLOSE = "<think>", "</think>"
-
-    def __init__(self) -> None:
-        self._buffer = ""
-        self.state = "start"  # start | thinking | after | answer
-
-    def feed(self, text: str) -> list[tuple[str, str]]:
-        """``(kind, text)`` pieces for ``text``: kind ``reasoning`` or ``text``."""
-        self._buffer += text
-        out: list[tuple[str, str]] = []
-        if self.state == "start":
-            stripped = self._buffer.lstrip()
-            if len(stripped) < len(self.OPEN) and self.OPEN.startswith(stripped):
-                return out
-            if stripped.startswith(self.OPEN):
-                self.state, self._buffer = "thinking", stripped[len(self.OPEN) :]
-            else:
-                self.state = "answer"
-        if self.state == "thinking":
-            end = self._buffer.find(self.CLOSE)
-            if end < 0:
-                keep = _partial_suffix(self._buffer, self.CLOSE)
-                if len(self._buffer) > keep:
-                    out.append(("reasoning", self._buffer[: len(self._buffer) - keep]))
-                self._buffer = self._buffer[len(self._buffer) - keep :]
-                return out
-            if end:
-                out.append(("reasoning", self._buffer[:end]))
-            self.state, self._buffer = "after", self._buffer[end + len(self.CLOSE) :]
-        if self.state == "after":  # the blank lines between thinking and answer go
-            self._buffer = self._buffer.lstrip()
-            if self._buffer:
-                self.state = "answer"
-        if self.state == "answer" and self._buffer:
-            out.append(("text", self._buffer))
-            self._buffer = ""
-        return out
-
-
-def _partial_suffix(text: str, marker: str) -> int:
-    """Length of the longest suffix of ``text`` that begins ``marker``."""
-    for n in range(min(len(marker) - 1, len(text)), 0, -1):
-        if marker.startswith(text[-n:]):
-            return n
-    return 0
 
 
 class Turn:
     """One response's events. ``begin()`` starts the first model call before any event,
     so the request's errors surface as plain 400s."""
 
-    def __init__(
-        self,
-        setup: Setup,
-        chat: ChatCompletions,
-        *,
-        count_tokens: Callable[[str], Any] | None = None,
-        queued: bool = False,
-    ) -> None:
+    def __init__(self, setup: Setup, chat: ChatCompletions, *, queued: bool = False) -> None:
         self.setup = setup
         self._chat = chat
         self._first: AsyncIterator[ChatCompletionChunk] | None = None
-        self._count = count_tokens
         self._queued = queued
         self._seq = 0
         self.output: list[dict[str, Any]] = []
@@ -633,6 +563,7 @@ class Turn:
             response_format=response_format(setup),
             logprobs=logprobs or None,
             top_logprobs=p.top_logprobs if logprobs else None,
+            reasoning_effort=p.reasoning.effort if p.reasoning else None,
             stream=True,
             stream_options=StreamOptions(include_usage=True),
         )
@@ -697,8 +628,10 @@ class Turn:
         self, chunks: AsyncIterator[ChatCompletionChunk], calls: list[_Open]
     ) -> AsyncIterator[ResponseStreamEvent | str]:
         """Events of one model call; ``calls`` receives its tool calls; a ``str`` yielded
-        is the reason the response is incomplete."""
-        state = _CallState(ThinkSplitter() if self.setup.thinking else None)
+        is the reason the response is incomplete. A thinking model's thinking arrives
+        apart from its answer (chat's ``delta.reasoning_content``) and becomes a
+        ``reasoning`` item."""
+        state = _CallState()
         finish = None
         try:
             async for chunk in chunks:
@@ -707,13 +640,15 @@ class Turn:
                 for choice in chunk.choices:
                     delta = choice.delta
                     finish = choice.finish_reason or finish
+                    thought = (delta.model_extra or {}).get("reasoning_content")
+                    if thought:
+                        for event in self._on_text(state, "reasoning", thought, []):
+                            yield event
                     if delta.content:
                         logprobs = choice.logprobs.content if choice.logprobs else None
                         entries = [_logprob(e) for e in logprobs or ()]
-                        for kind, text in state.split(delta.content):
-                            for event in self._on_text(state, kind, text, entries):
-                                yield event
-                            entries = []
+                        for event in self._on_text(state, "text", delta.content, entries):
+                            yield event
                     for call in delta.tool_calls or ():
                         for event in self._on_call(state, call, calls):
                             yield event
@@ -721,12 +656,9 @@ class Turn:
             close = getattr(chunks, "aclose", None)
             if close is not None:
                 await close()
-        if state.reasoning is not None:
-            if state.reasoning.item["status"] == "in_progress":
-                for event in self._close_reasoning(state.reasoning):
-                    yield event
-            if self._count is not None:
-                self.reasoning_tokens += await self._count("".join(state.reasoning.text))
+        if state.reasoning is not None and state.reasoning.item["status"] == "in_progress":
+            for event in self._close_reasoning(state.reasoning):
+                yield event
         status = "incomplete" if finish == "length" else "completed"
         if state.message is not None:
             async for event in self._close_message(state.message, status):
@@ -754,6 +686,8 @@ class Turn:
         self.output_tokens += usage.completion_tokens
         details = usage.prompt_tokens_details
         self.cached_tokens += (details.cached_tokens or 0) if details else 0
+        thinking = usage.completion_tokens_details
+        self.reasoning_tokens += (thinking.reasoning_tokens or 0) if thinking else 0
 
     def _on_text(
         self, state: _CallState, kind: str, text: str, logprobs: list[dict[str, Any]]

@@ -210,7 +210,7 @@ class Responses:
             caller, params, response_id=response_id, created_at=created_at, input_items=input_items
         )
         setup.max_prompt_tokens = max_prompt_tokens
-        turn = Turn(setup, self._chat, count_tokens=setup.count_tokens)
+        turn = Turn(setup, self._chat)
         await turn.begin()
         return turn
 
@@ -243,11 +243,6 @@ class Responses:
         container_id = None
         if code_interpreter is not None:
             container_id = await self._container(caller, params, code_interpreter, context)
-        template = served.info.chat_template or ""
-
-        async def count_tokens(text: str) -> int:
-            return len(await asyncio.to_thread(served.tokenize, text, special=False))
-
         return Setup(
             caller=caller,
             params=params,
@@ -266,8 +261,6 @@ class Responses:
                 if container_id is not None
                 else None
             ),
-            thinking="<think>" in template,
-            count_tokens=count_tokens,
         )
 
     async def _context(
