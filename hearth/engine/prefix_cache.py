@@ -281,7 +281,7 @@ class PrefixCache:
             self._counts["lookups"] += 1
             self._counts["lookup_tokens"] += lookup_tokens
             self._counts["hit_tokens"] += match.tokens
-            self._counts["hits"] += bool(match.nodes)
+            self._counts["hits"] += match.tokens > 0
         return match.tokens
 
     # growth ------------------------------------------------------------------------

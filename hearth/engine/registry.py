@@ -1,16 +1,20 @@
 """The models this server serves (``ServedModel``s), each with its own engine thread.
 
-Base models (the bundled one and ``--model`` files) load at start and are visible to
-every organization. Fine-tuned models come from a ``ModelCatalog``: each is visible only
-to its organization, loads on first use and is unloaded again when it is the least
-recently used of more than ``finetuned_models_loaded`` (docs/fine-tuning.md).
-"""
+Base models are visible to every organization: the bundled chat model and ``--model``
+files load at start, the bundled base model (gemma-3-270m) on first use, so that serving
+it costs nothing until it is asked for. Fine-tuned models come from a ``ModelCatalog``:
+each is visible only to its organization, loads on first use and is unloaded again when
+it is the least recently used of more than ``finetuned_models_loaded``
+(docs/fine-tuning.md)."""
 
 from __future__ import annotations
 
 import asyncio
 import builtins
+import dataclasses
+import functools
 import hashlib
+import json
 import logging
 import math
 import os
@@ -18,7 +22,7 @@ import shutil
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,7 +35,11 @@ from hearth.engine.prefix_cache import CacheConfig, PrefixCache
 from hearth.engine.scheduler import Scheduler
 from hearth.engine.served import LocalModel, ServedModel
 from hearth.engine.weights import (
+    BUNDLED_BASE_MODEL,
     ModelSource,
+    bundled_base_created,
+    bundled_base_installed,
+    bundled_base_model,
     bundled_chat_model,
     converted,
     file_digest,
@@ -63,6 +71,31 @@ class ExtraModel:
     path: Path
     owner: str
     created: int
+
+
+def no_chat_template(model_id: str) -> str:
+    """The chat template of a base model whose GGUF has none: rendering it raises, a 400
+    naming ``messages`` (hearth.engine.chat_format), instead of the ChatML fallback that
+    the model never learned."""
+    message = (
+        f"`{model_id}` is a base model without a chat template: send it raw text with the "
+        "Completions API (client.completions.create)."
+    )
+    return "{{ raise_exception(" + json.dumps(message) + ") }}"
+
+
+@dataclass(frozen=True)
+class LazyModel:
+    """A base model listed from the start and loaded on first use: ``id``, ``created``
+    (unix s) and ``locate``, which finds (or first assembles) its weights; ``owner`` is
+    None as for every base model. ``chat``: False for a model not trained to chat, whose
+    chat requests are refused unless its GGUF brings a template."""
+
+    id: str
+    created: int
+    locate: Callable[[], ModelSource]
+    chat: bool = True
+    owner: None = None
 
 
 class ModelCatalog(Protocol):
@@ -112,7 +145,10 @@ def _prompt_cache(
     return PrefixCache(
         runner,
         CacheConfig(
-            budget // share, settings.prompt_cache_idle_ttl, settings.prompt_cache_max_lifetime
+            budget // share,
+            settings.prompt_cache_idle_ttl,
+            settings.prompt_cache_max_lifetime,
+            settings.prompt_cache_exact,
         ),
         clock,
     )
@@ -125,17 +161,23 @@ def _load(
     clock: Callable[[], float],
     extra: ExtraModel | None = None,
     cache_dir: Path | None = None,
+    created: int | None = None,
+    chat: bool = True,
 ) -> ServedModel:
     """Convert (once, into ``cache_dir``), load and start one model; a catalog model
-    (``extra``) gets the smaller ``FINETUNED_SHARE`` budgets."""
+    (``extra``) gets the smaller ``FINETUNED_SHARE`` budgets. ``created`` (unix s)
+    defaults to the catalog's, else the source file's mtime; ``chat`` False refuses chat
+    when the GGUF has no template (``no_chat_template``)."""
     share = FINETUNED_SHARE if extra else 1
     config = _runner_config(settings, share)
-    digest = file_digest(source.path)
+    digest = source.digest or file_digest(source.path)
     weights = converted(
         source.path, weight_format, cache_dir or settings.data_dir / "models", digest
     )
     fp = fingerprint(digest, f"{weight_format}|{config}")
     runner = LlamaCppRunner(str(weights), source.id, fp, config)
+    if not chat and runner.info.chat_template is None:
+        runner.info = dataclasses.replace(runner.info, chat_template=no_chat_template(source.id))
     # masks overlap the forward pass only where llama.cpp leaves a core free
     spare = (settings.threads or os.cpu_count() or 1) < (os.cpu_count() or 1)
     scheduler = Scheduler(
@@ -153,7 +195,8 @@ def _load(
         weight_format,
         source.path,
     )
-    created = extra.created if extra else int(source.path.stat().st_mtime)
+    if created is None:
+        created = extra.created if extra else int(source.path.stat().st_mtime)
     return LocalModel(
         source.id,
         created,
@@ -175,8 +218,8 @@ def _unload(models: list[ServedModel]) -> None:
 class ModelRegistry:
     """Model id -> ``ServedModel``. Build with ``load(settings)``; ``close()`` stops all.
 
-    Thread-safe: ``get`` may be called from several threads at once; a catalog model
-    is loaded by the first caller while the others wait for it.
+    Thread-safe: ``get`` may be called from several threads at once; a lazy base model
+    or a catalog model is loaded by the first caller while the others wait for it.
     """
 
     def __init__(
@@ -184,8 +227,12 @@ class ModelRegistry:
         models: list[ServedModel],
         settings: EngineSettings,
         clock: Callable[[], float] = time.monotonic,
+        lazy: Sequence[LazyModel] = (),
     ) -> None:
         self._models = {m.id: m for m in models}
+        # base models in listing order; a lazy one stays listed (unloaded) until first use
+        self._base_ids = [*self._models, *(m.id for m in lazy if m.id not in self._models)]
+        self._lazy = {m.id: m for m in lazy}
         self._settings = settings
         self._clock = clock
         self._catalog: ModelCatalog | None = None
@@ -201,16 +248,23 @@ class ModelRegistry:
     def load(
         cls, settings: EngineSettings, clock: Callable[[], float] = time.monotonic
     ) -> ModelRegistry:
-        """Load the bundled model (converted per ``weight_format``) and every
-        ``--model`` GGUF (served as given). Raises ``ValueError`` for a missing file.
+        """Load the bundled chat model (converted per ``weight_format``) and every
+        ``--model`` GGUF (served as given); list the bundled base model, if its package is
+        installed, to load on first use. Raises ``ValueError`` for a missing file.
         ``clock`` (seconds) times prompt-cache expiry and unloading; tests inject a fake."""
         served = []
+        lazy = []
         if settings.bundled_models:
             served.append(_load(bundled_chat_model(), settings, settings.weight_format, clock))
+            if bundled_base_installed():
+                cache = settings.data_dir / "models"
+                locate = functools.partial(bundled_base_model, cache)
+                created = bundled_base_created()
+                lazy.append(LazyModel(BUNDLED_BASE_MODEL, created, locate, chat=False))
         served += [
             _load(parse_model_spec(spec), settings, "original", clock) for spec in settings.models
         ]
-        return cls(served, settings, clock)
+        return cls(served, settings, clock, lazy)
 
     @property
     def catalog(self) -> ModelCatalog | None:
@@ -223,13 +277,17 @@ class ModelRegistry:
         self._catalog = catalog
 
     def get(self, model_id: str, organization_id: str | None = None) -> ServedModel:
-        """The model served as ``model_id`` to ``organization_id``. A catalog model is
-        loaded on first use, converted like the base (``weight_format``): this blocks
-        for ~1 s, so async callers use ``aget``. Raises ``ModelNotFound`` for an unknown
-        id and for another organization's model (the same message),
-        ``ServiceUnavailable`` after ``close``."""
+        """The model served as ``model_id`` to ``organization_id``. A lazy base model or
+        a catalog model is loaded on first use, converted like the bundled chat model
+        (``weight_format``): this blocks for ~1 s (the first time ever: ~5 s for
+        gemma-3-270m, assembled and converted), so async callers use ``aget``. Raises
+        ``ModelNotFound`` for an unknown id and for another organization's model (the
+        same message), ``ServiceUnavailable`` after ``close``, ``InternalError`` when a
+        lazy model's weights cannot be found."""
         if (base := self._models.get(model_id)) is not None:
             return base
+        if (lazy := self._lazy.get(model_id)) is not None:
+            return self._load_lazy(lazy)
         with self._lock:
             served = self._resident(model_id, organization_id)
         if served is not None:
@@ -255,21 +313,24 @@ class ModelRegistry:
         return served
 
     @overload
-    def list(self) -> list[ServedModel]: ...
+    def list(self) -> list[ServedModel | LazyModel]: ...
 
     @overload
-    def list(self, organization_id: str | None) -> list[ServedModel | ExtraModel]: ...
+    def list(self, organization_id: str | None) -> list[ServedModel | LazyModel | ExtraModel]: ...
 
     def list(
         self,
         organization_id: str | None = None,
-    ) -> list[ServedModel] | list[ServedModel | ExtraModel]:
-        """The base models in load order, then (given an organization) that
-        organization's catalog models, loaded or not, in the catalog's order."""
-        base = [*self._models.values()]
+    ) -> list[ServedModel | LazyModel] | list[ServedModel | LazyModel | ExtraModel]:
+        """The base models (loaded at start, then lazy ones, loaded or not), then (given
+        an organization) that organization's catalog models, loaded or not, in the
+        catalog's order."""
+        base: builtins.list[ServedModel | LazyModel] = [
+            self._models.get(i) or self._lazy[i] for i in self._base_ids
+        ]
         if organization_id is None or self._catalog is None:
             return base
-        both: builtins.list[ServedModel | ExtraModel] = [
+        both: builtins.list[ServedModel | LazyModel | ExtraModel] = [
             *base,
             *self._catalog.list(organization_id),
         ]
@@ -319,6 +380,46 @@ class ModelRegistry:
             raise _not_found(model_id)
         self._extra.move_to_end(model_id)
         self._handed[model_id] = self._clock()
+        return served
+
+    def _load_lazy(self, lazy: LazyModel) -> ServedModel:
+        """Load a lazy base model once (converted per ``weight_format``, as the bundled
+        chat model); callers that come meanwhile wait for it."""
+        with self._lock:
+            if (served := self._models.get(lazy.id)) is not None:
+                return served
+            if self._closed:
+                raise ServiceUnavailable("The engine is shutting down.")
+            waiting = self._loading.get(lazy.id)
+            if waiting is None:
+                future = self._loading[lazy.id] = Future()
+        if waiting is not None:
+            return waiting.result()
+        try:
+            served = _load(
+                lazy.locate(),
+                self._settings,
+                self._settings.weight_format,
+                self._clock,
+                created=lazy.created,
+                chat=lazy.chat,
+            )
+        except BaseException as exc:
+            with self._lock:
+                del self._loading[lazy.id]
+            future.set_exception(exc)
+            raise
+        with self._lock:
+            del self._loading[lazy.id]
+            closed = self._closed
+            if not closed:
+                self._models[lazy.id] = served
+        if closed:
+            _unload([served])
+            error = ServiceUnavailable("The engine is shutting down.")
+            future.set_exception(error)
+            raise error
+        future.set_result(served)
         return served
 
     def _load_once(self, extra: ExtraModel) -> ServedModel:

@@ -2,10 +2,14 @@
 Completions), raw text in, raw text out, on the same engine as Chat Completions.
 
 The prompt is tokenized as given, with no chat template (control tokens such as
-``<|im_start|>`` are parsed, so a hand-written template works). ``prompt`` may be a
-string, a list of strings, a list of token ids or a list of such lists; each prompt is
-one engine request with ``n`` (or ``best_of``) choices, choice ``i`` of prompt ``p``
-having index ``p * n + i``. Responses are the SDK's ``Completion`` type.
+``<|im_start|>`` are parsed, so a hand-written template works); a text prompt starts
+with the model's BOS token where its vocabulary asks for one (Gemma), as llama.cpp's own
+server does. ``prompt`` may be a string, a list of strings, a list of token ids (sent as
+they are) or a list of such lists; each prompt is one engine request with ``n`` (or
+``best_of``) choices, choice ``i`` of prompt ``p`` having index ``p * n + i``. With
+``suffix``, a model whose vocabulary has fill-in-the-middle tokens gets the prompt
+``<fim_pre> prompt <fim_suf> suffix <fim_mid>``. Responses are the SDK's ``Completion``
+type.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 import time
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from dataclasses import dataclass, field
 
 from openai.types import Completion, CompletionChoice
@@ -22,10 +26,18 @@ from openai.types.completion_usage import CompletionUsage
 from pydantic import Field
 
 from hearth.domain import Principal
-from hearth.engine.events import ChoiceFinished, Completed, FinishReason, LogprobEntry, TokenDelta
+from hearth.engine.events import (
+    ChoiceFinished,
+    Completed,
+    FinishReason,
+    LogprobEntry,
+    PromptLogprobs,
+    TokenDelta,
+)
 from hearth.engine.registry import ModelRegistry
 from hearth.engine.sequence import GenerationHandle, GenerationRequest
 from hearth.engine.served import ServedModel
+from hearth.engine.weights import VocabFacts, vocab_facts
 from hearth.errors import ContextLengthExceeded, InvalidRequest, array_above_max_length
 from hearth.services.chat.completions import Chunks, usage
 from hearth.services.chat.params import GenerationParams
@@ -50,8 +62,11 @@ class CompletionParams(GenerationParams):
 
 @dataclass
 class _Prompt:
+    """What the model reads (``tokens``) and what ``echo`` shows (``text``)."""
+
     tokens: list[int]
     text: str
+    first: str = ""  # token 0's text: it has no logprob entry
 
 
 @dataclass
@@ -61,7 +76,8 @@ class _Choice:
     finish_reason: FinishReason = "length"
 
     def score(self) -> float:
-        """Mean log probability per token: how ``best_of`` ranks candidates."""
+        """Mean log probability per token: how ``best_of`` ranks candidates ("the
+        highest log probability per token", API reference)."""
         if not self.logprobs:
             return float("-inf")
         return sum(e.logprob for e in self.logprobs) / len(self.logprobs)
@@ -70,7 +86,8 @@ class _Choice:
 @dataclass(frozen=True)
 class _Run:
     """A submitted request: what every object repeats, and one handle per prompt (None
-    where nothing is generated: ``max_tokens`` 0)."""
+    where nothing is generated or scored: ``max_tokens`` 0 without ``echo`` and
+    ``logprobs``)."""
 
     id: str
     created: int
@@ -79,6 +96,7 @@ class _Run:
     prompts: list[_Prompt]
     handles: list[GenerationHandle | None]
     candidates: int
+    echo_logprobs: bool  # the prompt's own logprobs are wanted
 
 
 class Completions:
@@ -93,7 +111,9 @@ class Completions:
         ``InvalidRequest`` / ``ContextLengthExceeded`` / ``ModelNotFound`` before
         generating, ``ServiceUnavailable`` when the engine is full. Cancelling the call
         stops generation. With ``best_of``, the ``n`` candidates with the highest mean
-        token log probability are returned; usage counts every candidate."""
+        token log probability are returned; usage counts every candidate. With ``echo``
+        and ``logprobs``, each choice's ``logprobs`` cover the prompt's tokens (the
+        first one ``null``, as OpenAI sends it) and then the completion's."""
         run = await self._start(caller, params)
         try:
             drained = await asyncio.gather(*(_drain(h, run.candidates) for h in run.handles))
@@ -102,9 +122,9 @@ class Completions:
         n = params.n or 1
         choices: list[CompletionChoice] = []
         prompt_tokens = completion_tokens = cached = 0
-        for p, (picked, done) in enumerate(drained):
+        for p, (picked, scored, done) in enumerate(drained):
             prompt = run.prompts[p]
-            if done is None:  # max_tokens 0: nothing generated
+            if done is None:  # max_tokens 0 and nothing to score
                 prompt_tokens += len(prompt.tokens)
             else:
                 prompt_tokens += done.prompt_tokens
@@ -114,16 +134,17 @@ class Completions:
                 picked = sorted(picked, key=lambda c: c.score(), reverse=True)[:n]
             for i, c in enumerate(picked):
                 text = "".join(c.text)
+                lp = None
+                if params.logprobs is not None:
+                    lp = _logprobs(c.logprobs, len(prompt.text), params.logprobs)
+                    if run.echo_logprobs:
+                        lp = _joined(_prompt_logprobs(prompt, scored, params.logprobs), lp)
                 choices.append(
                     CompletionChoice(
                         index=p * n + i,
                         text=prompt.text + text if params.echo else text,
                         finish_reason=c.finish_reason,
-                        logprobs=(
-                            _logprobs(c.logprobs, len(prompt.text), params.logprobs)
-                            if params.logprobs is not None
-                            else None
-                        ),
+                        logprobs=lp,
                     )
                 )
         return _completion(run, choices, usage(prompt_tokens, completion_tokens, cached))
@@ -133,7 +154,8 @@ class Completions:
     ) -> AsyncIterator[Completion]:
         """Validate, tokenize and submit now (raising as ``create`` does), then
         ``Completion`` chunks as OpenAI streams them: text pieces per choice (the prompt
-        first with ``echo``), a last chunk per choice with its ``finish_reason``, then
+        first with ``echo``, with its tokens' logprobs when ``logprobs`` is set), a last
+        chunk per choice with its ``finish_reason``, then
         (``stream_options.include_usage``) one with ``usage`` and no choices. Prompts
         generate together; their chunks come prompt by prompt. Closing the iterator
         early cancels the generation."""
@@ -147,19 +169,28 @@ class Completions:
     async def _start(self, caller: Principal, params: CompletionParams) -> _Run:
         served = await self._registry.aget(params.model, caller.organization_id)
         _check_combinations(params)
-        prompts = await asyncio.to_thread(_prompts, params, served)
+        facts = await asyncio.to_thread(vocab_facts, served.info.path)
+        if params.suffix and facts.fim is None:
+            raise InvalidRequest(
+                f"suffix is not supported by the model `{served.id}`: insertion needs a "
+                "fill-in-the-middle model (a vocabulary with FIM prefix, suffix and middle "
+                "tokens).",
+                param="suffix",
+            )
+        prompts = await asyncio.to_thread(_prompts, params, served, facts)
         n = params.n or 1
         candidates = max(params.best_of or n, n)
         wanted = params.logprobs
         if candidates > n and wanted is None:
             wanted = 0  # ranking needs each token's log probability
+        echo_logprobs = bool(params.echo) and params.logprobs is not None
         max_tokens = _max_tokens(params, prompts, served.info.context_length)
         sampling = sampling_params(params, served.info.n_vocab, wanted)
         handles: list[GenerationHandle | None] = []
         try:
             for prompt in prompts:
-                if max_tokens == 0:
-                    handles.append(None)
+                if max_tokens == 0 and not echo_logprobs:
+                    handles.append(None)  # nothing to generate or score
                     continue
                 request = GenerationRequest(
                     prompt=prompt.tokens,
@@ -168,6 +199,7 @@ class Completions:
                     n=candidates,
                     stop=params.stop_sequences(),
                     cache_scope=caller.organization_id,
+                    prompt_logprobs=params.logprobs if echo_logprobs else None,
                 )
                 handles.append(served.generate(request))
         except BaseException:
@@ -181,6 +213,7 @@ class Completions:
             prompts,
             handles,
             candidates,
+            echo_logprobs,
         )
 
     async def _chunks(
@@ -210,7 +243,7 @@ class Completions:
             for p, handle in enumerate(run.handles):
                 prompt = run.prompts[p]
                 offsets = [len(prompt.text)] * n
-                if params.echo:
+                if params.echo and not run.echo_logprobs:
                     for i in range(n):
                         yield chunk([piece(p * n + i, prompt.text, None)])
                 if handle is None:
@@ -220,7 +253,12 @@ class Completions:
                     continue
                 while True:
                     event = await handle.next()
-                    if isinstance(event, TokenDelta):
+                    if isinstance(event, PromptLogprobs):  # first, before any text
+                        assert params.logprobs is not None
+                        lp = _prompt_logprobs(prompt, event.entries, params.logprobs)
+                        for i in range(n):
+                            yield chunk([piece(p * n + i, prompt.text, None, lp)])
+                    elif isinstance(event, TokenDelta):
                         lp = None
                         if params.logprobs is not None:
                             lp = _logprobs(
@@ -244,24 +282,16 @@ class Completions:
 
 
 def _check_combinations(params: CompletionParams) -> None:
-    if params.suffix:
-        raise InvalidRequest(
-            "suffix is not supported by this model: insertion needs a fill-in-the-middle model.",
-            param="suffix",
-        )
-    if params.echo and params.logprobs is not None:
-        raise InvalidRequest(
-            "echo with logprobs is not supported: Hearth does not compute log "
-            "probabilities of prompt tokens.",
-            param="echo",
-        )
+    if params.suffix and params.echo:
+        raise InvalidRequest("echo cannot be used with suffix.", param="echo")
     if params.best_of is not None and params.best_of < (params.n or 1):
         raise InvalidRequest("best_of must be greater than or equal to n.", param="best_of")
 
 
-def _prompts(params: CompletionParams, served: ServedModel) -> list[_Prompt]:
-    """Each prompt's tokens and text; raises ``InvalidRequest`` for an empty list, too
-    many prompts, or a token id outside the vocabulary. Blocking (tokenizer)."""
+def _prompts(params: CompletionParams, served: ServedModel, facts: VocabFacts) -> list[_Prompt]:
+    """Each prompt's tokens and text (with ``suffix``, the fill-in-the-middle prompt);
+    raises ``InvalidRequest`` for an empty list, too many prompts, or a token id outside
+    the vocabulary. Blocking (tokenizer)."""
     raw = params.prompt
     if raw is None:
         raw = ""
@@ -274,23 +304,34 @@ def _prompts(params: CompletionParams, served: ServedModel) -> list[_Prompt]:
     if len(items) > MAX_PROMPTS:
         raise array_above_max_length("prompt", MAX_PROMPTS, len(items))
     info = served.info
-    check_text_size(served, [t for t in items if isinstance(t, str)], info.context_length, "prompt")
+    texts = [t for t in items if isinstance(t, str)] + [params.suffix or ""]
+    check_text_size(served, texts, info.context_length, "prompt")
+    bos = [] if facts.bos is None else [facts.bos]
+    after = served.tokenize(params.suffix, special=False) if params.suffix else []
     out = []
     for i, item in enumerate(items):
         if isinstance(item, str):
+            lead, body, text = bos, served.tokenize(item, special=True), item
+        else:
+            if not item:
+                raise InvalidRequest(f"prompt[{i}] must not be empty.", param="prompt")
+            bad = [t for t in item if not 0 <= t < info.n_vocab]
+            if bad:
+                raise InvalidRequest(
+                    f"Invalid token id {bad[0]} in prompt: the vocabulary has "
+                    f"{info.n_vocab} tokens.",
+                    param="prompt",
+                )
+            lead, body, text = [], list(item), served.detokenize(item)
+        if params.suffix and facts.fim is not None:
+            pre, suf, mid = facts.fim
+            tokens = [*lead, pre, *body, suf, *after, mid]
+        elif not (lead or body):
             # an empty prompt is the end-of-text token, as OpenAI's default prompt
-            tokens = served.tokenize(item or info.eos_token, special=True)
-            out.append(_Prompt(tokens, item))
-            continue
-        if not item:
-            raise InvalidRequest(f"prompt[{i}] must not be empty.", param="prompt")
-        bad = [t for t in item if not 0 <= t < info.n_vocab]
-        if bad:
-            raise InvalidRequest(
-                f"Invalid token id {bad[0]} in prompt: the vocabulary has {info.n_vocab} tokens.",
-                param="prompt",
-            )
-        out.append(_Prompt(list(item), served.detokenize(item)))
+            tokens = served.tokenize(info.eos_token, special=True)
+        else:
+            tokens = lead + body
+        out.append(_Prompt(tokens, text, served.detokenize(tokens[:1])))
     return out
 
 
@@ -310,19 +351,23 @@ def _max_tokens(params: CompletionParams, prompts: list[_Prompt], context: int) 
 
 async def _drain(
     handle: GenerationHandle | None, candidates: int
-) -> tuple[list[_Choice], Completed | None]:
+) -> tuple[list[_Choice], tuple[LogprobEntry, ...], Completed | None]:
+    """Every choice, the prompt's logprob entries (when asked for), and the counts."""
     choices = [_Choice() for _ in range(candidates)]
+    scored: tuple[LogprobEntry, ...] = ()
     if handle is None:
-        return choices, None
+        return choices, scored, None
     while True:
         event = await handle.next()
-        if isinstance(event, TokenDelta):
+        if isinstance(event, PromptLogprobs):
+            scored = event.entries
+        elif isinstance(event, TokenDelta):
             choices[event.choice].text.append(event.text)
             choices[event.choice].logprobs += event.logprobs
         elif isinstance(event, ChoiceFinished):
             choices[event.choice].finish_reason = event.finish_reason
         elif isinstance(event, Completed):
-            return choices, event
+            return choices, scored, event
         else:
             raise event.error
 
@@ -346,6 +391,30 @@ def _logprobs(entries: list[LogprobEntry], offset: int, top: int | None) -> Logp
         token_logprobs=[e.logprob for e in entries],
         top_logprobs=tops,
         text_offset=offsets,
+    )
+
+
+def _prompt_logprobs(prompt: _Prompt, scored: Sequence[LogprobEntry], top: int) -> Logprobs:
+    """``logprobs`` for the prompt's own tokens (``echo``): token 0 first, with a
+    ``null`` log probability and ``null`` alternatives as OpenAI sends them (nothing
+    precedes it), then ``scored`` (the engine's entries for tokens 1...). Offsets count
+    from the start of the prompt. Built unvalidated: the SDK's type has no nulls."""
+    rest = _logprobs(list(scored), len(prompt.first), top)
+    return Logprobs.model_construct(
+        tokens=[prompt.first, *(rest.tokens or [])],
+        token_logprobs=[None, *(rest.token_logprobs or [])],
+        top_logprobs=[None, *(rest.top_logprobs or [])],
+        text_offset=[0, *(rest.text_offset or [])],
+    )
+
+
+def _joined(first: Logprobs, then: Logprobs) -> Logprobs:
+    """Two ``logprobs`` objects as one (prompt tokens, then completion tokens)."""
+    return Logprobs.model_construct(
+        tokens=[*(first.tokens or []), *(then.tokens or [])],
+        token_logprobs=[*(first.token_logprobs or []), *(then.token_logprobs or [])],
+        top_logprobs=[*(first.top_logprobs or []), *(then.top_logprobs or [])],
+        text_offset=[*(first.text_offset or []), *(then.text_offset or [])],
     )
 
 

@@ -1,20 +1,28 @@
 """``client.completions.create`` (legacy Completions) through the SDK: raw prompts (text or
-token ids, one or many), ``n``, ``best_of``, ``echo``, ``logprobs``, ``stop``, streaming,
-and OpenAI's errors."""
+token ids, one or many), ``n``, ``best_of``, ``echo``, ``logprobs`` (of the prompt too),
+``suffix``, ``stop``, streaming, OpenAI's errors, and the bundled base model
+(gemma-3-270m) that serves them beside the chat model."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
+import httpx2
 import openai
 import pytest
 
+from hearth.engine.registry import LazyModel, ModelRegistry
+from hearth.engine.weights import BUNDLED_BASE_MODEL, VocabFacts
+from hearth.services import completions
 from hearth.services.container import Services
-from tests.conftest import MODEL, NO_EOG
+from tests.conftest import API_KEY, MODEL, NO_EOG
+from tests.conftest import test_settings as settings_for
 
 pytestmark = pytest.mark.anyio
 
 PROMPT = "The capital of France is"
+BASE = BUNDLED_BASE_MODEL
 
 
 async def complete(client: openai.AsyncOpenAI, **overrides: Any) -> openai.types.Completion:
@@ -135,7 +143,8 @@ async def test_stream_matches_the_whole(client: openai.AsyncOpenAI) -> None:
     ("overrides", "param"),
     [
         ({"suffix": "and that is all."}, "suffix"),
-        ({"echo": True, "logprobs": 1}, "echo"),
+        ({"suffix": "and that is all.", "model": BASE}, "suffix"),
+        ({"suffix": "and that is all.", "echo": True}, "echo"),
         ({"best_of": 1, "n": 2}, "best_of"),
         ({"best_of": 3, "stream": True}, "best_of"),
         ({"prompt": [10**9]}, "prompt"),
@@ -158,3 +167,131 @@ async def test_unknown_model_is_404(client: openai.AsyncOpenAI) -> None:
     with pytest.raises(openai.NotFoundError) as caught:
         await complete(client, model="davinci-002")
     assert caught.value.code == "model_not_found"
+
+
+async def test_echo_with_logprobs_scores_the_prompt(client: openai.AsyncOpenAI) -> None:
+    # lm-evaluation-harness's loglikelihood request, with max_tokens 0 and 1
+    scored = await complete(client, echo=True, logprobs=1, max_tokens=0)
+    [choice] = scored.choices
+    lp = choice.logprobs
+    assert choice.text == PROMPT and choice.finish_reason == "length"
+    assert scored.usage and scored.usage.completion_tokens == 0
+    assert lp and lp.tokens and lp.token_logprobs and lp.top_logprobs and lp.text_offset
+    assert len(lp.tokens) == scored.usage.prompt_tokens and "".join(lp.tokens) == PROMPT
+    # nothing precedes the first token: null, as OpenAI sends it
+    assert lp.token_logprobs[0] is None and lp.top_logprobs[0] is None
+    assert lp.text_offset == [sum(len(t) for t in lp.tokens[:i]) for i in range(len(lp.tokens))]
+    rows = zip(lp.tokens, lp.token_logprobs, lp.top_logprobs, strict=True)
+    for token, logprob, top in list(rows)[1:]:
+        assert logprob < 0 and top[token] == logprob and 1 <= len(top) <= 2
+        assert max(top.values()) >= logprob
+    one = await complete(client, echo=True, logprobs=1, max_tokens=1, logit_bias=NO_EOG)
+    more = one.choices[0].logprobs
+    assert more and more.tokens and more.token_logprobs and more.text_offset
+    assert more.tokens[:-1] == lp.tokens and more.token_logprobs[:-1] == lp.token_logprobs
+    assert one.choices[0].text == PROMPT + more.tokens[-1]
+    assert more.text_offset[-1] == len(PROMPT)
+
+
+async def test_prompt_logprobs_match_the_generated_tokens(client: openai.AsyncOpenAI) -> None:
+    # scoring a text the model wrote gives back the logprobs it reported writing it
+    wrote = await complete(client, logprobs=0, max_tokens=6)
+    generated = wrote.choices[0].logprobs
+    assert generated and generated.tokens and generated.token_logprobs
+    scored = await complete(
+        client, prompt=PROMPT + wrote.choices[0].text, echo=True, logprobs=0, max_tokens=0
+    )
+    lp = scored.choices[0].logprobs
+    assert lp and lp.tokens and lp.token_logprobs
+    k = len(generated.tokens)
+    assert lp.tokens[-k:] == generated.tokens
+    # one batched forward pass against token-by-token decoding: rounding differs a little
+    assert lp.token_logprobs[-k:] == pytest.approx(generated.token_logprobs, abs=0.02)
+
+
+async def test_echoed_logprobs_stream_and_go_on_the_wire_with_a_null(
+    client: openai.AsyncOpenAI, http: httpx2.AsyncClient
+) -> None:
+    body = {"model": MODEL, "prompt": PROMPT, "max_tokens": 3, "echo": True, "logprobs": 2}
+    body |= {"temperature": 0, "logit_bias": NO_EOG}
+    auth = {"Authorization": f"Bearer {API_KEY}"}
+    raw = await http.post("/v1/completions", json=body, headers=auth)
+    wire = raw.json()["choices"][0]["logprobs"]
+    assert wire["token_logprobs"][0] is None and wire["top_logprobs"][0] is None
+    chunks = [c async for c in await client.completions.create(**body, stream=True)]
+    first = chunks[0].choices[0]
+    assert first.text == PROMPT and first.finish_reason is None
+    assert first.logprobs and first.logprobs.tokens and first.logprobs.token_logprobs
+    assert first.logprobs.token_logprobs[0] is None
+    pieces = [c.choices[0] for c in chunks]
+    assert "".join(p.text for p in pieces) == PROMPT + "".join(wire["tokens"][-3:])
+    streamed = [t for p in pieces if p.logprobs for t in p.logprobs.tokens or []]
+    offsets = [o for p in pieces if p.logprobs for o in p.logprobs.text_offset or []]
+    assert streamed == wire["tokens"] and offsets == wire["text_offset"]
+
+
+async def test_best_of_keeps_the_highest_mean_logprob(client: openai.AsyncOpenAI) -> None:
+    # the same seed draws the same candidates; best_of returns the one OpenAI calls best
+    # ("the highest log probability per token")
+    body: dict[str, Any] = {"temperature": 1.5, "seed": 11, "max_tokens": 5, "logprobs": 0}
+    every = await complete(client, n=4, **body)
+    means = []
+    for c in every.choices:
+        assert c.logprobs and c.logprobs.token_logprobs
+        means.append(sum(c.logprobs.token_logprobs) / len(c.logprobs.token_logprobs))
+    best = await complete(client, best_of=4, **body)
+    assert best.choices[0].text == every.choices[means.index(max(means))].text
+
+
+async def test_suffix_builds_a_fill_in_the_middle_prompt(
+    client: openai.AsyncOpenAI, services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # neither bundled model has FIM tokens: give the chat model three stand-ins
+    fim = (1, 2, 3)
+    monkeypatch.setattr(completions, "vocab_facts", lambda path: VocabFacts(None, fim))
+    served = services.registry.get(MODEL)
+    facts = VocabFacts(9, fim)
+    inside, after = tokens_of(services, "def f("), tokens_of(services, ")")
+    for prompt, tokens in [("def f(", [9, 1, *inside, 2]), ([7, 8], [1, 7, 8, 2])]:
+        params = completions.CompletionParams(model=MODEL, prompt=prompt, suffix=")")
+        [built] = completions._prompts(params, served, facts)
+        assert built.tokens == [*tokens, *after, 3]  # token ids get no BOS
+    out = await complete(client, prompt="def f(", suffix=")", max_tokens=2)
+    assert out.usage and out.usage.prompt_tokens == len(inside) + 4
+
+
+async def test_bundled_base_model_is_listed_and_loads_once_on_first_use(
+    services: Services,
+) -> None:
+    # a second registry on the session's data dir, where the weights are assembled and
+    # converted once
+    registry = ModelRegistry.load(settings_for(services.settings.data_dir).engine)
+    try:
+        listed = registry.list()[1]
+        assert isinstance(listed, LazyModel) and listed.id == BASE  # listed, not loaded
+        assert [m.id for m in registry.loaded()] == [MODEL]
+        first, again = await asyncio.gather(registry.aget(BASE), registry.aget(BASE))
+        assert first is again and registry.list()[1] is first
+        assert first.created == listed.created and first.owner is None
+        assert [m.id for m in registry.loaded()] == [MODEL, BASE]
+    finally:
+        registry.close()
+
+
+async def test_bundled_base_model_completes_raw_text_and_refuses_chat(
+    client: openai.AsyncOpenAI, services: Services
+) -> None:
+    out = await complete(client, model=BASE, echo=True, logprobs=1, max_tokens=2)
+    assert out.model == BASE and out.choices[0].text.startswith(PROMPT)
+    assert [m.id for m in (await client.models.list()).data][:2] == [MODEL, BASE]
+    words = services.registry.get(BASE).tokenize(PROMPT, special=True)
+    assert out.usage and out.usage.prompt_tokens == len(words) + 1  # BOS first, as Gemma needs
+    lp = out.choices[0].logprobs
+    assert lp and lp.tokens and lp.token_logprobs
+    assert lp.tokens[0] == "" and lp.token_logprobs[0] is None  # BOS spells nothing
+    assert "".join(lp.tokens) == out.choices[0].text
+    with pytest.raises(openai.BadRequestError) as caught:
+        await client.chat.completions.create(
+            model=BASE, messages=[{"role": "user", "content": "Hi"}], max_tokens=1
+        )
+    assert caught.value.param == "messages" and "base model" in caught.value.message

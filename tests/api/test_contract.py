@@ -404,6 +404,14 @@ async def test_legacy_completions_whole_and_streamed(http: httpx2.AsyncClient) -
     assert frames[-1] == "[DONE]" and len(frames) > 4
     for frame in frames[:-1]:
         check("text_completion.chunk", frame)
+    scored = {"model": MODEL, "prompt": "1, 2, 3,", "max_tokens": 0, "echo": True, "logprobs": 1}
+    echo = check(
+        "text_completion.echo",
+        await _ok(await http.post("/v1/completions", headers=AUTH, json=scored)),
+    )
+    logprobs = echo.choices[0].logprobs  # type: ignore[attr-defined]
+    assert logprobs.token_logprobs[0] is None and logprobs.top_logprobs[0] is None
+    assert all(lp is not None for lp in logprobs.token_logprobs[1:])
 
 
 async def test_audio(http: httpx2.AsyncClient) -> None:

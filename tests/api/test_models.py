@@ -24,6 +24,7 @@ async def test_list_contains_bundled_models(client: openai.AsyncOpenAI) -> None:
     ids = [m.id for m in page.data]
     assert ids == [
         MODEL,
+        "gemma-3-270m",
         "piper",
         "tts-1",
         "tts-1-hd",
@@ -112,7 +113,7 @@ async def test_list_includes_own_organizations_finetuned_models(
     page = await client.models.list()
     org = services.api_keys.verify(API_KEY).organization_id  # type: ignore[union-attr]
     owners = {m.id: m.owned_by for m in page.data}
-    assert [m.id for m in page.data][:3] == [MODEL, OWN, OWN_2]
+    assert [m.id for m in page.data][:4] == [MODEL, "gemma-3-270m", OWN, OWN_2]
     assert owners[MODEL] == owners["whisper-1"] == "hearth"
     assert owners[OWN] == owners[OWN_2] == org
     assert OTHERS not in owners

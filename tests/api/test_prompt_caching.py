@@ -280,7 +280,9 @@ async def test_cancel_mid_prefill_leaves_the_cache_consistent(
 
 
 async def test_lru_under_a_tiny_memory_budget(tmp_path: Path, clock: FakeClock) -> None:
-    svc = build(tmp_path, clock, prompt_cache_memory_mb=12.5 * BLOCK_BYTES / 2**20)
+    svc = build(
+        tmp_path, clock, prompt_cache_memory_mb=12.5 * BLOCK_BYTES / 2**20, prompt_cache_exact=True
+    )
     try:
         async for client in sdk(svc):
             first = shared_system(svc, 1152, "lru-a")

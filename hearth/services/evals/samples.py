@@ -128,8 +128,8 @@ def build_messages(spec: InputMessages, item: dict[str, Any]) -> list[dict[str, 
 
 
 class SamplingParams(BaseModel):
-    """``sampling_params``; ``reasoning_effort`` is accepted and ignored (no reasoning
-    models here)."""
+    """``sampling_params``; ``reasoning_effort`` is a thinking model's budget, as in Chat
+    Completions (other models ignore it)."""
 
     model_config = ConfigDict(extra="allow")
 
@@ -142,7 +142,15 @@ class SamplingParams(BaseModel):
     reasoning_effort: str | None = None
 
 
-_SENT = ("temperature", "top_p", "max_completion_tokens", "seed", "response_format", "tools")
+_SENT = (
+    "temperature",
+    "top_p",
+    "max_completion_tokens",
+    "seed",
+    "response_format",
+    "tools",
+    "reasoning_effort",
+)
 
 
 def check_sampling(raw: Any, model: str, param: str) -> SamplingParams:
