@@ -410,9 +410,18 @@ def request_body(
     }
 
 
-def new_client(base: str) -> httpx2.AsyncClient:
+def new_client(base: str, keepalive: bool = True) -> httpx2.AsyncClient:
+    """Client for ``base``, authenticated. ``keepalive=False``: a new connection for every
+    request, for servers that may drop a reused connection without answering (llama-server
+    does once a connection has sat idle past its 5 s keep-alive)."""
+    extra: dict[str, Any] = {}
+    if not keepalive:
+        extra["limits"] = httpx2.Limits(max_keepalive_connections=0)
     return httpx2.AsyncClient(
-        base_url=base, timeout=REQUEST_TIMEOUT_S, headers={"Authorization": f"Bearer {API_KEY}"}
+        base_url=base,
+        timeout=REQUEST_TIMEOUT_S,
+        headers={"Authorization": f"Bearer {API_KEY}"},
+        **extra,
     )
 
 
