@@ -1,8 +1,11 @@
 """Realtime API: voice-to-voice latency and barge-in, against a naive serial pipeline.
 
-One run, one server (``hearth serve`` started here on a free port with a temp data dir,
-``--api-key`` and ``HEARTH_CONTEXT_LENGTH=2048``; or ``--url``/``--port`` to reuse a
-running one). The client is the official ``openai`` SDK's GA realtime client
+One server per input transcription model (``--transcription-model``, comma-separated,
+default ``gpt-4o-mini-transcribe``): ``hearth serve`` started here on a free port with
+``--api-key`` and ``HEARTH_CONTEXT_LENGTH=2048``, one model after the other, all
+on one temp data dir (Whisper base's two bundled parts are joined into it before the first
+server starts: install-time work, not a turn's); or ``--url``/``--port`` to reuse a running
+one for all. The client is the official ``openai`` SDK's GA realtime client
 (``client.realtime.connect(model="gpt-realtime")``) over a WebSocket on the same machine.
 
 Spoken input. Each distinct question is synthesized once with Hearth's own TTS
@@ -17,23 +20,27 @@ synthesized audio starts and ends with a little near-silence of its own.
 
 1. Voice to voice. Sessions are ``session.update``d to ``{"type": "realtime",
    "instructions": <one short sentence>, "max_output_tokens": 40}`` with server VAD at its
-   defaults (``create_response`` true) and input transcription shown
-   (``gpt-4o-mini-transcribe``; Hearth transcribes every turn for the model anyway, this
-   only adds the transcript events). One warm-up turn on its own session is not counted;
-   then ``--turns`` turns cycle through ``QUESTIONS``, a fresh session every
-   ``--turns-per-session`` (5) turns, so the conversation the model sees stays short
-   (at most 4 earlier exchanges). A turn waits for ``response.done`` before the next one.
-   Per turn, at the client: ``from_last_frame`` = time from sending the turn's last chunk
-   (the end of the trailing silence) to the first ``response.output_audio.delta``;
-   ``from_speech_end`` = from sending the chunk holding the last speech sample; and the
-   arrival of ``input_audio_buffer.speech_stopped`` (VAD needs 500 ms of silence, so the
-   response can start before the last frame leaves: ``from_last_frame`` can be small or
-   negative). ``first_delta_after_speech_stopped`` is the server's own share:
-   transcription (``transcribed_after_speech_stopped``: the transcript event's arrival),
-   the model's first sentence and its synthesis.
+   defaults (``create_response`` true) and input transcription shown with the model
+   measured (Hearth transcribes every turn for the chat model anyway; the session's model
+   writes the transcript events). The server's first turn (``cold_turn``: its own
+   session, right after the inputs were synthesized, so the voice is loaded and no
+   Whisper model is) is kept apart; then ``--turns`` turns cycle through ``QUESTIONS``, a
+   fresh session every ``--turns-per-session`` (5) turns, so the conversation the model
+   sees stays short (at most 4 earlier exchanges). A turn waits for ``response.done`` and
+   for the transcript of every item it committed before the next one starts.
+   Per turn, at the client: ``from_commit`` = arrival of ``input_audio_buffer.committed``
+   to the first ``response.output_audio.delta`` (also split into each session's first
+   turn and its later turns); ``from_last_frame`` = time from sending the turn's last
+   chunk (the end of the trailing silence) to that delta; ``from_speech_end`` = from
+   sending the chunk holding the last speech sample; and the arrival of
+   ``input_audio_buffer.speech_stopped`` (VAD needs 500 ms of silence, so the response can
+   start before the last frame leaves: ``from_last_frame`` can be small or negative).
+   ``first_delta_after_speech_stopped`` is the server's own share: transcription, the
+   model's first sentence and its synthesis. ``transcribed_after_speech_stopped`` /
+   ``_after_first_delta`` / ``_after_response_done``: arrival of the transcript event.
 2. Naive serial pipeline, the same turns, alternating with them (after each realtime turn,
-   before the next): transcribe the whole recording (WAV of speech + silence,
-   ``gpt-4o-mini-transcribe``), then generate the whole answer (non-streaming chat
+   before the next): transcribe the whole recording (WAV of speech + silence, the model
+   measured), then generate the whole answer (non-streaming chat
    completion with the first chat model listed, the same instructions as a system message,
    ``max_completion_tokens`` 40, ``temperature`` 0.8 as the session's default), then
    synthesize all of it (``tts-1``, ``pcm``, read fully). Latency = from the moment the
@@ -42,7 +49,8 @@ synthesized audio starts and ends with a little near-silence of its own.
    that favour neither side on purpose: the endpoint transcribes with Hearth's beam width
    (``HEARTH_STT_BEAM_SIZE``, 5), Realtime with 1; the pipeline's prompt has no history.
    ``ratio_hearth_p50_over_naive_p50`` = p50 ``from_last_frame`` / p50 naive (goal <= 0.5).
-3. Barge-in, ``--barge-in-trials`` trials, a fresh session each: instructions "Tell a long
+3. Barge-in (with the first transcription model only), ``--barge-in-trials`` trials, a
+   fresh session each: instructions "Tell a long
    story in many short sentences.", ``max_output_tokens`` 300. A story request is sent as
    above; the microphone then keeps sending silence (paced) until the first audio delta of
    the answer arrives, and at once a second utterance (``INTERRUPTIONS``) starts, paced,
@@ -69,7 +77,8 @@ machine's cores with the server (``interference`` says what other processes used
 one JSON document on stdout, progress on stderr; no timing assertions.
 
 Usage: .venv/bin/python benchmarks/realtime.py [--turns 20] [--barge-in-trials 10]
-       [--turns-per-session 5] [--url http://127.0.0.1:8000 | --port 8000] [--api-key sk-...]
+       [--turns-per-session 5] [--transcription-model whisper-1,gpt-4o-mini-transcribe]
+       [--url http://127.0.0.1:8000 | --port 8000] [--api-key sk-...]
 """
 
 from __future__ import annotations
@@ -109,6 +118,7 @@ from serving import (  # noqa: E402
 )
 
 from hearth import __version__ as hearth_version  # noqa: E402
+from hearth.audio.weights import has_whisper_base, joined_whisper_base  # noqa: E402
 
 RATE = 24_000  # pcm16 on the wire, both ways
 CHUNK_MS = 100
@@ -116,7 +126,7 @@ CHUNK_BYTES = RATE * 2 * CHUNK_MS // 1000  # 4,800
 TRAILING_SILENCE_MS = 500
 AMPLITUDE = 328  # |s16| above this counts as speech (1 % of full scale)
 REALTIME_MODEL = "gpt-realtime"
-STT_MODEL = "gpt-4o-mini-transcribe"
+STT_MODELS = ("gpt-4o-mini-transcribe",)  # default --transcription-model
 TTS_MODEL, VOICE = "tts-1", "alloy"
 TEMPERATURE = 0.8  # the session's default, also given to the naive pipeline
 SHORT_INSTRUCTIONS = "You are a helpful voice assistant. Answer the question in one short sentence."
@@ -286,7 +296,7 @@ class Live:
             )
         raise TimeoutError(f"no {what} within {timeout:.0f} s")
 
-    async def configure(self, instructions: str, max_tokens: int) -> None:
+    async def configure(self, instructions: str, max_tokens: int, transcription: str) -> None:
         updated: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
         def on(_: float, event: dict[str, Any]) -> None:
@@ -299,7 +309,7 @@ class Live:
                 "type": "realtime",
                 "instructions": instructions,
                 "max_output_tokens": max_tokens,
-                "audio": {"input": {"transcription": {"model": STT_MODEL}}},
+                "audio": {"input": {"transcription": {"model": transcription}}},
             }
         )
         await self.wait(updated, "session.updated")
@@ -345,8 +355,12 @@ class TurnEvents:
     """What one voice turn saw, with arrival times."""
 
     done: asyncio.Future[None]
+    transcribed: asyncio.Event = field(default_factory=asyncio.Event)
+    items: list[str] = field(default_factory=list)  # committed, in order
+    transcripts: dict[str, str | None] = field(default_factory=dict)  # None: failed
     speech_started: list[float] = field(default_factory=list)
     speech_stopped: float | None = None
+    committed: float | None = None
     audio_end_ms: int | None = None
     heard: str | None = None
     heard_at: float | None = None
@@ -362,8 +376,16 @@ class TurnEvents:
             self.speech_started.append(t)
         elif kind == "input_audio_buffer.speech_stopped" and self.speech_stopped is None:
             self.speech_stopped, self.audio_end_ms = t, event.get("audio_end_ms")
+        elif kind == "input_audio_buffer.committed":
+            self.committed = self.committed or t
+            self.items.append(str(event.get("item_id")))
         elif kind == "conversation.item.input_audio_transcription.completed":
             self.heard, self.heard_at = event.get("transcript"), t
+            self.transcripts[str(event.get("item_id"))] = self.heard
+            self.transcribed.set()
+        elif kind == "conversation.item.input_audio_transcription.failed":
+            self.transcripts[str(event.get("item_id"))] = None
+            self.transcribed.set()
         elif kind == "response.output_audio.delta":
             if self.first_delta is None:
                 self.first_delta = t
@@ -389,11 +411,20 @@ async def voice_turn(live: Live, utt: Utterance) -> dict[str, Any]:
     sent = [await pacer.send(chunk) for chunk in utt.turn_chunks()]
     last, speech_end = sent[-1], sent[utt.end_chunk]
     await live.wait(events.done, "response.done")
+    done_at = now()
+    # the transcript may come after the answer (another model than the one it was
+    # answered from): the next turn starts once every item of this one has its own
+    while not set(events.items) <= set(events.transcripts):
+        events.transcribed.clear()
+        await live.wait(asyncio.ensure_future(events.transcribed.wait()), "the transcript", 60)
     true_end_ms = start_ms + utt.end_ms
     return {
         "question": utt.text,
         "heard": events.heard,
         "answer": events.answer,
+        "from_commit_ms": ms(events.first_delta - events.committed)
+        if events.first_delta and events.committed
+        else None,
         "from_last_frame_ms": ms(events.first_delta - last) if events.first_delta else None,
         "from_speech_end_ms": ms(events.first_delta - speech_end) if events.first_delta else None,
         "speech_stopped_after_speech_end_ms": ms(events.speech_stopped - speech_end)
@@ -407,6 +438,12 @@ async def voice_turn(live: Live, utt: Utterance) -> dict[str, Any]:
         else None,
         "transcribed_after_speech_stopped_ms": ms(events.heard_at - events.speech_stopped)
         if events.heard_at and events.speech_stopped
+        else None,
+        "transcribed_after_first_delta_ms": ms(events.heard_at - events.first_delta)
+        if events.heard_at and events.first_delta
+        else None,
+        "transcribed_after_response_done_ms": ms(events.heard_at - done_at)
+        if events.heard_at
         else None,
         "vad_audio_end_minus_true_end_ms": events.audio_end_ms - true_end_ms
         if events.audio_end_ms is not None
@@ -422,12 +459,14 @@ async def voice_turn(live: Live, utt: Utterance) -> dict[str, Any]:
 # --------------------------------------------------------------------------- 2. naive pipeline
 
 
-async def naive_turn(client: AsyncOpenAI, utt: Utterance, chat_model: str) -> dict[str, Any]:
+async def naive_turn(
+    client: AsyncOpenAI, utt: Utterance, chat_model: str, stt_model: str
+) -> dict[str, Any]:
     """Transcribe all, then answer all, then speak all; timed from the recording's end."""
     wav = utt.turn_wav()
     t0 = now()
     transcript = await client.audio.transcriptions.create(
-        model=STT_MODEL, file=("turn.wav", wav, "audio/wav")
+        model=stt_model, file=("turn.wav", wav, "audio/wav")
     )
     t1 = now()
     chat = await client.chat.completions.create(
@@ -586,7 +625,40 @@ def chat_model_of(ids: list[str]) -> str:
     raise RuntimeError(f"the server lists no chat model: {ids}")
 
 
-async def run(base: str, api_key: str, args: argparse.Namespace) -> dict[str, Any]:
+def voice_summary(turns: list[dict[str, Any]], cold: dict[str, Any]) -> dict[str, Any]:
+    """The voice-to-voice figures of ``turns`` (the measured ones) and the cold turn."""
+
+    def of(key: str, which: list[dict[str, Any]] = turns) -> dict[str, Any]:
+        return summary([t[key] for t in which])
+
+    first = [t for t in turns if t["turn_in_session"] == 0]
+    later = [t for t in turns if t["turn_in_session"] > 0]
+    return {
+        "from_commit_ms": of("from_commit_ms"),
+        "from_commit_first_turn_of_session_ms": of("from_commit_ms", first),
+        "from_commit_later_turns_ms": of("from_commit_ms", later),
+        "from_last_frame_ms": of("from_last_frame_ms"),
+        "from_last_frame_first_turn_of_session_ms": of("from_last_frame_ms", first),
+        "from_last_frame_later_turns_ms": of("from_last_frame_ms", later),
+        "from_speech_end_ms": of("from_speech_end_ms"),
+        "speech_stopped_after_speech_end_ms": of("speech_stopped_after_speech_end_ms"),
+        "speech_stopped_after_last_frame_ms": of("speech_stopped_after_last_frame_ms"),
+        "first_delta_after_speech_stopped_ms": of("first_delta_after_speech_stopped_ms"),
+        "transcribed_after_speech_stopped_ms": of("transcribed_after_speech_stopped_ms"),
+        "transcribed_after_first_delta_ms": of("transcribed_after_first_delta_ms"),
+        "transcribed_after_response_done_ms": of("transcribed_after_response_done_ms"),
+        "vad_audio_end_minus_true_end_ms": of("vad_audio_end_minus_true_end_ms"),
+        "turns_not_completed": sum(1 for t in turns if t["statuses"] != ["completed"]),
+        "cold_turn": cold,
+        "turns": turns,
+    }
+
+
+async def run(
+    base: str, api_key: str, args: argparse.Namespace, stt_model: str, barge_in: bool
+) -> dict[str, Any]:
+    """Every phase for one transcription model on the server at ``base`` (barge-in only
+    when ``barge_in``)."""
     client = AsyncOpenAI(
         base_url=f"{base}/v1",
         api_key=api_key,
@@ -607,16 +679,16 @@ async def run(base: str, api_key: str, args: argparse.Namespace) -> dict[str, An
     chat_model = chat_model_of(ids)
     log(
         f"{os.cpu_count()} cores; models: realtime {REALTIME_MODEL}, chat {chat_model}, "
-        f"transcription {STT_MODEL}, speech {TTS_MODEL}/{VOICE}; synthesizing the inputs"
+        f"transcription {stt_model}, speech {TTS_MODEL}/{VOICE}; synthesizing the inputs"
     )
     questions = [await synthesize(client, q) for q in QUESTIONS]
-    stories = [await synthesize(client, q) for q in STORY_REQUESTS]
-    interruptions = [await synthesize(client, q) for q in INTERRUPTIONS]
+    stories = [await synthesize(client, q) for q in STORY_REQUESTS] if barge_in else []
+    interruptions = [await synthesize(client, q) for q in INTERRUPTIONS] if barge_in else []
 
     async def session(instructions: str, max_tokens: int) -> Live:
         conn = await client.realtime.connect(model=REALTIME_MODEL).enter()
         live = Live(conn, errors)
-        await live.configure(instructions, max_tokens)
+        await live.configure(instructions, max_tokens, stt_model)
         return live
 
     async def close(live: Live) -> None:
@@ -624,14 +696,18 @@ async def run(base: str, api_key: str, args: argparse.Namespace) -> dict[str, An
         await live.conn.close()
 
     phase("synthesis_s")
-    # ---- warm-up (not counted): one realtime turn, one naive turn
-    log("warm-up")
+    # ---- the server's first voice turn (its speech-to-text models not loaded yet, the
+    # voice loaded by the synthesis above): recorded apart; then one naive turn, not kept
+    log("cold turn")
     live = await session(SHORT_INSTRUCTIONS, SHORT_MAX_TOKENS)
-    warm = await voice_turn(live, questions[0])
+    cold = await voice_turn(live, questions[0])
     await close(live)
-    await naive_turn(client, questions[0], chat_model)
-    log(f"warm-up turn: {fmt(warm['from_last_frame_ms'])} ms from the last frame")
-    phase("warm_up_s")
+    await naive_turn(client, questions[0], chat_model, stt_model)
+    log(
+        f"cold turn: {fmt(cold['from_commit_ms'])} ms from the commit, "
+        f"{fmt(cold['from_last_frame_ms'])} ms from the last frame"
+    )
+    phase("cold_turn_s")
 
     # ---- 1 + 2: voice turns, each followed by the naive pipeline on the same audio
     voice: list[dict[str, Any]] = []
@@ -645,11 +721,12 @@ async def run(base: str, api_key: str, args: argparse.Namespace) -> dict[str, An
         utt = questions[i % len(questions)]
         turn = await voice_turn(current, utt)
         turn["session"] = i // args.turns_per_session
+        turn["turn_in_session"] = i % args.turns_per_session
         voice.append(turn)
-        naive.append(await naive_turn(client, utt, chat_model))
+        naive.append(await naive_turn(client, utt, chat_model, stt_model))
         log(
-            f"turn {i + 1}/{args.turns}: realtime {fmt(turn['from_last_frame_ms'])} ms "
-            f"(speech end {fmt(turn['from_speech_end_ms'])}), naive "
+            f"turn {i + 1}/{args.turns}: realtime {fmt(turn['from_commit_ms'])} ms from the "
+            f"commit, {fmt(turn['from_last_frame_ms'])} from the last frame; naive "
             f"{fmt(naive[-1]['latency_ms'])} ms; heard {turn['heard']!r} -> {turn['answer']!r}"
         )
     if current is not None:
@@ -662,7 +739,7 @@ async def run(base: str, api_key: str, args: argparse.Namespace) -> dict[str, An
     http = httpx2.AsyncClient(
         base_url=base, timeout=30, headers={"Authorization": f"Bearer {api_key}"}
     )
-    for i in range(args.barge_in_trials):
+    for i in range(args.barge_in_trials if barge_in else 0):
         live = await session(STORY_INSTRUCTIONS, STORY_MAX_TOKENS)
         try:
             trial = await barge_in_trial(
@@ -686,11 +763,11 @@ async def run(base: str, api_key: str, args: argparse.Namespace) -> dict[str, An
     engine = httpx2.get(
         f"{base}/hearth/engine", timeout=10, headers={"Authorization": f"Bearer {api_key}"}
     ).json()
-    return {
+    out: dict[str, Any] = {
         "models": {
             "realtime": REALTIME_MODEL,
             "chat": chat_model,
-            "transcription": STT_MODEL,
+            "transcription": stt_model,
             "speech": TTS_MODEL,
             "voice": VOICE,
             "listed": ids,
@@ -700,28 +777,7 @@ async def run(base: str, api_key: str, args: argparse.Namespace) -> dict[str, An
             "stories": [u.describe() for u in stories],
             "interruptions": [u.describe() for u in interruptions],
         },
-        "voice_to_voice": {
-            "from_last_frame_ms": hearth,
-            "from_speech_end_ms": summary([t["from_speech_end_ms"] for t in voice]),
-            "speech_stopped_after_speech_end_ms": summary(
-                [t["speech_stopped_after_speech_end_ms"] for t in voice]
-            ),
-            "speech_stopped_after_last_frame_ms": summary(
-                [t["speech_stopped_after_last_frame_ms"] for t in voice]
-            ),
-            "first_delta_after_speech_stopped_ms": summary(
-                [t["first_delta_after_speech_stopped_ms"] for t in voice]
-            ),
-            "transcribed_after_speech_stopped_ms": summary(
-                [t["transcribed_after_speech_stopped_ms"] for t in voice]
-            ),
-            "vad_audio_end_minus_true_end_ms": summary(
-                [t["vad_audio_end_minus_true_end_ms"] for t in voice]
-            ),
-            "turns_not_completed": sum(1 for t in voice if t["statuses"] != ["completed"]),
-            "warm_up_turn": warm,
-            "turns": voice,
-        },
+        "voice_to_voice": voice_summary(voice, cold),
         "naive_pipeline": {
             "latency_ms": pipeline,
             "transcribe_ms": summary([t["transcribe_ms"] for t in naive]),
@@ -732,7 +788,12 @@ async def run(base: str, api_key: str, args: argparse.Namespace) -> dict[str, An
         "ratio_hearth_p50_over_naive_p50 (goal <= 0.5)": hearth["p50"] / pipeline["p50"]
         if hearth.get("p50") and pipeline.get("p50")
         else None,
-        "barge_in": {
+        "error_events": errors,
+        "phases": phases,
+        "engine_after": engine,
+    }
+    if barge_in and trials:
+        out["barge_in"] = {
             "last_delta_after_speech_ms (goal p50/p90/max <= 150)": summary(
                 [t["last_delta_after_speech_ms"] for t in trials]
             ),
@@ -752,11 +813,9 @@ async def run(base: str, api_key: str, args: argparse.Namespace) -> dict[str, An
                 [t["engine_idle_after_followup_done_ms"] for t in trials]
             ),
             "per_trial": trials,
-        },
-        "error_events": errors,
-        "phases": phases,
-        "engine_after": engine,
-    }
+        }
+    await client.close()
+    return out
 
 
 def log_problems(path: Path) -> list[str]:
@@ -770,7 +829,7 @@ def log_problems(path: Path) -> list[str]:
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--turns", type=int, default=20, help="measured voice turns")
+    parser.add_argument("--turns", type=int, default=20, help="measured voice turns per model")
     parser.add_argument(
         "--turns-per-session",
         type=int,
@@ -778,12 +837,22 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="voice turns per Realtime session before a fresh one",
     )
     parser.add_argument("--barge-in-trials", type=int, default=10)
+    parser.add_argument(
+        "--transcription-model",
+        default=",".join(STT_MODELS),
+        help="comma-separated input transcription models, measured one after the other, "
+        "each on a fresh server when the script starts it (e.g. "
+        "whisper-1,gpt-4o-mini-transcribe); barge-in runs with the first",
+    )
     parser.add_argument("--url", help="reuse a running server (e.g. http://127.0.0.1:8000)")
     parser.add_argument("--port", type=int, help="reuse a running server on 127.0.0.1:PORT")
     parser.add_argument("--api-key", default=API_KEY, help="API key of a reused server")
     args = parser.parse_args(argv)
+    args.stt_models = [m.strip() for m in args.transcription_model.split(",") if m.strip()]
     if args.turns < 1 or args.turns_per_session < 1 or args.barge_in_trials < 0:
         parser.error("--turns and --turns-per-session must be >= 1, --barge-in-trials >= 0")
+    if not args.stt_models:
+        parser.error("--transcription-model names no model")
     return args
 
 
@@ -802,6 +871,7 @@ def main(argv: list[str] | None = None) -> int:
             "turns": args.turns,
             "turns_per_session": args.turns_per_session,
             "barge_in_trials": args.barge_in_trials,
+            "transcription_models": args.stt_models,
             "chunk_ms": CHUNK_MS,
             "trailing_silence_ms": TRAILING_SILENCE_MS,
             "amplitude_threshold": AMPLITUDE,
@@ -810,32 +880,40 @@ def main(argv: list[str] | None = None) -> int:
             "story_instructions": STORY_INSTRUCTIONS,
             "story_max_output_tokens": STORY_MAX_TOKENS,
         },
+        "transcription_models": {},
     }
+    results: dict[str, Any] = doc["transcription_models"]
     if args.url or args.port:
         base = (args.url or f"http://127.0.0.1:{args.port}").rstrip("/")
         log(f"using the server at {base}")
         doc["server"] = {"url": base, "started_here": False}
-        doc.update(asyncio.run(run(base, args.api_key, args)))
+        for i, model in enumerate(args.stt_models):
+            results[model] = asyncio.run(run(base, args.api_key, args, model, i == 0))
     else:
         with tempfile.TemporaryDirectory(prefix="hearth-bench-realtime-") as tmp:
             work = Path(tmp)
-            port = free_port()
             env = {k: v for k, v in os.environ.items() if not k.startswith("HEARTH_")}
             env.update(HEARTH_CONTEXT_LENGTH="2048", HEARTH_LOG_LEVEL="warning")
-            log(f"starting hearth serve on port {port}")
-            with server(
-                hearth_command(port, work / "data"), env, port, work / "serve.log", "/health"
-            ) as running:
-                before = cpu_sample(running.pid)
-                doc["server"] = {
-                    "url": running.base,
-                    "started_here": True,
-                    "startup_s": running.startup_s,
-                    "env": {"HEARTH_CONTEXT_LENGTH": "2048", "HEARTH_LOG_LEVEL": "warning"},
-                }
-                doc.update(asyncio.run(run(running.base, API_KEY, args)))
-                doc["interference"] = interference(before, cpu_sample(running.pid))
-            doc["server_log_problems"] = log_problems(work / "serve.log")
+            if has_whisper_base():  # once per install, not part of any turn
+                joined_whisper_base(work / "data" / "models")
+            for i, model in enumerate(args.stt_models):
+                port = free_port()
+                log(f"starting hearth serve on port {port} for {model}")
+                serve_log = work / f"serve-{i}.log"
+                with server(
+                    hearth_command(port, work / "data"), env, port, serve_log, "/health"
+                ) as running:
+                    before = cpu_sample(running.pid)
+                    result = asyncio.run(run(running.base, API_KEY, args, model, i == 0))
+                    result["server"] = {
+                        "url": running.base,
+                        "started_here": True,
+                        "startup_s": running.startup_s,
+                        "env": {"HEARTH_CONTEXT_LENGTH": "2048", "HEARTH_LOG_LEVEL": "warning"},
+                    }
+                    result["interference"] = interference(before, cpu_sample(running.pid))
+                result["server_log_problems"] = log_problems(serve_log)
+                results[model] = result
     doc["load_average_1m_after"] = os.getloadavg()[0]
     doc["total_seconds"] = time.perf_counter() - started
     print(json.dumps(finite(doc), indent=2))

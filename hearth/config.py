@@ -228,8 +228,10 @@ class Settings(BaseSettings):
     """Chat model that answers Realtime sessions opened with OpenAI's realtime model ids
     (``gpt-realtime``, ``gpt-4o-realtime-preview``, ...); default: the first chat model."""
     realtime_stt_model: str = "whisper-tiny.en"
-    """Whisper model that transcribes each spoken turn for the chat model when the session
-    sets no ``input_audio_transcription`` model (tiny.en: the fastest)."""
+    """Whisper model that transcribes each spoken turn for the chat model, whatever
+    ``input_audio_transcription`` model the session names (that model's text arrives as
+    the transcript event after the answer starts); tiny.en is the fastest. A turn in
+    another language than English is read with the session's model instead."""
     realtime_session_seconds: float = Field(default=3600.0, gt=0)
     """Longest Realtime session (OpenAI: 60 minutes); then the server closes it."""
     realtime_demo: bool = True

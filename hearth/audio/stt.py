@@ -73,6 +73,8 @@ class Transcript:
     language: str
     duration: float
     segments: Iterator[Segment]
+    language_probability: float = 1.0
+    """How sure the detection was (1.0 for a given language)."""
 
 
 class WhisperSTT:
@@ -119,7 +121,12 @@ class WhisperSTT:
             initial_prompt=options.prompt or None,
             word_timestamps=options.word_timestamps,
         )
-        return Transcript(info.language, float(info.duration), _segments(segments))
+        return Transcript(
+            info.language,
+            float(info.duration),
+            _segments(segments),
+            float(info.language_probability),
+        )
 
 
 def _segments(raw: Iterator[Any]) -> Iterator[Segment]:

@@ -18,8 +18,8 @@ import openai
 import pytest
 import websockets
 
-from hearth.audio.codecs import g711_decode, g711_encode, resample
-from tests.api.audio_helpers import cer, wer
+from hearth.audio.codecs import decode, float_to_pcm16, g711_decode, g711_encode, resample
+from tests.api.audio_helpers import FIXTURES, cer, wer
 from tests.conftest import API_KEY
 from tests.e2e.conftest import Server, engine_stats, hearth_engine
 from tests.e2e.realtime_helpers import (
@@ -720,3 +720,48 @@ async def test_a_pause_inside_a_turn_keeps_the_whole_turn(server: Server) -> Non
     assert (
         wer("The weather is nice today, so we will walk to the park.", heard["transcript"]) <= 0.2
     ), heard["transcript"]
+
+
+async def test_a_whisper_1_session_answers_before_its_transcript_is_ready(server: Server) -> None:
+    # Spanish speech: tiny.en (the fast model the answer starts from) cannot write it,
+    # Whisper base (whisper-1) can, so the transcript shows which model wrote it
+    spanish = "Buenos días. Mi casa es muy grande y tiene un jardín con muchas flores."
+    pcm = float_to_pcm16(decode((FIXTURES / "es_casa.ogg").read_bytes(), 24_000))
+    async with connect(server) as s:
+        await s.conn.session.update(
+            session={
+                "type": "realtime",
+                "instructions": BRIEF,
+                "max_output_tokens": 16,
+                "audio": {
+                    "input": {
+                        "transcription": {"model": "whisper-1"},
+                        # one turn, however long espeak's pause between the sentences
+                        "turn_detection": {"type": "server_vad", "silence_duration_ms": 1000},
+                    }
+                },
+            }
+        )
+        await s.until("session.updated")
+        await s.send_audio(pcm + SILENCE * 2)
+        committed = await s.until("input_audio_buffer.committed")
+        wanted = {
+            "response.output_audio.delta",
+            "conversation.item.input_audio_transcription.completed",
+        }
+        while not wanted <= {e["type"] for e in s.seen}:
+            assert (await s.next(timeout=90))["type"] != "error", s.seen[-1]
+        await s.conn.conversation.item.retrieve(item_id=committed["item_id"])
+        retrieved = await s.until("conversation.item.retrieved")
+
+    order = [e["type"] for e in s.seen]
+    [heard] = s.of("conversation.item.input_audio_transcription.completed")
+    # the answer was spoken before Whisper base had finished: it did not wait for it
+    assert (
+        order.index("response.created")
+        < order.index("response.output_audio.delta")
+        < order.index("conversation.item.input_audio_transcription.completed")
+    ), order
+    assert heard["item_id"] == committed["item_id"]
+    assert wer(spanish, heard["transcript"]) <= 0.3, heard["transcript"]
+    assert retrieved["item"]["content"][0]["transcript"] == heard["transcript"]

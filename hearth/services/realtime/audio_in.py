@@ -76,8 +76,10 @@ class Committed:
 class InputBuffer:
     """Audio appended since the last commit or clear, plus the session's VAD stream."""
 
-    def __init__(self, vad_model: SileroVad | None) -> None:
+    def __init__(self, vad_model: SileroVad | None = None) -> None:
         self._vad_model = vad_model
+        self._vad_known = vad_model is not None  # else: ``attach_vad`` says
+        self._vad_config: VadConfig | None = None
         self._vad: VadStream | None = None
         self._fmt = "pcm16"
         self._resampler = Resampler(24_000, RATE)
@@ -100,12 +102,24 @@ class InputBuffer:
         if fmt != self._fmt:
             self._fmt = fmt
             self._resampler = Resampler(INPUT_RATES[fmt], RATE)
+        self._vad_config = vad
         if vad is None or self._vad_model is None:
             self._vad = None
         elif self._vad is None:
             self._vad = _OffsetVad(self._vad_model, vad, self.total_ms)
         else:
             self._vad.config = vad
+
+    @property
+    def needs_vad_model(self) -> bool:
+        """Server VAD is on but its model was not given yet (``attach_vad``)."""
+        return self._vad_config is not None and not self._vad_known
+
+    def attach_vad(self, model: SileroVad | None) -> None:
+        """The VAD model, once loaded (None: none available, no server VAD); audio
+        appended from now on is judged."""
+        self._vad_model, self._vad_known = model, True
+        self.configure(self._fmt, self._vad_config)
 
     def append(self, audio_b64: str) -> list[VadEvent]:
         """Add base64 audio; the VAD events it completes. Raises ``InvalidRequest``."""

@@ -34,6 +34,9 @@ class Part:
     type: str
     text: str | None = None
     transcript: str | None = None
+    heard: str | None = None
+    """User audio: the transcript the model reads when it is not ``transcript`` (the fast
+    model's, while the session's own transcription model is slower)."""
     audio: np.ndarray | None = None  # user audio, 16 kHz float32
     audio_b64: str | None = None  # user audio as the client sent it (retrieve)
     image_url: str | None = None
@@ -66,10 +69,7 @@ class Item:
 
     def text(self) -> str:
         """What the model reads for this message (text, or the audio's transcript)."""
-        return "".join(
-            (p.text if p.type in ("input_text", "output_text") else p.transcript) or ""
-            for p in self.content
-        )
+        return "".join(_read(p) or "" for p in self.content)
 
     def truncate(self, audio_end_ms: int) -> None:
         """Keep ``audio_end_ms`` of the assistant's audio and the sentences heard in full
@@ -80,6 +80,12 @@ class Item:
         for part in self.content:
             if part.type == "output_audio":
                 part.transcript = " ".join(s.text for s in self.spoken)
+
+
+def _read(part: Part) -> str | None:
+    if part.type in ("input_text", "output_text"):
+        return part.text
+    return part.heard if part.heard is not None else part.transcript
 
 
 def _part_wire(part: Part, beta: bool, with_audio: bool) -> dict[str, Any]:

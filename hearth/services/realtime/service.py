@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import threading
 import time
 from collections.abc import Awaitable, Callable
@@ -17,6 +18,7 @@ from openai.types.realtime.client_secret_create_response import ClientSecretCrea
 from pydantic import BaseModel, ConfigDict, Field
 
 from hearth.audio.registry import AudioRegistry
+from hearth.audio.slots import LazyModel
 from hearth.audio.vad import SileroVad
 from hearth.config import AudioSettings, RealtimeSettings
 from hearth.domain import Principal
@@ -92,6 +94,8 @@ class Realtime:
         self._secrets = secrets
         self._vad: SileroVad | None = None
         self._vad_lock = threading.Lock()
+        self._loading: set[str] = set()  # speech models a warm-up job is loading
+        self._tasks: set[asyncio.Task[None]] = set()
         self.sessions_open = 0
         """Sessions being served now (``GET /hearth/engine``)."""
 
@@ -127,30 +131,56 @@ class Realtime:
             self._audio.stt_model(str(value))
 
     def _vad_model(self) -> SileroVad | None:
+        """Silero VAD, loaded on first call (blocking: workers and threads call it)."""
         with self._vad_lock:
             if self._vad is None:
                 self._vad = SileroVad()
             return self._vad
 
     def _warm(self, config: SessionConfig) -> None:
-        """Load the session's speech models on a worker now, so the first turn does not
-        wait for them (each loads once and stays until idle)."""
-        slots: list[Any] = []
-        stt = (config.transcription or {}).get("model") or self._settings.stt_model
-        with contextlib.suppress(HearthError):
-            slots.append(self._audio.stt_model(stt))
+        """Load the speech models ``config``'s turns use, in the background, so the
+        first turn does not wait for them: Silero VAD (on a thread of its own, it is
+        needed first), then on the audio workers the fast Whisper model, the voice and
+        the session's transcription model. Each loads once and stays until idle;
+        models loaded or loading already are skipped."""
+        if config.turn_detection is not None and self._vad is None:
+            self._background(asyncio.to_thread(self._vad_model))
+        slots: list[LazyModel[Any]] = []
+
+        def add(find: Callable[[], LazyModel[Any]]) -> None:
+            with contextlib.suppress(HearthError):  # not installed: the turn says so
+                slots.append(find())
+
+        add(lambda: self._audio.stt_model(self._settings.stt_model))
         if "audio" in config.output_modalities:
-            with contextlib.suppress(HearthError):
-                slots.append(self._audio.tts_voice("tts-1", config.voice))
+            add(lambda: self._audio.tts_voice("tts-1", config.voice))
+        if stt := (config.transcription or {}).get("model"):
+            add(lambda: self._audio.stt_model(stt))
+        for slot in slots:
+            if slot.loaded or slot.name in self._loading:
+                continue
+            self._loading.add(slot.name)
+            try:
+                job = self._audio.workers.submit(functools.partial(_load, slot))
+            except HearthError:  # a full queue: the first turn loads it
+                self._loading.discard(slot.name)
+                continue
+            job.add_done_callback(functools.partial(self._loaded, slot.name))
 
-        def load() -> None:
-            self._vad_model()
-            for slot in slots:
-                with slot.use():
-                    pass
+    def _loaded(self, name: str, _: object) -> None:
+        self._loading.discard(name)
 
-        with contextlib.suppress(HearthError):  # a full queue: the first turn loads them
-            self._audio.workers.submit(load)
+    def _background(self, work: Awaitable[Any]) -> None:
+        """Run ``work`` as a task that nobody awaits; its errors are dropped (the turn
+        that needs the model meets them again)."""
+
+        async def run() -> None:
+            with contextlib.suppress(Exception):
+                await work
+
+        task = asyncio.ensure_future(run())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     def _rate_limits(self) -> list[dict[str, Any]]:
         """``rate_limits.updated``: this server's audio job capacity (requests)."""
@@ -204,6 +234,8 @@ class Realtime:
             return Context(self._chat, chat_model, caller, self._audio, conversation, emit)
 
         self._warm(config)
+        # a fine-tuned chat model loads on first use: now, not at the first turn
+        self._background(self._chat.check_model(caller, chat_model))
         deps = SessionDeps(
             context,
             self._check,
@@ -211,6 +243,7 @@ class Realtime:
             self._settings.stt_model,
             self._rate_limits,
             int(self._speech.max_audio_seconds * 1000),
+            self._warm,
         )
         return RealtimeSession(deps, config, Vocabulary(beta))
 
@@ -267,3 +300,9 @@ class Realtime:
         return SessionCreateResponse.model_validate(
             {**render_beta(config), "client_secret": {"value": value, "expires_at": expires_at}}
         )
+
+
+def _load(slot: LazyModel[Any]) -> None:
+    """On an audio worker: load ``slot`` (if not loaded) and leave it loaded."""
+    with slot.use():
+        pass

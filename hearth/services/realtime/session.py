@@ -26,6 +26,7 @@ from hearth.services.realtime.config import SessionConfig
 from hearth.services.realtime.events import Emit, ServerEvent, error_event
 from hearth.services.realtime.handlers import router
 from hearth.services.realtime.handlers.session_config import configure_audio
+from hearth.services.realtime.handlers.transcription import Heard
 from hearth.services.realtime.items import Conversation
 from hearth.services.realtime.response import Context, ResponseRun
 from hearth.services.realtime.wire import Vocabulary
@@ -38,11 +39,14 @@ class SessionDeps:
     context: Callable[[Emit, Conversation], Context]
     check: Callable[[str, Any], None]
     vad: Callable[[], SileroVad | None]
+    """The Silero model, loaded on first call (blocking: call it on a thread)."""
     stt_model: str
-    """Whisper model that transcribes turns when the session names none."""
+    """Whisper model whose transcript of each turn the chat model reads (the fast one)."""
     rate_limits: Callable[[], list[dict[str, Any]]]
     max_buffer_ms: int
     """Most audio the input buffer holds (push-to-talk); more appends get an error."""
+    warm: Callable[[SessionConfig], None] = lambda config: None
+    """Start loading, in the background, the speech models ``config`` will use."""
 
 
 @dataclass
@@ -52,7 +56,7 @@ class Turn:
     item_id: str | None = None
     """The id its item will have (sent with ``speech_started``)."""
     start_ms: int = 0
-    guess: asyncio.Task[str] | None = None
+    guess: asyncio.Task[Heard] | None = None
     """Its transcript so far, started in a pause that may end it."""
 
 
@@ -68,10 +72,15 @@ class RealtimeSession:
         self.conversation_id = "conv_" + config.id.removeprefix("sess_")
         self._out: asyncio.Queue[ServerEvent | None] = asyncio.Queue()
         self.ctx = deps.context(self.emit, self.conversation)
-        self.buffer = InputBuffer(deps.vad())
+        self.buffer = InputBuffer()  # its VAD model comes with the first audio
         self.turn = Turn()
         self.active: ResponseRun | None = None
         """The response in the conversation now (at most one)."""
+        self.answers_pending = 0
+        """Turns server VAD ended whose response has not started yet."""
+        self.fast_stt_off = False
+        """The session's transcription model also writes what the chat model reads (its
+        speaker's language is one the fast model does not know)."""
         self.runs: set[ResponseRun] = set()
         self._tasks: set[asyncio.Task[Any]] = set()
         configure_audio(self)

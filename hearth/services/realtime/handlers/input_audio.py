@@ -17,8 +17,8 @@ from hearth.errors import InvalidRequest
 from hearth.services.realtime.audio_in import Committed
 from hearth.services.realtime.events import EventRouter
 from hearth.services.realtime.handlers.conversation import added
-from hearth.services.realtime.handlers.responses import respond_after
-from hearth.services.realtime.handlers.transcription import stt, transcribe
+from hearth.services.realtime.handlers.responses import answer_turn
+from hearth.services.realtime.handlers.transcription import Heard, stt, transcribe
 from hearth.services.realtime.items import Item, Part, new_item_id
 
 if TYPE_CHECKING:
@@ -42,6 +42,8 @@ async def append(session: RealtimeSession, event: dict[str, Any]) -> None:
             param="audio",
             code="input_audio_buffer_full",
         )
+    if buffer.needs_vad_model:  # loaded in the background since the session opened
+        buffer.attach_vad(await asyncio.to_thread(session.deps.vad))
     for vad_event in buffer.append(event["audio"]):
         _on_vad(session, vad_event)
     td = session.config.turn_detection
@@ -108,14 +110,14 @@ def _on_vad(session: RealtimeSession, event: VadEvent) -> None:
         return  # a blip too short to keep
     _commit(session, committed, item_id, guess)
     if td is not None and td.create_response:
-        session.spawn(respond_after(session, session.active))
+        answer_turn(session)
 
 
 def _commit(
     session: RealtimeSession,
     committed: Committed,
     item_id: str,
-    guess: asyncio.Task[str] | None = None,
+    guess: asyncio.Task[Heard] | None = None,
 ) -> None:
     part = Part(
         "input_audio", audio=committed.samples, audio_b64=base64.b64encode(committed.wire).decode()

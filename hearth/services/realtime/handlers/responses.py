@@ -122,10 +122,19 @@ def _finished(session: RealtimeSession, run: ResponseRun) -> None:
     session.emit({"type": "rate_limits.updated", "rate_limits": session.deps.rate_limits()})
 
 
-async def respond_after(session: RealtimeSession, previous: ResponseRun | None) -> None:
-    """Answer the turn just committed once ``previous`` (interrupted) has ended, unless
-    another response started meanwhile."""
-    if previous is not None and previous.task is not None:
-        await asyncio.wait([previous.task])
-    if session.active is None:
-        start(session, response_options(session, {}))
+def answer_turn(session: RealtimeSession) -> None:
+    """Answer the turn just committed (server VAD's ``create_response``) once the
+    response it interrupted, if any, has ended, unless another response started
+    meanwhile; ``session.answers_pending`` counts it until then."""
+    session.answers_pending += 1
+    session.spawn(_answer(session, session.active))
+
+
+async def _answer(session: RealtimeSession, previous: ResponseRun | None) -> None:
+    try:
+        if previous is not None and previous.task is not None:
+            await asyncio.wait([previous.task])
+        if session.active is None:
+            start(session, response_options(session, {}))
+    finally:
+        session.answers_pending -= 1

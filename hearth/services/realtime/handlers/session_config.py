@@ -25,6 +25,7 @@ async def update(session: RealtimeSession, event: dict[str, Any]) -> None:
     session.config = apply(session.config, fields, session.deps.check)
     configure_audio(session)
     session.emit({"type": "session.updated", "session": session.config})
+    session.deps.warm(session.config)  # a new transcription model or voice loads now
 
 
 def configure_audio(session: RealtimeSession) -> None:
