@@ -7,13 +7,14 @@ budget is spent), with the answer constrained as the request says."""
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx2
 import openai
 import pytest
+from fastapi import FastAPI
 
 from hearth.app import create_app
 from hearth.engine.chat_format import render_chat
@@ -59,19 +60,10 @@ def thinking(tmp_path_factory: pytest.TempPathFactory, thinking_gguf: Path) -> I
     svc.close()
 
 
-@pytest.fixture
-async def http(thinking: Services) -> AsyncIterator[httpx2.AsyncClient]:
-    transport = httpx2.ASGITransport(app=create_app(thinking.settings, thinking))
-    async with httpx2.AsyncClient(transport=transport, base_url="http://hearth.test") as c:
-        yield c
-
-
-@pytest.fixture
-async def client(http: httpx2.AsyncClient) -> AsyncIterator[openai.AsyncOpenAI]:
-    async with openai.AsyncOpenAI(
-        base_url="http://hearth.test/v1", api_key=API_KEY, http_client=http, max_retries=0
-    ) as c:
-        yield c
+@pytest.fixture(scope="module")
+def app(thinking: Services) -> FastAPI:
+    """conftest's ``http`` and ``client`` fixtures, on the thinking model's server."""
+    return create_app(thinking.settings, thinking)
 
 
 def _reasoning(message: Any) -> str:
