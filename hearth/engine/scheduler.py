@@ -233,8 +233,7 @@ class Scheduler:
         job.cached_tokens = hit - hit % BLOCK  # reported in whole blocks, as OpenAI does
         if match.logits is not None:  # nothing left to compute: sampled from kept logits
             job.ready_logits = match.logits
-            job.used += job.pending_blocks * BLOCK
-            job.pending_blocks = 0
+            self._own_pending(job)
 
     def _step(self) -> None:
         items, owners = self._plan()
@@ -281,8 +280,14 @@ class Scheduler:
             added = self._cache.register(scope, job.seqs[0].seq_id, job.cache_keys, job.prefilled)
             job.pending_blocks -= added
             if not job.prefilling:
-                job.used += job.pending_blocks * BLOCK
-                job.pending_blocks = 0
+                self._own_pending(job)
+
+    @staticmethod
+    def _own_pending(job: Job) -> None:
+        """Prefill is over: blocks the job computed but could not share (or restored
+        only in part) are its own cells from now on."""
+        job.used += job.pending_blocks * BLOCK
+        job.pending_blocks = 0
 
     def _rows(
         self,
