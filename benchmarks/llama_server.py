@@ -33,8 +33,14 @@ so that > 1 means Hearth is ahead: throughputs as hearth / llama-server, latenci
 llama-server / hearth. Prints one JSON document on stdout (progress and a short summary
 go to stderr); nothing here asserts on timings.
 
+Both run their defaults: Hearth drafts tokens by prompt lookup (``HEARTH_SPECULATIVE_TOKENS``),
+llama-server has no speculative decoding unless asked. ``--hearth-draft-tokens 0`` and
+``--llama-server-spec ngram-simple`` (or another of its ``--spec-type`` values) compare
+them otherwise.
+
 Usage: .venv/bin/python benchmarks/llama_server.py [--rounds N] [--quick] [--threads T]
-           [--format f16] [--llama-server PATH] [--build-only]
+           [--format f16] [--hearth-draft-tokens N] [--llama-server-spec TYPE]
+           [--llama-server PATH] [--build-only]
 """
 
 from __future__ import annotations
@@ -673,13 +679,17 @@ class Side:
             return None
 
 
-def llama_server_flags(threads: int, flash_attention: bool) -> list[str]:
+def llama_server_flags(threads: int, flash_attention: bool, spec_type: str = "none") -> list[str]:
     """llama-server options matching Hearth's engine (see the README for each).
 
     ``--kv-unified``: one pool of ``-c`` cells for all slots, as Hearth's; without it
     ``-c`` is split into ``-np`` fixed parts. ``--kv-unified-per-slot``: Hearth's
-    per-sequence context (llama-server caps a slot at the training context too)."""
+    per-sequence context (llama-server caps a slot at the training context too).
+    ``spec_type``: llama-server's own speculative decoding (``--spec-type``; its default,
+    ``none``, adds no flag)."""
+    spec = [] if spec_type == "none" else ["--spec-type", spec_type]
     return [
+        *spec,
         "--threads",
         str(threads),
         "--threads-batch",
@@ -719,8 +729,10 @@ def llama_server_command(binary: Path, weights: Path, port: int, flags: list[str
     ]
 
 
-def hearth_side(setup: Setup, weight_format: str) -> Side:
+def hearth_side(setup: Setup, weight_format: str, draft_tokens: int | None = None) -> Side:
     env = hearth_env(weight_format, setup.threads, setup.flash_attention)
+    if draft_tokens is not None:
+        env["HEARTH_SPECULATIVE_TOKENS"] = str(draft_tokens)
     env.update(
         HEARTH_CONTEXT_LENGTH=str(CONTEXT_LENGTH),
         HEARTH_KV_CACHE_TOKENS=str(KV_CELLS),
@@ -733,8 +745,8 @@ def hearth_side(setup: Setup, weight_format: str) -> Side:
     )
 
 
-def reference_side(binary: Path, weights: Path, setup: Setup) -> Side:
-    flags = llama_server_flags(setup.threads, setup.flash_attention)
+def reference_side(binary: Path, weights: Path, setup: Setup, spec_type: str = "none") -> Side:
+    flags = llama_server_flags(setup.threads, setup.flash_attention, spec_type)
     # llama-server also reads LLAMA_ARG_* variables: only the flags above count
     env = {k: v for k, v in os.environ.items() if not k.startswith("LLAMA_ARG_")}
     return Side(
@@ -830,6 +842,19 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="turn flash attention off in both servers (default on, as Hearth)",
     )
     parser.add_argument(
+        "--hearth-draft-tokens",
+        type=int,
+        default=None,
+        metavar="N",
+        help="HEARTH_SPECULATIVE_TOKENS for Hearth (default: Hearth's default; 0: off)",
+    )
+    parser.add_argument(
+        "--llama-server-spec",
+        default="none",
+        metavar="TYPE",
+        help="llama-server's --spec-type, e.g. ngram-simple (default none, its default)",
+    )
+    parser.add_argument(
         "--llama-server",
         default=os.environ.get(BINARY_ENV) or None,
         metavar="PATH",
@@ -855,14 +880,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def run(args: argparse.Namespace, binary: Path, w: Workloads, setup: Setup) -> dict[str, Any]:
     """Start both servers, run the interleaved rounds, stop both; the per-server results."""
-    hearth = hearth_side(setup, args.format)
+    hearth = hearth_side(setup, args.format, args.hearth_draft_tokens)
     ref: Side | None = None
     rounds: dict[str, list[dict[str, Any]]] = {"hearth": [], "llama-server": []}
     reported: dict[str, Any] = {}
     try:
         hearth.start()  # first: it writes the converted weights both serve
         weights, written_by = weights_for(args.format, setup.data_dir)
-        ref = reference_side(binary, weights, setup)
+        ref = reference_side(binary, weights, setup, args.llama_server_spec)
         for r in range(w.sizes.rounds):
             order = [hearth, ref] if r % 2 == 0 else [ref, hearth]
             for side, other in (order, order[::-1]):
@@ -913,7 +938,7 @@ def main(argv: list[str] | None = None) -> int:
     h = medians(result["rounds"]["hearth"])
     q = medians(result["rounds"]["llama-server"])
     ratio_figures = ratios(h, q)
-    flags = llama_server_flags(setup.threads, setup.flash_attention)
+    flags = llama_server_flags(setup.threads, setup.flash_attention, args.llama_server_spec)
     doc = {
         "benchmark": "llama_server",
         "quick": args.quick,

@@ -40,6 +40,7 @@ class EngineSettings:
     prompt_cache_max_lifetime: float
     prompt_cache_memory_mb: float | None
     prompt_cache_exact: bool
+    speculative_tokens: int
     finetuned_models_loaded: int
 
 
@@ -195,6 +196,12 @@ class Settings(BaseSettings):
     down to the token, a conversation's next turn reuses the previous answer's KV, and the
     same prompt again is sampled from its kept logits (identical output); a partial hit
     may round differently from a cold run (docs/prompt-caching.md)."""
+    speculative_tokens: int = Field(default=8, ge=0, le=64)
+    """Prompt lookup decoding: while at most 2 sequences decode, up to this many tokens
+    that followed an earlier occurrence of a sequence's last 3 tokens are fed with its
+    next token and kept while the sampler draws them (the tokens plain decoding draws
+    from the same logits); 0 turns it off (docs/architecture.md, "Speculative
+    decoding")."""
     audio: bool = True
     """Serve the speech endpoints with the bundled voice and Whisper models (loaded on
     first use, not at start)."""
@@ -327,6 +334,7 @@ class Settings(BaseSettings):
             self.prompt_cache_max_lifetime,
             self.prompt_cache_memory_mb,
             self.prompt_cache_exact,
+            self.speculative_tokens,
             self.finetuned_models_loaded,
         )
 

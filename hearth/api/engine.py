@@ -21,7 +21,8 @@ async def health() -> JSONResponse:
 @router.get("/hearth/engine")
 async def engine_stats(caller: Caller, svc: Svc) -> JSONResponse:
     """Per model: active/waiting requests, busy sequences, KV positions held per
-    sequence id (as llama.cpp reports them), steps, tokens, mean step time (s); ``audio``:
+    sequence id (as llama.cpp reports them), steps, tokens, mean step time (s), tokens
+    drafted by prompt lookup and those kept; ``audio``:
     per speech model whether it is loaded, its load count and users, and audio jobs in
     flight; ``realtime``: open Realtime sessions; ``containers``: running code
     interpreter containers (memory, processes, disk, calls); ``code_interpreter``:

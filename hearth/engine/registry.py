@@ -34,6 +34,7 @@ from hearth.engine.llamacpp import LlamaCppRunner, RunnerConfig
 from hearth.engine.prefix_cache import CacheConfig, PrefixCache
 from hearth.engine.scheduler import Scheduler
 from hearth.engine.served import LocalModel, ServedModel
+from hearth.engine.speculation import SpeculativeConfig
 from hearth.engine.weights import (
     BUNDLED_BASE_MODEL,
     ModelSource,
@@ -174,7 +175,7 @@ def _load(
     weights = converted(
         source.path, weight_format, cache_dir or settings.data_dir / "models", digest
     )
-    fp = fingerprint(digest, f"{weight_format}|{config}")
+    fp = fingerprint(digest, f"{weight_format}|{config}|draft={settings.speculative_tokens}")
     runner = LlamaCppRunner(str(weights), source.id, fp, config)
     if not chat and runner.info.chat_template is None:
         runner.info = dataclasses.replace(runner.info, chat_template=no_chat_template(source.id))
@@ -186,6 +187,7 @@ def _load(
         settings.max_waiting,
         overlap_masks=spare,
         cache=_prompt_cache(runner, weights, settings, clock, share),
+        speculative=SpeculativeConfig(draft_tokens=settings.speculative_tokens),
     )
     scheduler.start()
     log.info(

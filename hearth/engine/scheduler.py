@@ -27,7 +27,8 @@ import numpy as np
 from hearth.engine.events import Completed, Failed
 from hearth.engine.prefix_cache import BLOCK, NO_MATCH, CacheStats, Match, PrefixCache, block_keys
 from hearth.engine.runner import BatchItem, KVCacheFull, ModelRunner
-from hearth.engine.sequence import GenerationHandle, GenerationRequest, Job
+from hearth.engine.sequence import GenerationHandle, GenerationRequest, Job, Seq
+from hearth.engine.speculation import NgramDrafter, SpeculativeConfig
 from hearth.engine.stepper import Stepper
 from hearth.errors import InvalidRequest, ServiceUnavailable
 
@@ -41,6 +42,8 @@ class EngineStats:
     ``kv_positions``: positions llama.cpp itself reports held, per busy sequence id.
     ``step_seconds``: mean wall time of recent decode steps (model forward + sampling).
     ``prompt_cache``: the prefix cache's counters, None when caching is off.
+    ``draft_tokens`` / ``accepted_draft_tokens``: tokens proposed by prompt lookup
+    decoding and those the sampler kept (``engine/speculation.py``).
     """
 
     active_requests: int
@@ -51,6 +54,8 @@ class EngineStats:
     decoded_tokens: int
     step_seconds: float
     prompt_cache: CacheStats | None = None
+    draft_tokens: int = 0
+    accepted_draft_tokens: int = 0
 
 
 class Scheduler:
@@ -64,9 +69,11 @@ class Scheduler:
         *,
         overlap_masks: bool = False,
         cache: PrefixCache | None = None,
+        speculative: SpeculativeConfig | None = None,
     ):
         self._runner = runner
         self._cache = cache
+        self._speculative = speculative if speculative and speculative.enabled else None
         self._stepper = Stepper(runner, overlap_masks=overlap_masks, cache=cache)
         self._batch_tokens = batch_tokens
         self._capacity = runner.max_sequences + max_waiting
@@ -301,12 +308,16 @@ class Scheduler:
         out = logits
         if any(item.all_logits for item in items):
             jobs = {seq.seq_id: job for job in self._active for seq in job.seqs[:1]}
+            drafting = {seq.seq_id for job in self._active for seq in job.seqs if seq.draft}
             out, row = [], 0
             for item in items:
                 if item.all_logits:
                     rows = logits[row : row + len(item.tokens)]
-                    self._stepper.score_prompt(jobs[item.seq_id], item.pos, rows)
                     row += len(rows)
+                    if item.seq_id in drafting:  # a token and its draft: verified together
+                        out.append(np.stack(rows))
+                        continue
+                    self._stepper.score_prompt(jobs[item.seq_id], item.pos, rows)
                     if item.logits:
                         out.append(rows[-1])
                 elif item.logits:
@@ -328,21 +339,30 @@ class Scheduler:
         return [j for j in self._active if any(s.seq_id in ids for s in j.seqs)]
 
     def _plan(self) -> tuple[list[BatchItem], list[tuple[Job, int | None]]]:
-        """Decode tokens first (one per live sequence), then prompt chunks in FIFO order."""
+        """Decode tokens first (one per live sequence, plus its draft when few
+        sequences decode), then prompt chunks in FIFO order."""
         items: list[BatchItem] = []
         owners: list[tuple[Job, int | None]] = []
         budget = self._batch_tokens
-        for job in self._active:
-            if job.ready_logits is not None:
-                continue  # sampled after this step's forward pass, from kept logits
-            if not job.prefilling:
-                for seq in job.live:
-                    assert seq.next_token is not None
-                    items.append(BatchItem(seq.seq_id, [seq.next_token], seq.pos, True))
-                    seq.fed.append(seq.next_token)
-                    owners.append((job, seq.choice))
-                    seq.pos += 1
-                    budget -= 1
+        decoding = [j for j in self._active if j.ready_logits is None and not j.prefilling]
+        spec = self._speculative
+        if spec and sum(len(j.live) for j in decoding) > spec.max_sequences:
+            spec = None
+        spare = self._free_cells() if spec else 0  # cells a draft may hold for this step
+        for job in decoding:
+            own = max(job.reserved - job.used, 0)
+            for seq in job.live:
+                assert seq.next_token is not None
+                draft = self._draft(job, seq, spec, min(own + spare, budget - 1)) if spec else []
+                taken = min(len(draft), own)
+                own, spare = own - taken, spare - (len(draft) - taken)
+                seq.draft = draft
+                tokens = [seq.next_token, *draft]
+                items.append(BatchItem(seq.seq_id, tokens, seq.pos, True, bool(draft)))
+                seq.fed.append(seq.next_token)
+                owners.append((job, seq.choice))
+                seq.pos += 1
+                budget -= len(tokens)
         for job in self._active:
             if job.prefilling and budget > 0:
                 start, n_prompt = job.prefilled, len(job.request.prompt)
@@ -362,6 +382,21 @@ class Scheduler:
                     owners.append((job, None))
         owners += [(job, None) for job in self._active if job.ready_logits is not None]
         return items, owners
+
+    @staticmethod
+    def _draft(job: Job, seq: Seq, spec: SpeculativeConfig, room: int) -> list[int]:
+        """Tokens to feed after ``seq.next_token`` for verification (prompt lookup over
+        its prompt and generated tokens), at most ``room``; none for a constrained
+        sequence (its mask at each drafted position would need the grammar advanced)."""
+        limit = min(spec.draft_tokens, room, job.request.max_tokens - seq.generated - 1)
+        if limit < 1 or seq.constraint is not None or seq.next_token is None:
+            return []
+        prompt = job.request.prompt
+        if seq.drafter is None:
+            seq.drafter = NgramDrafter(spec.ngram)
+            seq.drafter.extend(prompt)
+        seq.drafter.extend(seq.fed[len(seq.drafter) - len(prompt) :])
+        return seq.drafter.propose(seq.next_token, limit)
 
     def _grow(self, job: Job) -> bool:
         """Take one more KV cell for ``job`` beyond its reservation, if any is free."""
@@ -408,4 +443,6 @@ class Scheduler:
             decoded_tokens=self._decoded,
             step_seconds=sum(recent) / len(recent) if recent else 0.0,
             prompt_cache=self._cache.stats() if self._cache else None,
+            draft_tokens=self._stepper.drafted,
+            accepted_draft_tokens=self._stepper.accepted,
         )

@@ -11,6 +11,7 @@ import numpy as np
 from hearth.engine.constraints import Constraint, Grammar
 from hearth.engine.events import Event, LogprobEntry
 from hearth.engine.sampling import Sampler, SamplingParams
+from hearth.engine.speculation import NgramDrafter
 from hearth.engine.text import TextAssembler
 
 
@@ -51,6 +52,8 @@ class Seq:
     next_token: int | None = None
     generated: int = 0
     fed: list[int] = field(default_factory=list)  # generated tokens now in its KV cells
+    drafter: NgramDrafter | None = None  # built on its first chance to draft
+    draft: list[int] = field(default_factory=list)  # fed after next_token, being verified
     held_logprobs: list[LogprobEntry] = field(default_factory=list)
     finished: bool = False
 

@@ -61,6 +61,8 @@ class Stepper:
         self._cache = cache
         self._overlap = overlap_masks
         self._masks: MaskWorker | None = None
+        self.drafted = 0  # drafted tokens verified so far (engine/speculation.py)
+        self.accepted = 0  # ... of which the sampler kept
 
     def open(self, job: Job, seq_ids: Sequence[int]) -> None:
         """Create the job's sequences on the given ids (choice i on ``seq_ids[i]``)."""
@@ -103,9 +105,15 @@ class Stepper:
     ) -> None:
         """Sample one token for each owner. ``choice`` None means the prompt just
         finished prefilling: its logits seed every choice (KV shared by seq-copy).
-        ``masks``: allowed tokens per constrained sequence id (from ``start_masks``)."""
+        A 2-D ``logits`` entry holds a drafting sequence's rows, one per position fed
+        (``verify``). ``masks``: allowed tokens per constrained sequence id (from
+        ``start_masks``)."""
         for (job, choice), row in zip(owners, logits, strict=True):
             if job.cancelled:
+                continue
+            if row.ndim == 2:
+                assert choice is not None
+                self.verify(job, job.seqs[choice], row, grow)
                 continue
             if choice is None:
                 if job.request.prompt_logprobs is not None:
@@ -132,6 +140,31 @@ class Stepper:
                     )
                     job.cancelled = True
                     break
+
+    def verify(self, job: Job, seq: Seq, rows: np.ndarray, grow: Callable[[Job], bool]) -> None:
+        """Sample from ``rows[0]`` (after the fed token), then from each next row while
+        the token drawn equals the drafted token fed at that position: the tokens are
+        those plain decoding would draw from the same logits. Cells holding rejected
+        drafted tokens are dropped."""
+        draft = seq.draft
+        self.drafted += len(draft)
+        for k, row in enumerate(rows):
+            self._advance(job, seq, row, grow, None)
+            if seq.finished:
+                return  # _finish dropped the unverified cells
+            if k < len(draft) and seq.next_token == draft[k]:
+                seq.fed.append(draft[k])  # already in its cells, at seq.pos
+                seq.pos += 1
+                self.accepted += 1
+                continue
+            break
+        self._drop_draft(seq)
+
+    def _drop_draft(self, seq: Seq) -> None:
+        """Forget a verified draft; its cells from ``seq.pos`` on hold rejected tokens."""
+        if seq.draft:
+            seq.draft = []
+            self._runner.trim_sequence(seq.seq_id, seq.pos)
 
     def score_prompt(self, job: Job, pos: int, rows: Sequence[np.ndarray]) -> None:
         """Keep the logprobs of the prompt tokens after positions ``pos, pos+1, ...``
@@ -208,6 +241,7 @@ class Stepper:
             step = seq.text.flush()
             self._emit_text(job, seq, step.text, len(seq.held_logprobs))
         seq.finished = True
+        self._drop_draft(seq)
         prompt = job.request.prompt
         self.release(seq.seq_id, job.request.cache_scope, [*prompt, *seq.fed])
         job.emit(ChoiceFinished(seq.choice, reason))
