@@ -196,19 +196,19 @@ class LlamaCppRunner:
         """EOS, EOT and other end-of-generation tokens from the GGUF vocabulary."""
         return bool(lc.llama_vocab_is_eog(self._vocab, token))
 
-    def decode(self, items: Sequence[BatchItem]) -> list[np.ndarray]:
-        """One ``llama_decode`` over all items; logits copied out as float32 arrays."""
+    def decode(self, items: Sequence[BatchItem]) -> np.ndarray:
+        """One ``llama_decode`` over all items; the wanted logits copied out at once as
+        a float32 ``(rows, n_vocab)`` array (llama.cpp keeps them in batch order)."""
         rows = self._fill_batch(items)
         ret = lc.llama_decode(self._ctx, self._batch)
         if ret == 1:
             raise KVCacheFull("no free KV cells for this batch")
         if ret != 0:
             raise RuntimeError(f"llama_decode failed with code {ret}")
-        out = []
-        for row in rows:
-            ptr = lc.llama_get_logits_ith(self._ctx, row)
-            out.append(np.ctypeslib.as_array(ptr, shape=(self._n_vocab,)).copy())
-        return out
+        if not rows:
+            return np.empty((0, self._n_vocab), dtype=np.float32)
+        ptr = lc.llama_get_logits(self._ctx)
+        return np.ctypeslib.as_array(ptr, shape=(len(rows), self._n_vocab)).copy()
 
     def _fill_batch(self, items: Sequence[BatchItem]) -> list[int]:
         total = sum(len(item.tokens) for item in items)

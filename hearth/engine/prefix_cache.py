@@ -232,7 +232,7 @@ class PrefixCache:
         if self.config.exact:
             return
         key = (scope, tuple(prompt))
-        self._logits[key] = logits
+        self._logits[key] = logits.copy()  # a row of the step's array: keep it alone
         self._logits.move_to_end(key)
         while len(self._logits) > LOGITS_KEPT:
             self._logits.popitem(last=False)

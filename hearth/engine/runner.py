@@ -17,6 +17,9 @@ from llguidance import LLTokenizer
 
 from hearth.engine.prefix_cache import Blob
 
+Logits = np.ndarray | Sequence[np.ndarray]
+"""A forward pass's logits rows: one 2-D ``(rows, n_vocab)`` array, or a list of rows."""
+
 
 @dataclass(frozen=True)
 class BatchItem:
@@ -77,10 +80,10 @@ class ModelRunner(Protocol):
         """The vocabulary for llguidance token masks (EOS = the end-of-generation ids)."""
         ...
 
-    def decode(self, items: Sequence[BatchItem]) -> list[np.ndarray]:
+    def decode(self, items: Sequence[BatchItem]) -> Logits:
         """Run one forward pass; return float32 logits (shape ``(n_vocab,)``), one per
-        item with ``logits=True`` (one per token with ``all_logits``), in order. Raises
-        ``KVCacheFull`` if cells run out."""
+        item with ``logits=True`` (one per token with ``all_logits``), in order (a list,
+        or the rows of one 2-D array). Raises ``KVCacheFull`` if cells run out."""
         ...
 
     def copy_sequence(self, src: int, dst: int) -> None:

@@ -26,7 +26,7 @@ import numpy as np
 
 from hearth.engine.events import Completed, Failed
 from hearth.engine.prefix_cache import BLOCK, NO_MATCH, CacheStats, Match, PrefixCache, block_keys
-from hearth.engine.runner import BatchItem, KVCacheFull, ModelRunner
+from hearth.engine.runner import BatchItem, KVCacheFull, Logits, ModelRunner
 from hearth.engine.sequence import GenerationHandle, GenerationRequest, Job, Seq
 from hearth.engine.speculation import NgramDrafter, SpeculativeConfig
 from hearth.engine.stepper import Stepper
@@ -247,7 +247,7 @@ class Scheduler:
         start = time.perf_counter()
         pending = self._stepper.start_masks(owners)  # may overlap the forward pass
         try:
-            logits = self._runner.decode(items) if items else []
+            logits: Logits = self._runner.decode(items) if items else []
             masks = pending.result() if pending else None
         except Exception as exc:  # the batch's jobs are now out of step: fail them, not all
             if pending:
@@ -299,13 +299,13 @@ class Scheduler:
     def _rows(
         self,
         items: list[BatchItem],
-        logits: list[np.ndarray],
+        logits: Logits,
         owners: list[tuple[Job, int | None]],
     ) -> list[np.ndarray]:
         """One logits row per owner, as ``dispatch`` takes them: prompt-scoring items'
         rows go to their jobs, a finished prompt's row is kept for a repeat, and a prompt
         found whole in the cache brings its kept row."""
-        out = logits
+        out: Logits = logits
         if any(item.all_logits for item in items):
             jobs = {seq.seq_id: job for job in self._active for seq in job.seqs[:1]}
             drafting = {seq.seq_id for job in self._active for seq in job.seqs if seq.draft}
@@ -315,7 +315,7 @@ class Scheduler:
                     rows = logits[row : row + len(item.tokens)]
                     row += len(rows)
                     if item.seq_id in drafting:  # a token and its draft: verified together
-                        out.append(np.stack(rows))
+                        out.append(np.asarray(rows))  # a view of the step's array
                         continue
                     self._stepper.score_prompt(jobs[item.seq_id], item.pos, rows)
                     if item.logits:

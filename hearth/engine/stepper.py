@@ -24,7 +24,7 @@ from hearth.engine.events import (
     TopLogprob,
 )
 from hearth.engine.prefix_cache import PrefixCache
-from hearth.engine.runner import ModelRunner
+from hearth.engine.runner import Logits, ModelRunner
 from hearth.engine.sampling import SampledToken, Sampler, score
 from hearth.engine.sequence import Job, Seq
 from hearth.engine.text import TextAssembler
@@ -166,7 +166,7 @@ class Stepper:
             seq.draft = []
             self._runner.trim_sequence(seq.seq_id, seq.pos)
 
-    def score_prompt(self, job: Job, pos: int, rows: Sequence[np.ndarray]) -> None:
+    def score_prompt(self, job: Job, pos: int, rows: Logits) -> None:
         """Keep the logprobs of the prompt tokens after positions ``pos, pos+1, ...``
         (``rows[k]``: the logits after position ``pos + k``); the last prompt position's
         row predicts the completion, not a prompt token, and is skipped."""

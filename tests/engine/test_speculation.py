@@ -95,7 +95,7 @@ async def test_limits_max_tokens_stop_sequences_and_sampled_requests_match_plain
     assert runner.lengths == {}  # every cell freed
 
 
-async def test_no_drafts_for_busy_batches_or_constrained_sequences() -> None:
+async def test_no_drafts_for_busy_batches() -> None:
     runner = FakeRunner()
     runner.hold_after = 0  # queue all three before the first step
     sched = Scheduler(runner, batch_tokens=64, speculative=SPEC)
