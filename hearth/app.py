@@ -38,6 +38,7 @@ from hearth.api.evals import runs as eval_runs
 from hearth.api.evals.runs import output_items as eval_output_items
 from hearth.api.fine_tuning import jobs
 from hearth.api.fine_tuning.jobs import checkpoints
+from hearth.api.headers import ResponseHeaders
 from hearth.api.realtime import client_secrets as realtime_client_secrets
 from hearth.api.responses import input_items as response_input_items
 from hearth.api.responses import input_tokens as response_input_tokens
@@ -70,6 +71,7 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     if services is not None:  # in-process tests run without a lifespan
         app.state.services = services
     install_error_handlers(app)
+    app.add_middleware(ResponseHeaders)  # x-request-id, openai-processing-ms, ...
     app.include_router(engine.router)
     app.include_router(models.router, prefix="/v1")
     app.include_router(completions.router, prefix="/v1")

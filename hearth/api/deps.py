@@ -9,6 +9,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from hearth.api.headers import PRINCIPAL_STATE
 from hearth.domain import Principal
 from hearth.errors import AuthenticationFailed
 from hearth.services.chat.metadata import check_metadata
@@ -35,7 +36,9 @@ async def authenticate(request: Request) -> Principal:
             "Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY).",
             code="missing_api_key",
         )
-    return await services(request).auth.authenticate(key)
+    caller = await services(request).auth.authenticate(key)
+    setattr(request.state, PRINCIPAL_STATE, caller)  # for openai-organization/-project
+    return caller
 
 
 Caller = Annotated[Principal, Depends(authenticate)]

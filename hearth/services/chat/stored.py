@@ -205,7 +205,7 @@ def _completion(row: StoredCompletion) -> ChatCompletion:
         {
             **row.response,
             "metadata": dict(row.metadata_),
-            "request_id": None,  # Hearth sends no x-request-id
+            "request_id": None,  # the x-request-id is not recorded with the row
             "service_tier": row.response.get("service_tier") or "default",
             "seed": request.get("seed"),
             "temperature": given("temperature", 1.0),
