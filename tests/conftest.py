@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -111,6 +112,22 @@ def new_project(svc: Services, name: str = "Test project") -> tuple[str, str]:
         s.flush()
         project_id = project.id
     return project_id, svc.api_keys.create(project_id, f"{name} key")[0]
+
+
+@contextlib.asynccontextmanager
+async def app_sdk(svc: Services, key: str = API_KEY) -> AsyncIterator[openai.AsyncOpenAI]:
+    """The SDK over a new in-process app of ``svc`` (for a test's own ``Services``), as
+    ``key``."""
+    app = create_app(svc.settings, svc)
+    async with (
+        httpx2.AsyncClient(
+            transport=httpx2.ASGITransport(app=app), base_url="http://hearth.test", timeout=600
+        ) as http,
+        openai.AsyncOpenAI(
+            base_url="http://hearth.test/v1", api_key=key, http_client=http, max_retries=0
+        ) as client,
+    ):
+        yield client
 
 
 def sdk(http: httpx2.AsyncClient, key: str) -> openai.AsyncOpenAI:

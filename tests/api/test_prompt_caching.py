@@ -14,19 +14,17 @@ import os
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
-import httpx2
 import openai
 import pytest
 from openai.types.chat import ChatCompletion
 
-from hearth.app import create_app
 from hearth.engine.scheduler import EngineStats
 from hearth.services.chat.params import ChatCompletionParams
 from hearth.services.chat.prepare import generation_request
 from hearth.services.container import Services
 from hearth.store.db import session_factory
 from hearth.store.models import Organization, Project
-from tests.conftest import API_KEY, MODEL, NO_EOG
+from tests.conftest import API_KEY, MODEL, NO_EOG, app_sdk
 from tests.conftest import test_settings as settings_for
 
 pytestmark = pytest.mark.anyio
@@ -82,22 +80,9 @@ def other_org_key(svc: Services, *, same_org: bool = False) -> str:
     return svc.api_keys.create(project_id, "test")[0]
 
 
-async def sdk(svc: Services, key: str = API_KEY) -> AsyncIterator[openai.AsyncOpenAI]:
-    app = create_app(svc.settings, svc)
-    async with (
-        httpx2.AsyncClient(
-            transport=httpx2.ASGITransport(app=app), base_url="http://hearth.test", timeout=600
-        ) as http,
-        openai.AsyncOpenAI(
-            base_url="http://hearth.test/v1", api_key=key, http_client=http, max_retries=0
-        ) as client,
-    ):
-        yield client
-
-
 @pytest.fixture
 async def client(caching: Services) -> AsyncIterator[openai.AsyncOpenAI]:
-    async for c in sdk(caching):
+    async with app_sdk(caching) as c:
         yield c
 
 
@@ -196,7 +181,7 @@ async def test_a_hit_never_changes_the_output(
     greedy_hit = await ask(client, system, user, max_tokens=24)
     assert (cached(greedy_cold), cached(greedy_hit)) == (0, 1280)
     assert greedy_hit.choices[0].message.content == greedy_cold.choices[0].message.content
-    async for other in sdk(caching, other_org_key(caching)):
+    async with app_sdk(caching, other_org_key(caching)) as other:
         sampled_cold = await ask(
             other, system, user, max_tokens=24, temperature=1.0, seed=7, logit_bias=NO_EOG
         )
@@ -213,10 +198,10 @@ async def test_organizations_never_share_a_cache_but_projects_do(
     system = shared_system(caching, 1200, "tenants")
     user = "Alpha, answer briefly."
     assert cached(await ask(client, system, user)) == 0
-    async for other in sdk(caching, other_org_key(caching)):
+    async with app_sdk(caching, other_org_key(caching)) as other:
         assert cached(await ask(other, system, user)) == 0
         assert cached(await ask(other, system, user)) == 1152  # its own entry now
-    async for sibling in sdk(caching, other_org_key(caching, same_org=True)):
+    async with app_sdk(caching, other_org_key(caching, same_org=True)) as sibling:
         assert cached(await ask(sibling, system, user)) == 1152
 
 
@@ -257,7 +242,7 @@ async def test_cancel_mid_prefill_leaves_the_cache_consistent(
 ) -> None:
     system = shared_system(caching, 4000, "cancel")
     user = "Alpha, answer briefly."
-    async for other in sdk(caching, other_org_key(caching)):
+    async with app_sdk(caching, other_org_key(caching)) as other:
         reference = await ask(other, system, user, max_tokens=12)
     await idle(caching)
     before = engine(caching).prompt_cache
@@ -284,7 +269,7 @@ async def test_lru_under_a_tiny_memory_budget(tmp_path: Path, clock: FakeClock) 
         tmp_path, clock, prompt_cache_memory_mb=12.5 * BLOCK_BYTES / 2**20, prompt_cache_exact=True
     )
     try:
-        async for client in sdk(svc):
+        async with app_sdk(svc) as client:
             first = shared_system(svc, 1152, "lru-a")
             second = shared_system(svc, 1152, "lru-b")
             assert cached(await ask(client, first, "Alpha, answer briefly.")) == 0
@@ -306,7 +291,7 @@ async def test_default_mode_repeats_exactly_and_reuses_the_previous_answer(
 ) -> None:
     svc = build(tmp_path, clock)
     try:
-        async for client in sdk(svc):
+        async with app_sdk(svc) as client:
             system = shared_system(svc, 1100, "turns")
             sampled = dict(max_tokens=16, temperature=1.0, seed=7, logit_bias=NO_EOG)
             first = await ask(client, system, "Alpha, answer briefly.", **sampled)

@@ -6,13 +6,11 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
 
-import httpx2
 import openai
 import pytest
 
-from hearth.app import create_app
 from hearth.services.container import Services
-from tests.conftest import API_KEY, MODEL, NO_EOG
+from tests.conftest import MODEL, NO_EOG, app_sdk
 from tests.conftest import test_settings as settings_for
 
 pytestmark = pytest.mark.anyio
@@ -31,15 +29,7 @@ def plain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services]:
 
 @pytest.fixture
 async def plain_client(plain: Services) -> AsyncIterator[openai.AsyncOpenAI]:
-    app = create_app(plain.settings, plain)
-    async with (
-        httpx2.AsyncClient(
-            transport=httpx2.ASGITransport(app=app), base_url="http://hearth.test"
-        ) as http,
-        openai.AsyncOpenAI(
-            base_url="http://hearth.test/v1", api_key=API_KEY, http_client=http, max_retries=0
-        ) as c,
-    ):
+    async with app_sdk(plain) as c:
         yield c
 
 
