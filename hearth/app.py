@@ -13,6 +13,7 @@ from hearth.api import completions as legacy_completions
 from hearth.api import (
     containers,
     conversations,
+    dashboard,
     demo,
     embeddings,
     engine,
@@ -110,4 +111,5 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     app.include_router(demo.token_router)
     if settings.realtime_demo:
         app.include_router(demo.router)
+    app.include_router(dashboard.router)  # GET / and /dashboard/*: the web app
     return app

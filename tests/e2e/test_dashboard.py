@@ -1,0 +1,433 @@
+"""End to end: Hearth's web dashboard (``GET /``) in headless Chromium against a real
+``hearth serve``: the shipped build is current, the server serves it without shadowing
+the API, and one signed-in page goes through sign in, a streamed chat, a structured
+output, Logs (a stored completion, distilled into a file and evaluated), Files, Models,
+Fine-tuning and Evals. Each page is screenshotted into a temporary folder (its path is
+printed) and checked with axe-core: a serious or critical violation fails.
+
+Needs Debian's ``chromium``, the ``playwright`` package (never its downloaded browsers),
+``npm`` and the dashboard's npm packages (``make install-test``); without them the tests
+skip, or fail when ``HEARTH_REQUIRE_CHROMIUM=1`` (CI).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import httpx2
+import openai
+import pytest
+
+from tests.conftest import API_KEY, MODEL
+from tests.e2e.conftest import Server
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Page
+
+pytestmark = pytest.mark.e2e
+
+ROOT = Path(__file__).resolve().parents[2]
+SOURCE = ROOT / "dashboard"
+SHIPPED = ROOT / "hearth" / "web" / "dashboard"
+AXE = SOURCE / "node_modules" / "axe-core" / "axe.min.js"
+TIMEOUT_MS = 60_000
+SHARED: dict[str, str] = {}
+"""What one test leaves for a later one (the tests share one signed-in page, in order)."""
+AXE_RUN = """async () => {
+  const r = await axe.run(document, {resultTypes: ["violations"]});
+  return r.violations.map((v) => ({id: v.id, impact: v.impact, help: v.help,
+    nodes: v.nodes.slice(0, 3).map((n) => n.target.join(" "))}));
+}"""
+
+
+def missing(message: str) -> None:
+    """Skip, or fail in CI (``HEARTH_REQUIRE_CHROMIUM=1``)."""
+    if os.environ.get("HEARTH_REQUIRE_CHROMIUM") == "1":
+        pytest.fail(message + " (HEARTH_REQUIRE_CHROMIUM=1)")
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="module")
+def chromium() -> str:
+    """Debian's Chromium, with playwright importable and axe-core installed; skip (or fail
+    in CI) otherwise, before the server starts."""
+    path = shutil.which("chromium") or shutil.which("chromium-browser")
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        path = None
+    if path is None:
+        missing("needs Debian's chromium and the playwright package")
+    if not AXE.is_file():
+        missing(f"needs {AXE.relative_to(ROOT)} (make install-test)")
+    assert path is not None
+    return path
+
+
+@pytest.fixture(scope="module")
+def artefacts(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("dashboard-screenshots")
+    print(f"\ndashboard screenshots: {path}")
+    return path
+
+
+def test_shipped_build_is_current(tmp_path: Path) -> None:
+    """``vite build`` from the sources and the lockfile gives the shipped files, byte for
+    byte (``make dashboard`` rebuilds them)."""
+    npm = shutil.which("npm")
+    if npm is None:
+        missing("needs npm to rebuild the dashboard")
+    if not (SOURCE / "node_modules" / ".bin" / "vite").exists():
+        missing("needs the dashboard's npm packages (make install-test)")
+    assert npm is not None
+    out = tmp_path / "build"
+    done = subprocess.run(
+        [npm, "run", "--silent", "vite-build", "--", "--outDir", str(out), "--emptyOutDir"],
+        cwd=SOURCE,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    built = {p.name: p.read_bytes() for p in out.iterdir()}
+    shipped = {p.name: p.read_bytes() for p in SHIPPED.iterdir() if p.is_file()}
+    assert set(built) == set(shipped), "run `make dashboard` and commit hearth/web/dashboard"
+    stale = [name for name in built if built[name] != shipped[name]]
+    assert not stale, f"stale {stale}: run `make dashboard` and commit hearth/web/dashboard"
+
+
+def test_served_without_auth_beside_the_api(server: Server) -> None:
+    page = httpx2.get(f"{server.url}/", headers={"Accept-Encoding": "gzip"})
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    csp = page.headers["content-security-policy"]
+    assert "script-src 'self'" in csp and "connect-src 'self'" in csp
+    assert 'src="/dashboard/app.js"' in page.text
+    script = httpx2.get(f"{server.url}/dashboard/app.js", headers={"Accept-Encoding": "gzip"})
+    assert script.status_code == 200 and script.headers["content-encoding"] == "gzip"
+    assert script.headers["content-type"].startswith("text/javascript")
+    again = httpx2.get(
+        f"{server.url}/dashboard/app.js", headers={"If-None-Match": script.headers["etag"]}
+    )
+    assert again.status_code == 304
+    for path in ("/dashboard/index.html", "/dashboard/missing.js", "/dashboard/..%2Fapp.py"):
+        r = httpx2.get(f"{server.url}{path}")
+        assert r.status_code == 404, path
+        assert r.json()["error"]["type"] == "invalid_request_error"
+    # the API around it is untouched
+    assert httpx2.get(f"{server.url}/v1/models").status_code == 401
+    assert httpx2.get(f"{server.url}/health").status_code == 200
+    assert httpx2.get(f"{server.url}/realtime").status_code == 200
+
+
+@pytest.fixture(scope="module")
+def page(chromium: str, server: Server, artefacts: Path) -> Iterator[Page]:
+    """One browser and one page for the whole module, with axe-core injected into every
+    document (by the browser, so the app's Content-Security-Policy stays on)."""
+    from playwright.sync_api import sync_playwright
+
+    errors: list[str] = []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium, headless=True)
+        try:
+            context = browser.new_context(viewport={"width": 1280, "height": 900})
+            context.add_init_script(path=str(AXE))
+            page = context.new_page()
+            page.set_default_timeout(TIMEOUT_MS)
+            page.on("console", lambda m: console_error(errors, m.type, m.text))
+            page.on("pageerror", lambda e: errors.append(f"uncaught: {e}"))
+            page.goto(f"{server.url}/")
+            yield page
+            assert errors == [], errors
+        finally:
+            browser.close()
+
+
+def console_error(errors: list[str], kind: str, text: str) -> None:
+    # the wrong key's 401 (and other refusals the pages show) are logged by Chromium as
+    # failed resources: not errors of the app
+    if kind == "error" and "Failed to load resource" not in text:
+        errors.append(text)
+
+
+def check(page: Page, artefacts: Path, name: str) -> None:
+    """Screenshot the page and fail on serious or critical axe-core violations."""
+    page.screenshot(path=str(artefacts / f"{name}.png"), full_page=True)
+    violations: list[dict[str, Any]] = page.evaluate(AXE_RUN)
+    bad = [v for v in violations if v["impact"] in ("serious", "critical")]
+    assert bad == [], json.dumps(bad, indent=1)
+
+
+def test_sign_in(page: Page, artefacts: Path) -> None:
+    page.get_by_label("API key").fill("sk-hearth-wrong")
+    page.get_by_role("button", name="Sign in").click()
+    alert = page.get_by_role("alert")
+    alert.wait_for()
+    assert "api key" in alert.inner_text().lower()
+    check(page, artefacts, "sign-in")
+    page.get_by_label("API key").fill(API_KEY)
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("navigation", name="Pages").wait_for()
+    assert page.evaluate("sessionStorage.getItem('hearth.apiKey')") == API_KEY
+    assert API_KEY not in page.url
+    # keyboard: the first Tab reaches the skip link
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.textContent") == "Skip to content"
+
+
+def send(page: Page, text: str) -> str:
+    """Send ``text`` in the playground; the last assistant turn's text once it ended."""
+    page.get_by_label("Message", exact=True).fill(text)
+    page.get_by_role("button", name="Send").click()
+    turn = page.locator(".turn.assistant").last
+    turn.locator(".meta").wait_for()
+    assert turn.locator(".error").count() == 0, turn.inner_text()
+    return str(turn.locator(".content").inner_text())
+
+
+def test_playground_streams_a_chat_with_logprobs(page: Page, artefacts: Path) -> None:
+    page.goto(page.url.split("#")[0] + "#/playground")
+    page.get_by_label("Model", exact=True).select_option(MODEL)
+    page.get_by_label("Max tokens", exact=True).fill("12")
+    page.get_by_label("Seed", exact=True).fill("7")
+    page.get_by_label("Logprobs", exact=True).check()
+    assert page.get_by_label("Stream", exact=True).is_checked()
+    reply = send(page, "Say hello.")
+    assert reply.strip()
+    token = page.locator(".turn.assistant .tok").first
+    assert "logprob" in (token.get_attribute("title") or "")
+    page.get_by_role("button", name="View code").click()
+    code = page.get_by_label("python code").inner_text()
+    assert "client.chat.completions.create(" in code and "stream=True" in code
+    assert API_KEY not in code
+    page.get_by_role("tab", name="curl").click()
+    assert "/v1/chat/completions" in page.get_by_label("curl code").inner_text()
+    check(page, artefacts, "playground")
+    # phone width: nothing wider than the screen
+    page.set_viewport_size({"width": 390, "height": 844})
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    page.screenshot(path=str(artefacts / "playground-phone.png"), full_page=True)
+    page.set_viewport_size({"width": 1280, "height": 900})
+    page.get_by_role("button", name="Clear conversation").click()
+
+
+def test_playground_structured_output(page: Page, artefacts: Path) -> None:
+    page.get_by_label("Logprobs", exact=True).uncheck()
+    page.get_by_label("Response format", exact=True).select_option("json_schema")
+    schema = page.get_by_label("JSON schema", exact=True)
+    schema.fill('{"type": "array"}')
+    assert "must describe an object" in page.get_by_role("alert").first.inner_text()
+    # an object schema the server refuses: its 400 is shown in the reply's place
+    schema.fill('{"type": "object", "properties": {"a": {"type": "nonsense"}}}')
+    page.get_by_label("Message", exact=True).fill("Hi")
+    page.get_by_role("button", name="Send").click()
+    refused = page.locator(".turn.assistant .error").last
+    refused.wait_for()
+    assert "Invalid schema for response_format" in refused.inner_text()
+    page.get_by_role("button", name="Clear conversation").click()
+    schema.fill(
+        json.dumps(
+            {
+                "type": "object",
+                "properties": {"mood": {"type": "string", "enum": ["happy", "sad"]}},
+                "required": ["mood"],
+                "additionalProperties": False,
+            }
+        )
+    )
+    page.get_by_label("Max tokens", exact=True).fill("20")
+    answer = json.loads(send(page, "How do you feel?"))
+    assert answer["mood"] in ("happy", "sad")
+    check(page, artefacts, "playground-structured")
+    page.get_by_label("Response format", exact=True).select_option("text")
+    page.get_by_role("button", name="Clear conversation").click()
+
+
+def test_playground_compare_and_generate(page: Page, artefacts: Path) -> None:
+    page.get_by_label("Compare side by side").check()
+    for pane in ("A", "B"):
+        page.get_by_label(f"Max tokens ({pane})").fill("6")
+    page.get_by_label("Temperature (B)").fill("0")
+    page.get_by_label("Message", exact=True).fill("Name a fruit.")
+    page.get_by_role("button", name="Send").click()
+    for n in range(2):
+        page.locator(".pane").nth(n).locator(".turn.assistant .meta").wait_for()
+    assert page.locator(".pane .turn.assistant .error").count() == 0
+    check(page, artefacts, "playground-compare")
+    page.get_by_role("button", name="Clear conversation").click()
+    page.get_by_label("Compare side by side").uncheck()
+    # a served model writes the system message through structured outputs; editable
+    page.get_by_role("button", name="Generate system message…").click()
+    page.get_by_label("Describe the task").fill("Answer questions about cooking pasta.")
+    page.get_by_role("button", name="Generate", exact=True).click()
+    result = page.get_by_label("Result (edit before use)")
+    result.wait_for()
+    result.fill(result.input_value() + " Be brief.")
+    page.get_by_role("button", name="Use it").click()
+    assert page.get_by_label("System message").input_value().endswith(" Be brief.")
+    page.get_by_label("System message").fill("")
+
+
+def test_logs_distill_and_evaluate(page: Page, artefacts: Path, sync_client: openai.OpenAI) -> None:
+    ids = []
+    for n in range(2):
+        out = sync_client.chat.completions.create(
+            model=MODEL,
+            messages=[{"role": "user", "content": f"Name a color ({n})."}],
+            max_tokens=6,
+            seed=n,
+            store=True,
+            metadata={"suite": "dashboard"},
+        )
+        answer = out.choices[0].message.content or ""
+        # the first one's expected answer is its own: one pass, one fail
+        sync_client.chat.completions.update(
+            out.id, metadata={"suite": "dashboard", "expected": answer if n == 0 else "-"}
+        )
+        ids.append(out.id)
+    page.goto(page.url.split("#")[0] + "#/logs")
+    page.get_by_label("Metadata filter").fill("suite=dashboard")
+    page.get_by_role("button", name="Apply filters").click()
+    for completion_id in ids:
+        page.get_by_role("link", name=completion_id).wait_for()
+    check(page, artefacts, "logs")
+
+    page.get_by_role("link", name=ids[0]).click()
+    page.get_by_text("Name a color (0).").wait_for()
+    check(page, artefacts, "log-detail")
+    page.go_back()
+    assert page.get_by_label("Metadata filter").input_value() == "suite=dashboard"  # kept
+
+    for completion_id in ids:
+        page.get_by_label(f"Select {completion_id}").check()
+    page.get_by_role("button", name="Distill…").click()
+    page.get_by_role("button", name="Create training file").click()
+    uploaded = page.get_by_role("status").filter(has_text="Uploaded")
+    uploaded.wait_for()
+    file_id = uploaded.locator("code").inner_text()
+    lines = sync_client.files.content(file_id).text.strip().splitlines()
+    assert len(lines) == 2 and json.loads(lines[0])["messages"][-1]["role"] == "assistant"
+    page.get_by_role("button", name="Close").click()
+
+    page.get_by_role("button", name="Evaluate…").click()
+    page.get_by_label("Criterion 1 (JSON)").fill(
+        json.dumps(
+            {
+                "type": "string_check",
+                "name": "Matches",
+                "input": "{{sample.output_text}}",
+                "operation": "eq",
+                "reference": "{{item.metadata.expected}}",
+            }
+        )
+    )
+    page.get_by_role("button", name="Create eval and run").click()
+    counts = page.get_by_test_id("run-counts")
+    counts.filter(has_text="1 passed, 1 failed").wait_for()
+    table = page.locator("table.results tbody tr")
+    assert table.count() == 2
+    assert {"pass", "fail"} <= {table.nth(i).locator(".badge").inner_text() for i in range(2)}
+    check(page, artefacts, "eval-run")
+    SHARED["training_file"] = file_id
+
+
+def test_evals_list_and_compare(page: Page, artefacts: Path) -> None:
+    page.get_by_role("link", name="← The eval's runs").click()
+    page.get_by_role("button", name="Start run").click()
+    page.get_by_role("button", name="Start", exact=True).click()
+    # the new run (one row typed in the form) is graded against the same criteria
+    page.locator("table tbody tr").nth(1).wait_for()
+    page.locator("table tbody tr").first.locator(".badge", has_text="completed").wait_for()
+    boxes = page.get_by_role("checkbox", name="to compare")
+    boxes.nth(0).check()
+    boxes.nth(1).check()
+    page.get_by_role("button", name="Compare 2 runs").click()
+    compared = page.get_by_role("region", name="Two runs compared")
+    compared.wait_for()
+    # both runs graded the eval's stored completions: the two the Logs filter selected
+    assert compared.locator("tbody tr").count() == 2
+    check(page, artefacts, "eval-compare")
+    page.goto(page.url.split("#")[0] + "#/evals")
+    page.get_by_role("link", name="Logs eval (2 completions)").first.wait_for()
+    check(page, artefacts, "evals")
+
+
+def test_files_upload_and_delete(page: Page, artefacts: Path, tmp_path: Path) -> None:
+    page.goto(page.url.split("#")[0] + "#/files")
+    notes = tmp_path / "notes.jsonl"
+    notes.write_text('{"a": 1}\n')
+    page.get_by_label("File to upload").set_input_files(notes)
+    page.get_by_label("Upload purpose").select_option("user_data")
+    page.get_by_role("button", name="Upload", exact=True).click()
+    page.get_by_role("status").filter(has_text="Uploaded").wait_for()
+    page.get_by_role("cell", name="notes.jsonl", exact=True).wait_for()
+    check(page, artefacts, "files")
+    page.once("dialog", lambda d: d.accept())
+    page.get_by_role("button", name="Delete notes.jsonl").click()
+    page.get_by_role("cell", name="notes.jsonl", exact=True).wait_for(state="detached")
+
+
+def test_models(page: Page, artefacts: Path) -> None:
+    page.goto(page.url.split("#")[0] + "#/models")
+    page.get_by_role("cell", name=MODEL, exact=True).wait_for()
+    check(page, artefacts, "models")
+
+
+def test_fine_tuning_shows_the_servers_refusal(page: Page, artefacts: Path) -> None:
+    """Two examples are too few to train on: the server's 400 is shown as it says it."""
+    file_id = SHARED["training_file"]
+    page.goto(page.url.split("#")[0] + f"#/fine-tuning?training_file={file_id}")
+    form = page.get_by_role("form", name="Create fine-tuning job")
+    form.get_by_label("Training file").select_option(file_id)
+    form.get_by_role("button", name="Create job").click()
+    alert = form.get_by_role("alert")
+    alert.wait_for()
+    assert alert.inner_text().strip()
+    check(page, artefacts, "fine-tuning")
+
+
+def test_fine_tuning_job_loss_chart(
+    page: Page, artefacts: Path, sync_client: openai.OpenAI
+) -> None:
+    """A tiny job's page draws its loss curve from the first metrics event; then it is
+    cancelled from the page (or has already finished)."""
+    rows = [
+        {
+            "messages": [
+                {"role": "user", "content": f"Question {i}?"},
+                {"role": "assistant", "content": "Arr."},
+            ]
+        }
+        for i in range(10)
+    ]
+    data = "".join(json.dumps(r) + "\n" for r in rows).encode()
+    file_id = sync_client.files.create(file=("train.jsonl", data), purpose="fine-tune").id
+    job = sync_client.fine_tuning.jobs.create(
+        model=MODEL,
+        training_file=file_id,
+        method={
+            "type": "supervised",
+            "supervised": {"hyperparameters": {"n_epochs": 1, "batch_size": 5}},
+        },
+    )
+    page.goto(page.url.split("#")[0] + f"#/fine-tuning/{job.id}")
+    page.get_by_test_id("loss-chart").locator("canvas").wait_for(timeout=240_000)
+    check(page, artefacts, "fine-tuning-job")
+    cancel = page.get_by_role("button", name="Cancel job")
+    if cancel.is_visible():
+        cancel.click()
+    page.locator(".badge").filter(has_text="cancelled").or_(
+        page.locator(".badge").filter(has_text="succeeded")
+    ).first.wait_for()
+    assert sync_client.fine_tuning.jobs.retrieve(job.id).status in ("cancelled", "succeeded")
+
+
+def test_sign_out(page: Page) -> None:
+    page.get_by_role("button", name="Sign out").click()
+    page.get_by_label("API key").wait_for()
+    assert page.evaluate("sessionStorage.getItem('hearth.apiKey')") is None
