@@ -391,6 +391,9 @@ class Scheduler:
         limit = min(spec.draft_tokens, room, job.request.max_tokens - seq.generated - 1)
         if limit < 1 or seq.constraint is not None or seq.next_token is None:
             return []
+        if seq.draft_pause:
+            seq.draft_pause -= 1
+            return []
         prompt = job.request.prompt
         if seq.drafter is None:
             seq.drafter = NgramDrafter(spec.ngram)

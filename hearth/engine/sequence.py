@@ -54,6 +54,8 @@ class Seq:
     fed: list[int] = field(default_factory=list)  # generated tokens now in its KV cells
     drafter: NgramDrafter | None = None  # built on its first chance to draft
     draft: list[int] = field(default_factory=list)  # fed after next_token, being verified
+    draft_misses: int = 0  # drafts in a row of which nothing was kept
+    draft_pause: int = 0  # steps to go before drafting again
     held_logprobs: list[LogprobEntry] = field(default_factory=list)
     finished: bool = False
 

@@ -51,6 +51,11 @@ class BatchMasks:
         self._pending.wait()
 
 
+MAX_DRAFT_PAUSE = 16
+"""Most decode steps a sequence waits before drafting again after drafts in a row of
+which nothing was kept (1, 2, 4, ... steps)."""
+
+
 class Stepper:
     """Per-token semantics over a ``ModelRunner``'s vocabulary."""
 
@@ -148,17 +153,22 @@ class Stepper:
         drafted tokens are dropped."""
         draft = seq.draft
         self.drafted += len(draft)
+        kept = 0
         for k, row in enumerate(rows):
             self._advance(job, seq, row, grow, None)
             if seq.finished:
-                return  # _finish dropped the unverified cells
+                break  # _finish dropped the unverified cells
             if k < len(draft) and seq.next_token == draft[k]:
                 seq.fed.append(draft[k])  # already in its cells, at seq.pos
                 seq.pos += 1
-                self.accepted += 1
+                kept += 1
                 continue
             break
+        self.accepted += kept
         self._drop_draft(seq)
+        # text that does not repeat itself: a missed draft costs a step, so back off
+        seq.draft_misses = 0 if kept else seq.draft_misses + 1
+        seq.draft_pause = min(2**seq.draft_misses, MAX_DRAFT_PAUSE) if seq.draft_misses else 0
 
     def _drop_draft(self, seq: Seq) -> None:
         """Forget a verified draft; its cells from ``seq.pos`` on hold rejected tokens."""

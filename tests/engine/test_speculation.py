@@ -120,3 +120,15 @@ async def test_constrained_sequences_get_no_drafts() -> None:
     [(texts, _, _)], stats = await run(runner, SPEC, req)
     assert texts == {0: "defgh"}
     assert stats.draft_tokens == 0
+
+
+async def test_drafts_that_keep_missing_back_off() -> None:
+    # every window "k k+1 k+2" of the answer occurred before, followed by a wrong 8
+    prompt = [t for k in range(6) for t in (k, k + 1, k + 2, 8)] + [0, 1]
+    runner = FakeRunner()
+    req = GenerationRequest(prompt=prompt, params=GREEDY, max_tokens=50)
+    [(texts, _, _)], stats = await run(runner, SPEC, req)
+    assert texts == {0: "cdefghi"}
+    drafting_steps = [b for b in runner.batches[1:] if len(b[0].tokens) > 1]
+    # a miss pauses drafting for 2 steps, the next for 4: 2 drafts among 7 steps
+    assert len(drafting_steps) == 2 and stats.accepted_draft_tokens == 0
