@@ -25,6 +25,7 @@ class EngineSettings:
     the ``prompt_cache_`` name)."""
 
     data_dir: Path
+    model_cache_dir: Path
     models: tuple[str, ...]
     bundled_models: bool
     weight_format: WeightFormat
@@ -50,7 +51,7 @@ class AudioSettings:
     ``max_upload_mb``, ``max_audio_seconds``)."""
 
     enabled: bool
-    data_dir: Path
+    model_cache_dir: Path
     tts_voices: tuple[str, ...]
     tts_voice_map: dict[str, str]
     model_aliases: dict[str, str]
@@ -109,6 +110,7 @@ class JobsSettings:
     ``eval_concurrency``, ``finetune_*``)."""
 
     data_dir: Path
+    model_cache_dir: Path
     lease_seconds: float
     eval_concurrency: int
     finetune_threads: int | None
@@ -145,7 +147,11 @@ class Settings(BaseSettings):
     port: int = Field(default=8000, ge=0, le=65535)
     """TCP port of the HTTP server (0 picks a free one)."""
     data_dir: Path = Path.home() / ".hearth"
-    """Folder holding the SQLite database, file blobs and converted model weights."""
+    """Folder holding the SQLite database, file blobs and fine-tuned models."""
+    model_cache_dir: Path | None = None
+    """Folder of weights derived from the bundled packages: converted GGUFs, the assembled
+    base model, the joined Whisper base and fine-tuning's base checkpoint (~1 GB in all).
+    Unset: ``<data_dir>/models``. Several data dirs or replicas may share one."""
     database_url: str | None = None
     """SQLAlchemy URL; defaults to ``sqlite:///<data_dir>/hearth.db``."""
     api_key: SecretStr | None = None
@@ -319,6 +325,7 @@ class Settings(BaseSettings):
         """The chat engine's section."""
         return EngineSettings(
             self.data_dir,
+            self.resolved_model_cache_dir(),
             tuple(self.models),
             self.bundled_models,
             self.weight_format,
@@ -343,7 +350,7 @@ class Settings(BaseSettings):
         """The speech models' section (``audio`` is the on/off field's name)."""
         return AudioSettings(
             self.audio,
-            self.data_dir,
+            self.resolved_model_cache_dir(),
             tuple(self.tts_voices),
             dict(self.tts_voice_map),
             dict(self.audio_model_aliases),
@@ -394,6 +401,7 @@ class Settings(BaseSettings):
         """Background work's section."""
         return JobsSettings(
             self.data_dir,
+            self.resolved_model_cache_dir(),
             self.lease_seconds,
             self.eval_concurrency,
             self.finetune_threads,
@@ -414,6 +422,10 @@ class Settings(BaseSettings):
             self.code_interpreter_uid_base,
             self.code_interpreter_idle_check_seconds,
         )
+
+    def resolved_model_cache_dir(self) -> Path:
+        """``model_cache_dir``, defaulting to ``<data_dir>/models``."""
+        return self.model_cache_dir or self.data_dir / "models"
 
     def resolved_database_url(self) -> str:
         """The database URL, defaulting to a SQLite file inside ``data_dir``."""

@@ -27,6 +27,16 @@ MODEL = "smollm2-135m-instruct"
 NO_EOG = {"0": -100, "2": -100, "4": -100}
 
 
+@pytest.fixture(scope="session", autouse=True)
+def model_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """One ``HEARTH_MODEL_CACHE_DIR`` for the whole run, in-process and in every server a
+    test starts: the bundled weights are converted once (270 MB each time otherwise)."""
+    path = tmp_path_factory.mktemp("model-cache")
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("HEARTH_MODEL_CACHE_DIR", str(path))
+        yield path
+
+
 @pytest.fixture(scope="session")
 def anyio_backend() -> str:
     return "asyncio"

@@ -118,7 +118,7 @@ class AudioRegistry:
                 )
             voice_map[openai_voice] = name
         whisper: dict[str, LazyModel[WhisperSTT]] = {}
-        cache = settings.data_dir / "models"
+        cache = settings.model_cache_dir
         threads = settings.threads
         tiny = tiny_en_dir() if settings.enabled else None
         if tiny is not None:

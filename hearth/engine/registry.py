@@ -172,9 +172,7 @@ def _load(
     share = FINETUNED_SHARE if extra else 1
     config = _runner_config(settings, share)
     digest = source.digest or file_digest(source.path)
-    weights = converted(
-        source.path, weight_format, cache_dir or settings.data_dir / "models", digest
-    )
+    weights = converted(source.path, weight_format, cache_dir or settings.model_cache_dir, digest)
     fp = fingerprint(digest, f"{weight_format}|{config}|draft={settings.speculative_tokens}")
     runner = LlamaCppRunner(str(weights), source.id, fp, config)
     if not chat and runner.info.chat_template is None:
@@ -259,7 +257,7 @@ class ModelRegistry:
         if settings.bundled_models:
             served.append(_load(bundled_chat_model(), settings, settings.weight_format, clock))
             if bundled_base_installed():
-                cache = settings.data_dir / "models"
+                cache = settings.model_cache_dir
                 locate = functools.partial(bundled_base_model, cache)
                 created = bundled_base_created()
                 lazy.append(LazyModel(BUNDLED_BASE_MODEL, created, locate, chat=False))

@@ -2,7 +2,7 @@
 ``hearth serve``: the shipped build is current, the server serves it without shadowing
 the API, and one signed-in page goes through sign in, a streamed chat, a structured
 output, Logs (a stored completion, distilled into a file and evaluated), Files, Models,
-Fine-tuning and Evals. Each page is screenshotted into a temporary folder (its path is
+Fine-tuning and Evals. Each page is screenshotted into ``build/artefacts/dashboard`` (its path is
 printed) and checked with axe-core: a serious or critical violation fails.
 
 Needs Debian's ``chromium``, the ``playwright`` package (never its downloaded browsers),
@@ -71,8 +71,11 @@ def chromium() -> str:
 
 
 @pytest.fixture(scope="module")
-def artefacts(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("dashboard-screenshots")
+def artefacts() -> Path:
+    # kept after the run (the suite's temporary folders are removed when it passes)
+    path = ROOT / "build" / "artefacts" / "dashboard"
+    shutil.rmtree(path, ignore_errors=True)
+    path.mkdir(parents=True)
     print(f"\ndashboard screenshots: {path}")
     return path
 

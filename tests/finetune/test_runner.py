@@ -77,7 +77,7 @@ async def rig(tmp_path: Path) -> AsyncIterator[Rig]:
     org_id, project_id = add_project(sessions)
     ids = project_id, org_id
     store = FineTuningStore(sessions)
-    jobs = JobsSettings(tmp_path, LEASE_S, 1, 1, 10)
+    jobs = JobsSettings(tmp_path, tmp_path / "models", LEASE_S, 1, 1, 10)
     # only a succeeded job writes a results file, and none succeeds here
     runner = JobRunner(sessions, Training(store, cast(Files, None), jobs), lease_seconds=LEASE_S)
     await runner.start()

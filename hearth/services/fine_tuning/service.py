@@ -217,7 +217,7 @@ class FineTuning:
                 train=TRAIN,
                 valid=VALID if valid is not None else None,
                 # the base dequantized to fp32 once, shared by later jobs (loads in ~1 s)
-                base_cache=self._jobs.data_dir / "models" / "finetune-base" / base.stem,
+                base_cache=self._jobs.model_cache_dir / "finetune-base" / base.stem,
             ),
         )
 
