@@ -28,6 +28,7 @@ from sqlalchemy import (
     BigInteger,
     Float,
     ForeignKey,
+    Index,
     Integer,
     LargeBinary,
     MetaData,
@@ -632,6 +633,42 @@ class RunStep(Base):
     object: Mapped[dict[str, Any]] = mapped_column(JSON)
     created_at: Mapped[int] = mapped_column(BigInteger, default=now_unix)
     seq: Mapped[int] = mapped_column(BigInteger, index=True)
+
+
+class UsageRecord(Base):
+    """One billable call, as ``/v1/organization/usage/*`` and ``/costs`` count it: what
+    ``kind`` of work, for which project, key and model, and its units. A row is one model
+    request (``num_model_requests``); unused unit columns stay 0."""
+
+    __tablename__ = "usage_records"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    organization_id: Mapped[str] = mapped_column(String(64))
+    project_id: Mapped[str] = mapped_column(
+        String(64), ForeignKey("projects.id", ondelete="CASCADE"), index=True
+    )
+    api_key_id: Mapped[str | None] = mapped_column(String(64), default=None)
+    """None for background work (eval runs, fine-tuning jobs, assistants runs)."""
+    kind: Mapped[str] = mapped_column(String(32))
+    """completions | embeddings | moderations | audio_speeches | audio_transcriptions |
+    images | code_interpreter_sessions"""
+    model: Mapped[str] = mapped_column(String(256))
+    batch: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[int] = mapped_column(BigInteger, default=now_unix)
+    input_tokens: Mapped[int] = mapped_column(BigInteger, default=0)
+    input_cached_tokens: Mapped[int] = mapped_column(BigInteger, default=0)
+    output_tokens: Mapped[int] = mapped_column(BigInteger, default=0)
+    input_audio_tokens: Mapped[int] = mapped_column(BigInteger, default=0)
+    output_audio_tokens: Mapped[int] = mapped_column(BigInteger, default=0)
+    characters: Mapped[int] = mapped_column(BigInteger, default=0)
+    """audio_speeches: input characters."""
+    seconds: Mapped[int] = mapped_column(BigInteger, default=0)
+    """audio_transcriptions: seconds of audio, rounded up."""
+    images: Mapped[int] = mapped_column(BigInteger, default=0)
+    sessions: Mapped[int] = mapped_column(BigInteger, default=0)
+    """code_interpreter_sessions: containers started."""
+
+    __table_args__ = (Index("ix_usage_records_org_time", "organization_id", "created_at"),)
 
 
 UNMAPPED = {
