@@ -13,10 +13,40 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 WeightFormat = Literal["original", "q8_0", "q4_0", "f16"]
+
+
+class Price(BaseModel):
+    """What one model's use costs, in OpenAI's units (US dollars), for
+    ``/v1/organization/costs``."""
+
+    input: float = Field(default=0.0, ge=0)
+    """Per 1M uncached input tokens (completions, embeddings, moderations)."""
+    cached_input: float | None = Field(default=None, ge=0)
+    """Per 1M cached input tokens; unset: half of ``input``, as OpenAI discounts them."""
+    output: float = Field(default=0.0, ge=0)
+    """Per 1M output tokens."""
+    characters: float = Field(default=0.0, ge=0)
+    """Per 1M characters of speech input."""
+    minutes: float = Field(default=0.0, ge=0)
+    """Per minute of transcribed audio."""
+    sessions: float = Field(default=0.0, ge=0)
+    """Per code interpreter session (container)."""
+    images: float = Field(default=0.0, ge=0)
+    """Per image."""
+
+    def cached(self) -> float:
+        """The cached-input price per 1M tokens."""
+        return self.input / 2 if self.cached_input is None else self.cached_input
+
+
+DEFAULT_PRICES = {
+    # OpenAI's list prices of gpt-4o-mini, tts-1, whisper-1 and code interpreter
+    "*": Price(input=0.15, output=0.60, characters=15.0, minutes=0.006, sessions=0.03)
+}
 
 
 @dataclass(frozen=True)
@@ -257,6 +287,13 @@ class Settings(BaseSettings):
     max_body_mb: float = Field(default=50.0, gt=0)
     """Largest JSON request body (MB, 10^6 bytes; OpenAI: 50 MB of images per request);
     larger gets a 413 before it is read whole."""
+    prices: dict[str, Price] = Field(default_factory=lambda: dict(DEFAULT_PRICES))
+    """Price table for ``/v1/organization/costs`` (a JSON object): model id -> ``Price``
+    fields (``input``, ``cached_input``, ``output`` per 1M tokens; ``characters`` per 1M;
+    ``minutes``; ``sessions``; ``images``); ``"*"`` prices every model not named. Default:
+    ``{"*": {"input": 0.15, "output": 0.6, "characters": 15, "minutes": 0.006,
+    "sessions": 0.03}}`` (OpenAI's list prices of gpt-4o-mini, tts-1, whisper-1 and code
+    interpreter; cached input at half)."""
     max_file_mb: float = Field(default=512.0, gt=0)
     """Largest file accepted by ``POST /v1/files`` (MB, 10^6 bytes; OpenAI: 512 MB);
     larger gets a 413 and nothing is kept."""

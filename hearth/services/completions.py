@@ -39,9 +39,10 @@ from hearth.engine.sequence import GenerationHandle, GenerationRequest
 from hearth.engine.served import ServedModel
 from hearth.engine.weights import VocabFacts, vocab_facts
 from hearth.errors import ContextLengthExceeded, InvalidRequest, array_above_max_length
-from hearth.services.chat.completions import Chunks, usage
+from hearth.services.chat.completions import Chunks, reported_cached_tokens, usage
 from hearth.services.chat.params import GenerationParams
 from hearth.services.chat.prepare import check_text_size, sampling_params
+from hearth.services.usage import UsageMeter
 
 MAX_PROMPTS = 128
 """Prompts in one request; more is a 400 ``array_above_max_length`` (each prompt is one
@@ -103,8 +104,9 @@ class Completions:
     """The legacy Completions use-case over a ``ModelRegistry``; the caller's
     organization scopes the prompt cache."""
 
-    def __init__(self, registry: ModelRegistry) -> None:
+    def __init__(self, registry: ModelRegistry, meter: UsageMeter | None = None) -> None:
         self._registry = registry
+        self._meter = meter
 
     async def create(self, caller: Principal, params: CompletionParams) -> Completion:
         """Every choice of every prompt to the end: one ``Completion``. Raises
@@ -147,7 +149,22 @@ class Completions:
                         logprobs=lp,
                     )
                 )
+        self._record(caller, run, prompt_tokens, completion_tokens, cached)
         return _completion(run, choices, usage(prompt_tokens, completion_tokens, cached))
+
+    def _record(
+        self, caller: Principal, run: _Run, prompt: int, completion: int, cached: int
+    ) -> None:
+        """Count the request's usage as its ``usage`` reports it."""
+        if self._meter is not None:
+            self._meter.record(
+                caller,
+                "completions",
+                run.model,
+                input_tokens=prompt,
+                input_cached_tokens=reported_cached_tokens(cached),
+                output_tokens=completion,
+            )
 
     async def stream(
         self, caller: Principal, params: CompletionParams
@@ -164,7 +181,7 @@ class Completions:
                 "best_of greater than n cannot be used with stream: true.", param="best_of"
             )
         run = await self._start(caller, params)
-        return Chunks([h for h in run.handles if h], self._chunks(params, run))
+        return Chunks([h for h in run.handles if h], self._chunks(caller, params, run))
 
     async def _start(self, caller: Principal, params: CompletionParams) -> _Run:
         served = await self._registry.aget(params.model, caller.organization_id)
@@ -217,7 +234,7 @@ class Completions:
         )
 
     async def _chunks(
-        self, params: CompletionParams, run: _Run
+        self, caller: Principal, params: CompletionParams, run: _Run
     ) -> AsyncGenerator[Completion, None]:
         n = params.n or 1
         usage_on = bool(params.stream_options and params.stream_options.include_usage)
@@ -239,6 +256,7 @@ class Completions:
             )
 
         prompt_tokens = completion_tokens = cached = 0
+        ended = 0  # prompts whose generation ended; the others count their prompt alone
         try:
             for p, handle in enumerate(run.handles):
                 prompt = run.prompts[p]
@@ -248,6 +266,7 @@ class Completions:
                         yield chunk([piece(p * n + i, prompt.text, None)])
                 if handle is None:
                     prompt_tokens += len(prompt.tokens)
+                    ended += 1
                     for i in range(n):
                         yield chunk([piece(p * n + i, "", "length")])
                     continue
@@ -272,6 +291,7 @@ class Completions:
                         prompt_tokens += event.prompt_tokens
                         completion_tokens += event.completion_tokens
                         cached += event.cached_tokens
+                        ended += 1
                         break
                     else:
                         raise event.error
@@ -279,6 +299,8 @@ class Completions:
                 yield chunk([], usage(prompt_tokens, completion_tokens, cached))
         finally:
             _cancel(run.handles)
+            prompt_tokens += sum(len(p.tokens) for p in run.prompts[ended:])
+            self._record(caller, run, prompt_tokens, completion_tokens, cached)
 
 
 def _check_combinations(params: CompletionParams) -> None:

@@ -35,6 +35,7 @@ from hearth.services.fine_tuning.service import FineTuning
 from hearth.services.models import Models
 from hearth.services.realtime.service import Realtime
 from hearth.services.responses.service import Responses
+from hearth.services.usage import UsageMeter, UsageReports
 from hearth.services.vector_stores.service import VectorStores
 from hearth.store.api_keys import ApiKeyStore
 from hearth.store.assistants import AssistantRepository, ThreadRepository
@@ -48,6 +49,7 @@ from hearth.store.fine_tuning import FineTuningStore
 from hearth.store.responses import ResponseRepository
 from hearth.store.runs import RunRepository
 from hearth.store.stored_completions import StoredCompletionRepository
+from hearth.store.usage import UsageRepository
 from hearth.store.vector_stores import VectorStoreRepository
 
 log = logging.getLogger(__name__)
@@ -89,6 +91,10 @@ class Services:
     runs: Runs
     """``client.beta.threads.runs`` (+ steps): runs over ``responses`` (background
     runner)."""
+    meter: UsageMeter
+    """Records every billable call (written in batches)."""
+    usage: UsageReports
+    """``/v1/organization/usage/*`` and ``/costs`` over ``meter``'s records."""
     models: Models = field(init=False)
     """``client.models`` over ``registry`` and ``audio``."""
     completions: Completions = field(init=False)
@@ -98,8 +104,8 @@ class Services:
 
     def __post_init__(self) -> None:
         self.models = Models(self.registry, self.audio, self.embedding_models)
-        self.completions = Completions(self.registry)
-        self.embeddings = Embeddings(self.embedding_models)
+        self.completions = Completions(self.registry, self.meter)
+        self.embeddings = Embeddings(self.embedding_models, self.meter)
 
     @classmethod
     def build(cls, settings: Settings, clock: Callable[[], float] = time.monotonic) -> Services:
@@ -123,7 +129,11 @@ class Services:
         )
         responses_repo = ResponseRepository(sessions)
         stored = StoredCompletions(StoredCompletionRepository(sessions), responses_repo)
-        chat = ChatCompletions(models, stored, enforce_schemas=settings.api.enforce_schemas)
+        usage_repo = UsageRepository(sessions)
+        meter = UsageMeter(usage_repo)
+        chat = ChatCompletions(
+            models, stored, enforce_schemas=settings.api.enforce_schemas, meter=meter
+        )
         realtime = Realtime(
             settings.realtime, settings.speech, models, chat, audio, ClientSecretStore(sessions)
         )
@@ -142,7 +152,7 @@ class Services:
             VectorStoreRepository(sessions), files, embedding_models, retrieval
         )
         sandboxes = Sandboxes(settings.sandbox)
-        containers = Containers(ContainerRepository(sessions), files, sandboxes)
+        containers = Containers(ContainerRepository(sessions), files, sandboxes, meter=meter)
         responses = Responses(
             responses_repo,
             chat,
@@ -177,8 +187,8 @@ class Services:
             models,
             chat,
             audio,
-            Speech(audio),
-            Transcriptions(audio, settings.speech),
+            Speech(audio, meter),
+            Transcriptions(audio, settings.speech, meter),
             realtime,
             files,
             stored,
@@ -203,6 +213,8 @@ class Services:
                 lease_seconds=settings.jobs.lease_seconds,
                 concurrency=settings.engine.max_sequences,
             ),
+            meter,
+            UsageReports(usage_repo, meter, settings.prices),
         )
 
     async def start_background(self) -> None:
@@ -238,4 +250,5 @@ class Services:
         self.audio.close()
         self.embedding_models.close()
         self.registry.close()
+        self.meter.close()
         self.db.dispose()

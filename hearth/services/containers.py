@@ -42,6 +42,7 @@ from hearth.domain import CursorPage, PageParams, Principal
 from hearth.errors import InvalidRequest, NotFound
 from hearth.sandbox import Execution, Sandboxes, SandboxFile
 from hearth.services.files import Files
+from hearth.services.usage import UsageMeter
 from hearth.store.containers import ContainerRepository
 from hearth.store.models import Container, ContainerFile
 
@@ -224,9 +225,11 @@ class Containers:
         files: Files,
         sandboxes: Sandboxes,
         clock: Callable[[], float] = time.time,
+        meter: UsageMeter | None = None,
     ) -> None:
         self._repo = repo
         self._files = files
+        self._meter = meter
         self.sandboxes = sandboxes
         self._clock = clock
         self._locks: dict[str, asyncio.Lock] = {}
@@ -364,6 +367,8 @@ class Containers:
                 await self.sandboxes.destroy(row.id)
             await asyncio.to_thread(self._repo.delete, caller.project_id, row.id)
             raise
+        if self._meter is not None:
+            self._meter.record(caller, "code_interpreter_sessions", "code-interpreter", sessions=1)
         return _container_object(ContainerCreateResponse, row, self._clock())
 
     async def retrieve(self, caller: Principal, container_id: str) -> ContainerRetrieveResponse:

@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
 from hearth.domain import Principal
 from hearth.errors import ContextLengthExceeded, InvalidRequest, array_above_max_length
 from hearth.retrieval.embeddings import EmbeddingEngine, EmbeddingRegistry
+from hearth.services.usage import UsageMeter
 
 MAX_INPUTS = 2048
 """Inputs in one request (OpenAI's limit)."""
@@ -61,15 +62,15 @@ class EmbeddingsOut(BaseModel):
 class Embeddings:
     """Embeddings over an ``EmbeddingRegistry``."""
 
-    def __init__(self, registry: EmbeddingRegistry) -> None:
+    def __init__(self, registry: EmbeddingRegistry, meter: UsageMeter | None = None) -> None:
         self._registry = registry
+        self._meter = meter
 
     async def create(self, caller: Principal, params: EmbeddingParams) -> EmbeddingsOut:
         """One vector per input, in order. Raises ``ModelNotFound`` (404), and
         ``InvalidRequest`` (400) for an empty input, over 2,048 inputs, an id outside the
         vocabulary, an input over the model's length (``context_length_exceeded``), over
         300,000 tokens in all, or ``dimensions`` the model does not offer."""
-        del caller  # any project may embed; the caller reaches here for limits and usage
         engine = self._registry.get(params.model)
         tokens = await asyncio.to_thread(_tokens, engine, params.input)
         model = engine.model
@@ -81,6 +82,8 @@ class Embeddings:
             )
         vectors = await engine.embed(tokens)
         used = sum(len(t) for t in tokens)
+        if self._meter is not None:
+            self._meter.record(caller, "embeddings", params.model, input_tokens=used)
         data = [
             EmbeddingOut(embedding=_encode(v, params.encoding_format), index=i, object="embedding")
             for i, v in enumerate(vectors)

@@ -21,6 +21,7 @@ from hearth.audio.registry import AudioRegistry
 from hearth.audio.slots import ThreadStream
 from hearth.domain import Principal
 from hearth.errors import InvalidRequest
+from hearth.services.usage import UsageMeter
 
 MAX_INPUT_CHARS = 4096
 
@@ -84,8 +85,9 @@ _HOP = 256  # Piper's samples per output frame (hop length), for usage
 class Speech:
     """Text-to-speech over the registry's voices."""
 
-    def __init__(self, audio: AudioRegistry) -> None:
+    def __init__(self, audio: AudioRegistry, meter: UsageMeter | None = None) -> None:
         self._audio = audio
+        self._meter = meter
 
     async def create(self, caller: Principal, params: SpeechParams) -> SpeechResponse:
         """``client.audio.speech.create``: validate, start synthesis and wait for its
@@ -135,6 +137,8 @@ class Speech:
 
         # errors before the first byte become plain 4xx/5xx
         items = await ThreadStream(self._audio.workers, produce).started()
+        if self._meter is not None:
+            self._meter.record(caller, "audio_speeches", params.model, characters=len(text))
         if params.stream_format == "sse":
             return SpeechResponse("text/event-stream", events=_events(items))
         return SpeechResponse(CONTAINERS[fmt].media_type, audio=_audio(items))

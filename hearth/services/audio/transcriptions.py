@@ -41,6 +41,7 @@ from hearth.config import AudioSettings
 from hearth.domain import Principal
 from hearth.errors import InvalidRequest, ServiceUnavailable
 from hearth.services.audio.formats import joined_text, srt, vtt
+from hearth.services.usage import UsageMeter
 
 ResponseFormat = Literal["json", "text", "srt", "verbose_json", "vtt"]
 
@@ -144,8 +145,11 @@ def _segment(s: Segment) -> TranscriptionSegment:
 class Transcriptions:
     """Speech-to-text and speech-to-English over the registry's Whisper models."""
 
-    def __init__(self, audio: AudioRegistry, settings: AudioSettings) -> None:
+    def __init__(
+        self, audio: AudioRegistry, settings: AudioSettings, meter: UsageMeter | None = None
+    ) -> None:
         self._audio = audio
+        self._meter = meter
         self._beam_size = settings.stt_beam_size
         self._max_seconds = settings.max_audio_seconds
         self._max_upload_bytes = int(settings.max_upload_mb * 1_000_000)
@@ -223,7 +227,7 @@ class Transcriptions:
         Raises ``InvalidRequest`` (400: bad file or options), ``ModelNotFound`` (404),
         ``RateLimited`` (429) or ``ServiceUnavailable`` (503: model failed to load, or
         stopped)."""
-        return await self._recognize(params, upload, "transcribe", stop)
+        return await self._recognize(caller, params, upload, "transcribe", stop)
 
     async def translate(
         self,
@@ -236,10 +240,15 @@ class Transcriptions:
         """``client.audio.translations.create``: speech in any language as English text
         (``Translation`` / ``TranslationVerbose`` or text); errors and ``stop`` as
         ``create``, and a 400 (``model``) for an English-only model."""
-        return await self._recognize(params, upload, "translate", stop)
+        return await self._recognize(caller, params, upload, "translate", stop)
 
     async def _recognize(
-        self, params: TranslationParams, upload: Upload, task: Task, stop: threading.Event | None
+        self,
+        caller: Principal,
+        params: TranslationParams,
+        upload: Upload,
+        task: Task,
+        stop: threading.Event | None,
     ) -> Rendered:
         check_upload(upload)
         options, slot = self._options(params, task)
@@ -258,7 +267,13 @@ class Transcriptions:
             return _Result(transcript.language, transcript.duration, segments)
 
         result = await workers.run(job)
+        self._record(caller, params.model, result.duration)
         return _render(params, task, result)
+
+    def _record(self, caller: Principal, model: str, seconds: float) -> None:
+        """Count a transcription or translation: its audio's seconds, rounded up."""
+        if self._meter is not None:
+            self._meter.record(caller, "audio_transcriptions", model, seconds=math.ceil(seconds))
 
     async def stream(
         self, caller: Principal, params: TranscriptionParams, upload: Upload
@@ -271,6 +286,7 @@ class Transcriptions:
 
         def produce(emit: Callable[[Segment], None]) -> None:
             audio = decode(upload.data, SAMPLE_RATE, self._max_seconds)
+            self._record(caller, params.model, audio.size / SAMPLE_RATE)
             with slot.use() as stt:
                 for segment in stt.transcribe(audio, options).segments:
                     emit(segment)

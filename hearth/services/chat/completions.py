@@ -70,6 +70,7 @@ from hearth.services.chat.tool_calls import (
     Piece,
     ToolCallParser,
 )
+from hearth.services.usage import UsageMeter
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -170,6 +171,7 @@ class _Generation:
     service_tier: Literal["default"] | None = None
     not_enforced: tuple[str, ...] = ()
     thinking: bool = False
+    prompt_tokens: int = 0
 
 
 class ChatCompletions:
@@ -187,9 +189,11 @@ class ChatCompletions:
         *,
         enforce_schemas: bool = True,
         reasoning_budgets: Mapping[str, int | None] = REASONING_BUDGETS,
+        meter: UsageMeter | None = None,
     ) -> None:
         self._registry = registry
         self.stored = stored
+        self._meter = meter
         self.enforce_schemas = enforce_schemas
         self.reasoning_budgets = reasoning_budgets
 
@@ -214,10 +218,12 @@ class ChatCompletions:
         if not_enforced is not None:
             not_enforced += gen.not_enforced
         choices = [_Choice() for _ in range(params.n or 1)]
+        done: Completed | None = None
         try:
             done = await _drain(gen.handle, choices)
         finally:
             gen.handle.cancel()
+            self._record(caller, gen, done, sum(len(c.text) for c in choices))
         completion = _completion(
             gen,
             done,
@@ -288,6 +294,7 @@ class ChatCompletions:
             "default" if params.service_tier else None,
             plan.not_enforced,
             style is not None,
+            len(request.prompt),
         )
 
     async def _chunks(
@@ -318,6 +325,8 @@ class ChatCompletions:
             return out
 
         handle = gen.handle
+        done: Completed | None = None
+        deltas = 0
         try:
             for i in range(n):
                 yield chunk(
@@ -345,6 +354,7 @@ class ChatCompletions:
                         ]
                     )
                 elif isinstance(event, TokenDelta):
+                    deltas += 1
                     entries = [_sdk_logprob(e) for e in event.logprobs]
                     assembled[event.choice].logprobs += entries
                     lp = ChunkLogprobs(content=entries, refusal=None) if logprobs_on else None
@@ -380,6 +390,7 @@ class ChatCompletions:
                         ]
                     )
                 elif isinstance(event, Completed):
+                    done = event
                     await self._save(
                         caller,
                         params,
@@ -407,6 +418,33 @@ class ChatCompletions:
                     raise event.error
         finally:
             handle.cancel()
+            self._record(caller, gen, done, deltas)
+
+    def _record(
+        self, caller: Principal, gen: _Generation, done: Completed | None, deltas: int
+    ) -> None:
+        """Count the request's usage: the ``usage`` it reported, or for one that ended
+        early (the client left, an error) its prompt and the text pieces sent (one per
+        token but where several tokens make one character)."""
+        if self._meter is None:
+            return
+        if done is None:
+            self._meter.record(
+                caller,
+                "completions",
+                gen.model,
+                input_tokens=gen.prompt_tokens,
+                output_tokens=deltas,
+            )
+            return
+        self._meter.record(
+            caller,
+            "completions",
+            gen.model,
+            input_tokens=done.prompt_tokens,
+            input_cached_tokens=reported_cached_tokens(done.cached_tokens),
+            output_tokens=done.completion_tokens,
+        )
 
     async def _save(
         self, caller: Principal, params: ChatCompletionParams, completion: ChatCompletion
