@@ -86,11 +86,31 @@ class PayloadTooLarge(HearthError):
 
 
 class RateLimited(HearthError):
-    """429: too many requests queued."""
+    """429: too many requests queued, or a rate limit reached: ``kind`` is the body's
+    ``type`` (``requests`` or ``tokens``), ``retry_after`` the seconds until there is room
+    (sent as ``Retry-After``; None: the default)."""
 
     status_code = 429
     error_type = "requests"
     default_code = "rate_limit_exceeded"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        param: str | None = None,
+        code: str | None = None,
+        kind: str = "requests",
+        retry_after: float | None = None,
+    ):
+        super().__init__(message, param=param, code=code)
+        self.kind = kind
+        self.retry_after = retry_after
+
+    def to_dict(self) -> dict[str, Any]:
+        body = super().to_dict()
+        body["error"]["type"] = self.kind
+        return body
 
 
 class ServiceUnavailable(HearthError):

@@ -7,6 +7,7 @@ converted where it is parsed, by ``hearth.errors.invalid_request``), so it is a 
 from __future__ import annotations
 
 import logging
+import math
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -27,9 +28,17 @@ second is enough for a retry to find room under a burst that is passing."""
 
 def render(error: HearthError) -> JSONResponse:
     """``error`` as its status code and OpenAI-shaped body, with ``Retry-After`` on a 429
-    or 503."""
-    retry = error.status_code in (429, 503)
-    headers = {"Retry-After": str(RETRY_AFTER_S)} if retry else None
+    or 503: a rate limit's own wait rounded up to whole seconds (and exact in
+    ``retry-after-ms``, which the SDK prefers), else ``RETRY_AFTER_S``."""
+    headers = None
+    if error.status_code in (429, 503):
+        headers = {"Retry-After": str(RETRY_AFTER_S)}
+        wait = getattr(error, "retry_after", None)
+        if wait is not None:
+            headers = {
+                "Retry-After": str(max(1, math.ceil(wait))),
+                "retry-after-ms": str(max(1, math.ceil(wait * 1000))),
+            }
     return JSONResponse(error.to_dict(), status_code=error.status_code, headers=headers)
 
 

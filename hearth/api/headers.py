@@ -2,7 +2,8 @@
 ``x-request-id`` (a unique id the SDK exposes as ``_request_id``), ``openai-processing-ms``
 (milliseconds from receiving the request to starting the response), ``openai-version``
 (the API version, ``2020-10-01``) and, for an authenticated caller, ``openai-organization``
-and ``openai-project`` (its organization and project ids).
+and ``openai-project`` (its organization and project ids); on a rate-limited model
+request, OpenAI's ``x-ratelimit-*`` headers (``services.rate_limits``).
 
 A pure ASGI middleware, so streamed bodies pass through untouched; the caller is the
 ``Principal`` that ``deps.authenticate`` leaves in the request's state."""
@@ -15,6 +16,7 @@ import uuid
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from hearth.domain import Principal
+from hearth.services.rate_limits import RATE_LIMIT_HEADERS
 
 API_VERSION = "2020-10-01"
 PRINCIPAL_STATE = "principal"
@@ -39,6 +41,8 @@ class ResponseHeaders:
         started = time.perf_counter()
         state = scope.setdefault("state", {})
         request_id = state.setdefault("request_id", new_request_id())
+        limits: dict[str, str] = {}
+        token = RATE_LIMIT_HEADERS.set(limits)
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -55,7 +59,11 @@ class ResponseHeaders:
                         (b"openai-organization", caller.organization_id.encode()),
                         (b"openai-project", caller.project_id.encode()),
                     ]
+                headers += [(k.encode(), v.encode()) for k, v in limits.items()]
                 message = {**message, "headers": headers}
             await send(message)
 
-        await self.app(scope, receive, send_with_headers)
+        try:
+            await self.app(scope, receive, send_with_headers)
+        finally:
+            RATE_LIMIT_HEADERS.reset(token)

@@ -42,6 +42,7 @@ from hearth.errors import ContextLengthExceeded, InvalidRequest, array_above_max
 from hearth.services.chat.completions import Chunks, reported_cached_tokens, usage
 from hearth.services.chat.params import GenerationParams
 from hearth.services.chat.prepare import check_text_size, sampling_params
+from hearth.services.rate_limits import Admission, RateLimiter, admit
 from hearth.services.usage import UsageMeter
 
 MAX_PROMPTS = 128
@@ -98,15 +99,22 @@ class _Run:
     handles: list[GenerationHandle | None]
     candidates: int
     echo_logprobs: bool  # the prompt's own logprobs are wanted
+    admission: Admission | None = None
 
 
 class Completions:
     """The legacy Completions use-case over a ``ModelRegistry``; the caller's
     organization scopes the prompt cache."""
 
-    def __init__(self, registry: ModelRegistry, meter: UsageMeter | None = None) -> None:
+    def __init__(
+        self,
+        registry: ModelRegistry,
+        meter: UsageMeter | None = None,
+        limiter: RateLimiter | None = None,
+    ) -> None:
         self._registry = registry
         self._meter = meter
+        self._limiter = limiter
 
     async def create(self, caller: Principal, params: CompletionParams) -> Completion:
         """Every choice of every prompt to the end: one ``Completion``. Raises
@@ -155,7 +163,10 @@ class Completions:
     def _record(
         self, caller: Principal, run: _Run, prompt: int, completion: int, cached: int
     ) -> None:
-        """Count the request's usage as its ``usage`` reports it."""
+        """Count the request's usage as its ``usage`` reports it; settle its rate-limit
+        reservation."""
+        if run.admission is not None:
+            run.admission.settle_soon(prompt + completion)
         if self._meter is not None:
             self._meter.record(
                 caller,
@@ -203,6 +214,10 @@ class Completions:
         echo_logprobs = bool(params.echo) and params.logprobs is not None
         max_tokens = _max_tokens(params, prompts, served.info.context_length)
         sampling = sampling_params(params, served.info.n_vocab, wanted)
+        reserve = sum(len(p.tokens) for p in prompts) + (
+            (params.max_tokens or 0) * candidates * len(prompts)
+        )
+        admission = await admit(self._limiter, caller, served.id, reserve)
         handles: list[GenerationHandle | None] = []
         try:
             for prompt in prompts:
@@ -221,6 +236,8 @@ class Completions:
                 handles.append(served.generate(request))
         except BaseException:
             _cancel(handles)  # one prompt refused: none of them runs
+            if admission is not None:
+                admission.settle_soon(0)
             raise
         return _Run(
             f"cmpl-{secrets.token_urlsafe(21)}",
@@ -231,6 +248,7 @@ class Completions:
             handles,
             candidates,
             echo_logprobs,
+            admission,
         )
 
     async def _chunks(

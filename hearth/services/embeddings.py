@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
 from hearth.domain import Principal
 from hearth.errors import ContextLengthExceeded, InvalidRequest, array_above_max_length
 from hearth.retrieval.embeddings import EmbeddingEngine, EmbeddingRegistry
+from hearth.services.rate_limits import RateLimiter, admit
 from hearth.services.usage import UsageMeter
 
 MAX_INPUTS = 2048
@@ -62,9 +63,15 @@ class EmbeddingsOut(BaseModel):
 class Embeddings:
     """Embeddings over an ``EmbeddingRegistry``."""
 
-    def __init__(self, registry: EmbeddingRegistry, meter: UsageMeter | None = None) -> None:
+    def __init__(
+        self,
+        registry: EmbeddingRegistry,
+        meter: UsageMeter | None = None,
+        limiter: RateLimiter | None = None,
+    ) -> None:
         self._registry = registry
         self._meter = meter
+        self._limiter = limiter
 
     async def create(self, caller: Principal, params: EmbeddingParams) -> EmbeddingsOut:
         """One vector per input, in order. Raises ``ModelNotFound`` (404), and
@@ -80,8 +87,9 @@ class Embeddings:
                 f"{model.dimensions}-dimensional vectors and cannot shorten them.",
                 param="dimensions",
             )
-        vectors = await engine.embed(tokens)
         used = sum(len(t) for t in tokens)
+        await admit(self._limiter, caller, params.model, used)
+        vectors = await engine.embed(tokens)
         if self._meter is not None:
             self._meter.record(caller, "embeddings", params.model, input_tokens=used)
         data = [

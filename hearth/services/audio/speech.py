@@ -21,6 +21,7 @@ from hearth.audio.registry import AudioRegistry
 from hearth.audio.slots import ThreadStream
 from hearth.domain import Principal
 from hearth.errors import InvalidRequest
+from hearth.services.rate_limits import RateLimiter, admit
 from hearth.services.usage import UsageMeter
 
 MAX_INPUT_CHARS = 4096
@@ -85,9 +86,15 @@ _HOP = 256  # Piper's samples per output frame (hop length), for usage
 class Speech:
     """Text-to-speech over the registry's voices."""
 
-    def __init__(self, audio: AudioRegistry, meter: UsageMeter | None = None) -> None:
+    def __init__(
+        self,
+        audio: AudioRegistry,
+        meter: UsageMeter | None = None,
+        limiter: RateLimiter | None = None,
+    ) -> None:
         self._audio = audio
         self._meter = meter
+        self._limiter = limiter
 
     async def create(self, caller: Principal, params: SpeechParams) -> SpeechResponse:
         """``client.audio.speech.create``: validate, start synthesis and wait for its
@@ -109,6 +116,7 @@ class Speech:
             )
         voice_name = params.voice if isinstance(params.voice, str) else params.voice.id
         slot = self._audio.tts_voice(params.model, voice_name)
+        await admit(self._limiter, caller, params.model)
         text, speed, fmt = params.input, params.speed, params.response_format
 
         def produce(emit: Callable[[bytes | SpeechUsage], None]) -> None:

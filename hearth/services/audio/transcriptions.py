@@ -41,6 +41,7 @@ from hearth.config import AudioSettings
 from hearth.domain import Principal
 from hearth.errors import InvalidRequest, ServiceUnavailable
 from hearth.services.audio.formats import joined_text, srt, vtt
+from hearth.services.rate_limits import RateLimiter, admit
 from hearth.services.usage import UsageMeter
 
 ResponseFormat = Literal["json", "text", "srt", "verbose_json", "vtt"]
@@ -146,10 +147,15 @@ class Transcriptions:
     """Speech-to-text and speech-to-English over the registry's Whisper models."""
 
     def __init__(
-        self, audio: AudioRegistry, settings: AudioSettings, meter: UsageMeter | None = None
+        self,
+        audio: AudioRegistry,
+        settings: AudioSettings,
+        meter: UsageMeter | None = None,
+        limiter: RateLimiter | None = None,
     ) -> None:
         self._audio = audio
         self._meter = meter
+        self._limiter = limiter
         self._beam_size = settings.stt_beam_size
         self._max_seconds = settings.max_audio_seconds
         self._max_upload_bytes = int(settings.max_upload_mb * 1_000_000)
@@ -252,6 +258,7 @@ class Transcriptions:
     ) -> Rendered:
         check_upload(upload)
         options, slot = self._options(params, task)
+        await admit(self._limiter, caller, params.model)
         workers = self._audio.workers
 
         def job() -> _Result:
@@ -283,6 +290,7 @@ class Transcriptions:
         ``transcript.text.done``. Errors before the first event raise (as ``create``)."""
         check_upload(upload)
         options, slot = self._options(params, "transcribe")
+        await admit(self._limiter, caller, params.model)
 
         def produce(emit: Callable[[Segment], None]) -> None:
             audio = decode(upload.data, SAMPLE_RATE, self._max_seconds)

@@ -70,6 +70,7 @@ from hearth.services.chat.tool_calls import (
     Piece,
     ToolCallParser,
 )
+from hearth.services.rate_limits import Admission, RateLimiter, admit
 from hearth.services.usage import UsageMeter
 
 log = logging.getLogger(__name__)
@@ -172,6 +173,7 @@ class _Generation:
     not_enforced: tuple[str, ...] = ()
     thinking: bool = False
     prompt_tokens: int = 0
+    admission: Admission | None = None
 
 
 class ChatCompletions:
@@ -190,10 +192,12 @@ class ChatCompletions:
         enforce_schemas: bool = True,
         reasoning_budgets: Mapping[str, int | None] = REASONING_BUDGETS,
         meter: UsageMeter | None = None,
+        limiter: RateLimiter | None = None,
     ) -> None:
         self._registry = registry
         self.stored = stored
         self._meter = meter
+        self._limiter = limiter
         self.enforce_schemas = enforce_schemas
         self.reasoning_budgets = reasoning_budgets
 
@@ -275,13 +279,21 @@ class ChatCompletions:
             generation_request, params, served, enforce_schemas=self.enforce_schemas
         )
         request = dataclasses.replace(request, cache_scope=caller.organization_id)
+        # TPM reserves the prompt and the output a request asks room for
+        wanted = (params.max_completion_tokens or params.max_tokens or 0) * (params.n or 1)
+        admission = await admit(self._limiter, caller, served.id, len(request.prompt) + wanted)
         style = thinking_style(served.info.chat_template)
         handle: Handle
-        if style is None:
-            handle = served.generate(request)
-        else:
-            budget = thinking_budget(params.reasoning_effort, self.reasoning_budgets)
-            handle = Thinking(served, request, style, budget)
+        try:
+            if style is None:
+                handle = served.generate(request)
+            else:
+                budget = thinking_budget(params.reasoning_effort, self.reasoning_budgets)
+                handle = Thinking(served, request, style, budget)
+        except BaseException:
+            if admission is not None:  # refused by the engine: no tokens were used
+                admission.settle_soon(0)
+            raise
         return _Generation(
             f"chatcmpl-{secrets.token_urlsafe(21)}",
             int(time.time()),
@@ -295,6 +307,7 @@ class ChatCompletions:
             plan.not_enforced,
             style is not None,
             len(request.prompt),
+            admission,
         )
 
     async def _chunks(
@@ -425,7 +438,11 @@ class ChatCompletions:
     ) -> None:
         """Count the request's usage: the ``usage`` it reported, or for one that ended
         early (the client left, an error) its prompt and the text pieces sent (one per
-        token but where several tokens make one character)."""
+        token but where several tokens make one character); settle its rate-limit
+        reservation."""
+        if gen.admission is not None:
+            used = (done.prompt_tokens + done.completion_tokens) if done else gen.prompt_tokens
+            gen.admission.settle_soon(used + (0 if done else deltas))
         if self._meter is None:
             return
         if done is None:
