@@ -9,8 +9,8 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 import hearth
-from hearth.api import completions as legacy_completions
 from hearth.api import (
+    admin,
     containers,
     conversations,
     dashboard,
@@ -22,8 +22,10 @@ from hearth.api import (
     models,
     realtime,
     responses,
+    usage,
     vector_stores,
 )
+from hearth.api import completions as legacy_completions
 from hearth.api.audio import speech, transcriptions, translations
 from hearth.api.beta import assistants
 from hearth.api.beta import threads as beta_threads
@@ -75,6 +77,8 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     app.add_middleware(ResponseHeaders)  # x-request-id, openai-processing-ms, ...
     app.include_router(engine.router)
     app.include_router(models.router, prefix="/v1")
+    app.include_router(admin.router, prefix="/v1")
+    app.include_router(usage.router, prefix="/v1")
     app.include_router(completions.router, prefix="/v1")
     app.include_router(legacy_completions.router, prefix="/v1")
     app.include_router(messages.router, prefix="/v1")

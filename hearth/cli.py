@@ -46,6 +46,13 @@ def serve(
             help="Bootstrap API key; generated and printed once if unset. \\[env: HEARTH_API_KEY]"
         ),
     ] = None,
+    admin_key: Annotated[
+        str | None,
+        typer.Option(
+            help="Bootstrap Admin API key (sk-admin-...); generated and printed once if unset. "
+            "\\[env: HEARTH_ADMIN_KEY]"
+        ),
+    ] = None,
     model: Annotated[
         list[str] | None,
         typer.Option(
@@ -59,7 +66,9 @@ def serve(
 
     from hearth.app import create_app
 
-    settings = _settings(host=host, port=port, data_dir=data_dir, api_key=api_key, models=model)
+    settings = _settings(
+        host=host, port=port, data_dir=data_dir, api_key=api_key, admin_key=admin_key, models=model
+    )
     logging.basicConfig(
         level=settings.log_level.upper(),
         format="%(message)s",

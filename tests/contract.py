@@ -32,6 +32,26 @@ from openai.types import (
     VectorStoreDeleted,
     VectorStoreSearchResponse,
 )
+from openai.types.admin.organization import (
+    AdminAPIKey,
+    AdminAPIKeyCreateResponse,
+    AdminAPIKeyDeleteResponse,
+    AuditLogListResponse,
+    Invite,
+    InviteDeleteResponse,
+    OrganizationUser,
+    Project,
+    UserDeleteResponse,
+)
+from openai.types.admin.organization.projects import (
+    APIKeyDeleteResponse,
+    ProjectAPIKey,
+    ProjectRateLimit,
+    ProjectServiceAccount,
+    ServiceAccountCreateResponse,
+    ServiceAccountDeleteResponse,
+)
+from openai.types.admin.organization.projects.service_accounts import APIKeyCreateResponse
 from openai.types.audio import Transcription, TranscriptionVerbose, Translation
 from openai.types.beta import Assistant, AssistantDeleted, Thread, ThreadDeleted
 from openai.types.beta.threads import Message as ThreadMessage
@@ -277,6 +297,22 @@ KINDS: dict[str, type[BaseModel]] = {
     "fine_tuning.job.event": FineTuningJobEvent,
     "fine_tuning.job.checkpoint": FineTuningJobCheckpoint,
     "realtime.client_secret": ClientSecretCreateResponse,
+    "organization.project": Project,
+    "organization.project.api_key": ProjectAPIKey,
+    "organization.project.api_key.deleted": APIKeyDeleteResponse,
+    "organization.project.service_account": ProjectServiceAccount,
+    "organization.project.service_account.create": ServiceAccountCreateResponse,
+    "organization.project.service_account.deleted": ServiceAccountDeleteResponse,
+    "organization.project.service_account.api_key": APIKeyCreateResponse,
+    "organization.user": OrganizationUser,
+    "organization.user.deleted": UserDeleteResponse,
+    "organization.invite": Invite,
+    "organization.invite.deleted": InviteDeleteResponse,
+    "organization.admin_api_key": AdminAPIKey,
+    "organization.admin_api_key.create": AdminAPIKeyCreateResponse,
+    "organization.admin_api_key.deleted": AdminAPIKeyDeleteResponse,
+    "project.rate_limit": ProjectRateLimit,
+    "organization.audit_log": AuditLogListResponse,
 }
 """Object kind -> the SDK type its JSON must validate as."""
 

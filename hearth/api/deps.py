@@ -18,7 +18,8 @@ from hearth.services.container import Services
 
 def services(request: Request) -> Services:
     """The app's ``Services`` (built in the lifespan)."""
-    return request.app.state.services
+    built: Services = request.app.state.services
+    return built
 
 
 def bearer_key(authorization: str) -> str:
@@ -28,7 +29,12 @@ def bearer_key(authorization: str) -> str:
 
 
 async def authenticate(request: Request) -> Principal:
-    """``Authorization: Bearer <key>`` -> ``Principal``; 401 in OpenAI's shape otherwise."""
+    """``Authorization: Bearer <key>`` -> ``Principal``; 401 in OpenAI's shape otherwise.
+
+    Key permissions are enforced here, for every route at once: the route's method and
+    path template name the scope it needs (``hearth.services.admin.scopes``), and a key
+    without it (read-only, restricted, a project key on the Admin API, an admin key
+    elsewhere) gets OpenAI's 401 "insufficient permissions ... Missing scopes"."""
     key = bearer_key(request.headers.get("authorization", ""))
     if not key:
         raise AuthenticationFailed(
@@ -36,8 +42,11 @@ async def authenticate(request: Request) -> Principal:
             "Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY).",
             code="missing_api_key",
         )
-    caller = await services(request).auth.authenticate(key)
+    auth = services(request).auth
+    caller = await auth.authenticate(key)
     setattr(request.state, PRINCIPAL_STATE, caller)  # for openai-organization/-project
+    route = request.scope.get("route")
+    auth.authorize(caller, request.method, getattr(route, "path", request.url.path))
     return caller
 
 

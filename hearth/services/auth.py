@@ -1,12 +1,14 @@
-"""Who is calling: an API key (``sk-hearth-...``) -> ``Principal``, the ``caller`` every
-other service method takes (OpenAI API reference: "Authentication")."""
+"""Who is calling: an API key (``sk-hearth-...``, or an Admin API key ``sk-admin-...``)
+-> ``Principal``, the ``caller`` every other service method takes, and whether its
+permissions reach a route (OpenAI API reference: "Authentication")."""
 
 from __future__ import annotations
 
 import asyncio
 
 from hearth.domain import Principal
-from hearth.errors import AuthenticationFailed, PermissionDenied
+from hearth.errors import AuthenticationFailed, InsufficientPermissions, PermissionDenied
+from hearth.services.admin.scopes import required_scope
 from hearth.store.api_keys import ApiKeyStore, redact_secret
 
 
@@ -28,6 +30,21 @@ class Auth:
         if principal is None:
             raise AuthenticationFailed(f"Incorrect API key provided: {redact_secret(key)}.")
         return principal
+
+    def authorize(self, caller: Principal, method: str, path: str) -> None:
+        """Let ``caller`` reach the route ``method`` ``path`` (its template, e.g.
+        ``/v1/files/{file_id}``; ``WEBSOCKET`` for a socket) only if its key holds the
+        scope the route needs; ``InsufficientPermissions`` (401, OpenAI's "Missing
+        scopes: ...") otherwise, and ``PermissionDenied`` (403) for a route no scope
+        covers (a route added without one: refused rather than open)."""
+        scope = required_scope(method, path)
+        if scope is None:
+            raise PermissionDenied(
+                f"{method} {path} has no permission scope; no key may call it.",
+                code="insufficient_permissions",
+            )
+        if not caller.allows(scope):
+            raise InsufficientPermissions(scope)
 
     async def default_principal(self) -> Principal | None:
         """The server's first key's ``Principal`` (its own loopback-only pages act as

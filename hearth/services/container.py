@@ -16,6 +16,7 @@ from hearth.config import Settings
 from hearth.engine.registry import ModelRegistry
 from hearth.retrieval.embeddings import EmbeddingRegistry
 from hearth.sandbox import Sandboxes
+from hearth.services.admin.service import Admin
 from hearth.services.assistants.actions import ActionCaller, Secrets
 from hearth.services.assistants.assistants import Assistants
 from hearth.services.assistants.runs import Runs
@@ -33,10 +34,12 @@ from hearth.services.evals.service import Evals
 from hearth.services.files import Files
 from hearth.services.fine_tuning.service import FineTuning
 from hearth.services.models import Models
+from hearth.services.rate_limits import CachedLimits, RateLimiter, project_limits
 from hearth.services.realtime.service import Realtime
 from hearth.services.responses.service import Responses
 from hearth.services.usage import UsageMeter, UsageReports
 from hearth.services.vector_stores.service import VectorStores
+from hearth.store.admin import AdminStore
 from hearth.store.api_keys import ApiKeyStore
 from hearth.store.assistants import AssistantRepository, ThreadRepository
 from hearth.store.blobs import BlobStore
@@ -95,17 +98,20 @@ class Services:
     """Records every billable call (written in batches)."""
     usage: UsageReports
     """``/v1/organization/usage/*`` and ``/costs`` over ``meter``'s records."""
-    models: Models = field(init=False)
+    models: Models
     """``client.models`` over ``registry`` and ``audio``."""
+    admin: Admin
+    """``client.admin.organization``: the Admin API (docs/admin.md)."""
+    limiter: RateLimiter
+    """Admits model requests under their project's rate limits (``admin``'s)."""
     completions: Completions = field(init=False)
     """``client.completions`` (legacy Completions) over ``registry``."""
     embeddings: Embeddings = field(init=False)
     """``client.embeddings`` over ``embedding_models``."""
 
     def __post_init__(self) -> None:
-        self.models = Models(self.registry, self.audio, self.embedding_models)
-        self.completions = Completions(self.registry, self.meter)
-        self.embeddings = Embeddings(self.embedding_models, self.meter)
+        self.completions = Completions(self.registry, self.meter, self.limiter)
+        self.embeddings = Embeddings(self.embedding_models, self.meter, self.limiter)
 
     @classmethod
     def build(cls, settings: Settings, clock: Callable[[], float] = time.monotonic) -> Services:
@@ -121,24 +127,15 @@ class Services:
         created = api_keys.bootstrap(explicit)
         if created:
             print(f"Created API key (shown once, store it now): {created}", flush=True)
+        admin_key = settings.admin_key.get_secret_value() if settings.admin_key else None
+        created_admin = api_keys.bootstrap_admin(admin_key)
+        if created_admin:
+            print(f"Created admin key (shown once, store it now): {created_admin}", flush=True)
         models = ModelRegistry.load(settings.engine, clock)
         audio = AudioRegistry.build(settings.speech, clock)
         log.info(
             "serving models: %s",
             ", ".join([m.id for m in models.list()] + [m.id for m in audio.models()]),
-        )
-        responses_repo = ResponseRepository(sessions)
-        stored = StoredCompletions(StoredCompletionRepository(sessions), responses_repo)
-        usage_repo = UsageRepository(sessions)
-        meter = UsageMeter(usage_repo)
-        chat = ChatCompletions(
-            models, stored, enforce_schemas=settings.api.enforce_schemas, meter=meter
-        )
-        realtime = Realtime(
-            settings.realtime, settings.speech, models, chat, audio, ClientSecretStore(sessions)
-        )
-        files = Files(
-            FileRepository(sessions), BlobStore(settings.data_dir / "blobs"), settings.storage
         )
         retrieval = settings.retrieval
         embedding_models = EmbeddingRegistry.build(
@@ -147,6 +144,33 @@ class Services:
             retrieval.model_aliases,
             retrieval.threads,
             retrieval.batch_size,
+        )
+        catalog = Models(models, audio, embedding_models)
+        admin = Admin(
+            AdminStore(sessions),
+            api_keys,
+            catalog,
+            (settings.project_rate_limit_rpm, settings.project_rate_limit_tpm),
+        )
+        limits = CachedLimits(lambda project_id, model: project_limits(admin, project_id, model))
+        admin.limits_changed = limits.forget
+        limiter = RateLimiter(limits, settings.redis_url or "memory://")
+        responses_repo = ResponseRepository(sessions)
+        stored = StoredCompletions(StoredCompletionRepository(sessions), responses_repo)
+        usage_repo = UsageRepository(sessions)
+        meter = UsageMeter(usage_repo)
+        chat = ChatCompletions(
+            models,
+            stored,
+            enforce_schemas=settings.api.enforce_schemas,
+            meter=meter,
+            limiter=limiter,
+        )
+        realtime = Realtime(
+            settings.realtime, settings.speech, models, chat, audio, ClientSecretStore(sessions)
+        )
+        files = Files(
+            FileRepository(sessions), BlobStore(settings.data_dir / "blobs"), settings.storage
         )
         vector_stores = VectorStores(
             VectorStoreRepository(sessions), files, embedding_models, retrieval
@@ -187,8 +211,8 @@ class Services:
             models,
             chat,
             audio,
-            Speech(audio, meter),
-            Transcriptions(audio, settings.speech, meter),
+            Speech(audio, meter, limiter),
+            Transcriptions(audio, settings.speech, meter, limiter),
             realtime,
             files,
             stored,
@@ -215,6 +239,9 @@ class Services:
             ),
             meter,
             UsageReports(usage_repo, meter, settings.prices),
+            catalog,
+            admin,
+            limiter,
         )
 
     async def start_background(self) -> None:
@@ -239,6 +266,7 @@ class Services:
         await self.vector_stores.stop()
         await self.fine_tuning.stop()
         await self.evals.stop()
+        await self.limiter.close()
 
     def close(self) -> None:
         """Destroy the containers left, stop the engines and dispose of database

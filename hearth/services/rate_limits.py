@@ -22,12 +22,13 @@ import time
 from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Any, NoReturn
+from typing import Any, NoReturn, Protocol
 
 import redis.asyncio as aioredis
 from limits import RateLimitItem, RateLimitItemPerDay, RateLimitItemPerMinute
 from limits.aio.storage import Storage
 from limits.storage import storage_from_string
+from openai.types.admin.organization.projects.project_rate_limit import ProjectRateLimit
 
 from hearth.domain import Principal
 from hearth.errors import RateLimited
@@ -224,12 +225,11 @@ async def admit(
 
 
 class CachedLimits:
-    """``LimitsFor`` over a lookup that reads the database (``(project, model) -> Limits``,
-    run off the loop), each answer kept ``ttl`` seconds so that a request costs no query;
-    ``forget`` drops a project's answers when its limits change in this process (another
-    replica sees a change within ``ttl``)."""
+    """``LimitsFor`` over ``lookup`` (which reads the database), each answer kept ``ttl``
+    seconds so that a request costs no query; ``forget`` drops a project's answers when its
+    limits change in this process (another replica sees a change within ``ttl``)."""
 
-    def __init__(self, lookup: Callable[[str, str], Limits], ttl: float = 1.0) -> None:
+    def __init__(self, lookup: LimitsFor, ttl: float = 1.0) -> None:
         self._lookup = lookup
         self._ttl = ttl
         self._known: dict[tuple[str, str], tuple[Limits, float]] = {}
@@ -239,7 +239,7 @@ class CachedLimits:
         hit = self._known.get((project_id, model))
         if hit is not None and hit[1] > now:
             return hit[0]
-        limits = await asyncio.to_thread(self._lookup, project_id, model)
+        limits = await self._lookup(project_id, model)
         if len(self._known) > 10_000:
             self._known.clear()
         self._known[(project_id, model)] = (limits, now + self._ttl)
@@ -249,3 +249,22 @@ class CachedLimits:
         """Drop ``project_id``'s cached limits (they were just modified)."""
         for key in [k for k in self._known if k[0] == project_id]:
             del self._known[key]
+
+
+class RateLimitSource(Protocol):
+    """Where a project's limits are kept: the Admin API's ``project.rate_limit``s."""
+
+    async def rate_limit_for(self, project_id: str, model: str) -> ProjectRateLimit | None: ...
+
+
+async def project_limits(source: RateLimitSource, project_id: str, model: str) -> Limits:
+    """``project_id``'s limits on ``model`` as ``source`` keeps them (its own, else the
+    server's defaults; none: no limit)."""
+    found = await source.rate_limit_for(project_id, model)
+    if found is None:
+        return Limits(0, 0)
+    return Limits(
+        found.max_requests_per_1_minute,
+        found.max_tokens_per_1_minute,
+        found.max_requests_per_1_day,
+    )

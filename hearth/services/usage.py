@@ -55,6 +55,9 @@ LIMITS = {"1m": (60, 1440), "1h": (24, 168), "1d": (7, 31)}
 COST_LIMITS = (7, 180)
 """``/costs``: default and maximum buckets per page."""
 
+MAX_TIME = 2**40
+"""Latest ``start_time`` / ``end_time`` accepted (unix s, the year 36812)."""
+
 _IDS = ("project_id", "user_id", "api_key_id", "model")
 GROUPS: dict[str, tuple[str, ...]] = {
     "completions": (*_IDS, "batch", "service_tier", "api_source"),
@@ -77,8 +80,8 @@ class UsageQuery(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    start_time: int = Field(ge=0)
-    end_time: int | None = Field(default=None, ge=0)
+    start_time: int = Field(ge=0, le=MAX_TIME)
+    end_time: int | None = Field(default=None, ge=0, le=MAX_TIME)
     bucket_width: Literal["1m", "1h", "1d"] = "1d"
     group_by: list[str] = Field(default_factory=list)
     limit: int | None = Field(default=None, ge=1)
@@ -318,7 +321,8 @@ class UsageReports:
             raise InvalidRequest(
                 f"Invalid limit {limit}: at most {maximum} buckets per page.", param="limit"
             )
-        end = query.end_time if query.end_time is not None else int(self._clock())
+        # by default up to now, this second included
+        end = query.end_time if query.end_time is not None else int(self._clock()) + 1
         if end <= query.start_time:
             raise InvalidRequest("end_time must be after start_time.", param="end_time")
         # buckets start on UTC boundaries of their width, as OpenAI's do

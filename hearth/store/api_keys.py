@@ -1,9 +1,16 @@
 """API keys: bootstrap, creation and request-time verification.
 
-Secrets look like ``sk-hearth-<43 url-safe chars>`` (``secrets.token_urlsafe(32)``,
-256 bits). Only ``sha256(secret).hexdigest()`` and a redacted form such as
-``sk-hearth-ab...wxyz`` are stored; the plaintext is returned exactly once, by
-:meth:`ApiKeyStore.create` or :meth:`ApiKeyStore.bootstrap`.
+Project keys look like ``sk-hearth-<43 url-safe chars>`` (``secrets.token_urlsafe(32)``,
+256 bits), Admin API keys like ``sk-admin-<43 url-safe chars>``. Only
+``sha256(secret).hexdigest()`` and a redacted form such as ``sk-hearth-ab...wxyz`` are
+stored; the plaintext is returned exactly once, by :meth:`ApiKeyStore.create`,
+:meth:`ApiKeyStore.bootstrap` or :meth:`ApiKeyStore.bootstrap_admin` (the Admin API's
+own creations are in :mod:`hearth.store.admin`).
+
+A project key works while its project is not archived and it has not expired; its
+``scopes`` become the ``Principal``'s. An admin key acts for its organization only
+(``Principal.admin``). Like a deletion, an expiry reaches a process that cached the key
+within the cache's TTL; the Admin API clears the cache on every change it makes.
 
 Verification looks keys up by their hash, so the comparison never touches the
 plaintext and its timing does not depend on how much of a guess was right.
@@ -38,11 +45,26 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from hearth.domain import Principal
 from hearth.store.db import lock_for_write
-from hearth.store.models import ApiKey, Organization, Project, now_unix
+from hearth.store.ids import new_id
+from hearth.store.models import (
+    AdminApiKey,
+    ApiKey,
+    Organization,
+    OrganizationUser,
+    Project,
+    now_unix,
+)
 
 logger = logging.getLogger(__name__)
 
 KEY_PREFIX = "sk-hearth-"
+ADMIN_KEY_PREFIX = "sk-admin-"
+ADMIN_KEY_ID_PREFIX = "key_"
+USER_ID_PREFIX = "user-"
+OWNER_NAME = "Owner"
+OWNER_EMAIL = "owner@hearth.invalid"
+"""The organization owner user made at first start (Hearth sends no email)."""
+GENERATED_ADMIN_KEY_NAME = "Default admin key"
 DEFAULT_ORGANIZATION_NAME = "Default organization"
 DEFAULT_PROJECT_NAME = "Default project"
 GENERATED_KEY_NAME = "Default key"
@@ -60,9 +82,10 @@ class UnknownProjectError(LookupError):
     """Raised by :meth:`ApiKeyStore.create` when the project does not exist."""
 
 
-def generate_secret() -> str:
-    """Return a new plaintext secret: ``"sk-hearth-" + secrets.token_urlsafe(32)``."""
-    return KEY_PREFIX + secrets.token_urlsafe(32)
+def generate_secret(prefix: str = KEY_PREFIX) -> str:
+    """Return a new plaintext secret: ``prefix`` (``"sk-hearth-"``, or ``"sk-admin-"``
+    for an admin key) ``+ secrets.token_urlsafe(32)``."""
+    return prefix + secrets.token_urlsafe(32)
 
 
 def hash_secret(secret: str) -> str:
@@ -73,11 +96,12 @@ def hash_secret(secret: str) -> str:
 def redact_secret(secret: str) -> str:
     """Return a display form that does not reveal the secret.
 
-    ``sk-hearth-abcdef...wxyz`` -> ``sk-hearth-ab...wxyz``. Other (e.g.
-    operator-chosen) secrets keep 2 leading and 4 trailing characters only when
+    ``sk-hearth-abcdef...wxyz`` -> ``sk-hearth-ab...wxyz`` (``sk-admin-`` alike). Other
+    (e.g. operator-chosen) secrets keep 2 leading and 4 trailing characters only when
     at least 16 characters stay hidden; short ones become ``"***"``.
     """
-    head_len = len(KEY_PREFIX) + 2 if secret.startswith(KEY_PREFIX) else 2
+    prefix = next((p for p in (KEY_PREFIX, ADMIN_KEY_PREFIX) if secret.startswith(p)), "")
+    head_len = len(prefix) + 2
     if len(secret) - head_len - 4 < _REDACT_MIN_HIDDEN:
         return "***"
     return f"{secret[:head_len]}...{secret[-4:]}"
@@ -160,6 +184,7 @@ class ApiKeyStore:
         with self._sessions.begin() as session:
             lock_for_write(session.connection())
             project = _ensure_default_project(session)
+            ensure_owner(session, project.organization_id)
             if explicit_key is not None:
                 if not _hash_exists(session, hash_secret(explicit_key)):
                     session.add(_new_key(project.id, EXPLICIT_KEY_NAME, explicit_key))
@@ -168,6 +193,35 @@ class ApiKeyStore:
                 return None
             secret = generate_secret()
             session.add(_new_key(project.id, GENERATED_KEY_NAME, secret))
+            return secret
+
+    def bootstrap_admin(self, explicit_key: str | None) -> str | None:
+        """As :meth:`bootstrap`, for the Admin API: ensure the default organization's
+        owner user and that some admin key can log in. ``explicit_key`` given: ensure an
+        admin key with that secret exists (owned by the owner; None returned). Otherwise,
+        if the database has no admin key at all: create one (``sk-admin-...``) and
+        return its plaintext, shown once by the caller. ``ValueError`` if
+        ``explicit_key`` is empty or whitespace, or is a project key's secret."""
+        if explicit_key is not None and not explicit_key.strip():
+            raise ValueError("explicit admin key must not be empty")
+        with self._sessions.begin() as session:
+            lock_for_write(session.connection())
+            org_id = _ensure_default_project(session).organization_id
+            owner = ensure_owner(session, org_id)
+            if explicit_key is not None:
+                secret_hash = hash_secret(explicit_key)
+                if _hash_exists(session, secret_hash):
+                    raise ValueError("the admin key must differ from every project API key")
+                if session.scalar(
+                    select(AdminApiKey.id).where(AdminApiKey.secret_hash == secret_hash)
+                ):
+                    return None
+                session.add(new_admin_key(org_id, owner.id, EXPLICIT_KEY_NAME, explicit_key))
+                return None
+            if session.scalar(select(exists().select_from(AdminApiKey))):
+                return None
+            secret = generate_secret(ADMIN_KEY_PREFIX)
+            session.add(new_admin_key(org_id, owner.id, GENERATED_ADMIN_KEY_NAME, secret))
             return secret
 
     def create(self, project_id: str, name: str) -> tuple[str, ApiKey]:
@@ -218,6 +272,7 @@ class ApiKeyStore:
         stmt = (
             select(ApiKey.id, ApiKey.project_id, Project.organization_id)
             .join(Project, ApiKey.project_id == Project.id)
+            .where(Project.archived_at.is_(None))
             .order_by(Project.created_at, ApiKey.created_at, ApiKey.id)
             .limit(1)
         )
@@ -234,7 +289,8 @@ class ApiKeyStore:
         self._cache.clear()
 
     def _load_principal(self, secret_hash: str) -> Principal | None:
-        """Look the hash up in the database and refresh ``last_used_at`` if stale."""
+        """Look the hash up in the database (project keys of unarchived projects, then
+        admin keys; expired keys are unknown) and refresh ``last_used_at`` if stale."""
         stmt = (
             select(
                 ApiKey.id,
@@ -242,18 +298,30 @@ class ApiKeyStore:
                 Project.organization_id,
                 ApiKey.secret_hash,
                 ApiKey.last_used_at,
+                ApiKey.expires_at,
+                ApiKey.scopes,
             )
             .join(Project, ApiKey.project_id == Project.id)
-            .where(ApiKey.secret_hash == secret_hash)
+            .where(ApiKey.secret_hash == secret_hash, Project.archived_at.is_(None))
         )
         with self._sessions() as session:
             row = session.execute(stmt).one_or_none()
-            if row is None or not hmac.compare_digest(row.secret_hash, secret_hash):
+            if row is not None and _valid(row.secret_hash, secret_hash, row.expires_at):
+                _touch_last_used(session, ApiKey, row.id, row.last_used_at)
+                return Principal(
+                    organization_id=row.organization_id,
+                    project_id=row.project_id,
+                    api_key_id=row.id,
+                    scopes=frozenset(row.scopes or ()),
+                )
+            admin = session.scalars(
+                select(AdminApiKey).where(AdminApiKey.secret_hash == secret_hash)
+            ).one_or_none()
+            if admin is None or not _valid(admin.secret_hash, secret_hash, admin.expires_at):
                 return None
-            _touch_last_used(session, row.id, row.last_used_at)
-        return Principal(
-            organization_id=row.organization_id, project_id=row.project_id, api_key_id=row.id
-        )
+            principal = Principal(admin.organization_id, "", admin.id, admin=True)
+            _touch_last_used(session, AdminApiKey, admin.id, admin.last_used_at)
+        return principal
 
 
 def _new_key(project_id: str, name: str, secret: str) -> ApiKey:
@@ -264,6 +332,49 @@ def _new_key(project_id: str, name: str, secret: str) -> ApiKey:
         secret_hash=hash_secret(secret),
         redacted_value=redact_secret(secret),
     )
+
+
+def _valid(stored_hash: str, secret_hash: str, expires_at: int | None) -> bool:
+    """The stored hash equals the presented one (constant time) and it has not expired."""
+    fresh = expires_at is None or expires_at > now_unix()
+    return hmac.compare_digest(stored_hash, secret_hash) and fresh
+
+
+def new_admin_key(organization_id: str, owner_id: str, name: str, secret: str) -> AdminApiKey:
+    """Build (not add) an ``AdminApiKey`` row for ``secret`` (hash and redaction only)."""
+    return AdminApiKey(
+        id=new_id(ADMIN_KEY_ID_PREFIX),
+        organization_id=organization_id,
+        owner_id=owner_id,
+        name=name,
+        secret_hash=hash_secret(secret),
+        redacted_value=redact_secret(secret),
+    )
+
+
+def ensure_owner(session: Session, organization_id: str) -> OrganizationUser:
+    """The organization's first owner user, created (``Owner``, ``OWNER_EMAIL``) if it
+    has none."""
+    owner = session.scalars(
+        select(OrganizationUser)
+        .where(
+            OrganizationUser.organization_id == organization_id,
+            OrganizationUser.role == "owner",
+        )
+        .order_by(OrganizationUser.seq)
+        .limit(1)
+    ).first()
+    if owner is None:
+        owner = OrganizationUser(
+            id=new_id(USER_ID_PREFIX),
+            organization_id=organization_id,
+            name=OWNER_NAME,
+            email=OWNER_EMAIL,
+            role="owner",
+        )
+        session.add(owner)
+        session.flush()
+    return owner
 
 
 def _hash_exists(session: Session, secret_hash: str) -> bool:
@@ -299,7 +410,9 @@ def _ensure_default_project(session: Session) -> Project:
     return project
 
 
-def _touch_last_used(session: Session, key_id: str, last_used_at: int | None) -> None:
+def _touch_last_used(
+    session: Session, table: type[ApiKey] | type[AdminApiKey], key_id: str, last_used_at: int | None
+) -> None:
     """Set ``last_used_at`` to now if it is unset or at least a minute old.
 
     Best effort: on lock contention (``OperationalError``) the update is rolled
@@ -309,7 +422,7 @@ def _touch_last_used(session: Session, key_id: str, last_used_at: int | None) ->
     if last_used_at is not None and now - last_used_at < LAST_USED_RESOLUTION_SECONDS:
         return
     try:
-        session.execute(update(ApiKey).where(ApiKey.id == key_id).values(last_used_at=now))
+        session.execute(update(table).where(table.id == key_id).values(last_used_at=now))
         session.commit()
     except OperationalError:
         session.rollback()

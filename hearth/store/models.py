@@ -4,10 +4,14 @@ Shapes (all timestamps are integer Unix seconds, like the OpenAI API):
 
 * ``organizations``: ``id`` ("org-<24 alnum>"), ``name``, ``created_at``.
 * ``projects``: ``id`` ("proj_<24 alnum>"), ``organization_id`` -> organizations,
-  ``name``, ``created_at``.
+  ``name``, ``created_at``, ``archived_at`` (nullable), ``seq``.
 * ``api_keys``: ``id`` ("key_<24 alnum>"), ``project_id`` -> projects, ``name``,
   ``secret_hash`` (sha256 hex of the secret, unique), ``redacted_value``
-  ("sk-hearth-ab...wxyz"), ``created_at``, ``last_used_at`` (nullable).
+  ("sk-hearth-ab...wxyz"), ``created_at``, ``last_used_at`` (nullable), ``scopes``
+  (JSON list, ``[]``: all permissions), ``service_account_id`` and ``expires_at``
+  (nullable), ``seq``.
+* The Admin API's tables (users, invites, admin keys, service accounts, rate limits,
+  audit log) are at the end of this module.
 
 The plaintext of an API key is never stored; see :mod:`hearth.store.api_keys`.
 Deleting an organization or project cascades to its children (database-level
@@ -35,6 +39,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -106,6 +111,12 @@ class Project(Base):
     )
     name: Mapped[str] = mapped_column(String(256))
     created_at: Mapped[int] = mapped_column(BigInteger, default=now_unix)
+    archived_at: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    """Set when archived (``client.admin.organization.projects.archive``): its keys stop
+    working; archived projects stay readable through the Admin API."""
+    seq: Mapped[int] = mapped_column(
+        BigInteger, index=True, default=lambda: next_seq(), server_default=text("0")
+    )
 
     organization: Mapped[Organization] = relationship(back_populates="projects")
     api_keys: Mapped[list[ApiKey]] = relationship(
@@ -130,6 +141,17 @@ class ApiKey(Base):
     redacted_value: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[int] = mapped_column(BigInteger, default=now_unix)
     last_used_at: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    scopes: Mapped[list[str]] = mapped_column(JSON, default=list, server_default=text("'[]'"))
+    """OpenAI's key permissions: ``[]`` all, ``["api.all.read"]`` read only, otherwise
+    the restricted key's scopes (``hearth.services.scopes``)."""
+    service_account_id: Mapped[str | None] = mapped_column(String(64), index=True, default=None)
+    """The owning service account; None: the organization's owner user owns it. No foreign
+    key (adding one would rebuild this table on SQLite): ``AdminStore`` deletes an
+    account's keys with it, and both go with their project."""
+    expires_at: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    seq: Mapped[int] = mapped_column(
+        BigInteger, index=True, default=lambda: next_seq(), server_default=text("0")
+    )
 
     project: Mapped[Project] = relationship(back_populates="api_keys")
 
@@ -699,3 +721,122 @@ def next_seq() -> int:
     with _seq_lock:
         _last_seq = max(time.time_ns(), _last_seq + 1)
         return _last_seq
+
+
+# --- The Admin API (migration 0009) ---------------------------------------------------
+# Organization users, invites, admin keys, service accounts, project rate limits and the
+# audit log (``hearth.store.admin``, ``docs/admin.md``).
+
+
+class OrganizationUser(Base):
+    """``organization.user``: a member of an organization (its owner exists from the
+    first start); ``role`` is ``owner`` or ``reader``."""
+
+    __tablename__ = "organization_users"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    organization_id: Mapped[str] = mapped_column(
+        String(64), ForeignKey("organizations.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(256))
+    email: Mapped[str] = mapped_column(String(320))
+    role: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[int] = mapped_column(BigInteger, default=now_unix)
+    seq: Mapped[int] = mapped_column(BigInteger, index=True, default=lambda: next_seq())
+
+
+class Invite(Base):
+    """``organization.invite``: recorded, never emailed; ``projects`` as sent."""
+
+    __tablename__ = "organization_invites"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    organization_id: Mapped[str] = mapped_column(
+        String(64), ForeignKey("organizations.id", ondelete="CASCADE"), index=True
+    )
+    email: Mapped[str] = mapped_column(String(320))
+    role: Mapped[str] = mapped_column(String(16))
+    projects: Mapped[list[dict[str, str]]] = mapped_column(JSON, default=list)
+    created_at: Mapped[int] = mapped_column(BigInteger, default=now_unix)
+    expires_at: Mapped[int] = mapped_column(BigInteger)
+    seq: Mapped[int] = mapped_column(BigInteger, index=True, default=lambda: next_seq())
+
+
+class AdminApiKey(Base):
+    """``organization.admin_api_key``: a key of the Admin API (``sk-admin-...``), owned
+    by an organization user. Only the sha256 hex digest of the secret is stored."""
+
+    __tablename__ = "admin_api_keys"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    organization_id: Mapped[str] = mapped_column(
+        String(64), ForeignKey("organizations.id", ondelete="CASCADE"), index=True
+    )
+    owner_id: Mapped[str] = mapped_column(
+        String(64), ForeignKey("organization_users.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(256))
+    secret_hash: Mapped[str] = mapped_column(String(64), unique=True, index=True)
+    redacted_value: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[int] = mapped_column(BigInteger, default=now_unix)
+    last_used_at: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    expires_at: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    seq: Mapped[int] = mapped_column(BigInteger, index=True, default=lambda: next_seq())
+
+
+class ServiceAccount(Base):
+    """``organization.project.service_account``: a bot member of a project owning API
+    keys (``ApiKey.service_account_id``); deleting it deletes its keys."""
+
+    __tablename__ = "service_accounts"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    project_id: Mapped[str] = mapped_column(
+        String(64), ForeignKey("projects.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(256))
+    role: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[int] = mapped_column(BigInteger, default=now_unix)
+    seq: Mapped[int] = mapped_column(BigInteger, index=True, default=lambda: next_seq())
+
+
+class ProjectRateLimitRow(Base):
+    """A project's own limits for one model (``project.rate_limit``); a model without a
+    row has the server's defaults."""
+
+    __tablename__ = "project_rate_limits"
+
+    project_id: Mapped[str] = mapped_column(
+        String(64), ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True
+    )
+    model: Mapped[str] = mapped_column(String(256), primary_key=True)
+    max_requests_per_1_minute: Mapped[int] = mapped_column(BigInteger)
+    max_tokens_per_1_minute: Mapped[int] = mapped_column(BigInteger)
+    max_requests_per_1_day: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    max_images_per_1_minute: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    max_audio_megabytes_per_1_minute: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    batch_1_day_max_input_tokens: Mapped[int | None] = mapped_column(BigInteger, default=None)
+
+
+class AuditLog(Base):
+    """One audit log entry (``/v1/organization/audit_logs``): an admin write, who made
+    it (``actor_key_id``, the admin key) and its event object (``details``, shaped as
+    OpenAI's entry under the ``type`` key). Kept when its project is gone."""
+
+    __tablename__ = "audit_logs"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    organization_id: Mapped[str] = mapped_column(
+        String(64), ForeignKey("organizations.id", ondelete="CASCADE")
+    )
+    type: Mapped[str] = mapped_column(String(64))
+    effective_at: Mapped[int] = mapped_column(BigInteger, default=now_unix)
+    actor_key_id: Mapped[str] = mapped_column(String(64))
+    actor_user_id: Mapped[str | None] = mapped_column(String(64), default=None)
+    project_id: Mapped[str | None] = mapped_column(String(64), default=None)
+    project_name: Mapped[str | None] = mapped_column(String(256), default=None)
+    resource_id: Mapped[str | None] = mapped_column(String(64), default=None)
+    details: Mapped[dict[str, Any]] = mapped_column(JSON)
+    seq: Mapped[int] = mapped_column(BigInteger, default=lambda: next_seq())
+
+    __table_args__ = (Index("ix_audit_logs_org_seq", "organization_id", "seq"),)

@@ -15,7 +15,7 @@ import pytest
 
 from hearth.sandbox import Sandboxes
 from hearth.services.container import Services
-from tests.conftest import API_KEY, MODEL
+from tests.conftest import ADMIN_KEY, API_KEY, MODEL
 from tests.contract import check, check_list
 
 pytestmark = pytest.mark.anyio
@@ -731,3 +731,73 @@ async def test_responses_and_conversations(http: httpx2.AsyncClient) -> None:
         "conversation.deleted",
         await _ok(await http.delete(f"/v1/conversations/{cid}", headers=AUTH)),
     )
+
+
+async def test_admin_api(http: httpx2.AsyncClient) -> None:
+    admin = {"Authorization": f"Bearer {ADMIN_KEY}"}
+
+    async def call(method: str, path: str, body: dict[str, Any] | None = None) -> bytes:
+        return await _ok(
+            await http.request(method, f"/v1/organization{path}", headers=admin, json=body)
+        )
+
+    project = check("organization.project", await call("POST", "/projects", {"name": "Contract"}))
+    pid = project.id  # type: ignore[attr-defined]
+    check("organization.project", await call("GET", f"/projects/{pid}"))
+    check("organization.project", await call("POST", f"/projects/{pid}", {"name": "Contract 2"}))
+    check_list("organization.project", await call("GET", "/projects"))
+    accounts = f"/projects/{pid}/service_accounts"
+    account = check(
+        "organization.project.service_account.create", await call("POST", accounts, {"name": "b"})
+    )
+    sid = account.id  # type: ignore[attr-defined]
+    check("organization.project.service_account", await call("GET", f"{accounts}/{sid}"))
+    check("organization.project.service_account", await call("POST", f"{accounts}/{sid}", {}))
+    check_list("organization.project.service_account", await call("GET", accounts))
+    made = check(
+        "organization.project.service_account.api_key",
+        await call("POST", f"{accounts}/{sid}/api_keys", {"scopes": ["api.all.read"]}),
+    )
+    keys = f"/projects/{pid}/api_keys"
+    kid = made.id  # type: ignore[attr-defined]
+    check_list("organization.project.api_key", await call("GET", keys))
+    check("organization.project.api_key", await call("GET", f"{keys}/{kid}"))
+    check("organization.project.api_key", await call("POST", f"{keys}/{kid}", {"scopes": []}))
+    check("organization.project.api_key.deleted", await call("DELETE", f"{keys}/{kid}"))
+    check("organization.project.service_account.deleted", await call("DELETE", f"{accounts}/{sid}"))
+    check_list("project.rate_limit", await call("GET", f"/projects/{pid}/rate_limits"))
+    limit = {"max_requests_per_1_minute": 5}
+    check(
+        "project.rate_limit", await call("POST", f"/projects/{pid}/rate_limits/rl-{MODEL}", limit)
+    )
+    users = check_list("organization.user", await call("GET", "/users"))
+    check("organization.user", await call("GET", f"/users/{users.data[0].id}"))
+    check("organization.user", await call("POST", f"/users/{users.data[0].id}", {}))
+    invite = check(
+        "organization.invite",
+        await call(
+            "POST",
+            "/invites",
+            {
+                "email": "c@example.com",
+                "role": "reader",
+                "projects": [{"id": pid, "role": "member"}],
+            },
+        ),
+    )
+    check("organization.invite", await call("GET", f"/invites/{invite.id}"))  # type: ignore[attr-defined]
+    check_list("organization.invite", await call("GET", "/invites"))
+    check("organization.invite.deleted", await call("DELETE", f"/invites/{invite.id}"))  # type: ignore[attr-defined]
+    created = check(
+        "organization.admin_api_key.create", await call("POST", "/admin_api_keys", {"name": "c"})
+    )
+    aid = created.id  # type: ignore[attr-defined]
+    check("organization.admin_api_key", await call("GET", f"/admin_api_keys/{aid}"))
+    check_list("organization.admin_api_key", await call("GET", "/admin_api_keys"))
+    check("organization.admin_api_key.deleted", await call("DELETE", f"/admin_api_keys/{aid}"))
+    check("organization.project", await call("POST", f"/projects/{pid}/archive"))
+    logs = check_list(
+        "organization.audit_log", await call("GET", f"/audit_logs?project_ids[]={pid}")
+    )
+    assert len(logs.data) >= 8
+    check_list("organization.audit_log", await call("GET", "/audit_logs?limit=100"))

@@ -8,15 +8,19 @@ from collections.abc import Iterator
 import httpx2
 import pytest
 
-from tests.conftest import API_KEY
+from tests.conftest import ADMIN_KEY, API_KEY
 from tests.e2e.conftest import Server, start_server, stop_server
 
 AUTH = {"Authorization": f"Bearer {API_KEY}"}
+ADMIN_AUTH = {"Authorization": f"Bearer {ADMIN_KEY}"}
+"""The Admin API's (``/organization/...``) key."""
 
 
 @pytest.fixture(scope="session")
 def hostile_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    srv = start_server(tmp_path_factory.mktemp("hostile") / "data", "--api-key", API_KEY)
+    srv = start_server(
+        tmp_path_factory.mktemp("hostile") / "data", "--api-key", API_KEY, "--admin-key", ADMIN_KEY
+    )
     yield srv
     stop_server(srv)
 

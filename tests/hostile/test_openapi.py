@@ -22,7 +22,7 @@ from hearth.app import create_app
 from hearth.config import Settings
 from tests.e2e.conftest import Server
 from tests.hostile import quirks
-from tests.hostile.conftest import AUTH, healthy
+from tests.hostile.conftest import ADMIN_AUTH, AUTH, healthy
 
 pytestmark = pytest.mark.e2e
 
@@ -87,7 +87,7 @@ def test_openai_document(case: schemathesis.Case, hostile_server: Server) -> Non
     case.body = quirks.bound(method, path, case.body)
     case.call_and_validate(
         base_url=f"{hostile_server.url}/v1",
-        headers=AUTH,
+        headers=ADMIN_AUTH if path.startswith("/organization/") else AUTH,
         checks=[not_a_server_error, response_schema_conformance],
         timeout=60,
     )

@@ -5,7 +5,6 @@ Each backend's server runs the ingestion runner on the test's event loop."""
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -16,26 +15,16 @@ import pytest
 
 from hearth.app import create_app
 from hearth.services.container import Services
-from tests.conftest import API_KEY, new_project, sdk, test_settings
+from tests.conftest import API_KEY, new_database, new_project, sdk, test_settings
 
 FIXTURES = Path(__file__).parent / "fixtures"
-
-
-@pytest.fixture(scope="session")
-def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    """A PostgreSQL server (unix socket in a temporary folder), stopped at the end."""
-    pgserver = pytest.importorskip("pgserver")
-    server = pgserver.get_server(tmp_path_factory.mktemp("pg"), cleanup_mode="stop")
-    yield server
 
 
 @pytest.fixture(scope="session")
 def pg_services(postgres: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services]:
     """A Services on a fresh PostgreSQL database with the bundled chat model (the
     Responses ``file_search`` tool runs here too) and no speech models."""
-    name = f"hearth_{secrets.token_hex(4)}"
-    postgres.psql(f"CREATE DATABASE {name};")
-    url = postgres.get_uri(name).replace("postgresql://", "postgresql+psycopg://")
+    url = new_database(postgres)
     svc = Services.build(
         test_settings(
             tmp_path_factory.mktemp("hearth-pg"),

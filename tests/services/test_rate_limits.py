@@ -6,12 +6,8 @@ OpenAI's type, message and wait, reservations corrected on completion, OpenAI's
 from __future__ import annotations
 
 import asyncio
-import os
-import shutil
-import socket
-import subprocess
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import pytest
 
@@ -41,36 +37,6 @@ async def close_limiters() -> AsyncIterator[None]:
     yield
     while made:
         await made.pop().close()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@pytest.fixture(scope="module")
-def redis_url() -> Iterator[str]:
-    """A real ``redis-server`` on loopback (Debian's package; ``.ci/run`` installs it)."""
-    server = shutil.which("redis-server")
-    if server is None:
-        if os.environ.get("HEARTH_REQUIRE_REDIS") == "1":
-            pytest.fail("needs Debian's redis-server")
-        pytest.skip("needs Debian's redis-server")
-    port = free_port()
-    proc = subprocess.Popen(
-        [server, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-        stdout=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                break
-        time.sleep(0.05)
-    yield f"redis://127.0.0.1:{port}/0"
-    proc.terminate()
-    proc.wait()
 
 
 @pytest.fixture(params=["memory", "redis"])

