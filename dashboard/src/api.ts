@@ -2,6 +2,7 @@
 // OpenAI's error body turned into a readable ApiError, SSE streams parsed by hand.
 
 const KEY = "hearth.apiKey";
+const ADMIN_KEY = "hearth.adminKey";
 
 /** An API failure with OpenAI's error fields (`status` 0: the server was not reached). */
 export class ApiError extends Error {
@@ -24,8 +25,21 @@ export const session = {
   },
   signOut(): void {
     sessionStorage.removeItem(KEY);
+    sessionStorage.removeItem(ADMIN_KEY);
+  },
+  /** The admin key (`sk-admin-…`) for the Admin API pages, kept like the project key. */
+  adminKey(): string | null {
+    return sessionStorage.getItem(ADMIN_KEY);
+  },
+  setAdminKey(key: string | null): void {
+    if (key) sessionStorage.setItem(ADMIN_KEY, key);
+    else sessionStorage.removeItem(ADMIN_KEY);
+    window.dispatchEvent(new CustomEvent(ADMIN_CHANGED));
   },
 };
+
+/** Fired when the admin key is added or forgotten. */
+export const ADMIN_CHANGED = "hearth:admin-key";
 
 /** Fired when the server refuses the stored key (401), so the shell can sign out. */
 export const UNAUTHORIZED = "hearth:unauthorized";
@@ -39,6 +53,10 @@ export interface Request {
   form?: FormData;
   signal?: AbortSignal;
   key?: string;
+  /** Send the admin key (the Admin API, `/v1/organization/…`) instead of the project key. */
+  admin?: boolean;
+  /** Sees the response (its headers) before its body is read, errors included. */
+  onResponse?: (res: Response) => void;
 }
 
 export function url(path: string, query?: Query): string {
@@ -52,7 +70,8 @@ export function url(path: string, query?: Query): string {
 
 async function send(path: string, req: Request): Promise<Response> {
   const headers: Record<string, string> = {};
-  const key = req.key ?? session.key();
+  const key = req.key ?? (req.admin ? session.adminKey() : session.key());
+  if (req.admin && !key) throw new ApiError("This page needs an admin key (sk-admin-…).", 401, "admin_key_missing");
   if (key) headers.Authorization = `Bearer ${key}`;
   let body: BodyInit | undefined;
   if (req.form) body = req.form;
@@ -72,7 +91,9 @@ async function send(path: string, req: Request): Promise<Response> {
     if (e instanceof DOMException && e.name === "AbortError") throw e;
     throw new ApiError(`Cannot reach the server (${String(e)}).`, 0);
   }
-  if (!res.ok) throw await toError(res, req.key === undefined);
+  req.onResponse?.(res);
+  // a refused admin key is shown on its page; a refused project key signs the tab out
+  if (!res.ok) throw await toError(res, req.key === undefined && !req.admin);
   return res;
 }
 
@@ -296,4 +317,85 @@ export function bytes(n: number): string {
   if (n < 1024) return `${n} B`;
   if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KB`;
   return `${(n / 1024 / 1024).toFixed(1)} MB`;
+}
+
+// --- the Admin API (admin key) ---
+
+export interface Project {
+  id: string;
+  name: string;
+  created_at: number;
+  status: string;
+}
+
+export interface ProjectApiKey {
+  id: string;
+  name: string;
+  redacted_value: string;
+  created_at: number;
+  last_used_at?: number | null;
+  owner: { type: string; user?: { name?: string; email?: string }; service_account?: { id: string; name: string } };
+}
+
+export interface ServiceAccount {
+  id: string;
+  name: string;
+  role: string;
+  created_at: number;
+}
+
+export interface NewApiKey {
+  id: string;
+  name: string;
+  value: string;
+}
+
+export interface RateLimit {
+  id: string;
+  model: string;
+  max_requests_per_1_minute: number;
+  max_tokens_per_1_minute: number;
+  max_requests_per_1_day?: number | null;
+}
+
+export interface AuditLog {
+  id: string;
+  type: string;
+  effective_at: number;
+  [k: string]: unknown;
+}
+
+/** A usage or costs page: buckets of results, `next_page` the cursor of the next. */
+export interface BucketPage<R> {
+  data: Array<{ start_time: number; end_time: number; results: R[] }>;
+  has_more: boolean;
+  next_page: string | null;
+}
+
+export interface CompletionsUsage {
+  model?: string | null;
+  project_id?: string | null;
+  input_tokens: number;
+  input_cached_tokens: number;
+  output_tokens: number;
+  num_model_requests: number;
+}
+
+export interface CostResult {
+  amount: { value: number; currency: string };
+  line_item?: string | null;
+  project_id?: string | null;
+}
+
+/** Every bucket of a usage or costs report, following `next_page`. */
+export async function buckets<R>(path: string, query: Query, signal?: AbortSignal): Promise<BucketPage<R>["data"]> {
+  const out: BucketPage<R>["data"] = [];
+  let page: string | undefined;
+  for (let n = 0; n < 50; n++) {
+    const res: BucketPage<R> = await api<BucketPage<R>>(path, { admin: true, signal, query: { ...query, page } });
+    out.push(...res.data);
+    if (!res.has_more || !res.next_page) break;
+    page = res.next_page;
+  }
+  return out;
 }

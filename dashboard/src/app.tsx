@@ -1,15 +1,18 @@
-// The shell: sign in with an API key (sessionStorage only), navigation, sign out.
+// The shell: sign in with an API key and, optionally, an admin key (sessionStorage only),
+// navigation, sign out.
 // Each page is one entry of PAGES: a new API gets a page by adding a module and a line.
 import type { ComponentChildren, FunctionComponent } from "preact";
 import { useEffect, useErrorBoundary, useRef, useState } from "preact/hooks";
 import { api, message, session, UNAUTHORIZED, type Model, type Page } from "./api";
-import { ErrorBox, Field, href, useRoute, type Route } from "./ui";
+import { ErrorBox, Field, href, useAdminKey, useRoute, type Route } from "./ui";
 import { Playground } from "./pages/playground";
 import { Logs } from "./pages/logs";
 import { Files } from "./pages/files";
 import { Models } from "./pages/models";
 import { FineTuning } from "./pages/fine-tuning";
 import { Evals } from "./pages/evals";
+import { ApiKeys } from "./pages/api-keys";
+import { Usage } from "./pages/usage";
 
 export interface PageProps {
   route: Route;
@@ -28,6 +31,8 @@ export const PAGES: PageEntry[] = [
   { path: "fine-tuning", title: "Fine-tuning", component: FineTuning },
   { path: "files", title: "Files", component: Files },
   { path: "models", title: "Models", component: Models },
+  { path: "api-keys", title: "API keys", component: ApiKeys },
+  { path: "usage", title: "Usage", component: Usage },
 ];
 
 export function App() {
@@ -64,6 +69,7 @@ export function App() {
 
 function SignIn({ onDone, notice }: { onDone: () => void; notice?: string }) {
   const [key, setKey] = useState("");
+  const [adminKey, setAdminKey] = useState("");
   const [error, setError] = useState<unknown>();
   const [busy, setBusy] = useState(false);
   const submit = async (e: Event) => {
@@ -72,7 +78,12 @@ function SignIn({ onDone, notice }: { onDone: () => void; notice?: string }) {
     setError(undefined);
     try {
       await api<Page<Model>>("/v1/models", { key: key.trim() });
+      if (adminKey.trim())
+        await api("/v1/organization/projects", { key: adminKey.trim(), query: { limit: 1 } }).catch((e: unknown) => {
+          throw new Error(`Admin key: ${message(e)}`);
+        });
       session.signIn(key.trim());
+      session.setAdminKey(adminKey.trim() || null);
       if (!location.hash || location.hash === "#/") location.hash = "#/playground";
       onDone();
     } catch (err) {
@@ -84,7 +95,7 @@ function SignIn({ onDone, notice }: { onDone: () => void; notice?: string }) {
   return (
     <main id="main" class="signin">
       <h1>Hearth</h1>
-      <p>Sign in with an API key of this server. The key is kept in this tab only (sessionStorage) and sent to this server alone.</p>
+      <p>Sign in with an API key of this server. The keys are kept in this tab only (sessionStorage) and sent to this server alone.</p>
       {notice && (
         <p class="notice" role="status">
           {notice}
@@ -102,6 +113,16 @@ function SignIn({ onDone, notice }: { onDone: () => void; notice?: string }) {
             placeholder="sk-hearth-…"
           />
         </Field>
+        <Field label="Admin key (optional)" hint="For the API keys and Usage pages (the Admin API).">
+          <input
+            id="admin-key"
+            type="password"
+            autocomplete="off"
+            value={adminKey}
+            onInput={(e) => setAdminKey(e.currentTarget.value)}
+            placeholder="sk-admin-…"
+          />
+        </Field>
         <button type="submit" class="primary" disabled={busy || !key.trim()}>
           {busy ? "Signing in…" : "Sign in"}
         </button>
@@ -115,6 +136,7 @@ function Shell({ onSignOut }: { onSignOut: () => void }) {
   const route = useRoute();
   const current = PAGES.find((p) => p.path === route.parts[0]);
   const main = useRef<HTMLElement>(null);
+  const adminKey = useAdminKey();
   useEffect(() => {
     if (!current) location.replace("#/playground");
   }, [current]);
@@ -145,6 +167,11 @@ function Shell({ onSignOut }: { onSignOut: () => void }) {
             </li>
           </ul>
         </nav>
+        {adminKey && (
+          <button type="button" class="signout" onClick={() => session.setAdminKey(null)}>
+            Forget admin key
+          </button>
+        )}
         <button type="button" class="signout" onClick={onSignOut}>
           Sign out
         </button>

@@ -1,7 +1,9 @@
-// Shared pieces: hash routing, async state, errors, labelled fields, cursor paging.
+// Shared pieces: hash routing, async state, errors, labelled fields, cursor paging,
+// charts (uPlot), the admin key's gate.
 import { cloneElement, type ComponentChildren, type JSX, type VNode } from "preact";
 import { useCallback, useEffect, useId, useRef, useState } from "preact/hooks";
-import { message, type Page, type Query } from "./api";
+import uPlot from "uplot";
+import { ADMIN_CHANGED, api, message, session, type Page, type Query } from "./api";
 
 // --- hash routing: #/page/segment?key=value ---
 
@@ -246,4 +248,141 @@ export function messageText(content: unknown): string {
   if (typeof content === "string") return content;
   if (Array.isArray(content)) return content.map((p) => (p && typeof p === "object" && "text" in p ? String(p.text) : "")).join("");
   return content == null ? "" : JSON.stringify(content);
+}
+
+// --- charts ---
+
+export interface ChartSeries {
+  label: string;
+  stroke: string;
+  values: Array<number | null>;
+}
+
+/** A uPlot line chart of `series` over `x` (Unix seconds when `time`), redrawn in place
+ * when its data changes; `label` names it for screen readers. */
+export function Chart({ x, series, xLabel, yLabel, time, label, testId, format }: {
+  x: number[];
+  series: ChartSeries[];
+  xLabel: string;
+  yLabel: string;
+  time?: boolean;
+  label: string;
+  testId?: string;
+  /** The y axis's tick labels (uPlot's own when absent). */
+  format?: (value: number) => string;
+}) {
+  const box = useRef<HTMLDivElement>(null);
+  const plot = useRef<uPlot | null>(null);
+  const data: uPlot.AlignedData = [x, ...series.map((s) => s.values)];
+  const shape = [xLabel, yLabel, ...series.map((s) => s.label)].join("|");
+  const drawn = useRef("");
+  useEffect(() => {
+    const el = box.current;
+    if (!el) return;
+    const width = Math.max(200, Math.min(el.clientWidth || 640, 900));
+    if (plot.current && drawn.current === shape) {
+      plot.current.setData(data);
+      return;
+    }
+    plot.current?.destroy();
+    drawn.current = shape;
+    // a single point gets room either side (half a day, or one step)
+    const pad = time ? 43200 : 1;
+    plot.current = new uPlot(
+      {
+        width,
+        height: 260,
+        scales: { x: { time: !!time, range: (_: uPlot, min: number, max: number) => (min === max ? [min - pad, max + pad] : [min, max]) } },
+        axes: [{ label: xLabel }, { label: yLabel, ...(format ? { values: (_: uPlot, ticks: number[]) => ticks.map(format), size: 70 } : {}) }],
+        series: [{ label: xLabel }, ...series.map((s) => ({ label: s.label, stroke: s.stroke, width: 2, points: { show: x.length < 60 } }))],
+      },
+      data,
+      el,
+    );
+  });
+  useEffect(() => {
+    // follow the box's width (a phone turned, a window resized)
+    const el = box.current;
+    if (!el || typeof ResizeObserver === "undefined") return;
+    const watch = new ResizeObserver(() => {
+      const width = Math.max(200, Math.min(el.clientWidth, 900));
+      if (plot.current && Math.abs(plot.current.width - width) > 4) plot.current.setSize({ width, height: 260 });
+    });
+    watch.observe(el);
+    return () => {
+      watch.disconnect();
+      plot.current?.destroy();
+    };
+  }, []);
+  return <div ref={box} class="chart-box" role="img" aria-label={label} data-testid={testId} />;
+}
+
+// --- the admin key ---
+
+/** The admin key, re-read when it is added or forgotten. */
+export function useAdminKey(): string | null {
+  const [key, setKey] = useState(() => session.adminKey());
+  useEffect(() => {
+    const on = () => setKey(session.adminKey());
+    window.addEventListener(ADMIN_CHANGED, on);
+    return () => window.removeEventListener(ADMIN_CHANGED, on);
+  }, []);
+  return key;
+}
+
+/** Shows `children` once an admin key is stored; else says the page needs one, with the
+ * field to add it (checked with `GET /v1/organization/projects` first). */
+export function AdminGate({ what, children }: { what: string; children: ComponentChildren }) {
+  const key = useAdminKey();
+  const [value, setValue] = useState("");
+  const action = useAction();
+  if (key) return <>{children}</>;
+  const add = () =>
+    action.run(async () => {
+      await api("/v1/organization/projects", { key: value.trim(), query: { limit: 1 } });
+      session.setAdminKey(value.trim());
+    });
+  return (
+    <section class="card" aria-label="Admin key needed">
+      <h2>Admin key needed</h2>
+      <p>
+        {what} uses the Admin API (<code>/v1/organization/…</code>), which takes an admin key (<code>sk-admin-…</code>), not a project key. Hearth
+        prints one at its first start, or takes it from <code>HEARTH_ADMIN_KEY</code>. It is kept in this tab only, like the project key.
+      </p>
+      <Form onSubmit={() => void add()} label="Add an admin key">
+        <div class="row">
+          <Field label="Admin key">
+            <input type="password" autocomplete="off" required value={value} onInput={(e) => setValue(e.currentTarget.value)} placeholder="sk-admin-…" />
+          </Field>
+          <button type="submit" class="primary" disabled={action.busy || !value.trim()}>
+            {action.busy ? "Checking…" : "Use admin key"}
+          </button>
+        </div>
+      </Form>
+      <ErrorBox error={action.error} />
+    </section>
+  );
+}
+
+/** Copies `text` to the clipboard, saying so. */
+export function CopyButton({ text, label }: { text: string; label: string }) {
+  const [done, setDone] = useState<string>("");
+  const copy = async () => {
+    try {
+      await navigator.clipboard.writeText(text);
+      setDone("Copied.");
+    } catch {
+      setDone("Copy failed: select the text and copy it.");
+    }
+  };
+  return (
+    <>
+      <button type="button" onClick={() => void copy()} aria-label={label}>
+        Copy
+      </button>
+      <span class="muted" role="status">
+        {done}
+      </span>
+    </>
+  );
 }

@@ -11,7 +11,6 @@ from fastapi.responses import JSONResponse
 
 from hearth.api.bodies import parse_fields
 from hearth.api.deps import Caller, Svc
-from hearth.errors import NotFound
 from hearth.services.usage import Kind, UsageQuery
 
 router = APIRouter()
@@ -35,16 +34,22 @@ def usage_query(request: Request) -> UsageQuery:
     return parse_fields(fields, UsageQuery)
 
 
-@router.get("/organization/usage/{kind}")
-async def usage(request: Request, kind: str, caller: Caller, svc: Svc) -> JSONResponse:
-    """``client.admin.organization.usage.{kind}``: a page of buckets (``start_time``,
-    ``end_time``, ``bucket_width`` ``1m``/``1h``/``1d``, ``group_by``, ``project_ids``,
-    ``api_key_ids``, ``models``, ``batch``, ``limit``, ``page``). 404 for a kind Hearth
-    does not meter."""
-    if kind not in get_args(Kind):
-        raise NotFound(f"Invalid URL (GET {request.url.path})")
-    page = await svc.usage.usage(caller.organization_id, kind, usage_query(request))  # type: ignore[arg-type]
-    return JSONResponse(page)
+def usage_route(kind: Kind) -> None:
+    """``GET /organization/usage/{kind}``, one route per kind, as OpenAI's document lists
+    them."""
+
+    async def usage(request: Request, caller: Caller, svc: Svc) -> JSONResponse:
+        """``client.admin.organization.usage.<kind>``: a page of buckets (``start_time``,
+        ``end_time``, ``bucket_width`` ``1m``/``1h``/``1d``, ``group_by``, ``project_ids``,
+        ``api_key_ids``, ``models``, ``batch``, ``limit``, ``page``)."""
+        page = await svc.usage.usage(caller.organization_id, kind, usage_query(request))
+        return JSONResponse(page)
+
+    router.add_api_route(f"/organization/usage/{kind}", usage, methods=["GET"], name=kind)
+
+
+for _kind in get_args(Kind):
+    usage_route(_kind)
 
 
 @router.get("/organization/costs")

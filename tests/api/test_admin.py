@@ -185,7 +185,12 @@ async def test_rate_limits_list_and_update(admin: openai.AsyncOpenAI, services: 
     listed = [r async for r in limits.list_rate_limits(project.id)]
     assert f"rl-{MODEL}" in [r.id for r in listed]
     assert all(r.object == "project.rate_limit" for r in listed)
-    assert await services.admin.rate_limit_for(project.id, MODEL) is None  # no defaults set
+    defaults = await services.admin.rate_limit_for(project.id, MODEL)  # the server's
+    assert defaults is not None
+    assert (defaults.max_requests_per_1_minute, defaults.max_tokens_per_1_minute) == (
+        10_000,
+        10_000_000,
+    )
     updated = await limits.update_rate_limit(
         f"rl-{MODEL}", project_id=project.id, max_requests_per_1_minute=7
     )

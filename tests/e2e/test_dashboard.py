@@ -2,8 +2,10 @@
 ``hearth serve``: the shipped build is current, the server serves it without shadowing
 the API, and one signed-in page goes through sign in, a streamed chat, a structured
 output, Logs (a stored completion, distilled into a file and evaluated), Files, Models,
-Fine-tuning and Evals. Each page is screenshotted into ``build/artefacts/dashboard`` (its path is
-printed) and checked with axe-core: a serious or critical violation fails.
+Fine-tuning, Evals, and with the admin key API keys (a read-only key made through a
+service account, a rate limit changed) and Usage. Each page is screenshotted into
+``build/artefacts/dashboard`` (its path is printed) and checked with axe-core: a serious
+or critical violation fails.
 
 Needs Debian's ``chromium``, the ``playwright`` package (never its downloaded browsers),
 ``npm`` and the dashboard's npm packages (``make install-test``); without them the tests
@@ -16,6 +18,7 @@ import json
 import os
 import shutil
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -24,8 +27,8 @@ import httpx2
 import openai
 import pytest
 
-from tests.conftest import API_KEY, MODEL
-from tests.e2e.conftest import Server
+from tests.conftest import ADMIN_KEY, API_KEY, MODEL
+from tests.e2e.conftest import Server, start_server, stop_server
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page
@@ -68,6 +71,28 @@ def chromium() -> str:
         missing(f"needs {AXE.relative_to(ROOT)} (make install-test)")
     assert path is not None
     return path
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """``hearth serve`` with a project key and an admin key (for API keys and Usage)."""
+    srv = start_server(
+        tmp_path_factory.mktemp("dashboard") / "data",
+        "--api-key",
+        API_KEY,
+        "--admin-key",
+        ADMIN_KEY,
+    )
+    yield srv
+    stop_server(srv)
+
+
+@pytest.fixture
+def admin(server: Server) -> Iterator[openai.OpenAI]:
+    with openai.OpenAI(
+        base_url=f"{server.url}/v1", api_key=API_KEY, admin_api_key=ADMIN_KEY, max_retries=0
+    ) as c:
+        yield c
 
 
 @pytest.fixture(scope="module")
@@ -173,11 +198,17 @@ def test_sign_in(page: Page, artefacts: Path) -> None:
     alert.wait_for()
     assert "api key" in alert.inner_text().lower()
     check(page, artefacts, "sign-in")
+    # a wrong admin key is refused with the server's message, naming which key
     page.get_by_label("API key").fill(API_KEY)
+    page.get_by_label("Admin key (optional)").fill("sk-admin-wrong")
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("alert").filter(has_text="Admin key:").wait_for()
+    page.get_by_label("Admin key (optional)").fill(ADMIN_KEY)
     page.get_by_role("button", name="Sign in").click()
     page.get_by_role("navigation", name="Pages").wait_for()
     assert page.evaluate("sessionStorage.getItem('hearth.apiKey')") == API_KEY
-    assert API_KEY not in page.url
+    assert page.evaluate("sessionStorage.getItem('hearth.adminKey')") == ADMIN_KEY
+    assert API_KEY not in page.url and ADMIN_KEY not in page.url
     # keyboard: the first Tab reaches the skip link
     page.keyboard.press("Tab")
     assert page.evaluate("document.activeElement.textContent") == "Skip to content"
@@ -204,6 +235,9 @@ def test_playground_streams_a_chat_with_logprobs(page: Page, artefacts: Path) ->
     assert reply.strip()
     token = page.locator(".turn.assistant .tok").first
     assert "logprob" in (token.get_attribute("title") or "")
+    # the streamed response's x-ratelimit-* headers
+    limits = page.get_by_test_id("rate-limits").inner_text()
+    assert "requests left" in limits and "tokens left" in limits and "resets in" in limits
     page.get_by_role("button", name="View code").click()
     code = page.get_by_label("python code").inner_text()
     assert "client.chat.completions.create(" in code and "stream=True" in code
@@ -430,7 +464,124 @@ def test_fine_tuning_job_loss_chart(
     assert sync_client.fine_tuning.jobs.retrieve(job.id).status in ("cancelled", "succeeded")
 
 
+def test_api_keys(page: Page, artefacts: Path, admin: openai.OpenAI, server: Server) -> None:
+    """The default project's key is listed; a read-only key made through a new service
+    account is shown once and can read but not write; its permissions change; it is
+    deleted; a rate limit changed in the page is the API's."""
+    org = admin.admin.organization
+    project = org.projects.list().data[0]
+    default_keys = org.projects.api_keys.list(project.id).data
+    page.goto(page.url.split("#")[0] + "#/api-keys")
+    assert page.get_by_label("Project").input_value() == project.id
+    for key in default_keys:
+        page.get_by_role("cell", name=key.name, exact=True).wait_for()
+    check(page, artefacts, "api-keys")
+
+    form = page.get_by_role("form", name="Create a key")
+    form.get_by_label("Service account", exact=True).select_option(label="New service account…")
+    form.get_by_label("New service account name").fill("dashboard-e2e")
+    form.get_by_label("Key name").fill("e2e-reader")
+    form.get_by_label("Read only").check()
+    form.get_by_role("button", name="Create key").click()
+    secret_box = page.get_by_test_id("new-secret")
+    secret_box.wait_for()
+    secret = secret_box.inner_text().strip()
+    assert secret.startswith("sk-")
+    row = page.get_by_role("row").filter(has_text="e2e-reader")
+    row.filter(has_text="Read only").wait_for()
+    assert "dashboard-e2e" in row.inner_text() and secret not in row.inner_text()
+    check(page, artefacts, "api-keys-created")
+    page.get_by_role("button", name="Done, hide it").click()
+    assert page.get_by_test_id("new-secret").count() == 0
+    assert secret not in page.content()  # shown once
+
+    with openai.OpenAI(base_url=f"{server.url}/v1", api_key=secret, max_retries=0) as reader:
+        reader.files.list()
+        with pytest.raises(openai.AuthenticationError):
+            reader.files.create(file=("x.jsonl", b'{"a": 1}\n'), purpose="user_data")
+
+        page.get_by_role("button", name="Permissions of e2e-reader").click()
+        edit = page.get_by_role("form", name="Permissions of e2e-reader")
+        edit.get_by_label("Restricted").check()
+        edit.get_by_label("Files: write").check()
+        check(page, artefacts, "api-keys-permissions")
+        edit.get_by_role("button", name="Save permissions").click()
+        row.filter(has_text="Restricted: api.files.write").wait_for()
+        made = reader.files.create(file=("x.jsonl", b'{"a": 1}\n'), purpose="user_data")
+        admin.files.delete(made.id)
+
+        page.once("dialog", lambda d: d.accept())
+        page.get_by_role("button", name="Delete e2e-reader").click()
+        row.wait_for(state="detached")
+        with pytest.raises(openai.AuthenticationError):
+            reader.files.list()
+
+    page.get_by_label(f"RPM for {MODEL}").fill("4321")
+    page.get_by_label(f"TPM for {MODEL}").fill("987654")
+    page.get_by_role("button", name=f"Save limits for {MODEL}").click()
+    page.get_by_role("row").filter(has_text=MODEL).get_by_role("status").wait_for()
+    limits = {r.model: r for r in org.projects.rate_limits.list_rate_limits(project.id)}
+    assert limits[MODEL].max_requests_per_1_minute == 4321
+    assert limits[MODEL].max_tokens_per_1_minute == 987654
+    check(page, artefacts, "api-keys-rate-limits")
+
+
+def test_usage(page: Page, artefacts: Path, admin: openai.OpenAI) -> None:
+    """Without the admin key the page asks for it; with it, a chat completion shows in the
+    totals (equal to the SDK's usage report) and the charts are drawn."""
+    admin.chat.completions.create(
+        model=MODEL, messages=[{"role": "user", "content": "Count to three."}], max_tokens=8
+    )
+    admin.admin.organization.projects.create(name="Usage e2e")
+    page.get_by_role("button", name="Forget admin key").click()
+    page.goto(page.url.split("#")[0] + "#/usage")
+    page.get_by_role("region", name="Admin key needed").wait_for()
+    check(page, artefacts, "usage-needs-admin-key")
+    page.get_by_label("Admin key", exact=True).fill(API_KEY)  # a project key is refused
+    page.get_by_role("button", name="Use admin key").click()
+    page.get_by_role("alert").wait_for()
+    page.get_by_label("Admin key", exact=True).fill(ADMIN_KEY)
+    page.get_by_role("button", name="Use admin key").click()
+
+    day = 86400
+    start = int(time.time()) // day * day - 6 * day
+    report = admin.admin.organization.usage.completions(
+        start_time=start, bucket_width="1d", group_by=["model"], limit=7
+    )
+    results = [r for b in report.data for r in b.results]
+    requests = sum(r.num_model_requests for r in results)
+    assert requests > 0
+
+    def total(name: str) -> int:
+        page.get_by_test_id(f"total-{name}").wait_for()
+        return int(page.get_by_test_id(f"total-{name}").inner_text().replace(",", ""))
+
+    assert total("requests") == requests
+    assert total("input") == sum(r.input_tokens for r in results)
+    assert total("output") == sum(r.output_tokens for r in results)
+    page.get_by_test_id("cost-chart").locator("canvas").wait_for()
+    page.get_by_test_id("tokens-chart").locator("canvas").wait_for()
+    page.get_by_role("cell", name=MODEL, exact=True).wait_for()
+    check(page, artefacts, "usage")
+    # the project filter: the new project has no usage, the default one has it all
+    page.get_by_label("Project").select_option(label="Usage e2e")
+    page.get_by_text("No usage in this period.").wait_for()
+    assert total("requests") == 0
+    page.get_by_label("Project").select_option(label="Default project")
+    page.get_by_role("cell", name=MODEL, exact=True).wait_for()
+    assert total("requests") == requests
+    page.get_by_label("Period").select_option("24h")
+    page.get_by_role("region", name="Tokens per hour").locator("canvas").wait_for()
+    assert total("requests") == requests
+    page.set_viewport_size({"width": 390, "height": 844})
+    # the charts follow the width (a ResizeObserver): nothing wider than the screen
+    page.wait_for_function("document.documentElement.scrollWidth <= window.innerWidth")
+    page.screenshot(path=str(artefacts / "usage-phone.png"), full_page=True)
+    page.set_viewport_size({"width": 1280, "height": 900})
+
+
 def test_sign_out(page: Page) -> None:
     page.get_by_role("button", name="Sign out").click()
     page.get_by_label("API key").wait_for()
     assert page.evaluate("sessionStorage.getItem('hearth.apiKey')") is None
+    assert page.evaluate("sessionStorage.getItem('hearth.adminKey')") is None

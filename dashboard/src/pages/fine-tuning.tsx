@@ -1,11 +1,10 @@
 // Fine-tuning: jobs, a job created from an uploaded file, a job's page with its events
 // (polled while it runs), the loss curve from its metrics events, checkpoints, and
 // cancel / pause / resume.
-import { useEffect, useRef, useState } from "preact/hooks";
-import uPlot from "uplot";
+import { useState } from "preact/hooks";
 import { api, blob, isChatModel, type Checkpoint, type FileObject, type FineTuningEvent, type FineTuningJob, type Model, type Page } from "../api";
 import type { PageProps } from "../app";
-import { download, ErrorBox, Field, go, href, Json, Loading, Pager, Section, Status, useAction, useAsync, usePager, usePoll } from "../ui";
+import { Chart, download, ErrorBox, Field, go, href, Json, Loading, Pager, Section, Status, useAction, useAsync, usePager, usePoll, type ChartSeries } from "../ui";
 
 const RUNNING = new Set(["validating_files", "queued", "running"]);
 
@@ -342,43 +341,21 @@ function JobPage({ id }: { id: string }) {
 }
 
 function LossChart({ metrics }: { metrics: FineTuningEvent[] }) {
-  const box = useRef<HTMLDivElement>(null);
-  const plot = useRef<uPlot | null>(null);
   const steps = metrics.map((e) => e.data?.step ?? 0);
-  const train = metrics.map((e) => e.data?.train_loss ?? null);
   const valid = metrics.map((e) => e.data?.valid_loss ?? null);
-  const hasValid = valid.some((v) => v !== null && v !== undefined);
-  const data: uPlot.AlignedData = hasValid ? [steps, train, valid] : [steps, train];
-  useEffect(() => {
-    const el = box.current;
-    if (!el) return;
-    const width = Math.max(280, Math.min(el.clientWidth || 640, 900));
-    if (plot.current && plot.current.series.length === data.length) {
-      plot.current.setData(data);
-      return;
-    }
-    plot.current?.destroy();
-    plot.current = new uPlot(
-      {
-        width,
-        height: 260,
-        scales: { x: { time: false } },
-        axes: [{ label: "step" }, { label: "loss" }],
-        series: [
-          { label: "step" },
-          { label: "train loss", stroke: "#2563eb", width: 2 },
-          ...(hasValid ? [{ label: "valid loss", stroke: "#c2410c", width: 2 }] : []),
-        ],
-      },
-      data,
-      el,
-    );
-  });
-  useEffect(() => () => plot.current?.destroy(), []);
+  const series: ChartSeries[] = [{ label: "train loss", stroke: "#2563eb", values: metrics.map((e) => e.data?.train_loss ?? null) }];
+  if (valid.some((v) => v !== null && v !== undefined)) series.push({ label: "valid loss", stroke: "#c2410c", values: valid });
   const last = metrics[metrics.length - 1]?.data;
   return (
     <figure class="chart">
-      <div ref={box} role="img" aria-label={`Training loss over ${steps.length} steps; last train loss ${last?.train_loss?.toFixed(4) ?? "none"}`} data-testid="loss-chart" />
+      <Chart
+        x={steps}
+        series={series}
+        xLabel="step"
+        yLabel="loss"
+        label={`Training loss over ${steps.length} steps; last train loss ${last?.train_loss?.toFixed(4) ?? "none"}`}
+        testId="loss-chart"
+      />
       <figcaption class="muted">
         Step {last?.step} of {last?.total_steps ?? "?"}: train loss {last?.train_loss?.toFixed(4)}
         {last?.valid_loss != null ? `, valid loss ${last.valid_loss.toFixed(4)}` : ""}

@@ -178,6 +178,11 @@ export function Playground({ route }: PageProps) {
 
   const [busy, setBusy] = useState(false);
   const [formError, setFormError] = useState<unknown>();
+  const [limits, setLimits] = useState<RateLimitHeaders | null>(null);
+  const onResponse = (res: Response) => {
+    const read = rateLimitHeaders(res.headers);
+    if (read) setLimits(read);
+  };
   const [code, setCode] = useState<"python" | "node" | "curl" | null>(null);
   const aborts = useRef<AbortController | null>(null);
 
@@ -234,7 +239,7 @@ export function Playground({ route }: PageProps) {
         const toolCalls: Array<{ index?: number; function?: { name?: string; arguments?: string }; [k: string]: unknown }> = [];
         let finish: string | null = null;
         let usage: Usage | null = null;
-        for await (const chunk of stream<ChatChunk>("/v1/chat/completions", { json: body, signal })) {
+        for await (const chunk of stream<ChatChunk>("/v1/chat/completions", { json: body, signal, onResponse })) {
           if (chunk.usage) usage = chunk.usage;
           const choice = chunk.choices[0];
           if (!choice) continue;
@@ -251,7 +256,7 @@ export function Playground({ route }: PageProps) {
         }
         updateTurn(i, index, { usage, finish, ms: performance.now() - started });
       } else {
-        const out = await api<ChatCompletion>("/v1/chat/completions", { json: body, signal });
+        const out = await api<ChatCompletion>("/v1/chat/completions", { json: body, signal, onResponse });
         const choice = out.choices[0];
         updateTurn(i, index, {
           content: messageText(choice?.message.content),
@@ -395,6 +400,7 @@ export function Playground({ route }: PageProps) {
           </button>
         </div>
         <ErrorBox error={formError} />
+        {limits && <RateLimitLine limits={limits} />}
       </form>
 
       {code && (
@@ -599,5 +605,38 @@ function Generator({ kind, models, model, onUse, onCancel }: { kind: GenerateKin
         </>
       )}
     </form>
+  );
+}
+
+interface RateLimitHeaders {
+  limitRequests: string;
+  remainingRequests: string;
+  resetRequests: string;
+  limitTokens: string;
+  remainingTokens: string;
+  resetTokens: string;
+}
+
+/** The `x-ratelimit-*` headers of a model response (null when it has none). */
+function rateLimitHeaders(h: Headers): RateLimitHeaders | null {
+  const get = (name: string) => h.get(`x-ratelimit-${name}`) ?? "";
+  const out = {
+    limitRequests: get("limit-requests"),
+    remainingRequests: get("remaining-requests"),
+    resetRequests: get("reset-requests"),
+    limitTokens: get("limit-tokens"),
+    remainingTokens: get("remaining-tokens"),
+    resetTokens: get("reset-tokens"),
+  };
+  return out.limitRequests || out.limitTokens ? out : null;
+}
+
+function RateLimitLine({ limits }: { limits: RateLimitHeaders }) {
+  const n = (v: string) => (v && !Number.isNaN(Number(v)) ? Number(v).toLocaleString() : v || "?");
+  return (
+    <p class="muted ratelimits" data-testid="rate-limits">
+      Rate limits after the last request: {n(limits.remainingRequests)} of {n(limits.limitRequests)} requests left (resets in {limits.resetRequests || "?"}),{" "}
+      {n(limits.remainingTokens)} of {n(limits.limitTokens)} tokens left (resets in {limits.resetTokens || "?"}).
+    </p>
   );
 }

@@ -18,7 +18,7 @@ added (goal <= 2 ms).
 
 Prints one JSON document on stdout; nothing asserts on timings.
 
-Usage: .venv/bin/python benchmarks/platform.py [--requests 1000] [--rounds 3]
+Usage: .venv/bin/python benchmarks/platform_overhead.py [--requests 1000] [--rounds 3]
 """
 
 from __future__ import annotations
