@@ -128,7 +128,10 @@ async def test_every_upload_format(
     result = await client.audio.transcriptions.create(
         file=(name, upload), model="gpt-4o-mini-transcribe"
     )
-    assert wer(SPOKEN, result.text) <= 0.15, (name, result.text)
+    # what this checks is the decoding: a format read wrong gives a WER near 1. Lossy
+    # codecs on the voice's (randomly varied) speech cost whisper-tiny a few words: 0.17
+    # was seen once for mp3, 0.0-0.1 usually
+    assert wer(SPOKEN, result.text) <= 0.3, (name, result.text)
 
 
 async def test_spanish_transcription(client: openai.AsyncOpenAI) -> None:
