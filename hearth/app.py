@@ -115,5 +115,6 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     app.include_router(demo.token_router)
     if settings.realtime_demo:
         app.include_router(demo.router)
-    app.include_router(dashboard.router)  # GET / and /dashboard/*: the web app
+    if settings.dashboard:
+        app.include_router(dashboard.router)  # GET / and /dashboard/*: the web app
     return app

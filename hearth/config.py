@@ -292,6 +292,9 @@ class Settings(BaseSettings):
     realtime_demo: bool = True
     """Serve the Realtime demo page at ``/realtime``; it gets client secrets from
     ``/hearth/realtime/demo-token``, which answers loopback clients only."""
+    dashboard: bool = True
+    """Serve the web dashboard at ``/`` (and its files under ``/dashboard/``); false:
+    those paths get the API's 404, as any unknown path."""
     enforce_schemas: bool = True
     """Enforce JSON Schemas sent without ``strict: true`` (``response_format``, tool
     parameters) by constrained decoding where Hearth can, as vLLM and llama.cpp do;

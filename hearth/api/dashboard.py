@@ -3,7 +3,8 @@ page and ``GET /dashboard/{name}`` its built script and stylesheet, from
 ``hearth/web/dashboard`` (built from ``dashboard/`` by ``make dashboard``;
 docs/dashboard.md). Static files, no auth: the app signs in with an API key that the
 browser keeps in sessionStorage and sends to ``/v1`` itself. The app routes by the URL's
-hash (``/#/logs``), so the server never answers any other path for it."""
+hash (``/#/logs``), so the server never answers any other path for it.
+``HEARTH_DASHBOARD=false`` leaves this router out of the app (``create_app``)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
 """The dashboard's router (``hearth/api/dashboard.py``) on a bare app over a tiny build in
-a temporary folder: what it serves, its headers, gzip and revalidation, and its 404s."""
+a temporary folder: what it serves, its headers, gzip and revalidation, and its 404s; and
+``HEARTH_DASHBOARD`` turning it off in the full app."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ from fastapi import FastAPI
 
 from hearth.api import dashboard
 from hearth.api.errors import install_error_handlers
+from hearth.app import create_app
+from hearth.config import Settings
 
 pytestmark = pytest.mark.anyio
 
@@ -93,3 +96,23 @@ async def test_not_built(
     r = await client.get("/")
     assert r.status_code == 404
     assert "make dashboard" in r.json()["error"]["message"]
+
+
+@pytest.mark.parametrize("on", [True, False])
+async def test_turned_off(build: Path, tmp_path: Path, on: bool) -> None:
+    """``HEARTH_DASHBOARD=false``: ``/`` and the built files are the API's 404; the API
+    beside them is unchanged. (The app's services are never started: no request here
+    reaches them.)"""
+    app = create_app(Settings(data_dir=tmp_path / "data", dashboard=on))
+    transport = httpx2.ASGITransport(app=app)
+    async with httpx2.AsyncClient(transport=transport, base_url="http://hearth.test") as http:
+        page = await http.get("/")
+        script = await http.get("/dashboard/app.js")
+        models = await http.get("/v1/models")
+    if on:
+        assert page.status_code == 200 and script.content == SCRIPT
+    else:
+        for r in (page, script):
+            assert r.status_code == 404
+            assert r.json()["error"]["type"] == "invalid_request_error"
+    assert models.status_code == 401  # no key: the API answers as ever

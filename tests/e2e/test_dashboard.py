@@ -1,11 +1,12 @@
 """End to end: Hearth's web dashboard (``GET /``) in headless Chromium against a real
 ``hearth serve``: the shipped build is current, the server serves it without shadowing
 the API, and one signed-in page goes through sign in, a streamed chat, a structured
-output, Logs (a stored completion, distilled into a file and evaluated), Files, Models,
-Fine-tuning, Evals, and with the admin key API keys (a read-only key made through a
-service account, a rate limit changed) and Usage. Each page is screenshotted into
-``build/artefacts/dashboard`` (its path is printed) and checked with axe-core: a serious
-or critical violation fails.
+output, two panes compared (and their code), Logs (a stored completion, distilled into a
+file and evaluated), Files, Models, Fine-tuning (a job followed until it succeeds, its
+model opened in the playground), Evals, and with the admin key API keys (a read-only key
+made through a service account, a rate limit changed) and Usage. Each page is
+screenshotted into ``build/artefacts/dashboard`` (its path is printed) and checked with
+axe-core: a serious or critical violation fails.
 
 Needs Debian's ``chromium``, the ``playwright`` package (never its downloaded browsers),
 ``npm`` and the dashboard's npm packages (``make install-test``); without them the tests
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import time
@@ -295,7 +297,22 @@ def test_playground_compare_and_generate(page: Page, artefacts: Path) -> None:
     for n in range(2):
         page.locator(".pane").nth(n).locator(".turn.assistant .meta").wait_for()
     assert page.locator(".pane .turn.assistant .error").count() == 0
+    # View code: each pane's next request, its own settings and conversation
+    view = page.get_by_role("button", name="View code")
+    if view.get_attribute("aria-expanded") != "true":  # still open from the first chat
+        view.click()
+    page.get_by_role("tab", name="Python").click()
+    code = {pane: page.get_by_label(f"python code ({pane})").inner_text() for pane in "AB"}
+    assert all("Name a fruit." in c and "max_tokens=6" in c for c in code.values())
+    assert "temperature=0" in code["B"] and "temperature" not in code["A"]
+    page.get_by_role("tab", name="Node.js").click()
+    assert '"temperature": 0' in page.get_by_label("node code (B)").inner_text()
     check(page, artefacts, "playground-compare")
+    page.set_viewport_size({"width": 390, "height": 844})
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    page.set_viewport_size({"width": 1280, "height": 900})
+    view.click()
+    assert view.get_attribute("aria-expanded") == "false"
     page.get_by_role("button", name="Clear conversation").click()
     page.get_by_label("Compare side by side").uncheck()
     # a served model writes the system message through structured outputs; editable
@@ -428,11 +445,14 @@ def test_fine_tuning_shows_the_servers_refusal(page: Page, artefacts: Path) -> N
     check(page, artefacts, "fine-tuning")
 
 
-def test_fine_tuning_job_loss_chart(
+def test_fine_tuning_job_followed_to_the_end(
     page: Page, artefacts: Path, sync_client: openai.OpenAI
 ) -> None:
-    """A tiny job's page draws its loss curve from the first metrics event; then it is
-    cancelled from the page (or has already finished)."""
+    """A tiny job (two steps) followed on its page until it succeeds: the loss curve has a
+    point per step, the checkpoint is listed, and "Open in playground" next to the
+    fine-tuned model selects it there, where it answers."""
+    from playwright.sync_api import expect
+
     rows = [
         {
             "messages": [
@@ -453,15 +473,30 @@ def test_fine_tuning_job_loss_chart(
         },
     )
     page.goto(page.url.split("#")[0] + f"#/fine-tuning/{job.id}")
-    page.get_by_test_id("loss-chart").locator("canvas").wait_for(timeout=240_000)
+    chart = page.get_by_test_id("loss-chart")
+    chart.locator("canvas").wait_for(timeout=240_000)  # the first step (the base model loads)
+    page.locator(".badge").filter(has_text="succeeded").wait_for(timeout=240_000)
+    done = sync_client.fine_tuning.jobs.retrieve(job.id)
+    assert done.status == "succeeded", done.error
+    model = done.fine_tuned_model
+    assert model is not None
+    steps = sorted(
+        e.data["step"]  # type: ignore[index]
+        for e in sync_client.fine_tuning.jobs.list_events(job.id, limit=100)
+        if e.type == "metrics"
+    )
+    assert steps == [1, 2]  # 10 examples / batch 5 x 1 epoch
+    # every step is a point of the curve, the last one in its caption
+    expect(chart).to_have_attribute("aria-label", re.compile(r"^Training loss over 2 steps;"))
+    expect(page.locator("figure.chart figcaption")).to_contain_text("Step 2 of 2")
+    checkpoint = sync_client.fine_tuning.jobs.checkpoints.list(job.id).data[0]
+    page.get_by_role("cell", name=checkpoint.fine_tuned_model_checkpoint, exact=True).wait_for()
+    page.get_by_text("successfully completed").wait_for()
     check(page, artefacts, "fine-tuning-job")
-    cancel = page.get_by_role("button", name="Cancel job")
-    if cancel.is_visible():
-        cancel.click()
-    page.locator(".badge").filter(has_text="cancelled").or_(
-        page.locator(".badge").filter(has_text="succeeded")
-    ).first.wait_for()
-    assert sync_client.fine_tuning.jobs.retrieve(job.id).status in ("cancelled", "succeeded")
+
+    page.locator("dd").filter(has_text=model).get_by_role("link", name="Open in playground").click()
+    expect(page.get_by_label("Model", exact=True)).to_have_value(model)
+    assert send(page, "Question 1?").strip()
 
 
 def test_api_keys(page: Page, artefacts: Path, admin: openai.OpenAI, server: Server) -> None:

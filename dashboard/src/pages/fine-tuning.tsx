@@ -1,7 +1,7 @@
 // Fine-tuning: jobs, a job created from an uploaded file, a job's page with its events
 // (polled while it runs), the loss curve from its metrics events, checkpoints, and
 // cancel / pause / resume.
-import { useState } from "preact/hooks";
+import { useEffect, useRef, useState } from "preact/hooks";
 import { api, blob, isChatModel, type Checkpoint, type FileObject, type FineTuningEvent, type FineTuningJob, type Model, type Page } from "../api";
 import type { PageProps } from "../app";
 import { Chart, download, ErrorBox, Field, go, href, Json, Loading, Pager, Section, Status, useAction, useAsync, usePager, usePoll, type ChartSeries } from "../ui";
@@ -195,6 +195,15 @@ function JobPage({ id }: { id: string }) {
     2000,
     running,
   );
+  // once more when it stops: the last events and checkpoints may have come after the last poll
+  const wasRunning = useRef(running);
+  useEffect(() => {
+    if (wasRunning.current && !running) {
+      events.reload();
+      checkpoints.reload();
+    }
+    wasRunning.current = running;
+  }, [running]); // eslint-disable-line react-hooks/exhaustive-deps
   const action = useAction();
   const act = (verb: string) => action.run(() => api<FineTuningJob>(`${path}/${verb}`, { method: "POST" }).then(job.reload));
   const j = job.data;

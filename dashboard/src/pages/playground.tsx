@@ -1,6 +1,7 @@
 // Playground: chat with any served model, one pane or two side by side (two models, or two
 // settings), streamed over SSE, with logprobs per token, structured outputs, tools, code
-// for the current request and Generate (a model writes the prompt, schema or function).
+// for the current request (each pane's when comparing) and Generate (a model writes the
+// prompt, schema or function).
 import { useEffect, useRef, useState } from "preact/hooks";
 import {
   api,
@@ -17,7 +18,7 @@ import {
 import type { PageProps } from "../app";
 import { curl, node, python } from "../codegen";
 import { render as renderGenerated, request as generateRequest, type GenerateKind } from "../meta-prompts";
-import { ErrorBox, Field, messageText, parseJson, useAction, useAsync } from "../ui";
+import { CopyButton, ErrorBox, Field, messageText, parseJson, useAction, useAsync } from "../ui";
 
 interface Settings {
   model: string;
@@ -273,15 +274,16 @@ export function Playground({ route }: PageProps) {
     }
   };
 
-  let codeText = "";
-  if (code) {
+  // each active pane's next request (its conversation and the message being typed)
+  const codeFor = (i: 0 | 1): string => {
+    if (!code) return "";
     try {
-      const body = requestBody(state, state.panes[0], [...state.transcripts[0], ...(state.input ? [{ role: "user" as const, content: state.input }] : [])]);
-      codeText = { python, node, curl }[code](body, location.origin);
+      const body = requestBody(state, state.panes[i], [...state.transcripts[i], ...(state.input ? [{ role: "user" as const, content: state.input }] : [])]);
+      return { python, node, curl }[code](body, location.origin);
     } catch (e) {
-      codeText = `# ${errorMessage(e)}`;
+      return `# ${errorMessage(e)}`;
     }
-  }
+  };
 
   const [generating, setGenerating] = useState<{ kind: GenerateKind; target: "system" | "schema" | "tools" } | null>(null);
 
@@ -407,17 +409,26 @@ export function Playground({ route }: PageProps) {
         <section class="card" aria-label="Code">
           <div class="tabs" role="tablist" aria-label="Language">
             {(["python", "node", "curl"] as const).map((lang) => (
-              <button key={lang} type="button" role="tab" aria-selected={code === lang} onClick={() => setCode(lang)}>
+              <button key={lang} id={`code-tab-${lang}`} type="button" role="tab" aria-selected={code === lang} aria-controls="playground-code" onClick={() => setCode(lang)}>
                 {{ python: "Python", node: "Node.js", curl: "curl" }[lang]}
               </button>
             ))}
           </div>
-          <button type="button" onClick={() => void navigator.clipboard?.writeText(codeText)}>
-            Copy code
-          </button>
-          <pre class="code" role="tabpanel" tabIndex={0} aria-label={`${code} code`}>
-            {codeText}
-          </pre>
+          <div id="playground-code" role="tabpanel" aria-labelledby={`code-tab-${code}`} class={state.compare ? "panes two" : "panes"}>
+            {active.map((i) => {
+              const name = state.compare ? (i === 0 ? " (A)" : " (B)") : "";
+              const text = codeFor(i);
+              return (
+                <div key={i} class="code-pane">
+                  {state.compare && <h3>Pane {i === 0 ? "A" : "B"}</h3>}
+                  <CopyButton text={text} label={`Copy ${code} snippet${name}`} />
+                  <pre class="code" role="group" tabIndex={0} aria-label={`${code} code${name}`}>
+                    {text}
+                  </pre>
+                </div>
+              );
+            })}
+          </div>
         </section>
       )}
     </div>
