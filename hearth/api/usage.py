@@ -16,8 +16,18 @@ from hearth.services.usage import Kind, UsageQuery
 router = APIRouter()
 
 LISTS = frozenset(
-    ("group_by", "project_ids", "user_ids", "api_key_ids", "models", "line_items", "sources")
-) | {"sizes"}
+    {
+        "group_by",
+        "project_ids",
+        "user_ids",
+        "api_key_ids",
+        "models",
+        "line_items",
+        "sources",
+        "sizes",
+    }
+)
+"""The query fields that are lists."""
 
 
 def usage_query(request: Request) -> UsageQuery:

@@ -270,30 +270,21 @@ class UsageReports:
         keys = [g for g in ("project_id", "api_key_id") if g in query.group_by]
         by_line = "line_item" in query.group_by
         totals: list[dict[tuple[Any, ...], list[Any]]] = [{} for _ in range(window.count)]
-        for kind in (
-            "completions",
-            "embeddings",
-            "moderations",
-            "images",
-            "audio_speeches",
-            "audio_transcriptions",
-            "code_interpreter_sessions",
-        ):
-            rows = self._repo.sums(
-                self._filter(organization_id, kind, query, window),
-                window.first,
-                window.width,
-                [*keys, "model"],
-            )
-            for row in rows:
-                price = self._price(row.group["model"])
-                for line, quantity, unit, amount in _line_items(kind, row, price):
-                    if query.line_items and line not in query.line_items:
-                        continue
-                    group = tuple(row.group[k] for k in keys) + ((line, unit) if by_line else ())
-                    slot = totals[row.bucket].setdefault(group, [0.0, 0.0])
-                    slot[0] += amount
-                    slot[1] += quantity
+        rows = self._repo.sums(
+            self._filter(organization_id, None, query, window),
+            window.first,
+            window.width,
+            [*keys, "model", "kind"],
+        )
+        for row in rows:
+            price = self._price(row.group["model"])
+            for line, quantity, unit, amount in _line_items(row.group["kind"], row, price):
+                if query.line_items and line not in query.line_items:
+                    continue
+                group = tuple(row.group[k] for k in keys) + ((line, unit) if by_line else ())
+                slot = totals[row.bucket].setdefault(group, [0.0, 0.0])
+                slot[0] += amount
+                slot[1] += quantity
         out: list[list[dict[str, Any]]] = []
         for bucket in totals:
             results = []
@@ -333,7 +324,7 @@ class UsageReports:
         return _Window(first, width, count, query.start_time, end, count < total)
 
     def _filter(
-        self, organization_id: str, kind: str, query: UsageQuery, window: _Window
+        self, organization_id: str, kind: str | None, query: UsageQuery, window: _Window
     ) -> UsageFilter:
         return UsageFilter(
             organization_id,

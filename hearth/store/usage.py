@@ -30,18 +30,18 @@ UNIT_COLUMNS = (
 )
 """The summable columns of a record (besides the request count)."""
 
-GROUP_COLUMNS = ("project_id", "api_key_id", "model", "batch")
+GROUP_COLUMNS = ("project_id", "api_key_id", "model", "batch", "kind")
 """The record columns a query may group by."""
 
 
 @dataclass(frozen=True)
 class UsageFilter:
-    """Which records a query sums: one organization and ``kind``, created in
+    """Which records a query sums: one organization and ``kind`` (None: every kind), created in
     ``[start, end)`` (unix s), optionally only these projects, keys and models, and batch
     or not."""
 
     organization_id: str
-    kind: str
+    kind: str | None
     start: int
     end: int
     project_ids: Sequence[str] = ()
@@ -93,13 +93,14 @@ class UsageRepository:
             )
             .where(
                 UsageRecord.organization_id == where.organization_id,
-                UsageRecord.kind == where.kind,
                 UsageRecord.created_at >= where.start,
                 UsageRecord.created_at < where.end,
             )
             .group_by(bucket, *groups)
             .order_by(bucket)
         )
+        if where.kind is not None:
+            stmt = stmt.where(UsageRecord.kind == where.kind)
         if where.project_ids:
             stmt = stmt.where(UsageRecord.project_id.in_(where.project_ids))
         if where.api_key_ids:
