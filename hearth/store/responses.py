@@ -68,6 +68,21 @@ class ResponseRepository:
             if conversation_items:
                 _append(session, conversation["id"], conversation_items)
 
+    def page(
+        self,
+        project_id: str,
+        page: PageParams,
+        *,
+        model: str | None,
+        metadata: dict[str, str] | None,
+    ) -> Page[StoredResponse]:
+        """One page of the project's stored responses in creation order (every status),
+        only those of ``model`` carrying every ``metadata`` pair. ``InvalidRequest`` for a
+        cursor that is not one of them."""
+        with self.sessions() as session:
+            stmt = logged_filter(StoredResponse, project_id, model, metadata)
+            return paginate(session, stmt, StoredResponse, page)
+
     def get(self, project_id: str, response_id: str) -> StoredResponse | None:
         """The project's response ``response_id``; None if there is none."""
         with self.sessions() as session:

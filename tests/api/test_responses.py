@@ -10,6 +10,7 @@ from typing import Any
 import httpx2
 import openai
 import pytest
+from openai.pagination import AsyncCursorPage
 from openai.types.responses import Response
 from pydantic import BaseModel
 
@@ -283,6 +284,40 @@ async def test_other_projects_responses_are_invisible(
         assert (await _error(call)).status_code == 404
     await fresh.responses.delete(mine.id)
     assert (await _error(fresh.responses.retrieve(mine.id))).status_code == 404
+
+
+async def test_stored_responses_are_listed_newest_first_with_filters(
+    services: Services, http: httpx2.AsyncClient, fresh: openai.AsyncOpenAI
+) -> None:
+    made = [
+        await fresh.responses.create(
+            model=MODEL, input=f"Say {i}", max_output_tokens=16, metadata={"n": str(i % 2)}
+        )
+        for i in range(3)
+    ]
+    await fresh.responses.create(model=MODEL, input="Not kept", max_output_tokens=16, store=False)
+
+    async def listed(**params: Any) -> list[Response]:
+        page = await fresh.get_api_list(
+            "/responses", model=Response, page=AsyncCursorPage[Response], options={"params": params}
+        )
+        return [r async for r in page]
+
+    newest_first = await listed(limit=2)  # pages through both pages
+    assert [r.id for r in newest_first] == [r.id for r in reversed(made)]
+    assert newest_first[0] == await fresh.responses.retrieve(made[2].id)
+    assert [r.id for r in await listed(order="asc")] == [r.id for r in made]
+    assert [r.id for r in await listed(**{"metadata[n]": "0"})] == [made[2].id, made[0].id]
+    assert await listed(model="another-model") == []
+    other = sdk(http, new_project(services)[1])  # shares ``http``: not closed here
+    assert [
+        r
+        async for r in other.get_api_list(
+            "/responses", model=Response, page=AsyncCursorPage[Response]
+        )
+    ] == []
+    bad = await _error(fresh.get("/responses", cast_to=object, options={"params": {"limit": 0}}))
+    assert bad.status_code == 400
 
 
 async def test_truncation(fresh: openai.AsyncOpenAI) -> None:

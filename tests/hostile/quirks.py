@@ -43,10 +43,12 @@ BODY_TOUCHING = {
 NOT_IN_DOCUMENT = {
     ("POST", "/evals/{eval_id}/runs/{run_id}/cancel"),
     ("POST", "/organization/projects/{project_id}/api_keys/{api_key_id}"),
+    ("GET", "/responses"),
 }
 """Hearth routes the document does not have (the SDK's ``runs.cancel`` posts to the run
 itself; Hearth also answers this older path; the SDK's
-``projects.api_keys.update``, which sets a key's scopes): nothing to generate from."""
+``projects.api_keys.update``, which sets a key's scopes; the list of stored responses the
+dashboard's Logs read): nothing to generate from."""
 
 
 def bound(method: str, path: str, body: Any) -> Any:

@@ -1,17 +1,23 @@
 """``client.responses``: ``POST /v1/responses`` (JSON, SSE, or background),
 ``GET|DELETE /v1/responses/{id}``, ``POST /v1/responses/{id}/cancel`` and
 ``POST /v1/responses/compact`` (OpenAI API reference: Responses; the Open Responses
-specification). Responses are scoped to the caller's project."""
+specification), and Hearth's own ``GET /v1/responses`` (a list of stored responses, which
+OpenAI's API does not have). Responses are scoped to the caller's project."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+import builtins
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
 from hearth.api.bodies import json_response, parse_body
-from hearth.api.deps import Caller, Svc
+from hearth.api.deps import Caller, Svc, metadata_filter
 from hearth.api.disconnect import unless_client_leaves
+from hearth.api.pagination import paging
 from hearth.api.sse import sse_response
+from hearth.domain import PageParams
 from hearth.services.responses.params import CompactParams, CreateParams
 
 router = APIRouter()
@@ -41,10 +47,29 @@ async def compact(request: Request, caller: Caller, svc: Svc) -> Response:
     return json_response(await svc.responses.compact(caller, params))
 
 
-def include_query(request: Request) -> list[str]:
+def include_query(request: Request) -> builtins.list[str]:
     """The query's ``include`` values (the SDK sends ``include[]=...``)."""
     params = request.query_params
     return params.getlist("include[]") + params.getlist("include")
+
+
+@router.get("/responses")
+async def list(
+    request: Request,
+    caller: Caller,
+    svc: Svc,
+    page: Annotated[PageParams, Depends(paging(20, 100, "desc"))],
+    model: str | None = None,
+) -> Response:
+    """Hearth's own list of stored responses (OpenAI's API has none; the dashboard's Logs
+    use it): ``{"object": "list", "data": [Response], "first_id", "last_id",
+    "has_more"}``, each as ``retrieve`` returns it; query ``model``,
+    ``metadata[key]=value`` (every pair must match), ``after``, ``before``, ``limit`` (20,
+    at most 100), ``order`` (``desc``, newest first). The SDK reads it with
+    ``client.get_api_list("/responses", model=Response, page=CursorPage[Response])``."""
+    return json_response(
+        await svc.responses.list(caller, page, model=model, metadata=metadata_filter(request))
+    )
 
 
 @router.get("/responses/{response_id}")

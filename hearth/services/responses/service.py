@@ -389,6 +389,22 @@ class Responses:
 
     # --- stored responses ---------------------------------------------------------------
 
+    async def list(
+        self,
+        caller: Principal,
+        page: PageParams,
+        *,
+        model: str | None = None,
+        metadata: dict[str, str] | None = None,
+    ) -> CursorPage[Response]:
+        """The project's stored responses (``retrieve``'s shape, every status), only those
+        of ``model`` carrying every ``metadata`` pair. Hearth's own list: OpenAI's API has
+        none (its dashboard's logs list them). ``InvalidRequest`` for an unknown cursor."""
+        rows = await asyncio.to_thread(
+            self._repo.page, caller.project_id, page, model=model, metadata=metadata
+        )
+        return rows.to(lambda row: _stored(row, None))
+
     async def retrieve(
         self, caller: Principal, response_id: str, include: builtins.list[str] | None = None
     ) -> Response:
