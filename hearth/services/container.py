@@ -14,6 +14,8 @@ from sqlalchemy import Engine
 from hearth.audio.registry import AudioRegistry
 from hearth.config import Settings
 from hearth.engine.registry import ModelRegistry
+from hearth.jobs.bus import EventBus
+from hearth.jobs.bus import build as event_bus
 from hearth.retrieval.embeddings import EmbeddingRegistry
 from hearth.sandbox import Sandboxes
 from hearth.services.admin.service import Admin
@@ -104,6 +106,8 @@ class Services:
     """``client.admin.organization``: the Admin API (docs/admin.md)."""
     limiter: RateLimiter
     """Admits model requests under their project's rate limits (``admin``'s)."""
+    bus: EventBus
+    """Background work's events and cancels, shared with other replicas through Redis."""
     completions: Completions = field(init=False)
     """``client.completions`` (legacy Completions) over ``registry``."""
     embeddings: Embeddings = field(init=False)
@@ -155,6 +159,7 @@ class Services:
         limits = CachedLimits(lambda project_id, model: project_limits(admin, project_id, model))
         admin.limits_changed = limits.forget
         limiter = RateLimiter(limits, settings.redis_url or "memory://")
+        bus = event_bus(settings.redis_url)
         responses_repo = ResponseRepository(sessions)
         stored = StoredCompletions(StoredCompletionRepository(sessions), responses_repo)
         usage_repo = UsageRepository(sessions)
@@ -183,6 +188,7 @@ class Services:
             models,
             vector_stores,
             containers,
+            bus,
             lease_seconds=settings.jobs.lease_seconds,
             # background responses run as many at once as the engine decodes
             concurrency=settings.engine.max_sequences,
@@ -234,6 +240,7 @@ class Services:
                 containers,
                 files,
                 models,
+                bus,
                 lease_seconds=settings.jobs.lease_seconds,
                 concurrency=settings.engine.max_sequences,
             ),
@@ -242,6 +249,7 @@ class Services:
             catalog,
             admin,
             limiter,
+            bus,
         )
 
     async def start_background(self) -> None:
@@ -249,6 +257,7 @@ class Services:
         responses) on the serving event loop; they resume work whose lease expired (a
         previous server was killed). Containers a previous server left running are
         marked expired, and idle ones expire from now on."""
+        await self.bus.start()
         await self.evals.start()
         await self.fine_tuning.start()
         await self.vector_stores.start()
@@ -267,6 +276,7 @@ class Services:
         await self.fine_tuning.stop()
         await self.evals.stop()
         await self.limiter.close()
+        await self.bus.close()
 
     def close(self) -> None:
         """Destroy the containers left, stop the engines and dispose of database

@@ -381,6 +381,38 @@ async def test_background_response_can_be_cancelled(running: Services) -> None:
         assert (await client.responses.cancel(queued.id)).status == "cancelled"
 
 
+async def test_background_response_streamed_then_resumed(running: Services) -> None:
+    transport = httpx2.ASGITransport(app=_app(running))
+    async with (
+        httpx2.AsyncClient(transport=transport, base_url="http://hearth.test") as http,
+        sdk(http, API_KEY) as client,
+    ):
+        stream = await client.responses.create(
+            model=MODEL, input="Say hi.", background=True, stream=True, max_output_tokens=32
+        )
+        events = [event async for event in stream]
+        types = [e.type for e in events]
+        assert types[:3] == ["response.created", "response.queued", "response.in_progress"]
+        assert events[0].response.status == "queued" and events[0].response.background
+        assert types[-1] in ("response.completed", "response.incomplete")
+        assert [e.sequence_number for e in events] == list(range(len(events)))
+        response_id = events[0].response.id
+        final = await client.responses.retrieve(response_id)
+        assert final.status == events[-1].response.status
+        deltas = "".join(e.delta for e in events if e.type == "response.output_text.delta")
+        assert deltas == final.output_text
+        # the events stay available: the SDK resumes a stream after a sequence number
+        resumed = await client.responses.retrieve(response_id, stream=True, starting_after=2)
+        again = [event async for event in resumed]
+        assert [e.sequence_number for e in again] == list(range(3, len(events)))
+        assert [e.type for e in again] == types[3:]
+        # a foreground response has no events to stream afterwards
+        fg = await client.responses.create(model=MODEL, input="Hi", max_output_tokens=16)
+        with pytest.raises(openai.BadRequestError) as refused:
+            await client.responses.retrieve(fg.id, stream=True)
+        assert refused.value.body["param"] == "stream"  # type: ignore[index]
+
+
 def _text_of(item: Any) -> str:
     return str(item.content[0].text)
 

@@ -1,7 +1,8 @@
 """Two ``hearth serve`` replicas on one PostgreSQL, one Redis and one shared data dir,
 reached in turn as a round-robin balancer would: a file uploaded on one is read on the
 other, an eval run created on one is executed once, a project's rate limit set on one
-binds across both, and usage made on both is summed on either."""
+binds across both, usage made on both is summed on either, and a background response
+running on one is streamed and cancelled from the other."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx2
 import openai
 import pytest
 
@@ -121,3 +123,73 @@ def test_usage_from_both_replicas_is_summed_on_either(replicas: list[Server]) ->
     [result] = page.data[0].results
     assert result.num_model_requests == 2
     assert result.output_tokens == sum(a.usage.completion_tokens for a in answers)  # type: ignore[union-attr]
+
+
+def engine_stats(server: Server) -> dict[str, Any]:
+    """The replica's engine counters for the chat model (``GET /hearth/engine``)."""
+    answer = httpx2.get(
+        f"{server.url}/hearth/engine", headers={"Authorization": f"Bearer {API_KEY}"}
+    )
+    return dict(answer.json()["models"].get(MODEL) or {"active_requests": 0})
+
+
+def test_a_background_response_is_streamed_and_cancelled_from_the_other_replica(
+    replicas: list[Server],
+) -> None:
+    both = clients(replicas, api_key=API_KEY)
+    stream = both[0].responses.create(
+        model=MODEL,
+        input="Write a long story.",
+        background=True,
+        stream=True,
+        max_output_tokens=1500,
+        temperature=1,
+    )
+    seen: list[Any] = []
+    for event in stream:
+        seen.append(event)
+        if sum(e.type == "response.output_text.delta" for e in seen) == 3:
+            break
+    stream.close()  # leaving does not stop it
+    response_id = seen[0].response.id
+    busy = [i for i, server in enumerate(replicas) if engine_stats(server)["active_requests"]]
+    assert len(busy) == 1, "one replica runs it"
+    runner, other = busy[0], 1 - busy[0]
+
+    # the replica not running it streams it on, from where the first stream stopped
+    last = seen[-1].sequence_number
+    resumed = both[other].responses.retrieve(response_id, stream=True, starting_after=last)
+    more = list(itertools.islice(resumed, 5))
+    resumed.close()
+    assert [e.sequence_number for e in more] == list(range(last + 1, last + 6))
+
+    # cancelled there, it stops on the runner at once, not at its next lease renewal (10 s)
+    listening = both[runner].responses.retrieve(response_id, stream=True, starting_after=last)
+    cancelled_at = time.monotonic()
+    assert both[other].responses.cancel(response_id).status == "cancelled"
+    while engine_stats(replicas[runner])["active_requests"]:
+        assert time.monotonic() - cancelled_at < 3, "generation did not stop"
+        time.sleep(0.05)
+    rest = list(listening)  # ends: the cancel closes every listener
+    assert rest and all(e.type not in ("response.completed", "response.incomplete") for e in rest)
+    time.sleep(0.5)
+    assert both[runner].responses.retrieve(response_id).status == "cancelled"
+
+
+@pytest.mark.filterwarnings(
+    "ignore:(deprecated|The Assistants API is deprecated):DeprecationWarning"
+)
+def test_runs_stream_through_either_replica(replicas: list[Server]) -> None:
+    both = clients(replicas, api_key=API_KEY)
+    assistant = both[0].beta.assistants.create(model=MODEL, instructions="Answer briefly.")
+    for client in both * 2:  # whichever replica claims the run, its events reach the stream
+        thread = client.beta.threads.create(messages=[{"role": "user", "content": "Say hi."}])
+        with client.beta.threads.runs.stream(
+            thread_id=thread.id, assistant_id=assistant.id, max_completion_tokens=16
+        ) as stream:
+            events = [event.event for event in stream]
+        assert events[:2] == ["thread.run.created", "thread.run.queued"]
+        assert events[-1] in ("thread.run.completed", "thread.run.incomplete")
+        assert "thread.message.delta" in events
+        messages = client.beta.threads.messages.list(thread.id, order="desc", limit=1).data
+        assert messages[0].role == "assistant" and messages[0].content

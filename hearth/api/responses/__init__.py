@@ -18,6 +18,7 @@ from hearth.api.disconnect import unless_client_leaves
 from hearth.api.pagination import paging
 from hearth.api.sse import sse_response
 from hearth.domain import PageParams
+from hearth.errors import InvalidRequest
 from hearth.services.responses.params import CompactParams, CreateParams
 
 router = APIRouter()
@@ -76,9 +77,32 @@ async def list(
 async def retrieve(request: Request, response_id: str, caller: Caller, svc: Svc) -> Response:
     """``client.responses.retrieve``: the stored ``Response`` (a background one as it
     stands: ``queued``, ``in_progress``, then its final state); ``include`` as
-    ``create``'s."""
+    ``create``'s. With ``stream=true``, a background response's events (SSE, from the
+    first or after ``starting_after``), live from whichever replica runs it; leaving
+    stops listening, not the response."""
     include = include_query(request)
+    query = request.query_params
+    if _flag(query.get("stream"), "stream"):
+        after = query.get("starting_after")
+        if after is not None and not after.lstrip("-").isdigit():
+            raise InvalidRequest(
+                f"Invalid 'starting_after': expected an integer, got '{after}'.",
+                param="starting_after",
+            )
+        events = await svc.responses.stream_events(
+            caller, response_id, None if after is None else int(after)
+        )
+        return sse_response(events, done=False, named=True)
     return json_response(await svc.responses.retrieve(caller, response_id, include))
+
+
+def _flag(value: str | None, name: str) -> bool:
+    """A boolean query parameter as the SDK writes it (``true`` / ``false``)."""
+    if value is None or value in ("false", "False", "0"):
+        return False
+    if value in ("true", "True", "1"):
+        return True
+    raise InvalidRequest(f"Invalid '{name}': expected a boolean, got '{value}'.", param=name)
 
 
 @router.delete("/responses/{response_id}")

@@ -29,6 +29,11 @@ def event(name: str, data: dict[str, Any]) -> AssistantStreamEvent:
     return _EVENT.validate_python({"event": name, "data": data})
 
 
+def parse_event(data: str) -> AssistantStreamEvent:
+    """An event from its JSON (as ``model_dump_json`` wrote it on the event bus)."""
+    return _EVENT.validate_json(data)
+
+
 def message_object(
     run: dict[str, Any], message_id: str, status: str, content: list[dict[str, Any]]
 ) -> dict[str, Any]:

@@ -18,7 +18,7 @@ import builtins
 import contextlib
 import itertools
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from typing import Any, Literal
 
 from openai.types.beta import AssistantStreamEvent
@@ -30,6 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictStr
 from hearth.domain import CursorPage, PageParams, Principal
 from hearth.engine.registry import ModelRegistry
 from hearth.errors import HearthError, InvalidRequest, NotFound
+from hearth.jobs.bus import EventBus, Listener
 from hearth.jobs.runner import JobRunner
 from hearth.services.assistants.actions import Action
 from hearth.services.assistants.assistants import Assistants, function_names
@@ -45,6 +46,7 @@ from hearth.services.assistants.run_events import (
     RunEvents,
     event,
     finish_step,
+    parse_event,
     without_content,
 )
 from hearth.services.assistants.threads import Threads
@@ -150,6 +152,7 @@ class Runs:
         containers: Containers,
         files: Files,
         registry: ModelRegistry,
+        bus: EventBus,
         *,
         lease_seconds: float,
         concurrency: int,
@@ -162,11 +165,12 @@ class Runs:
         self._containers = containers
         self._files = files
         self._registry = registry
-        self._listeners: dict[str, list[asyncio.Queue[AssistantStreamEvent | None]]] = {}
+        self._bus = bus
         self.work = RunWork(self)
         self.runner = JobRunner(
             repo.sessions, self.work, lease_seconds=lease_seconds, concurrency=concurrency
         )
+        bus.on_cancel(RunWork.name, self.runner.cancel)
 
     async def start(self) -> None:
         """Start running queued runs (resumes those whose lease expired)."""
@@ -178,30 +182,21 @@ class Runs:
 
     # --- events to streaming clients ------------------------------------------------------
 
-    def _publish(self, run_id: str, ev: AssistantStreamEvent | None) -> None:
-        for queue in self._listeners.get(run_id, ()):
-            queue.put_nowait(ev)
+    async def _publish(self, run_id: str, ev: AssistantStreamEvent | None) -> None:
+        """Send ``ev`` to the run's listeners on every replica (``None``: the segment
+        ended)."""
+        data = None if ev is None else ev.model_dump_json(exclude_unset=True)
+        await self._bus.publish(_topic(run_id), data)
 
-    async def _relay(
-        self, run_id: str, queue: asyncio.Queue[AssistantStreamEvent | None]
-    ) -> AsyncIterator[AssistantStreamEvent]:
-        try:
-            while (ev := await queue.get()) is not None:
-                yield ev
-        finally:
-            self._unlisten(run_id, queue)
+    async def _listen(self, run_id: str) -> Listener:
+        """The run's events from now on (call before what produces them)."""
+        return await self._bus.listen(_topic(run_id))
 
-    def _listen(self, run_id: str) -> asyncio.Queue[AssistantStreamEvent | None]:
-        queue: asyncio.Queue[AssistantStreamEvent | None] = asyncio.Queue()
-        self._listeners.setdefault(run_id, []).append(queue)
-        return queue
-
-    def _unlisten(self, run_id: str, queue: asyncio.Queue[AssistantStreamEvent | None]) -> None:
-        listeners = self._listeners.get(run_id, [])
-        with contextlib.suppress(ValueError):
-            listeners.remove(queue)
-        if not listeners:
-            self._listeners.pop(run_id, None)
+    @staticmethod
+    async def _relay(listener: Listener) -> AsyncGenerator[AssistantStreamEvent, None]:
+        async with contextlib.aclosing(listener):
+            async for data in listener:
+                yield parse_event(data)
 
     # --- create ---------------------------------------------------------------------------
 
@@ -223,25 +218,21 @@ class Runs:
         waits for tool outputs. Errors in the request are raised before any event."""
         _check_include(include)
         run = await self._new_run(caller, thread_id, params)
-        queue = self._listen(run["id"])
-        try:
-            await self._insert(caller, run, params)
-        except BaseException:
-            self._unlisten(run["id"], queue)
-            raise
-        return self._started(run, queue, [])
+        listener = await self._listen(run["id"])
+        await self._insert(caller, run, params)
+        return self._started(run, listener, [])
 
     async def _started(
         self,
         run: dict[str, Any],
-        queue: asyncio.Queue[AssistantStreamEvent | None],
+        listener: Listener,
         first: list[AssistantStreamEvent],
     ) -> AsyncIterator[AssistantStreamEvent]:
         for ev in first:
             yield ev
         yield event("thread.run.created", run)
         yield event("thread.run.queued", run)
-        async for ev in self._relay(run["id"], queue):
+        async for ev in self._relay(listener):
             yield ev
 
     async def create_and_run(self, caller: Principal, params: CreateAndRunParams) -> Run:
@@ -255,14 +246,10 @@ class Runs:
         """``create_and_run`` with ``stream``: ``thread.created``, then the run's events."""
         thread = await self._new_thread(caller, params)
         run = await self._new_run(caller, thread.id, _run_part(params))
-        queue = self._listen(run["id"])
-        try:
-            await self._insert(caller, run, _run_part(params))
-        except BaseException:
-            self._unlisten(run["id"], queue)
-            raise
+        listener = await self._listen(run["id"])
+        await self._insert(caller, run, _run_part(params))
         created = event("thread.created", thread.model_dump(mode="json"))
-        return self._started(run, queue, [created])
+        return self._started(run, listener, [created])
 
     async def _new_thread(self, caller: Principal, params: CreateAndRunParams) -> Any:
         await self._assistants.get(caller, params.assistant_id)  # 404 before a thread is made
@@ -391,7 +378,7 @@ class Runs:
         the SDK's polling helpers, which then ask again at once instead of sleeping
         between polls. (A run executed by another server process is seen only at the
         timeout.)"""
-        queue = self._listen(run_id)
+        events = self._relay(await self._listen(run_id))
         try:
             run = await self.retrieve(caller, thread_id, run_id)
             if run.status not in ("queued", "in_progress"):
@@ -400,14 +387,14 @@ class Runs:
             deadline = loop.time() + timeout
             while (left := deadline - loop.time()) > 0:
                 try:
-                    ev = await asyncio.wait_for(queue.get(), left)
-                except TimeoutError:
+                    ev = await asyncio.wait_for(anext(events), left)
+                except (TimeoutError, StopAsyncIteration):  # no news, or the segment ended
                     break
-                if ev is None or _is_status(ev):
+                if _is_status(ev):
                     break
             return await self.retrieve(caller, thread_id, run_id)
         finally:
-            self._unlisten(run_id, queue)
+            await events.aclose()
 
     async def list(self, caller: Principal, thread_id: str, page: PageParams) -> CursorPage[Run]:
         """A page of the thread's runs."""
@@ -441,12 +428,12 @@ class Runs:
         }
         if not await asyncio.to_thread(self._repo.write, run_id, run, only_if=ACTIVE, release=True):
             return await self.retrieve(caller, thread_id, run_id)
-        self.runner.cancel(run_id)
+        await self._bus.cancel(RunWork.name, run_id)
         for step in await asyncio.to_thread(self._repo.unfinished_steps, run_id):
             finish_step(step.object, "cancelled")
             await asyncio.to_thread(self._repo.put_step, caller.project_id, step.object)
-        self._publish(run_id, event("thread.run.cancelled", run))
-        self._publish(run_id, None)
+        await self._publish(run_id, event("thread.run.cancelled", run))
+        await self._publish(run_id, None)
         return Run.model_validate(run)
 
     # --- tool outputs ---------------------------------------------------------------------
@@ -507,17 +494,13 @@ class Runs:
         self, caller: Principal, thread_id: str, run_id: str, params: SubmitParams
     ) -> AsyncIterator[AssistantStreamEvent]:
         """``submit_tool_outputs`` with ``stream``: the continued run's events."""
-        queue = self._listen(run_id)
-        try:
-            run = await self._submit(caller, thread_id, run_id, params)
-        except BaseException:
-            self._unlisten(run_id, queue)
-            raise
+        listener = await self._listen(run_id)
+        run = await self._submit(caller, thread_id, run_id, params)
         self.runner.wake()
 
         async def events() -> AsyncIterator[AssistantStreamEvent]:
             yield event("thread.run.queued", run)
-            async for ev in self._relay(run_id, queue):
+            async for ev in self._relay(listener):
                 yield ev
 
         return events()
@@ -584,7 +567,7 @@ class Runs:
             self._repo.write, row.id, run, owner=leases.OWNER, only_if=("queued", "in_progress")
         ):
             return
-        self._publish(row.id, event("thread.run.in_progress", run))
+        await self._publish(row.id, event("thread.run.in_progress", run))
         items = list(row.items) or await self._thread_items(caller, run)
         thread = await self._threads.get(caller, run["thread_id"])
         container = await self._threads.container_id(caller, run["thread_id"])
@@ -630,7 +613,7 @@ class Runs:
             translator = RunEvents(run, persist, link)
             async for ev in turn.events():
                 for out in await translator.on(ev):
-                    self._publish(row.id, out)
+                    await self._publish(row.id, out)
             final = turn.final
             assert final is not None
             if turn.setup.container_id and container != turn.setup.container_id:
@@ -687,7 +670,7 @@ class Runs:
                     owner=leases.OWNER,
                     only_if=("in_progress",),
                 ):
-                    self._publish(row.id, None)  # cancelled meanwhile
+                    await self._publish(row.id, None)  # cancelled meanwhile
                     return
                 continuing = True
                 continue
@@ -710,7 +693,7 @@ class Runs:
         )
         finish_step(step, "completed")
         await persist("step", step)
-        self._publish(run_id, event("thread.run.step.completed", step))
+        await self._publish(run_id, event("thread.run.step.completed", step))
         return {"type": "function_call_output", "call_id": call["id"], "output": fn["output"]}
 
     async def _require_action(
@@ -750,8 +733,8 @@ class Runs:
             only_if=("in_progress",),
             release=True,
         ):
-            self._publish(run_id, event("thread.run.requires_action", run))
-        self._publish(run_id, None)
+            await self._publish(run_id, event("thread.run.requires_action", run))
+        await self._publish(run_id, None)
 
     async def _end(
         self,
@@ -778,8 +761,8 @@ class Runs:
             release=True,
         )
         if written:
-            self._publish(run_id, event(f"thread.run.{status}", run))
-        self._publish(run_id, None)
+            await self._publish(run_id, event(f"thread.run.{status}", run))
+        await self._publish(run_id, None)
 
     async def _thread_items(
         self, caller: Principal, run: dict[str, Any]
@@ -860,6 +843,11 @@ _SETTLED = {
     f"thread.run.{s}"
     for s in ("requires_action", "completed", "incomplete", "failed", "cancelled", "expired")
 }
+
+
+def _topic(run_id: str) -> str:
+    """The run's topic on the event bus."""
+    return f"run:{run_id}"
 
 
 def _is_status(ev: AssistantStreamEvent) -> bool:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import builtins
+import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator
@@ -32,6 +33,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 from hearth.domain import CursorPage, PageParams, Principal
 from hearth.engine.registry import ModelRegistry
 from hearth.errors import HearthError, InvalidRequest, NotFound, invalid_request
+from hearth.jobs.bus import EventBus, Listener
 from hearth.jobs.runner import JobRunner
 from hearth.services.chat.completions import ChatCompletions
 from hearth.services.chat.params import ChatCompletionParams, Message
@@ -120,11 +122,13 @@ class Responses:
         registry: ModelRegistry,
         vector_stores: VectorStores,
         containers: Containers,
+        bus: EventBus,
         *,
         lease_seconds: float,
         concurrency: int,
     ) -> None:
         self._repo = repo
+        self._bus = bus
         self._chat = chat
         self._registry = registry
         self._stores = vector_stores
@@ -133,6 +137,7 @@ class Responses:
         self.runner = JobRunner(
             repo.sessions, self.work, lease_seconds=lease_seconds, concurrency=concurrency
         )
+        bus.on_cancel(ResponseWork.name, self.runner.cancel)
 
     async def start(self) -> None:
         """Start running background responses (resumes those whose lease expired)."""
@@ -163,9 +168,45 @@ class Responses:
     ) -> AsyncIterator[ResponseStreamEvent]:
         """Check and start as ``create`` does (raising before any event), then the
         response's events; the response is stored before its terminal event is sent.
-        Closing the iterator early stops generation and stores nothing."""
+        Closing the iterator early stops generation and stores nothing. With
+        ``background``, the queued response's events as whichever replica runs it sends
+        them; closing the iterator then only stops listening."""
+        if params.background:
+            queued = await self._queue(caller, params)
+            return self._relay(await self._bus.listen(_topic(queued.id), from_start=True), -1)
         turn = await self.turn(caller, params)
         return self._saving(turn)
+
+    async def stream_events(
+        self, caller: Principal, response_id: str, starting_after: int | None = None
+    ) -> AsyncIterator[ResponseStreamEvent]:
+        """``client.responses.retrieve(id, stream=True)``: a background response's events
+        from the first (or after ``sequence_number`` ``starting_after``), live while it
+        runs on any replica, kept for ``bus.TTL_SECONDS`` after its last. 400 for a
+        response not created with ``background``, or whose events are gone."""
+        row = await self._row(caller, response_id)
+        if not row.background:
+            raise InvalidRequest(
+                "Only responses created with background=true can be streamed after creation.",
+                param="stream",
+            )
+        topic = _topic(response_id)
+        if row.status in TERMINAL and not await self._bus.exists(topic):
+            raise InvalidRequest(
+                f"The events of response '{response_id}' are no longer available; "
+                "retrieve it without stream.",
+                param="stream",
+            )
+        listener = await self._bus.listen(topic, from_start=True)
+        return self._relay(listener, -1 if starting_after is None else starting_after)
+
+    @staticmethod
+    async def _relay(listener: Listener, after: int) -> AsyncIterator[ResponseStreamEvent]:
+        async with contextlib.aclosing(listener):
+            async for data in listener:
+                event = _EVENT.validate_json(data)
+                if event.sequence_number > after:
+                    yield event
 
     async def _saving(self, turn: Turn) -> AsyncIterator[ResponseStreamEvent]:
         async for event in turn.events():
@@ -202,6 +243,7 @@ class Responses:
         created_at: int | None = None,
         input_items: builtins.list[dict[str, Any]] | None = None,
         max_prompt_tokens: int | None = None,
+        queued: bool = False,
     ) -> Turn:
         """A checked ``Turn`` with its first model call started (truncating the oldest
         context with ``truncation: auto``, also to keep each prompt within
@@ -210,7 +252,7 @@ class Responses:
             caller, params, response_id=response_id, created_at=created_at, input_items=input_items
         )
         setup.max_prompt_tokens = max_prompt_tokens
-        turn = Turn(setup, self._chat)
+        turn = Turn(setup, self._chat, queued=queued)
         await turn.begin()
         return turn
 
@@ -417,7 +459,8 @@ class Responses:
         """Delete the stored response (a background one still running stops)."""
         if not await asyncio.to_thread(self._repo.delete, caller.project_id, response_id):
             raise _not_found(response_id)
-        self.runner.cancel(response_id)
+        await self._bus.cancel(ResponseWork.name, response_id)
+        await self._bus.publish(_topic(response_id), None)
         return ResponseDeleted(id=response_id)
 
     async def cancel(self, caller: Principal, response_id: str) -> Response:
@@ -440,7 +483,9 @@ class Responses:
         done = await asyncio.to_thread(
             self._repo.write, response_id, body, only_if=("queued", "in_progress"), release=True
         )
-        self.runner.cancel(response_id)
+        await self._bus.cancel(ResponseWork.name, response_id)
+        if done:
+            await self._bus.publish(_topic(response_id), None)
         if not done:  # it finished meanwhile
             row = await self._row(caller, response_id)
             return _stored(row, None)
@@ -548,6 +593,7 @@ class ResponseWork:
             repo.write, job_id, in_progress, owner=leases.OWNER, only_if=self.statuses
         ):
             return
+        topic = _topic(job_id)
         try:
             turn = await self._responses.turn(
                 caller,
@@ -555,16 +601,22 @@ class ResponseWork:
                 response_id=row.id,
                 created_at=row.created_at,
                 input_items=row.input_items,
+                queued=True,
             )
         except HearthError as exc:
             await self._write_failed(job_id, row, response_error_code(exc), exc.message)
             return
-        async for _ in turn.events():
-            pass
+        bus = self._responses._bus
+        terminal: ResponseStreamEvent | None = None
+        async for event in turn.events():
+            if event.type in ("response.completed", "response.incomplete", "response.failed"):
+                terminal = event  # sent once the final state is stored
+            else:
+                await bus.publish(topic, event.model_dump_json(exclude_unset=True))
         final = turn.final
         assert final is not None
         appended = turn.conversation_items()
-        await asyncio.to_thread(
+        if await asyncio.to_thread(
             repo.write,
             job_id,
             _json(final, turn.output),
@@ -572,7 +624,10 @@ class ResponseWork:
             only_if=("in_progress",),
             conversation_items=appended,
             release=True,
-        )
+        ):
+            if terminal is not None:
+                await bus.publish(topic, terminal.model_dump_json(exclude_unset=True))
+            await bus.publish(topic, None)
 
     async def _write_failed(
         self, job_id: str, row: StoredResponse, code: str, message: str
@@ -585,6 +640,7 @@ class ResponseWork:
             only_if=self.statuses,
             release=True,
         )
+        await self._responses._bus.publish(_topic(job_id), None)  # listeners stop
 
     async def give_up(self, job_id: str, attempts: int) -> None:
         """Fail the response: it was interrupted ``attempts - 1`` times."""
@@ -620,6 +676,14 @@ def _as_create(params: BaseModel) -> CreateParams:
     return CreateParams.model_validate(
         params.model_dump(exclude_unset=True, by_alias=True, include=fields)
     )
+
+
+def _topic(response_id: str) -> str:
+    """A background response's topic on the event bus."""
+    return f"response:{response_id}"
+
+
+_EVENT: TypeAdapter[ResponseStreamEvent] = TypeAdapter(ResponseStreamEvent)
 
 
 def _not_found(response_id: str) -> NotFound:
@@ -667,13 +731,6 @@ def _check_create(params: CreateParams) -> None:
         raise InvalidRequest(
             "Background responses must be stored: background=true requires store=true.",
             param="background",
-        )
-    if params.background and params.stream:
-        raise InvalidRequest(
-            "Streaming a background response is not supported by Hearth yet; create it "
-            "without stream and poll responses.retrieve.",
-            param="stream",
-            code="unsupported_value",
         )
     if params.prompt is not None:
         raise InvalidRequest(
