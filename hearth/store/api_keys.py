@@ -20,7 +20,8 @@ in-process as ``hash -> Principal`` in a bounded LRU (4096 entries) with a
 60 s TTL. Failed lookups are not cached. Consequently a key deleted in the
 database (by this or another process) may keep working for up to the TTL in
 processes that verified it recently; call :meth:`ApiKeyStore.clear_cache` after
-deleting keys in-process to revoke immediately.
+deleting keys in-process to revoke immediately. A key's own expiry is kept with it, so
+an expired key is refused at once whatever the TTL.
 
 ``last_used_at`` is written only when a verification misses the cache and the
 stored value is at least 60 s old, so there is at most about one write per key
@@ -130,11 +131,15 @@ class _PrincipalCache:
             self._entries.move_to_end(secret_hash)
             return principal
 
-    def put(self, secret_hash: str, principal: Principal) -> None:
-        """Insert or refresh an entry, evicting the least recently used beyond the bound."""
+    def put(self, secret_hash: str, principal: Principal, key_expires_at: int | None) -> None:
+        """Insert or refresh an entry, evicting the least recently used beyond the bound;
+        it is dropped after the TTL, or when the key itself expires (``key_expires_at``,
+        Unix seconds) if that is sooner."""
         if self._max_entries <= 0:
             return
         expires_at = time.monotonic() + self._ttl
+        if key_expires_at is not None:
+            expires_at = min(expires_at, time.monotonic() + key_expires_at - time.time())
         with self._lock:
             self._entries[secret_hash] = (principal, expires_at)
             self._entries.move_to_end(secret_hash)
@@ -256,9 +261,11 @@ class ApiKeyStore:
         principal = self._cache.get(secret_hash)
         if principal is not None:
             return principal
-        principal = self._load_principal(secret_hash)
-        if principal is not None:
-            self._cache.put(secret_hash, principal)
+        found = self._load_principal(secret_hash)
+        if found is None:
+            return None
+        principal, key_expires_at = found
+        self._cache.put(secret_hash, principal, key_expires_at)
         return principal
 
     def cached(self, secret: str) -> Principal | None:
@@ -288,9 +295,10 @@ class ApiKeyStore:
         """Forget all cached verifications (e.g. after deleting keys)."""
         self._cache.clear()
 
-    def _load_principal(self, secret_hash: str) -> Principal | None:
+    def _load_principal(self, secret_hash: str) -> tuple[Principal, int | None] | None:
         """Look the hash up in the database (project keys of unarchived projects, then
-        admin keys; expired keys are unknown) and refresh ``last_used_at`` if stale."""
+        admin keys; expired keys are unknown) and refresh ``last_used_at`` if stale:
+        the principal and the key's expiry (Unix seconds), or None."""
         stmt = (
             select(
                 ApiKey.id,
@@ -308,12 +316,13 @@ class ApiKeyStore:
             row = session.execute(stmt).one_or_none()
             if row is not None and _valid(row.secret_hash, secret_hash, row.expires_at):
                 _touch_last_used(session, ApiKey, row.id, row.last_used_at)
-                return Principal(
+                principal = Principal(
                     organization_id=row.organization_id,
                     project_id=row.project_id,
                     api_key_id=row.id,
                     scopes=frozenset(row.scopes or ()),
                 )
+                return principal, row.expires_at
             admin = session.scalars(
                 select(AdminApiKey).where(AdminApiKey.secret_hash == secret_hash)
             ).one_or_none()
@@ -321,7 +330,7 @@ class ApiKeyStore:
                 return None
             principal = Principal(admin.organization_id, "", admin.id, admin=True)
             _touch_last_used(session, AdminApiKey, admin.id, admin.last_used_at)
-        return principal
+        return principal, admin.expires_at
 
 
 def _new_key(project_id: str, name: str, secret: str) -> ApiKey:

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, delete, func, select
+from sqlalchemy import Engine, delete, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from hearth.store import api_keys
@@ -190,6 +190,17 @@ def test_verify_is_cached_until_cleared(sessions: sessionmaker[Session]) -> None
         s.execute(delete(ApiKey))
     assert store.verify(plaintext) == principal  # served from cache, no DB hit
     store.clear_cache()
+    assert store.verify(plaintext) is None
+
+
+def test_a_cached_key_is_refused_once_it_expires(sessions: sessionmaker[Session]) -> None:
+    store = ApiKeyStore(sessions)  # the 60 s cache
+    store.bootstrap(None)
+    plaintext, key = store.create(key_project_id(sessions), "short-lived")
+    with sessions.begin() as s:
+        s.execute(update(ApiKey).where(ApiKey.id == key.id).values(expires_at=int(time.time()) + 2))
+    assert store.verify(plaintext) is not None  # cached now
+    time.sleep(2.1)
     assert store.verify(plaintext) is None
 
 
