@@ -222,7 +222,7 @@ class Services:
             realtime,
             files,
             stored,
-            Evals(EvalStore(sessions), chat, files, stored, settings.jobs),
+            Evals(EvalStore(sessions), chat, files, stored, settings.jobs, bus),
             FineTuning(FineTuningStore(sessions), files, models, settings.jobs),
             embedding_models,
             vector_stores,

@@ -20,6 +20,7 @@ from hearth.config import JobsSettings
 from hearth.domain import CursorPage, PageParams, Principal
 from hearth.errors import InvalidRequest
 from hearth.jobs import JobRunner
+from hearth.jobs.bus import EventBus
 from hearth.services.chat.completions import ChatCompletions
 from hearth.services.chat.stored import StoredCompletions
 from hearth.services.evals import data_sources as ds
@@ -53,9 +54,11 @@ class Runs:
         files: Files,
         stored: StoredCompletions,
         settings: JobsSettings,
+        bus: EventBus,
     ) -> None:
         self._evals = store.evals
         self._runs = store.runs
+        self._bus = bus
         self._chat = chat
         self._files = files
         self.output_items = OutputItems(store)
@@ -65,6 +68,7 @@ class Runs:
             lease_seconds=settings.lease_seconds,
             concurrency=MAX_ACTIVE_RUNS,
         )
+        bus.on_cancel(RunWork.name, self._runner.cancel)
 
     async def start(self) -> None:
         """Start the runner (resumes runs whose lease expired)."""
@@ -74,10 +78,11 @@ class Runs:
         """Stop the runner; runs in progress keep their rows and resume on the next start."""
         await self._runner.stop()
 
-    def stop_runs(self, run_ids: Iterable[str]) -> None:
-        """Stop executing these runs now if this server is (deleted with their eval)."""
+    async def stop_runs(self, run_ids: Iterable[str]) -> None:
+        """Stop executing these runs now, on whichever replica runs them (deleted with
+        their eval)."""
         for run_id in run_ids:
-            self._runner.cancel(run_id)
+            await self._bus.cancel(RunWork.name, run_id)
 
     async def create(
         self, caller: Principal, eval_id: str, params: CreateRunParams
@@ -148,7 +153,7 @@ class Runs:
                 param="run_id",
                 code="run_not_active",
             )
-        self._runner.cancel(run_id)
+        await self._bus.cancel(RunWork.name, run_id)
         return run_object(RunCancelResponse, row)
 
     async def delete(self, caller: Principal, eval_id: str, run_id: str) -> RunDeleteResponse:
@@ -157,5 +162,5 @@ class Runs:
         deleted = await asyncio.to_thread(self._runs.delete, caller.project_id, eval_id, run_id)
         if not deleted:
             raise run_not_found(eval_id, run_id)
-        self._runner.cancel(run_id)
+        await self._bus.cancel(RunWork.name, run_id)
         return RunDeleteResponse(object="eval.run.deleted", deleted=True, run_id=run_id)

@@ -28,6 +28,7 @@ from openai.types import (
 
 from hearth.config import JobsSettings
 from hearth.domain import CursorPage, PageParams, Principal
+from hearth.jobs.bus import EventBus
 from hearth.services.chat.completions import ChatCompletions
 from hearth.services.chat.stored import StoredCompletions
 from hearth.services.evals import data_sources as ds
@@ -51,10 +52,11 @@ class Evals:
         files: Files,
         stored: StoredCompletions,
         settings: JobsSettings,
+        bus: EventBus,
     ) -> None:
         self._evals = store.evals
         self._chat = chat
-        self.runs = Runs(store, chat, files, stored, settings)
+        self.runs = Runs(store, chat, files, stored, settings, bus)
 
     async def start(self) -> None:
         """Start the background runner of eval runs (resumes runs whose lease expired)."""
@@ -119,5 +121,5 @@ class Evals:
         run_ids = await asyncio.to_thread(self._evals.delete, caller.project_id, eval_id)
         if run_ids is None:
             raise eval_not_found(eval_id)
-        self.runs.stop_runs(run_ids)
+        await self.runs.stop_runs(run_ids)
         return EvalDeleteResponse(object="eval.deleted", deleted=True, eval_id=eval_id)
