@@ -172,7 +172,13 @@ class Services:
             limiter=limiter,
         )
         realtime = Realtime(
-            settings.realtime, settings.speech, models, chat, audio, ClientSecretStore(sessions)
+            settings.realtime,
+            settings.speech,
+            models,
+            chat,
+            audio,
+            ClientSecretStore(sessions),
+            meter,
         )
         files = Files(
             FileRepository(sessions), BlobStore(settings.data_dir / "blobs"), settings.storage

@@ -8,6 +8,8 @@ import asyncio
 import base64
 import io
 import json
+import math
+import re
 import time
 import wave
 from typing import Any
@@ -168,6 +170,45 @@ async def test_spoken_question_gets_a_spoken_answer(server: Server, beta: bool) 
         < order.index("response.content_part.done")
         < order.index("response.done")
     )
+
+
+async def test_a_sessions_audio_and_text_are_in_the_projects_usage(server: Server) -> None:
+    found = re.search(r"Created admin key \(shown once, store it now\): (\S+)", server.output())
+    assert found, "the server prints its first admin key once"
+    admin = openai.AsyncOpenAI(
+        base_url=f"{server.url}/v1", api_key="unused", admin_api_key=found.group(1)
+    )
+    project = await admin.admin.organization.projects.create(name="Voice app")
+    account = await admin.admin.organization.projects.service_accounts.create(
+        project.id, name="voice"
+    )
+    assert account.api_key is not None
+    start = int(time.time())
+    audio = speech(server, QUESTION) + SILENCE
+    async with connect(server, api_key=account.api_key.value) as s:
+        await s.conn.session.update(session=session_update(False))
+        await s.until("session.updated")
+        await s.send_audio(audio)
+        done = await s.until("response.done", timeout=90)
+    transcript = "".join(e["delta"] for e in s.of("response.output_audio_transcript.delta"))
+    await asyncio.sleep(1.5)  # usage is written every second
+
+    async def results(kind: str) -> list[Any]:
+        page = await getattr(admin.admin.organization.usage, kind)(
+            start_time=start, project_ids=[project.id], group_by=["model"]
+        )
+        return [r for bucket in page.data for r in bucket.results]
+
+    [text] = await results("completions")
+    assert text.input_tokens == done["response"]["usage"]["input_tokens"]
+    assert text.output_tokens == done["response"]["usage"]["output_token_details"]["text_tokens"]
+    heard = await results("audio_transcriptions")  # Whisper on the question, per model run
+    sent_seconds = math.ceil(len(audio) / 2 / 24_000)
+    assert heard and all(1 <= r.seconds <= sent_seconds for r in heard)  # VAD cuts silence
+    [said] = await results("audio_speeches")  # Piper on the answer
+    assert said.model == "tts-1"
+    assert len(transcript.strip()) - 5 <= said.characters <= len(transcript) + 5
+    await admin.close()
 
 
 @pytest.mark.parametrize("beta", [False, True], ids=["ga", "beta"])

@@ -36,6 +36,7 @@ from hearth.services.realtime.items import (
 )
 from hearth.services.realtime.output import ResponseOutput
 from hearth.services.realtime.speaker import Speaker
+from hearth.services.usage import Kind, UsageMeter
 
 log = logging.getLogger(__name__)
 
@@ -112,6 +113,15 @@ class Context:
     audio: AudioRegistry
     conversation: Conversation
     emit: Emit
+    meter: UsageMeter | None = None
+    """Records the session's audio: Whisper seconds and Piper characters (its text tokens
+    are recorded by ``chat``)."""
+
+    def record(self, kind: Kind, model: str, *, characters: int = 0, seconds: int = 0) -> None:
+        """Count one speech model request of this session's caller (``characters``
+        spoken, ``seconds`` of audio transcribed, rounded up)."""
+        if self.meter is not None:
+            self.meter.record(self.caller, kind, model, characters=characters, seconds=seconds)
 
 
 class ResponseRun:
@@ -240,7 +250,12 @@ class ResponseRun:
         try:
             if "audio" in o.output_modalities:
                 speaker = Speaker(
-                    self.ctx.audio, o.voice, o.speed, o.output_format, self._out.audio
+                    self.ctx.audio,
+                    o.voice,
+                    o.speed,
+                    o.output_format,
+                    self._out.audio,
+                    lambda model, chars: self.ctx.record("audio_speeches", model, characters=chars),
                 )
             finish = await self._consume(chunks, speaker)
             if speaker is not None:

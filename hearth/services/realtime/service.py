@@ -38,6 +38,7 @@ from hearth.services.realtime.items import Conversation
 from hearth.services.realtime.response import Context
 from hearth.services.realtime.session import RealtimeSession, SessionDeps
 from hearth.services.realtime.wire import Vocabulary
+from hearth.services.usage import UsageMeter
 from hearth.store.client_secrets import PREFIX, ClientSecret, ClientSecretStore
 
 DEFAULT_MODEL = "gpt-realtime"
@@ -85,8 +86,10 @@ class Realtime:
         chat: ChatCompletions,
         audio: AudioRegistry,
         secrets: ClientSecretStore,
+        meter: UsageMeter | None = None,
     ) -> None:
         self._settings = settings
+        self._meter = meter
         self._speech = speech
         self._models = models
         self._chat = chat
@@ -231,7 +234,9 @@ class Realtime:
         chat_model = self._chat_model(model)
 
         def context(emit: Emit, conversation: Conversation) -> Context:
-            return Context(self._chat, chat_model, caller, self._audio, conversation, emit)
+            return Context(
+                self._chat, chat_model, caller, self._audio, conversation, emit, self._meter
+            )
 
         self._warm(config)
         # a fine-tuned chat model loads on first use: now, not at the first turn

@@ -23,12 +23,19 @@ class Speaker:
     ``InvalidRequest`` at construction for a voice this server lacks."""
 
     def __init__(
-        self, audio: AudioRegistry, voice: str, speed: float, output_format: str, send: Send
+        self,
+        audio: AudioRegistry,
+        voice: str,
+        speed: float,
+        output_format: str,
+        send: Send,
+        spoken: Callable[[str, int], None] = lambda model, chars: None,
     ) -> None:
         self._workers = audio.workers
         self._slot = audio.tts_voice("tts-1", voice)
         self._speed, self._fmt = speed, output_format
         self._send = send
+        self._spoken = spoken  # (model, characters) of each piece synthesized: usage
         self._splitter = SentenceSplitter()
         self._queue: asyncio.Queue[str | None] = asyncio.Queue()
         self._task = asyncio.create_task(self._speak())
@@ -54,6 +61,7 @@ class Speaker:
     async def _speak(self) -> None:
         while (piece := await self._queue.get()) is not None:
             wire, samples = await self._workers.run(functools.partial(self._synthesize, piece))
+            self._spoken("tts-1", len(piece))
             if samples:
                 self._send(piece, wire, samples)
 

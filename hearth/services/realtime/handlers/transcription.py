@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -101,7 +102,10 @@ async def stt(
             text = "".join(s.text for s in result.segments).strip()
             return Heard(text, result.language, result.language_probability)
 
-    return await session.ctx.audio.workers.run(work)
+    heard = await session.ctx.audio.workers.run(work)
+    seconds = math.ceil(samples.size / RATE)
+    session.ctx.record("audio_transcriptions", slot.name, seconds=seconds)
+    return heard
 
 
 async def answer_done(session: RealtimeSession) -> None:
