@@ -386,3 +386,24 @@ export function CopyButton({ text, label }: { text: string; label: string }) {
     </>
   );
 }
+
+/** A table that scrolls inside its own box at phone width (focusable, so the keyboard can
+ * scroll it too): `head` is one cell per column, `children` the body's rows. */
+export function Table({ head, children, class: cls }: { head: ComponentChildren[]; children: ComponentChildren; class?: string }) {
+  return (
+    <div class="table-wrap" tabIndex={0}>
+      <table class={cls}>
+        <thead>
+          <tr>
+            {head.map((h, n) => (
+              <th scope="col" key={n}>
+                {h}
+              </th>
+            ))}
+          </tr>
+        </thead>
+        <tbody>{children}</tbody>
+      </table>
+    </div>
+  );
+}

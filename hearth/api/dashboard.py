@@ -27,11 +27,13 @@ ASSETS = Path(__file__).resolve().parent.parent / "web" / "dashboard"
 
 CONTENT_SECURITY_POLICY = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "media-src blob:; "
     "font-src 'self'; connect-src 'self'; base-uri 'none'; form-action 'none'; "
     "frame-ancestors 'none'"
 )
 """Only the app's own files run, and it talks only to this server: an injected tag can
-neither run inline script nor send a signed-in key elsewhere."""
+neither run inline script nor send a signed-in key elsewhere. Media plays only from
+``blob:`` URLs (the playground's speech, fetched with the key, then played)."""
 
 _MEDIA_TYPES = {
     ".html": "text/html; charset=utf-8",

@@ -1,12 +1,14 @@
 """End to end: Hearth's web dashboard (``GET /``) in headless Chromium against a real
 ``hearth serve``: the shipped build is current, the server serves it without shadowing
 the API, and one signed-in page goes through sign in, a streamed chat, a structured
-output, two panes compared (and their code), Logs (a stored completion, distilled into a
-file and evaluated), Files, Models, Fine-tuning (a job followed until it succeeds, its
-model opened in the playground), Evals, and with the admin key API keys (a read-only key
-made through a service account, a rate limit changed) and Usage. Each page is
-screenshotted into ``build/artefacts/dashboard`` (its path is printed) and checked with
-axe-core: a serious or critical violation fails.
+output, logprobs by mouse and keyboard, a spoken message (Chromium's fake microphone plays
+speech Hearth made) transcribed into the message box and an answer played back, two
+panes compared (and their code), Logs (a stored completion, distilled into a file and
+evaluated; a stored response), Files, Models, Fine-tuning (a job followed until it
+succeeds, its model opened in the playground), Evals, and with the admin key API keys (a
+read-only key made through a service account, a rate limit changed), Usage (every kind)
+and every page at phone width. Each page is screenshotted into ``build/artefacts/dashboard``
+(its path is printed) and checked with axe-core: a serious or critical violation fails.
 
 Needs Debian's ``chromium``, the ``playwright`` package (never its downloaded browsers),
 ``npm`` and the dashboard's npm packages (``make install-test``); without them the tests
@@ -15,6 +17,7 @@ skip, or fail when ``HEARTH_REQUIRE_CHROMIUM=1`` (CI).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -42,6 +45,9 @@ SOURCE = ROOT / "dashboard"
 SHIPPED = ROOT / "hearth" / "web" / "dashboard"
 AXE = SOURCE / "node_modules" / "axe-core" / "axe.min.js"
 TIMEOUT_MS = 60_000
+SPOKEN = "The quick brown fox jumps over the lazy dog."
+"""What the fake microphone says (Hearth's own speech, made before the browser starts)."""
+PHONE = {"width": 390, "height": 844}
 SHARED: dict[str, str] = {}
 """What one test leaves for a later one (the tests share one signed-in page, in order)."""
 AXE_RUN = """async () => {
@@ -156,16 +162,40 @@ def test_served_without_auth_beside_the_api(server: Server) -> None:
 
 
 @pytest.fixture(scope="module")
-def page(chromium: str, server: Server, artefacts: Path) -> Iterator[Page]:
+def speech(server: Server, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """``SPOKEN`` as a WAV file made by the server's own speech model, for Chromium's fake
+    microphone."""
+    path = tmp_path_factory.mktemp("speech") / "spoken.wav"
+    with openai.OpenAI(base_url=f"{server.url}/v1", api_key=API_KEY, max_retries=0) as c:
+        made = c.audio.speech.create(
+            model="tts-1", voice="alloy", input=SPOKEN, response_format="wav"
+        )
+        path.write_bytes(made.content)
+    return path
+
+
+@pytest.fixture(scope="module")
+def page(chromium: str, server: Server, artefacts: Path, speech: Path) -> Iterator[Page]:
     """One browser and one page for the whole module, with axe-core injected into every
-    document (by the browser, so the app's Content-Security-Policy stays on)."""
+    document (by the browser, so the app's Content-Security-Policy stays on), and a fake
+    microphone that says ``SPOKEN`` (granted without a prompt)."""
     from playwright.sync_api import sync_playwright
 
     errors: list[str] = []
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium, headless=True)
+        browser = p.chromium.launch(
+            executable_path=chromium,
+            headless=True,
+            args=[
+                "--use-fake-ui-for-media-stream",
+                "--use-fake-device-for-media-stream",
+                f"--use-file-for-fake-audio-capture={speech}",
+                "--autoplay-policy=no-user-gesture-required",
+            ],
+        )
         try:
             context = browser.new_context(viewport={"width": 1280, "height": 900})
+            context.grant_permissions(["microphone"], origin=server.url)
             context.add_init_script(path=str(AXE))
             page = context.new_page()
             page.set_default_timeout(TIMEOUT_MS)
@@ -236,7 +266,25 @@ def test_playground_streams_a_chat_with_logprobs(page: Page, artefacts: Path) ->
     reply = send(page, "Say hello.")
     assert reply.strip()
     token = page.locator(".turn.assistant .tok").first
-    assert "logprob" in (token.get_attribute("title") or "")
+    token.hover()
+    tip = page.get_by_role("tooltip")
+    assert "logprob" in tip.inner_text()
+    page.mouse.move(0, 0)
+    tip.wait_for(state="detached")
+    # keyboard: Tab from the Logprobs checkbox reaches the first token, which shows the
+    # same tooltip and points at it
+    page.get_by_label("Logprobs", exact=True).focus()
+    for _ in range(40):
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement.classList.contains('tok')"):
+            break
+    focused = page.locator(".tok:focus")
+    assert focused.count() == 1, "Tab never reached a token"
+    tip_id = focused.get_attribute("aria-describedby")
+    assert tip_id and "logprob" in page.locator(f"[id='{tip_id}']").inner_text()
+    assert page.get_by_role("tooltip").count() == 1
+    page.keyboard.press("Escape")
+    assert page.get_by_role("tooltip").count() == 0
     # the streamed response's x-ratelimit-* headers
     limits = page.get_by_test_id("rate-limits").inner_text()
     assert "requests left" in limits and "tokens left" in limits and "resets in" in limits
@@ -253,6 +301,40 @@ def test_playground_streams_a_chat_with_logprobs(page: Page, artefacts: Path) ->
     page.screenshot(path=str(artefacts / "playground-phone.png"), full_page=True)
     page.set_viewport_size({"width": 1280, "height": 900})
     page.get_by_role("button", name="Clear conversation").click()
+
+
+def test_playground_audio_in_and_out(page: Page, artefacts: Path) -> None:
+    """The microphone (Chromium's fake one, saying ``SPOKEN``) is recorded, transcribed by
+    the server and lands in the message box; an answer's Play speaks it in an <audio>."""
+    box = page.get_by_label("Message", exact=True)
+    box.fill("")
+    page.get_by_role("button", name="Record", exact=True).click()
+    page.get_by_role("button", name="Stop recording").wait_for()
+    page.wait_for_timeout(3500)  # the sentence is about 3 s long
+    page.get_by_role("button", name="Stop recording").click()
+    page.wait_for_function(
+        "() => document.querySelector('.composer textarea').value.trim().length > 0",
+        timeout=120_000,
+    )
+    heard = set(re.findall(r"[a-z]+", box.input_value().lower()))
+    assert len(heard & {"quick", "brown", "fox", "jumps", "lazy", "dog"}) >= 2, heard
+    page.get_by_label("Max tokens", exact=True).fill("12")
+    page.get_by_label("Logprobs", exact=True).uncheck()
+    page.get_by_role("button", name="Send").click()
+    turn = page.locator(".turn.assistant").last
+    turn.locator(".meta").wait_for()
+    with page.expect_response(lambda r: r.url.endswith("/v1/audio/speech")) as spoken:
+        turn.get_by_role("button", name=re.compile(r"^Play message")).click()
+    assert spoken.value.status == 200
+    assert spoken.value.headers["content-type"].startswith("audio/")
+    turn.locator("audio").wait_for()
+    page.wait_for_function(
+        "() => { const a = document.querySelector('.turn.assistant:last-child audio');"
+        " return a && a.readyState >= 1 && a.duration > 0; }"
+    )
+    check(page, artefacts, "playground-audio")
+    page.get_by_role("button", name="Clear conversation").click()
+    page.get_by_label("Logprobs", exact=True).check()
 
 
 def test_playground_structured_output(page: Page, artefacts: Path) -> None:
@@ -388,6 +470,34 @@ def test_logs_distill_and_evaluate(page: Page, artefacts: Path, sync_client: ope
     assert {"pass", "fail"} <= {table.nth(i).locator(".badge").inner_text() for i in range(2)}
     check(page, artefacts, "eval-run")
     SHARED["training_file"] = file_id
+
+
+def test_logs_stored_responses(page: Page, artefacts: Path, sync_client: openai.OpenAI) -> None:
+    """A response stored through the SDK is listed under Responses (filtered by its
+    metadata, the server's list), and its page shows its input, output and usage."""
+    made = sync_client.responses.create(
+        model=MODEL,
+        input="Name a planet.",
+        max_output_tokens=16,
+        metadata={"suite": "dashboard-responses"},
+    )
+    here = page.url
+    page.goto(page.url.split("#")[0] + "#/logs")
+    page.get_by_role("link", name="Responses", exact=True).click()
+    page.get_by_label("Metadata filter").fill("suite=dashboard-responses")
+    page.get_by_role("button", name="Apply filters").click()
+    page.get_by_role("link", name=made.id).wait_for()
+    assert page.locator(".logs-table tbody tr").count() == 1
+    check(page, artefacts, "logs-responses")
+    page.get_by_role("link", name=made.id).click()
+    page.get_by_text("Name a planet.").wait_for()
+    usage = made.usage
+    assert usage is not None
+    page.get_by_text(f"{usage.input_tokens} input + {usage.output_tokens} output").wait_for()
+    if made.output_text.strip():
+        page.get_by_text(made.output_text.strip()[:20]).first.wait_for()
+    check(page, artefacts, "log-response-detail")
+    page.goto(here)
 
 
 def test_evals_list_and_compare(page: Page, artefacts: Path) -> None:
@@ -608,11 +718,99 @@ def test_usage(page: Page, artefacts: Path, admin: openai.OpenAI) -> None:
     page.get_by_label("Period").select_option("24h")
     page.get_by_role("region", name="Tokens per hour").locator("canvas").wait_for()
     assert total("requests") == requests
-    page.set_viewport_size({"width": 390, "height": 844})
+    page.set_viewport_size(PHONE)
     # the charts follow the width (a ResizeObserver): nothing wider than the screen
-    page.wait_for_function("document.documentElement.scrollWidth <= window.innerWidth")
+    page.wait_for_function("() => document.documentElement.scrollWidth <= window.innerWidth")
     page.screenshot(path=str(artefacts / "usage-phone.png"), full_page=True)
     page.set_viewport_size({"width": 1280, "height": 900})
+
+
+def test_usage_every_kind(page: Page, artefacts: Path, admin: openai.OpenAI) -> None:
+    """Each usage kind the API reports has its view, in its own unit, totals equal to the
+    SDK's report: embeddings (tokens), speech (characters), transcriptions (seconds), code
+    interpreter sessions, vector stores (bytes), moderations and images."""
+    admin.embeddings.create(model="text-embedding-3-small", input="usage by kind")
+    spoken = admin.audio.speech.create(
+        model="tts-1", voice="alloy", input="Usage by kind.", response_format="wav"
+    )
+    admin.audio.transcriptions.create(model="whisper-1", file=("usage.wav", spoken.content))
+    uploaded = admin.files.create(file=("usage.txt", b"Usage by kind.\n"), purpose="assistants")
+    admin.vector_stores.create(name="usage e2e", file_ids=[uploaded.id])
+    # without a code interpreter sandbox on this host, the page shows 0 sessions
+    with contextlib.suppress(openai.BadRequestError):
+        admin.containers.create(name="usage e2e")
+    day = 86400
+    start = int(time.time()) // day * day - 6 * day
+    usage = admin.admin.organization.usage
+    page.get_by_label("Period").select_option("7d")
+    page.get_by_label("Project").select_option("")
+    kinds = {
+        "embeddings": ("input", "input_tokens"),
+        "audio_speeches": ("characters", "characters"),
+        "audio_transcriptions": ("seconds", "seconds"),
+        "code_interpreter_sessions": ("sessions", "num_sessions"),
+        "vector_stores": ("bytes", "usage_bytes"),
+        "moderations": ("input", "input_tokens"),
+        "images": ("images", "images"),
+    }
+    for kind, (test_id, field) in kinds.items():
+        report = getattr(usage, kind)(start_time=start, bucket_width="1d", limit=7)
+        values = [getattr(r, field) for b in report.data for r in b.results]
+        # a vector store's bytes are a level (stored at each bucket's end), not a count
+        if kind == "vector_stores":
+            last = report.data[-1].results
+            expected = sum(r.usage_bytes for r in last)
+        else:
+            expected = sum(values)
+        page.get_by_label("Kind").select_option(kind)
+        shown = page.get_by_test_id(f"total-{test_id}")
+        shown.wait_for()
+        page.wait_for_function(
+            f"() => document.querySelector('[data-testid=total-{test_id}]')"
+            f".dataset.value === '{expected}'",
+            timeout=10_000,
+        )
+        if kind in ("embeddings", "audio_speeches", "audio_transcriptions"):
+            assert expected > 0, kind
+            page.get_by_test_id("kind-chart").locator("canvas").wait_for()
+            page.get_by_role("region", name="By model").get_by_role("row").nth(1).wait_for()
+        if kind == "vector_stores":
+            assert expected > 0
+            page.get_by_role("cell", name="Default project").wait_for()
+        check(page, artefacts, f"usage-{kind}")
+    page.get_by_label("Kind").select_option("completions")
+    page.get_by_test_id("total-requests").wait_for()
+
+
+# every page, with the admin key (API keys and Usage show their content, not the gate)
+PAGES = (
+    "playground",
+    "logs",
+    "logs?source=responses",
+    "evals",
+    "fine-tuning",
+    "files",
+    "models",
+    "api-keys",
+    "usage",
+)
+
+
+def test_every_page_at_phone_width(page: Page, artefacts: Path) -> None:
+    """At 390 x 844 (a phone) no page is wider than the screen (tables scroll in their
+    own box) and axe-core finds nothing serious."""
+    page.set_viewport_size(PHONE)
+    try:
+        for path in PAGES:
+            page.goto(page.url.split("#")[0] + f"#/{path}")
+            page.locator("main h1").wait_for()
+            page.wait_for_function("() => !document.body.innerText.includes('Loading…')")
+            page.wait_for_timeout(300)  # charts follow their box's width
+            width = page.evaluate("[document.scrollingElement.scrollWidth, window.innerWidth]")
+            assert width[0] <= width[1], f"{path}: {width[0]} px wide at {width[1]}"
+            check(page, artefacts, f"phone-{path.replace('?', '-').replace('=', '-')}")
+    finally:
+        page.set_viewport_size({"width": 1280, "height": 900})
 
 
 def test_sign_out(page: Page) -> None:

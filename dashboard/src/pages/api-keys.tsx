@@ -14,7 +14,7 @@ import {
   type ServiceAccount,
 } from "../api";
 import type { PageProps } from "../app";
-import { AdminGate, CopyButton, ErrorBox, Field, Form, Loading, Section, useAction, useAsync } from "../ui";
+import { AdminGate, CopyButton, ErrorBox, Field, Form, Loading, Section, useAction, useAsync, Table } from "../ui";
 
 const READ_ONLY = "api.all.read";
 
@@ -162,43 +162,28 @@ function ProjectKeys({ project }: { project: string }) {
       <Section title="API keys">
         <ErrorBox error={keys.error ?? row.error} />
         <Loading when={keys.loading && !keys.data} />
-        <div class="table-wrap" tabIndex={0}>
-          <table>
-            <thead>
-              <tr>
-                <th scope="col">Name</th>
-                <th scope="col">Key</th>
-                <th scope="col">Owner</th>
-                <th scope="col">Permissions</th>
-                <th scope="col">Created</th>
-                <th scope="col">Last used</th>
-                <th scope="col">Actions</th>
-              </tr>
-            </thead>
-            <tbody>
-              {(keys.data?.list ?? []).map((k) => (
-                <tr key={k.id}>
-                  <td>{k.name}</td>
-                  <td>
-                    <code>{k.redacted_value}</code>
-                  </td>
-                  <td>{k.owner.service_account ? `${k.owner.service_account.name} (service account)` : (k.owner.user?.email ?? k.owner.type)}</td>
-                  <td>{permissionText(keys.data?.scopes.get(k.id))}</td>
-                  <td>{when(k.created_at)}</td>
-                  <td>{k.last_used_at ? when(k.last_used_at) : "never"}</td>
-                  <td class="actions">
-                    <button type="button" onClick={() => setEditing(k)} aria-label={`Permissions of ${k.name}`}>
-                      Permissions…
-                    </button>
-                    <button type="button" onClick={() => remove(k)} aria-label={`Delete ${k.name}`}>
-                      Delete
-                    </button>
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <Table head={["Name", "Key", "Owner", "Permissions", "Created", "Last used", "Actions"]}>
+          {(keys.data?.list ?? []).map((k) => (
+            <tr key={k.id}>
+              <td>{k.name}</td>
+              <td>
+                <code>{k.redacted_value}</code>
+              </td>
+              <td>{k.owner.service_account ? `${k.owner.service_account.name} (service account)` : (k.owner.user?.email ?? k.owner.type)}</td>
+              <td>{permissionText(keys.data?.scopes.get(k.id))}</td>
+              <td>{when(k.created_at)}</td>
+              <td>{k.last_used_at ? when(k.last_used_at) : "never"}</td>
+              <td class="actions">
+                <button type="button" onClick={() => setEditing(k)} aria-label={`Permissions of ${k.name}`}>
+                  Permissions…
+                </button>
+                <button type="button" onClick={() => remove(k)} aria-label={`Delete ${k.name}`}>
+                  Delete
+                </button>
+              </td>
+            </tr>
+          ))}
+        </Table>
         {keys.data && keys.data.list.length === 0 && <p class="muted">No keys.</p>}
       </Section>
       {editing && (
@@ -426,26 +411,11 @@ function RateLimits({ project }: { project: string }) {
       <p class="muted">Per model, for every key of this project: requests and tokens per minute (RPM, TPM) and requests per day (RPD, empty: none).</p>
       <ErrorBox error={limits.error} />
       <Loading when={limits.loading && !limits.data} />
-      <div class="table-wrap" tabIndex={0}>
-        <table>
-          <thead>
-            <tr>
-              <th scope="col">Model</th>
-              {LIMIT_FIELDS.map(([, label]) => (
-                <th scope="col" key={label}>
-                  {label}
-                </th>
-              ))}
-              <th scope="col">Actions</th>
-            </tr>
-          </thead>
-          <tbody>
-            {(limits.data?.data ?? []).map((l) => (
-              <LimitRow key={l.id} project={project} limit={l} onDone={limits.reload} />
-            ))}
-          </tbody>
-        </table>
-      </div>
+      <Table head={["Model", ...LIMIT_FIELDS.map(([, label]) => label), "Actions"]}>
+        {(limits.data?.data ?? []).map((l) => (
+          <LimitRow key={l.id} project={project} limit={l} onDone={limits.reload} />
+        ))}
+      </Table>
     </Section>
   );
 }

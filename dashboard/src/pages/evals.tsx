@@ -3,7 +3,7 @@
 import { useState } from "preact/hooks";
 import { api, isChatModel, type Eval, type EvalRun, type FileObject, type Model, type OutputItem, type Page } from "../api";
 import type { PageProps } from "../app";
-import { ErrorBox, Field, go, href, Json, Loading, messageText, Pager, pairs, parseJson, Section, Status, useAction, useAsync, usePager, usePoll } from "../ui";
+import { ErrorBox, Field, go, href, Json, Loading, messageText, Pager, pairs, parseJson, Section, Status, useAction, useAsync, usePager, usePoll, Table } from "../ui";
 
 const GRADERS = ["string_check", "text_similarity", "label_model", "score_model", "multi"] as const;
 
@@ -118,34 +118,21 @@ function EvalList() {
       >
         {creating && <CreateEval />}
         <Loading when={list.loading && !list.data} />
-        <div class="table-wrap" tabIndex={0}>
-          <table>
-            <thead>
-              <tr>
-                <th scope="col">Name</th>
-                <th scope="col">Id</th>
-                <th scope="col">Data source</th>
-                <th scope="col">Criteria</th>
-                <th scope="col">Created</th>
-              </tr>
-            </thead>
-            <tbody>
-              {(list.data?.data ?? []).map((e) => (
-                <tr key={e.id}>
-                  <td>
-                    <a href={href(["evals", e.id])}>{e.name || e.id}</a>
-                  </td>
-                  <td>
-                    <code>{e.id}</code>
-                  </td>
-                  <td>{e.data_source_config.type}</td>
-                  <td>{e.testing_criteria.map((c) => c.name).join(", ")}</td>
-                  <td>{new Date(e.created_at * 1000).toLocaleString()}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <Table head={["Name", "Id", "Data source", "Criteria", "Created"]}>
+          {(list.data?.data ?? []).map((e) => (
+            <tr key={e.id}>
+              <td>
+                <a href={href(["evals", e.id])}>{e.name || e.id}</a>
+              </td>
+              <td>
+                <code>{e.id}</code>
+              </td>
+              <td>{e.data_source_config.type}</td>
+              <td>{e.testing_criteria.map((c) => c.name).join(", ")}</td>
+              <td>{new Date(e.created_at * 1000).toLocaleString()}</td>
+            </tr>
+          ))}
+        </Table>
         {list.data && list.data.data.length === 0 && <p class="muted">No evals yet.</p>}
         <Pager page={list.data} pager={pager} label="Evals" />
       </Section>
@@ -271,47 +258,31 @@ function EvalPage({ id }: { id: string }) {
       >
         {starting && ev.data && <StartRun ev={ev.data} onStarted={() => (setStarting(false), runs.reload())} />}
         <ErrorBox error={runs.error} />
-        <div class="table-wrap" tabIndex={0}>
-          <table>
-            <thead>
-              <tr>
-                <th scope="col">Compare</th>
-                <th scope="col">Run</th>
-                <th scope="col">Status</th>
-                <th scope="col">Model</th>
-                <th scope="col">Passed</th>
-                <th scope="col">Failed</th>
-                <th scope="col">Errored</th>
-                <th scope="col">Created</th>
-              </tr>
-            </thead>
-            <tbody>
-              {(runs.data?.data ?? []).map((r) => (
-                <tr key={r.id}>
-                  <td>
-                    <input
-                      type="checkbox"
-                      aria-label={`Pick ${r.name || r.id} to compare`}
-                      checked={picked.includes(r.id)}
-                      onChange={(e) => setPicked(e.currentTarget.checked ? [...picked, r.id].slice(-2) : picked.filter((p) => p !== r.id))}
-                    />
-                  </td>
-                  <td>
-                    <a href={href(["evals", id, "runs", r.id])}>{r.name || r.id}</a>
-                  </td>
-                  <td>
-                    <Status value={r.status} />
-                  </td>
-                  <td>{r.model ?? "—"}</td>
-                  <td>{r.result_counts.passed}</td>
-                  <td>{r.result_counts.failed}</td>
-                  <td>{r.result_counts.errored}</td>
-                  <td>{new Date(r.created_at * 1000).toLocaleString()}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <Table head={["Compare", "Run", "Status", "Model", "Passed", "Failed", "Errored", "Created"]}>
+          {(runs.data?.data ?? []).map((r) => (
+            <tr key={r.id}>
+              <td>
+                <input
+                  type="checkbox"
+                  aria-label={`Pick ${r.name || r.id} to compare`}
+                  checked={picked.includes(r.id)}
+                  onChange={(e) => setPicked(e.currentTarget.checked ? [...picked, r.id].slice(-2) : picked.filter((p) => p !== r.id))}
+                />
+              </td>
+              <td>
+                <a href={href(["evals", id, "runs", r.id])}>{r.name || r.id}</a>
+              </td>
+              <td>
+                <Status value={r.status} />
+              </td>
+              <td>{r.model ?? "—"}</td>
+              <td>{r.result_counts.passed}</td>
+              <td>{r.result_counts.failed}</td>
+              <td>{r.result_counts.errored}</td>
+              <td>{new Date(r.created_at * 1000).toLocaleString()}</td>
+            </tr>
+          ))}
+        </Table>
         {runs.data && runs.data.data.length === 0 && <p class="muted">No runs yet.</p>}
         <Pager page={runs.data} pager={pager} label="Runs" />
       </Section>
@@ -542,39 +513,22 @@ function RunPage({ evalId, runId }: { evalId: string; runId: string }) {
       >
         <ErrorBox error={items.error} />
         <Loading when={items.loading && !items.data} />
-        <div class="table-wrap" tabIndex={0}>
-          <table class="results">
-            <thead>
-              <tr>
-                <th scope="col">#</th>
-                <th scope="col">Item</th>
-                <th scope="col">Output</th>
-                <th scope="col">Status</th>
-                {criteria.map((c) => (
-                  <th scope="col" key={c}>
-                    {c.replace(/-[0-9a-f-]{36}$/, "")}
-                  </th>
-                ))}
-              </tr>
-            </thead>
-            <tbody>
-              {(items.data?.data ?? []).map((it) => (
-                <tr key={it.id}>
-                  <td>{it.datasource_item_id}</td>
-                  <td class="clip">{JSON.stringify(it.datasource_item).slice(0, 160)}</td>
-                  <td class="clip">{it.sample?.error?.message ?? messageText(it.sample?.output?.[0]?.content ?? "")}</td>
-                  <td>
-                    <Status value={it.status} />
-                  </td>
-                  {criteria.map((c) => {
-                    const r = it.results.find((x) => x.name === c || (x as { id?: string }).id === c) ?? it.results[criteria.indexOf(c)];
-                    return <td key={c}>{r ? `${r.passed ? "pass" : "fail"} (${Number(r.score).toFixed(2)})` : "—"}</td>;
-                  })}
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <Table class="results" head={["#", "Item", "Output", "Status", ...criteria.map((c) => c.replace(/-[0-9a-f-]{36}$/, ""))]}>
+          {(items.data?.data ?? []).map((it) => (
+            <tr key={it.id}>
+              <td>{it.datasource_item_id}</td>
+              <td class="clip">{JSON.stringify(it.datasource_item).slice(0, 160)}</td>
+              <td class="clip">{it.sample?.error?.message ?? messageText(it.sample?.output?.[0]?.content ?? "")}</td>
+              <td>
+                <Status value={it.status} />
+              </td>
+              {criteria.map((c) => {
+                const r = it.results.find((x) => x.name === c || (x as { id?: string }).id === c) ?? it.results[criteria.indexOf(c)];
+                return <td key={c}>{r ? `${r.passed ? "pass" : "fail"} (${Number(r.score).toFixed(2)})` : "—"}</td>;
+              })}
+            </tr>
+          ))}
+        </Table>
         {items.data && items.data.data.length === 0 && <p class="muted">{active ? "Grading…" : "No output items."}</p>}
         <Pager page={items.data} pager={pager} label="Output items" />
       </Section>

@@ -2,7 +2,7 @@
 import { useRef, useState } from "preact/hooks";
 import { api, blob, bytes, type FileObject, type Page } from "../api";
 import type { PageProps } from "../app";
-import { download, ErrorBox, Field, Loading, Pager, Section, useAction, useAsync, usePager } from "../ui";
+import { download, ErrorBox, Field, Loading, Pager, Section, useAction, useAsync, usePager, Table } from "../ui";
 
 const PURPOSES = ["fine-tune", "evals", "user_data", "assistants", "batch", "vision"];
 
@@ -39,41 +39,27 @@ export function Files(_: PageProps) {
       >
         <ErrorBox error={list.error ?? row.error} />
         <Loading when={list.loading && !list.data} />
-        <div class="table-wrap" tabIndex={0}>
-          <table>
-            <thead>
-              <tr>
-                <th scope="col">Name</th>
-                <th scope="col">Id</th>
-                <th scope="col">Purpose</th>
-                <th scope="col">Size</th>
-                <th scope="col">Created</th>
-                <th scope="col">Actions</th>
-              </tr>
-            </thead>
-            <tbody>
-              {(list.data?.data ?? []).map((f) => (
-                <tr key={f.id}>
-                  <td>{f.filename}</td>
-                  <td>
-                    <code>{f.id}</code>
-                  </td>
-                  <td>{f.purpose}</td>
-                  <td>{bytes(f.bytes)}</td>
-                  <td>{new Date(f.created_at * 1000).toLocaleString()}</td>
-                  <td class="actions">
-                    <button type="button" onClick={() => save(f)} aria-label={`Download ${f.filename}`}>
-                      Download
-                    </button>
-                    <button type="button" onClick={() => remove(f)} aria-label={`Delete ${f.filename}`}>
-                      Delete
-                    </button>
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <Table head={["Name", "Id", "Purpose", "Size", "Created", "Actions"]}>
+          {(list.data?.data ?? []).map((f) => (
+            <tr key={f.id}>
+              <td>{f.filename}</td>
+              <td>
+                <code>{f.id}</code>
+              </td>
+              <td>{f.purpose}</td>
+              <td>{bytes(f.bytes)}</td>
+              <td>{new Date(f.created_at * 1000).toLocaleString()}</td>
+              <td class="actions">
+                <button type="button" onClick={() => save(f)} aria-label={`Download ${f.filename}`}>
+                  Download
+                </button>
+                <button type="button" onClick={() => remove(f)} aria-label={`Delete ${f.filename}`}>
+                  Delete
+                </button>
+              </td>
+            </tr>
+          ))}
+        </Table>
         {list.data && list.data.data.length === 0 && <p class="muted">No files.</p>}
         <Pager page={list.data} pager={pager} label="Files" />
       </Section>

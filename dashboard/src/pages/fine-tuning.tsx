@@ -4,7 +4,7 @@
 import { useEffect, useRef, useState } from "preact/hooks";
 import { api, blob, isChatModel, type Checkpoint, type FileObject, type FineTuningEvent, type FineTuningJob, type Model, type Page } from "../api";
 import type { PageProps } from "../app";
-import { Chart, download, ErrorBox, Field, go, href, Json, Loading, Pager, Section, Status, useAction, useAsync, usePager, usePoll, type ChartSeries } from "../ui";
+import { Chart, download, ErrorBox, Field, go, href, Json, Loading, Pager, Section, Status, useAction, useAsync, usePager, usePoll, type ChartSeries, Table } from "../ui";
 
 const RUNNING = new Set(["validating_files", "queued", "running"]);
 
@@ -32,34 +32,21 @@ function JobList({ trainingFile }: { trainingFile: string }) {
       >
         {creating && <CreateJob trainingFile={trainingFile} />}
         <Loading when={jobs.loading && !jobs.data} />
-        <div class="table-wrap" tabIndex={0}>
-          <table>
-            <thead>
-              <tr>
-                <th scope="col">Job</th>
-                <th scope="col">Status</th>
-                <th scope="col">Base model</th>
-                <th scope="col">Fine-tuned model</th>
-                <th scope="col">Created</th>
-              </tr>
-            </thead>
-            <tbody>
-              {(jobs.data?.data ?? []).map((j) => (
-                <tr key={j.id}>
-                  <td>
-                    <a href={href(["fine-tuning", j.id])}>{j.id}</a>
-                  </td>
-                  <td>
-                    <Status value={j.status} />
-                  </td>
-                  <td>{j.model}</td>
-                  <td>{j.fine_tuned_model ?? "—"}</td>
-                  <td>{new Date(j.created_at * 1000).toLocaleString()}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <Table head={["Job", "Status", "Base model", "Fine-tuned model", "Created"]}>
+          {(jobs.data?.data ?? []).map((j) => (
+            <tr key={j.id}>
+              <td>
+                <a href={href(["fine-tuning", j.id])}>{j.id}</a>
+              </td>
+              <td>
+                <Status value={j.status} />
+              </td>
+              <td>{j.model}</td>
+              <td>{j.fine_tuned_model ?? "—"}</td>
+              <td>{new Date(j.created_at * 1000).toLocaleString()}</td>
+            </tr>
+          ))}
+        </Table>
         {jobs.data && jobs.data.data.length === 0 && <p class="muted">No fine-tuning jobs yet.</p>}
         <Pager page={jobs.data} pager={pager} label="Jobs" />
       </Section>
@@ -310,30 +297,18 @@ function JobPage({ id }: { id: string }) {
         {(checkpoints.data?.data ?? []).length === 0 ? (
           <p class="muted">No checkpoints yet (one per epoch).</p>
         ) : (
-          <div class="table-wrap" tabIndex={0}>
-            <table>
-              <thead>
-                <tr>
-                  <th scope="col">Step</th>
-                  <th scope="col">Model</th>
-                  <th scope="col">Train loss</th>
-                  <th scope="col">Playground</th>
-                </tr>
-              </thead>
-              <tbody>
-                {(checkpoints.data?.data ?? []).map((c) => (
-                  <tr key={c.id}>
-                    <td>{c.step_number}</td>
-                    <td>{c.fine_tuned_model_checkpoint}</td>
-                    <td>{c.metrics?.train_loss?.toFixed?.(4) ?? "—"}</td>
-                    <td>
-                      <a href={href(["playground"], { model: c.fine_tuned_model_checkpoint })}>Open in playground</a>
-                    </td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
+          <Table head={["Step", "Model", "Train loss", "Playground"]}>
+            {(checkpoints.data?.data ?? []).map((c) => (
+              <tr key={c.id}>
+                <td>{c.step_number}</td>
+                <td>{c.fine_tuned_model_checkpoint}</td>
+                <td>{c.metrics?.train_loss?.toFixed?.(4) ?? "—"}</td>
+                <td>
+                  <a href={href(["playground"], { model: c.fine_tuned_model_checkpoint })}>Open in playground</a>
+                </td>
+              </tr>
+            ))}
+          </Table>
         )}
       </Section>
       <Section title="Events">

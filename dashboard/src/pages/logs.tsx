@@ -1,11 +1,12 @@
-// Logs: stored chat completions, filtered and paged by the server (never fetched whole),
-// each with its messages, usage and metadata; selected ones can be distilled into a
-// fine-tuning file or evaluated against a grader.
+// Logs: stored chat completions and stored responses, filtered and paged by the server
+// (never fetched whole), each with its messages (input items), output, usage and
+// metadata; selected completions can be distilled into a fine-tuning file or evaluated
+// against a grader.
 import { useEffect, useState } from "preact/hooks";
 import { api, type ChatCompletion, type ChatMessage, type FileObject, type Eval, type EvalRun, type Page } from "../api";
 import type { PageProps } from "../app";
 import { CriterionEditor, criterionTemplate } from "./evals";
-import { ErrorBox, Field, go, href, Json, Loading, messageText, metadataQuery, Pager, pairs, Section, useAction, useAsync, usePager } from "../ui";
+import { ErrorBox, Field, go, href, Json, Loading, messageText, metadataQuery, Pager, pairs, Section, Status, Table, useAction, useAsync, usePager } from "../ui";
 
 interface Stored extends ChatCompletion {
   metadata?: Record<string, string> | null;
@@ -13,13 +14,17 @@ interface Stored extends ChatCompletion {
 
 export function Logs({ route }: PageProps) {
   const id = route.parts[1];
+  if (id?.startsWith("resp_")) return <ResponseDetail id={id} />;
   if (id) return <LogDetail id={id} />;
   return <LogList query={route.query} />;
 }
 
+type Source = "completions" | "responses";
+
 // the filters live in the address (#/logs?model=&metadata=k%3Dv&limit=), so coming back
 // from a completion's page, or sharing the link, keeps them
 function LogList({ query }: { query: URLSearchParams }) {
+  const source: Source = query.get("source") === "responses" ? "responses" : "completions";
   const applied = { model: query.get("model") ?? "", metadata: query.get("metadata") ?? "" };
   const limit = Number(query.get("limit") ?? 20) || 20;
   const filter = pairs(applied.metadata.replace(/,/g, "\n"));
@@ -29,21 +34,25 @@ function LogList({ query }: { query: URLSearchParams }) {
     setModel(applied.model);
     setFilterText(applied.metadata);
   }, [applied.model, applied.metadata]);
-  const apply = (patch: { model?: string; metadata?: string; limit?: number }) =>
+  const apply = (patch: { model?: string; metadata?: string; limit?: number; source?: Source }) =>
     go(["logs"], {
+      source: (patch.source ?? source) === "responses" ? "responses" : undefined,
       model: (patch.model ?? applied.model) || undefined,
       metadata: (patch.metadata ?? applied.metadata) || undefined,
       limit: String(patch.limit ?? limit),
     });
-  const pager = usePager([applied.model, applied.metadata, limit]);
+  const pager = usePager([applied.model, applied.metadata, limit, source]);
   const list = useAsync(
     (signal) =>
-      api<Page<Stored>>("/v1/chat/completions", {
-        signal,
-        query: { model: applied.model || undefined, limit, order: "desc", after: pager.after, ...metadataQuery(filter) },
-      }),
-    [applied.model, applied.metadata, limit, pager.after],
+      source === "completions"
+        ? api<Page<Stored>>("/v1/chat/completions", {
+            signal,
+            query: { model: applied.model || undefined, limit, order: "desc", after: pager.after, ...metadataQuery(filter) },
+          })
+        : Promise.resolve(undefined),
+    [applied.model, applied.metadata, limit, pager.after, source],
   );
+  const [tick, setTick] = useState(0);
   const [selected, setSelected] = useState<Set<string>>(new Set());
   const toggle = (id: string, on: boolean) => {
     const next = new Set(selected);
@@ -55,6 +64,23 @@ function LogList({ query }: { query: URLSearchParams }) {
   const [mode, setMode] = useState<"distill" | "evaluate" | null>(null);
   return (
     <>
+      <nav class="tabs" aria-label="Stored">
+        {(
+          [
+            ["completions", "Chat completions"],
+            ["responses", "Responses"],
+          ] as const
+        ).map(([value, label]) => (
+          <a
+            key={value}
+            class="tab"
+            href={href(["logs"], { source: value === "responses" ? value : undefined, model: applied.model, metadata: applied.metadata })}
+            aria-current={source === value ? "page" : undefined}
+          >
+            {label}
+          </a>
+        ))}
+      </nav>
       <form
         class="card filters"
         aria-label="Filters"
@@ -81,55 +107,62 @@ function LogList({ query }: { query: URLSearchParams }) {
         <button type="submit" class="primary">
           Apply filters
         </button>
-        <button type="button" onClick={list.reload}>
+        <button
+          type="button"
+          onClick={() => {
+            list.reload();
+            setTick((t) => t + 1);
+          }}
+        >
           Refresh
         </button>
       </form>
-      <ErrorBox error={list.error} />
-      <Section
-        title="Stored completions"
-        actions={
-          <>
-            <span class="muted" role="status">
-              {selected.size} selected
-            </span>
-            <button type="button" disabled={selected.size === 0} onClick={() => setMode("distill")}>
-              Distill…
-            </button>
-            <button type="button" disabled={selected.size === 0} onClick={() => setMode("evaluate")}>
-              Evaluate…
-            </button>
-          </>
-        }
-      >
-        {mode === "distill" && <Distill ids={[...selected]} onClose={() => setMode(null)} />}
-        {mode === "evaluate" && <Evaluate ids={[...selected]} metadata={filter} onClose={() => setMode(null)} />}
-        <Loading when={list.loading && !list.data} />
-        <div class="table-wrap" tabIndex={0}>
-          <table class="logs-table">
-            <thead>
-              <tr>
-                <th scope="col">
-                  <input
-                    type="checkbox"
-                    aria-label="Select all on this page"
-                    checked={rows.length > 0 && rows.every((r) => selected.has(r.id))}
-                    onChange={(e) => {
-                      const next = new Set(selected);
-                      for (const r of rows) e.currentTarget.checked ? next.add(r.id) : next.delete(r.id);
-                      setSelected(next);
-                    }}
-                  />
-                </th>
-                <th scope="col">Completion</th>
-                <th scope="col">Created</th>
-                <th scope="col">Model</th>
-                <th scope="col">Output</th>
-                <th scope="col">Tokens</th>
-                <th scope="col">Metadata</th>
-              </tr>
-            </thead>
-            <tbody>
+      {source === "responses" ? (
+        <ResponseList model={applied.model} filter={filter} limit={limit} pager={pager} tick={tick} />
+      ) : (
+        <>
+          <ErrorBox error={list.error} />
+          <Section
+            title="Stored completions"
+            actions={
+              <>
+                <span class="muted" role="status">
+                  {selected.size} selected
+                </span>
+                <button type="button" disabled={selected.size === 0} onClick={() => setMode("distill")}>
+                  Distill…
+                </button>
+                <button type="button" disabled={selected.size === 0} onClick={() => setMode("evaluate")}>
+                  Evaluate…
+                </button>
+              </>
+            }
+          >
+            {mode === "distill" && <Distill ids={[...selected]} onClose={() => setMode(null)} />}
+            {mode === "evaluate" && <Evaluate ids={[...selected]} metadata={filter} onClose={() => setMode(null)} />}
+            <Loading when={list.loading && !list.data} />
+            <Table
+              class="logs-table"
+              head={[
+                <input
+                  key="all"
+                  type="checkbox"
+                  aria-label="Select all on this page"
+                  checked={rows.length > 0 && rows.every((r) => selected.has(r.id))}
+                  onChange={(e) => {
+                    const next = new Set(selected);
+                    for (const r of rows) e.currentTarget.checked ? next.add(r.id) : next.delete(r.id);
+                    setSelected(next);
+                  }}
+                />,
+                "Completion",
+                "Created",
+                "Model",
+                "Output",
+                "Tokens",
+                "Metadata",
+              ]}
+            >
               {rows.map((r) => (
                 <tr key={r.id}>
                   <td>
@@ -149,12 +182,156 @@ function LogList({ query }: { query: URLSearchParams }) {
                   </td>
                 </tr>
               ))}
-            </tbody>
-          </table>
-        </div>
-        {list.data && rows.length === 0 && <p class="muted">No stored completions match. Chat completions created with store=true appear here.</p>}
-        <Pager page={list.data} pager={pager} label="Stored completions" />
+            </Table>
+            {list.data && rows.length === 0 && <p class="muted">No stored completions match. Chat completions created with store=true appear here.</p>}
+            <Pager page={list.data} pager={pager} label="Stored completions" />
+          </Section>
+        </>
+      )}
+    </>
+  );
+}
+
+function ResponseList({ model, filter, limit, pager, tick }: { model: string; filter: Record<string, string>; limit: number; pager: ReturnType<typeof usePager>; tick: number }) {
+  const list = useAsync(
+    (signal) =>
+      api<Page<StoredResponse>>("/v1/responses", { signal, query: { model: model || undefined, limit, order: "desc", after: pager.after, ...metadataQuery(filter) } }),
+    [model, JSON.stringify(filter), limit, pager.after, tick],
+  );
+  const rows = list.data?.data ?? [];
+  return (
+    <>
+      <ErrorBox error={list.error} />
+      <Section title="Stored responses">
+        <Loading when={list.loading && !list.data} />
+        <Table class="logs-table" head={["Response", "Created", "Model", "Status", "Output", "Tokens", "Metadata"]}>
+          {rows.map((r) => (
+            <tr key={r.id}>
+              <td>
+                <a href={href(["logs", r.id])}>{r.id}</a>
+              </td>
+              <td>{new Date(r.created_at * 1000).toLocaleString()}</td>
+              <td>{r.model}</td>
+              <td>
+                <Status value={r.status} />
+              </td>
+              <td class="clip">{outputText(r).slice(0, 120)}</td>
+              <td>{r.usage?.total_tokens ?? ""}</td>
+              <td class="clip">
+                {Object.entries(r.metadata ?? {})
+                  .map(([k, v]) => `${k}=${v}`)
+                  .join(", ")}
+              </td>
+            </tr>
+          ))}
+        </Table>
+        {list.data && rows.length === 0 && <p class="muted">No stored responses match. Responses created with store (the default) appear here.</p>}
+        <Pager page={list.data} pager={pager} label="Stored responses" />
       </Section>
+    </>
+  );
+}
+
+interface ResponseItem {
+  id?: string;
+  type: string;
+  role?: string;
+  content?: unknown;
+  name?: string;
+  arguments?: string;
+  output?: unknown;
+  [k: string]: unknown;
+}
+
+interface StoredResponse {
+  id: string;
+  created_at: number;
+  model: string;
+  status: string;
+  instructions?: unknown;
+  output: ResponseItem[];
+  usage?: { input_tokens: number; output_tokens: number; total_tokens: number } | null;
+  metadata?: Record<string, string> | null;
+  error?: { message: string } | null;
+}
+
+/** The text of message items (what the SDK's `output_text` joins). */
+function itemsText(items: ResponseItem[]): string {
+  return items
+    .filter((i) => i.type === "message")
+    .map((i) => messageText(i.content))
+    .join("\n");
+}
+
+const outputText = (r: StoredResponse) => itemsText(r.output ?? []);
+
+function ResponseDetail({ id }: { id: string }) {
+  const data = useAsync(
+    async (signal) => {
+      const path = `/v1/responses/${encodeURIComponent(id)}`;
+      const [response, input] = await Promise.all([
+        api<StoredResponse>(path, { signal }),
+        api<Page<ResponseItem>>(`${path}/input_items`, { signal, query: { limit: 100, order: "asc" } }),
+      ]);
+      return { response, input: input.data };
+    },
+    [id],
+  );
+  const r = data.data?.response;
+  const item = (it: ResponseItem, n: number, output: boolean) => (
+    <li key={`${output ? "out" : "in"}-${n}`} class={`turn ${it.role ?? "tool"}`}>
+      <span class="role">
+        {it.type === "message" ? it.role : it.type}
+        {output ? " (output)" : ""}
+      </span>
+      {it.type === "message" ? <div class="content">{messageText(it.content)}</div> : <Json value={it} label={it.type} />}
+    </li>
+  );
+  return (
+    <>
+      <p>
+        <a href={href(["logs"], { source: "responses" })}>← All responses</a>
+      </p>
+      <ErrorBox error={data.error} />
+      <Loading when={data.loading && !data.data} />
+      {r && data.data && (
+        <>
+          <Section title={r.id}>
+            <dl class="facts">
+              <dt>Model</dt>
+              <dd>{r.model}</dd>
+              <dt>Status</dt>
+              <dd>
+                <Status value={r.status} />
+              </dd>
+              <dt>Created</dt>
+              <dd>{new Date(r.created_at * 1000).toLocaleString()}</dd>
+              <dt>Usage</dt>
+              <dd>{r.usage ? `${r.usage.input_tokens} input + ${r.usage.output_tokens} output = ${r.usage.total_tokens} tokens` : "—"}</dd>
+              <dt>Metadata</dt>
+              <dd>{Object.keys(r.metadata ?? {}).length ? <Json value={r.metadata} label="Metadata" /> : "none"}</dd>
+            </dl>
+            {r.error && (
+              <p class="error" role="alert">
+                {r.error.message}
+              </p>
+            )}
+            <a href={href(["playground"], { model: r.model })}>Open its model in the playground</a>
+          </Section>
+          <Section title="Input and output">
+            <ol class="transcript">
+              {typeof r.instructions === "string" && r.instructions && (
+                <li class="turn system">
+                  <span class="role">instructions</span>
+                  <div class="content">{r.instructions}</div>
+                </li>
+              )}
+              {data.data.input.map((it, n) => item(it, n, false))}
+              {r.output.map((it, n) => item(it, n, true))}
+            </ol>
+          </Section>
+        </>
+      )}
     </>
   );
 }

@@ -2,7 +2,7 @@
 // deleted, chat ones opened in the playground.
 import { api, isChatModel, type Model, type Page } from "../api";
 import type { PageProps } from "../app";
-import { ErrorBox, href, Loading, Section, useAction, useAsync } from "../ui";
+import { ErrorBox, href, Loading, Section, useAction, useAsync, Table } from "../ui";
 
 export function Models(_: PageProps) {
   const list = useAsync((signal) => api<Page<Model>>("/v1/models", { signal }), []);
@@ -15,40 +15,28 @@ export function Models(_: PageProps) {
     <Section title="Served models">
       <ErrorBox error={list.error ?? action.error} />
       <Loading when={list.loading && !list.data} />
-      <div class="table-wrap" tabIndex={0}>
-        <table>
-          <thead>
-            <tr>
-              <th scope="col">Model</th>
-              <th scope="col">Kind</th>
-              <th scope="col">Owned by</th>
-              <th scope="col">Actions</th>
+      <Table head={["Model", "Kind", "Owned by", "Actions"]}>
+        {(list.data?.data ?? []).map((m) => {
+          const tuned = m.id.startsWith("ft:");
+          return (
+            <tr key={m.id}>
+              <td>
+                <code>{m.id}</code>
+              </td>
+              <td>{tuned ? "fine-tuned" : isChatModel(m.id) ? "chat / completions" : "speech or embeddings"}</td>
+              <td>{m.owned_by}</td>
+              <td class="actions">
+                {isChatModel(m.id) && <a href={href(["playground"], { model: m.id })}>Open in playground</a>}
+                {tuned && (
+                  <button type="button" onClick={() => remove(m.id)} aria-label={`Delete ${m.id}`}>
+                    Delete
+                  </button>
+                )}
+              </td>
             </tr>
-          </thead>
-          <tbody>
-            {(list.data?.data ?? []).map((m) => {
-              const tuned = m.id.startsWith("ft:");
-              return (
-                <tr key={m.id}>
-                  <td>
-                    <code>{m.id}</code>
-                  </td>
-                  <td>{tuned ? "fine-tuned" : isChatModel(m.id) ? "chat / completions" : "speech or embeddings"}</td>
-                  <td>{m.owned_by}</td>
-                  <td class="actions">
-                    {isChatModel(m.id) && <a href={href(["playground"], { model: m.id })}>Open in playground</a>}
-                    {tuned && (
-                      <button type="button" onClick={() => remove(m.id)} aria-label={`Delete ${m.id}`}>
-                        Delete
-                      </button>
-                    )}
-                  </td>
-                </tr>
-              );
-            })}
-          </tbody>
-        </table>
-      </div>
+          );
+        })}
+      </Table>
     </Section>
   );
 }

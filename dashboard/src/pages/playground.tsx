@@ -2,7 +2,7 @@
 // settings), streamed over SSE, with logprobs per token, structured outputs, tools, code
 // for the current request (each pane's when comparing) and Generate (a model writes the
 // prompt, schema or function).
-import { useEffect, useRef, useState } from "preact/hooks";
+import { useEffect, useId, useRef, useState } from "preact/hooks";
 import {
   api,
   isChatModel,
@@ -18,6 +18,7 @@ import {
 import type { PageProps } from "../app";
 import { curl, node, python } from "../codegen";
 import { render as renderGenerated, request as generateRequest, type GenerateKind } from "../meta-prompts";
+import { MicButton, SpeakButton } from "../audio";
 import { CopyButton, ErrorBox, Field, messageText, parseJson, useAction, useAsync } from "../ui";
 
 interface Settings {
@@ -400,6 +401,7 @@ export function Playground({ route }: PageProps) {
           <button type="button" aria-expanded={code !== null} onClick={() => setCode(code ? null : "python")}>
             View code
           </button>
+          <MicButton disabled={busy} onText={(text) => setState((s) => ({ ...s, input: s.input.trim() ? `${s.input.trimEnd()} ${text}` : text }))} />
         </div>
         <ErrorBox error={formError} />
         {limits && <RateLimitLine limits={limits} />}
@@ -517,6 +519,7 @@ function Pane({ name, models, settings, onChange, turns }: { name: string; model
                 {t.error}
               </p>
             )}
+            {t.role === "assistant" && (t.finish || t.usage) && !t.error && t.content.trim() && <SpeakButton text={t.content} label={`Play message ${n + 1}${l("")}`} />}
             {t.role === "assistant" && (t.usage || t.finish) && (
               <p class="meta muted">
                 {t.finish && `finish: ${t.finish}`}
@@ -531,15 +534,37 @@ function Pane({ name, models, settings, onChange, turns }: { name: string; model
   );
 }
 
+/** Each token shaded by its probability; hovering or focusing one (Tab reaches each)
+ * shows its logprob and the top alternatives in a tooltip the token points at. */
 function Tokens({ tokens }: { tokens: TokenLogprob[] }) {
+  const [shown, setShown] = useState<number | null>(null);
+  const id = useId();
   return (
-    <div class="content tokens">
+    <div class="content tokens" onMouseLeave={() => setShown(null)}>
       {tokens.map((t, n) => {
         const p = Math.exp(t.logprob);
-        const top = (t.top_logprobs ?? []).map((a) => `${JSON.stringify(a.token)} ${(Math.exp(a.logprob) * 100).toFixed(1)}%`).join("\n");
         return (
-          <span key={n} class={p < 0.3 ? "tok low" : p < 0.7 ? "tok mid" : "tok"} title={`${JSON.stringify(t.token)}: logprob ${t.logprob.toFixed(3)} (${(p * 100).toFixed(1)}%)${top ? `\n${top}` : ""}`}>
+          <span
+            key={n}
+            class={p < 0.3 ? "tok low" : p < 0.7 ? "tok mid" : "tok"}
+            tabIndex={0}
+            aria-describedby={shown === n ? `${id}-tip` : undefined}
+            onMouseEnter={() => setShown(n)}
+            onFocus={() => setShown(n)}
+            onBlur={() => setShown((s) => (s === n ? null : s))}
+            onKeyDown={(e) => e.key === "Escape" && setShown(null)}
+          >
             {t.token}
+            {shown === n && (
+              <span class="tok-tip" role="tooltip" id={`${id}-tip`}>
+                <strong>{JSON.stringify(t.token)}</strong>: logprob {t.logprob.toFixed(3)} ({(p * 100).toFixed(1)}%)
+                {(t.top_logprobs ?? []).map((a, k) => (
+                  <span key={k} class="alt">
+                    {JSON.stringify(a.token)} {(Math.exp(a.logprob) * 100).toFixed(1)}%
+                  </span>
+                ))}
+              </span>
+            )}
           </span>
         );
       })}
