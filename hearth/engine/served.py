@@ -3,8 +3,10 @@
 ``ServedModel`` is all that the chat, fine-tuning and models services see of a model: its
 id and facts (``info``), its tokenizer, grammar compilation for structured outputs, and
 ``generate``. ``LocalModel`` implements it in this process (a ``ModelRunner`` driven by a
-``Scheduler`` thread); a remote engine (vLLM, llama-server) would be one more class behind
-the same protocol. Base and fine-tuned models are both ``LocalModel``s.
+``Scheduler`` thread); base and fine-tuned models are both ``LocalModel``s.
+``engine/remote.py:RemoteModel`` (an OpenAI-compatible upstream) is one too for the
+registry, but has no tokenizer or grammars: the services send its requests upstream
+instead of calling ``generate`` (docs/remote-engines.md).
 
 Threads. ``generate`` is called on the event loop. ``tokenize``, ``detokenize`` and
 ``compile_grammar`` may block for milliseconds (a long prompt, a large schema): callers

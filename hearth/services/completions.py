@@ -19,7 +19,9 @@ import secrets
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
+import httpx2
 from openai.types import Completion, CompletionChoice
 from openai.types.completion_choice import Logprobs
 from openai.types.completion_usage import CompletionUsage
@@ -35,13 +37,20 @@ from hearth.engine.events import (
     TokenDelta,
 )
 from hearth.engine.registry import ModelRegistry
+from hearth.engine.remote import RemoteModel
 from hearth.engine.sequence import GenerationHandle, GenerationRequest
 from hearth.engine.served import ServedModel
 from hearth.engine.weights import VocabFacts, vocab_facts
-from hearth.errors import ContextLengthExceeded, InvalidRequest, array_above_max_length
+from hearth.errors import (
+    ContextLengthExceeded,
+    InvalidRequest,
+    ServiceUnavailable,
+    array_above_max_length,
+)
 from hearth.services.chat.completions import Chunks, reported_cached_tokens, usage
 from hearth.services.chat.params import GenerationParams
 from hearth.services.chat.prepare import check_text_size, sampling_params
+from hearth.services.chat.remote import completed, estimated_tokens, sse_data
 from hearth.services.rate_limits import Admission, RateLimiter, admit
 from hearth.services.usage import UsageMeter
 
@@ -123,7 +132,11 @@ class Completions:
         stops generation. With ``best_of``, the ``n`` candidates with the highest mean
         token log probability are returned; usage counts every candidate. With ``echo``
         and ``logprobs``, each choice's ``logprobs`` cover the prompt's tokens (the
-        first one ``null``, as OpenAI sends it) and then the completion's."""
+        first one ``null``, as OpenAI sends it) and then the completion's. A remote
+        model's upstream answers the same request (``remote_body``)."""
+        served = await self._registry.aget(params.model, caller.organization_id)
+        if isinstance(served, RemoteModel):
+            return await self._remote_create(caller, params, served)
         run = await self._start(caller, params)
         try:
             drained = await asyncio.gather(*(_drain(h, run.candidates) for h in run.handles))
@@ -191,8 +204,111 @@ class Completions:
             raise InvalidRequest(
                 "best_of greater than n cannot be used with stream: true.", param="best_of"
             )
+        served = await self._registry.aget(params.model, caller.organization_id)
+        if isinstance(served, RemoteModel):
+            return await self._remote_stream(caller, params, served)
         run = await self._start(caller, params)
         return Chunks([h for h in run.handles if h], self._chunks(caller, params, run))
+
+    async def _remote_admit(
+        self, caller: Principal, params: CompletionParams, served: RemoteModel, stream: bool
+    ) -> tuple[_Run, dict[str, Any]]:
+        """Check, admit (the prompt estimated) and describe a remote model's request."""
+        _check_combinations(params)
+        body = remote_body(params, served, caller.organization_id, stream=stream)
+        prompt = estimated_tokens(body["prompt"])
+        candidates = max(params.best_of or params.n or 1, params.n or 1)
+        reserve = prompt + (params.max_tokens or 0) * candidates
+        admission = await admit(self._limiter, caller, served.id, reserve)
+        run = _Run(
+            f"cmpl-{secrets.token_urlsafe(21)}",
+            int(time.time()),
+            served.id,
+            served.info.fingerprint,
+            [_Prompt([], "")],
+            [],
+            candidates,
+            False,
+            admission,
+        )
+        return run, body
+
+    async def _remote_create(
+        self, caller: Principal, params: CompletionParams, served: RemoteModel
+    ) -> Completion:
+        run, body = await self._remote_admit(caller, params, served, stream=False)
+        done = None
+        served.started()
+        try:
+            data = await served.post("completions", body)
+            done = completed(data.get("usage"), data.get("timings"))
+        finally:
+            served.ended()
+            if done is None:
+                self._record(caller, run, 0, 0, 0)
+        choices = [_remote_choice(c) for c in data.get("choices") or ()]
+        self._record(caller, run, done.prompt_tokens, done.completion_tokens, done.cached_tokens)
+        return _completion(
+            run, choices, usage(done.prompt_tokens, done.completion_tokens, done.cached_tokens)
+        )
+
+    async def _remote_stream(
+        self, caller: Principal, params: CompletionParams, served: RemoteModel
+    ) -> AsyncIterator[Completion]:
+        run, body = await self._remote_admit(caller, params, served, stream=True)
+        try:
+            response = await served.open("completions", body)
+        except BaseException:
+            self._record(caller, run, 0, 0, 0)
+            raise
+        return Chunks([], self._remote_chunks(caller, params, served, run, response))
+
+    async def _remote_chunks(
+        self,
+        caller: Principal,
+        params: CompletionParams,
+        served: RemoteModel,
+        run: _Run,
+        response: httpx2.Response,
+    ) -> AsyncGenerator[Completion, None]:
+        usage_on = bool(params.stream_options and params.stream_options.include_usage)
+        found: Any = None
+        timings: Any = None
+        pieces = 0
+        done: Completed | None = None
+        served.started()
+        try:
+            async for chunk in sse_data(served, response):
+                found = chunk.get("usage") or found
+                timings = chunk.get("timings") or timings
+                choices = [_remote_choice(c, partial=True) for c in chunk.get("choices") or ()]
+                if not choices:
+                    continue
+                pieces += len(choices)
+                out = _completion(run, choices, None)
+                if usage_on:
+                    out.usage = None
+                yield out
+            done = completed(found, timings, pieces, estimated_tokens(body_prompt(params)))
+            if usage_on:
+                yield _completion(
+                    run, [], usage(done.prompt_tokens, done.completion_tokens, done.cached_tokens)
+                )
+        except httpx2.HTTPError as exc:
+            raise ServiceUnavailable(
+                f"The upstream engine of `{served.id}` broke off its answer "
+                f"({type(exc).__name__}).",
+                code="upstream_error",
+            ) from None
+        finally:
+            served.ended()
+            await response.aclose()
+            if done is None:
+                self._record(caller, run, estimated_tokens(body_prompt(params)), pieces, 0)
+            else:
+                self._record(
+                    caller, run, done.prompt_tokens, done.completion_tokens, done.cached_tokens
+                )
 
     async def _start(self, caller: Principal, params: CompletionParams) -> _Run:
         served = await self._registry.aget(params.model, caller.organization_id)
@@ -319,6 +435,61 @@ class Completions:
             _cancel(run.handles)
             prompt_tokens += sum(len(p.tokens) for p in run.prompts[ended:])
             self._record(caller, run, prompt_tokens, completion_tokens, cached)
+
+
+def body_prompt(params: CompletionParams) -> str | list[str] | list[int] | list[list[int]]:
+    """``prompt`` as sent upstream (absent: "", as OpenAI's default prompt)."""
+    return "" if params.prompt is None else params.prompt
+
+
+def remote_body(
+    params: CompletionParams, served: RemoteModel, organization_id: str, *, stream: bool
+) -> dict[str, Any]:
+    """The upstream's ``POST /completions`` body for ``params`` (vLLM: with the
+    organization's ``cache_salt``)."""
+    body: dict[str, Any] = {
+        "model": served.upstream_model,
+        "prompt": body_prompt(params),
+        "stream": stream,
+        "max_tokens": params.max_tokens,
+    }
+    if stream:
+        body["stream_options"] = {"include_usage": True}
+    for name in (
+        "temperature",
+        "top_p",
+        "n",
+        "stop",
+        "seed",
+        "presence_penalty",
+        "frequency_penalty",
+        "logit_bias",
+        "logprobs",
+        "echo",
+        "best_of",
+        "suffix",
+    ):
+        value = getattr(params, name)
+        if value is not None:
+            body[name] = value
+    if served.flavor == "vllm":
+        body["cache_salt"] = served.cache_salt(organization_id)
+    return body
+
+
+def _remote_choice(choice: dict[str, Any], partial: bool = False) -> CompletionChoice:
+    """An upstream's choice as the SDK's type (a streamed one unvalidated: its
+    ``finish_reason`` is null until it ends)."""
+    logprobs = choice.get("logprobs")
+    fields: dict[str, Any] = {
+        "index": int(choice.get("index") or 0),
+        "text": choice.get("text") or "",
+        "logprobs": Logprobs.model_validate(logprobs) if isinstance(logprobs, dict) else None,
+        "finish_reason": choice.get("finish_reason") or (None if partial else "stop"),
+    }
+    if partial:
+        return CompletionChoice.model_construct(**fields)
+    return CompletionChoice.model_validate(fields)
 
 
 def _check_combinations(params: CompletionParams) -> None:

@@ -51,7 +51,9 @@ from hearth.engine.events import (
     TokenDelta,
 )
 from hearth.engine.registry import ModelRegistry
+from hearth.engine.remote import RemoteModel
 from hearth.engine.sequence import GenerationHandle
+from hearth.errors import InvalidRequest
 from hearth.services.chat.params import ChatCompletionParams
 from hearth.services.chat.prepare import generation_request
 from hearth.services.chat.reasoning import (
@@ -61,6 +63,14 @@ from hearth.services.chat.reasoning import (
     Thought,
     thinking_budget,
     thinking_style,
+)
+from hearth.services.chat.remote import (
+    CallDelta,
+    RemoteHandle,
+    chat_body,
+    checked_plan,
+    estimated_tokens,
+    start_chat,
 )
 from hearth.services.chat.stored import StoredCompletions
 from hearth.services.chat.tool_calls import (
@@ -83,6 +93,7 @@ class _Choice:
     reasoning: list[str] = field(default_factory=list)
     logprobs: list[ChatCompletionTokenLogprob] = field(default_factory=list)
     finish_reason: FinishReason = "stop"
+    calls: ToolCallParser | None = None  # an upstream's native tool calls
 
 
 def _finish_reason(
@@ -151,8 +162,9 @@ class Cancellable(Protocol):
     def cancel(self) -> None: ...
 
 
-Handle = GenerationHandle | Thinking
-"""A submitted generation: one engine request, or a thinking model's two phases."""
+Handle = GenerationHandle | Thinking | RemoteHandle
+"""A submitted generation: one engine request, a thinking model's two phases, or a
+request to a remote model's upstream."""
 
 
 @dataclass(frozen=True)
@@ -160,7 +172,8 @@ class _Generation:
     """A submitted request: what every chunk and the completion repeat, its engine
     handle, whether its choices are parsed for tool calls (answered as the deprecated
     ``function_call`` when ``functions``), why a schema was left unenforced, and whether
-    the model thinks (its messages then carry ``reasoning_content``)."""
+    the model thinks (its messages then carry ``reasoning_content``); ``native_calls``:
+    tool calls arrive as ``CallDelta`` events (an upstream's), not in the text."""
 
     id: str
     created: int
@@ -174,6 +187,7 @@ class _Generation:
     thinking: bool = False
     prompt_tokens: int = 0
     admission: Admission | None = None
+    native_calls: bool = False
 
 
 class ChatCompletions:
@@ -218,7 +232,7 @@ class ChatCompletions:
         full or stopping. Cancelling the call (a client that left) stops generation and
         frees the sequence. ``not_enforced`` receives why a schema sent without
         ``strict`` is only a hint."""
-        gen = await self._start(caller, params)
+        gen = await self._start(caller, params, stream=False)
         if not_enforced is not None:
             not_enforced += gen.not_enforced
         choices = [_Choice() for _ in range(params.n or 1)]
@@ -233,7 +247,13 @@ class ChatCompletions:
             done,
             [
                 _final_choice(
-                    i, c, bool(params.logprobs), gen.tool_calls, gen.functions, gen.thinking
+                    i,
+                    c,
+                    bool(params.logprobs),
+                    gen.tool_calls,
+                    gen.functions,
+                    gen.thinking or bool(c.reasoning),  # an upstream may think unasked
+                    gen.native_calls,
                 )
                 for i, c in enumerate(choices)
             ],
@@ -265,16 +285,27 @@ class ChatCompletions:
         format instructions included), checked as ``create`` checks it; nothing is
         generated."""
         served = await self._registry.aget(params.model, caller.organization_id)
+        if isinstance(served, RemoteModel):
+            raise InvalidRequest(
+                f"Counting input tokens is not available for `{served.id}`: it is served "
+                "by an upstream engine, which counts them when it answers.",
+                param="model",
+            )
         request, _ = await asyncio.to_thread(
             generation_request, params, served, enforce_schemas=self.enforce_schemas
         )
         return len(request.prompt)
 
-    async def _start(self, caller: Principal, params: ChatCompletionParams) -> _Generation:
+    async def _start(
+        self, caller: Principal, params: ChatCompletionParams, *, stream: bool = True
+    ) -> _Generation:
         """Validate, tokenize and submit. Preparation (tokenizer; grammar compile: up to
         ~100 ms for a huge schema) runs off the loop. A thinking model thinks first, within
-        ``reasoning_effort``'s budget."""
+        ``reasoning_effort``'s budget. A remote model's request goes to its upstream
+        (streamed there when ``stream``)."""
         served = await self._registry.aget(params.model, caller.organization_id)
+        if isinstance(served, RemoteModel):
+            return await self._start_remote(caller, params, served, stream)
         request, plan = await asyncio.to_thread(
             generation_request, params, served, enforce_schemas=self.enforce_schemas
         )
@@ -308,6 +339,44 @@ class ChatCompletions:
             style is not None,
             len(request.prompt),
             admission,
+        )
+
+    async def _start_remote(
+        self, caller: Principal, params: ChatCompletionParams, served: RemoteModel, stream: bool
+    ) -> _Generation:
+        """Check as for a local model, admit (the prompt estimated: the upstream counts
+        it), then send upstream (``services/chat/remote.py``)."""
+        plan = await asyncio.to_thread(checked_plan, params, enforce_schemas=self.enforce_schemas)
+        body = chat_body(
+            params,
+            served,
+            caller.organization_id,
+            stream=stream,
+            enforce_schemas=self.enforce_schemas,
+        )
+        prompt = estimated_tokens(body["messages"]) + estimated_tokens(body.get("tools", ""))
+        wanted = (params.max_completion_tokens or params.max_tokens or 0) * (params.n or 1)
+        admission = await admit(self._limiter, caller, served.id, prompt + wanted)
+        try:
+            handle = await start_chat(served, body, prompt)
+        except BaseException:
+            if admission is not None:  # refused upstream: no tokens were used
+                admission.settle_soon(0)
+            raise
+        return _Generation(
+            f"chatcmpl-{secrets.token_urlsafe(21)}",
+            int(time.time()),
+            served.id,
+            served.info.fingerprint,
+            plan.tool_calls,
+            handle,
+            plan.functions,
+            "default" if params.service_tier else None,
+            plan.not_enforced,
+            False,
+            prompt,
+            admission,
+            native_calls=True,
         )
 
     async def _chunks(
@@ -373,7 +442,9 @@ class ChatCompletions:
                     lp = ChunkLogprobs(content=entries, refusal=None) if logprobs_on else None
                     parser = parsers[event.choice]
                     pieces: list[Piece] = (
-                        parser.feed(event.text) if parser else [Content(event.text)]
+                        parser.feed(event.text)
+                        if parser and not gen.native_calls
+                        else [Content(event.text)]
                     )
                     assembled[event.choice].text += [
                         p.text for p in pieces if isinstance(p, Content)
@@ -387,6 +458,22 @@ class ChatCompletions:
                             ]
                         )
                         lp = None
+                elif isinstance(event, CallDelta):
+                    deltas += 1
+                    parser = parsers[event.choice]
+                    if parser is not None:
+                        parser.record(event.piece)
+                    for delta in _deltas([event.piece], gen.functions):
+                        yield chunk(
+                            [
+                                ChunkChoice(
+                                    index=event.choice,
+                                    delta=delta,
+                                    logprobs=None,
+                                    finish_reason=None,
+                                )
+                            ]
+                        )
                 elif isinstance(event, ChoiceFinished):
                     assembled[event.choice].finish_reason = event.finish_reason
                     reason = _finish_reason(
@@ -528,6 +615,10 @@ async def _drain(handle: Handle, choices: list[_Choice]) -> Completed:
         elif isinstance(event, TokenDelta):
             choices[event.choice].text.append(event.text)
             choices[event.choice].logprobs += [_sdk_logprob(e) for e in event.logprobs]
+        elif isinstance(event, CallDelta):
+            found = choices[event.choice]
+            found.calls = found.calls or ToolCallParser()
+            found.calls.record(event.piece)
         elif isinstance(event, ChoiceFinished):
             choices[event.choice].finish_reason = event.finish_reason
         elif isinstance(event, Completed):
@@ -590,8 +681,12 @@ def _final_choice(
     tool_calls: bool,
     functions: bool,
     thinking: bool = False,
+    native_calls: bool = False,
 ) -> Choice:
     text = "".join(choice.text)
+    if native_calls:  # the upstream answered its calls apart from the text
+        calls = choice.calls or (ToolCallParser() if tool_calls else None)
+        return _choice(index, text, choice, calls, logprobs, functions, thinking)
     parser = ToolCallParser() if tool_calls else None
     if parser is not None:
         text = "".join(p.text for p in parser.feed(text) if isinstance(p, Content))

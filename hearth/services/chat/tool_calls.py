@@ -97,6 +97,14 @@ class ToolCallParser:
                 break
         return pieces
 
+    def record(self, piece: CallStarted | Arguments) -> None:
+        """Keep a call piece parsed elsewhere (an upstream's native ``tool_calls``), so
+        ``calls`` holds it as if this parser had read it."""
+        if isinstance(piece, CallStarted):
+            self.calls.append(ParsedCall(piece.id, piece.name))
+        elif self.calls:
+            self.calls[min(piece.index, len(self.calls) - 1)].arguments += piece.text
+
     def _step(self, pieces: list[Piece]) -> bool:
         if self.mode == "undecided":
             self.mode = "head" if self.buffer.startswith("<") else "content"

@@ -27,7 +27,15 @@ class Catalog:
         path = self._data_dir / rel
         if not path.is_file():
             return None
-        return ExtraModel(model_id, path, job.organization_id, job.finished_at or job.created_at)
+        # a remote base's upstream loads the adapter from the model's folder (shared storage)
+        return ExtraModel(
+            model_id,
+            path,
+            job.organization_id,
+            job.finished_at or job.created_at,
+            base=job.model,
+            adapter=str(path.parent),
+        )
 
     def list(self, organization_id: str) -> list[ExtraModel]:
         """The organization's fine-tuned models (checkpoints are served but not listed,
