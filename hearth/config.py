@@ -236,8 +236,9 @@ class Settings(BaseSettings):
     database_url: str | None = None
     """SQLAlchemy URL; defaults to ``sqlite:///<data_dir>/hearth.db``."""
     redis_url: str | None = None
-    """Redis (``redis://host:port/db``) holding the rate-limit counters, so that replicas
-    share them; unset: counted in this process's memory."""
+    """Redis (``redis://host:port/db``) that replicas share: rate-limit counters, the events
+    of background responses and runs, and cancels (docs/replicas.md); unset: all in this
+    process's memory."""
     api_key: SecretStr | None = None
     """Bootstrap API key. Unset: one is generated on first start and printed once."""
     admin_key: SecretStr | None = None
