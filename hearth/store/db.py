@@ -20,7 +20,10 @@ from typing import Any
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy.engine import ExceptionContext
 from sqlalchemy.orm import Session, sessionmaker
+
+from hearth.errors import InvalidRequest
 
 SQLITE_BUSY_TIMEOUT_MS = 5000
 """How long a SQLite connection waits for a competing writer before failing."""
@@ -47,7 +50,17 @@ def create_db_engine(database_url: str) -> Engine:
     engine = create_engine(database_url)
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _set_sqlite_pragmas)
+    elif engine.dialect.name == "postgresql":
+        event.listen(engine, "handle_error", _refuse_nul)
     return engine
+
+
+def _refuse_nul(context: ExceptionContext) -> None:
+    """``handle_error`` hook: PostgreSQL text cannot hold NUL (SQLite's can), so a request
+    value with one is the caller's error (400), not a server error."""
+    error = context.original_exception
+    if "NUL (0x00)" in str(error) or getattr(error, "sqlstate", None) == "22P05":
+        raise InvalidRequest("Strings must not contain NUL (\\u0000) characters.") from error
 
 
 def _set_sqlite_pragmas(dbapi_connection: Any, _connection_record: Any) -> None:

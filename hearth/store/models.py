@@ -697,6 +697,7 @@ UNMAPPED = {
     ("table", "vector_store_chunks_fts"),
     ("column", "embedding_vec"),
     ("column", "tsv"),
+    ("index", "ix_vector_store_chunks_tsv"),
 }
 """Schema the migrations create outside these models (full-text and vector indexes
 that differ per database); autogenerate and the migration check leave them alone."""

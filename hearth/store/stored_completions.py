@@ -10,8 +10,11 @@ from __future__ import annotations
 import builtins
 from typing import Any
 
-from sqlalchemy import Select, exists, func, select
+from sqlalchemy import Select, exists, select
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.functions import GenericFunction
 
 from hearth.domain import Page, PageParams
 from hearth.store.models import StoredCompletion, next_seq
@@ -149,6 +152,25 @@ def select_logged(
     return rows
 
 
+class json_pairs(GenericFunction[Any]):
+    """A JSON object's ``(key, value)`` rows, string values as text: SQLite's
+    ``json_each``; PostgreSQL's ``json_each`` would give ``json`` values, so there
+    ``json_each_text``."""
+
+    name = "json_pairs"
+    inherit_cache = True
+
+
+@compiles(json_pairs)
+def _json_each(element: json_pairs, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"json_each({compiler.process(element.clauses, **kw)})"
+
+
+@compiles(json_pairs, "postgresql")
+def _json_each_text(element: json_pairs, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"json_each_text({compiler.process(element.clauses, **kw)})"
+
+
 def logged_filter(
     table: Any, project_id: str, model: str | None, metadata: dict[str, str] | None
 ) -> Select[Any]:
@@ -160,7 +182,7 @@ def logged_filter(
     # pairs compared through json_each, not JSON paths: any key a user can store (quotes,
     # backslashes, dots, NUL, any script) matches as itself
     for i, (key, value) in enumerate((metadata or {}).items()):
-        pairs = func.json_each(table.metadata_).table_valued("key", "value", name=f"metadata_{i}")
+        pairs = json_pairs(table.metadata_).table_valued("key", "value", name=f"metadata_{i}")
         stmt = stmt.where(exists().where(pairs.c.key == key, pairs.c.value == value))
     return stmt
 

@@ -17,7 +17,7 @@ from hearth.config import Settings
 from hearth.services.container import Services
 from hearth.store.api_keys import ApiKeyStore, ensure_owner, new_admin_key
 from hearth.store.db import migrate, session_factory
-from tests.conftest import ADMIN_KEY, API_KEY, MODEL, add_project
+from tests.conftest import ADMIN_KEY, API_KEY, MODEL, add_project, database_url_for
 
 pytestmark = pytest.mark.anyio
 
@@ -310,7 +310,12 @@ async def test_an_admin_key_sees_only_its_organization(
 def test_first_start_prints_an_admin_key_once(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    settings = Settings(data_dir=tmp_path, bundled_models=False, audio=False)
+    settings = Settings(
+        data_dir=tmp_path,
+        database_url=database_url_for(tmp_path),
+        bundled_models=False,
+        audio=False,
+    )
     first = Services.build(settings)
     try:
         printed = capsys.readouterr().out
@@ -348,7 +353,8 @@ def make_engine(tmp_path: Path) -> Iterator[Callable[[], Engine]]:
     engines: list[Engine] = []
 
     def make() -> Engine:
-        engines.append(create_db_engine(f"sqlite:///{tmp_path / 'hearth.db'}"))
+        url = database_url_for(tmp_path) or f"sqlite:///{tmp_path / 'hearth.db'}"
+        engines.append(create_db_engine(url))
         return engines[-1]
 
     yield make

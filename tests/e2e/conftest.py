@@ -15,7 +15,7 @@ import httpx2
 import openai
 import pytest
 
-from tests.conftest import API_KEY, free_port
+from tests.conftest import API_KEY, database_url_for, free_port
 
 
 @dataclass
@@ -39,6 +39,8 @@ def start_server(data_dir: Path, *args: str, env: dict[str, str] | None = None) 
         **(env or {}),
     }
     full_env.pop("HEARTH_API_KEY", None)
+    if "HEARTH_DATABASE_URL" not in (env or {}) and (url := database_url_for(data_dir)):
+        full_env["HEARTH_DATABASE_URL"] = url
     with log.open("w") as fh:
         proc = subprocess.Popen(
             [

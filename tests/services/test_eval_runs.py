@@ -25,7 +25,7 @@ from hearth.store import leases
 from hearth.store.db import create_db_engine, migrate, session_factory
 from hearth.store.evals import EvalStore
 from hearth.store.models import EvalRun
-from tests.conftest import add_project
+from tests.conftest import add_project, database_url_for
 
 pytestmark = pytest.mark.anyio
 
@@ -47,7 +47,7 @@ ROWS = [
 @pytest.fixture
 def store(tmp_path: Path) -> Iterator[tuple[EvalStore, str]]:
     """Repositories over a new database, and a project id in it."""
-    engine = create_db_engine(f"sqlite:///{tmp_path / 'evals.db'}")
+    engine = create_db_engine(database_url_for(tmp_path) or f"sqlite:///{tmp_path / 'evals.db'}")
     migrate(engine)
     sessions = session_factory(engine)
     project_id = add_project(sessions)[1]

@@ -1,4 +1,5 @@
-"""Fixtures: a real, migrated SQLite file database per test."""
+"""Fixtures: a real, migrated database per test: a SQLite file, or a new PostgreSQL
+database with ``HEARTH_TEST_DATABASE=postgresql``."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from hearth.store.db import create_db_engine, migrate, session_factory
+from tests.conftest import database_url_for
 
 
 @pytest.fixture
@@ -19,7 +21,7 @@ def db_path(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def db_url(db_path: Path) -> str:
-    return f"sqlite:///{db_path}"
+    return database_url_for(db_path.parent) or f"sqlite:///{db_path}"
 
 
 @pytest.fixture

@@ -110,6 +110,7 @@ def test_explicit_key_must_not_be_blank(sessions: sessionmaker[Session], blank: 
         ApiKeyStore(sessions).bootstrap(blank)
 
 
+@pytest.mark.sqlite  # reads the database file's bytes
 def test_only_hash_is_stored(
     sessions: sessionmaker[Session], engine: Engine, db_path: Path
 ) -> None:
