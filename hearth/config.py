@@ -72,6 +72,12 @@ class RemoteModelConfig(BaseModel):
     ``cache_salt``, LoRA adapters), ``llama-server`` (``json_schema``; a named
     ``tool_choice`` as ``required``), ``llama-cpp-python`` (``python -m llama_cpp.server``:
     ``response_format`` ``json_object`` with a ``schema``), ``openai`` (as OpenAI)."""
+    weights: str | None = None
+    """The id of a model Hearth serves itself with the same weights (the bundled model, or
+    a ``HEARTH_MODELS`` GGUF entry): fine-tuning this model trains a LoRA adapter on those
+    weights here, and a ``vllm`` upstream serves it (``load_lora_adapter``) from the job's
+    folder, which the upstream must read at the same path (shared storage). None: this
+    model cannot be fine-tuned."""
     timeout: float = Field(default=600.0, gt=0)
     """Seconds to wait for the upstream's next byte (a long prefill included)."""
     connect_timeout: float = Field(default=5.0, gt=0)

@@ -381,9 +381,25 @@ class ModelRegistry:
         _unload(models)
 
     # internals -------------------------------------------------------------------
+    def adapter_of(self, extra: ExtraModel) -> RemoteModel | None:
+        """A catalog model tuned from a vLLM remote base, as that upstream's LoRA adapter
+        (loaded there on first use, unloaded with ``RemoteModel.unload_adapter``); None
+        for a model Hearth serves itself or whose base cannot load adapters."""
+        base = self._models.get(extra.base or "")
+        if not isinstance(base, RemoteModel) or extra.adapter is None or base.flavor != "vllm":
+            return None
+        with self._lock:
+            served = self._adapters.get(extra.id)
+            if served is None:
+                served = base.with_adapter(
+                    Adapter(extra.id, extra.adapter), extra.owner, extra.created
+                )
+                self._adapters[extra.id] = served
+        return served
+
     def _remote_adapter(self, extra: ExtraModel) -> RemoteModel | None:
-        """A catalog model tuned from a remote base, as that upstream's LoRA adapter
-        (vLLM loads it on first use); None for a model Hearth serves itself."""
+        """``adapter_of``, raising ``ServiceUnavailable`` for a model tuned from a remote
+        base that cannot load adapters; None for a model Hearth serves itself."""
         base = self._models.get(extra.base or "")
         if not isinstance(base, RemoteModel) or extra.adapter is None:
             return None
@@ -393,14 +409,7 @@ class ModelRegistry:
                 f"`{base.id}`, which only a vLLM upstream does.",
                 code="upstream_error",
             )
-        with self._lock:
-            served = self._adapters.get(extra.id)
-            if served is None:
-                served = base.with_adapter(
-                    Adapter(extra.id, extra.adapter), extra.owner, extra.created
-                )
-                self._adapters[extra.id] = served
-        return served
+        return self.adapter_of(extra)
 
     def _cache_dir(self, model_id: str) -> Path:
         """Where a catalog model's converted weights live (one folder per model id, so

@@ -208,6 +208,25 @@ class RemoteModel:
             code="model_not_available",
         )
 
+    def tuning_weights(self) -> str:
+        """The id of the local model fine-tuning trains on for this upstream
+        (``RemoteModelConfig.weights``). Raises ``InvalidRequest`` (400, ``model``) when
+        there is none, or when the upstream cannot load LoRA adapters (only vLLM does)."""
+        weights = self.config.weights
+        if self.adapter is not None or weights is None or self.flavor != "vllm":
+            why = (
+                "only a vLLM upstream loads fine-tuned adapters"
+                if weights is not None and self.adapter is None
+                else "it names no local weights to train on"
+            )
+            raise InvalidRequest(
+                f"Model {self.id} is not available for fine-tuning: it is served by an "
+                f"upstream engine and {why}.",
+                param="model",
+                code="model_not_available",
+            )
+        return weights
+
     @property
     def info(self) -> ModelInfo:
         """Facts for the API: ``fingerprint`` hashes flavor, URL and upstream model;
@@ -344,6 +363,31 @@ class RemoteModel:
             )
         with self._adapter_lock:
             self._adapter_loaded = True
+
+    async def unload_adapter(self) -> None:
+        """Unload this LoRA adapter from the upstream (vLLM's
+        ``POST /v1/unload_lora_adapter``), after its model was deleted. A failure is
+        logged, not raised: the upstream forgets it on restart anyway."""
+        adapter = self.adapter
+        if adapter is None:
+            return
+        try:
+            response = await self._pool.client().post(
+                "unload_lora_adapter", json={"lora_name": adapter.name}
+            )
+            failed = response.status_code >= 300 and response.status_code != 404
+        except httpx2.HTTPError as exc:
+            log.warning("unloading adapter %s failed: %r", adapter.name, exc)
+            return
+        if failed:
+            log.warning(
+                "unloading adapter %s failed (HTTP %d): %s",
+                adapter.name,
+                response.status_code,
+                upstream_message(response.content),
+            )
+        with self._adapter_lock:
+            self._adapter_loaded = False
 
     def _unavailable(self, exc: BaseException) -> ServiceUnavailable:
         if isinstance(exc, httpx2.TimeoutException):

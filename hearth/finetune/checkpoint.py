@@ -4,7 +4,8 @@
 adapter, ``trainer.pt`` with optimizer, LR scheduler and torch RNG state, and
 ``progress.json``). It is written as ``.ckpt-<epoch>.tmp/``, fsynced, then renamed, so a
 crash or kill at any moment leaves either the whole checkpoint or none; leftover temp
-directories are removed on the next start. ``final/`` links the last epoch's files.
+directories are removed on the next start. ``final/`` links the last epoch's models and
+its PEFT adapter (``final/state/``, which vLLM loads as a LoRA adapter).
 """
 
 from __future__ import annotations
@@ -21,14 +22,13 @@ from typing import Any
 
 import torch
 from peft import PeftModel, set_peft_model_state_dict
-from peft.utils import load_peft_weights
+from peft.utils import CONFIG_NAME, SAFETENSORS_WEIGHTS_NAME, load_peft_weights
 
-MODEL = "model.gguf"
-ADAPTER = "adapter.gguf"
-FINAL = "final"
-_STATE = "state"
+from hearth.finetune.spec import ADAPTER, FINAL, MODEL, PROGRESS, STATE
+
 _TRAINER = "trainer.pt"
-_PROGRESS = "progress.json"
+_PEFT_FILES = (CONFIG_NAME, SAFETENSORS_WEIGHTS_NAME)
+"""The PEFT adapter in ``state/`` (what a vLLM upstream loads as a LoRA adapter)."""
 _CKPT = re.compile(r"ckpt-(\d+)")
 _STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT}
 
@@ -56,14 +56,14 @@ def latest(job_dir: Path) -> int:
     epochs = [
         int(m.group(1))
         for p in job_dir.iterdir()
-        if (m := _CKPT.fullmatch(p.name)) and (p / _STATE / _PROGRESS).is_file()
+        if (m := _CKPT.fullmatch(p.name)) and (p / STATE / PROGRESS).is_file()
     ]
     return max(epochs, default=0)
 
 
 def read_progress(job_dir: Path, epoch: int) -> Progress:
     """``progress.json`` of checkpoint ``epoch``."""
-    data = json.loads((job_dir / name(epoch) / _STATE / _PROGRESS).read_text())
+    data = json.loads((job_dir / name(epoch) / STATE / PROGRESS).read_text())
     return Progress(**data)
 
 
@@ -85,7 +85,7 @@ def save_state(
     progress: Progress,
 ) -> None:
     """Everything needed to continue after this epoch, into ``directory/state``."""
-    state = directory / _STATE
+    state = directory / STATE
     model.save_pretrained(str(state), save_embedding_layers=False)
     torch.save(
         {
@@ -95,7 +95,7 @@ def save_state(
         },
         state / _TRAINER,
     )
-    (state / _PROGRESS).write_text(json.dumps(asdict(progress)))
+    (state / PROGRESS).write_text(json.dumps(asdict(progress)))
 
 
 def load_state(
@@ -106,7 +106,7 @@ def load_state(
     scheduler: torch.optim.lr_scheduler.LRScheduler,
 ) -> Progress:
     """Restore the adapter, optimizer, scheduler and RNG of checkpoint ``epoch``."""
-    state = job_dir / name(epoch) / _STATE
+    state = job_dir / name(epoch) / STATE
     set_peft_model_state_dict(model, load_peft_weights(str(state), device="cpu"))
     saved: dict[str, Any] = torch.load(state / _TRAINER, weights_only=True)
     optimizer.load_state_dict(saved["optimizer"])
@@ -116,13 +116,14 @@ def load_state(
 
 
 def finalize(job_dir: Path, epoch: int, announce: Callable[[], None]) -> Path:
-    """``final/`` with the model and adapter of checkpoint ``epoch`` (hard links, so
-    deleting old checkpoints never touches it; copies where links are impossible), then
-    ``announce()`` as in ``write``."""
+    """``final/`` with the model, the adapter and the PEFT adapter (``state/``) of
+    checkpoint ``epoch`` (hard links, so deleting old checkpoints never touches it; copies
+    where links are impossible), then ``announce()`` as in ``write``."""
     source = job_dir / name(epoch)
 
     def fill(tmp: Path) -> None:
-        for file in (MODEL, ADAPTER):
+        (tmp / STATE).mkdir()
+        for file in (MODEL, ADAPTER, *(f"{STATE}/{peft}" for peft in _PEFT_FILES)):
             try:
                 os.link(source / file, tmp / file)
             except OSError:

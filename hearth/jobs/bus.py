@@ -1,5 +1,6 @@
 """``EventBus``: the events of background work (a run's ``thread.*`` events, a background
-response's stream) and cancel requests, shared by every replica.
+response's stream) and signals (cancel this work, forget cached keys), shared by every
+replica.
 
 Background work runs on whichever replica claimed its lease (``hearth.jobs.JobRunner``),
 while the client that streams it, or cancels it, may be talking to another. So the worker
@@ -8,12 +9,14 @@ appends each event to the work's *topic*, a log that any replica reads:
 - ``listen(topic)`` fixes a position (the log's end now, or its start) before the caller
   does what produces events, so none are missed; iterating it yields the events after that
   position until an end mark (``publish(topic, None)``: a segment of work ended).
-- ``cancel(kind, job_id)`` asks every replica to stop ``job_id`` now (the runner holding
-  it cancels its task); the database write of the new status stays the caller's.
+- ``signal(kind, target)`` calls every replica's handlers of ``kind`` with ``target``:
+  a cancel asks the replica holding the work to stop it now (the runner cancels its
+  task; the database write of the new status stays the caller's), and a change to keys
+  empties every replica's principal cache.
 
 Two implementations, one behaviour (tested on both): ``MemoryBus`` for one process, and
 ``RedisBus`` (``HEARTH_REDIS_URL``) over Redis Streams (``XADD`` / ``XREAD BLOCK``; a
-topic expires ``ttl`` seconds after its last event) and one Pub/Sub channel for cancels.
+topic expires ``ttl`` seconds after its last event) and one Pub/Sub channel for signals.
 """
 
 from __future__ import annotations
@@ -34,8 +37,9 @@ TTL_SECONDS = 3600.0
 """How long a topic is kept after its last event: a background response's stream can be
 resumed (``starting_after``) for that long."""
 
-CancelHandler = Callable[[str], None]
-"""Called on the event loop with the id of work to stop (``JobRunner.cancel``)."""
+SignalHandler = Callable[[str], None]
+"""Called on the event loop with a signal's target (e.g. ``JobRunner.cancel`` with the id of
+work to stop)."""
 
 
 Listener = AsyncGenerator[str, None]
@@ -44,7 +48,7 @@ held until the first event is asked for)."""
 
 
 class EventBus(Protocol):
-    """Topics of events (JSON text) and cancel requests shared by the replicas."""
+    """Topics of events (JSON text) and signals shared by the replicas."""
 
     async def listen(self, topic: str, *, from_start: bool = False) -> Listener:
         """The events of ``topic`` after its end now (or from its first with
@@ -59,16 +63,16 @@ class EventBus(Protocol):
         """Whether ``topic`` still holds events (it expires ``ttl`` after the last)."""
         ...
 
-    def on_cancel(self, kind: str, handler: CancelHandler) -> None:
-        """Call ``handler(job_id)`` on every ``cancel(kind, job_id)``, from any replica."""
+    def on_signal(self, kind: str, handler: SignalHandler) -> None:
+        """Call ``handler(target)`` on every ``signal(kind, target)``, from any replica."""
         ...
 
-    async def cancel(self, kind: str, job_id: str) -> None:
-        """Ask every replica (this one included) to stop ``job_id`` of ``kind``."""
+    async def signal(self, kind: str, target: str) -> None:
+        """Call the handlers of ``kind`` with ``target`` on every replica (this one first)."""
         ...
 
     async def start(self) -> None:
-        """Start receiving cancels (on the serving event loop)."""
+        """Start receiving signals (on the serving event loop)."""
         ...
 
     async def close(self) -> None:
@@ -92,12 +96,12 @@ class _Topic:
 
 
 class MemoryBus:
-    """The bus of a single process (no Redis): topics in memory, cancels called here."""
+    """The bus of a single process (no Redis): topics in memory, signals called here."""
 
     def __init__(self, ttl: float = TTL_SECONDS) -> None:
         self._ttl = ttl
         self._topics: dict[str, _Topic] = {}
-        self._handlers: dict[str, list[CancelHandler]] = {}
+        self._handlers: dict[str, list[SignalHandler]] = {}
 
     def _topic(self, name: str) -> _Topic:
         topic = self._topics.get(name)
@@ -137,12 +141,12 @@ class MemoryBus:
         entry = self._topics.get(topic)
         return entry is not None and entry.touched >= time.monotonic() - self._ttl
 
-    def on_cancel(self, kind: str, handler: CancelHandler) -> None:
+    def on_signal(self, kind: str, handler: SignalHandler) -> None:
         self._handlers.setdefault(kind, []).append(handler)
 
-    async def cancel(self, kind: str, job_id: str) -> None:
+    async def signal(self, kind: str, target: str) -> None:
         for handler in self._handlers.get(kind, ()):
-            handler(job_id)
+            handler(target)
 
     async def start(self) -> None:
         return None
@@ -154,19 +158,19 @@ class MemoryBus:
 # --- replicas over Redis --------------------------------------------------------------
 
 _PREFIX = "hearth:events:"
-_CANCELS = "hearth:cancel"
+_SIGNALS = "hearth:signals"
 _BLOCK_MS = 5000
 
 
 class RedisBus:
     """The bus of replicas sharing one Redis: a topic is the stream ``hearth:events:<topic>``
-    (field ``d``: the event; ``end``: an end mark), cancels go through the channel
-    ``hearth:cancel`` as ``<kind> <job id>``."""
+    (field ``d``: the event; ``end``: an end mark), signals go through the channel
+    ``hearth:signals`` as ``<kind> <target>``."""
 
     def __init__(self, url: str, ttl: float = TTL_SECONDS) -> None:
         self._url = url
         self._ttl = int(max(1, ttl))
-        self._handlers: dict[str, list[CancelHandler]] = {}
+        self._handlers: dict[str, list[SignalHandler]] = {}
         self._client: aioredis.Redis | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._receiver: asyncio.Task[None] | None = None
@@ -214,21 +218,21 @@ class RedisBus:
     async def exists(self, topic: str) -> bool:
         return bool(await self._redis().exists(_PREFIX + topic))
 
-    def on_cancel(self, kind: str, handler: CancelHandler) -> None:
+    def on_signal(self, kind: str, handler: SignalHandler) -> None:
         self._handlers.setdefault(kind, []).append(handler)
 
-    async def cancel(self, kind: str, job_id: str) -> None:
-        self._dispatch(kind, job_id)  # here at once; other replicas through the channel
-        await self._redis().publish(_CANCELS, f"{kind} {job_id}")
+    async def signal(self, kind: str, target: str) -> None:
+        self._dispatch(kind, target)  # here at once; other replicas through the channel
+        await self._redis().publish(_SIGNALS, f"{kind} {target}")
 
-    def _dispatch(self, kind: str, job_id: str) -> None:
+    def _dispatch(self, kind: str, target: str) -> None:
         for handler in self._handlers.get(kind, ()):
-            handler(job_id)
+            handler(target)
 
     async def start(self) -> None:
         if self._receiver is None:
             ready = asyncio.Event()
-            self._receiver = asyncio.create_task(self._receive(ready), name="event-bus-cancels")
+            self._receiver = asyncio.create_task(self._receive(ready), name="event-bus-signals")
             await asyncio.wait_for(ready.wait(), 10)
 
     async def _receive(self, ready: asyncio.Event) -> None:
@@ -236,18 +240,19 @@ class RedisBus:
             client = aioredis.Redis.from_url(self._url, decode_responses=True)
             try:
                 async with client.pubsub() as pubsub:
-                    await pubsub.subscribe(_CANCELS)
+                    await pubsub.subscribe(_SIGNALS)
                     ready.set()
                     async for message in pubsub.listen():
                         if message.get("type") != "message":
                             continue
-                        kind, _, job_id = str(message["data"]).partition(" ")
-                        self._dispatch(kind, job_id)
+                        kind, _, target = str(message["data"]).partition(" ")
+                        self._dispatch(kind, target)
             except asyncio.CancelledError:
                 raise
             except Exception:  # Redis restarted: subscribe again (cancels meanwhile are
-                # still applied through the lease, which a cancel drops)
-                log.exception("receiving cancels from Redis failed; retrying")
+                # still applied through the lease, which a cancel drops; key changes
+                # through the principal cache's TTL)
+                log.exception("receiving signals from Redis failed; retrying")
                 await asyncio.sleep(1)
             finally:
                 await client.aclose()

@@ -18,7 +18,7 @@ from hearth.jobs.bus import EventBus
 from hearth.jobs.bus import build as event_bus
 from hearth.retrieval.embeddings import EmbeddingRegistry
 from hearth.sandbox import Sandboxes
-from hearth.services.admin.service import Admin
+from hearth.services.admin.service import KEYS_CHANGED, LIMITS_CHANGED, Admin
 from hearth.services.assistants.actions import ActionCaller, Secrets
 from hearth.services.assistants.assistants import Assistants
 from hearth.services.assistants.runs import Runs
@@ -107,7 +107,8 @@ class Services:
     limiter: RateLimiter
     """Admits model requests under their project's rate limits (``admin``'s)."""
     bus: EventBus
-    """Background work's events and cancels, shared with other replicas through Redis."""
+    """Background work's events and signals (cancels, key and limit changes), shared with
+    other replicas through Redis."""
     completions: Completions = field(init=False)
     """``client.completions`` (legacy Completions) over ``registry``."""
     embeddings: Embeddings = field(init=False)
@@ -150,16 +151,17 @@ class Services:
             retrieval.batch_size,
         )
         catalog = Models(models, audio, embedding_models)
+        bus = event_bus(settings.redis_url)
         admin = Admin(
             AdminStore(sessions),
-            api_keys,
             catalog,
             (settings.project_rate_limit_rpm, settings.project_rate_limit_tpm),
+            bus,
         )
         limits = CachedLimits(lambda project_id, model: project_limits(admin, project_id, model))
-        admin.limits_changed = limits.forget
+        bus.on_signal(KEYS_CHANGED, lambda _: api_keys.clear_cache())
+        bus.on_signal(LIMITS_CHANGED, limits.forget)
         limiter = RateLimiter(limits, settings.redis_url or "memory://")
-        bus = event_bus(settings.redis_url)
         responses_repo = ResponseRepository(sessions)
         stored = StoredCompletions(StoredCompletionRepository(sessions), responses_repo)
         usage_repo = UsageRepository(sessions)

@@ -18,6 +18,7 @@ from pydantic import BaseModel
 from hearth.audio.registry import AudioRegistry
 from hearth.domain import Principal
 from hearth.engine.registry import ModelRegistry
+from hearth.engine.remote import RemoteModel
 from hearth.errors import ModelNotFound, PermissionDenied
 from hearth.retrieval.embeddings import EmbeddingRegistry
 
@@ -60,14 +61,19 @@ class Models:
         the catalog writes to disk and unloading joins the model's engine thread).
         Raises ``PermissionDenied`` (403) for a base or speech model, ``ModelNotFound``
         (404) for an unknown id or another organization's model."""
-        return await asyncio.to_thread(self._delete, caller.organization_id, model_id)
+        deleted, adapter = await asyncio.to_thread(self._delete, caller.organization_id, model_id)
+        if adapter is not None:  # a remote base's upstream holds it as a LoRA adapter
+            await adapter.unload_adapter()
+        return deleted
 
     def _models(self, organization_id: str) -> builtins.list[Model]:
         chat = [_model(m.id, m.created, m.owner) for m in self._registry.list(organization_id)]
         audio = [_model(m.id, m.created) for m in self._audio.models()]
         return chat + audio + [_model(m.id, m.created) for m in self._embeddings.models()]
 
-    def _delete(self, organization_id: str, model_id: str) -> ModelDeleted:
+    def _delete(
+        self, organization_id: str, model_id: str
+    ) -> tuple[ModelDeleted, RemoteModel | None]:
         fixed = {m.id for m in self._audio.models()} | {m.id for m in self._embeddings.models()}
         if any(m.id == model_id for m in self._registry.list()) or model_id in fixed:
             raise PermissionDenied(
@@ -79,10 +85,11 @@ class Models:
         extra = catalog.resolve(model_id) if catalog else None
         if catalog is None or extra is None or extra.owner != organization_id:
             raise _not_found(model_id)
+        adapter = self._registry.adapter_of(extra)
         if not catalog.delete(model_id, organization_id):
             raise _not_found(model_id)
         self._registry.forget(model_id)
-        return ModelDeleted(id=model_id, object="model", deleted=True)
+        return ModelDeleted(id=model_id, object="model", deleted=True), adapter
 
 
 def _not_found(model_id: str) -> ModelNotFound:

@@ -9,8 +9,9 @@ own creations are in :mod:`hearth.store.admin`).
 
 A project key works while its project is not archived and it has not expired; its
 ``scopes`` become the ``Principal``'s. An admin key acts for its organization only
-(``Principal.admin``). Like a deletion, an expiry reaches a process that cached the key
-within the cache's TTL; the Admin API clears the cache on every change it makes.
+(``Principal.admin``). A key's own expiry is checked even on a cache hit; every change the
+Admin API makes empties the cache of every replica (``hearth.services.admin``'s
+``KEYS_CHANGED`` signal on the event bus).
 
 Verification looks keys up by their hash, so the comparison never touches the
 plaintext and its timing does not depend on how much of a guess was right.
@@ -19,8 +20,8 @@ Caching (``verify`` runs on every request): successful lookups are cached
 in-process as ``hash -> Principal`` in a bounded LRU (4096 entries) with a
 60 s TTL. Failed lookups are not cached. Consequently a key deleted in the
 database (by this or another process) may keep working for up to the TTL in
-processes that verified it recently; call :meth:`ApiKeyStore.clear_cache` after
-deleting keys in-process to revoke immediately. A key's own expiry is kept with it, so
+processes that verified it recently, unless :meth:`ApiKeyStore.clear_cache` is called
+there (the Admin API has every replica call it). A key's own expiry is kept with it, so
 an expired key is refused at once whatever the TTL.
 
 ``last_used_at`` is written only when a verification misses the cache and the

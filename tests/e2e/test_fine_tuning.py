@@ -14,10 +14,14 @@ from typing import Any
 
 import openai
 import pytest
+from safetensors import safe_open
 
 from tests.conftest import API_KEY, MODEL
 from tests.contract import check, check_list
 from tests.e2e.conftest import Server, start_server, stop_server
+from tests.services.test_remote_engine import Answer, Upstream, chat_answer, upstream
+
+__all__ = ["upstream"]  # the fake vLLM upstream's fixture, shared with the services tests
 
 pytestmark = pytest.mark.e2e
 
@@ -56,8 +60,14 @@ def jsonl(rows: list[Any]) -> bytes:
 
 
 @pytest.fixture(scope="module")
-def ft_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    srv = start_server(tmp_path_factory.mktemp("ft") / "data", "--api-key", API_KEY, env=ENV)
+def ft_server(upstream: Upstream, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    # two remote bases on a fake vLLM: one with local weights to train on, one without
+    remote = [
+        {"id": "big-remote", "base_url": upstream.url, "flavor": "vllm", "weights": MODEL},
+        {"id": "bare-remote", "base_url": upstream.url, "flavor": "vllm"},
+    ]
+    env = {**ENV, "HEARTH_MODELS": json.dumps(remote)}
+    srv = start_server(tmp_path_factory.mktemp("ft") / "data", "--api-key", API_KEY, env=env)
     yield srv
     stop_server(srv)
 
@@ -193,6 +203,53 @@ def test_job_trains_reports_and_serves(client: openai.OpenAI) -> None:
     assert done.result_files and client.files.content(done.result_files[0]).content.startswith(
         b"step,train_loss"
     )
+
+
+def test_a_remote_base_is_tuned_here_and_served_by_vllm(
+    client: openai.OpenAI, upstream: Upstream
+) -> None:
+    """A model on a vLLM upstream is fine-tuned on its local weights; the tuned model is
+    vLLM's LoRA adapter (loaded from the job's PEFT folder on first use, unloaded when the
+    model is deleted), and a remote base without local weights is a 400."""
+    file_id = upload(client, jsonl(examples(10)))
+    with pytest.raises(openai.BadRequestError) as refused:
+        client.fine_tuning.jobs.create(model="bare-remote", training_file=file_id)
+    assert _error(refused)["code"] == "model_not_available"
+    job = client.fine_tuning.jobs.create(
+        model="big-remote",
+        training_file=file_id,
+        seed=7,
+        method={"type": "supervised", "supervised": {"hyperparameters": {"n_epochs": 1}}},
+    )
+    done = wait(client, job.id, {"succeeded", "failed"})
+    assert done.status == "succeeded", done.error
+    model = done.fine_tuned_model
+    assert model is not None and model.startswith("ft:big-remote:")
+
+    upstream.requests.clear()
+    upstream.answer = lambda path, body: (
+        Answer(body="Success: LoRA adapter loaded.") if "lora_adapter" in path else chat_answer()
+    )
+    for _ in range(2):
+        answered = client.chat.completions.create(
+            model=model, messages=[{"role": "user", "content": QUESTIONS[0]}]
+        )
+        assert answered.model == model and answered.choices[0].message.content == "Hi!"
+    paths = [p for p, _, _ in upstream.requests]
+    assert paths == ["/v1/load_lora_adapter", "/v1/chat/completions", "/v1/chat/completions"]
+    load = upstream.requests[0][2]
+    assert load["lora_name"] == model
+    folder = Path(load["lora_path"])  # shared storage: the upstream reads the job's folder
+    assert json.loads((folder / "adapter_config.json").read_text())["peft_type"] == "LORA"
+    with safe_open(str(folder / "adapter_model.safetensors"), "pt") as tensors:
+        assert any(k.endswith("q_proj.lora_A.weight") for k in tensors.keys())  # noqa: SIM118
+    assert all(b["model"] == model for b in upstream.bodies("/v1/chat/completions"))
+
+    client.models.delete(model)
+    assert upstream.requests[-1][:1] == ("/v1/unload_lora_adapter",)
+    assert upstream.requests[-1][2] == {"lora_name": model}
+    with pytest.raises(openai.NotFoundError):
+        client.chat.completions.create(model=model, messages=[{"role": "user", "content": "hi"}])
 
 
 def _error(exc: pytest.ExceptionInfo[openai.APIStatusError]) -> dict[str, Any]:

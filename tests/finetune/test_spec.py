@@ -14,11 +14,6 @@ from hearth.finetune import checkpoint, spec
 
 
 def test_the_layout_is_the_one_the_worker_writes(tmp_path: Path) -> None:
-    assert (spec.MODEL, spec.ADAPTER, spec.FINAL) == (
-        checkpoint.MODEL,
-        checkpoint.ADAPTER,
-        checkpoint.FINAL,
-    )
     assert spec.checkpoint_dir(3) == checkpoint.name(3)
     progress = checkpoint.Progress(
         epoch=2,

@@ -4,6 +4,7 @@ GGUF against transformers + PEFT (the check that catches a wrong q/k permutation
 
 from __future__ import annotations
 
+import json
 import signal
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,6 +13,7 @@ import llama_cpp as lc
 import numpy as np
 import pytest
 import torch
+from safetensors import safe_open
 
 from hearth.engine.llamacpp import LlamaCppRunner
 from hearth.finetune import gguf_lora
@@ -127,6 +129,23 @@ def test_every_epoch_has_a_complete_checkpoint(job: Job) -> None:
             assert (job.dir / directory / file).stat().st_size > 0
     final = (job.dir / "final" / "model.gguf").read_bytes()
     assert final == (job.dir / "ckpt-2" / "model.gguf").read_bytes()
+    assert sorted(p.name for p in (job.dir / "final" / "state").iterdir()) == [
+        "adapter_config.json",
+        "adapter_model.safetensors",
+    ]
+
+
+def test_the_final_peft_adapter_is_what_vllm_loads(job: Job) -> None:
+    """``final/state`` is the folder a vLLM upstream's ``load_lora_adapter`` reads: PEFT's
+    config and safetensors with HF module names (vLLM's LoRA loader expects these)."""
+    state = job.dir / "final" / "state"
+    config = json.loads((state / "adapter_config.json").read_text())
+    assert config["peft_type"] == "LORA" and config["r"] == 16 and config["lora_alpha"] == 32
+    assert set(config["target_modules"]) == {"q_proj", "k_proj", "v_proj", "o_proj"}
+    with safe_open(str(state / "adapter_model.safetensors"), "pt") as tensors:
+        keys = set(tensors.keys())
+    assert "base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight" in keys
+    assert len(keys) == 30 * 4 * 2  # layers x (q, k, v, o) x (A, B)
 
 
 def test_the_merged_model_learned_the_reply(job: Job, llama: LlamaCppRunner) -> None:
@@ -148,7 +167,7 @@ def test_merged_gguf_matches_transformers_with_the_adapter(
     ids = torch.tensor([prompt])
     with torch.no_grad():
         base = load_hf(bundled, base_cache)(ids).logits[0, -1].numpy()
-        state = job.dir / "ckpt-2" / "state"
+        state = job.dir / "final" / "state"  # the PEFT adapter a vLLM upstream serves
         reference = load_hf(bundled, base_cache, state)(ids).logits[0, -1].numpy()
     tuned = LlamaCppRunner(str(job.dir / "final" / "model.gguf"), "tuned", "test", SMALL)
     try:

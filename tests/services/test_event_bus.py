@@ -77,15 +77,15 @@ async def test_a_listener_closed_early_holds_nothing(buses: tuple[EventBus, Even
     await publisher.publish("run:c", "second")
 
 
-async def test_cancel_reaches_the_handlers_of_its_kind_on_every_replica(
+async def test_a_signal_reaches_the_handlers_of_its_kind_on_every_replica(
     buses: tuple[EventBus, EventBus],
 ) -> None:
     publisher, reader = buses
     stopped: list[str] = []
     others: list[str] = []
-    reader.on_cancel("response", stopped.append)
-    reader.on_cancel("run", others.append)
-    await publisher.cancel("response", "resp_1")
+    reader.on_signal("response", stopped.append)
+    reader.on_signal("run", others.append)
+    await publisher.signal("response", "resp_1")
     for _ in range(200):
         if stopped:
             break

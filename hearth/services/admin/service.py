@@ -4,9 +4,10 @@ audit log. Every method takes the admin key's ``caller`` (``Principal.admin``) a
 only its organization: another organization's ids are 404s, as unknown ones are. Every
 write is recorded in the audit log with the admin key as its actor (docs/admin.md).
 
-Revocation is immediate in this process: deleting a key, archiving a project, deleting a
-service account or user, or changing a key's scopes clears the key cache
-(``ApiKeyStore.clear_cache``).
+Revocation is immediate on every replica: deleting a key, archiving a project, deleting a
+service account or user, or changing a key's scopes signals ``KEYS_CHANGED`` on the event
+bus, whose handlers empty each replica's key cache (``ApiKeyStore.clear_cache``); a change
+of rate limits signals ``LIMITS_CHANGED`` with the project id.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from openai.types.admin.organization.projects.service_accounts import APIKeyCrea
 
 from hearth.domain import CursorPage, Page, PageParams, Principal
 from hearth.errors import InvalidRequest, NotFound
+from hearth.jobs.bus import EventBus
 from hearth.services.admin import objects
 from hearth.services.admin.params import (
     AdminKeyCreate,
@@ -55,12 +57,18 @@ from hearth.services.admin.scopes import check_scopes
 from hearth.services.models import Models
 from hearth.store import models as rows
 from hearth.store.admin import Actor, AdminStore, AuditFilter
-from hearth.store.api_keys import ApiKeyStore
 from hearth.store.pages import page_list
 
 R = TypeVar("R")
 
 RATE_LIMIT_ID_PREFIX = "rl-"
+
+KEYS_CHANGED = "api_keys"
+"""Bus signal (target ``*``): keys were revoked or changed; every replica empties its key
+cache."""
+
+LIMITS_CHANGED = "rate_limits"
+"""Bus signal (target: a project id): the project's rate limits changed."""
 
 
 class Admin:
@@ -70,19 +78,17 @@ class Admin:
     def __init__(
         self,
         store: AdminStore,
-        keys: ApiKeyStore,
         models: Models,
         default_limits: tuple[int, int],
-        limits_changed: Callable[[str], None] | None = None,
+        bus: EventBus,
     ) -> None:
         """``default_limits``: requests and tokens per minute a project has for a model
-        it has no limits of its own for (0: none). ``limits_changed(project_id)`` is
-        called after a project's limits change (a limiter's cache drops them)."""
+        it has no limits of its own for (0: none). ``bus`` carries ``KEYS_CHANGED`` and
+        ``LIMITS_CHANGED`` to every replica (the container subscribes the caches)."""
         self._store = store
-        self._keys = keys
         self._models = models
         self._rpm, self._tpm = default_limits
-        self.limits_changed = limits_changed
+        self._bus = bus
 
     # --- projects -------------------------------------------------------------------
 
@@ -116,7 +122,7 @@ class Admin:
         """``projects.archive``: its keys stop working at once; it stays readable."""
         actor = await self._actor(caller)
         row = await _run(self._store.archive_project, actor, project_id)
-        self._keys.clear_cache()
+        await self._bus.signal(KEYS_CHANGED, "*")
         return objects.project(_found(row, "project", project_id))
 
     # --- project API keys -----------------------------------------------------------
@@ -151,7 +157,7 @@ class Admin:
             scopes=scopes,
             expires_in_seconds=params.expires_in_seconds,
         )
-        self._keys.clear_cache()
+        await self._bus.signal(KEYS_CHANGED, "*")
         page = await self._keys_page(caller, Page([_found(row, "API key", key_id)], False))
         return page.data[0]
 
@@ -162,7 +168,7 @@ class Admin:
         actor = await self._actor(caller)
         if not await _run(self._store.delete_key, actor, project_id, key_id):
             raise _not_found("API key", key_id)
-        self._keys.clear_cache()
+        await self._bus.signal(KEYS_CHANGED, "*")
         return APIKeyDeleteResponse(
             id=key_id, object="organization.project.api_key.deleted", deleted=True
         )
@@ -259,7 +265,7 @@ class Admin:
         actor = await self._actor(caller)
         if not await _run(self._store.delete_service_account, actor, project_id, account_id):
             raise _not_found("service account", account_id)
-        self._keys.clear_cache()
+        await self._bus.signal(KEYS_CHANGED, "*")
         return ServiceAccountDeleteResponse(
             id=account_id, object="organization.project.service_account.deleted", deleted=True
         )
@@ -293,7 +299,7 @@ class Admin:
         actor = await self._actor(caller)
         if not await _run_checked(self._store.delete_user, actor, user_id):
             raise _not_found("user", user_id)
-        self._keys.clear_cache()
+        await self._bus.signal(KEYS_CHANGED, "*")
         return UserDeleteResponse(id=user_id, object="organization.user.deleted", deleted=True)
 
     async def create_invite(self, caller: Principal, params: InviteCreate) -> Invite:
@@ -362,7 +368,7 @@ class Admin:
         actor = await self._actor(caller)
         if not await _run(self._store.delete_admin_key, actor, key_id):
             raise _not_found("admin key", key_id)
-        self._keys.clear_cache()
+        await self._bus.signal(KEYS_CHANGED, "*")
         return AdminAPIKeyDeleteResponse(
             id=key_id, object="organization.admin_api_key.deleted", deleted=True
         )
@@ -395,8 +401,7 @@ class Admin:
         row = await _run(
             self._store.update_rate_limit, actor, project_id, model, self._defaults(), changes
         )
-        if self.limits_changed is not None:
-            self.limits_changed(project_id)
+        await self._bus.signal(LIMITS_CHANGED, project_id)
         return objects.rate_limit(model, _row_limits(row))
 
     async def rate_limit_for(self, project_id: str, model: str) -> ProjectRateLimit | None:

@@ -170,7 +170,7 @@ class Runs:
         self.runner = JobRunner(
             repo.sessions, self.work, lease_seconds=lease_seconds, concurrency=concurrency
         )
-        bus.on_cancel(RunWork.name, self.runner.cancel)
+        bus.on_signal(RunWork.name, self.runner.cancel)
 
     async def start(self) -> None:
         """Start running queued runs (resumes those whose lease expired)."""
@@ -428,7 +428,7 @@ class Runs:
         }
         if not await asyncio.to_thread(self._repo.write, run_id, run, only_if=ACTIVE, release=True):
             return await self.retrieve(caller, thread_id, run_id)
-        await self._bus.cancel(RunWork.name, run_id)
+        await self._bus.signal(RunWork.name, run_id)
         for step in await asyncio.to_thread(self._repo.unfinished_steps, run_id):
             finish_step(step.object, "cancelled")
             await asyncio.to_thread(self._repo.put_step, caller.project_id, step.object)

@@ -68,7 +68,7 @@ class Runs:
             lease_seconds=settings.lease_seconds,
             concurrency=MAX_ACTIVE_RUNS,
         )
-        bus.on_cancel(RunWork.name, self._runner.cancel)
+        bus.on_signal(RunWork.name, self._runner.cancel)
 
     async def start(self) -> None:
         """Start the runner (resumes runs whose lease expired)."""
@@ -82,7 +82,7 @@ class Runs:
         """Stop executing these runs now, on whichever replica runs them (deleted with
         their eval)."""
         for run_id in run_ids:
-            await self._bus.cancel(RunWork.name, run_id)
+            await self._bus.signal(RunWork.name, run_id)
 
     async def create(
         self, caller: Principal, eval_id: str, params: CreateRunParams
@@ -153,7 +153,7 @@ class Runs:
                 param="run_id",
                 code="run_not_active",
             )
-        await self._bus.cancel(RunWork.name, run_id)
+        await self._bus.signal(RunWork.name, run_id)
         return run_object(RunCancelResponse, row)
 
     async def delete(self, caller: Principal, eval_id: str, run_id: str) -> RunDeleteResponse:
@@ -162,5 +162,5 @@ class Runs:
         deleted = await asyncio.to_thread(self._runs.delete, caller.project_id, eval_id, run_id)
         if not deleted:
             raise run_not_found(eval_id, run_id)
-        await self._bus.cancel(RunWork.name, run_id)
+        await self._bus.signal(RunWork.name, run_id)
         return RunDeleteResponse(object="eval.run.deleted", deleted=True, run_id=run_id)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from hearth.engine.registry import ExtraModel
+from hearth.finetune.spec import STATE
 from hearth.store.fine_tuning import FineTuningStore
 
 
@@ -27,14 +28,14 @@ class Catalog:
         path = self._data_dir / rel
         if not path.is_file():
             return None
-        # a remote base's upstream loads the adapter from the model's folder (shared storage)
+        # a remote base's upstream loads the PEFT adapter beside the model (shared storage)
         return ExtraModel(
             model_id,
             path,
             job.organization_id,
             job.finished_at or job.created_at,
             base=job.model,
-            adapter=str(path.parent),
+            adapter=str(path.parent / STATE),
         )
 
     def list(self, organization_id: str) -> list[ExtraModel]:

@@ -25,6 +25,7 @@ from openai.types.fine_tuning.jobs import FineTuningJobCheckpoint
 from hearth.config import JobsSettings
 from hearth.domain import CursorPage, PageParams, Principal
 from hearth.engine.registry import ModelRegistry
+from hearth.engine.remote import RemoteModel
 from hearth.errors import InvalidRequest, NotFound
 from hearth.finetune.spec import TRAIN, VALID, Hyperparameters, JobSpec, LoraSettings, write_spec
 from hearth.jobs import JobRunner
@@ -111,13 +112,15 @@ class FineTuning:
                 code="model_not_available",
             )
         served = await self._models.aget(params.model, caller.organization_id)
-        source = served.source
         if served.id != params.model:
             raise InvalidRequest(
                 f"Model {params.model} is not available for fine-tuning.",
                 param="model",
                 code="model_not_available",
             )
+        if isinstance(served, RemoteModel):  # trained here on the same weights, served there
+            served = await self._models.aget(served.tuning_weights())
+        source = served.source
         check_suffix(params.suffix)
         _, train_bytes = await self._files.read(
             caller, params.training_file, purposes=("fine-tune",), param="training_file"

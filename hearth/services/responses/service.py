@@ -137,7 +137,7 @@ class Responses:
         self.runner = JobRunner(
             repo.sessions, self.work, lease_seconds=lease_seconds, concurrency=concurrency
         )
-        bus.on_cancel(ResponseWork.name, self.runner.cancel)
+        bus.on_signal(ResponseWork.name, self.runner.cancel)
 
     async def start(self) -> None:
         """Start running background responses (resumes those whose lease expired)."""
@@ -459,7 +459,7 @@ class Responses:
         """Delete the stored response (a background one still running stops)."""
         if not await asyncio.to_thread(self._repo.delete, caller.project_id, response_id):
             raise _not_found(response_id)
-        await self._bus.cancel(ResponseWork.name, response_id)
+        await self._bus.signal(ResponseWork.name, response_id)
         await self._bus.publish(_topic(response_id), None)
         return ResponseDeleted(id=response_id)
 
@@ -483,7 +483,7 @@ class Responses:
         done = await asyncio.to_thread(
             self._repo.write, response_id, body, only_if=("queued", "in_progress"), release=True
         )
-        await self._bus.cancel(ResponseWork.name, response_id)
+        await self._bus.signal(ResponseWork.name, response_id)
         if done:
             await self._bus.publish(_topic(response_id), None)
         if not done:  # it finished meanwhile
