@@ -74,10 +74,11 @@ class RemoteModelConfig(BaseModel):
     ``response_format`` ``json_object`` with a ``schema``), ``openai`` (as OpenAI)."""
     weights: str | None = None
     """The id of a model Hearth serves itself with the same weights (the bundled model, or
-    a ``HEARTH_MODELS`` GGUF entry): fine-tuning this model trains a LoRA adapter on those
-    weights here, and a ``vllm`` upstream serves it (``load_lora_adapter``) from the job's
-    folder, which the upstream must read at the same path (shared storage). None: this
-    model cannot be fine-tuned."""
+    a ``HEARTH_MODELS`` GGUF entry). Its template and tokenizer count this model's prompts
+    (admission, ``input_tokens``, truncation); fine-tuning this model trains a LoRA adapter
+    on those weights here, and a ``vllm`` upstream serves it (``load_lora_adapter``) from
+    the job's folder, which the upstream must read at the same path (shared storage).
+    None: prompts are estimated, and this model cannot be fine-tuned."""
     timeout: float = Field(default=600.0, gt=0)
     """Seconds to wait for the upstream's next byte (a long prefill included)."""
     connect_timeout: float = Field(default=5.0, gt=0)

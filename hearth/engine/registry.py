@@ -256,7 +256,8 @@ class ModelRegistry:
     ) -> ModelRegistry:
         """Load the bundled chat model (converted per ``weight_format``) and every
         ``--model`` GGUF (served as given); list the bundled base model, if its package is
-        installed, to load on first use. Raises ``ValueError`` for a missing file.
+        installed, to load on first use. Raises ``ValueError`` for a missing file, or a
+        remote model whose ``weights`` is not one of these local models.
         ``clock`` (seconds) times prompt-cache expiry and unloading; tests inject a fake."""
         served = []
         lazy = []
@@ -271,6 +272,13 @@ class ModelRegistry:
             _load(parse_model_spec(spec), settings, "original", clock) for spec in settings.models
         ]
         started = int(time.time())
+        local = {m.id for m in served} | {m.id for m in lazy}
+        for spec in settings.remote_models:
+            if spec.weights is not None and spec.weights not in local:
+                raise ValueError(
+                    f"remote model {spec.id!r} names weights {spec.weights!r}, which is not "
+                    f"a model served here (local models: {', '.join(sorted(local)) or 'none'})"
+                )
         served += [RemoteModel(spec, started) for spec in settings.remote_models]
         return cls(served, settings, clock, lazy)
 

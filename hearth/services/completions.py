@@ -442,6 +442,23 @@ def body_prompt(params: CompletionParams) -> str | list[str] | list[int] | list[
     return "" if params.prompt is None else params.prompt
 
 
+_PASSED = {
+    "temperature",
+    "top_p",
+    "n",
+    "stop",
+    "seed",
+    "presence_penalty",
+    "frequency_penalty",
+    "logit_bias",
+    "logprobs",
+    "echo",
+    "best_of",
+    "suffix",
+}
+"""Completions parameters the upstream reads as they are (when set)."""
+
+
 def remote_body(
     params: CompletionParams, served: RemoteModel, organization_id: str, *, stream: bool
 ) -> dict[str, Any]:
@@ -455,23 +472,7 @@ def remote_body(
     }
     if stream:
         body["stream_options"] = {"include_usage": True}
-    for name in (
-        "temperature",
-        "top_p",
-        "n",
-        "stop",
-        "seed",
-        "presence_penalty",
-        "frequency_penalty",
-        "logit_bias",
-        "logprobs",
-        "echo",
-        "best_of",
-        "suffix",
-    ):
-        value = getattr(params, name)
-        if value is not None:
-            body[name] = value
+    body.update(params.model_dump(include=_PASSED, exclude_none=True))
     if served.flavor == "vllm":
         body["cache_salt"] = served.cache_salt(organization_id)
     return body

@@ -28,7 +28,7 @@ from hearth.engine.registry import ExtraModel
 from hearth.engine.remote import RemoteModel
 from hearth.services.chat.params import ChatCompletionParams
 from hearth.services.container import Services
-from tests.conftest import ADMIN_KEY, API_KEY, app_sdk, free_port
+from tests.conftest import ADMIN_KEY, API_KEY, MODEL, app_sdk, free_port
 from tests.conftest import test_settings as settings_for
 
 pytestmark = pytest.mark.anyio
@@ -731,3 +731,66 @@ async def test_lora_adapter_loaded_on_vllm(
 def test_config_is_frozen() -> None:
     spec = RemoteModelConfig(id="a", base_url="http://x/v1")
     assert spec.upstream_model == "a" and spec.flavor == "openai"
+
+
+def test_weights_must_name_a_local_model(tmp_path: Path) -> None:
+    settings = settings_for(
+        tmp_path,
+        bundled_models=False,
+        audio=False,
+        embeddings=False,
+        code_interpreter=False,
+        models=[_entry("big", "http://127.0.0.1:9/v1", flavor="vllm", weights="nowhere")],
+    )
+    with pytest.raises(ValueError, match="'nowhere', which is not a model served here"):
+        Services.build(settings)
+
+
+@pytest.fixture(scope="module")
+def twin_svc(upstream: Upstream, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services]:
+    """The bundled model served here, and "twin": the same weights on the fake upstream."""
+    settings = settings_for(
+        tmp_path_factory.mktemp("twin"),
+        audio=False,
+        embeddings=False,
+        code_interpreter=False,
+        models=[_entry("twin", upstream.url, flavor="vllm", weights=MODEL)],
+    )
+    services = Services.build(settings)
+    yield services
+    services.close()
+
+
+async def test_local_weights_count_a_remote_models_tokens(
+    fake: Upstream, twin_svc: Services
+) -> None:
+    """With ``weights``, input tokens are counted here (as for the local model with the same
+    weights), and a stream whose upstream reports no usage is billed that count."""
+    async with app_sdk(twin_svc) as client:
+        question = "Name three rivers."
+        counted = await client.responses.input_tokens.count(model="twin", input=question)
+        local = await client.responses.input_tokens.count(model=MODEL, input=question)
+        assert counted.input_tokens == local.input_tokens > 5
+        fake.answer = lambda path, body: Answer(
+            events=[_chunk({"role": "assistant", "content": "Nile"}), _chunk({}, "stop")]
+        )
+        stream = await client.chat.completions.create(
+            model="twin",
+            messages=[{"role": "user", "content": "Name three rivers."}],
+            stream=True,
+            stream_options={"include_usage": True},
+        )
+        chunks = [c async for c in stream]
+        direct = await client.chat.completions.create(
+            model=MODEL, messages=[{"role": "user", "content": "Name three rivers."}], max_tokens=1
+        )
+        for model in twin_svc.registry.loaded():
+            if isinstance(model, RemoteModel):
+                await model.aclose()
+    assert chunks[-1].usage is not None and direct.usage is not None
+    assert chunks[-1].usage.prompt_tokens == direct.usage.prompt_tokens
+
+
+async def test_without_weights_input_tokens_are_a_400(client: openai.AsyncOpenAI) -> None:
+    with pytest.raises(openai.BadRequestError, match="names its local `weights`"):
+        await client.responses.input_tokens.count(model="big", input="Hi")

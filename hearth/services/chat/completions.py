@@ -53,6 +53,7 @@ from hearth.engine.events import (
 from hearth.engine.registry import ModelRegistry
 from hearth.engine.remote import RemoteModel
 from hearth.engine.sequence import GenerationHandle
+from hearth.engine.served import ServedModel
 from hearth.errors import InvalidRequest
 from hearth.services.chat.params import ChatCompletionParams
 from hearth.services.chat.prepare import generation_request
@@ -69,6 +70,7 @@ from hearth.services.chat.remote import (
     RemoteHandle,
     chat_body,
     checked_plan,
+    counted_tokens,
     estimated_tokens,
     start_chat,
 )
@@ -286,11 +288,18 @@ class ChatCompletions:
         generated."""
         served = await self._registry.aget(params.model, caller.organization_id)
         if isinstance(served, RemoteModel):
-            raise InvalidRequest(
-                f"Counting input tokens is not available for `{served.id}`: it is served "
-                "by an upstream engine, which counts them when it answers.",
-                param="model",
+            weights = await self._weights(served)
+            if weights is None:
+                raise InvalidRequest(
+                    f"Counting input tokens is not available for `{served.id}`: it is "
+                    "served by an upstream engine, which counts them when it answers (a "
+                    "remote model that names its local `weights` is counted here).",
+                    param="model",
+                )
+            plan = await asyncio.to_thread(
+                checked_plan, params, enforce_schemas=self.enforce_schemas
             )
+            return await asyncio.to_thread(counted_tokens, params, plan, weights)
         request, _ = await asyncio.to_thread(
             generation_request, params, served, enforce_schemas=self.enforce_schemas
         )
@@ -341,11 +350,18 @@ class ChatCompletions:
             admission,
         )
 
+    async def _weights(self, served: RemoteModel) -> ServedModel | None:
+        """The local model with ``served``'s weights (``RemoteModelConfig.weights``), whose
+        template and tokenizer count its prompts; None if it names none."""
+        name = served.config.weights
+        return None if name is None else await self._registry.aget(name)
+
     async def _start_remote(
         self, caller: Principal, params: ChatCompletionParams, served: RemoteModel, stream: bool
     ) -> _Generation:
-        """Check as for a local model, admit (the prompt estimated: the upstream counts
-        it), then send upstream (``services/chat/remote.py``)."""
+        """Check as for a local model, admit (the prompt counted with the model's local
+        ``weights``, else estimated; the upstream's ``usage`` settles it), then send
+        upstream (``services/chat/remote.py``)."""
         plan = await asyncio.to_thread(checked_plan, params, enforce_schemas=self.enforce_schemas)
         body = chat_body(
             params,
@@ -354,7 +370,11 @@ class ChatCompletions:
             stream=stream,
             enforce_schemas=self.enforce_schemas,
         )
-        prompt = estimated_tokens(body["messages"]) + estimated_tokens(body.get("tools", ""))
+        weights = await self._weights(served)
+        if weights is None:
+            prompt = estimated_tokens(body["messages"]) + estimated_tokens(body.get("tools", ""))
+        else:
+            prompt = await asyncio.to_thread(counted_tokens, params, plan, weights)
         wanted = (params.max_completion_tokens or params.max_tokens or 0) * (params.n or 1)
         admission = await admit(self._limiter, caller, served.id, prompt + wanted)
         try:

@@ -35,8 +35,10 @@ from hearth.engine.events import (
     TopLogprob,
 )
 from hearth.engine.remote import RemoteModel, upstream_error
+from hearth.engine.served import ServedModel
 from hearth.errors import HearthError, ServiceUnavailable
 from hearth.services.chat.params import ChatCompletionParams, NamedToolChoice
+from hearth.services.chat.prepare import conversation_rows, prompt_tokens, with_instructions
 from hearth.services.chat.reasoning import Thought
 from hearth.services.chat.structured import OutputPlan, legacy_functions, plan_output
 from hearth.services.chat.tool_calls import Arguments, CallStarted, new_call_id
@@ -96,11 +98,38 @@ def _schema(params: ChatCompletionParams, enforce_schemas: bool) -> dict[str, An
     return fmt.json_schema.schema_ or {}
 
 
+def counted_tokens(params: ChatCompletionParams, plan: OutputPlan, weights: ServedModel) -> int:
+    """The prompt's tokens as ``weights`` (the local model with the upstream's weights,
+    ``RemoteModelConfig.weights``) renders them: the messages through its chat template,
+    tools and formats as Hearth's own instructions (the upstream's tool prompt may differ by
+    a few tokens). Not checked against the local context: the upstream's is its own.
+    Blocking (tokenizer): run off the loop."""
+    rows = conversation_rows(params.messages)
+    return len(prompt_tokens(weights, with_instructions(rows, plan.instructions)))
+
+
 def estimated_tokens(value: Any) -> int:
     """A request's prompt size before the upstream counts it (about 4 characters per
     token): what rate limits reserve, and what usage counts for a request that ends
     before the upstream reports its ``usage``."""
     return max(1, len(json.dumps(value, ensure_ascii=False)) // 4)
+
+
+_PASSED = {
+    "temperature",
+    "top_p",
+    "n",
+    "stop",
+    "seed",
+    "presence_penalty",
+    "frequency_penalty",
+    "logit_bias",
+    "logprobs",
+    "top_logprobs",
+    "parallel_tool_calls",
+    "reasoning_effort",
+}
+"""Chat parameters the upstream reads as they are (when set)."""
 
 
 def chat_body(
@@ -120,23 +149,7 @@ def chat_body(
     }
     if stream:
         body["stream_options"] = {"include_usage": True}
-    for name in (
-        "temperature",
-        "top_p",
-        "n",
-        "stop",
-        "seed",
-        "presence_penalty",
-        "frequency_penalty",
-        "logit_bias",
-        "logprobs",
-        "top_logprobs",
-        "parallel_tool_calls",
-        "reasoning_effort",
-    ):
-        value = getattr(params, name)
-        if value is not None:
-            body[name] = value
+    body.update(params.model_dump(include=_PASSED, exclude_none=True))
     wanted = params.max_completion_tokens or params.max_tokens
     if wanted is not None:
         body["max_tokens"] = wanted
