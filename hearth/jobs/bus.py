@@ -50,6 +50,9 @@ held until the first event is asked for)."""
 class EventBus(Protocol):
     """Topics of events (JSON text) and signals shared by the replicas."""
 
+    shared: bool
+    """Whether other processes share this bus (Redis), so other replicas can answer."""
+
     async def listen(self, topic: str, *, from_start: bool = False) -> Listener:
         """The events of ``topic`` after its end now (or from its first with
         ``from_start``), up to the next end mark."""
@@ -97,6 +100,8 @@ class _Topic:
 
 class MemoryBus:
     """The bus of a single process (no Redis): topics in memory, signals called here."""
+
+    shared = False
 
     def __init__(self, ttl: float = TTL_SECONDS) -> None:
         self._ttl = ttl
@@ -166,6 +171,8 @@ class RedisBus:
     """The bus of replicas sharing one Redis: a topic is the stream ``hearth:events:<topic>``
     (field ``d``: the event; ``end``: an end mark), signals go through the channel
     ``hearth:signals`` as ``<kind> <target>``."""
+
+    shared = True
 
     def __init__(self, url: str, ttl: float = TTL_SECONDS) -> None:
         self._url = url

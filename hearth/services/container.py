@@ -189,7 +189,9 @@ class Services:
             VectorStoreRepository(sessions), files, embedding_models, retrieval
         )
         sandboxes = Sandboxes(settings.sandbox)
-        containers = Containers(ContainerRepository(sessions), files, sandboxes, meter=meter)
+        containers = Containers(
+            ContainerRepository(sessions), files, sandboxes, meter=meter, bus=bus
+        )
         responses = Responses(
             responses_repo,
             chat,

@@ -21,7 +21,7 @@ import builtins
 import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Annotated, Any, Literal, TypeVar
@@ -40,7 +40,9 @@ from pydantic import (
 
 from hearth.domain import CursorPage, PageParams, Principal
 from hearth.errors import InvalidRequest, NotFound
+from hearth.jobs.bus import EventBus, MemoryBus
 from hearth.sandbox import Execution, Sandboxes, SandboxFile
+from hearth.services.container_hosts import HolderGone, Host, Hosts
 from hearth.services.files import Files
 from hearth.services.usage import UsageMeter
 from hearth.store.containers import ContainerRepository
@@ -55,6 +57,7 @@ MAX_MINUTES = 1440
 
 C = TypeVar("C", ContainerCreateResponse, ContainerRetrieveResponse, ContainerListResponse)
 F = TypeVar("F", FileCreateResponse, FileRetrieveResponse, FileListResponse)
+T = TypeVar("T")
 
 
 # --- request bodies ---------------------------------------------------------------------
@@ -201,6 +204,14 @@ def _overdue(row: Container, now: float) -> bool:
     return row.status == "running" and row.last_active_at + row.expires_after_minutes * 60 <= now
 
 
+def _expired(container_id: str) -> InvalidRequest:
+    return InvalidRequest(
+        f"Container {container_id} has expired; create a new one.",
+        param="container_id",
+        code="container_expired",
+    )
+
+
 def _not_found(container_id: str) -> NotFound:
     return NotFound(f"No container found with id '{container_id}'.", param="container_id")
 
@@ -226,11 +237,15 @@ class Containers:
         sandboxes: Sandboxes,
         clock: Callable[[], float] = time.time,
         meter: UsageMeter | None = None,
+        bus: EventBus | None = None,
     ) -> None:
+        """``bus``: how other replicas' sandboxes are reached (``Hosts``); None: this
+        process's bus alone."""
         self._repo = repo
         self._files = files
         self._meter = meter
         self.sandboxes = sandboxes
+        self.hosts = Hosts(sandboxes, bus if bus is not None else MemoryBus())
         self._clock = clock
         self._locks: dict[str, asyncio.Lock] = {}
         self._expiring: asyncio.Task[None] | None = None
@@ -245,14 +260,25 @@ class Containers:
 
     # lifecycle
 
+    def _host(self, container_id: str, replica: str | None) -> Host:
+        return self.hosts.of(container_id, replica)
+
+    async def _gone(self, container_id: str, replica: str | None) -> bool:
+        """Whether the container's sandbox no longer exists (its holder stopped)."""
+        try:
+            return not await self._host(container_id, replica).exists()
+        except HolderGone:
+            return True
+
     async def start(self) -> None:
-        """Mark containers an earlier server left ``running`` as expired (their sandboxes
-        died with it), then expire idle containers every ``idle_check_seconds``."""
+        """Mark containers whose sandboxes are gone as expired (those an earlier server
+        left ``running``: their sandboxes died with it; another live replica's stay),
+        then expire idle containers every ``idle_check_seconds``."""
         if self._expiring is not None:
             return
-        orphans = [
-            c for c in await asyncio.to_thread(self._repo.running) if not self.sandboxes.exists(c)
-        ]
+        running = await asyncio.to_thread(self._repo.running)
+        gone = await asyncio.gather(*(self._gone(c, r) for c, r in running))
+        orphans = [c for (c, _), dead in zip(running, gone, strict=True) if dead]
         await asyncio.to_thread(self._repo.expire, orphans)
         self._expiring = asyncio.create_task(self._expire_loop(), name="containers-expiry")
 
@@ -272,23 +298,29 @@ class Containers:
                 log.exception("expiring idle containers failed")
 
     async def expire_idle(self, now: float | None = None) -> int:
-        """Expire every running container idle past its ``expires_after`` at ``now``
-        (Unix s; default the clock): destroy its sandbox, mark it ``expired``. A
-        container running code is left alone. How many were expired."""
+        """Expire every running container of this replica idle past its
+        ``expires_after`` at ``now`` (Unix s; default the clock): destroy its sandbox,
+        mark it ``expired``; and idle ones whose holder has stopped. A container running
+        code is left alone, and so is one a live replica holds (it expires its own). How
+        many were expired."""
         at = int(self._clock() if now is None else now)
-        idle = await asyncio.to_thread(self._repo.idle, at)
         expired = 0
-        for container_id in idle:
+        for container_id, replica in await asyncio.to_thread(self._repo.idle, at):
             lock = self._lock(container_id)
             if lock.locked():
                 continue
+            if replica not in (None, self.hosts.replica) and not await self._gone(
+                container_id, replica
+            ):
+                continue
             async with lock:
-                await self._expire(container_id)
+                await self._expire(container_id, replica)
             expired += 1
         return expired
 
-    async def _expire(self, container_id: str) -> None:
-        await self.sandboxes.destroy(container_id)
+    async def _expire(self, container_id: str, replica: str | None) -> None:
+        with contextlib.suppress(HolderGone):
+            await self._host(container_id, replica).destroy()
         await asyncio.to_thread(self._repo.expire, [container_id])
         self._locks.pop(container_id, None)
 
@@ -298,17 +330,22 @@ class Containers:
         gone, is expired now)."""
         row = await asyncio.to_thread(self._row, caller, container_id)
         if row.status == "running" and (
-            _overdue(row, self._clock()) or not self.sandboxes.exists(container_id)
+            _overdue(row, self._clock()) or await self._gone(container_id, row.replica)
         ):
-            await self._expire(container_id)
+            await self._expire(container_id, row.replica)
             row.status = "expired"
         if row.status != "running":
-            raise InvalidRequest(
-                f"Container {container_id} has expired; create a new one.",
-                param="container_id",
-                code="container_expired",
-            )
+            raise _expired(container_id)
         return row
+
+    async def _held(self, container: Container, call: Awaitable[T]) -> T:
+        """``call`` on the container's sandbox; if its holder stopped meanwhile, the
+        container is expired and this is the 400 ``usable`` gives."""
+        try:
+            return await call
+        except HolderGone:
+            await self._expire(container.id, container.replica)
+            raise _expired(container.id) from None
 
     def _row(self, caller: Principal, container_id: str) -> Container:
         row = self._repo.get(caller.project_id, container_id)
@@ -354,6 +391,7 @@ class Containers:
             ),
             created_at=now,
             last_active_at=now,
+            replica=self.hosts.replica,
         )
         try:
             await self.sandboxes.create(row.id, self.sandboxes.limits(params.memory_limit))
@@ -361,7 +399,7 @@ class Containers:
                 obj, data = await self._files.read(
                     caller, file_id, purposes=None, param=f"file_ids[{i}]"
                 )
-                await self._put(row.id, obj.filename, data, "user")
+                await self._put(row, obj.filename, data, "user")
         except BaseException:
             with contextlib.suppress(Exception):
                 await self.sandboxes.destroy(row.id)
@@ -387,9 +425,10 @@ class Containers:
     async def delete(self, caller: Principal, container_id: str) -> ContainerDeleted:
         """Delete the container: its sandbox (kernel and files) and its rows; ``NotFound``
         then and afterwards."""
-        await asyncio.to_thread(self._row, caller, container_id)
+        row = await asyncio.to_thread(self._row, caller, container_id)
         async with self._lock(container_id):
-            await self.sandboxes.destroy(container_id)
+            with contextlib.suppress(HolderGone):  # a stopped holder's sandbox is gone
+                await self._host(container_id, row.replica).destroy()
             if not await asyncio.to_thread(self._repo.delete, caller.project_id, container_id):
                 raise _not_found(container_id)
         self._locks.pop(container_id, None)
@@ -405,10 +444,12 @@ class Containers:
         record its files: new ones as ``source`` ``assistant``, changed ones with their
         new size, deleted ones removed. The ``Execution`` and the new or changed files.
         ``NotFound``; 400 ``container_expired``."""
-        await self.usable(caller, container_id)
+        row = await self.usable(caller, container_id)
         async with self._lock(container_id):
             await asyncio.to_thread(self._repo.touch, container_id, self.now())
-            execution = await self.sandboxes.run(container_id, code, timeout)
+            execution = await self._held(
+                row, self._host(container_id, row.replica).run(code, timeout)
+            )
             seen = _seen(execution.files)
             now = self.now()
             changed = await asyncio.to_thread(self._repo.sync_files, container_id, seen, now=now)
@@ -424,7 +465,7 @@ class Containers:
         an ``Upload`` or a copy of one of the project's files (``NotFound`` ``file_id``).
         ``source`` ``user``. ``NotFound``; 400 ``container_expired``, or when the
         container's disk is full."""
-        await self.usable(caller, container_id)
+        container = await self.usable(caller, container_id)
         if isinstance(source, Upload):
             filename, data = source.filename, source.data
         else:
@@ -432,14 +473,16 @@ class Containers:
                 caller, source.file_id, purposes=None, param="file_id"
             )
             filename = obj.filename
-        row = await self._put(container_id, filename, data, "user")
+        row = await self._put(container, filename, data, "user")
         return _file_object(FileCreateResponse, row)
 
     async def _put(
-        self, container_id: str, filename: str, data: bytes, source: str
+        self, container: Container, filename: str, data: bytes, source: str
     ) -> ContainerFile:
+        container_id = container.id
         async with self._lock(container_id):
-            written = await self.sandboxes.write_file(container_id, _file_name(filename), data)
+            host = self._host(container_id, container.replica)
+            written = await self._held(container, host.write_file(_file_name(filename), data))
             now = self.now()
             row = await asyncio.to_thread(
                 self._repo.put_file,
@@ -483,9 +526,10 @@ class Containers:
     async def file_content(self, caller: Principal, container_id: str, file_id: str) -> bytes:
         """The file's bytes as they are in the container now. ``NotFound`` (also when
         code removed the file since it was last seen); 400 ``container_expired``."""
-        await self.usable(caller, container_id)
+        container = await self.usable(caller, container_id)
         row = await asyncio.to_thread(self._file_row, caller, container_id, file_id)
-        data = await self.sandboxes.read_file(container_id, row.path)
+        host = self._host(container_id, container.replica)
+        data = await self._held(container, host.read_file(row.path))
         await asyncio.to_thread(self._repo.touch, container_id, self.now())
         return data
 
@@ -494,10 +538,11 @@ class Containers:
     ) -> ContainerFileDeleted:
         """Remove the file from ``/mnt/data`` and its row. ``NotFound``; 400
         ``container_expired``."""
-        await self.usable(caller, container_id)
+        container = await self.usable(caller, container_id)
         async with self._lock(container_id):
             row = await asyncio.to_thread(self._file_row, caller, container_id, file_id)
-            await self.sandboxes.delete_file(container_id, row.path)
+            host = self._host(container_id, container.replica)
+            await self._held(container, host.delete_file(row.path))
             await asyncio.to_thread(self._repo.delete_file, container_id, file_id)
             await asyncio.to_thread(self._repo.touch, container_id, self.now())
         return ContainerFileDeleted(id=file_id, object="container.file.deleted", deleted=True)

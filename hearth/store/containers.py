@@ -77,21 +77,21 @@ class ContainerRepository:
             session.execute(delete(Container).where(Container.id == container_id))
         return True
 
-    def idle(self, now: int) -> list[str]:
-        """Ids of ``running`` containers whose ``expires_after_minutes`` have passed since
-        ``last_active_at`` at ``now`` (Unix s)."""
+    def idle(self, now: int) -> list[tuple[str, str | None]]:
+        """``(id, replica)`` of ``running`` containers whose ``expires_after_minutes``
+        have passed since ``last_active_at`` at ``now`` (Unix s)."""
         deadline = Container.last_active_at + Container.expires_after_minutes * 60
+        stmt = select(Container.id, Container.replica).where(
+            Container.status == "running", deadline <= now
+        )
         with self._sessions() as session:
-            return list(
-                session.scalars(
-                    select(Container.id).where(Container.status == "running", deadline <= now)
-                )
-            )
+            return [(r.id, r.replica) for r in session.execute(stmt)]
 
-    def running(self) -> list[str]:
-        """Ids of every ``running`` container."""
+    def running(self) -> list[tuple[str, str | None]]:
+        """``(id, replica)`` of every ``running`` container."""
+        stmt = select(Container.id, Container.replica).where(Container.status == "running")
         with self._sessions() as session:
-            return list(session.scalars(select(Container.id).where(Container.status == "running")))
+            return [(r.id, r.replica) for r in session.execute(stmt)]
 
     def expire(self, container_ids: Sequence[str]) -> None:
         """Mark the containers ``expired`` and remove their file rows."""

@@ -520,9 +520,9 @@ class ConversationItem(Base):
 
 class Container(Base):
     """``client.containers``: a code interpreter container. Its files and kernel live in
-    a sandbox (``hearth.sandbox``) that exists only while ``status`` is ``running``;
-    ``expired`` once idle for ``expires_after_minutes`` since ``last_active_at`` (or
-    when the server that ran it stopped)."""
+    a sandbox (``hearth.sandbox``) on the process named by ``replica``, which exists only
+    while ``status`` is ``running``; ``expired`` once idle for ``expires_after_minutes``
+    since ``last_active_at`` (or when the server that ran it stopped)."""
 
     __tablename__ = "containers"
 
@@ -539,6 +539,10 @@ class Container(Base):
     created_at: Mapped[int] = mapped_column(BigInteger, default=now_unix)
     last_active_at: Mapped[int] = mapped_column(BigInteger, default=now_unix)
     seq: Mapped[int] = mapped_column(BigInteger, index=True)
+    replica: Mapped[str | None] = mapped_column(String(32), default=None)
+    """The id of the ``hearth serve`` process holding the sandboxes
+    (``hearth.services.container_hosts``); None for rows from before replicas were
+    recorded."""
 
 
 class ContainerFile(Base):

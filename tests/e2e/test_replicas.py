@@ -2,12 +2,13 @@
 reached in turn as a round-robin balancer would: a file uploaded on one is read on the
 other, an eval run created on one is executed once, a project's rate limit set on one
 binds across both, a key revoked on one is refused by the other at once, usage made on
-both is summed on either, and a background response running on one is streamed and
-cancelled from the other."""
+both is summed on either, a background response running on one is streamed and cancelled
+from the other, and a code interpreter container made on one is used through the other."""
 
 from __future__ import annotations
 
 import itertools
+import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,7 +19,7 @@ import openai
 import pytest
 
 from tests.conftest import ADMIN_KEY, API_KEY, MODEL, new_database
-from tests.e2e.conftest import Server, start_server, stop_server
+from tests.e2e.conftest import Server, hearth_engine, start_server, stop_server
 from tests.e2e.test_evals import CUSTOM, EXACT, wait_for
 
 pytestmark = pytest.mark.e2e
@@ -213,3 +214,54 @@ def test_runs_stream_through_either_replica(replicas: list[Server]) -> None:
         assert "thread.message.delta" in events
         messages = client.beta.threads.messages.list(thread.id, order="desc", limit=1).data
         assert messages[0].role == "assistant" and messages[0].content
+
+
+def test_a_container_made_on_one_replica_is_used_through_the_other(
+    replicas: list[Server],
+) -> None:
+    """The sandbox stays on the replica that made the container; the other reaches it
+    over the bus: files, code the Responses tool runs, deletion."""
+    engine = hearth_engine(replicas[0])
+    if engine["code_interpreter"]["reason"] is not None:
+        message = f"code interpreter unavailable: {engine['code_interpreter']['reason']}"
+        if os.environ.get("HEARTH_REQUIRE_SANDBOX") == "1":
+            pytest.fail(message)
+        pytest.skip(message)
+    holder, other = clients(replicas, api_key=API_KEY)
+    container = holder.containers.create(name="shared")
+    uploaded = other.containers.files.create(container.id, file=("notes.txt", b"kept"))
+    assert (
+        other.containers.files.content.retrieve(uploaded.id, container_id=container.id).read()
+        == b"kept"
+    )
+    example: Any = [
+        {"role": "user", "content": "Run: print(1 + 1)"},
+        {
+            "type": "code_interpreter_call",
+            "id": "ci_example",
+            "code": "print(1 + 1)",
+            "container_id": container.id,
+            "outputs": [{"type": "logs", "logs": "2\n"}],
+            "status": "completed",
+        },
+        {"role": "assistant", "content": "2"},
+        {"role": "user", "content": "Run: print(open('/mnt/data/notes.txt').read())"},
+    ]
+    response = other.responses.create(
+        model=MODEL,
+        input=example,
+        tools=[{"type": "code_interpreter", "container": container.id}],
+        tool_choice={"type": "code_interpreter"},
+        include=["code_interpreter_call.outputs"],
+        max_output_tokens=300,
+        temperature=0,
+    )
+    call = response.output[0]
+    assert call.type == "code_interpreter_call" and call.container_id == container.id
+    assert call.outputs and call.outputs[0].type == "logs" and call.outputs[0].logs
+    # the kernel ran on the holder, and the other replica did not take it for gone
+    assert [c["id"] for c in hearth_engine(replicas[0])["containers"]] == [container.id]
+    assert hearth_engine(replicas[1])["containers"] == []
+    assert other.containers.retrieve(container.id).status == "running"
+    other.containers.delete(container.id)
+    assert hearth_engine(replicas[0])["containers"] == []
