@@ -50,7 +50,7 @@ from hearth.errors import (
 from hearth.services.chat.completions import Chunks, reported_cached_tokens, usage
 from hearth.services.chat.params import GenerationParams
 from hearth.services.chat.prepare import check_text_size, sampling_params
-from hearth.services.chat.remote import completed, estimated_tokens, sse_data
+from hearth.services.chat.remote import SAMPLING, completed, estimated_tokens, sse_data
 from hearth.services.rate_limits import Admission, RateLimiter, admit
 from hearth.services.usage import UsageMeter
 
@@ -442,20 +442,7 @@ def body_prompt(params: CompletionParams) -> str | list[str] | list[int] | list[
     return "" if params.prompt is None else params.prompt
 
 
-_PASSED = {
-    "temperature",
-    "top_p",
-    "n",
-    "stop",
-    "seed",
-    "presence_penalty",
-    "frequency_penalty",
-    "logit_bias",
-    "logprobs",
-    "echo",
-    "best_of",
-    "suffix",
-}
+_PASSED = SAMPLING | {"echo", "best_of", "suffix"}
 """Completions parameters the upstream reads as they are (when set)."""
 
 

@@ -18,6 +18,34 @@ from tests.e2e.conftest import hearth_engine, start_server, stop_server
 from tests.sandbox.test_escape import host_processes_of
 
 
+def run_code(client: openai.OpenAI, container_id: str, code: str) -> Any:
+    """The Responses tool's call in ``container_id`` when the model is asked to run
+    ``code`` (after a worked example, with the tool forced): the first output item."""
+    example: Any = [
+        {"role": "user", "content": "Run: print(1 + 1)"},
+        {
+            "type": "code_interpreter_call",
+            "id": "ci_example",
+            "code": "print(1 + 1)",
+            "container_id": container_id,
+            "outputs": [{"type": "logs", "logs": "2\n"}],
+            "status": "completed",
+        },
+        {"role": "assistant", "content": "2"},
+        {"role": "user", "content": f"Run: {code}"},
+    ]
+    response = client.responses.create(
+        model=MODEL,
+        input=example,
+        tools=[{"type": "code_interpreter", "container": container_id}],
+        tool_choice={"type": "code_interpreter"},
+        include=["code_interpreter_call.outputs"],
+        max_output_tokens=300,
+        temperature=0,
+    )
+    return response.output[0]
+
+
 def test_code_runs_and_a_killed_server_leaves_nothing(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
     env = {"HEARTH_AUDIO": "false", "HEARTH_EMBEDDINGS": "false"}
@@ -32,29 +60,7 @@ def test_code_runs_and_a_killed_server_leaves_nothing(tmp_path: Path) -> None:
         client = openai.OpenAI(base_url=f"{server.url}/v1", api_key=API_KEY, max_retries=0)
         container = client.containers.create(name="e2e")
         client.containers.files.create(container.id, file=("notes.txt", b"kept"))
-        example: Any = [
-            {"role": "user", "content": "Run: print(1 + 1)"},
-            {
-                "type": "code_interpreter_call",
-                "id": "ci_example",
-                "code": "print(1 + 1)",
-                "container_id": container.id,
-                "outputs": [{"type": "logs", "logs": "2\n"}],
-                "status": "completed",
-            },
-            {"role": "assistant", "content": "2"},
-            {"role": "user", "content": "Run: print(6 * 7)"},
-        ]
-        response = client.responses.create(
-            model=MODEL,
-            input=example,
-            tools=[{"type": "code_interpreter", "container": container.id}],
-            tool_choice={"type": "code_interpreter"},
-            include=["code_interpreter_call.outputs"],
-            max_output_tokens=300,
-            temperature=0,
-        )
-        call = response.output[0]
+        call = run_code(client, container.id, "print(6 * 7)")
         assert call.type == "code_interpreter_call" and call.outputs is not None
         assert call.outputs[0].type == "logs" and call.outputs[0].logs == "42\n"
         (shown,) = hearth_engine(server)["containers"]

@@ -20,6 +20,7 @@ import pytest
 
 from tests.conftest import ADMIN_KEY, API_KEY, MODEL, new_database
 from tests.e2e.conftest import Server, hearth_engine, start_server, stop_server
+from tests.e2e.test_code_interpreter import run_code
 from tests.e2e.test_evals import CUSTOM, EXACT, wait_for
 
 pytestmark = pytest.mark.e2e
@@ -234,29 +235,7 @@ def test_a_container_made_on_one_replica_is_used_through_the_other(
         other.containers.files.content.retrieve(uploaded.id, container_id=container.id).read()
         == b"kept"
     )
-    example: Any = [
-        {"role": "user", "content": "Run: print(1 + 1)"},
-        {
-            "type": "code_interpreter_call",
-            "id": "ci_example",
-            "code": "print(1 + 1)",
-            "container_id": container.id,
-            "outputs": [{"type": "logs", "logs": "2\n"}],
-            "status": "completed",
-        },
-        {"role": "assistant", "content": "2"},
-        {"role": "user", "content": "Run: print(open('/mnt/data/notes.txt').read())"},
-    ]
-    response = other.responses.create(
-        model=MODEL,
-        input=example,
-        tools=[{"type": "code_interpreter", "container": container.id}],
-        tool_choice={"type": "code_interpreter"},
-        include=["code_interpreter_call.outputs"],
-        max_output_tokens=300,
-        temperature=0,
-    )
-    call = response.output[0]
+    call = run_code(other, container.id, "print(open('/mnt/data/notes.txt').read())")
     assert call.type == "code_interpreter_call" and call.container_id == container.id
     assert call.outputs and call.outputs[0].type == "logs" and call.outputs[0].logs
     # the kernel ran on the holder, and the other replica did not take it for gone

@@ -115,7 +115,7 @@ def estimated_tokens(value: Any) -> int:
     return max(1, len(json.dumps(value, ensure_ascii=False)) // 4)
 
 
-_PASSED = {
+SAMPLING: set[str] = {
     "temperature",
     "top_p",
     "n",
@@ -125,10 +125,10 @@ _PASSED = {
     "frequency_penalty",
     "logit_bias",
     "logprobs",
-    "top_logprobs",
-    "parallel_tool_calls",
-    "reasoning_effort",
 }
+"""Sampling parameters an upstream reads as they are, in chat and legacy completions."""
+
+_PASSED = SAMPLING | {"top_logprobs", "parallel_tool_calls", "reasoning_effort"}
 """Chat parameters the upstream reads as they are (when set)."""
 
 
