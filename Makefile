@@ -73,15 +73,10 @@ test: install-test
 
 # the suite's database-backed tests again on PostgreSQL: every Services and server a test
 # builds gets its own database on one server started for the run (tests/conftest.py).
-# Left out, to stay near 25 minutes on CI's 2 cores: tests/engine, tests/audio and
-# tests/sandbox never open the database; tests/finetune only in its job runner; the client
-# suite and e2e's browser, audio, remote-engine and training tests spend their time outside
-# the database (the job runner's leases run here in tests/finetune/test_runner.py)
-PG_TESTS := tests/store tests/services tests/api tests/retrieval tests/hostile tests/e2e \
-	tests/finetune/test_runner.py \
-	--ignore=tests/e2e/test_dashboard.py --ignore=tests/e2e/test_realtime_page.py \
-	--ignore=tests/e2e/test_audio.py --ignore=tests/e2e/test_remote_engine.py \
-	--ignore=tests/e2e/test_fine_tuning.py
+# Left out: tests/engine, tests/audio and tests/sandbox never open the database, and of
+# tests/finetune only the job runner does (the worker trains from files)
+PG_TESTS := tests/clients tests/store tests/services tests/api tests/retrieval tests/hostile \
+	tests/e2e tests/finetune/test_runner.py
 
 test-postgres: install-test
 	HEARTH_TEST_DATABASE=postgresql OMP_WAIT_POLICY=PASSIVE $(PY) -m pytest $(PG_TESTS)
