@@ -5,8 +5,10 @@ content, deletion, project isolation, refused requests, code that writes files
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import httpx2
@@ -15,7 +17,9 @@ import pytest
 
 from hearth.domain import PageParams, Principal
 from hearth.errors import InvalidRequest
+from hearth.jobs.bus import RedisBus
 from hearth.sandbox import Sandboxes
+from hearth.services import container_hosts
 from hearth.services.container import Services
 from hearth.services.containers import Containers, CreateParams
 from hearth.store.containers import ContainerRepository
@@ -358,3 +362,40 @@ async def test_overdue_container_is_expired_when_used(project: Project, services
     assert info.value.code == "container_expired"
     assert not services.sandboxes.exists(created.id)
     assert (await project.client.containers.retrieve(created.id)).status == "expired"
+
+
+async def test_replicas_use_each_others_containers_and_expire_a_stopped_ones(
+    project: Project,
+    services: Services,
+    redis_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    """Two ``Containers`` on one database and one Redis, each with its own sandboxes,
+    stand for two replicas: one that starts leaves the other's live containers running
+    and uses them through the bus; once their holder stops answering, they are expired."""
+    buses = [RedisBus(redis_url), RedisBus(redis_url)]
+    for bus in buses:
+        await bus.start()
+    repo = ContainerRepository(session_factory(services.db))
+    holder = Containers(repo, services.files, services.sandboxes, bus=buses[0])
+    own = Sandboxes(dataclasses.replace(services.sandboxes.settings, data_dir=tmp_path))
+    other = Containers(repo, services.files, own, bus=buses[1])
+    caller = project.caller
+    created = await holder.create(caller, CreateParams(name="held"))
+    try:
+        await other.start()  # the orphan sweep asks the holder, which answers
+        await other.stop()
+        assert (await other.retrieve(caller, created.id)).status == "running"
+        execution, _ = await other.execute(caller, created.id, "print(6 * 7)")
+        assert execution.outputs[0].logs == "42\n"
+        await buses[0].close()  # the holder is gone: nobody answers for its sandboxes
+        monkeypatch.setattr(container_hosts, "ANSWER_SECONDS", 0.3)
+        with pytest.raises(InvalidRequest) as info:
+            await other.execute(caller, created.id, "print(1)")
+        assert info.value.code == "container_expired"
+        assert (await other.retrieve(caller, created.id)).status == "expired"
+    finally:
+        await services.sandboxes.destroy(created.id)
+        await own.close()
+        await buses[1].close()
