@@ -25,11 +25,12 @@ import base64
 import json
 import logging
 import secrets
+from collections.abc import Callable
 from dataclasses import asdict
 from typing import Any, Protocol
 
 from hearth import errors
-from hearth.errors import HearthError, InternalError
+from hearth.errors import HearthError, InternalError, InvalidRequest, ServiceUnavailable
 from hearth.jobs.bus import EventBus
 from hearth.sandbox import Execution, Output, Sandboxes, SandboxFile
 from hearth.sandbox.manager import INTERRUPT_GRACE_SECONDS
@@ -37,8 +38,12 @@ from hearth.sandbox.manager import INTERRUPT_GRACE_SECONDS
 log = logging.getLogger(__name__)
 
 ANSWER_SECONDS = 5.0
-"""How long a holder may take to answer beyond the call's own time before it counts as
-gone."""
+"""How long a holder may take to answer beyond the call's own time before it is asked
+whether it still runs (no answer to that either: gone)."""
+
+MAX_TRANSFER_BYTES = 16 << 20
+"""The largest file sent to or read from another replica's sandbox: bytes travel inside
+Redis messages, and Redis drops a Pub/Sub subscriber whose buffer passes 32 MB."""
 
 
 class HolderGone(Exception):
@@ -105,10 +110,11 @@ class _Remote:
     async def run(self, code: str, timeout: float | None) -> Execution:
         limit = self._hosts.sandboxes.settings.call_seconds if timeout is None else timeout
         wait = limit + INTERRUPT_GRACE_SECONDS
-        answer = await self._call("run", wait, code=code, timeout=timeout)
+        answer = await self._call("run", wait, code=code, timeout=limit)
         return _execution(answer)
 
     async def write_file(self, name: str, data: bytes) -> SandboxFile:
+        _check_size(len(data))
         answer = await self._call("write_file", name=name, data=_b64(data))
         return SandboxFile(**answer)
 
@@ -126,8 +132,16 @@ class Hosts:
     """This replica's sandboxes, and the way to the other replicas' (see module doc):
     ``replica`` is this process's id, recorded on the containers it creates."""
 
-    def __init__(self, sandboxes: Sandboxes, bus: EventBus) -> None:
+    def __init__(
+        self,
+        sandboxes: Sandboxes,
+        bus: EventBus,
+        lock: Callable[[str], asyncio.Lock] | None = None,
+    ) -> None:
+        """``lock(container_id)``: the lock this replica holds while changing a container
+        (``Containers``'), held too while serving another replica's request for it."""
         self.sandboxes = sandboxes
+        self._lock = lock
         self.replica = secrets.token_hex(8)
         self._bus = bus
         self._answering: set[asyncio.Task[None]] = set()
@@ -144,8 +158,9 @@ class Hosts:
         self, replica: str, op: str, container_id: str, args: dict[str, Any], wait: float
     ) -> Any:
         """Ask ``replica`` to do ``op`` on its sandbox of ``container_id``; its result,
-        or its ``HearthError`` raised here. ``HolderGone`` when no answer comes within
-        ``wait + ANSWER_SECONDS``."""
+        or its ``HearthError`` raised here. When no answer comes within ``wait +
+        ANSWER_SECONDS``: ``ServiceUnavailable`` (503) if the holder still answers
+        ``exists`` (it is busy), else ``HolderGone``."""
         if not self._bus.shared:
             raise HolderGone(replica)
         request = secrets.token_hex(12)
@@ -156,6 +171,11 @@ class Hosts:
             async with asyncio.timeout(wait + ANSWER_SECONDS):
                 answer = await anext(answers)
         except (TimeoutError, StopAsyncIteration):
+            if op != "exists" and await self._alive(replica, container_id):
+                raise ServiceUnavailable(
+                    f"The replica holding container {container_id} is busy; try again.",
+                    code="container_busy",
+                ) from None
             raise HolderGone(replica) from None
         finally:
             await answers.aclose()
@@ -164,17 +184,35 @@ class Hosts:
             raise _error(data["error"])
         return data["result"]
 
+    async def _alive(self, replica: str, container_id: str) -> bool:
+        try:
+            await self.call(replica, "exists", container_id, {}, 0.0)
+        except HolderGone:
+            return False
+        return True
+
     def _serve(self, payload: str) -> None:
-        task = asyncio.create_task(self._answer(json.loads(payload)), name="sandbox-request")
+        try:
+            request = json.loads(payload)
+            str(request["id"]), str(request["container"]), str(request["op"])
+        except (ValueError, KeyError, TypeError):
+            log.warning("ignoring a malformed sandbox request: %.200s", payload)
+            return
+        task = asyncio.create_task(self._answer(request), name="sandbox-request")
         self._answering.add(task)
         task.add_done_callback(self._answering.discard)
 
     async def _answer(self, request: dict[str, Any]) -> None:
         topic = f"sandbox:{request['id']}"
+        container_id = str(request["container"])
         try:
-            result = await _perform(
-                _Local(self.sandboxes, str(request["container"])), request["op"], request["args"]
-            )
+            host = _Local(self.sandboxes, container_id)
+            args = request.get("args") or {}
+            if request["op"] == "exists" or self._lock is None:
+                result = await _perform(host, request["op"], args)
+            else:  # one change at a time per container, whichever replica asks
+                async with self._lock(container_id):
+                    result = await _perform(host, request["op"], args)
             body: dict[str, Any] = {"result": result}
         except HearthError as exc:
             body = {"error": {"class": type(exc).__name__, **exc.to_dict()["error"]}}
@@ -200,7 +238,9 @@ async def _perform(host: _Local, op: str, args: dict[str, Any]) -> Any:
         written = await host.write_file(str(args["name"]), base64.b64decode(args["data"]))
         return asdict(written)
     if op == "read_file":
-        return _b64(await host.read_file(str(args["path"])))
+        data = await host.read_file(str(args["path"]))
+        _check_size(len(data))
+        return _b64(data)
     if op == "delete_file":
         await host.delete_file(str(args["path"]))
         return None
@@ -208,6 +248,16 @@ async def _perform(host: _Local, op: str, args: dict[str, Any]) -> Any:
         await host.destroy()
         return None
     raise InternalError(f"Unknown sandbox operation {op!r}.")
+
+
+def _check_size(size: int) -> None:
+    if size > MAX_TRANSFER_BYTES:
+        raise InvalidRequest(
+            f"Files over {MAX_TRANSFER_BYTES >> 20} MB are moved only through the replica "
+            "that holds the container.",
+            param="file",
+            code="file_too_large",
+        )
 
 
 def _b64(data: bytes) -> str:

@@ -245,7 +245,7 @@ class Containers:
         self._files = files
         self._meter = meter
         self.sandboxes = sandboxes
-        self.hosts = Hosts(sandboxes, bus if bus is not None else MemoryBus())
+        self.hosts = Hosts(sandboxes, bus if bus is not None else MemoryBus(), self._lock)
         self._clock = clock
         self._locks: dict[str, asyncio.Lock] = {}
         self._expiring: asyncio.Task[None] | None = None
@@ -277,8 +277,8 @@ class Containers:
         if self._expiring is not None:
             return
         running = await asyncio.to_thread(self._repo.running)
-        gone = await asyncio.gather(*(self._gone(c, r) for c, r in running))
-        orphans = [c for (c, _), dead in zip(running, gone, strict=True) if dead]
+        gone = await asyncio.gather(*(self._gone(c, r) for c, r in running), return_exceptions=True)
+        orphans = [c for (c, _), dead in zip(running, gone, strict=True) if dead is True]
         await asyncio.to_thread(self._repo.expire, orphans)
         self._expiring = asyncio.create_task(self._expire_loop(), name="containers-expiry")
 
