@@ -125,6 +125,15 @@ class Services:
         and load on first use (``clock``: prompt-cache expiry, speech-model idle time)."""
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         db = create_db_engine(settings.resolved_database_url())
+        try:
+            return cls._assemble(settings, clock, db)
+        except BaseException:  # nothing holds the engine: close its pooled connections
+            db.dispose()
+            raise
+
+    @classmethod
+    def _assemble(cls, settings: Settings, clock: Callable[[], float], db: Engine) -> Services:
+        """``build`` once its database engine exists."""
         migrate(db)
         sessions = session_factory(db)
         api_keys = ApiKeyStore(sessions)
