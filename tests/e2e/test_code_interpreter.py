@@ -13,6 +13,7 @@ from typing import Any
 import openai
 import pytest
 
+from tests.api.test_responses_code_interpreter import ask
 from tests.conftest import API_KEY, MODEL
 from tests.e2e.conftest import hearth_engine, start_server, stop_server
 from tests.sandbox.test_escape import host_processes_of
@@ -21,22 +22,9 @@ from tests.sandbox.test_escape import host_processes_of
 def run_code(client: openai.OpenAI, container_id: str, code: str) -> Any:
     """The Responses tool's call in ``container_id`` when the model is asked to run
     ``code`` (after a worked example, with the tool forced): the first output item."""
-    example: Any = [
-        {"role": "user", "content": "Run: print(1 + 1)"},
-        {
-            "type": "code_interpreter_call",
-            "id": "ci_example",
-            "code": "print(1 + 1)",
-            "container_id": container_id,
-            "outputs": [{"type": "logs", "logs": "2\n"}],
-            "status": "completed",
-        },
-        {"role": "assistant", "content": "2"},
-        {"role": "user", "content": f"Run: {code}"},
-    ]
     response = client.responses.create(
         model=MODEL,
-        input=example,
+        input=ask(container_id, code),
         tools=[{"type": "code_interpreter", "container": container_id}],
         tool_choice={"type": "code_interpreter"},
         include=["code_interpreter_call.outputs"],
